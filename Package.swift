@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+// Swiftlet: a Kafka wire-protocol compatible broker. Module layering follows DESIGN.md:
+// KafkaWire <- KafkaRecords <- KafkaProtocol; KafkaCodegen writes KafkaProtocol/Generated.
+import PackageDescription
+
+let package = Package(
+    name: "Swiftlet",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "KafkaWire", targets: ["KafkaWire"]),
+        .library(name: "KafkaRecords", targets: ["KafkaRecords"]),
+        .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
+        .executable(name: "kafka-codegen", targets: ["KafkaCodegen"]),
+    ],
+    targets: [
+        // System libraries for the four Kafka compression codecs (Debian -dev packages).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSnappy", path: "Sources/CSnappy",
+                       providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
+                       providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
+        // CRC32C with the SSE4.2 crc32 instruction where the CPU has it.
+        .target(name: "CCRC32C", path: "Sources/CCRC32C"),
+
+        .target(name: "KafkaWire"),
+        .target(name: "KafkaRecords",
+                dependencies: ["KafkaWire", "CCRC32C", "CZlib", "CSnappy", "CLZ4", "CZstd"]),
+        .target(name: "KafkaProtocol", dependencies: ["KafkaWire", "KafkaRecords"]),
+        .executableTarget(name: "KafkaCodegen", path: "Sources/KafkaCodegen"),
+
+        .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"]),
+        .testTarget(name: "KafkaRecordsTests", dependencies: ["KafkaRecords"]),
+        .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", "KafkaRecords"]),
+        .testTarget(name: "KafkaCodegenTests", dependencies: ["KafkaCodegen"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

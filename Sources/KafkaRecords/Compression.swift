@@ -1,0 +1,312 @@
+// The four compression codecs of Kafka record batches, through the system libraries.
+// Decompression is bounded: a batch that inflates past the caller's limit is an error,
+// never an allocation of whatever the bytes claim.
+
+import CLZ4
+import CSnappy
+import CZlib
+import CZstd
+
+/// The codec in bits 0-2 of a batch's attributes.
+public enum CompressionCodec: Int16, Sendable, CaseIterable, CustomStringConvertible {
+    case none = 0
+    case gzip = 1
+    case snappy = 2
+    case lz4 = 3
+    case zstd = 4
+
+    public var description: String {
+        switch self {
+        case .none: return "none"
+        case .gzip: return "gzip"
+        case .snappy: return "snappy"
+        case .lz4: return "lz4"
+        case .zstd: return "zstd"
+        }
+    }
+}
+
+public enum CompressionError: Error, Equatable, Sendable, CustomStringConvertible {
+    case corrupt(codec: CompressionCodec, reason: String)
+    case tooLarge(codec: CompressionCodec, limit: Int)
+    case failed(codec: CompressionCodec, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .corrupt(codec, reason): return "corrupt \(codec) data: \(reason)"
+        case let .tooLarge(codec, limit): return "\(codec) data inflates past \(limit) bytes"
+        case let .failed(codec, reason): return "\(codec) compression failed: \(reason)"
+        }
+    }
+}
+
+public enum Compression {
+    /// Default ceiling for inflated batches: Kafka's largest message.max.bytes is far below.
+    public static let defaultLimit = 256 << 20
+
+    public static func compress(_ input: [UInt8], codec: CompressionCodec) throws(CompressionError) -> [UInt8] {
+        switch codec {
+        case .none: return input
+        case .gzip: return try gzipCompress(input)
+        case .snappy: return try snappyCompressXerial(input)
+        case .lz4: return try lz4Compress(input)
+        case .zstd: return try zstdCompress(input)
+        }
+    }
+
+    public static func decompress(_ input: ArraySlice<UInt8>, codec: CompressionCodec,
+                                  limit: Int = defaultLimit) throws(CompressionError) -> [UInt8] {
+        switch codec {
+        case .none: return Array(input)
+        case .gzip: return try gzipDecompress(input, limit: limit)
+        case .snappy: return try snappyDecompress(input, limit: limit)
+        case .lz4: return try lz4Decompress(input, limit: limit)
+        case .zstd: return try zstdDecompress(input, limit: limit)
+        }
+    }
+
+    // MARK: gzip (zlib with the gzip wrapper)
+
+    static func gzipCompress(_ input: [UInt8]) throws(CompressionError) -> [UInt8] {
+        var stream = z_stream()
+        // windowBits 15 + 16 asks zlib for the gzip wrapper.
+        guard deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+                            zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw .failed(codec: .gzip, reason: "deflateInit2")
+        }
+        defer { deflateEnd(&stream) }
+        let bound = Int(deflateBound(&stream, uLong(input.count)))
+        var output = [UInt8](repeating: 0, count: bound)
+        var input = input
+        let status: Int32 = input.withUnsafeMutableBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { destination in
+                stream.next_in = source.baseAddress
+                stream.avail_in = uInt(source.count)
+                stream.next_out = destination.baseAddress
+                stream.avail_out = uInt(destination.count)
+                return deflate(&stream, Z_FINISH)
+            }
+        }
+        guard status == Z_STREAM_END else { throw .failed(codec: .gzip, reason: "deflate \(status)") }
+        output.removeSubrange(Int(stream.total_out)...)
+        return output
+    }
+
+    static func gzipDecompress(_ input: ArraySlice<UInt8>, limit: Int) throws(CompressionError) -> [UInt8] {
+        var stream = z_stream()
+        // windowBits 15 + 32: accept gzip or zlib headers.
+        guard inflateInit2_(&stream, 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw .failed(codec: .gzip, reason: "inflateInit2")
+        }
+        defer { inflateEnd(&stream) }
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var input = Array(input)
+        if input.isEmpty { throw .corrupt(codec: .gzip, reason: "empty input") }
+        var consumed = 0
+        while true {
+            let (status, produced, used): (Int32, Int, Int) = input.withUnsafeMutableBufferPointer { source in
+                chunk.withUnsafeMutableBufferPointer { destination in
+                    stream.next_in = source.baseAddress! + consumed
+                    stream.avail_in = uInt(source.count - consumed)
+                    stream.next_out = destination.baseAddress
+                    stream.avail_out = uInt(destination.count)
+                    let status = inflate(&stream, Z_NO_FLUSH)
+                    return (status, destination.count - Int(stream.avail_out),
+                            source.count - consumed - Int(stream.avail_in))
+                }
+            }
+            consumed += used
+            if output.count + produced > limit { throw .tooLarge(codec: .gzip, limit: limit) }
+            output.append(contentsOf: chunk[0..<produced])
+            switch status {
+            case Z_STREAM_END:
+                // Java's GZIPInputStream reads concatenated members; so do we.
+                if consumed >= input.count { return output }
+                guard inflateReset(&stream) == Z_OK else { throw .corrupt(codec: .gzip, reason: "reset") }
+            case Z_OK:
+                if used == 0 && produced == 0 { throw .corrupt(codec: .gzip, reason: "truncated stream") }
+            case Z_BUF_ERROR:
+                if consumed >= input.count { throw .corrupt(codec: .gzip, reason: "truncated stream") }
+            default:
+                throw .corrupt(codec: .gzip, reason: "inflate status \(status)")
+            }
+        }
+    }
+
+    // MARK: snappy (raw, as librdkafka writes it, or xerial-framed, as Java clients do)
+
+    static let xerialMagic: [UInt8] = [0x82, 0x53, 0x4E, 0x41, 0x50, 0x50, 0x59, 0x00]
+    static let xerialBlockSize = 32 * 1024
+
+    static func snappyCompressRaw(_ input: ArraySlice<UInt8>) throws(CompressionError) -> [UInt8] {
+        var length = snappy_max_compressed_length(input.count)
+        var output = [UInt8](repeating: 0, count: length)
+        let status = input.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { destination in
+                source.withMemoryRebound(to: CChar.self) { sourceChars in
+                    destination.withMemoryRebound(to: CChar.self) { destinationChars in
+                        snappy_compress(sourceChars.baseAddress, source.count, destinationChars.baseAddress, &length)
+                    }
+                }
+            }
+        }
+        guard status == SNAPPY_OK else { throw .failed(codec: .snappy, reason: "status \(status.rawValue)") }
+        output.removeSubrange(length...)
+        return output
+    }
+
+    static func snappyCompressXerial(_ input: [UInt8]) throws(CompressionError) -> [UInt8] {
+        var output = xerialMagic
+        output += [0, 0, 0, 1, 0, 0, 0, 1]  // version 1, minimum compatible version 1
+        var start = 0
+        repeat {
+            let end = min(start + xerialBlockSize, input.count)
+            let block = try snappyCompressRaw(input[start..<end])
+            let length = UInt32(block.count)
+            output += [UInt8(length >> 24), UInt8((length >> 16) & 0xFF), UInt8((length >> 8) & 0xFF), UInt8(length & 0xFF)]
+            output += block
+            start = end
+        } while start < input.count
+        return output
+    }
+
+    static func snappyDecompress(_ input: ArraySlice<UInt8>, limit: Int) throws(CompressionError) -> [UInt8] {
+        guard input.count >= 16, input.prefix(8).elementsEqual(xerialMagic) else {
+            return try snappyDecompressRaw(input, limit: limit)
+        }
+        var output: [UInt8] = []
+        var position = input.startIndex + 16
+        while position < input.endIndex {
+            guard input.endIndex - position >= 4 else { throw .corrupt(codec: .snappy, reason: "truncated xerial block length") }
+            let length = input[position..<position + 4].reduce(0) { ($0 << 8) | Int($1) }
+            position += 4
+            guard length <= input.endIndex - position else { throw .corrupt(codec: .snappy, reason: "xerial block past the end") }
+            output += try snappyDecompressRaw(input[position..<position + length], limit: limit - output.count)
+            position += length
+        }
+        return output
+    }
+
+    static func snappyDecompressRaw(_ input: ArraySlice<UInt8>, limit: Int) throws(CompressionError) -> [UInt8] {
+        var length = 0
+        let lengthStatus = input.withUnsafeBufferPointer { source in
+            source.withMemoryRebound(to: CChar.self) { snappy_uncompressed_length($0.baseAddress, $0.count, &length) }
+        }
+        guard lengthStatus == SNAPPY_OK else { throw .corrupt(codec: .snappy, reason: "bad length header") }
+        guard length <= limit else { throw .tooLarge(codec: .snappy, limit: limit) }
+        var output = [UInt8](repeating: 0, count: length)
+        let status = input.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { destination in
+                source.withMemoryRebound(to: CChar.self) { sourceChars in
+                    destination.withMemoryRebound(to: CChar.self) { destinationChars in
+                        snappy_uncompress(sourceChars.baseAddress, source.count, destinationChars.baseAddress, &length)
+                    }
+                }
+            }
+        }
+        guard status == SNAPPY_OK else { throw .corrupt(codec: .snappy, reason: "status \(status.rawValue)") }
+        return output
+    }
+
+    // MARK: lz4 (the LZ4 frame format)
+
+    static func lz4Compress(_ input: [UInt8]) throws(CompressionError) -> [UInt8] {
+        var preferences = LZ4F_preferences_t()
+        preferences.frameInfo.blockMode = LZ4F_blockIndependent
+        preferences.frameInfo.blockSizeID = LZ4F_max64KB
+        let bound = LZ4F_compressFrameBound(input.count, &preferences)
+        var output = [UInt8](repeating: 0, count: bound)
+        let written = input.withUnsafeBytes { source in
+            output.withUnsafeMutableBytes { destination in
+                LZ4F_compressFrame(destination.baseAddress, destination.count, source.baseAddress, source.count, &preferences)
+            }
+        }
+        guard LZ4F_isError(written) == 0 else { throw .failed(codec: .lz4, reason: lz4Error(written)) }
+        output.removeSubrange(written...)
+        return output
+    }
+
+    static func lz4Decompress(_ input: ArraySlice<UInt8>, limit: Int) throws(CompressionError) -> [UInt8] {
+        var context: OpaquePointer?
+        guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context else {
+            throw .failed(codec: .lz4, reason: "context")
+        }
+        defer { LZ4F_freeDecompressionContext(context) }
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var consumed = 0
+        while true {
+            var sourceSize = input.count - consumed
+            var destinationSize = chunk.count
+            let hint = input.withUnsafeBytes { source in
+                chunk.withUnsafeMutableBytes { destination in
+                    LZ4F_decompress(context, destination.baseAddress, &destinationSize,
+                                    source.baseAddress! + consumed, &sourceSize, nil)
+                }
+            }
+            guard LZ4F_isError(hint) == 0 else { throw .corrupt(codec: .lz4, reason: lz4Error(hint)) }
+            consumed += sourceSize
+            if output.count + destinationSize > limit { throw .tooLarge(codec: .lz4, limit: limit) }
+            output.append(contentsOf: chunk[0..<destinationSize])
+            if hint == 0 { return output }  // frame complete
+            if consumed >= input.count && destinationSize == 0 {
+                throw .corrupt(codec: .lz4, reason: "truncated frame")
+            }
+        }
+    }
+
+    static func lz4Error(_ code: Int) -> String {
+        String(cString: LZ4F_getErrorName(code))
+    }
+
+    // MARK: zstd
+
+    static func zstdCompress(_ input: [UInt8]) throws(CompressionError) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: ZSTD_compressBound(input.count))
+        let written = input.withUnsafeBytes { source in
+            output.withUnsafeMutableBytes { destination in
+                ZSTD_compress(destination.baseAddress, destination.count, source.baseAddress, source.count, 3)
+            }
+        }
+        guard ZSTD_isError(written) == 0 else {
+            throw .failed(codec: .zstd, reason: String(cString: ZSTD_getErrorName(written)))
+        }
+        output.removeSubrange(written...)
+        return output
+    }
+
+    static func zstdDecompress(_ input: ArraySlice<UInt8>, limit: Int) throws(CompressionError) -> [UInt8] {
+        guard let stream = ZSTD_createDStream() else { throw .failed(codec: .zstd, reason: "context") }
+        defer { ZSTD_freeDStream(stream) }
+        ZSTD_initDStream(stream)
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var position = 0
+        var lastHint = 1
+        while true {
+            let (hint, produced, newPosition): (Int, Int, Int) = input.withUnsafeBytes { source in
+                chunk.withUnsafeMutableBytes { destination in
+                    var inBuffer = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: position)
+                    var outBuffer = ZSTD_outBuffer(dst: destination.baseAddress, size: destination.count, pos: 0)
+                    let hint = ZSTD_decompressStream(stream, &outBuffer, &inBuffer)
+                    return (hint, outBuffer.pos, inBuffer.pos)
+                }
+            }
+            guard ZSTD_isError(hint) == 0 else {
+                throw .corrupt(codec: .zstd, reason: String(cString: ZSTD_getErrorName(hint)))
+            }
+            if output.count + produced > limit { throw .tooLarge(codec: .zstd, limit: limit) }
+            output.append(contentsOf: chunk[0..<produced])
+            let progressed = newPosition != position || produced > 0
+            position = newPosition
+            lastHint = hint
+            if position >= input.count && produced < chunk.count {
+                // All input read and the decoder did not fill the chunk: done if a frame ended.
+                if lastHint == 0 { return output }
+                throw .corrupt(codec: .zstd, reason: "truncated frame")
+            }
+            if !progressed { throw .corrupt(codec: .zstd, reason: "no progress") }
+        }
+    }
+}
