@@ -120,10 +120,9 @@ public struct ByteWriter: Sendable {
     /// merged with the unknown ones kept from decoding, in ascending tag order.
     public mutating func writeTaggedFields(_ known: [RawTaggedField], unknown: [RawTaggedField]) {
         var fields = known
-        if !unknown.isEmpty {
-            fields.append(contentsOf: unknown)
-            fields.sort { $0.tag < $1.tag }
-        }
+        fields.append(contentsOf: unknown)
+        // Kafka requires ascending tags; schemas do not always declare them in tag order.
+        if fields.count > 1 { fields.sort { $0.tag < $1.tag } }
         writeUnsignedVarint(UInt32(fields.count))
         for field in fields {
             writeUnsignedVarint(field.tag)

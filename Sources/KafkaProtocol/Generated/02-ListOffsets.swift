@@ -141,20 +141,17 @@ public struct ListOffsetsRequest: KafkaRequest {
         public var partitionIndex: Int32
         public var currentLeaderEpoch: Int32
         public var timestamp: Int64
-        public var maxNumOffsets: Int32
         public var unknownTaggedFields: [RawTaggedField]
 
         public init(
             partitionIndex: Int32 = 0,
             currentLeaderEpoch: Int32 = -1,
             timestamp: Int64 = 0,
-            maxNumOffsets: Int32 = 1,
             unknownTaggedFields: [RawTaggedField] = []
         ) {
             self.partitionIndex = partitionIndex
             self.currentLeaderEpoch = currentLeaderEpoch
             self.timestamp = timestamp
-            self.maxNumOffsets = maxNumOffsets
             self.unknownTaggedFields = unknownTaggedFields
         }
 
@@ -182,9 +179,6 @@ public struct ListOffsetsRequest: KafkaRequest {
                 writer.writeInt32(self.currentLeaderEpoch)
             }
             writer.writeInt64(self.timestamp)
-            if self.maxNumOffsets != 1 {
-                throw .fieldNotInVersion(message: "ListOffsetsPartition", field: "MaxNumOffsets", version: version)
-            }
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
@@ -310,7 +304,6 @@ public struct ListOffsetsResponse: KafkaResponse {
     public struct ListOffsetsPartitionResponse: KafkaStruct {
         public var partitionIndex: Int32
         public var errorCode: Int16
-        public var oldStyleOffsets: [Int64]
         public var timestamp: Int64
         public var offset: Int64
         public var leaderEpoch: Int32
@@ -319,7 +312,6 @@ public struct ListOffsetsResponse: KafkaResponse {
         public init(
             partitionIndex: Int32 = 0,
             errorCode: Int16 = 0,
-            oldStyleOffsets: [Int64] = [],
             timestamp: Int64 = -1,
             offset: Int64 = -1,
             leaderEpoch: Int32 = -1,
@@ -327,7 +319,6 @@ public struct ListOffsetsResponse: KafkaResponse {
         ) {
             self.partitionIndex = partitionIndex
             self.errorCode = errorCode
-            self.oldStyleOffsets = oldStyleOffsets
             self.timestamp = timestamp
             self.offset = offset
             self.leaderEpoch = leaderEpoch
@@ -357,9 +348,6 @@ public struct ListOffsetsResponse: KafkaResponse {
             let flexible = version >= 6
             writer.writeInt32(self.partitionIndex)
             writer.writeInt16(self.errorCode)
-            if self.oldStyleOffsets != [] {
-                throw .fieldNotInVersion(message: "ListOffsetsPartitionResponse", field: "OldStyleOffsets", version: version)
-            }
             writer.writeInt64(self.timestamp)
             writer.writeInt64(self.offset)
             if version >= 4 {

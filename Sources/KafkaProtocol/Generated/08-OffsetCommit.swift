@@ -172,7 +172,6 @@ public struct OffsetCommitRequest: KafkaRequest {
         public var partitionIndex: Int32
         public var committedOffset: Int64
         public var committedLeaderEpoch: Int32
-        public var commitTimestamp: Int64
         public var committedMetadata: String?
         public var unknownTaggedFields: [RawTaggedField]
 
@@ -180,14 +179,12 @@ public struct OffsetCommitRequest: KafkaRequest {
             partitionIndex: Int32 = 0,
             committedOffset: Int64 = 0,
             committedLeaderEpoch: Int32 = -1,
-            commitTimestamp: Int64 = -1,
             committedMetadata: String? = "",
             unknownTaggedFields: [RawTaggedField] = []
         ) {
             self.partitionIndex = partitionIndex
             self.committedOffset = committedOffset
             self.committedLeaderEpoch = committedLeaderEpoch
-            self.commitTimestamp = commitTimestamp
             self.committedMetadata = committedMetadata
             self.unknownTaggedFields = unknownTaggedFields
         }
@@ -216,9 +213,6 @@ public struct OffsetCommitRequest: KafkaRequest {
             writer.writeInt64(self.committedOffset)
             if version >= 6 {
                 writer.writeInt32(self.committedLeaderEpoch)
-            }
-            if self.commitTimestamp != -1 {
-                throw .fieldNotInVersion(message: "OffsetCommitRequestPartition", field: "CommitTimestamp", version: version)
             }
             try writer.writeNullableString(self.committedMetadata, compact: flexible)
             if flexible {

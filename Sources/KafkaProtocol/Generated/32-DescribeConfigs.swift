@@ -265,7 +265,6 @@ public struct DescribeConfigsResponse: KafkaResponse {
         public var value: String?
         public var readOnly: Bool
         public var configSource: Int8
-        public var isDefault: Bool
         public var isSensitive: Bool
         public var synonyms: [DescribeConfigsSynonym]
         public var configType: Int8
@@ -277,7 +276,6 @@ public struct DescribeConfigsResponse: KafkaResponse {
             value: String? = "",
             readOnly: Bool = false,
             configSource: Int8 = -1,
-            isDefault: Bool = false,
             isSensitive: Bool = false,
             synonyms: [DescribeConfigsSynonym] = [],
             configType: Int8 = 0,
@@ -288,7 +286,6 @@ public struct DescribeConfigsResponse: KafkaResponse {
             self.value = value
             self.readOnly = readOnly
             self.configSource = configSource
-            self.isDefault = isDefault
             self.isSensitive = isSensitive
             self.synonyms = synonyms
             self.configType = configType
@@ -335,9 +332,6 @@ public struct DescribeConfigsResponse: KafkaResponse {
             try writer.writeNullableString(self.value, compact: flexible)
             writer.writeBool(self.readOnly)
             writer.writeInt8(self.configSource)
-            if self.isDefault != false {
-                throw .fieldNotInVersion(message: "DescribeConfigsResourceResult", field: "IsDefault", version: version)
-            }
             writer.writeBool(self.isSensitive)
             writer.writeArrayCount(self.synonyms.count, compact: flexible)
             for element in self.synonyms {

@@ -14,6 +14,7 @@ public struct AddRaftVoterRequest: KafkaRequest {
     public var voterId: Int32
     public var voterDirectoryId: Uuid
     public var listeners: [Listener]
+    public var ackWhenCommitted: Bool
     public var unknownTaggedFields: [RawTaggedField]
 
     public init(
@@ -22,6 +23,7 @@ public struct AddRaftVoterRequest: KafkaRequest {
         voterId: Int32 = 0,
         voterDirectoryId: Uuid = .zero,
         listeners: [Listener] = [],
+        ackWhenCommitted: Bool = true,
         unknownTaggedFields: [RawTaggedField] = []
     ) {
         self.clusterId = clusterId
@@ -29,6 +31,7 @@ public struct AddRaftVoterRequest: KafkaRequest {
         self.voterId = voterId
         self.voterDirectoryId = voterDirectoryId
         self.listeners = listeners
+        self.ackWhenCommitted = ackWhenCommitted
         self.unknownTaggedFields = unknownTaggedFields
     }
 
@@ -54,6 +57,9 @@ public struct AddRaftVoterRequest: KafkaRequest {
         } else {
             throw .unexpectedNull(offset: reader.position, field: "Listeners")
         }
+        if version == 1 {
+            self.ackWhenCommitted = try reader.readBool()
+        }
         if flexible {
             for span in try reader.readTaggedFieldSpans() {
                 self.unknownTaggedFields.append(reader.rawTaggedField(span))
@@ -73,6 +79,13 @@ public struct AddRaftVoterRequest: KafkaRequest {
         writer.writeArrayCount(self.listeners.count, compact: flexible)
         for element in self.listeners {
             try element.encode(into: &writer, version: version)
+        }
+        if version == 1 {
+            writer.writeBool(self.ackWhenCommitted)
+        } else {
+            if self.ackWhenCommitted != true {
+                throw .fieldNotInVersion(message: "AddRaftVoterRequest", field: "AckWhenCommitted", version: version)
+            }
         }
         if flexible {
             writer.writeTaggedFields([], unknown: self.unknownTaggedFields)

@@ -6,8 +6,8 @@ import KafkaWire
 public struct WriteShareGroupStateRequest: KafkaRequest {
     public static let apiKey = ApiKey.writeShareGroupState
     public typealias Response = WriteShareGroupStateResponse
-    public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let validVersions: ClosedRange<Int16> = 0...1
+    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
 
     public var groupId: String
     public var topics: [WriteStateData]
@@ -120,6 +120,7 @@ public struct WriteShareGroupStateRequest: KafkaRequest {
         public var stateEpoch: Int32
         public var leaderEpoch: Int32
         public var startOffset: Int64
+        public var deliveryCompleteCount: Int32
         public var stateBatches: [StateBatch]
         public var unknownTaggedFields: [RawTaggedField]
 
@@ -128,6 +129,7 @@ public struct WriteShareGroupStateRequest: KafkaRequest {
             stateEpoch: Int32 = 0,
             leaderEpoch: Int32 = 0,
             startOffset: Int64 = 0,
+            deliveryCompleteCount: Int32 = -1,
             stateBatches: [StateBatch] = [],
             unknownTaggedFields: [RawTaggedField] = []
         ) {
@@ -135,6 +137,7 @@ public struct WriteShareGroupStateRequest: KafkaRequest {
             self.stateEpoch = stateEpoch
             self.leaderEpoch = leaderEpoch
             self.startOffset = startOffset
+            self.deliveryCompleteCount = deliveryCompleteCount
             self.stateBatches = stateBatches
             self.unknownTaggedFields = unknownTaggedFields
         }
@@ -148,6 +151,9 @@ public struct WriteShareGroupStateRequest: KafkaRequest {
             self.stateEpoch = try reader.readInt32()
             self.leaderEpoch = try reader.readInt32()
             self.startOffset = try reader.readInt64()
+            if version == 1 {
+                self.deliveryCompleteCount = try reader.readInt32()
+            }
             if let count = try reader.readArrayCount(compact: flexible) {
                 var items: [StateBatch] = []
                 items.reserveCapacity(reader.safeCapacity(count))
@@ -171,6 +177,9 @@ public struct WriteShareGroupStateRequest: KafkaRequest {
             writer.writeInt32(self.stateEpoch)
             writer.writeInt32(self.leaderEpoch)
             writer.writeInt64(self.startOffset)
+            if version == 1 {
+                writer.writeInt32(self.deliveryCompleteCount)
+            }
             writer.writeArrayCount(self.stateBatches.count, compact: flexible)
             for element in self.stateBatches {
                 try element.encode(into: &writer, version: version)
@@ -233,8 +242,8 @@ public struct WriteShareGroupStateRequest: KafkaRequest {
 
 public struct WriteShareGroupStateResponse: KafkaResponse {
     public static let apiKey = ApiKey.writeShareGroupState
-    public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let validVersions: ClosedRange<Int16> = 0...1
+    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
 
     public var results: [WriteStateResult]
     public var unknownTaggedFields: [RawTaggedField]

@@ -6,8 +6,8 @@ import KafkaWire
 public struct ReadShareGroupStateSummaryRequest: KafkaRequest {
     public static let apiKey = ApiKey.readShareGroupStateSummary
     public typealias Response = ReadShareGroupStateSummaryResponse
-    public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let validVersions: ClosedRange<Int16> = 0...1
+    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
 
     public var groupId: String
     public var topics: [ReadStateSummaryData]
@@ -157,8 +157,8 @@ public struct ReadShareGroupStateSummaryRequest: KafkaRequest {
 
 public struct ReadShareGroupStateSummaryResponse: KafkaResponse {
     public static let apiKey = ApiKey.readShareGroupStateSummary
-    public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let validVersions: ClosedRange<Int16> = 0...1
+    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
 
     public var results: [ReadStateSummaryResult]
     public var unknownTaggedFields: [RawTaggedField]
@@ -266,7 +266,9 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponse {
         public var errorCode: Int16
         public var errorMessage: String?
         public var stateEpoch: Int32
+        public var leaderEpoch: Int32
         public var startOffset: Int64
+        public var deliveryCompleteCount: Int32
         public var unknownTaggedFields: [RawTaggedField]
 
         public init(
@@ -274,14 +276,18 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponse {
             errorCode: Int16 = 0,
             errorMessage: String? = nil,
             stateEpoch: Int32 = 0,
+            leaderEpoch: Int32 = 0,
             startOffset: Int64 = 0,
+            deliveryCompleteCount: Int32 = -1,
             unknownTaggedFields: [RawTaggedField] = []
         ) {
             self.partition = partition
             self.errorCode = errorCode
             self.errorMessage = errorMessage
             self.stateEpoch = stateEpoch
+            self.leaderEpoch = leaderEpoch
             self.startOffset = startOffset
+            self.deliveryCompleteCount = deliveryCompleteCount
             self.unknownTaggedFields = unknownTaggedFields
         }
 
@@ -294,7 +300,11 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponse {
             self.errorCode = try reader.readInt16()
             self.errorMessage = try reader.readNullableString(compact: flexible)
             self.stateEpoch = try reader.readInt32()
+            self.leaderEpoch = try reader.readInt32()
             self.startOffset = try reader.readInt64()
+            if version == 1 {
+                self.deliveryCompleteCount = try reader.readInt32()
+            }
             if flexible {
                 for span in try reader.readTaggedFieldSpans() {
                     self.unknownTaggedFields.append(reader.rawTaggedField(span))
@@ -308,7 +318,11 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponse {
             writer.writeInt16(self.errorCode)
             try writer.writeNullableString(self.errorMessage, compact: flexible)
             writer.writeInt32(self.stateEpoch)
+            writer.writeInt32(self.leaderEpoch)
             writer.writeInt64(self.startOffset)
+            if version == 1 {
+                writer.writeInt32(self.deliveryCompleteCount)
+            }
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

@@ -74,6 +74,11 @@ public enum ApiKey: Int16, Sendable, CaseIterable, CustomStringConvertible {
     case writeShareGroupState = 85
     case deleteShareGroupState = 86
     case readShareGroupStateSummary = 87
+    case streamsGroupHeartbeat = 88
+    case streamsGroupDescribe = 89
+    case describeShareGroupOffsets = 90
+    case alterShareGroupOffsets = 91
+    case deleteShareGroupOffsets = 92
 
     /// Kafka's name for the API, as in its documentation and logs.
     public var name: String {
@@ -150,6 +155,11 @@ public enum ApiKey: Int16, Sendable, CaseIterable, CustomStringConvertible {
             case .writeShareGroupState: return "WriteShareGroupState"
             case .deleteShareGroupState: return "DeleteShareGroupState"
             case .readShareGroupStateSummary: return "ReadShareGroupStateSummary"
+            case .streamsGroupHeartbeat: return "StreamsGroupHeartbeat"
+            case .streamsGroupDescribe: return "StreamsGroupDescribe"
+            case .describeShareGroupOffsets: return "DescribeShareGroupOffsets"
+            case .alterShareGroupOffsets: return "AlterShareGroupOffsets"
+            case .deleteShareGroupOffsets: return "DeleteShareGroupOffsets"
         }
     }
 
@@ -227,6 +237,11 @@ public enum ApiKey: Int16, Sendable, CaseIterable, CustomStringConvertible {
             case .writeShareGroupState: return WriteShareGroupStateRequest.self
             case .deleteShareGroupState: return DeleteShareGroupStateRequest.self
             case .readShareGroupStateSummary: return ReadShareGroupStateSummaryRequest.self
+            case .streamsGroupHeartbeat: return StreamsGroupHeartbeatRequest.self
+            case .streamsGroupDescribe: return StreamsGroupDescribeRequest.self
+            case .describeShareGroupOffsets: return DescribeShareGroupOffsetsRequest.self
+            case .alterShareGroupOffsets: return AlterShareGroupOffsetsRequest.self
+            case .deleteShareGroupOffsets: return DeleteShareGroupOffsetsRequest.self
         }
     }
 
@@ -304,6 +319,11 @@ public enum ApiKey: Int16, Sendable, CaseIterable, CustomStringConvertible {
             case .writeShareGroupState: return WriteShareGroupStateResponse.self
             case .deleteShareGroupState: return DeleteShareGroupStateResponse.self
             case .readShareGroupStateSummary: return ReadShareGroupStateSummaryResponse.self
+            case .streamsGroupHeartbeat: return StreamsGroupHeartbeatResponse.self
+            case .streamsGroupDescribe: return StreamsGroupDescribeResponse.self
+            case .describeShareGroupOffsets: return DescribeShareGroupOffsetsResponse.self
+            case .alterShareGroupOffsets: return AlterShareGroupOffsetsResponse.self
+            case .deleteShareGroupOffsets: return DeleteShareGroupOffsetsResponse.self
         }
     }
 

@@ -3897,6 +3897,9 @@ extension AddRaftVoterRequest: Sampled {
         value.voterId = Int32(truncatingIfNeeded: 7_000 + seed)
         value.voterDirectoryId = Uuid(mostSignificantBits: UInt64(seed) + 1, leastSignificantBits: 99)
         value.listeners = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        if version == 1 {
+            value.ackWhenCommitted = false
+        }
         return value
     }
 }
@@ -4089,6 +4092,9 @@ extension WriteShareGroupStateRequest.PartitionData: Sampled {
         value.stateEpoch = Int32(truncatingIfNeeded: 7_000 + seed)
         value.leaderEpoch = Int32(truncatingIfNeeded: 7_000 + seed)
         value.startOffset = Int64(70_000 + seed)
+        if version == 1 {
+            value.deliveryCompleteCount = Int32(truncatingIfNeeded: 7_000 + seed)
+        }
         value.stateBatches = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
         return value
     }
@@ -4236,7 +4242,486 @@ extension ReadShareGroupStateSummaryResponse.PartitionResult: Sampled {
         value.errorCode = Int16(truncatingIfNeeded: 700 + seed)
         value.errorMessage = "s\(seed)"
         value.stateEpoch = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.leaderEpoch = Int32(truncatingIfNeeded: 7_000 + seed)
         value.startOffset = Int64(70_000 + seed)
+        if version == 1 {
+            value.deliveryCompleteCount = Int32(truncatingIfNeeded: 7_000 + seed)
+        }
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatRequest: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.groupId = "s\(seed)"
+        value.memberId = "s\(seed)"
+        value.memberEpoch = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.endpointInformationEpoch = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.instanceId = "s\(seed)"
+        value.rackId = "s\(seed)"
+        value.rebalanceTimeoutMs = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.topology = .sample(version: version, seed: seed + 1)
+        value.activeTasks = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.standbyTasks = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.warmupTasks = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.processId = "s\(seed)"
+        value.userEndpoint = .sample(version: version, seed: seed + 1)
+        value.clientTags = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.taskOffsets = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.taskEndOffsets = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.shutdownApplication = true
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatRequest.Topology: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.epoch = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.subtopologies = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatRequest.Subtopology: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.subtopologyId = "s\(seed)"
+        value.sourceTopics = ["s\(seed)", "s\(seed + 1)"]
+        value.sourceTopicRegex = ["s\(seed)", "s\(seed + 1)"]
+        value.stateChangelogTopics = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.repartitionSinkTopics = ["s\(seed)", "s\(seed + 1)"]
+        value.repartitionSourceTopics = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.copartitionGroups = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatRequest.CopartitionGroup: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.sourceTopics = [Int16(truncatingIfNeeded: 700 + seed), Int16(truncatingIfNeeded: 700 + seed + 1)]
+        value.sourceTopicRegex = [Int16(truncatingIfNeeded: 700 + seed), Int16(truncatingIfNeeded: 700 + seed + 1)]
+        value.repartitionSourceTopics = [Int16(truncatingIfNeeded: 700 + seed), Int16(truncatingIfNeeded: 700 + seed + 1)]
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatRequest.KeyValue: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.key = "s\(seed)"
+        value.value = "s\(seed)"
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatRequest.TopicInfo: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.name = "s\(seed)"
+        value.partitions = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.replicationFactor = Int16(truncatingIfNeeded: 700 + seed)
+        value.topicConfigs = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatRequest.Endpoint: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.host = "s\(seed)"
+        value.port = UInt16(truncatingIfNeeded: 700 + seed)
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatRequest.TaskOffset: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.subtopologyId = "s\(seed)"
+        value.partition = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.offset = Int64(70_000 + seed)
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatRequest.TaskIds: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.subtopologyId = "s\(seed)"
+        value.partitions = [Int32(truncatingIfNeeded: 7_000 + seed), Int32(truncatingIfNeeded: 7_000 + seed + 1)]
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatResponse: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.throttleTimeMs = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.errorCode = Int16(truncatingIfNeeded: 700 + seed)
+        value.errorMessage = "s\(seed)"
+        value.memberId = "s\(seed)"
+        value.memberEpoch = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.heartbeatIntervalMs = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.acceptableRecoveryLag = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.taskOffsetIntervalMs = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.status = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.activeTasks = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.standbyTasks = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.warmupTasks = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.endpointInformationEpoch = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.partitionsByUserEndpoint = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatResponse.EndpointToPartitions: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.userEndpoint = .sample(version: version, seed: seed + 1)
+        value.activePartitions = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.standbyPartitions = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatResponse.Status: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.statusCode = Int8(truncatingIfNeeded: 70 + seed)
+        value.statusDetail = "s\(seed)"
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatResponse.TopicPartition: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.topic = "s\(seed)"
+        value.partitions = [Int32(truncatingIfNeeded: 7_000 + seed), Int32(truncatingIfNeeded: 7_000 + seed + 1)]
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatResponse.TaskIds: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.subtopologyId = "s\(seed)"
+        value.partitions = [Int32(truncatingIfNeeded: 7_000 + seed), Int32(truncatingIfNeeded: 7_000 + seed + 1)]
+        return value
+    }
+}
+
+extension StreamsGroupHeartbeatResponse.Endpoint: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.host = "s\(seed)"
+        value.port = UInt16(truncatingIfNeeded: 700 + seed)
+        return value
+    }
+}
+
+extension StreamsGroupDescribeRequest: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.groupIds = ["s\(seed)", "s\(seed + 1)"]
+        value.includeAuthorizedOperations = true
+        return value
+    }
+}
+
+extension StreamsGroupDescribeResponse: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.throttleTimeMs = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.groups = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension StreamsGroupDescribeResponse.DescribedGroup: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.errorCode = Int16(truncatingIfNeeded: 700 + seed)
+        value.errorMessage = "s\(seed)"
+        value.groupId = "s\(seed)"
+        value.groupState = "s\(seed)"
+        value.groupEpoch = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.assignmentEpoch = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.topology = .sample(version: version, seed: seed + 1)
+        value.members = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.authorizedOperations = Int32(truncatingIfNeeded: 7_000 + seed)
+        return value
+    }
+}
+
+extension StreamsGroupDescribeResponse.Topology: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.epoch = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.subtopologies = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension StreamsGroupDescribeResponse.Subtopology: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.subtopologyId = "s\(seed)"
+        value.sourceTopics = ["s\(seed)", "s\(seed + 1)"]
+        value.repartitionSinkTopics = ["s\(seed)", "s\(seed + 1)"]
+        value.stateChangelogTopics = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.repartitionSourceTopics = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension StreamsGroupDescribeResponse.Member: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.memberId = "s\(seed)"
+        value.memberEpoch = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.instanceId = "s\(seed)"
+        value.rackId = "s\(seed)"
+        value.clientId = "s\(seed)"
+        value.clientHost = "s\(seed)"
+        value.topologyEpoch = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.processId = "s\(seed)"
+        value.userEndpoint = .sample(version: version, seed: seed + 1)
+        value.clientTags = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.taskOffsets = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.taskEndOffsets = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.assignment = .sample(version: version, seed: seed + 1)
+        value.targetAssignment = .sample(version: version, seed: seed + 1)
+        value.isClassic = true
+        return value
+    }
+}
+
+extension StreamsGroupDescribeResponse.Endpoint: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.host = "s\(seed)"
+        value.port = UInt16(truncatingIfNeeded: 700 + seed)
+        return value
+    }
+}
+
+extension StreamsGroupDescribeResponse.TaskOffset: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.subtopologyId = "s\(seed)"
+        value.partition = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.offset = Int64(70_000 + seed)
+        return value
+    }
+}
+
+extension StreamsGroupDescribeResponse.Assignment: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.activeTasks = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.standbyTasks = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.warmupTasks = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension StreamsGroupDescribeResponse.TaskIds: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.subtopologyId = "s\(seed)"
+        value.partitions = [Int32(truncatingIfNeeded: 7_000 + seed), Int32(truncatingIfNeeded: 7_000 + seed + 1)]
+        return value
+    }
+}
+
+extension StreamsGroupDescribeResponse.KeyValue: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.key = "s\(seed)"
+        value.value = "s\(seed)"
+        return value
+    }
+}
+
+extension StreamsGroupDescribeResponse.TopicInfo: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.name = "s\(seed)"
+        value.partitions = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.replicationFactor = Int16(truncatingIfNeeded: 700 + seed)
+        value.topicConfigs = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension DescribeShareGroupOffsetsRequest: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.groups = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestGroup: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.groupId = "s\(seed)"
+        value.topics = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestTopic: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.topicName = "s\(seed)"
+        value.partitions = [Int32(truncatingIfNeeded: 7_000 + seed), Int32(truncatingIfNeeded: 7_000 + seed + 1)]
+        return value
+    }
+}
+
+extension DescribeShareGroupOffsetsResponse: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.throttleTimeMs = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.groups = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension DescribeShareGroupOffsetsResponse.DescribeShareGroupOffsetsResponseGroup: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.groupId = "s\(seed)"
+        value.topics = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        value.errorCode = Int16(truncatingIfNeeded: 700 + seed)
+        value.errorMessage = "s\(seed)"
+        return value
+    }
+}
+
+extension DescribeShareGroupOffsetsResponse.DescribeShareGroupOffsetsResponseTopic: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.topicName = "s\(seed)"
+        value.topicId = Uuid(mostSignificantBits: UInt64(seed) + 1, leastSignificantBits: 99)
+        value.partitions = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension DescribeShareGroupOffsetsResponse.DescribeShareGroupOffsetsResponsePartition: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.partitionIndex = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.startOffset = Int64(70_000 + seed)
+        value.leaderEpoch = Int32(truncatingIfNeeded: 7_000 + seed)
+        if version == 1 {
+            value.lag = Int64(70_000 + seed)
+        }
+        value.errorCode = Int16(truncatingIfNeeded: 700 + seed)
+        value.errorMessage = "s\(seed)"
+        return value
+    }
+}
+
+extension AlterShareGroupOffsetsRequest: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.groupId = "s\(seed)"
+        value.topics = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension AlterShareGroupOffsetsRequest.AlterShareGroupOffsetsRequestTopic: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.topicName = "s\(seed)"
+        value.partitions = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension AlterShareGroupOffsetsRequest.AlterShareGroupOffsetsRequestPartition: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.partitionIndex = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.startOffset = Int64(70_000 + seed)
+        return value
+    }
+}
+
+extension AlterShareGroupOffsetsResponse: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.throttleTimeMs = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.errorCode = Int16(truncatingIfNeeded: 700 + seed)
+        value.errorMessage = "s\(seed)"
+        value.responses = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension AlterShareGroupOffsetsResponse.AlterShareGroupOffsetsResponseTopic: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.topicName = "s\(seed)"
+        value.topicId = Uuid(mostSignificantBits: UInt64(seed) + 1, leastSignificantBits: 99)
+        value.partitions = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension AlterShareGroupOffsetsResponse.AlterShareGroupOffsetsResponsePartition: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.partitionIndex = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.errorCode = Int16(truncatingIfNeeded: 700 + seed)
+        value.errorMessage = "s\(seed)"
+        return value
+    }
+}
+
+extension DeleteShareGroupOffsetsRequest: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.groupId = "s\(seed)"
+        value.topics = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension DeleteShareGroupOffsetsRequest.DeleteShareGroupOffsetsRequestTopic: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.topicName = "s\(seed)"
+        return value
+    }
+}
+
+extension DeleteShareGroupOffsetsResponse: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.throttleTimeMs = Int32(truncatingIfNeeded: 7_000 + seed)
+        value.errorCode = Int16(truncatingIfNeeded: 700 + seed)
+        value.errorMessage = "s\(seed)"
+        value.responses = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
+        return value
+    }
+}
+
+extension DeleteShareGroupOffsetsResponse.DeleteShareGroupOffsetsResponseTopic: Sampled {
+    static func sample(version: Int16, seed: Int) -> Self {
+        var value = Self()
+        value.topicName = "s\(seed)"
+        value.topicId = Uuid(mostSignificantBits: UInt64(seed) + 1, leastSignificantBits: 99)
+        value.errorCode = Int16(truncatingIfNeeded: 700 + seed)
+        value.errorMessage = "s\(seed)"
         return value
     }
 }
@@ -4778,6 +5263,16 @@ let generatedRoundTripCases: [String: @Sendable () throws -> Void] = [
     "DeleteShareGroupStateResponse": { try checkRoundTrip(DeleteShareGroupStateResponse.self) },
     "ReadShareGroupStateSummaryRequest": { try checkRoundTrip(ReadShareGroupStateSummaryRequest.self) },
     "ReadShareGroupStateSummaryResponse": { try checkRoundTrip(ReadShareGroupStateSummaryResponse.self) },
+    "StreamsGroupHeartbeatRequest": { try checkRoundTrip(StreamsGroupHeartbeatRequest.self) },
+    "StreamsGroupHeartbeatResponse": { try checkRoundTrip(StreamsGroupHeartbeatResponse.self) },
+    "StreamsGroupDescribeRequest": { try checkRoundTrip(StreamsGroupDescribeRequest.self) },
+    "StreamsGroupDescribeResponse": { try checkRoundTrip(StreamsGroupDescribeResponse.self) },
+    "DescribeShareGroupOffsetsRequest": { try checkRoundTrip(DescribeShareGroupOffsetsRequest.self) },
+    "DescribeShareGroupOffsetsResponse": { try checkRoundTrip(DescribeShareGroupOffsetsResponse.self) },
+    "AlterShareGroupOffsetsRequest": { try checkRoundTrip(AlterShareGroupOffsetsRequest.self) },
+    "AlterShareGroupOffsetsResponse": { try checkRoundTrip(AlterShareGroupOffsetsResponse.self) },
+    "DeleteShareGroupOffsetsRequest": { try checkRoundTrip(DeleteShareGroupOffsetsRequest.self) },
+    "DeleteShareGroupOffsetsResponse": { try checkRoundTrip(DeleteShareGroupOffsetsResponse.self) },
     "LegacyOffsetCommitKey": { try checkRoundTrip(LegacyOffsetCommitKey.self) },
     "LegacyOffsetCommitValue": { try checkRoundTrip(LegacyOffsetCommitValue.self) },
     "OffsetCommitKey": { try checkRoundTrip(OffsetCommitKey.self) },

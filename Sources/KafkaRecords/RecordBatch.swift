@@ -1,0 +1,215 @@
+// A view over one RecordBatch v2 (magic 2) in a byte buffer: the 61-byte header read in
+// place, validation before anything is stored, and the in-place patches a broker makes
+// (baseOffset and partitionLeaderEpoch, which the CRC does not cover).
+
+import KafkaWire
+
+public enum RecordBatchError: Error, Equatable, Sendable, CustomStringConvertible {
+    case truncated(needed: Int, available: Int)
+    case invalidBatchLength(Int32)
+    case unsupportedMagic(Int8)
+    case crcMismatch(stored: UInt32, computed: UInt32)
+    case recordCountMismatch(recordCount: Int32, lastOffsetDelta: Int32)
+    case invalidRecord(String)
+    case unknownCodec(Int16)
+    case compression(CompressionError)
+
+    public var description: String {
+        switch self {
+        case let .truncated(needed, available): return "batch needs \(needed) bytes, \(available) present"
+        case let .invalidBatchLength(length): return "invalid batch length \(length)"
+        case let .unsupportedMagic(magic): return "unsupported magic \(magic) (only RecordBatch v2 is accepted)"
+        case let .crcMismatch(stored, computed): return "CRC mismatch: stored \(stored), computed \(computed)"
+        case let .recordCountMismatch(count, delta): return "record count \(count) does not match lastOffsetDelta \(delta)"
+        case let .invalidRecord(reason): return "invalid record: \(reason)"
+        case let .unknownCodec(code): return "unknown compression codec \(code)"
+        case let .compression(error): return error.description
+        }
+    }
+}
+
+/// Timestamp type, bit 3 of the attributes.
+public enum TimestampType: Sendable, Equatable {
+    case createTime, logAppendTime
+}
+
+/// Offsets of the header fields within a batch (Kafka's DefaultRecordBatch layout).
+public enum RecordBatchLayout {
+    public static let baseOffset = 0
+    public static let batchLength = 8
+    public static let partitionLeaderEpoch = 12
+    public static let magic = 16
+    public static let crc = 17
+    public static let attributes = 21
+    public static let lastOffsetDelta = 23
+    public static let baseTimestamp = 27
+    public static let maxTimestamp = 35
+    public static let producerId = 43
+    public static let producerEpoch = 51
+    public static let baseSequence = 53
+    public static let recordCount = 57
+    public static let recordsStart = 61
+    /// baseOffset and batchLength precede what batchLength counts.
+    public static let logOverhead = 12
+    public static let headerSize = 61
+}
+
+/// One batch inside `bytes`, starting at `start`. Cheap to copy: it shares the buffer.
+public struct RecordBatch: Sendable {
+    public private(set) var bytes: [UInt8]
+    public let start: Int
+
+    /// Checks that a whole batch header and the length it claims are present; nothing
+    /// else (call `validate()` for magic, CRC and counts).
+    public init(bytes: [UInt8], start: Int = 0) throws(RecordBatchError) {
+        let available = bytes.count - start
+        guard available >= RecordBatchLayout.logOverhead else {
+            throw .truncated(needed: RecordBatchLayout.logOverhead, available: available)
+        }
+        self.bytes = bytes
+        self.start = start
+        let length = batchLength
+        guard length >= Int32(RecordBatchLayout.headerSize - RecordBatchLayout.logOverhead) else {
+            throw .invalidBatchLength(length)
+        }
+        guard Int(length) + RecordBatchLayout.logOverhead <= available else {
+            throw .truncated(needed: Int(length) + RecordBatchLayout.logOverhead, available: available)
+        }
+    }
+
+    // MARK: Header fields
+
+    @inline(__always)
+    private func load<T: FixedWidthInteger>(_ offset: Int, as: T.Type) -> T {
+        bytes.withUnsafeBytes { T(bigEndian: $0.loadUnaligned(fromByteOffset: start + offset, as: T.self)) }
+    }
+
+    @inline(__always)
+    private mutating func store<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        let position = start + offset
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: value.bigEndian, toByteOffset: position, as: T.self) }
+    }
+
+    public var baseOffset: Int64 { load(RecordBatchLayout.baseOffset, as: Int64.self) }
+    public var batchLength: Int32 { load(RecordBatchLayout.batchLength, as: Int32.self) }
+    public var partitionLeaderEpoch: Int32 { load(RecordBatchLayout.partitionLeaderEpoch, as: Int32.self) }
+    public var magic: Int8 { load(RecordBatchLayout.magic, as: Int8.self) }
+    public var storedCRC: UInt32 { load(RecordBatchLayout.crc, as: UInt32.self) }
+    public var attributes: Int16 { load(RecordBatchLayout.attributes, as: Int16.self) }
+    public var lastOffsetDelta: Int32 { load(RecordBatchLayout.lastOffsetDelta, as: Int32.self) }
+    public var baseTimestamp: Int64 { load(RecordBatchLayout.baseTimestamp, as: Int64.self) }
+    public var maxTimestamp: Int64 { load(RecordBatchLayout.maxTimestamp, as: Int64.self) }
+    public var producerId: Int64 { load(RecordBatchLayout.producerId, as: Int64.self) }
+    public var producerEpoch: Int16 { load(RecordBatchLayout.producerEpoch, as: Int16.self) }
+    public var baseSequence: Int32 { load(RecordBatchLayout.baseSequence, as: Int32.self) }
+    public var recordCount: Int32 { load(RecordBatchLayout.recordCount, as: Int32.self) }
+
+    /// The whole batch: baseOffset through the last record.
+    public var totalSize: Int { Int(batchLength) + RecordBatchLayout.logOverhead }
+    public var range: Range<Int> { start..<start + totalSize }
+    public var lastOffset: Int64 { baseOffset + Int64(lastOffsetDelta) }
+    public var nextOffset: Int64 { lastOffset + 1 }
+
+    public var compressionCodecBits: Int16 { attributes & 0x07 }
+    public var compression: CompressionCodec? { CompressionCodec(rawValue: compressionCodecBits) }
+    public var timestampType: TimestampType { attributes & 0x08 != 0 ? .logAppendTime : .createTime }
+    public var isTransactional: Bool { attributes & 0x10 != 0 }
+    public var isControl: Bool { attributes & 0x20 != 0 }
+    public var hasDeleteHorizon: Bool { attributes & 0x40 != 0 }
+    /// Sequence of the last record (wrapping at Int32.max, as Kafka's sequences do).
+    public var lastSequence: Int32 {
+        baseSequence < 0 ? -1 : Int32(truncatingIfNeeded: (Int64(baseSequence) + Int64(lastOffsetDelta)) % (Int64(Int32.max) + 1))
+    }
+    public var hasProducerId: Bool { producerId >= 0 }
+
+    /// CRC-32C over attributes through the end of the batch.
+    public func computeCRC() -> UInt32 {
+        CRC32C.checksum(bytes, range: start + RecordBatchLayout.attributes..<start + totalSize)
+    }
+
+    /// What a broker checks before storing a batch: magic 2, the CRC and a known codec,
+    /// nothing per record. A producer's batch has dense offsets (recordCount ==
+    /// lastOffsetDelta + 1); a compacted one may have fewer records than its offset span.
+    public func validate(denseOffsets: Bool = true) throws(RecordBatchError) {
+        guard magic == 2 else { throw .unsupportedMagic(magic) }
+        let computed = computeCRC()
+        guard computed == storedCRC else { throw .crcMismatch(stored: storedCRC, computed: computed) }
+        guard compression != nil else { throw .unknownCodec(compressionCodecBits) }
+        let countAgrees = denseOffsets
+            ? Int64(recordCount) == Int64(lastOffsetDelta) + 1
+            : recordCount >= 0 && Int64(recordCount) <= Int64(lastOffsetDelta) + 1
+        guard lastOffsetDelta >= 0, countAgrees else {
+            throw .recordCountMismatch(recordCount: recordCount, lastOffsetDelta: lastOffsetDelta)
+        }
+    }
+
+    // MARK: In-place patches
+
+    /// Assigns the batch's offsets: the CRC does not cover baseOffset, so it stays valid.
+    public mutating func setBaseOffset(_ offset: Int64) { store(offset, at: RecordBatchLayout.baseOffset) }
+
+    public mutating func setPartitionLeaderEpoch(_ epoch: Int32) {
+        store(epoch, at: RecordBatchLayout.partitionLeaderEpoch)
+    }
+
+    /// For LogAppendTime topics: sets the timestamp type and maxTimestamp, then the CRC,
+    /// which covers both.
+    public mutating func setLogAppendTime(_ timestamp: Int64) {
+        store(attributes | 0x08, at: RecordBatchLayout.attributes)
+        store(timestamp, at: RecordBatchLayout.maxTimestamp)
+        store(computeCRC(), at: RecordBatchLayout.crc)
+    }
+
+    // MARK: Records
+
+    /// The bytes of the records section as stored (compressed when the batch is).
+    public var recordsRange: Range<Int> { start + RecordBatchLayout.recordsStart..<start + totalSize }
+
+    /// Decodes every record, decompressing if needed; `limit` bounds the inflated size.
+    public func records(decompressionLimit limit: Int = Compression.defaultLimit) throws(RecordBatchError) -> [Record] {
+        guard let codec = compression else { throw .unknownCodec(compressionCodecBits) }
+        let payload: [UInt8]
+        let payloadRange: Range<Int>
+        if codec == .none {
+            payload = bytes
+            payloadRange = recordsRange
+        } else {
+            do {
+                payload = try Compression.decompress(bytes[recordsRange], codec: codec, limit: limit)
+            } catch {
+                throw .compression(error)
+            }
+            payloadRange = 0..<payload.count
+        }
+        var reader = ByteReader(payload, range: payloadRange)
+        var records: [Record] = []
+        records.reserveCapacity(min(Int(max(recordCount, 0)), reader.remaining))
+        do {
+            for _ in 0..<max(recordCount, 0) {
+                records.append(try Record(from: &reader, batch: self))
+            }
+        } catch {
+            throw .invalidRecord(error.description)
+        }
+        guard reader.isAtEnd else { throw .invalidRecord("\(reader.remaining) bytes after the last record") }
+        return records
+    }
+
+    /// Splits a buffer holding consecutive batches (a Produce request's records, a
+    /// segment's bytes). A trailing partial batch is an error unless `allowPartialTail`.
+    public static func batches(in bytes: [UInt8], allowPartialTail: Bool = false) throws(RecordBatchError) -> [RecordBatch] {
+        var result: [RecordBatch] = []
+        var position = 0
+        while position < bytes.count {
+            do {
+                let batch = try RecordBatch(bytes: bytes, start: position)
+                result.append(batch)
+                position += batch.totalSize
+            } catch {
+                if allowPartialTail, case .truncated = error { break }
+                throw error
+            }
+        }
+        return result
+    }
+}
