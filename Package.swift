@@ -31,9 +31,11 @@ let package = Package(
         .target(name: "KafkaProtocol", dependencies: ["KafkaWire", "KafkaRecords"]),
         .executableTarget(name: "KafkaCodegen", path: "Sources/KafkaCodegen"),
 
+        // Shared by the decoders' "never trap" tests and the fuzz target.
+        .target(name: "Mutation", path: "Tests/Mutation"),
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"]),
-        .testTarget(name: "KafkaRecordsTests", dependencies: ["KafkaRecords"]),
-        .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", "KafkaRecords"]),
+        .testTarget(name: "KafkaRecordsTests", dependencies: ["KafkaRecords", "Mutation"]),
+        .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", "KafkaRecords", "Mutation"]),
         .testTarget(name: "KafkaCodegenTests", dependencies: ["KafkaCodegen"]),
     ],
     swiftLanguageModes: [.v6]

@@ -148,10 +148,12 @@ enum SwiftEmitter {
                 body.line("public typealias Response = \(message.name)Response")
             }
             body.line("public static let validVersions: ClosedRange<Int16> = \(message.validVersions.lowerBound)...\(message.validVersions.upperBound)")
-            if let flexible = message.flexibleVersions.clipped(to: message.validVersions) {
-                body.line("public static let flexibleVersions: ClosedRange<Int16>? = \(flexible.lowerBound)...\(flexible.upperBound)")
+            // Open-ended as Kafka's "N+": a version past the newest is still flexible, which
+            // is how a broker reads the header of an ApiVersions request it cannot serve.
+            if message.flexibleVersions.isNone {
+                body.line("public static let flexibleVersions: PartialRangeFrom<Int16>? = nil")
             } else {
-                body.line("public static let flexibleVersions: ClosedRange<Int16>? = nil")
+                body.line("public static let flexibleVersions: PartialRangeFrom<Int16>? = \(message.flexibleVersions.lowest)...")
             }
             body.line()
             emitStructBody(name: message.typeName, fields: message.fields, context: context,

@@ -14,7 +14,7 @@ public protocol KafkaStruct: Sendable, Equatable {
 public protocol KafkaMessage: KafkaStruct {
     static var validVersions: ClosedRange<Int16> { get }
     /// The versions that use compact encodings and tagged fields; nil when none do.
-    static var flexibleVersions: ClosedRange<Int16>? { get }
+    static var flexibleVersions: PartialRangeFrom<Int16>? { get }
 }
 
 public protocol KafkaApiMessage: KafkaMessage {

@@ -7,7 +7,7 @@ public struct ProduceRequest: KafkaRequest {
     public static let apiKey = ApiKey.produce
     public typealias Response = ProduceResponse
     public static let validVersions: ClosedRange<Int16> = 3...13
-    public static let flexibleVersions: ClosedRange<Int16>? = 9...13
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 9...
 
     public var transactionalId: String?
     public var acks: Int16
@@ -181,7 +181,7 @@ public struct ProduceRequest: KafkaRequest {
 public struct ProduceResponse: KafkaResponse {
     public static let apiKey = ApiKey.produce
     public static let validVersions: ClosedRange<Int16> = 3...13
-    public static let flexibleVersions: ClosedRange<Int16>? = 9...13
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 9...
 
     public var responses: [TopicProduceResponse]
     public var throttleTimeMs: Int32

@@ -7,7 +7,7 @@ public struct FetchRequest: KafkaRequest {
     public static let apiKey = ApiKey.fetch
     public typealias Response = FetchResponse
     public static let validVersions: ClosedRange<Int16> = 4...18
-    public static let flexibleVersions: ClosedRange<Int16>? = 12...18
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 12...
 
     public var clusterId: String?
     public var replicaId: Int32
@@ -491,7 +491,7 @@ public struct FetchRequest: KafkaRequest {
 public struct FetchResponse: KafkaResponse {
     public static let apiKey = ApiKey.fetch
     public static let validVersions: ClosedRange<Int16> = 4...18
-    public static let flexibleVersions: ClosedRange<Int16>? = 12...18
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 12...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

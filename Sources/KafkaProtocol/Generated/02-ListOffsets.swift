@@ -7,7 +7,7 @@ public struct ListOffsetsRequest: KafkaRequest {
     public static let apiKey = ApiKey.listOffsets
     public typealias Response = ListOffsetsResponse
     public static let validVersions: ClosedRange<Int16> = 1...11
-    public static let flexibleVersions: ClosedRange<Int16>? = 6...11
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 6...
 
     public var replicaId: Int32
     public var isolationLevel: Int8
@@ -189,7 +189,7 @@ public struct ListOffsetsRequest: KafkaRequest {
 public struct ListOffsetsResponse: KafkaResponse {
     public static let apiKey = ApiKey.listOffsets
     public static let validVersions: ClosedRange<Int16> = 1...11
-    public static let flexibleVersions: ClosedRange<Int16>? = 6...11
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 6...
 
     public var throttleTimeMs: Int32
     public var topics: [ListOffsetsTopicResponse]

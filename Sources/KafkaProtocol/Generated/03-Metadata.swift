@@ -7,7 +7,7 @@ public struct MetadataRequest: KafkaRequest {
     public static let apiKey = ApiKey.metadata
     public typealias Response = MetadataResponse
     public static let validVersions: ClosedRange<Int16> = 0...13
-    public static let flexibleVersions: ClosedRange<Int16>? = 9...13
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 9...
 
     public var topics: [MetadataRequestTopic]?
     public var allowAutoTopicCreation: Bool
@@ -159,7 +159,7 @@ public struct MetadataRequest: KafkaRequest {
 public struct MetadataResponse: KafkaResponse {
     public static let apiKey = ApiKey.metadata
     public static let validVersions: ClosedRange<Int16> = 0...13
-    public static let flexibleVersions: ClosedRange<Int16>? = 9...13
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 9...
 
     public var throttleTimeMs: Int32
     public var brokers: [MetadataResponseBroker]

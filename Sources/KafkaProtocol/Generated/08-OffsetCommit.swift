@@ -7,7 +7,7 @@ public struct OffsetCommitRequest: KafkaRequest {
     public static let apiKey = ApiKey.offsetCommit
     public typealias Response = OffsetCommitResponse
     public static let validVersions: ClosedRange<Int16> = 2...10
-    public static let flexibleVersions: ClosedRange<Int16>? = 8...10
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 8...
 
     public var groupId: String
     public var generationIdOrMemberEpoch: Int32
@@ -225,7 +225,7 @@ public struct OffsetCommitRequest: KafkaRequest {
 public struct OffsetCommitResponse: KafkaResponse {
     public static let apiKey = ApiKey.offsetCommit
     public static let validVersions: ClosedRange<Int16> = 2...10
-    public static let flexibleVersions: ClosedRange<Int16>? = 8...10
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 8...
 
     public var throttleTimeMs: Int32
     public var topics: [OffsetCommitResponseTopic]

@@ -7,7 +7,7 @@ public struct OffsetFetchRequest: KafkaRequest {
     public static let apiKey = ApiKey.offsetFetch
     public typealias Response = OffsetFetchResponse
     public static let validVersions: ClosedRange<Int16> = 1...10
-    public static let flexibleVersions: ClosedRange<Int16>? = 6...10
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 6...
 
     public var groupId: String
     public var topics: [OffsetFetchRequestTopic]?
@@ -366,7 +366,7 @@ public struct OffsetFetchRequest: KafkaRequest {
 public struct OffsetFetchResponse: KafkaResponse {
     public static let apiKey = ApiKey.offsetFetch
     public static let validVersions: ClosedRange<Int16> = 1...10
-    public static let flexibleVersions: ClosedRange<Int16>? = 6...10
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 6...
 
     public var throttleTimeMs: Int32
     public var topics: [OffsetFetchResponseTopic]

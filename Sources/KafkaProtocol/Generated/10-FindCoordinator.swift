@@ -7,7 +7,7 @@ public struct FindCoordinatorRequest: KafkaRequest {
     public static let apiKey = ApiKey.findCoordinator
     public typealias Response = FindCoordinatorResponse
     public static let validVersions: ClosedRange<Int16> = 0...6
-    public static let flexibleVersions: ClosedRange<Int16>? = 3...6
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...
 
     public var key: String
     public var keyType: Int8
@@ -97,7 +97,7 @@ public struct FindCoordinatorRequest: KafkaRequest {
 public struct FindCoordinatorResponse: KafkaResponse {
     public static let apiKey = ApiKey.findCoordinator
     public static let validVersions: ClosedRange<Int16> = 0...6
-    public static let flexibleVersions: ClosedRange<Int16>? = 3...6
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

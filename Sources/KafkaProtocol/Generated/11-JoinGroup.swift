@@ -7,7 +7,7 @@ public struct JoinGroupRequest: KafkaRequest {
     public static let apiKey = ApiKey.joinGroup
     public typealias Response = JoinGroupResponse
     public static let validVersions: ClosedRange<Int16> = 0...9
-    public static let flexibleVersions: ClosedRange<Int16>? = 6...9
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 6...
 
     public var groupId: String
     public var sessionTimeoutMs: Int32
@@ -169,7 +169,7 @@ public struct JoinGroupRequest: KafkaRequest {
 public struct JoinGroupResponse: KafkaResponse {
     public static let apiKey = ApiKey.joinGroup
     public static let validVersions: ClosedRange<Int16> = 0...9
-    public static let flexibleVersions: ClosedRange<Int16>? = 6...9
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 6...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

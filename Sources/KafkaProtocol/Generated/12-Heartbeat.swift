@@ -7,7 +7,7 @@ public struct HeartbeatRequest: KafkaRequest {
     public static let apiKey = ApiKey.heartbeat
     public typealias Response = HeartbeatResponse
     public static let validVersions: ClosedRange<Int16> = 0...4
-    public static let flexibleVersions: ClosedRange<Int16>? = 4...4
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...
 
     public var groupId: String
     public var generationId: Int32
@@ -82,7 +82,7 @@ public struct HeartbeatRequest: KafkaRequest {
 public struct HeartbeatResponse: KafkaResponse {
     public static let apiKey = ApiKey.heartbeat
     public static let validVersions: ClosedRange<Int16> = 0...4
-    public static let flexibleVersions: ClosedRange<Int16>? = 4...4
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

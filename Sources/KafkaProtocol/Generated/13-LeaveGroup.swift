@@ -7,7 +7,7 @@ public struct LeaveGroupRequest: KafkaRequest {
     public static let apiKey = ApiKey.leaveGroup
     public typealias Response = LeaveGroupResponse
     public static let validVersions: ClosedRange<Int16> = 0...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 4...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...
 
     public var groupId: String
     public var memberId: String
@@ -169,7 +169,7 @@ public struct LeaveGroupRequest: KafkaRequest {
 public struct LeaveGroupResponse: KafkaResponse {
     public static let apiKey = ApiKey.leaveGroup
     public static let validVersions: ClosedRange<Int16> = 0...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 4...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct SyncGroupRequest: KafkaRequest {
     public static let apiKey = ApiKey.syncGroup
     public typealias Response = SyncGroupResponse
     public static let validVersions: ClosedRange<Int16> = 0...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 4...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...
 
     public var groupId: String
     public var generationId: Int32
@@ -172,7 +172,7 @@ public struct SyncGroupRequest: KafkaRequest {
 public struct SyncGroupResponse: KafkaResponse {
     public static let apiKey = ApiKey.syncGroup
     public static let validVersions: ClosedRange<Int16> = 0...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 4...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

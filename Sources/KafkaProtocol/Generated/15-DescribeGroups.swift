@@ -7,7 +7,7 @@ public struct DescribeGroupsRequest: KafkaRequest {
     public static let apiKey = ApiKey.describeGroups
     public typealias Response = DescribeGroupsResponse
     public static let validVersions: ClosedRange<Int16> = 0...6
-    public static let flexibleVersions: ClosedRange<Int16>? = 5...6
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 5...
 
     public var groups: [String]
     public var includeAuthorizedOperations: Bool
@@ -76,7 +76,7 @@ public struct DescribeGroupsRequest: KafkaRequest {
 public struct DescribeGroupsResponse: KafkaResponse {
     public static let apiKey = ApiKey.describeGroups
     public static let validVersions: ClosedRange<Int16> = 0...6
-    public static let flexibleVersions: ClosedRange<Int16>? = 5...6
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 5...
 
     public var throttleTimeMs: Int32
     public var groups: [DescribedGroup]

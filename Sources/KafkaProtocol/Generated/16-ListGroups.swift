@@ -7,7 +7,7 @@ public struct ListGroupsRequest: KafkaRequest {
     public static let apiKey = ApiKey.listGroups
     public typealias Response = ListGroupsResponse
     public static let validVersions: ClosedRange<Int16> = 0...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 3...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...
 
     public var statesFilter: [String]
     public var typesFilter: [String]
@@ -96,7 +96,7 @@ public struct ListGroupsRequest: KafkaRequest {
 public struct ListGroupsResponse: KafkaResponse {
     public static let apiKey = ApiKey.listGroups
     public static let validVersions: ClosedRange<Int16> = 0...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 3...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct SaslHandshakeRequest: KafkaRequest {
     public static let apiKey = ApiKey.saslHandshake
     public typealias Response = SaslHandshakeResponse
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var mechanism: String
 
@@ -40,7 +40,7 @@ public struct SaslHandshakeRequest: KafkaRequest {
 public struct SaslHandshakeResponse: KafkaResponse {
     public static let apiKey = ApiKey.saslHandshake
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var errorCode: Int16
     public var mechanisms: [String]

@@ -7,7 +7,7 @@ public struct ApiVersionsRequest: KafkaRequest {
     public static let apiKey = ApiKey.apiVersions
     public typealias Response = ApiVersionsResponse
     public static let validVersions: ClosedRange<Int16> = 0...4
-    public static let flexibleVersions: ClosedRange<Int16>? = 3...4
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...
 
     public var clientSoftwareName: String
     public var clientSoftwareVersion: String
@@ -64,7 +64,7 @@ public struct ApiVersionsRequest: KafkaRequest {
 public struct ApiVersionsResponse: KafkaResponse {
     public static let apiKey = ApiKey.apiVersions
     public static let validVersions: ClosedRange<Int16> = 0...4
-    public static let flexibleVersions: ClosedRange<Int16>? = 3...4
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...
 
     public var errorCode: Int16
     public var apiKeys: [ApiVersion]

@@ -7,7 +7,7 @@ public struct CreateTopicsRequest: KafkaRequest {
     public static let apiKey = ApiKey.createTopics
     public typealias Response = CreateTopicsResponse
     public static let validVersions: ClosedRange<Int16> = 2...7
-    public static let flexibleVersions: ClosedRange<Int16>? = 5...7
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 5...
 
     public var topics: [CreatableTopic]
     public var timeoutMs: Int32
@@ -241,7 +241,7 @@ public struct CreateTopicsRequest: KafkaRequest {
 public struct CreateTopicsResponse: KafkaResponse {
     public static let apiKey = ApiKey.createTopics
     public static let validVersions: ClosedRange<Int16> = 2...7
-    public static let flexibleVersions: ClosedRange<Int16>? = 5...7
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 5...
 
     public var throttleTimeMs: Int32
     public var topics: [CreatableTopicResult]

@@ -7,7 +7,7 @@ public struct DeleteTopicsRequest: KafkaRequest {
     public static let apiKey = ApiKey.deleteTopics
     public typealias Response = DeleteTopicsResponse
     public static let validVersions: ClosedRange<Int16> = 1...6
-    public static let flexibleVersions: ClosedRange<Int16>? = 4...6
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...
 
     public var topics: [DeleteTopicState]
     public var topicNames: [String]
@@ -160,7 +160,7 @@ public struct DeleteTopicsRequest: KafkaRequest {
 public struct DeleteTopicsResponse: KafkaResponse {
     public static let apiKey = ApiKey.deleteTopics
     public static let validVersions: ClosedRange<Int16> = 1...6
-    public static let flexibleVersions: ClosedRange<Int16>? = 4...6
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...
 
     public var throttleTimeMs: Int32
     public var responses: [DeletableTopicResult]

@@ -7,7 +7,7 @@ public struct DeleteRecordsRequest: KafkaRequest {
     public static let apiKey = ApiKey.deleteRecords
     public typealias Response = DeleteRecordsResponse
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var topics: [DeleteRecordsTopic]
     public var timeoutMs: Int32
@@ -158,7 +158,7 @@ public struct DeleteRecordsRequest: KafkaRequest {
 public struct DeleteRecordsResponse: KafkaResponse {
     public static let apiKey = ApiKey.deleteRecords
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var throttleTimeMs: Int32
     public var topics: [DeleteRecordsTopicResult]

@@ -7,7 +7,7 @@ public struct InitProducerIdRequest: KafkaRequest {
     public static let apiKey = ApiKey.initProducerId
     public typealias Response = InitProducerIdResponse
     public static let validVersions: ClosedRange<Int16> = 0...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var transactionalId: String?
     public var transactionTimeoutMs: Int32
@@ -82,7 +82,7 @@ public struct InitProducerIdRequest: KafkaRequest {
 public struct InitProducerIdResponse: KafkaResponse {
     public static let apiKey = ApiKey.initProducerId
     public static let validVersions: ClosedRange<Int16> = 0...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct OffsetForLeaderEpochRequest: KafkaRequest {
     public static let apiKey = ApiKey.offsetForLeaderEpoch
     public typealias Response = OffsetForLeaderEpochResponse
     public static let validVersions: ClosedRange<Int16> = 2...4
-    public static let flexibleVersions: ClosedRange<Int16>? = 4...4
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...
 
     public var replicaId: Int32
     public var topics: [OffsetForLeaderTopic]
@@ -167,7 +167,7 @@ public struct OffsetForLeaderEpochRequest: KafkaRequest {
 public struct OffsetForLeaderEpochResponse: KafkaResponse {
     public static let apiKey = ApiKey.offsetForLeaderEpoch
     public static let validVersions: ClosedRange<Int16> = 2...4
-    public static let flexibleVersions: ClosedRange<Int16>? = 4...4
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...
 
     public var throttleTimeMs: Int32
     public var topics: [OffsetForLeaderTopicResult]

@@ -7,7 +7,7 @@ public struct AddPartitionsToTxnRequest: KafkaRequest {
     public static let apiKey = ApiKey.addPartitionsToTxn
     public typealias Response = AddPartitionsToTxnResponse
     public static let validVersions: ClosedRange<Int16> = 0...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 3...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...
 
     public var transactions: [AddPartitionsToTxnTransaction]
     public var v3AndBelowTransactionalId: String
@@ -292,7 +292,7 @@ public struct AddPartitionsToTxnRequest: KafkaRequest {
 public struct AddPartitionsToTxnResponse: KafkaResponse {
     public static let apiKey = ApiKey.addPartitionsToTxn
     public static let validVersions: ClosedRange<Int16> = 0...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 3...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct AddOffsetsToTxnRequest: KafkaRequest {
     public static let apiKey = ApiKey.addOffsetsToTxn
     public typealias Response = AddOffsetsToTxnResponse
     public static let validVersions: ClosedRange<Int16> = 0...4
-    public static let flexibleVersions: ClosedRange<Int16>? = 3...4
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...
 
     public var transactionalId: String
     public var producerId: Int64
@@ -66,7 +66,7 @@ public struct AddOffsetsToTxnRequest: KafkaRequest {
 public struct AddOffsetsToTxnResponse: KafkaResponse {
     public static let apiKey = ApiKey.addOffsetsToTxn
     public static let validVersions: ClosedRange<Int16> = 0...4
-    public static let flexibleVersions: ClosedRange<Int16>? = 3...4
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct EndTxnRequest: KafkaRequest {
     public static let apiKey = ApiKey.endTxn
     public typealias Response = EndTxnResponse
     public static let validVersions: ClosedRange<Int16> = 0...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 3...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...
 
     public var transactionalId: String
     public var producerId: Int64
@@ -66,7 +66,7 @@ public struct EndTxnRequest: KafkaRequest {
 public struct EndTxnResponse: KafkaResponse {
     public static let apiKey = ApiKey.endTxn
     public static let validVersions: ClosedRange<Int16> = 0...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 3...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct WriteTxnMarkersRequest: KafkaRequest {
     public static let apiKey = ApiKey.writeTxnMarkers
     public typealias Response = WriteTxnMarkersResponse
     public static let validVersions: ClosedRange<Int16> = 1...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 1...
 
     public var markers: [WritableTxnMarker]
     public var unknownTaggedFields: [RawTaggedField]
@@ -189,7 +189,7 @@ public struct WriteTxnMarkersRequest: KafkaRequest {
 public struct WriteTxnMarkersResponse: KafkaResponse {
     public static let apiKey = ApiKey.writeTxnMarkers
     public static let validVersions: ClosedRange<Int16> = 1...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 1...
 
     public var markers: [WritableTxnMarkerResult]
     public var unknownTaggedFields: [RawTaggedField]

@@ -7,7 +7,7 @@ public struct TxnOffsetCommitRequest: KafkaRequest {
     public static let apiKey = ApiKey.txnOffsetCommit
     public typealias Response = TxnOffsetCommitResponse
     public static let validVersions: ClosedRange<Int16> = 0...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 3...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...
 
     public var transactionalId: String
     public var groupId: String
@@ -234,7 +234,7 @@ public struct TxnOffsetCommitRequest: KafkaRequest {
 public struct TxnOffsetCommitResponse: KafkaResponse {
     public static let apiKey = ApiKey.txnOffsetCommit
     public static let validVersions: ClosedRange<Int16> = 0...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 3...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...
 
     public var throttleTimeMs: Int32
     public var topics: [TxnOffsetCommitResponseTopic]

@@ -7,7 +7,7 @@ public struct DescribeAclsRequest: KafkaRequest {
     public static let apiKey = ApiKey.describeAcls
     public typealias Response = DescribeAclsResponse
     public static let validVersions: ClosedRange<Int16> = 1...3
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...3
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var resourceTypeFilter: Int8
     public var resourceNameFilter: String?
@@ -81,7 +81,7 @@ public struct DescribeAclsRequest: KafkaRequest {
 public struct DescribeAclsResponse: KafkaResponse {
     public static let apiKey = ApiKey.describeAcls
     public static let validVersions: ClosedRange<Int16> = 1...3
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...3
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct CreateAclsRequest: KafkaRequest {
     public static let apiKey = ApiKey.createAcls
     public typealias Response = CreateAclsResponse
     public static let validVersions: ClosedRange<Int16> = 1...3
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...3
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var creations: [AclCreation]
     public var unknownTaggedFields: [RawTaggedField]
@@ -127,7 +127,7 @@ public struct CreateAclsRequest: KafkaRequest {
 public struct CreateAclsResponse: KafkaResponse {
     public static let apiKey = ApiKey.createAcls
     public static let validVersions: ClosedRange<Int16> = 1...3
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...3
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var throttleTimeMs: Int32
     public var results: [AclCreationResult]

@@ -7,7 +7,7 @@ public struct DeleteAclsRequest: KafkaRequest {
     public static let apiKey = ApiKey.deleteAcls
     public typealias Response = DeleteAclsResponse
     public static let validVersions: ClosedRange<Int16> = 1...3
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...3
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var filters: [DeleteAclsFilter]
     public var unknownTaggedFields: [RawTaggedField]
@@ -127,7 +127,7 @@ public struct DeleteAclsRequest: KafkaRequest {
 public struct DeleteAclsResponse: KafkaResponse {
     public static let apiKey = ApiKey.deleteAcls
     public static let validVersions: ClosedRange<Int16> = 1...3
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...3
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var throttleTimeMs: Int32
     public var filterResults: [DeleteAclsFilterResult]

@@ -7,7 +7,7 @@ public struct DescribeConfigsRequest: KafkaRequest {
     public static let apiKey = ApiKey.describeConfigs
     public typealias Response = DescribeConfigsResponse
     public static let validVersions: ClosedRange<Int16> = 1...4
-    public static let flexibleVersions: ClosedRange<Int16>? = 4...4
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...
 
     public var resources: [DescribeConfigsResource]
     public var includeSynonyms: Bool
@@ -137,7 +137,7 @@ public struct DescribeConfigsRequest: KafkaRequest {
 public struct DescribeConfigsResponse: KafkaResponse {
     public static let apiKey = ApiKey.describeConfigs
     public static let validVersions: ClosedRange<Int16> = 1...4
-    public static let flexibleVersions: ClosedRange<Int16>? = 4...4
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...
 
     public var throttleTimeMs: Int32
     public var results: [DescribeConfigsResult]

@@ -7,7 +7,7 @@ public struct AlterConfigsRequest: KafkaRequest {
     public static let apiKey = ApiKey.alterConfigs
     public typealias Response = AlterConfigsResponse
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var resources: [AlterConfigsResource]
     public var validateOnly: Bool
@@ -163,7 +163,7 @@ public struct AlterConfigsRequest: KafkaRequest {
 public struct AlterConfigsResponse: KafkaResponse {
     public static let apiKey = ApiKey.alterConfigs
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var throttleTimeMs: Int32
     public var responses: [AlterConfigsResourceResponse]

@@ -7,7 +7,7 @@ public struct AlterReplicaLogDirsRequest: KafkaRequest {
     public static let apiKey = ApiKey.alterReplicaLogDirs
     public typealias Response = AlterReplicaLogDirsResponse
     public static let validVersions: ClosedRange<Int16> = 1...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var dirs: [AlterReplicaLogDir]
     public var unknownTaggedFields: [RawTaggedField]
@@ -165,7 +165,7 @@ public struct AlterReplicaLogDirsRequest: KafkaRequest {
 public struct AlterReplicaLogDirsResponse: KafkaResponse {
     public static let apiKey = ApiKey.alterReplicaLogDirs
     public static let validVersions: ClosedRange<Int16> = 1...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var throttleTimeMs: Int32
     public var results: [AlterReplicaLogDirTopicResult]

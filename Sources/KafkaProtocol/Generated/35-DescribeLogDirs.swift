@@ -7,7 +7,7 @@ public struct DescribeLogDirsRequest: KafkaRequest {
     public static let apiKey = ApiKey.describeLogDirs
     public typealias Response = DescribeLogDirsResponse
     public static let validVersions: ClosedRange<Int16> = 1...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var topics: [DescribableLogDirTopic]?
     public var unknownTaggedFields: [RawTaggedField]
@@ -114,7 +114,7 @@ public struct DescribeLogDirsRequest: KafkaRequest {
 public struct DescribeLogDirsResponse: KafkaResponse {
     public static let apiKey = ApiKey.describeLogDirs
     public static let validVersions: ClosedRange<Int16> = 1...5
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...5
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

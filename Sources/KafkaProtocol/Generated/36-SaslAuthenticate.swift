@@ -7,7 +7,7 @@ public struct SaslAuthenticateRequest: KafkaRequest {
     public static let apiKey = ApiKey.saslAuthenticate
     public typealias Response = SaslAuthenticateResponse
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var authBytes: [UInt8]
     public var unknownTaggedFields: [RawTaggedField]
@@ -51,7 +51,7 @@ public struct SaslAuthenticateRequest: KafkaRequest {
 public struct SaslAuthenticateResponse: KafkaResponse {
     public static let apiKey = ApiKey.saslAuthenticate
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var errorCode: Int16
     public var errorMessage: String?

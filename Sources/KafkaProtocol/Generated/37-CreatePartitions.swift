@@ -7,7 +7,7 @@ public struct CreatePartitionsRequest: KafkaRequest {
     public static let apiKey = ApiKey.createPartitions
     public typealias Response = CreatePartitionsResponse
     public static let validVersions: ClosedRange<Int16> = 0...3
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...3
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var topics: [CreatePartitionsTopic]
     public var timeoutMs: Int32
@@ -175,7 +175,7 @@ public struct CreatePartitionsRequest: KafkaRequest {
 public struct CreatePartitionsResponse: KafkaResponse {
     public static let apiKey = ApiKey.createPartitions
     public static let validVersions: ClosedRange<Int16> = 0...3
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...3
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var throttleTimeMs: Int32
     public var results: [CreatePartitionsTopicResult]

@@ -7,7 +7,7 @@ public struct CreateDelegationTokenRequest: KafkaRequest {
     public static let apiKey = ApiKey.createDelegationToken
     public typealias Response = CreateDelegationTokenResponse
     public static let validVersions: ClosedRange<Int16> = 1...3
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...3
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var ownerPrincipalType: String?
     public var ownerPrincipalName: String?
@@ -149,7 +149,7 @@ public struct CreateDelegationTokenRequest: KafkaRequest {
 public struct CreateDelegationTokenResponse: KafkaResponse {
     public static let apiKey = ApiKey.createDelegationToken
     public static let validVersions: ClosedRange<Int16> = 1...3
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...3
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var errorCode: Int16
     public var principalType: String

@@ -7,7 +7,7 @@ public struct RenewDelegationTokenRequest: KafkaRequest {
     public static let apiKey = ApiKey.renewDelegationToken
     public typealias Response = RenewDelegationTokenResponse
     public static let validVersions: ClosedRange<Int16> = 1...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var hmac: [UInt8]
     public var renewPeriodMs: Int64
@@ -56,7 +56,7 @@ public struct RenewDelegationTokenRequest: KafkaRequest {
 public struct RenewDelegationTokenResponse: KafkaResponse {
     public static let apiKey = ApiKey.renewDelegationToken
     public static let validVersions: ClosedRange<Int16> = 1...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var errorCode: Int16
     public var expiryTimestampMs: Int64

@@ -7,7 +7,7 @@ public struct ExpireDelegationTokenRequest: KafkaRequest {
     public static let apiKey = ApiKey.expireDelegationToken
     public typealias Response = ExpireDelegationTokenResponse
     public static let validVersions: ClosedRange<Int16> = 1...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var hmac: [UInt8]
     public var expiryTimePeriodMs: Int64
@@ -56,7 +56,7 @@ public struct ExpireDelegationTokenRequest: KafkaRequest {
 public struct ExpireDelegationTokenResponse: KafkaResponse {
     public static let apiKey = ApiKey.expireDelegationToken
     public static let validVersions: ClosedRange<Int16> = 1...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var errorCode: Int16
     public var expiryTimestampMs: Int64

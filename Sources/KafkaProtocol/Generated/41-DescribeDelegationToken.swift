@@ -7,7 +7,7 @@ public struct DescribeDelegationTokenRequest: KafkaRequest {
     public static let apiKey = ApiKey.describeDelegationToken
     public typealias Response = DescribeDelegationTokenResponse
     public static let validVersions: ClosedRange<Int16> = 1...3
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...3
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var owners: [DescribeDelegationTokenOwner]?
     public var unknownTaggedFields: [RawTaggedField]
@@ -102,7 +102,7 @@ public struct DescribeDelegationTokenRequest: KafkaRequest {
 public struct DescribeDelegationTokenResponse: KafkaResponse {
     public static let apiKey = ApiKey.describeDelegationToken
     public static let validVersions: ClosedRange<Int16> = 1...3
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...3
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var errorCode: Int16
     public var tokens: [DescribedDelegationToken]

@@ -7,7 +7,7 @@ public struct DeleteGroupsRequest: KafkaRequest {
     public static let apiKey = ApiKey.deleteGroups
     public typealias Response = DeleteGroupsResponse
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var groupsNames: [String]
     public var unknownTaggedFields: [RawTaggedField]
@@ -63,7 +63,7 @@ public struct DeleteGroupsRequest: KafkaRequest {
 public struct DeleteGroupsResponse: KafkaResponse {
     public static let apiKey = ApiKey.deleteGroups
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var throttleTimeMs: Int32
     public var results: [DeletableGroupResult]

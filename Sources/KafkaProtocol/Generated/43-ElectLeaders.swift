@@ -7,7 +7,7 @@ public struct ElectLeadersRequest: KafkaRequest {
     public static let apiKey = ApiKey.electLeaders
     public typealias Response = ElectLeadersResponse
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var electionType: Int8
     public var topicPartitions: [TopicPartitions]?
@@ -132,7 +132,7 @@ public struct ElectLeadersRequest: KafkaRequest {
 public struct ElectLeadersResponse: KafkaResponse {
     public static let apiKey = ApiKey.electLeaders
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct IncrementalAlterConfigsRequest: KafkaRequest {
     public static let apiKey = ApiKey.incrementalAlterConfigs
     public typealias Response = IncrementalAlterConfigsResponse
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 1...
 
     public var resources: [AlterConfigsResource]
     public var validateOnly: Bool
@@ -168,7 +168,7 @@ public struct IncrementalAlterConfigsRequest: KafkaRequest {
 public struct IncrementalAlterConfigsResponse: KafkaResponse {
     public static let apiKey = ApiKey.incrementalAlterConfigs
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 1...
 
     public var throttleTimeMs: Int32
     public var responses: [AlterConfigsResourceResponse]

@@ -7,7 +7,7 @@ public struct AlterPartitionReassignmentsRequest: KafkaRequest {
     public static let apiKey = ApiKey.alterPartitionReassignments
     public typealias Response = AlterPartitionReassignmentsResponse
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var timeoutMs: Int32
     public var allowReplicationFactorChange: Bool
@@ -183,7 +183,7 @@ public struct AlterPartitionReassignmentsRequest: KafkaRequest {
 public struct AlterPartitionReassignmentsResponse: KafkaResponse {
     public static let apiKey = ApiKey.alterPartitionReassignments
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var allowReplicationFactorChange: Bool

@@ -7,7 +7,7 @@ public struct ListPartitionReassignmentsRequest: KafkaRequest {
     public static let apiKey = ApiKey.listPartitionReassignments
     public typealias Response = ListPartitionReassignmentsResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var timeoutMs: Int32
     public var topics: [ListPartitionReassignmentsTopics]?
@@ -119,7 +119,7 @@ public struct ListPartitionReassignmentsRequest: KafkaRequest {
 public struct ListPartitionReassignmentsResponse: KafkaResponse {
     public static let apiKey = ApiKey.listPartitionReassignments
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct OffsetDeleteRequest: KafkaRequest {
     public static let apiKey = ApiKey.offsetDelete
     public typealias Response = OffsetDeleteResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var groupId: String
     public var topics: [OffsetDeleteRequestTopic]
@@ -118,7 +118,7 @@ public struct OffsetDeleteRequest: KafkaRequest {
 public struct OffsetDeleteResponse: KafkaResponse {
     public static let apiKey = ApiKey.offsetDelete
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var errorCode: Int16
     public var throttleTimeMs: Int32

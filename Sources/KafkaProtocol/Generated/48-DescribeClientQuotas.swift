@@ -7,7 +7,7 @@ public struct DescribeClientQuotasRequest: KafkaRequest {
     public static let apiKey = ApiKey.describeClientQuotas
     public typealias Response = DescribeClientQuotasResponse
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 1...
 
     public var components: [ComponentData]
     public var strict: Bool
@@ -112,7 +112,7 @@ public struct DescribeClientQuotasRequest: KafkaRequest {
 public struct DescribeClientQuotasResponse: KafkaResponse {
     public static let apiKey = ApiKey.describeClientQuotas
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 1...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

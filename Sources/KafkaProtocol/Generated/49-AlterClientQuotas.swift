@@ -7,7 +7,7 @@ public struct AlterClientQuotasRequest: KafkaRequest {
     public static let apiKey = ApiKey.alterClientQuotas
     public typealias Response = AlterClientQuotasResponse
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 1...
 
     public var entries: [EntryData]
     public var validateOnly: Bool
@@ -214,7 +214,7 @@ public struct AlterClientQuotasRequest: KafkaRequest {
 public struct AlterClientQuotasResponse: KafkaResponse {
     public static let apiKey = ApiKey.alterClientQuotas
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 1...
 
     public var throttleTimeMs: Int32
     public var entries: [EntryData]

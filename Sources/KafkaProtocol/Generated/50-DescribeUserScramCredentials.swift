@@ -7,7 +7,7 @@ public struct DescribeUserScramCredentialsRequest: KafkaRequest {
     public static let apiKey = ApiKey.describeUserScramCredentials
     public typealias Response = DescribeUserScramCredentialsResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var users: [UserName]?
     public var unknownTaggedFields: [RawTaggedField]
@@ -97,7 +97,7 @@ public struct DescribeUserScramCredentialsRequest: KafkaRequest {
 public struct DescribeUserScramCredentialsResponse: KafkaResponse {
     public static let apiKey = ApiKey.describeUserScramCredentials
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct AlterUserScramCredentialsRequest: KafkaRequest {
     public static let apiKey = ApiKey.alterUserScramCredentials
     public typealias Response = AlterUserScramCredentialsResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var deletions: [ScramCredentialDeletion]
     public var upsertions: [ScramCredentialUpsertion]
@@ -173,7 +173,7 @@ public struct AlterUserScramCredentialsRequest: KafkaRequest {
 public struct AlterUserScramCredentialsResponse: KafkaResponse {
     public static let apiKey = ApiKey.alterUserScramCredentials
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var results: [AlterUserScramCredentialsResult]

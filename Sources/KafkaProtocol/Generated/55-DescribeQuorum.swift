@@ -7,7 +7,7 @@ public struct DescribeQuorumRequest: KafkaRequest {
     public static let apiKey = ApiKey.describeQuorum
     public typealias Response = DescribeQuorumResponse
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var topics: [TopicData]
     public var unknownTaggedFields: [RawTaggedField]
@@ -148,7 +148,7 @@ public struct DescribeQuorumRequest: KafkaRequest {
 public struct DescribeQuorumResponse: KafkaResponse {
     public static let apiKey = ApiKey.describeQuorum
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var errorCode: Int16
     public var errorMessage: String?

@@ -7,7 +7,7 @@ public struct UpdateFeaturesRequest: KafkaRequest {
     public static let apiKey = ApiKey.updateFeatures
     public typealias Response = UpdateFeaturesResponse
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var timeoutMs: Int32
     public var featureUpdates: [FeatureUpdateKey]
@@ -146,7 +146,7 @@ public struct UpdateFeaturesRequest: KafkaRequest {
 public struct UpdateFeaturesResponse: KafkaResponse {
     public static let apiKey = ApiKey.updateFeatures
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

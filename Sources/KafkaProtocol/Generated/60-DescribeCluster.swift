@@ -7,7 +7,7 @@ public struct DescribeClusterRequest: KafkaRequest {
     public static let apiKey = ApiKey.describeCluster
     public typealias Response = DescribeClusterResponse
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var includeClusterAuthorizedOperations: Bool
     public var endpointType: Int8
@@ -77,7 +77,7 @@ public struct DescribeClusterRequest: KafkaRequest {
 public struct DescribeClusterResponse: KafkaResponse {
     public static let apiKey = ApiKey.describeCluster
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

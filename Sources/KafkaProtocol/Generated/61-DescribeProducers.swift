@@ -7,7 +7,7 @@ public struct DescribeProducersRequest: KafkaRequest {
     public static let apiKey = ApiKey.describeProducers
     public typealias Response = DescribeProducersResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var topics: [TopicRequest]
     public var unknownTaggedFields: [RawTaggedField]
@@ -114,7 +114,7 @@ public struct DescribeProducersRequest: KafkaRequest {
 public struct DescribeProducersResponse: KafkaResponse {
     public static let apiKey = ApiKey.describeProducers
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var topics: [TopicResponse]

@@ -7,7 +7,7 @@ public struct UnregisterBrokerRequest: KafkaRequest {
     public static let apiKey = ApiKey.unregisterBroker
     public typealias Response = UnregisterBrokerResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var brokerId: Int32
     public var unknownTaggedFields: [RawTaggedField]
@@ -51,7 +51,7 @@ public struct UnregisterBrokerRequest: KafkaRequest {
 public struct UnregisterBrokerResponse: KafkaResponse {
     public static let apiKey = ApiKey.unregisterBroker
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

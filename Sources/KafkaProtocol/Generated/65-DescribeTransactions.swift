@@ -7,7 +7,7 @@ public struct DescribeTransactionsRequest: KafkaRequest {
     public static let apiKey = ApiKey.describeTransactions
     public typealias Response = DescribeTransactionsResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var transactionalIds: [String]
     public var unknownTaggedFields: [RawTaggedField]
@@ -63,7 +63,7 @@ public struct DescribeTransactionsRequest: KafkaRequest {
 public struct DescribeTransactionsResponse: KafkaResponse {
     public static let apiKey = ApiKey.describeTransactions
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var transactionStates: [TransactionState]

@@ -7,7 +7,7 @@ public struct ListTransactionsRequest: KafkaRequest {
     public static let apiKey = ApiKey.listTransactions
     public typealias Response = ListTransactionsResponse
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var stateFilters: [String]
     public var producerIdFilters: [Int64]
@@ -114,7 +114,7 @@ public struct ListTransactionsRequest: KafkaRequest {
 public struct ListTransactionsResponse: KafkaResponse {
     public static let apiKey = ApiKey.listTransactions
     public static let validVersions: ClosedRange<Int16> = 0...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct ConsumerGroupHeartbeatRequest: KafkaRequest {
     public static let apiKey = ApiKey.consumerGroupHeartbeat
     public typealias Response = ConsumerGroupHeartbeatResponse
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupId: String
     public var memberId: String
@@ -187,7 +187,7 @@ public struct ConsumerGroupHeartbeatRequest: KafkaRequest {
 public struct ConsumerGroupHeartbeatResponse: KafkaResponse {
     public static let apiKey = ApiKey.consumerGroupHeartbeat
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

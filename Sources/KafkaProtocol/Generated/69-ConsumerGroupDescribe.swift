@@ -7,7 +7,7 @@ public struct ConsumerGroupDescribeRequest: KafkaRequest {
     public static let apiKey = ApiKey.consumerGroupDescribe
     public typealias Response = ConsumerGroupDescribeResponse
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupIds: [String]
     public var includeAuthorizedOperations: Bool
@@ -68,7 +68,7 @@ public struct ConsumerGroupDescribeRequest: KafkaRequest {
 public struct ConsumerGroupDescribeResponse: KafkaResponse {
     public static let apiKey = ApiKey.consumerGroupDescribe
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var groups: [DescribedGroup]

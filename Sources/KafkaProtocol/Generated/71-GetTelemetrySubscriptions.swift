@@ -7,7 +7,7 @@ public struct GetTelemetrySubscriptionsRequest: KafkaRequest {
     public static let apiKey = ApiKey.getTelemetrySubscriptions
     public typealias Response = GetTelemetrySubscriptionsResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var clientInstanceId: Uuid
     public var unknownTaggedFields: [RawTaggedField]
@@ -51,7 +51,7 @@ public struct GetTelemetrySubscriptionsRequest: KafkaRequest {
 public struct GetTelemetrySubscriptionsResponse: KafkaResponse {
     public static let apiKey = ApiKey.getTelemetrySubscriptions
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct PushTelemetryRequest: KafkaRequest {
     public static let apiKey = ApiKey.pushTelemetry
     public typealias Response = PushTelemetryResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var clientInstanceId: Uuid
     public var subscriptionId: Int32
@@ -71,7 +71,7 @@ public struct PushTelemetryRequest: KafkaRequest {
 public struct PushTelemetryResponse: KafkaResponse {
     public static let apiKey = ApiKey.pushTelemetry
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

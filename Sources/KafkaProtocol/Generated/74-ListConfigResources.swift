@@ -7,7 +7,7 @@ public struct ListConfigResourcesRequest: KafkaRequest {
     public static let apiKey = ApiKey.listConfigResources
     public typealias Response = ListConfigResourcesResponse
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var resourceTypes: [Int8]
     public var unknownTaggedFields: [RawTaggedField]
@@ -71,7 +71,7 @@ public struct ListConfigResourcesRequest: KafkaRequest {
 public struct ListConfigResourcesResponse: KafkaResponse {
     public static let apiKey = ApiKey.listConfigResources
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct DescribeTopicPartitionsRequest: KafkaRequest {
     public static let apiKey = ApiKey.describeTopicPartitions
     public typealias Response = DescribeTopicPartitionsResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var topics: [TopicRequest]
     public var responsePartitionLimit: Int32
@@ -155,7 +155,7 @@ public struct DescribeTopicPartitionsRequest: KafkaRequest {
 public struct DescribeTopicPartitionsResponse: KafkaResponse {
     public static let apiKey = ApiKey.describeTopicPartitions
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var topics: [DescribeTopicPartitionsResponseTopic]

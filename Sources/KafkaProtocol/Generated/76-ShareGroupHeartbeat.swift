@@ -7,7 +7,7 @@ public struct ShareGroupHeartbeatRequest: KafkaRequest {
     public static let apiKey = ApiKey.shareGroupHeartbeat
     public typealias Response = ShareGroupHeartbeatResponse
     public static let validVersions: ClosedRange<Int16> = 1...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupId: String
     public var memberId: String
@@ -83,7 +83,7 @@ public struct ShareGroupHeartbeatRequest: KafkaRequest {
 public struct ShareGroupHeartbeatResponse: KafkaResponse {
     public static let apiKey = ApiKey.shareGroupHeartbeat
     public static let validVersions: ClosedRange<Int16> = 1...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

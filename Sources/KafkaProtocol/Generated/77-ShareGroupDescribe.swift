@@ -7,7 +7,7 @@ public struct ShareGroupDescribeRequest: KafkaRequest {
     public static let apiKey = ApiKey.shareGroupDescribe
     public typealias Response = ShareGroupDescribeResponse
     public static let validVersions: ClosedRange<Int16> = 1...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupIds: [String]
     public var includeAuthorizedOperations: Bool
@@ -68,7 +68,7 @@ public struct ShareGroupDescribeRequest: KafkaRequest {
 public struct ShareGroupDescribeResponse: KafkaResponse {
     public static let apiKey = ApiKey.shareGroupDescribe
     public static let validVersions: ClosedRange<Int16> = 1...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var groups: [DescribedGroup]

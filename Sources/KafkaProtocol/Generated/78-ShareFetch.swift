@@ -7,7 +7,7 @@ public struct ShareFetchRequest: KafkaRequest {
     public static let apiKey = ApiKey.shareFetch
     public typealias Response = ShareFetchResponse
     public static let validVersions: ClosedRange<Int16> = 1...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupId: String?
     public var memberId: String?
@@ -357,7 +357,7 @@ public struct ShareFetchRequest: KafkaRequest {
 public struct ShareFetchResponse: KafkaResponse {
     public static let apiKey = ApiKey.shareFetch
     public static let validVersions: ClosedRange<Int16> = 1...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct ShareAcknowledgeRequest: KafkaRequest {
     public static let apiKey = ApiKey.shareAcknowledge
     public typealias Response = ShareAcknowledgeResponse
     public static let validVersions: ClosedRange<Int16> = 1...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupId: String?
     public var memberId: String?
@@ -249,7 +249,7 @@ public struct ShareAcknowledgeRequest: KafkaRequest {
 public struct ShareAcknowledgeResponse: KafkaResponse {
     public static let apiKey = ApiKey.shareAcknowledge
     public static let validVersions: ClosedRange<Int16> = 1...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct AddRaftVoterRequest: KafkaRequest {
     public static let apiKey = ApiKey.addRaftVoter
     public typealias Response = AddRaftVoterResponse
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var clusterId: String?
     public var timeoutMs: Int32
@@ -140,7 +140,7 @@ public struct AddRaftVoterRequest: KafkaRequest {
 public struct AddRaftVoterResponse: KafkaResponse {
     public static let apiKey = ApiKey.addRaftVoter
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

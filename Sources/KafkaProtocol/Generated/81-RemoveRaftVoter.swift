@@ -7,7 +7,7 @@ public struct RemoveRaftVoterRequest: KafkaRequest {
     public static let apiKey = ApiKey.removeRaftVoter
     public typealias Response = RemoveRaftVoterResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var clusterId: String?
     public var voterId: Int32
@@ -61,7 +61,7 @@ public struct RemoveRaftVoterRequest: KafkaRequest {
 public struct RemoveRaftVoterResponse: KafkaResponse {
     public static let apiKey = ApiKey.removeRaftVoter
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct InitializeShareGroupStateRequest: KafkaRequest {
     public static let apiKey = ApiKey.initializeShareGroupState
     public typealias Response = InitializeShareGroupStateResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupId: String
     public var topics: [InitializeStateData]
@@ -163,7 +163,7 @@ public struct InitializeShareGroupStateRequest: KafkaRequest {
 public struct InitializeShareGroupStateResponse: KafkaResponse {
     public static let apiKey = ApiKey.initializeShareGroupState
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var results: [InitializeStateResult]
     public var unknownTaggedFields: [RawTaggedField]

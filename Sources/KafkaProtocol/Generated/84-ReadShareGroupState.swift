@@ -7,7 +7,7 @@ public struct ReadShareGroupStateRequest: KafkaRequest {
     public static let apiKey = ApiKey.readShareGroupState
     public typealias Response = ReadShareGroupStateResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupId: String
     public var topics: [ReadStateData]
@@ -158,7 +158,7 @@ public struct ReadShareGroupStateRequest: KafkaRequest {
 public struct ReadShareGroupStateResponse: KafkaResponse {
     public static let apiKey = ApiKey.readShareGroupState
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var results: [ReadStateResult]
     public var unknownTaggedFields: [RawTaggedField]

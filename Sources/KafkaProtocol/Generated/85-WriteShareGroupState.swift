@@ -7,7 +7,7 @@ public struct WriteShareGroupStateRequest: KafkaRequest {
     public static let apiKey = ApiKey.writeShareGroupState
     public typealias Response = WriteShareGroupStateResponse
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupId: String
     public var topics: [WriteStateData]
@@ -243,7 +243,7 @@ public struct WriteShareGroupStateRequest: KafkaRequest {
 public struct WriteShareGroupStateResponse: KafkaResponse {
     public static let apiKey = ApiKey.writeShareGroupState
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var results: [WriteStateResult]
     public var unknownTaggedFields: [RawTaggedField]

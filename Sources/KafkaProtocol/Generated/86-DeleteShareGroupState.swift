@@ -7,7 +7,7 @@ public struct DeleteShareGroupStateRequest: KafkaRequest {
     public static let apiKey = ApiKey.deleteShareGroupState
     public typealias Response = DeleteShareGroupStateResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupId: String
     public var topics: [DeleteStateData]
@@ -153,7 +153,7 @@ public struct DeleteShareGroupStateRequest: KafkaRequest {
 public struct DeleteShareGroupStateResponse: KafkaResponse {
     public static let apiKey = ApiKey.deleteShareGroupState
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var results: [DeleteStateResult]
     public var unknownTaggedFields: [RawTaggedField]

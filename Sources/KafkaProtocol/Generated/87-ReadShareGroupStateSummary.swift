@@ -7,7 +7,7 @@ public struct ReadShareGroupStateSummaryRequest: KafkaRequest {
     public static let apiKey = ApiKey.readShareGroupStateSummary
     public typealias Response = ReadShareGroupStateSummaryResponse
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupId: String
     public var topics: [ReadStateSummaryData]
@@ -158,7 +158,7 @@ public struct ReadShareGroupStateSummaryRequest: KafkaRequest {
 public struct ReadShareGroupStateSummaryResponse: KafkaResponse {
     public static let apiKey = ApiKey.readShareGroupStateSummary
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var results: [ReadStateSummaryResult]
     public var unknownTaggedFields: [RawTaggedField]

@@ -7,7 +7,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequest {
     public static let apiKey = ApiKey.streamsGroupHeartbeat
     public typealias Response = StreamsGroupHeartbeatResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupId: String
     public var memberId: String
@@ -722,7 +722,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequest {
 public struct StreamsGroupHeartbeatResponse: KafkaResponse {
     public static let apiKey = ApiKey.streamsGroupHeartbeat
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

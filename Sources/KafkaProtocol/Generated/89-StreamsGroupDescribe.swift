@@ -7,7 +7,7 @@ public struct StreamsGroupDescribeRequest: KafkaRequest {
     public static let apiKey = ApiKey.streamsGroupDescribe
     public typealias Response = StreamsGroupDescribeResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupIds: [String]
     public var includeAuthorizedOperations: Bool
@@ -68,7 +68,7 @@ public struct StreamsGroupDescribeRequest: KafkaRequest {
 public struct StreamsGroupDescribeResponse: KafkaResponse {
     public static let apiKey = ApiKey.streamsGroupDescribe
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var groups: [DescribedGroup]

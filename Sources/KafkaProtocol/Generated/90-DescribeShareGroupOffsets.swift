@@ -7,7 +7,7 @@ public struct DescribeShareGroupOffsetsRequest: KafkaRequest {
     public static let apiKey = ApiKey.describeShareGroupOffsets
     public typealias Response = DescribeShareGroupOffsetsResponse
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groups: [DescribeShareGroupOffsetsRequestGroup]
     public var unknownTaggedFields: [RawTaggedField]
@@ -165,7 +165,7 @@ public struct DescribeShareGroupOffsetsRequest: KafkaRequest {
 public struct DescribeShareGroupOffsetsResponse: KafkaResponse {
     public static let apiKey = ApiKey.describeShareGroupOffsets
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var groups: [DescribeShareGroupOffsetsResponseGroup]

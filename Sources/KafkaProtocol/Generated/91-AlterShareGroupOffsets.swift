@@ -7,7 +7,7 @@ public struct AlterShareGroupOffsetsRequest: KafkaRequest {
     public static let apiKey = ApiKey.alterShareGroupOffsets
     public typealias Response = AlterShareGroupOffsetsResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupId: String
     public var topics: [AlterShareGroupOffsetsRequestTopic]
@@ -158,7 +158,7 @@ public struct AlterShareGroupOffsetsRequest: KafkaRequest {
 public struct AlterShareGroupOffsetsResponse: KafkaResponse {
     public static let apiKey = ApiKey.alterShareGroupOffsets
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -7,7 +7,7 @@ public struct DeleteShareGroupOffsetsRequest: KafkaRequest {
     public static let apiKey = ApiKey.deleteShareGroupOffsets
     public typealias Response = DeleteShareGroupOffsetsResponse
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var groupId: String
     public var topics: [DeleteShareGroupOffsetsRequestTopic]
@@ -102,7 +102,7 @@ public struct DeleteShareGroupOffsetsRequest: KafkaRequest {
 public struct DeleteShareGroupOffsetsResponse: KafkaResponse {
     public static let apiKey = ApiKey.deleteShareGroupOffsets
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var throttleTimeMs: Int32
     public var errorCode: Int16

@@ -5,7 +5,7 @@ import KafkaWire
 
 public struct LegacyOffsetCommitKey: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var group: String
     public var topic: String
@@ -47,7 +47,7 @@ public struct LegacyOffsetCommitKey: KafkaMessage {
 
 public struct LegacyOffsetCommitValue: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var offset: Int64
     public var metadata: String
@@ -89,7 +89,7 @@ public struct LegacyOffsetCommitValue: KafkaMessage {
 
 public struct OffsetCommitKey: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var group: String
     public var topic: String
@@ -131,7 +131,7 @@ public struct OffsetCommitKey: KafkaMessage {
 
 public struct OffsetCommitValue: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...4
-    public static let flexibleVersions: ClosedRange<Int16>? = 4...4
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...
 
     public var offset: Int64
     public var leaderEpoch: Int32
@@ -220,7 +220,7 @@ public struct OffsetCommitValue: KafkaMessage {
 
 public struct GroupMetadataKey: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var group: String
 
@@ -252,7 +252,7 @@ public struct GroupMetadataKey: KafkaMessage {
 
 public struct GroupMetadataValue: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...4
-    public static let flexibleVersions: ClosedRange<Int16>? = 4...4
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...
 
     public var protocolType: String
     public var generation: Int32
@@ -421,7 +421,7 @@ public struct GroupMetadataValue: KafkaMessage {
 
 public struct ConsumerGroupMetadataKey: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var groupId: String
 
@@ -453,7 +453,7 @@ public struct ConsumerGroupMetadataKey: KafkaMessage {
 
 public struct ConsumerGroupMetadataValue: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var epoch: Int32
     public var metadataHash: Int64
@@ -512,7 +512,7 @@ public struct ConsumerGroupMetadataValue: KafkaMessage {
 
 public struct ConsumerGroupPartitionMetadataKey: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var groupId: String
 
@@ -544,7 +544,7 @@ public struct ConsumerGroupPartitionMetadataKey: KafkaMessage {
 
 public struct ConsumerGroupPartitionMetadataValue: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var topics: [TopicMetadata]
     public var unknownTaggedFields: [RawTaggedField]
@@ -711,7 +711,7 @@ public struct ConsumerGroupPartitionMetadataValue: KafkaMessage {
 
 public struct ConsumerGroupMemberMetadataKey: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var groupId: String
     public var memberId: String
@@ -748,7 +748,7 @@ public struct ConsumerGroupMemberMetadataKey: KafkaMessage {
 
 public struct ConsumerGroupMemberMetadataValue: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var instanceId: String?
     public var rackId: String?
@@ -953,7 +953,7 @@ public struct ConsumerGroupMemberMetadataValue: KafkaMessage {
 
 public struct ConsumerGroupTargetAssignmentMetadataKey: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var groupId: String
 
@@ -985,7 +985,7 @@ public struct ConsumerGroupTargetAssignmentMetadataKey: KafkaMessage {
 
 public struct ConsumerGroupTargetAssignmentMetadataValue: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var assignmentEpoch: Int32
     public var assignmentTimestamp: Int64
@@ -1044,7 +1044,7 @@ public struct ConsumerGroupTargetAssignmentMetadataValue: KafkaMessage {
 
 public struct ConsumerGroupTargetAssignmentMemberKey: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var groupId: String
     public var memberId: String
@@ -1081,7 +1081,7 @@ public struct ConsumerGroupTargetAssignmentMemberKey: KafkaMessage {
 
 public struct ConsumerGroupTargetAssignmentMemberValue: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var topicPartitions: [TopicPartition]
     public var unknownTaggedFields: [RawTaggedField]
@@ -1187,7 +1187,7 @@ public struct ConsumerGroupTargetAssignmentMemberValue: KafkaMessage {
 
 public struct ConsumerGroupCurrentMemberAssignmentKey: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var groupId: String
     public var memberId: String
@@ -1224,7 +1224,7 @@ public struct ConsumerGroupCurrentMemberAssignmentKey: KafkaMessage {
 
 public struct ConsumerGroupCurrentMemberAssignmentValue: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var memberEpoch: Int32
     public var previousMemberEpoch: Int32
@@ -1390,7 +1390,7 @@ public struct ConsumerGroupCurrentMemberAssignmentValue: KafkaMessage {
 
 public struct ConsumerGroupRegularExpressionKey: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var groupId: String
     public var regularExpression: String
@@ -1427,7 +1427,7 @@ public struct ConsumerGroupRegularExpressionKey: KafkaMessage {
 
 public struct ConsumerGroupRegularExpressionValue: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = 0...0
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
 
     public var topics: [String]
     public var version: Int64

@@ -5,7 +5,7 @@ import KafkaWire
 
 public struct ConsumerProtocolSubscription: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...3
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var topics: [String]
     public var userData: [UInt8]?
@@ -157,7 +157,7 @@ public struct ConsumerProtocolSubscription: KafkaMessage {
 
 public struct ConsumerProtocolAssignment: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...3
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var assignedPartitions: [TopicPartition]
     public var userData: [UInt8]?

@@ -5,7 +5,7 @@ import KafkaWire
 
 public struct RequestHeader: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 1...2
-    public static let flexibleVersions: ClosedRange<Int16>? = 2...2
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...
 
     public var requestApiKey: Int16
     public var requestApiVersion: Int16

@@ -5,7 +5,7 @@ import KafkaWire
 
 public struct ResponseHeader: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 1...
 
     public var correlationId: Int32
     public var unknownTaggedFields: [RawTaggedField]

@@ -5,7 +5,7 @@ import KafkaWire
 
 public struct TransactionLogKey: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersions: ClosedRange<Int16>? = nil
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = nil
 
     public var transactionalId: String
 
@@ -37,7 +37,7 @@ public struct TransactionLogKey: KafkaMessage {
 
 public struct TransactionLogValue: KafkaMessage {
     public static let validVersions: ClosedRange<Int16> = 0...1
-    public static let flexibleVersions: ClosedRange<Int16>? = 1...1
+    public static let flexibleVersions: PartialRangeFrom<Int16>? = 1...
 
     public var producerId: Int64
     public var previousProducerId: Int64

@@ -1,0 +1,103 @@
+// Request framing: every api's sample request decodes from a full frame, unknown keys and
+// versions are typed errors that keep the header (so the broker can answer), and a few
+// hundred thousand mutated frames go through the decoder without a trap.
+
+import KafkaProtocol
+import KafkaWire
+import Mutation
+import Testing
+
+/// One frame per (api, version): header + sample body, as a client would send it.
+func sampleRequestFrames() throws -> [(apiKey: ApiKey, version: Int16, frame: [UInt8])] {
+    var frames: [(ApiKey, Int16, [UInt8])] = []
+    for apiKey in ApiKey.allCases {
+        let sampled = apiKey.requestType as! any Sampled.Type
+        for version in apiKey.validVersions {
+            let request = sampled.sample(version: version, seed: Int(version)) as! any KafkaRequest
+            frames.append((apiKey, version, try RequestCodec.encode(request: request, version: version,
+                                                                     correlationId: 77, clientId: "test")))
+        }
+    }
+    return frames
+}
+
+@Suite struct RequestCodecTests {
+    @Test func everySampleFrameDecodes() throws {
+        let frames = try sampleRequestFrames()
+        #expect(frames.count > 250)
+        for (apiKey, version, frame) in frames {
+            let decoded = try RequestCodec.decode(frame: frame)
+            #expect(decoded.apiKey == apiKey && decoded.apiVersion == version)
+            #expect(decoded.correlationId == 77 && decoded.header.clientId == "test")
+            let reencoded = try RequestCodec.encode(request: decoded.body, version: version, correlationId: 77, clientId: "test")
+            #expect(reencoded == frame, "\(apiKey) v\(version)")
+        }
+    }
+
+    @Test func unknownApiKeyKeepsTheHeader() throws {
+        let frame: [UInt8] = [0x03, 0xE7, 0, 0, 0, 0, 0, 9, 0xFF, 0xFF]  // key 999, v0, corr 9, null client
+        #expect {
+            try RequestCodec.decode(frame: frame)
+        } throws: { error in
+            guard case let RequestDecodeError.unknownApiKey(header) = error else { return false }
+            return header.correlationId == 9 && header.requestApiKey == 999
+        }
+    }
+
+    @Test func unsupportedApiVersionsVersionReadsAFlexibleHeader() throws {
+        // ApiVersions v9 (newer than any broker): the header is still v2, so the broker can
+        // read the correlation id and answer with a v0 body (KIP-511).
+        var writer = ByteWriter()
+        try RequestHeader(requestApiKey: 18, requestApiVersion: 9, correlationId: 5, clientId: "future")
+            .encode(into: &writer, version: 2)
+        writer.writeBytes([0x00, 0x00, 0x00])  // whatever a v9 body is
+        #expect {
+            try RequestCodec.decode(frame: writer.bytes)
+        } throws: { error in
+            guard case let RequestDecodeError.unsupportedVersion(header, apiKey) = error else { return false }
+            return apiKey == .apiVersions && header.correlationId == 5 && header.clientId == "future"
+        }
+    }
+
+    @Test func truncatedHeaderIsMalformed() {
+        #expect(throws: RequestDecodeError.self) { try RequestCodec.decode(frame: [0, 3, 0]) }
+    }
+
+    @Test func trailingBytesAreMalformedBody() throws {
+        let frame = try RequestCodec.encode(request: MetadataRequest(topics: []), version: 4, correlationId: 1, clientId: nil)
+        #expect {
+            try RequestCodec.decode(frame: frame + [0])
+        } throws: { error in
+            if case RequestDecodeError.malformedBody(_, .metadata, _) = error { return true }
+            return false
+        }
+    }
+
+    @Test func responseFramingRoundTrips() throws {
+        let response = ApiVersionsResponse(errorCode: 0, apiKeys: [.init(apiKey: 3, minVersion: 0, maxVersion: 13)])
+        let frame = try RequestCodec.encode(response: response, version: 3, correlationId: 42)
+        // ApiVersions keeps response header v0 (no tagged fields after the correlation id).
+        #expect(Array(frame.prefix(6)) == [0, 0, 0, 42, 0, 0])
+        let (correlationId, decoded) = try RequestCodec.decodeResponse(ApiVersionsResponse.self, frame: frame, version: 3)
+        #expect(correlationId == 42 && decoded == response)
+    }
+
+    @Test func mutatedFramesNeverTrap() throws {
+        let frames = try sampleRequestFrames()
+        var generator = SplitMix64(seed: 0xF00D)
+        var outcomes = (decoded: 0, rejected: 0)
+        let iterations = 300_000
+        for iteration in 0..<iterations {
+            var frame = frames[iteration % frames.count].frame
+            mutate(&frame, using: &generator)
+            do {
+                _ = try RequestCodec.decode(frame: frame)
+                outcomes.decoded += 1
+            } catch {
+                outcomes.rejected += 1
+            }
+        }
+        #expect(outcomes.decoded + outcomes.rejected == iterations)
+        #expect(outcomes.rejected > iterations / 10)
+    }
+}
