@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "KafkaRecords", targets: ["KafkaRecords"]),
         .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
         .executable(name: "kafka-codegen", targets: ["KafkaCodegen"]),
+        .executable(name: "decoder-fuzzer", targets: ["DecoderFuzzer"]),
+        .executable(name: "codec-bench", targets: ["CodecBench"]),
     ],
     targets: [
         // System libraries for the four Kafka compression codecs (Debian -dev packages).
@@ -31,7 +33,13 @@ let package = Package(
         .target(name: "KafkaProtocol", dependencies: ["KafkaWire", "KafkaRecords"]),
         .executableTarget(name: "KafkaCodegen", path: "Sources/KafkaCodegen"),
 
-        // Shared by the decoders' "never trap" tests and the fuzz target.
+        // libFuzzer target for the request decoder and the batch parser (README: Fuzzing).
+        .executableTarget(name: "DecoderFuzzer", dependencies: ["KafkaProtocol", "KafkaRecords"],
+                          path: "Tests/Fuzz"),
+        // Release-mode benchmark of the protocol layer (README: Performance).
+        .executableTarget(name: "CodecBench", dependencies: ["KafkaProtocol", "KafkaRecords"],
+                          path: "Interop/bench/codec"),
+        // Shared by the decoders' "never trap" tests.
         .target(name: "Mutation", path: "Tests/Mutation"),
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"]),
         .testTarget(name: "KafkaRecordsTests", dependencies: ["KafkaRecords", "Mutation"]),

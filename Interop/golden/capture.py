@@ -311,8 +311,16 @@ def child(argv):
     elif kind == "kafka-python-produce":
         from kafka import KafkaProducer
         bs, tag = argv[1:3]
-        p = KafkaProducer(bootstrap_servers=bs, client_id="swiftlet-golden-kafka-python",
-                          compression_type="gzip", linger_ms=200, acks="all")
+        from kafka.errors import KafkaTimeoutError
+        try:
+            p = KafkaProducer(bootstrap_servers=bs, client_id="swiftlet-golden-kafka-python",
+                              compression_type="gzip", linger_ms=200, acks="all",
+                              bootstrap_timeout_ms=3000)
+        except KafkaTimeoutError:
+            sys.exit("kafka-python does not bootstrap from the librdkafka mock: the mock "
+                     "answers its ApiVersions v4 with an UNSUPPORTED_VERSION reply that is "
+                     "not in Kafka's v0 format, and kafka-python drops the connection; "
+                     "only its ApiVersions v4 request is captured")
         for part, recs in py_records(tag).items():
             for r in recs:
                 p.send(tag, value=_b(r["value"]), key=_b(r["key"]), partition=part,
@@ -424,7 +432,8 @@ def tcp_streams(path, server_port):
             st["segs"].append((seq, ts, payload))
     result = []
     for c in conns:
-        out = {"client_port": c["client_port"], "first": c["first"]}
+        out = {"client_port": c["client_port"], "first": c["first"],
+               "saw_syn": c["c2s"]["isn"] is not None}
         for direction in ("c2s", "s2c"):
             segs = c[direction]["segs"]
             if not segs:
@@ -688,53 +697,97 @@ def start_mock():
     log.propagate = False
     # Never used to send anything: with sparse connections it does not connect, so
     # it adds no traffic to the captures. It only keeps the mock cluster alive.
-    host = ck.Producer({"test.mock.num.brokers": 1, "logger": log})
+    host = ck.Producer({"test.mock.num.brokers": 1, "logger": log,
+                        "enable.metrics.push": False,
+                        "topic.metadata.refresh.interval.ms": -1})
     deadline = time.time() + 10
     while "port" not in found and time.time() < deadline:
         host.poll(0.1)
     if "port" not in found:
         sys.exit("could not learn the mock cluster's port")
+    # librdkafka connects this idle client to its mock once, shortly after start.
+    # Let that happen now, before any capture; its connections are left out of the
+    # captures anyway (see own_client_ports and the SYN rule in main).
+    host.list_topics(timeout=10)
     return host, found["port"]
 
 
+def own_client_ports(port):
+    """Local ports of this process's own TCP connections to the mock (the host
+    client's, and the read-back consumer's): never part of a scenario."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink("/proc/self/fd/" + fd)
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if int(f[2].rsplit(":", 1)[1], 16) == port and f[9] in inodes:
+                ports.add(int(f[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def capture(sc, port, pcap):
+    """Run one scenario with tcpdump recording loopback traffic to/from the mock."""
     td = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-Z", "root",
-                           "-s", "0", "-w", str(pcap), "tcp port %d" % port],
+                           "-B", "65536", "-s", "0", "-w", str(pcap), "tcp port %d" % port],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
-    line = td.stderr.readline()
-    if "listening on" not in line:
-        td.kill()
-        sys.exit("tcpdump did not start: " + line)
-    time.sleep(0.3)
-    t0 = time.time()
-    ok, note = True, ""
     try:
-        proc = subprocess.Popen(sc["argv"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        if "run_for" in sc:
-            proc.stdin.close()
+        line = td.stderr.readline()
+        if "listening on" not in line:
+            sys.exit("tcpdump did not start: " + line)
+        time.sleep(0.3)
+        t0 = time.time()
+        mine = own_client_ports(port)
+        ok, note, out = run_client(sc)
+        time.sleep(0.5)
+        mine |= own_client_ports(port)
+    finally:
+        td.send_signal(signal.SIGINT)
+        try:
+            rest = td.stderr.read()
+            td.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            td.kill()
+            raise
+    m = re.search(r"(\d+) packets? dropped by kernel", rest)
+    if m and int(m.group(1)):
+        sys.exit("tcpdump dropped packets in %s: %s" % (sc["name"], rest))
+    return ok, note, out, time.time() - t0, mine
+
+
+def run_client(sc):
+    """-> (ok, note, stdout)."""
+    run_for = sc.get("run_for")
+    proc = subprocess.Popen(sc["argv"], stdin=subprocess.PIPE if "stdin" in sc
+                            else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        if run_for:
             try:
-                proc.wait(timeout=sc["run_for"])
+                proc.wait(timeout=run_for)
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGINT)  # graceful close: commit, LeaveGroup
             out, err = proc.communicate(timeout=30)
         else:
-            out, err = proc.communicate(sc.get("stdin", ""), timeout=60)
-        if proc.returncode not in (0,) and not ("run_for" in sc and proc.returncode in (
-                -signal.SIGINT, 130)):
-            ok, note = False, "exit %s: %s" % (proc.returncode, err.strip()[-400:])
+            out, err = proc.communicate(sc.get("stdin"), timeout=60)
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
-        ok, note = False, "timed out: " + err.strip()[-400:]
-    time.sleep(0.5)
-    td.send_signal(signal.SIGINT)
-    rest = td.stderr.read()
-    td.wait()
-    m = re.search(r"(\d+) packets? dropped by kernel", rest)
-    if m and int(m.group(1)):
-        sys.exit("tcpdump dropped packets in " + sc["name"])
-    return ok, note, out, time.time() - t0
+        return False, "timed out: " + err.strip()[-400:], out
+    if proc.returncode != 0 and not (run_for and proc.returncode in (-signal.SIGINT, 130)):
+        return False, "exit %s: %s" % (proc.returncode, err.strip()[-400:]), out
+    return True, "", out
 
 
 def client_versions():
@@ -807,8 +860,9 @@ def main():
     produced_topics = set()
     for sc in scs:
         pcap = pcapdir / (sc["name"] + ".pcap")
-        ok, note, out, secs = capture(sc, port, pcap)
-        streams = tcp_streams(pcap, port)
+        ok, note, out, secs, mine = capture(sc, port, pcap)
+        streams = [st for st in tcp_streams(pcap, port)
+                   if st["saw_syn"] and st["client_port"] not in mine]
         nreq = 0
         for st in streams:
             reqs = cut_frames(*st["c2s"])
@@ -877,6 +931,12 @@ def main():
             item["response_file"] = rrel
             item["response_header_version"] = response_header_version(key, ver)
             item["response_size"] = len(e["response"])
+            if key == 18 and e["response"][4:6] == b"\x00\x23":
+                item["response_note"] = (
+                    "UNSUPPORTED_VERSION reply of the librdkafka mock (its ApiVersions max is "
+                    "v2). Not Kafka's encoding (Kafka answers in v0 format: int16 error, "
+                    "int32-length array holding the ApiVersions range); do not use it as a "
+                    "golden response. The client then retried with a lower version.")
         if key == 0:
             item["produce"] = produce_entry(e, back)
             produce_seen.add(sc["name"])
@@ -892,8 +952,13 @@ def main():
         "description": "Golden Kafka request frames captured from real clients talking to "
                        "a librdkafka mock cluster on loopback; see capture.py. Each "
                        ".request.bin/.response.bin is one frame without its 4-byte length "
-                       "prefix. Record keys, values and header values are UTF-8 strings "
-                       "(null = null on the wire). Timestamps are CreateTime milliseconds.",
+                       "prefix. Requests are the clients' own bytes; responses come from the "
+                       "librdkafka mock and are only what the client accepted, not "
+                       "authoritative Kafka encodings. API versions are the highest both "
+                       "the client and the mock support, so some are lower than against a "
+                       "real Kafka 4.x broker. Record keys, values and header values are "
+                       "UTF-8 strings (null = null on the wire). Timestamps are CreateTime "
+                       "milliseconds.",
         "generated_by": "Interop/golden/capture.py",
         "mock_cluster": "librdkafka %s mock (test.mock.num.brokers=1)"
                         % versions["confluent-kafka"]["library"].split()[-1],
