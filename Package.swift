@@ -27,6 +27,9 @@ let package = Package(
         // CRC32C with the SSE4.2 crc32 instruction where the CPU has it.
         .target(name: "CCRC32C", path: "Sources/CCRC32C"),
 
+        .target(name: "CSystemShims", path: "Sources/CSystemShims"),
+        .target(name: "SystemCalls", dependencies: ["CSystemShims"]),
+        .target(name: "Reactor", dependencies: ["SystemCalls"]),
         .target(name: "KafkaWire"),
         .target(name: "KafkaRecords",
                 dependencies: ["KafkaWire", "CCRC32C", "CZlib", "CSnappy", "CLZ4", "CZstd"]),
@@ -41,6 +44,8 @@ let package = Package(
                           path: "Interop/bench/codec"),
         // Shared by the decoders' "never trap" tests.
         .target(name: "Mutation", path: "Tests/Mutation"),
+        .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "SystemCalls"]),
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"]),
         .testTarget(name: "KafkaRecordsTests", dependencies: ["KafkaRecords", "Mutation"]),
         .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", "KafkaRecords", "Mutation"]),

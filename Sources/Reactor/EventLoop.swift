@@ -1,0 +1,456 @@
+// One sub-reactor: a thread with its own epoll set, an eventfd for wake-ups, a task queue
+// other threads post to, millisecond timers, and the connections that live on it for life.
+
+import Glibc
+import Synchronization
+import SystemCalls
+
+public struct ReactorConfiguration: Sendable {
+    /// Kafka's socket.request.max.bytes.
+    public var maximumFrameSize = 100 * 1024 * 1024
+    /// Kafka's connections.max.idle.ms.
+    public var idleTimeoutMilliseconds = 600_000
+    /// Reading stops while more than this many response bytes wait to be written...
+    public var outputHighWaterMark = 4 * 1024 * 1024
+    /// ...and starts again below this.
+    public var outputLowWaterMark = 1024 * 1024
+    /// Reading also stops while this many requests wait for their responses.
+    public var maximumInFlightRequests: UInt64 = 1_000
+    /// How long a graceful shutdown waits for in-flight requests and queued responses.
+    public var shutdownGracePeriodMilliseconds = 30_000
+
+    public init() {}
+}
+
+public final class EventLoop: @unchecked Sendable {
+    // Everything but `tasks` is touched only on this loop's thread (assertInLoop checks it);
+    // `tasks` is guarded by its Mutex.
+    public let name: String
+    let configuration: ReactorConfiguration
+    let handlerFactory: any ConnectionHandlerFactory
+    private let epoll: Int32
+    private let wakeDescriptor: Int32
+    private let tasks = Mutex<[@Sendable () -> Void]>([])
+    private var timers = TimerQueue()
+    private var connections: [Int32: Connection] = [:]
+    private var nextGeneration: UInt32 = 1
+    private let threadIdentifier = Atomic<Int32>(0)
+    private var thread: OSThread?
+    private var stopping = false
+    private let stopped = Atomic<Bool>(false)
+    private var draining = false
+    /// Read scratch space shared by this loop's connections.
+    private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+
+    private static let wakeData = UInt64.max
+    private static let readEvents: EpollEvents = [.readable, .peerClosed, .edgeTriggered]
+    private static let writeEvents: EpollEvents = readEvents.union(.writable)
+
+    public init(name: String, configuration: ReactorConfiguration, handlerFactory: any ConnectionHandlerFactory) throws(SystemCallError) {
+        self.name = name
+        self.configuration = configuration
+        self.handlerFactory = handlerFactory
+        epoll = try System.epollCreate()
+        do {
+            wakeDescriptor = try System.eventFileDescriptor()
+            try System.epollAdd(epoll, wakeDescriptor, events: .readable, data: Self.wakeData)
+        } catch {
+            System.close(epoll)
+            throw error
+        }
+    }
+
+    deinit {
+        System.close(wakeDescriptor)
+        System.close(epoll)
+    }
+
+    // MARK: Threads
+
+    public func start() throws(SystemCallError) {
+        thread = try OSThread(name: name) { [self] in
+            threadIdentifier.store(System.currentThreadId(), ordering: .releasing)
+            run()
+        }
+    }
+
+    public func join() { thread?.join() }
+
+    public var inEventLoop: Bool { threadIdentifier.load(ordering: .acquiring) == System.currentThreadId() }
+
+    /// Loop-only code calls this first: state here is not locked, so another thread must
+    /// never reach it.
+    @inline(__always)
+    public func assertInEventLoop(file: StaticString = #fileID, line: UInt = #line) {
+        assert(inEventLoop, "not on event loop \(name)", file: file, line: line)
+    }
+
+    /// Runs `task` on this loop's thread, soon. Safe from any thread.
+    public func execute(_ task: @escaping @Sendable () -> Void) {
+        let wasEmpty = tasks.withLock { queue in
+            queue.append(task)
+            return queue.count == 1
+        }
+        // A non-empty queue already has a wake-up on its way.
+        if wasEmpty { try? System.eventFileSignal(wakeDescriptor) }
+    }
+
+    /// Runs `callback` on this loop after `milliseconds`. Loop thread only.
+    @discardableResult
+    public func schedule(afterMilliseconds milliseconds: Int, _ callback: @escaping () -> Void) -> UInt64 {
+        assertInEventLoop()
+        return timers.schedule(deadline: System.monotonicNanoseconds() + UInt64(max(milliseconds, 0)) * 1_000_000, callback)
+    }
+
+    public func cancelTimer(_ id: UInt64) {
+        assertInEventLoop()
+        timers.cancel(id)
+    }
+
+    public var connectionCount: Int {
+        assertInEventLoop()
+        return connections.count
+    }
+
+    /// Response bytes queued on this loop's connections, not yet written. Loop thread only.
+    public var queuedOutputBytes: Int {
+        assertInEventLoop()
+        return connections.values.reduce(0) { $0 + $1.outbound.queuedBytes }
+    }
+
+    // MARK: The loop
+
+    private func run() {
+        scheduleIdleSweep()
+        var events = [UInt32](repeating: 0, count: 256)
+        var data = [UInt64](repeating: 0, count: 256)
+        while !stopping {
+            let timeout = nextTimeout()
+            let count: Int
+            do {
+                count = try events.withUnsafeMutableBufferPointer { eventBuffer throws(SystemCallError) in
+                    try data.withUnsafeMutableBufferPointer { dataBuffer throws(SystemCallError) in
+                        try System.epollWait(epoll, events: eventBuffer, data: dataBuffer, timeoutMilliseconds: timeout)
+                    }
+                }
+            } catch {
+                fatalError("\(name): \(error)")  // EBADF/EINVAL on our own epoll: a bug
+            }
+            for index in 0..<count {
+                if data[index] == Self.wakeData {
+                    try? System.eventFileDrain(wakeDescriptor)
+                } else {
+                    handleEvent(EpollEvents(rawValue: events[index]), id: ConnectionID(epollData: data[index]))
+                }
+            }
+            for callback in timers.takeDue(now: System.monotonicNanoseconds()) { callback() }
+            runTasks()
+        }
+        for connection in Array(connections.values) { close(connection) }
+        // Timers and tasks capture the loop; dropping them breaks the cycle so it can deinit.
+        timers = TimerQueue()
+        tasks.withLock { $0.removeAll() }
+        stopped.store(true, ordering: .releasing)
+    }
+
+    /// True once the loop's thread has left its loop (after shutdown).
+    public var hasStopped: Bool { stopped.load(ordering: .acquiring) }
+
+    private func nextTimeout() -> Int32 {
+        if !tasks.withLock({ $0.isEmpty }) { return 0 }
+        guard let deadline = timers.nextDeadline() else { return -1 }
+        let now = System.monotonicNanoseconds()
+        if deadline <= now { return 0 }
+        // Round up so a timer never fires before its deadline.
+        return Int32(min((deadline - now + 999_999) / 1_000_000, UInt64(Int32.max)))
+    }
+
+    private func runTasks() {
+        let batch = tasks.withLock { queue -> [@Sendable () -> Void] in
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+        for task in batch { task() }
+    }
+
+    // MARK: Connections
+
+    /// Takes ownership of an accepted socket. Loop thread only.
+    func adopt(descriptor: Int32, peer: SocketAddress?) {
+        assertInEventLoop()
+        if draining {
+            System.close(descriptor)
+            return
+        }
+        let id = ConnectionID(descriptor: descriptor, generation: nextGeneration)
+        nextGeneration = nextGeneration == UInt32.max ? 1 : nextGeneration + 1
+        let info = ConnectionInfo(id: id, peer: peer, local: try? System.localAddress(descriptor), eventLoop: self)
+        let connection = Connection(id: id, peer: peer, handler: handlerFactory.makeHandler(for: info),
+                                    now: System.monotonicNanoseconds())
+        do {
+            try System.epollAdd(epoll, descriptor, events: Self.readEvents, data: id.epollData)
+        } catch {
+            System.close(descriptor)
+            connection.handler.connectionClosed()
+            return
+        }
+        connections[descriptor] = connection
+        // Edge-triggered: bytes that arrived before registration raise no edge.
+        readAvailable(connection)
+    }
+
+    private func handleEvent(_ events: EpollEvents, id: ConnectionID) {
+        // A stale event for a closed connection whose fd was reused: the generation differs.
+        guard let connection = connections[id.descriptor], connection.id == id else { return }
+        if events.contains(.writable) {
+            flush(connection)
+        }
+        if !events.isDisjoint(with: [.readable, .peerClosed, .hangUp, .error]), !connection.isClosed {
+            readAvailable(connection)
+        }
+    }
+
+    private func readAvailable(_ connection: Connection) {
+        if connection.readingPaused || connection.draining {
+            connection.mayHaveUnreadData = true
+            return
+        }
+        connection.mayHaveUnreadData = false
+        connection.handlingReadBatch = true
+        defer {
+            connection.handlingReadBatch = false
+            if !connection.isClosed { flush(connection) }
+        }
+        while !connection.isClosed {
+            let result: IOResult<Int>
+            do {
+                result = try scratch.withUnsafeMutableBytes { buffer throws(SystemCallError) in
+                    try System.read(connection.id.descriptor, into: buffer)
+                }
+            } catch {
+                close(connection)  // ECONNRESET and friends
+                return
+            }
+            guard case .completed(let count) = result else { return }  // EAGAIN: drained
+            if count == 0 {
+                // The peer closed its side; Kafka drops what it had not answered.
+                close(connection)
+                return
+            }
+            connection.lastActivity = System.monotonicNanoseconds()
+            consume(count, from: connection)
+            if connection.readingPaused || connection.draining {
+                connection.mayHaveUnreadData = true
+                return
+            }
+        }
+    }
+
+    /// Hands the whole frames among the `count` new bytes (plus any carried-over partial
+    /// frame) to the handler; keeps the rest. Frames are copied out before any handler runs,
+    /// so no buffer is borrowed while handlers (and whatever they wake) execute.
+    private func consume(_ count: Int, from connection: Connection) {
+        if connection.pending.isEmpty {
+            var frames: [[UInt8]] = []
+            let consumed = scratch.withUnsafeBytes { raw in
+                Connection.cutFrames(UnsafeRawBufferPointer(rebasing: raw[0..<count]),
+                                     maximumFrameSize: configuration.maximumFrameSize) { frames.append(Array($0)) }
+            }
+            guard let consumed else { close(connection); return }
+            if consumed < count { connection.pending = Array(scratch[consumed..<count]) }
+            deliver(frames, to: connection)
+        } else {
+            connection.pending.append(contentsOf: scratch[0..<count])
+            cutPending(connection)
+        }
+    }
+
+    private func cutPending(_ connection: Connection) {
+        var frames: [[UInt8]] = []
+        let start = connection.pendingStart
+        let consumed = connection.pending.withUnsafeBytes { raw in
+            Connection.cutFrames(UnsafeRawBufferPointer(rebasing: raw[start...]),
+                                 maximumFrameSize: configuration.maximumFrameSize) { frames.append(Array($0)) }
+        }
+        guard let consumed else { close(connection); return }
+        connection.pendingStart += consumed
+        if connection.pendingStart == connection.pending.count {
+            connection.pending = []  // release a large frame's buffer at once
+            connection.pendingStart = 0
+        } else if connection.pendingStart > connection.pending.count / 2 {
+            connection.pending.removeFirst(connection.pendingStart)
+            connection.pendingStart = 0
+        }
+        deliver(frames, to: connection)
+    }
+
+    /// Hands frames to the handler in order; once backpressure pauses the connection, the
+    /// rest wait in `parkedFrames` (one read can hold thousands of small requests).
+    private func deliver(_ frames: [[UInt8]], to connection: Connection) {
+        for frame in frames {
+            if connection.isClosed || connection.closeAfterFlush || connection.draining { return }
+            if connection.readingPaused || connection.parkedHead < connection.parkedFrames.count {
+                connection.parkedFrames.append(frame)
+                continue
+            }
+            handOver(frame, to: connection)
+            updateBackpressure(connection)
+        }
+    }
+
+    private func handOver(_ frame: [UInt8], to connection: Connection) {
+        let sequence = connection.nextSequence
+        connection.nextSequence += 1
+        connection.handler.received(frame: frame, responder: Responder(eventLoop: self, connection: connection.id, sequence: sequence))
+    }
+
+    /// After a pause: parked frames first, then whatever the socket still holds.
+    private func resumeReading(_ connection: Connection) {
+        connection.handlingReadBatch = true
+        while connection.parkedHead < connection.parkedFrames.count, !connection.readingPaused, !connection.isClosed {
+            let frame = connection.parkedFrames[connection.parkedHead]
+            connection.parkedFrames[connection.parkedHead] = []
+            connection.parkedHead += 1
+            handOver(frame, to: connection)
+            updateBackpressure(connection)
+        }
+        if connection.parkedHead == connection.parkedFrames.count {
+            connection.parkedFrames = []
+            connection.parkedHead = 0
+        }
+        connection.handlingReadBatch = false
+        if connection.isClosed { return }
+        if !connection.readingPaused && connection.mayHaveUnreadData {
+            readAvailable(connection)
+        } else {
+            flush(connection)
+        }
+    }
+
+    // MARK: Responses
+
+    /// Called by Responder from any thread.
+    func complete(_ id: ConnectionID, sequence: UInt64, with completion: Completion) {
+        guard inEventLoop else {
+            execute { [self] in complete(id, sequence: sequence, with: completion) }
+            return
+        }
+        guard let connection = connections[id.descriptor], connection.id == id, !connection.isClosed else { return }
+        guard sequence >= connection.nextToSend, sequence < connection.nextSequence,
+              connection.outOfOrder[sequence] == nil else {
+            assertionFailure("\(id): request \(sequence) answered twice")
+            return
+        }
+        if sequence != connection.nextToSend {
+            connection.outOfOrder[sequence] = completion
+            return
+        }
+        var next: Completion? = completion
+        while let current = next {
+            connection.nextToSend += 1
+            switch current {
+            case .parts(let parts):
+                let size = parts.reduce(0) { $0 + $1.count }
+                connection.outbound.append(.bytes(withUnsafeBytes(of: Int32(size).bigEndian) { Array($0) }))
+                for part in parts { connection.outbound.append(part) }
+            case .nothing:
+                break
+            case .close:
+                connection.closeAfterFlush = true
+                connection.readingPaused = true
+            }
+            next = connection.outOfOrder.removeValue(forKey: connection.nextToSend)
+        }
+        if !connection.handlingReadBatch { flush(connection) }
+    }
+
+    private func flush(_ connection: Connection) {
+        let result: OutboundQueue.FlushResult
+        do {
+            result = try connection.outbound.flush(to: connection.id.descriptor)
+        } catch {
+            close(connection)
+            return
+        }
+        connection.lastActivity = System.monotonicNanoseconds()
+        let wantWrite = result == .wouldBlock
+        if wantWrite != connection.writeInterest {
+            // EPOLLOUT only while a write would block: armed permanently, a level-triggered
+            // write event would spin the CPU.
+            connection.writeInterest = wantWrite
+            do {
+                try System.epollModify(epoll, connection.id.descriptor, events: wantWrite ? Self.writeEvents : Self.readEvents,
+                                       data: connection.id.epollData)
+            } catch {
+                close(connection)
+                return
+            }
+        }
+        if result == .drained && connection.closeAfterFlush {
+            close(connection)
+            return
+        }
+        if connection.draining && connection.isIdleCandidate {
+            close(connection)
+            return
+        }
+        updateBackpressure(connection)
+    }
+
+    /// Stops reading a connection whose output or in-flight requests pile up; resumes it
+    /// below the low-water mark. Other connections are not affected.
+    private func updateBackpressure(_ connection: Connection) {
+        guard !connection.isClosed, !connection.closeAfterFlush else { return }
+        let queued = connection.outbound.queuedBytes
+        if !connection.readingPaused {
+            if queued > configuration.outputHighWaterMark || connection.inFlight >= configuration.maximumInFlightRequests {
+                connection.readingPaused = true
+            }
+        } else if queued < configuration.outputLowWaterMark && connection.inFlight < configuration.maximumInFlightRequests / 2 + 1 {
+            connection.readingPaused = false
+            if !connection.handlingReadBatch { resumeReading(connection) }
+        }
+    }
+
+    private func close(_ connection: Connection) {
+        guard !connection.isClosed else { return }
+        connection.isClosed = true
+        try? System.epollRemove(epoll, connection.id.descriptor)
+        System.close(connection.id.descriptor)
+        connections.removeValue(forKey: connection.id.descriptor)
+        connection.handler.connectionClosed()
+        if draining && connections.isEmpty { stopping = true }
+    }
+
+    // MARK: Idle connections and shutdown
+
+    private func scheduleIdleSweep() {
+        let interval = max(10, min(configuration.idleTimeoutMilliseconds / 10, 10_000))
+        _ = timers.schedule(deadline: System.monotonicNanoseconds() + UInt64(interval) * 1_000_000) { [self] in
+            let cutoff = System.monotonicNanoseconds() &- UInt64(configuration.idleTimeoutMilliseconds) * 1_000_000
+            for connection in Array(connections.values)
+            where connection.isIdleCandidate && connection.lastActivity < cutoff {
+                close(connection)
+            }
+            scheduleIdleSweep()
+        }
+    }
+
+    /// Stops reading new requests, lets in-flight ones finish and their responses flush,
+    /// then closes every connection and ends the thread; after the grace period it closes
+    /// whatever is left. Safe from any thread.
+    public func beginShutdown() {
+        execute { [self] in
+            guard !draining else { return }
+            draining = true
+            for connection in Array(connections.values) {
+                connection.draining = true
+                if connection.isIdleCandidate { close(connection) }
+            }
+            if connections.isEmpty { stopping = true }
+            _ = timers.schedule(deadline: System.monotonicNanoseconds() + UInt64(configuration.shutdownGracePeriodMilliseconds) * 1_000_000) { [self] in
+                stopping = true
+            }
+        }
+    }
+}

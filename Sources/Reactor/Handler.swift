@@ -1,0 +1,103 @@
+// The contract between the reactor (frames and bytes) and what runs on it (the Kafka
+// layer): a handler per connection receives frames on the connection's reactor thread
+// and answers each through its Responder, from any thread, in any order.
+
+import SystemCalls
+
+/// One piece of a response: bytes in memory, or a region of a file sent with sendfile(2).
+public enum ResponsePart: Sendable {
+    case bytes([UInt8])
+    case file(FileRegion)
+
+    public var count: Int {
+        switch self {
+        case .bytes(let bytes): return bytes.count
+        case .file(let region): return region.length
+        }
+    }
+}
+
+/// A range of an open file. `owner` keeps the file open until the region is sent, so a
+/// segment deleted by retention stays readable for a response already queued.
+public struct FileRegion: Sendable {
+    public let descriptor: Int32
+    public let offset: Int64
+    public let length: Int
+    public let owner: (any AnyObject & Sendable)?
+
+    public init(descriptor: Int32, offset: Int64, length: Int, owner: (any AnyObject & Sendable)?) {
+        self.descriptor = descriptor
+        self.offset = offset
+        self.length = length
+        self.owner = owner
+    }
+}
+
+/// Identifies a connection across fd reuse: a closed connection's fd may be reused by the
+/// next accept, but never with the same generation.
+public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
+    public let descriptor: Int32
+    public let generation: UInt32
+
+    var epollData: UInt64 { UInt64(generation) << 32 | UInt64(UInt32(bitPattern: descriptor)) }
+
+    init(descriptor: Int32, generation: UInt32) {
+        self.descriptor = descriptor
+        self.generation = generation
+    }
+
+    init(epollData: UInt64) {
+        descriptor = Int32(bitPattern: UInt32(truncatingIfNeeded: epollData))
+        generation = UInt32(truncatingIfNeeded: epollData >> 32)
+    }
+
+    public var description: String { "fd \(descriptor)#\(generation)" }
+}
+
+public struct ConnectionInfo: Sendable {
+    public let id: ConnectionID
+    public let peer: SocketAddress?
+    public let local: SocketAddress?
+    public let eventLoop: EventLoop
+}
+
+/// Lives on its connection's reactor thread; created by the factory when the connection
+/// arrives, told when it closes.
+public protocol ConnectionHandler: AnyObject {
+    /// A complete frame (its 4-byte size removed). Every frame must be answered through
+    /// `responder` exactly once, now or later, from any thread.
+    func received(frame: [UInt8], responder: Responder)
+    func connectionClosed()
+}
+
+public protocol ConnectionHandlerFactory: Sendable {
+    /// Called on the connection's reactor thread.
+    func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler
+}
+
+/// Answers one request. Responses leave in request order whatever order they are given in.
+public struct Responder: Sendable {
+    let eventLoop: EventLoop
+    let connection: ConnectionID
+    let sequence: UInt64
+
+    /// Sends `parts` as one frame (the reactor adds the 4-byte size).
+    public func respond(_ parts: [ResponsePart]) { eventLoop.complete(connection, sequence: sequence, with: .parts(parts)) }
+
+    public func respond(_ bytes: [UInt8]) { respond([.bytes(bytes)]) }
+
+    /// This request gets no response (Kafka's acks=0), but later ones still wait for it.
+    public func respondNothing() { eventLoop.complete(connection, sequence: sequence, with: .nothing) }
+
+    /// Closes the connection once the responses before this one have been written
+    /// (Kafka closes on an unparseable request, or an acks=0 produce that failed).
+    public func closeConnection() { eventLoop.complete(connection, sequence: sequence, with: .close) }
+
+    public var connectionID: ConnectionID { connection }
+}
+
+enum Completion: Sendable {
+    case parts([ResponsePart])
+    case nothing
+    case close
+}

@@ -1,0 +1,134 @@
+// File calls for the log: open, positional reads and writes, sync, size changes, renames,
+// directory entries, memfd for the in-memory mode, and flock for data-directory locking.
+
+import CSystemShims
+import Glibc
+
+extension System {
+    public struct OpenFlags: OptionSet, Sendable {
+        public let rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+        public static let readOnly = OpenFlags([])
+        public static let readWrite = OpenFlags(rawValue: O_RDWR)
+        public static let create = OpenFlags(rawValue: O_CREAT)
+        public static let exclusive = OpenFlags(rawValue: O_EXCL)
+        public static let truncate = OpenFlags(rawValue: O_TRUNC)
+        public static let append = OpenFlags(rawValue: O_APPEND)
+        public static let directory = OpenFlags(rawValue: O_DIRECTORY)
+    }
+
+    /// Opens with close-on-exec always set.
+    public static func open(_ path: String, _ flags: OpenFlags, mode: UInt32 = 0o644) throws(SystemCallError) -> Int32 {
+        try retryingInterrupts("open \(path)") { swiftlet_open(path, flags.rawValue | O_CLOEXEC, mode_t(mode)) }
+    }
+
+    /// Reads up to `buffer.count` bytes at `offset`; fewer only at end of file.
+    public static func pread(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SystemCallError) -> Int {
+        var total = 0
+        while total < buffer.count {
+            let count = try retryingInterrupts("pread") {
+                Glibc.pread(descriptor, buffer.baseAddress! + total, buffer.count - total, off_t(offset) + off_t(total))
+            }
+            if count == 0 { break }
+            total += count
+        }
+        return total
+    }
+
+    /// Writes all of `buffer` at `offset` (looping over short writes).
+    public static func pwrite(_ descriptor: Int32, _ buffer: UnsafeRawBufferPointer, at offset: Int64) throws(SystemCallError) {
+        var total = 0
+        while total < buffer.count {
+            total += try retryingInterrupts("pwrite") {
+                Glibc.pwrite(descriptor, buffer.baseAddress! + total, buffer.count - total, off_t(offset) + off_t(total))
+            }
+        }
+    }
+
+    public static func fdatasync(_ descriptor: Int32) throws(SystemCallError) {
+        _ = try retryingInterrupts("fdatasync") { Glibc.fdatasync(descriptor) }
+    }
+
+    public static func fsync(_ descriptor: Int32) throws(SystemCallError) {
+        _ = try retryingInterrupts("fsync") { Glibc.fsync(descriptor) }
+    }
+
+    public static func ftruncate(_ descriptor: Int32, length: Int64) throws(SystemCallError) {
+        _ = try retryingInterrupts("ftruncate") { Glibc.ftruncate(descriptor, off_t(length)) }
+    }
+
+    /// Reserves disk blocks without changing the file size (FALLOC_FL_KEEP_SIZE).
+    public static func fallocate(_ descriptor: Int32, offset: Int64, length: Int64) throws(SystemCallError) {
+        _ = try retryingInterrupts("fallocate") { swiftlet_fallocate_keep_size(descriptor, offset, length) }
+    }
+
+    public static func fileSize(_ descriptor: Int32) throws(SystemCallError) -> Int64 {
+        var status = stat()
+        _ = try retryingInterrupts("fstat") { Glibc.fstat(descriptor, &status) }
+        return Int64(status.st_size)
+    }
+
+    public static func rename(_ from: String, to: String) throws(SystemCallError) {
+        _ = try retryingInterrupts("rename \(from) -> \(to)") { Glibc.rename(from, to) }
+    }
+
+    public static func unlink(_ path: String) throws(SystemCallError) {
+        _ = try retryingInterrupts("unlink \(path)") { Glibc.unlink(path) }
+    }
+
+    /// Creates a directory; one that already exists is not an error.
+    public static func makeDirectory(_ path: String, mode: UInt32 = 0o755) throws(SystemCallError) {
+        if Glibc.mkdir(path, mode_t(mode)) == 0 { return }
+        let error = swiftlet_errno()
+        if error == EEXIST { return }
+        throw SystemCallError(call: "mkdir \(path)", errno: error)
+    }
+
+    public static func removeDirectory(_ path: String) throws(SystemCallError) {
+        _ = try retryingInterrupts("rmdir \(path)") { Glibc.rmdir(path) }
+    }
+
+    /// The names in a directory, without "." and "..".
+    public static func directoryEntries(_ path: String) throws(SystemCallError) -> [String] {
+        guard let directory = opendir(path) else { throw SystemCallError(call: "opendir \(path)", errno: swiftlet_errno()) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// An anonymous in-memory file (the broker's --memory mode): sendfile works on it.
+    public static func memoryFile(name: String) throws(SystemCallError) -> Int32 {
+        try retryingInterrupts("memfd_create \(name)") { swiftlet_memfd_create(name) }
+    }
+
+    /// Takes an exclusive advisory lock without waiting; false when another process has it.
+    public static func tryLockExclusive(_ descriptor: Int32) throws(SystemCallError) -> Bool {
+        while true {
+            if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return true }
+            let error = swiftlet_errno()
+            if error == EINTR { continue }
+            if error == EWOULDBLOCK { return false }
+            throw SystemCallError(call: "flock", errno: error)
+        }
+    }
+
+    /// Waits until `descriptor` is readable (or `timeoutMilliseconds` passes); true when readable.
+    public static func waitReadable(_ descriptor: Int32, timeoutMilliseconds: Int32) throws(SystemCallError) -> Bool {
+        var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        let count = try retryingInterrupts("poll") { Glibc.poll(&entry, 1, timeoutMilliseconds) }
+        return count > 0
+    }
+
+    /// Waits until `descriptor` is writable; true when writable.
+    public static func waitWritable(_ descriptor: Int32, timeoutMilliseconds: Int32) throws(SystemCallError) -> Bool {
+        var entry = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+        let count = try retryingInterrupts("poll") { Glibc.poll(&entry, 1, timeoutMilliseconds) }
+        return count > 0
+    }
+}

@@ -1,0 +1,310 @@
+// The reactor against real sockets on 127.0.0.1: ordered pipelined responses while
+// handlers finish out of order, partial writes of bytes and file regions, bad frames that
+// close only their own connection, backpressure, timers, idle timeout and shutdown.
+
+import Foundation
+import Glibc
+@testable import Reactor
+import Synchronization
+import SystemCalls
+import Testing
+
+@Suite(.serialized) struct ReactorTests {
+    @Test func pipelinedResponsesArriveInOrderAndByteExact() throws {
+        try withServer(handler: ScrambledEchoFactory()) { _, address in
+            var generator = FastRandom(state: 0xC0FFEE)
+            let clients = try (0..<40).map { _ in try TestClient(address) }
+            var expected: [[[UInt8]]] = Array(repeating: [], count: clients.count)
+            // Every client pipelines all its frames before reading anything.
+            for (index, client) in clients.enumerated() {
+                var batch: [UInt8] = []
+                for _ in 0..<100 {
+                    let size = Int.random(in: 0...(Int.random(in: 0..<10, using: &generator) == 0 ? 200_000 : 2_000), using: &generator)
+                    let seed = UInt8.random(in: 0...255, using: &generator)
+                    let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) &+ seed }
+                    batch += TestClient.frame(payload)
+                    expected[index].append(Array(payload.reversed()))
+                }
+                try client.send(batch)
+            }
+            for (index, client) in clients.enumerated() {
+                for (number, reply) in expected[index].enumerated() {
+                    let frame = try client.readFrame()
+                    #expect(frame == reply, "client \(index) response \(number)")
+                }
+            }
+        }
+    }
+
+    @Test func smallSendBufferForcesPartialWritesOfBytes() throws {
+        let size = 3 * 1024 * 1024 + 17
+        try withServer(configure: { $0.socketSendBufferBytes = 4_096 }, handler: BulkFactory(responseSize: size)) { _, address in
+            let client = try TestClient(address, receiveBufferBytes: 4_096)
+            try client.sendFrame([0])
+            try client.sendFrame([1])
+            let expected = (0..<size).map { UInt8(truncatingIfNeeded: $0 % 251) }
+            #expect(try client.readFrame() == expected)
+            #expect(try client.readFrame() == expected)
+        }
+    }
+
+    @Test func fileRegionsGoOutWithSendfileAcrossPartialWrites() throws {
+        let file = try System.memoryFile(name: "region-test")
+        defer { System.close(file) }
+        let content = (0..<(2 * 1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        try content.withUnsafeBytes { try System.pwrite(file, $0, at: 0) }
+        let region = FileRegion(descriptor: file, offset: 1_000, length: content.count - 5_000, owner: nil)
+        try withServer(configure: { $0.socketSendBufferBytes = 4_096 }, handler: BulkFactory(responseSize: 0, file: region)) { _, address in
+            let client = try TestClient(address, receiveBufferBytes: 4_096)
+            for _ in 0..<3 { try client.sendFrame([9]) }
+            for _ in 0..<3 {
+                let frame = try client.readFrame()
+                #expect(frame == [1, 2, 3] + content[1_000..<(content.count - 4_000)] + [4, 5])
+            }
+        }
+    }
+
+    @Test func badFramesCloseOnlyTheirConnection() throws {
+        try withServer(configure: { $0.reactor.maximumFrameSize = 1_000_000 }, handler: ScrambledEchoFactory()) { _, address in
+            let good = try TestClient(address)
+            func roundTrip() throws {
+                try good.sendFrame([0, 1, 2])
+                #expect(try good.readFrame() == [2, 1, 0])
+            }
+            try roundTrip()
+            let oversized = try TestClient(address)
+            try oversized.send([0x7F, 0xFF, 0xFF, 0xFF, 1, 2, 3])
+            #expect(try oversized.waitForClose())
+            try roundTrip()
+            let negative = try TestClient(address)
+            try negative.send([0xFF, 0xFF, 0xFF, 0xFE])
+            #expect(try negative.waitForClose())
+            let justOver = try TestClient(address)
+            try justOver.send(withUnsafeBytes(of: Int32(1_000_001).bigEndian) { Array($0) })
+            #expect(try justOver.waitForClose())
+            try roundTrip()
+            // Half a frame, then the client vanishes; garbage; abrupt disconnects mid-stream.
+            for _ in 0..<20 {
+                let half = try TestClient(address)
+                try half.send([0, 0, 1, 0, 1, 2, 3])
+                let garbage = try TestClient(address)
+                try garbage.send((0..<3).flatMap { _ in [0, 0, 0, 2, 0, 0] })
+                _ = try garbage.readFrame()
+            }
+            try roundTrip()
+        }
+    }
+
+    @Test func tenThousandConnectionsEachCompleteARoundTrip() throws {
+        // The clients run in a child process: with both ends in this one, 10,000
+        // connections need 20,000 descriptors, the sandbox's hard limit.
+        let limits = try System.openFileLimit()
+        try System.setOpenFileLimit(soft: limits.hard, hard: limits.hard)
+        let count = 10_000
+        try withServer(configure: { $0.backlog = 4_096 }, handler: ScrambledEchoFactory()) { server, address in
+            let clients = Process()
+            clients.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            clients.arguments = ["python3", "-c", manyClientsScript, address.host, String(address.port), String(count)]
+            let output = Pipe()
+            let input = Pipe()
+            clients.standardOutput = output
+            clients.standardInput = input
+            try clients.run()
+            // While the clients hold their connections open, every one is on some loop.
+            let reported = output.fileHandleForReading.readData(ofLength: 9)
+            #expect(String(decoding: reported, as: UTF8.self) == "connected")
+            let perLoop = server.eventLoops.map { loop in onLoop(loop) { loop.connectionCount } }
+            #expect(perLoop.reduce(0, +) == count)
+            #expect(perLoop.allSatisfy { $0 > count / 4 }, "connections spread over the loops: \(perLoop)")
+            try input.fileHandleForWriting.write(contentsOf: Data("done\n".utf8))
+            clients.waitUntilExit()
+            let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(clients.terminationStatus == 0, "clients said: \(rest)")
+            #expect(rest.contains("round trips: \(count)"))
+        }
+    }
+
+    @Test func aClientThatNeverReadsIsThrottled() throws {
+        let responseSize = 256 * 1024
+        try withServer(loops: 1, configure: {
+            $0.reactor.outputHighWaterMark = 2 * 1024 * 1024
+            $0.reactor.outputLowWaterMark = 512 * 1024
+        }, handler: BulkFactory(responseSize: responseSize)) { server, address in
+            let lazy = try TestClient(address, receiveBufferBytes: 4_096)
+            // 4,000 requests would queue a gigabyte of responses if nothing pushed back.
+            let requests = (0..<4_000).flatMap { _ in TestClient.frame([7]) }
+            var sent = 0
+            while sent < requests.count {
+                let chunk = Array(requests[sent..<min(sent + 8_192, requests.count)])
+                let result = try chunk.withUnsafeBytes { try System.write(lazy.descriptor, $0) }
+                guard case .completed(let count) = result else { break }  // the server stopped reading
+                sent += count
+            }
+            usleep(200_000)
+            let loop = server.eventLoops[0]
+            let queued = onLoop(loop) { loop.queuedOutputBytes }
+            #expect(queued <= 2 * 1024 * 1024 + 2 * responseSize, "queued \(queued) bytes")
+            // Another connection on the same loop is not slowed.
+            let other = try TestClient(address)
+            try other.sendFrame([1])
+            #expect(try other.readFrame()?.count == responseSize)
+            // Reading resumes as the lazy client drains: responses keep coming, in order.
+            for _ in 0..<40 { #expect(try lazy.readFrame()?.count == responseSize) }
+        }
+    }
+
+    @Test func inFlightLimitStopsReading() throws {
+        let holder = HeldRequests()
+        try withServer(loops: 1, configure: { $0.reactor.maximumInFlightRequests = 10 }, handler: holder) { _, address in
+            let client = try TestClient(address)
+            try client.send((0..<50).flatMap { _ in TestClient.frame([1]) })
+            usleep(100_000)
+            #expect(holder.received.load(ordering: .relaxed) == 10)
+            // Releasing them lets the rest in, batch by batch.
+            for _ in 0..<10 {
+                holder.releaseAll(with: [2])
+                usleep(20_000)
+            }
+            #expect(holder.received.load(ordering: .relaxed) == 50)
+            holder.releaseAll(with: [2])
+            for _ in 0..<50 { #expect(try client.readFrame() == [2]) }
+        }
+    }
+
+    @Test func timersFireInOrderAndTasksRunOnTheirLoop() throws {
+        try withServer(loops: 2, handler: ScrambledEchoFactory()) { server, _ in
+            let loop = server.eventLoops[1]
+            let fired = Mutex<[(Int, UInt64)]>([])
+            let start = System.monotonicNanoseconds()
+            let done = ResultBox<Bool>()
+            loop.execute {
+                for delay in [30, 10, 20, 0, 50] {
+                    loop.schedule(afterMilliseconds: delay) {
+                        fired.withLock { $0.append((delay, System.monotonicNanoseconds() - start)) }
+                        if delay == 50 { done.set(true) }
+                    }
+                }
+                let cancelled = loop.schedule(afterMilliseconds: 5) { fired.withLock { $0.append((-1, 0)) } }
+                loop.cancelTimer(cancelled)
+            }
+            _ = done.wait()
+            let results = fired.withLock { $0 }
+            #expect(results.map(\.0) == [0, 10, 20, 30, 50])
+            for (delay, elapsed) in results {
+                #expect(elapsed >= UInt64(delay) * 1_000_000, "timer \(delay) fired early")
+                #expect(elapsed < UInt64(delay + 40) * 1_000_000, "timer \(delay) fired \(elapsed / 1_000_000) ms late")
+            }
+            // Tasks posted from other threads run on the loop they were posted to.
+            let ranOnLoop = Atomic<Int>(0)
+            let finished = ResultBox<Bool>()
+            let posters = try (0..<4).map { _ in
+                try OSThread(name: "poster") {
+                    for _ in 0..<250 {
+                        loop.execute {
+                            if loop.inEventLoop && !server.eventLoops[0].inEventLoop { ranOnLoop.add(1, ordering: .relaxed) }
+                            if ranOnLoop.load(ordering: .relaxed) == 1_000 { finished.set(true) }
+                        }
+                    }
+                }
+            }
+            for poster in posters { poster.join() }
+            _ = finished.wait()
+            #expect(ranOnLoop.load(ordering: .relaxed) == 1_000)
+        }
+    }
+
+    @Test func idleConnectionsAreClosed() throws {
+        try withServer(configure: { $0.reactor.idleTimeoutMilliseconds = 200 }, handler: ScrambledEchoFactory()) { _, address in
+            let idle = try TestClient(address)
+            let busy = try TestClient(address)
+            let start = System.monotonicNanoseconds()
+            for _ in 0..<8 {
+                try busy.sendFrame([0, 5])
+                #expect(try busy.readFrame() == [5, 0])
+                usleep(50_000)
+            }
+            #expect(try idle.waitForClose(timeoutMilliseconds: 2_000))
+            #expect(System.monotonicNanoseconds() - start >= 200_000_000)
+            try busy.sendFrame([0, 6])
+            #expect(try busy.readFrame() == [6, 0])
+        }
+    }
+
+    @Test func gracefulShutdownFinishesInFlightRequestsAndLeaksNothing() throws {
+        let descriptorsBefore = System.openDescriptorCount()
+        let threadsBefore = try System.directoryEntries("/proc/self/task").count
+        let holder = HeldRequests()
+        var configuration = ServerConfiguration(listenAddresses: [SocketAddress("127.0.0.1:0")!, SocketAddress("[::1]:0")!])
+        configuration.eventLoopCount = 2
+        do {
+            let server = try Server(configuration: configuration, handlerFactory: holder)
+            try server.start()
+            let client = try TestClient(server.boundAddresses[0])
+            let client6 = try TestClient(server.boundAddresses[1])
+            try client.sendFrame([1])
+            try client6.sendFrame([2])
+            while holder.received.load(ordering: .relaxed) < 2 { usleep(1_000) }
+            server.shutdown()
+            usleep(50_000)
+            // New connections are refused once shutdown began...
+            #expect(throws: (any Error).self) {
+                let late = try TestClient(server.boundAddresses[0])
+                try late.sendFrame([3])
+                _ = try late.readFrame(timeoutMilliseconds: 500)
+            }
+            // ...but requests already in flight are answered before the connections close.
+            holder.releaseAll(with: [42])
+            #expect(try client.readFrame() == [42])
+            #expect(try client6.readFrame() == [42])
+            #expect(try client.waitForClose())
+            server.waitUntilStopped()
+        }
+        #expect(System.openDescriptorCount() == descriptorsBefore)
+        #expect(try System.directoryEntries("/proc/self/task").count == threadsBefore)
+    }
+
+    @Test func connectionIdentityCarriesItsGeneration() {
+        let id = ConnectionID(descriptor: 1_234, generation: 99)
+        #expect(ConnectionID(epollData: id.epollData) == id)
+        #expect(ConnectionID(epollData: ConnectionID(descriptor: 1_234, generation: 100).epollData) != id)
+    }
+}
+
+/// Cheap deterministic bytes: the system generator makes a syscall per number.
+struct FastRandom: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return state ^ (state >> 29)
+    }
+}
+
+/// Opens N connections, sends one frame on each, checks each echo, says "connected", and
+/// keeps them open until a line arrives on stdin.
+let manyClientsScript = """
+import resource, socket, struct, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+sockets = []
+for index in range(count):
+    connection = socket.create_connection((host, port), timeout=30)
+    connection.sendall(struct.pack(">i", 3) + bytes([0, index % 256, index // 256]))
+    sockets.append(connection)
+for index, connection in enumerate(sockets):
+    data = b""
+    while len(data) < 7:
+        chunk = connection.recv(7 - len(data))
+        if not chunk:
+            sys.exit("connection %d closed" % index)
+        data += chunk
+    if data != struct.pack(">i", 3) + bytes([index // 256, index % 256, 0]):
+        sys.exit("connection %d: wrong echo %r" % (index, data))
+sys.stdout.write("connected")
+sys.stdout.flush()
+sys.stdin.readline()
+print("\\nround trips: %d" % count)
+sys.stdout.flush()
+for connection in sockets:
+    connection.close()
+"""

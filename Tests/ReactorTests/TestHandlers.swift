@@ -1,0 +1,93 @@
+// Handlers the reactor tests run: echo with out-of-order completion, fixed big responses,
+// file regions, and one that records where it ran.
+
+import Reactor
+import Synchronization
+import SystemCalls
+
+/// Echoes each frame reversed, completing it inline, on a loop timer after a random delay,
+/// or from another thread, chosen by the frame's first byte: responses finish out of order.
+struct ScrambledEchoFactory: ConnectionHandlerFactory {
+    func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler {
+        ScrambledEcho(loop: connection.eventLoop)
+    }
+}
+
+final class ScrambledEcho: ConnectionHandler {
+    let loop: EventLoop
+    init(loop: EventLoop) { self.loop = loop }
+
+    func received(frame: [UInt8], responder: Responder) {
+        let reply = Array(frame.reversed())
+        switch (frame.first ?? 0) % 3 {
+        case 0:
+            responder.respond(reply)
+        case 1:
+            loop.schedule(afterMilliseconds: Int(frame.count % 7)) { responder.respond(reply) }
+        default:
+            let worker = try? OSThread(name: "echo-worker") {
+                responder.respond([.bytes(Array(reply.prefix(reply.count / 2))), .bytes(Array(reply.dropFirst(reply.count / 2)))])
+            }
+            if worker == nil { responder.respond(reply) }
+        }
+    }
+
+    func connectionClosed() {}
+}
+
+/// Answers every frame with `responseSize` bytes (a repeating pattern) or, when `file` is
+/// set, with that file region.
+struct BulkFactory: ConnectionHandlerFactory {
+    let responseSize: Int
+    var file: FileRegion?
+
+    func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler {
+        Bulk(responseSize: responseSize, file: file)
+    }
+}
+
+final class Bulk: ConnectionHandler {
+    let response: [UInt8]
+    let file: FileRegion?
+    init(responseSize: Int, file: FileRegion?) {
+        response = (0..<responseSize).map { UInt8(truncatingIfNeeded: $0 % 251) }
+        self.file = file
+    }
+
+    func received(frame: [UInt8], responder: Responder) {
+        if let file {
+            responder.respond([.bytes([1, 2, 3]), .file(file), .bytes([4, 5])])
+        } else {
+            responder.respond(response)
+        }
+    }
+
+    func connectionClosed() {}
+}
+
+/// Holds every request until `release` is called: lets a test keep requests in flight.
+final class HeldRequests: ConnectionHandlerFactory, @unchecked Sendable {
+    // Guarded by `held`'s Mutex.
+    let held = Mutex<[Responder]>([])
+    let received = Atomic<Int>(0)
+
+    func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler { Holder(owner: self) }
+
+    func releaseAll(with reply: [UInt8]) {
+        let responders = held.withLock { list -> [Responder] in
+            defer { list.removeAll() }
+            return list
+        }
+        for responder in responders { responder.respond(reply) }
+    }
+
+    final class Holder: ConnectionHandler {
+        let owner: HeldRequests
+        init(owner: HeldRequests) { self.owner = owner }
+        func received(frame: [UInt8], responder: Responder) {
+            owner.received.add(1, ordering: .relaxed)
+            owner.held.withLock { $0.append(responder) }
+        }
+        func connectionClosed() {}
+    }
+}
