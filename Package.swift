@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "kafka-codegen", targets: ["KafkaCodegen"]),
         .executable(name: "decoder-fuzzer", targets: ["DecoderFuzzer"]),
         .executable(name: "codec-bench", targets: ["CodecBench"]),
+        .executable(name: "reactor-bench", targets: ["ReactorBench"]),
     ],
     targets: [
         // System libraries for the four Kafka compression codecs (Debian -dev packages).
@@ -42,6 +43,9 @@ let package = Package(
         // Release-mode benchmark of the protocol layer (README: Performance).
         .executableTarget(name: "CodecBench", dependencies: ["KafkaProtocol", "KafkaRecords"],
                           path: "Interop/bench/codec"),
+        // Release-mode benchmark of the network core (README: Performance).
+        .executableTarget(name: "ReactorBench", dependencies: ["Reactor", "SystemCalls"],
+                          path: "Interop/bench/reactor"),
         // Shared by the decoders' "never trap" tests.
         .target(name: "Mutation", path: "Tests/Mutation"),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),

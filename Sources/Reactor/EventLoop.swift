@@ -243,6 +243,9 @@ public final class EventLoop: @unchecked Sendable {
                 connection.mayHaveUnreadData = true
                 return
             }
+            // A short read drained the socket (epoll(7): for stream sockets that is as good
+            // as EAGAIN); new bytes raise a new edge. Saves a read per request.
+            if count < scratch.count { return }
         }
     }
 

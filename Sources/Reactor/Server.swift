@@ -95,7 +95,17 @@ public final class Server: @unchecked Sendable {
     /// Starts the event loops and the acceptor.
     public func start() throws(SystemCallError) {
         for loop in eventLoops { try loop.start() }
-        acceptor = try OSThread(name: "swiftlet-accept") { [self] in acceptLoop() }
+        let signals = configuration.handlesSignals
+        acceptor = try OSThread(name: "swiftlet-accept") { [self] in
+            // Blocked here too, so a signal sent to this thread waits for the signalfd.
+            if signals { try? System.blockSignals([SIGTERM, SIGINT]) }
+            acceptLoop()
+        }
+    }
+
+    /// Delivers `signal` to the acceptor thread, as the kernel would a SIGTERM (tests).
+    func signalAcceptor(_ signal: Int32) throws(SystemCallError) {
+        try acceptor?.send(signal: signal)
     }
 
     /// Graceful shutdown from any thread: stop accepting, let in-flight requests finish and

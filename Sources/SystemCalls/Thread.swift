@@ -37,4 +37,10 @@ public final class OSThread: @unchecked Sendable {
     public func join() {
         _ = pthread_join(handle, nil)
     }
+
+    /// Sends `signal` to this thread alone (pthread_kill).
+    public func send(signal: Int32) throws(SystemCallError) {
+        let result = pthread_kill(handle, signal)
+        if result != 0 { throw SystemCallError(call: "pthread_kill", errno: result) }
+    }
 }

@@ -263,6 +263,25 @@ import Testing
         #expect(try System.directoryEntries("/proc/self/task").count == threadsBefore)
     }
 
+    @Test func sigtermStartsAGracefulShutdown() throws {
+        let holder = HeldRequests()
+        var configuration = ServerConfiguration(listenAddresses: [SocketAddress("127.0.0.1:0")!])
+        configuration.eventLoopCount = 1
+        configuration.handlesSignals = true
+        let server = try Server(configuration: configuration, handlerFactory: holder)
+        try server.start()
+        let client = try TestClient(server.boundAddresses[0])
+        try client.sendFrame([1])
+        while holder.received.load(ordering: .relaxed) < 1 { usleep(1_000) }
+        // Thread-directed, so only the acceptor (which blocks it for its signalfd) sees it.
+        try server.signalAcceptor(SIGTERM)
+        usleep(50_000)
+        holder.releaseAll(with: [7])
+        #expect(try client.readFrame() == [7])
+        #expect(try client.waitForClose())
+        server.waitUntilStopped()
+    }
+
     @Test func connectionIdentityCarriesItsGeneration() {
         let id = ConnectionID(descriptor: 1_234, generation: 99)
         #expect(ConnectionID(epollData: id.epollData) == id)
