@@ -35,6 +35,7 @@ let package = Package(
         .target(name: "KafkaRecords",
                 dependencies: ["KafkaWire", "CCRC32C", "CZlib", "CSnappy", "CLZ4", "CZstd"]),
         .target(name: "KafkaProtocol", dependencies: ["KafkaWire", "KafkaRecords"]),
+        .target(name: "LogStorage", dependencies: ["SystemCalls", "KafkaRecords"]),
         .executableTarget(name: "KafkaCodegen", path: "Sources/KafkaCodegen"),
 
         // libFuzzer target for the request decoder and the batch parser (README: Fuzzing).
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "SystemCalls"]),
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"]),
+        .testTarget(name: "LogStorageTests", dependencies: ["LogStorage", "KafkaRecords", "SystemCalls"]),
         .testTarget(name: "KafkaRecordsTests", dependencies: ["KafkaRecords", "Mutation"]),
         .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", "KafkaRecords", "Mutation"]),
         .testTarget(name: "KafkaCodegenTests", dependencies: ["KafkaCodegen"]),

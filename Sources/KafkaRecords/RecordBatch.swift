@@ -155,9 +155,33 @@ public struct RecordBatch: Sendable {
     /// For LogAppendTime topics: sets the timestamp type and maxTimestamp, then the CRC,
     /// which covers both.
     public mutating func setLogAppendTime(_ timestamp: Int64) {
-        store(attributes | 0x08, at: RecordBatchLayout.attributes)
-        store(timestamp, at: RecordBatchLayout.maxTimestamp)
-        store(computeCRC(), at: RecordBatchLayout.crc)
+        RecordBatch.setLogAppendTime(timestamp, in: &bytes, batchStart: start)
+    }
+
+    // The same patches on a buffer the caller owns, so a log appending several batches of
+    // one request patches them in place instead of copying the buffer per batch.
+
+    public static func assignOffsets(in bytes: inout [UInt8], batchStart: Int, baseOffset: Int64, partitionLeaderEpoch: Int32) {
+        bytes.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: baseOffset.bigEndian, toByteOffset: batchStart + RecordBatchLayout.baseOffset, as: Int64.self)
+            raw.storeBytes(of: partitionLeaderEpoch.bigEndian, toByteOffset: batchStart + RecordBatchLayout.partitionLeaderEpoch, as: Int32.self)
+        }
+    }
+
+    public static func setLogAppendTime(_ timestamp: Int64, in bytes: inout [UInt8], batchStart: Int) {
+        let batchEnd = bytes.withUnsafeBytes { raw in
+            batchStart + Int(Int32(bigEndian: raw.loadUnaligned(fromByteOffset: batchStart + RecordBatchLayout.batchLength, as: Int32.self)))
+                + RecordBatchLayout.logOverhead
+        }
+        bytes.withUnsafeMutableBytes { raw in
+            let attributes = Int16(bigEndian: raw.loadUnaligned(fromByteOffset: batchStart + RecordBatchLayout.attributes, as: Int16.self))
+            raw.storeBytes(of: (attributes | 0x08).bigEndian, toByteOffset: batchStart + RecordBatchLayout.attributes, as: Int16.self)
+            raw.storeBytes(of: timestamp.bigEndian, toByteOffset: batchStart + RecordBatchLayout.maxTimestamp, as: Int64.self)
+        }
+        let crc = CRC32C.checksum(bytes, range: batchStart + RecordBatchLayout.attributes..<batchEnd)
+        bytes.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: crc.bigEndian, toByteOffset: batchStart + RecordBatchLayout.crc, as: UInt32.self)
+        }
     }
 
     // MARK: Records

@@ -1,0 +1,59 @@
+// Per-topic log settings, with Kafka's names and defaults (topic-level names in comments).
+
+public enum CleanupPolicy: String, Sendable, CaseIterable {
+    case delete
+    case compact
+    case compactAndDelete = "compact,delete"
+
+    public var deletes: Bool { self != .compact }
+    public var compacts: Bool { self != .delete }
+
+    /// Kafka accepts "compact,delete" in either order.
+    public init?(kafkaValue: String) {
+        let parts = Set(kafkaValue.lowercased().split(separator: ",").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) })
+        switch parts {
+        case ["delete"]: self = .delete
+        case ["compact"]: self = .compact
+        case ["compact", "delete"]: self = .compactAndDelete
+        default: return nil
+        }
+    }
+}
+
+public enum TimestampPolicy: String, Sendable {
+    case createTime = "CreateTime"
+    case logAppendTime = "LogAppendTime"
+}
+
+public struct LogConfiguration: Sendable, Equatable {
+    /// segment.bytes
+    public var segmentBytes: Int64 = 1 << 30
+    /// segment.ms (7 days)
+    public var segmentMilliseconds: Int64 = 7 * 24 * 3_600_000
+    /// index.interval.bytes
+    public var indexIntervalBytes = 4_096
+    /// retention.ms (7 days; -1 keeps forever)
+    public var retentionMilliseconds: Int64 = 7 * 24 * 3_600_000
+    /// retention.bytes (-1: no size limit)
+    public var retentionBytes: Int64 = -1
+    /// cleanup.policy
+    public var cleanupPolicy: CleanupPolicy = .delete
+    /// delete.retention.ms: how long tombstones survive compaction (1 day)
+    public var deleteRetentionMilliseconds: Int64 = 24 * 3_600_000
+    /// min.compaction.lag.ms
+    public var minimumCompactionLagMilliseconds: Int64 = 0
+    /// message.timestamp.type
+    public var timestampPolicy: TimestampPolicy = .createTime
+    /// max.message.bytes (Kafka 4.x default: 1 MiB + 12 bytes of log overhead)
+    public var maximumBatchBytes = 1_048_588
+
+    public init() {}
+}
+
+/// When appended data is forced to disk. Kafka's default leaves it to the page cache,
+/// which survives a killed process (not a power cut).
+public enum FlushPolicy: Sendable, Equatable {
+    case never
+    case everyMilliseconds(Int)
+    case everyAppend
+}

@@ -1,0 +1,36 @@
+// Why a log operation failed, in terms the broker maps to Kafka error codes.
+
+import KafkaRecords
+import SystemCalls
+
+public enum LogError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// OFFSET_OUT_OF_RANGE
+    case offsetOutOfRange(requested: Int64, logStartOffset: Int64, logEndOffset: Int64)
+    /// CORRUPT_MESSAGE (bad CRC, magic, framing) for the batch at `index` in the request.
+    case invalidBatch(index: Int, RecordBatchError)
+    /// MESSAGE_TOO_LARGE: a batch over max.message.bytes.
+    case batchTooLarge(size: Int, limit: Int)
+    /// KAFKA_STORAGE_ERROR
+    case io(SystemCallError)
+    /// Found while recovering a segment that should have been sound.
+    case corruptSegment(path: String, position: Int64, reason: String)
+    /// Another broker process holds the data directory.
+    case dataDirectoryLocked(String)
+    case partitionExists(TopicPartition)
+    case unknownPartition(TopicPartition)
+
+    public var description: String {
+        switch self {
+        case let .offsetOutOfRange(requested, start, end):
+            return "offset \(requested) is outside the log [\(start), \(end)]"
+        case let .invalidBatch(index, error): return "batch \(index): \(error)"
+        case let .batchTooLarge(size, limit): return "batch of \(size) bytes exceeds max.message.bytes \(limit)"
+        case let .io(error): return error.description
+        case let .corruptSegment(path, position, reason): return "corrupt segment \(path) at byte \(position): \(reason)"
+        case let .dataDirectoryLocked(path):
+            return "data directory \(path) is in use by another process (its .lock is held)"
+        case let .partitionExists(partition): return "partition \(partition) already exists"
+        case let .unknownPartition(partition): return "no partition \(partition)"
+        }
+    }
+}

@@ -1,0 +1,175 @@
+// Every partition log of one data directory: the directory lock, the clean-shutdown
+// marker that decides whether logs are recovered on start, and the background thread that
+// applies retention and the interval flush policy.
+
+import Glibc
+import SystemCalls
+
+public final class LogManager: @unchecked Sendable {
+    public let store: any FileStore
+    public let flushPolicy: FlushPolicy
+    /// Partitions that were recovered (truncated) at start-up, with the bytes cut.
+    public let recoveredPartitions: [TopicPartition: Int64]
+    // `lock` guards `partitions`, `stopped` and `cleaner`.
+    private let lock = Lock()
+    private var partitions: [TopicPartition: PartitionLog] = [:]
+    private var stopped = false
+    private var cleaner: OSThread?
+    private let lockFile: LogFile?
+    private let wake: Int32
+
+    static let cleanShutdownMarker = ".swiftlet-clean-shutdown"
+    static let lockName = ".lock"
+
+    /// Opens a data directory (on disk, or in memory when `dataDirectory` is nil), locks it
+    /// against a second broker, and loads every partition found in it, recovering them when
+    /// the last stop was not clean.
+    public init(dataDirectory: String?, configuration: (TopicPartition) -> LogConfiguration,
+                flushPolicy: FlushPolicy = .never, now: Int64 = System.wallClockMilliseconds()) throws(LogError) {
+        self.flushPolicy = flushPolicy
+        do {
+            wake = try System.eventFileDescriptor()
+        } catch { throw .io(error) }
+        if let dataDirectory {
+            let disk = DiskFileStore(root: dataDirectory)
+            store = disk
+            do {
+                try System.makeDirectory(dataDirectory)
+                let file = try disk.open(Self.lockName, create: true)
+                guard try System.tryLockExclusive(file.descriptor) else { throw LogError.dataDirectoryLocked(dataDirectory) }
+                lockFile = file
+            } catch let error as LogError {
+                System.close(wake)
+                throw error
+            } catch let error as SystemCallError {
+                System.close(wake)
+                throw .io(error)
+            } catch {
+                System.close(wake)
+                throw .dataDirectoryLocked(dataDirectory)
+            }
+        } else {
+            store = MemoryFileStore()
+            lockFile = nil
+        }
+        let clean = store.exists(Self.cleanShutdownMarker)
+        // The marker only vouches for the stop that wrote it.
+        try? store.remove(Self.cleanShutdownMarker)
+        var recovered: [TopicPartition: Int64] = [:]
+        let names: [String]
+        do { names = try store.list("") } catch { throw .io(error) }
+        for name in names {
+            guard let topicPartition = TopicPartition(directoryName: name) else { continue }
+            let (log, truncated) = try PartitionLog.open(topicPartition, store: store, configuration: configuration(topicPartition),
+                                                        recover: !clean, now: now)
+            partitions[topicPartition] = log
+            if truncated > 0 { recovered[topicPartition] = truncated }
+        }
+        recoveredPartitions = recovered
+    }
+
+    deinit { System.close(wake) }
+
+    public func partition(_ topicPartition: TopicPartition) -> PartitionLog? {
+        lock.lock(); defer { lock.unlock() }
+        return partitions[topicPartition]
+    }
+
+    public var allPartitions: [TopicPartition] {
+        lock.lock(); defer { lock.unlock() }
+        return partitions.keys.sorted()
+    }
+
+    public func createPartition(_ topicPartition: TopicPartition, configuration: LogConfiguration,
+                                now: Int64 = System.wallClockMilliseconds()) throws(LogError) -> PartitionLog {
+        lock.lock(); defer { lock.unlock() }
+        if partitions[topicPartition] != nil { throw .partitionExists(topicPartition) }
+        let log = try PartitionLog.create(topicPartition, store: store, configuration: configuration, now: now)
+        partitions[topicPartition] = log
+        return log
+    }
+
+    /// Removes a partition and its files; readers holding its segments finish first.
+    public func deletePartition(_ topicPartition: TopicPartition) throws(LogError) {
+        lock.lock()
+        let removed = partitions.removeValue(forKey: topicPartition)
+        lock.unlock()
+        guard removed != nil else { throw .unknownPartition(topicPartition) }
+        let directory = topicPartition.directoryName
+        do {
+            for name in try store.list(directory) { try store.remove(directory + "/" + name) }
+            try store.removeDirectory(directory)
+        } catch {
+            throw .io(error)
+        }
+    }
+
+    // MARK: Background work
+
+    /// Starts the cleaner thread: retention every `retentionCheckMilliseconds` (Kafka's
+    /// log.retention.check.interval.ms), and the interval flush policy.
+    public func startBackgroundWork(retentionCheckMilliseconds: Int = 300_000,
+                                    log: @escaping @Sendable (String) -> Void = { _ in }) throws(LogError) {
+        let flushInterval: Int? = if case .everyMilliseconds(let interval) = flushPolicy { interval } else { nil }
+        let thread: OSThread
+        do {
+            thread = try OSThread(name: "swiftlet-cleaner") { [self] in
+                var nextRetention = System.monotonicNanoseconds() + UInt64(retentionCheckMilliseconds) * 1_000_000
+                var nextFlush = flushInterval.map { System.monotonicNanoseconds() + UInt64($0) * 1_000_000 }
+                while true {
+                    let now = System.monotonicNanoseconds()
+                    let deadline = min(nextRetention, nextFlush ?? UInt64.max)
+                    if deadline > now {
+                        _ = try? System.waitReadable(wake, timeoutMilliseconds: Int32(min((deadline - now) / 1_000_000 + 1, 60_000)))
+                    }
+                    lock.lock()
+                    let done = stopped
+                    let logs = Array(partitions.values)
+                    lock.unlock()
+                    if done { return }
+                    let current = System.monotonicNanoseconds()
+                    if current >= nextRetention {
+                        for partition in logs {
+                            do {
+                                let deleted = try partition.applyRetention(now: System.wallClockMilliseconds())
+                                if deleted > 0 { log("retention deleted \(deleted) segment(s) of \(partition.topicPartition)") }
+                            } catch {
+                                log("retention of \(partition.topicPartition) failed: \(error)")
+                            }
+                        }
+                        nextRetention = current + UInt64(retentionCheckMilliseconds) * 1_000_000
+                    }
+                    if let flushAt = nextFlush, current >= flushAt, let interval = flushInterval {
+                        for partition in logs { try? partition.flush() }
+                        nextFlush = current + UInt64(interval) * 1_000_000
+                    }
+                }
+            }
+        } catch {
+            throw .io(error)
+        }
+        lock.lock()
+        cleaner = thread
+        lock.unlock()
+    }
+
+    /// Flushes every partition, writes the clean-shutdown marker and stops the cleaner.
+    /// The directory lock is released when the manager goes away.
+    public func shutdown() throws(LogError) {
+        lock.lock()
+        stopped = true
+        let thread = cleaner
+        cleaner = nil
+        let logs = Array(partitions.values)
+        lock.unlock()
+        try? System.eventFileSignal(wake)
+        thread?.join()
+        for log in logs { try log.closeCleanly() }
+        do {
+            let marker = try store.open(Self.cleanShutdownMarker, create: true)
+            try store.sync(marker)
+        } catch {
+            throw .io(error)
+        }
+    }
+}

@@ -1,0 +1,475 @@
+// The log of one partition: its segments, log start and end offsets, appends that assign
+// offsets in place, reads that return file regions for sendfile, lookups by timestamp,
+// DeleteRecords and retention. One lock, held only for the append or the lookup.
+
+import KafkaRecords
+import SystemCalls
+
+/// Bytes of a segment file to send as they are (zero copy). `file` keeps it open.
+public struct LogRegion: Sendable {
+    public let file: LogFile
+    public let position: Int64
+    public let length: Int
+}
+
+public struct AppendResult: Sendable, Equatable {
+    public let baseOffset: Int64
+    public let lastOffset: Int64
+    /// The broker time written into LogAppendTime batches; -1 for CreateTime topics.
+    public let logAppendTime: Int64
+    public let logStartOffset: Int64
+}
+
+public struct ReadResult: Sendable {
+    /// Empty when there is nothing at the offset yet.
+    public let regions: [LogRegion]
+    public let highWatermark: Int64
+    public let logStartOffset: Int64
+    public var byteCount: Int { regions.reduce(0) { $0 + $1.length } }
+}
+
+public final class PartitionLog: @unchecked Sendable {
+    public let topicPartition: TopicPartition
+    let directory: String
+    let store: any FileStore
+    // `lock` guards everything below.
+    private let lock = Lock()
+    private var segments: [Segment]
+    private var configuration: LogConfiguration
+    private var startOffset: Int64
+    /// Called after each append with the new log end offset (Fetch long-polls wake on it).
+    /// Runs on the appending thread, with the lock released.
+    public var onAppend: (@Sendable (Int64) -> Void)?
+
+    static let logStartFile = "log-start-offset"
+    static let recoveryPointFile = "recovery-point"
+
+    private init(topicPartition: TopicPartition, directory: String, store: any FileStore,
+                 segments: [Segment], configuration: LogConfiguration, startOffset: Int64) {
+        self.topicPartition = topicPartition
+        self.directory = directory
+        self.store = store
+        self.segments = segments
+        self.configuration = configuration
+        self.startOffset = startOffset
+    }
+
+    /// A new, empty partition log.
+    public static func create(_ topicPartition: TopicPartition, store: any FileStore, configuration: LogConfiguration,
+                              now: Int64) throws(LogError) -> PartitionLog {
+        let directory = topicPartition.directoryName
+        do {
+            try store.makeDirectory(directory)
+            let segment = try Segment.create(store: store, directory: directory, baseOffset: 0,
+                                             indexIntervalBytes: configuration.indexIntervalBytes, now: now)
+            let log = PartitionLog(topicPartition: topicPartition, directory: directory, store: store, segments: [segment],
+                                   configuration: configuration, startOffset: 0)
+            try log.writeCheckpoint(Self.logStartFile, 0)
+            return log
+        } catch {
+            throw .io(error)
+        }
+    }
+
+    /// Opens an existing partition directory. After an unclean stop (`recover`), every
+    /// segment past the recovery point is re-read with CRC checks; a bad batch cuts the log
+    /// there (what follows it is dropped, as Kafka does).
+    public static func open(_ topicPartition: TopicPartition, store: any FileStore, configuration: LogConfiguration,
+                            recover: Bool, now: Int64) throws(LogError) -> (log: PartitionLog, truncatedBytes: Int64) {
+        let directory = topicPartition.directoryName
+        let names: [String]
+        do { names = try store.list(directory) } catch { throw .io(error) }
+        var bases = names.filter { $0.hasSuffix(".log") }.compactMap { Int64($0.dropLast(4)) }.sorted()
+        let recoveryPoint = (try? readCheckpoint(store: store, path: directory + "/" + recoveryPointFile)) ?? 0
+        var segments: [Segment] = []
+        var truncated: Int64 = 0
+        while !bases.isEmpty {
+            let base = bases.removeFirst()
+            let (segment, cut) = try Segment.open(store: store, directory: directory, baseOffset: base,
+                                                   indexIntervalBytes: configuration.indexIntervalBytes,
+                                                   recover: recover && (bases.isEmpty || bases[0] > recoveryPoint), now: now)
+            segments.append(segment)
+            truncated += cut
+            if cut > 0 && !bases.isEmpty {
+                // A hole in the middle: later segments cannot follow it.
+                for later in bases {
+                    for file in ["log", "index", "timeindex"] {
+                        try? store.remove(directory + "/" + Segment.fileName(later, "." + file))
+                    }
+                }
+                bases = []
+            }
+        }
+        if segments.isEmpty {
+            do {
+                segments = [try Segment.create(store: store, directory: directory, baseOffset: 0,
+                                               indexIntervalBytes: configuration.indexIntervalBytes, now: now)]
+            } catch { throw .io(error) }
+        }
+        let savedStart = (try? readCheckpoint(store: store, path: directory + "/" + logStartFile)) ?? segments[0].baseOffset
+        let end = segments.last!.nextOffset
+        let start = min(max(savedStart, segments[0].baseOffset), end)
+        let log = PartitionLog(topicPartition: topicPartition, directory: directory, store: store, segments: segments,
+                               configuration: configuration, startOffset: start)
+        return (log, truncated)
+    }
+
+    // MARK: State
+
+    public var logStartOffset: Int64 {
+        lock.lock(); defer { lock.unlock() }
+        return startOffset
+    }
+
+    /// The next offset to be assigned.
+    public var logEndOffset: Int64 {
+        lock.lock(); defer { lock.unlock() }
+        return segments.last!.nextOffset
+    }
+
+    /// On a single node every appended batch is committed: the high watermark is the log end.
+    public var highWatermark: Int64 { logEndOffset }
+
+    public var sizeInBytes: Int64 {
+        lock.lock(); defer { lock.unlock() }
+        return segments.reduce(0) { $0 + $1.size }
+    }
+
+    public var segmentCount: Int {
+        lock.lock(); defer { lock.unlock() }
+        return segments.count
+    }
+
+    public var segmentBaseOffsets: [Int64] {
+        lock.lock(); defer { lock.unlock() }
+        return segments.map(\.baseOffset)
+    }
+
+    public var currentConfiguration: LogConfiguration {
+        lock.lock(); defer { lock.unlock() }
+        return configuration
+    }
+
+    public func update(configuration newConfiguration: LogConfiguration) {
+        lock.lock(); defer { lock.unlock() }
+        configuration = newConfiguration
+    }
+
+    // MARK: Append
+
+    /// Validates every batch (framing, magic 2, CRC, record count, size) before writing
+    /// anything, assigns offsets by patching baseOffset and partitionLeaderEpoch in place
+    /// (compressed batches stay as they are), stamps LogAppendTime where the topic asks for
+    /// it, and appends all of them in one write.
+    public func append(_ records: [UInt8], leaderEpoch: Int32, now: Int64) throws(LogError) -> AppendResult {
+        let batches: [RecordBatch]
+        do {
+            batches = try RecordBatch.batches(in: records)
+        } catch {
+            throw .invalidBatch(index: 0, error)
+        }
+        lock.lock()
+        let limit = configuration.maximumBatchBytes
+        let policy = configuration.timestampPolicy
+        lock.unlock()
+        for (index, batch) in batches.enumerated() {
+            do { try batch.validate() } catch { throw .invalidBatch(index: index, error) }
+            if batch.totalSize > limit { throw .batchTooLarge(size: batch.totalSize, limit: limit) }
+        }
+        guard !batches.isEmpty else { throw .invalidBatch(index: 0, .truncated(needed: RecordBatchLayout.headerSize, available: 0)) }
+
+        var bytes = records
+        lock.lock()
+        var next = segments.last!.nextOffset
+        let baseOffset = next
+        var headers: [RecordBatchHeader] = []
+        headers.reserveCapacity(batches.count)
+        for batch in batches {
+            RecordBatch.assignOffsets(in: &bytes, batchStart: batch.start, baseOffset: next, partitionLeaderEpoch: leaderEpoch)
+            if policy == .logAppendTime {
+                RecordBatch.setLogAppendTime(now, in: &bytes, batchStart: batch.start)
+            }
+            headers.append(RecordBatchHeader(bytes, at: batch.start)!)
+            next += Int64(batch.lastOffsetDelta) + 1
+        }
+        let result: AppendResult
+        do {
+            try rollIfNeeded(incomingBytes: bytes.count, now: now)
+            try segments.last!.append(bytes, batches: headers)
+            result = AppendResult(baseOffset: baseOffset, lastOffset: next - 1,
+                                  logAppendTime: policy == .logAppendTime ? now : -1, logStartOffset: startOffset)
+        } catch {
+            lock.unlock()
+            throw .io(error)
+        }
+        let notify = onAppend
+        lock.unlock()
+        notify?(next)
+        return result
+    }
+
+    /// Lock held. Starts a new segment when the active one would pass segment.bytes or is
+    /// older than segment.ms (never for an empty segment).
+    private func rollIfNeeded(incomingBytes: Int, now: Int64) throws(SystemCallError) {
+        let active = segments.last!
+        guard active.size > 0 else { return }
+        let full = active.size + Int64(incomingBytes) > configuration.segmentBytes
+            || active.size + Int64(incomingBytes) > Int64(UInt32.max)  // index positions are 32-bit
+        let old = now - active.createdMilliseconds >= configuration.segmentMilliseconds
+        if full || old { try rollLocked(now: now) }
+    }
+
+    /// Lock held.
+    private func rollLocked(now: Int64) throws(SystemCallError) {
+        let segment = try Segment.create(store: store, directory: directory, baseOffset: segments.last!.nextOffset,
+                                         indexIntervalBytes: configuration.indexIntervalBytes, now: now)
+        segments.append(segment)
+    }
+
+    /// Starts a new segment now (tests, and compaction of the old active segment).
+    public func roll(now: Int64) throws(LogError) {
+        lock.lock(); defer { lock.unlock() }
+        guard segments.last!.size > 0 else { return }
+        do { try rollLocked(now: now) } catch { throw .io(error) }
+    }
+
+    // MARK: Read
+
+    /// Reads from the batch that contains `offset` (a consumer asking for a mid-batch
+    /// offset gets the whole batch and skips the records before it). At most `maxBytes`,
+    /// except that with `minOneBatch` the first batch comes whole however large (KIP-74);
+    /// the last batch may be cut at `maxBytes`, as Kafka does. `maxOffset` (exclusive)
+    /// stops earlier, for read_committed readers.
+    public func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool, maxOffset: Int64? = nil) throws(LogError) -> ReadResult {
+        lock.lock(); defer { lock.unlock() }
+        let end = segments.last!.nextOffset
+        guard offset >= startOffset && offset <= end else {
+            throw .offsetOutOfRange(requested: offset, logStartOffset: startOffset, logEndOffset: end)
+        }
+        let limit = min(maxOffset ?? end, end)
+        let empty = ReadResult(regions: [], highWatermark: end, logStartOffset: startOffset)
+        guard offset < limit else { return empty }
+        do {
+            var index = segmentIndex(containing: offset)
+            while index < segments.count {
+                let segment = segments[index]
+                if let first = try segment.locate(offset: offset), first.header.baseOffset < limit {
+                    var stop = segment.size
+                    if limit < segment.nextOffset {
+                        // Up to the first batch at or past the limit.
+                        var position = first.position
+                        while let location = try segment.batch(at: position), location.header.baseOffset < limit {
+                            position = location.end
+                        }
+                        stop = position
+                    }
+                    var length = Int(min(stop - first.position, Int64(maxBytes)))
+                    if minOneBatch { length = max(length, first.size) }
+                    guard length > 0 else { return empty }
+                    return ReadResult(regions: [LogRegion(file: segment.log, position: first.position, length: length)],
+                                      highWatermark: end, logStartOffset: startOffset)
+                }
+                index += 1
+            }
+            return empty
+        } catch {
+            throw .io(error)
+        }
+    }
+
+    /// Lock held. The last segment whose base offset is at or below `offset`.
+    private func segmentIndex(containing offset: Int64) -> Int {
+        var low = 0
+        var high = segments.count
+        while low < high {
+            let middle = (low + high) / 2
+            if segments[middle].baseOffset <= offset { low = middle + 1 } else { high = middle }
+        }
+        return max(0, low - 1)
+    }
+
+    // MARK: Timestamps (ListOffsets)
+
+    /// The first offset whose record timestamp is at or after `timestamp`, with that
+    /// record's timestamp; nil when every record is older.
+    public func offset(forTimestamp timestamp: Int64) throws(LogError) -> (offset: Int64, timestamp: Int64)? {
+        lock.lock(); defer { lock.unlock() }
+        do {
+            for segment in segments where segment.maxTimestamp >= timestamp {
+                guard let location = try segment.locate(timestamp: timestamp) else { continue }
+                let records = try records(at: location, in: segment)
+                if let record = records.first(where: { $0.timestamp >= timestamp && $0.offset >= startOffset }) {
+                    return (record.offset, record.timestamp)
+                }
+            }
+            return nil
+        } catch let error as SystemCallError {
+            throw .io(error)
+        } catch let error as LogError {
+            throw error
+        } catch {
+            throw .io(SystemCallError(call: "timestamp lookup", errno: 5))
+        }
+    }
+
+    /// The record with the largest timestamp (ListOffsets -3, KIP-734); nil for an empty log.
+    public func maxTimestampRecord() throws(LogError) -> (offset: Int64, timestamp: Int64)? {
+        lock.lock(); defer { lock.unlock() }
+        guard let segment = segments.filter({ $0.maxTimestamp >= 0 }).max(by: { $0.maxTimestamp < $1.maxTimestamp }) else { return nil }
+        do {
+            guard let location = try segment.locate(offset: segment.offsetOfMaxTimestamp) else { return nil }
+            let records = try records(at: location, in: segment)
+            guard let best = records.max(by: { $0.timestamp < $1.timestamp || ($0.timestamp == $1.timestamp && $0.offset > $1.offset) }) else { return nil }
+            return (best.offset, best.timestamp)
+        } catch let error as SystemCallError {
+            throw .io(error)
+        } catch let error as LogError {
+            throw error
+        } catch {
+            throw .io(SystemCallError(call: "max timestamp lookup", errno: 5))
+        }
+    }
+
+    private func records(at location: BatchLocation, in segment: Segment) throws -> [Record] {
+        let bytes = try segment.log.read(count: location.size, at: location.position)
+        do {
+            return try RecordBatch(bytes: bytes).records()
+        } catch {
+            throw LogError.corruptSegment(path: segment.log.path, position: location.position, reason: error.description)
+        }
+    }
+
+    // MARK: Deleting data
+
+    /// DeleteRecords: moves the log start offset up to `offset` (at most the high
+    /// watermark) and deletes the segments wholly below it. Returns the new log start.
+    @discardableResult
+    public func deleteRecords(before offset: Int64, now: Int64) throws(LogError) -> Int64 {
+        lock.lock(); defer { lock.unlock() }
+        let end = segments.last!.nextOffset
+        guard offset >= 0 && offset <= end else {
+            throw .offsetOutOfRange(requested: offset, logStartOffset: startOffset, logEndOffset: end)
+        }
+        guard offset > startOffset else { return startOffset }
+        do {
+            startOffset = offset
+            try writeCheckpoint(Self.logStartFile, offset)
+            try deleteSegments(now: now) { segment, _ in segment.nextOffset <= offset }
+        } catch {
+            throw .io(error)
+        }
+        return startOffset
+    }
+
+    /// Applies retention.ms and retention.bytes (delete policy only): whole segments go,
+    /// oldest first, never the active one. Returns how many were deleted.
+    @discardableResult
+    public func applyRetention(now: Int64) throws(LogError) -> Int {
+        lock.lock(); defer { lock.unlock() }
+        guard configuration.cleanupPolicy.deletes else { return 0 }
+        var total = segments.reduce(0) { $0 + $1.size }
+        let retentionBytes = configuration.retentionBytes
+        let retentionMilliseconds = configuration.retentionMilliseconds
+        do {
+            return try deleteSegments(now: now) { segment, isActive in
+                if isActive { return false }
+                let expired = retentionMilliseconds >= 0 && segment.maxTimestamp >= 0 && now - segment.maxTimestamp > retentionMilliseconds
+                    || retentionMilliseconds >= 0 && segment.maxTimestamp < 0 && now - segment.createdMilliseconds > retentionMilliseconds
+                let oversize = retentionBytes >= 0 && total - segment.size >= retentionBytes
+                if expired || oversize {
+                    total -= segment.size
+                    return true
+                }
+                return false
+            }
+        } catch {
+            throw .io(error)
+        }
+    }
+
+    /// Lock held. Deletes leading segments while `shouldDelete` says so; when every
+    /// segment goes, a new empty one starts at the log end. Readers holding a deleted
+    /// segment's file keep reading it until they let go.
+    @discardableResult
+    private func deleteSegments(now: Int64, _ shouldDelete: (Segment, Bool) -> Bool) throws(SystemCallError) -> Int {
+        var deleted = 0
+        while let first = segments.first, !(segments.count == 1 && first.size == 0), shouldDelete(first, segments.count == 1) {
+            if segments.count == 1 {
+                // Deleting the active segment (DeleteRecords to the end): start afresh.
+                let end = first.nextOffset
+                segments.append(try Segment.create(store: store, directory: directory, baseOffset: end,
+                                                   indexIntervalBytes: configuration.indexIntervalBytes, now: now))
+            }
+            segments.removeFirst()
+            for path in first.files(store: store, directory: directory) { try? store.remove(path) }
+            deleted += 1
+        }
+        if let first = segments.first, first.baseOffset > startOffset {
+            startOffset = first.baseOffset
+            try writeCheckpoint(Self.logStartFile, startOffset)
+        }
+        return deleted
+    }
+
+    /// Cuts the log so that `offset` is the next offset (recovery and tests).
+    public func truncate(to offset: Int64) throws(LogError) {
+        lock.lock(); defer { lock.unlock() }
+        do {
+            while segments.count > 1, segments.last!.baseOffset >= offset {
+                let last = segments.removeLast()
+                for path in last.files(store: store, directory: directory) { try? store.remove(path) }
+            }
+            try segments.last!.truncate(to: offset)
+        } catch {
+            throw .io(error)
+        }
+    }
+
+    // MARK: Durability
+
+    /// Forces every segment's data to disk and records the recovery point.
+    public func flush() throws(LogError) {
+        lock.lock()
+        let files = segments.map(\.log)
+        let end = segments.last!.nextOffset
+        lock.unlock()
+        do {
+            for file in files { try store.sync(file) }
+            lock.lock(); defer { lock.unlock() }
+            try writeCheckpoint(Self.recoveryPointFile, end)
+        } catch {
+            throw .io(error)
+        }
+    }
+
+    /// Lock held (or not yet shared). Writes a small checkpoint file atomically.
+    private func writeCheckpoint(_ name: String, _ value: Int64) throws(SystemCallError) {
+        let temporary = directory + "/" + name + ".tmp"
+        let file = try store.open(temporary, create: true)
+        try System.ftruncate(file.descriptor, length: 0)
+        try file.write(Array("\(value)\n".utf8), at: 0)
+        try store.sync(file)
+        try store.rename(temporary, to: directory + "/" + name)
+    }
+
+    static func readCheckpoint(store: any FileStore, path: String) throws -> Int64? {
+        let file = try store.open(path, create: false)
+        let text = String(decoding: try file.read(count: 64, at: 0), as: UTF8.self)
+        return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Writes the checkpoints a clean shutdown leaves.
+    func closeCleanly() throws(LogError) {
+        try flush()
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: Set<Character>) -> String {
+        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+    }
+}
+
+extension Set where Element == Character {
+    static let whitespacesAndNewlines: Set<Character> = [" ", "\n", "\t", "\r"]
+}

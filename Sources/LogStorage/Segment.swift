@@ -1,0 +1,235 @@
+// One segment of a partition log: `<baseOffset>.log` with its `.index` and `.timeindex`.
+// Appends go to the end of the file; reads return file regions; recovery walks the
+// batches, checks each CRC, and cuts a torn or corrupt tail.
+
+import KafkaRecords
+import SystemCalls
+
+/// Where one batch sits in a segment, from its header.
+struct BatchLocation: Equatable {
+    var position: Int64
+    var header: RecordBatchHeader
+    var size: Int { header.totalSize }
+    var end: Int64 { position + Int64(size) }
+}
+
+final class Segment {
+    let baseOffset: Int64
+    let log: LogFile
+    private(set) var offsetIndex: OffsetIndex
+    private(set) var timeIndex: TimeIndex
+    private(set) var size: Int64
+    /// The offset after this segment's last batch (its base offset when empty).
+    private(set) var nextOffset: Int64
+    private(set) var maxTimestamp: Int64 = -1
+    private(set) var offsetOfMaxTimestamp: Int64 = -1
+    /// Wall-clock time this segment was created or last reopened (segment.ms rolls).
+    let createdMilliseconds: Int64
+    private var bytesSinceLastIndexEntry = 0
+    let indexIntervalBytes: Int
+
+    static func fileName(_ baseOffset: Int64, _ suffix: String) -> String {
+        let digits = String(baseOffset)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + suffix
+    }
+
+    private init(baseOffset: Int64, log: LogFile, offsetIndex: OffsetIndex, timeIndex: TimeIndex, size: Int64,
+                 indexIntervalBytes: Int, now: Int64) {
+        self.baseOffset = baseOffset
+        self.log = log
+        self.offsetIndex = offsetIndex
+        self.timeIndex = timeIndex
+        self.size = size
+        self.nextOffset = baseOffset
+        self.indexIntervalBytes = indexIntervalBytes
+        self.createdMilliseconds = now
+    }
+
+    static func create(store: any FileStore, directory: String, baseOffset: Int64, indexIntervalBytes: Int, now: Int64) throws(SystemCallError) -> Segment {
+        let prefix = directory + "/" + fileName(baseOffset, "")
+        let log = try store.open(prefix + ".log", create: true)
+        try System.ftruncate(log.descriptor, length: 0)
+        let index = try store.open(prefix + ".index", create: true)
+        try System.ftruncate(index.descriptor, length: 0)
+        let time = try store.open(prefix + ".timeindex", create: true)
+        try System.ftruncate(time.descriptor, length: 0)
+        return Segment(baseOffset: baseOffset, log: log, offsetIndex: OffsetIndex(file: index), timeIndex: TimeIndex(file: time),
+                       size: 0, indexIntervalBytes: indexIntervalBytes, now: now)
+    }
+
+    /// Opens an existing segment. `recover` walks and CRC-checks every batch, cutting the
+    /// file at the first invalid one, and rebuilds both indexes; otherwise the indexes are
+    /// loaded (and rebuilt only when missing or malformed) and the tail is found from them.
+    static func open(store: any FileStore, directory: String, baseOffset: Int64, indexIntervalBytes: Int,
+                     recover: Bool, now: Int64) throws(LogError) -> (segment: Segment, truncatedBytes: Int64) {
+        let prefix = directory + "/" + fileName(baseOffset, "")
+        do {
+            let log = try store.open(prefix + ".log", create: false)
+            let size = try log.size()
+            let indexFile = try store.open(prefix + ".index", create: true)
+            let timeFile = try store.open(prefix + ".timeindex", create: true)
+            let loadedIndex = recover ? nil : try OffsetIndex.load(file: indexFile, logSize: size)
+            let loadedTime = recover ? nil : try TimeIndex.load(file: timeFile, logSize: size)
+            let segment = Segment(baseOffset: baseOffset, log: log, offsetIndex: loadedIndex ?? OffsetIndex(file: indexFile),
+                                  timeIndex: loadedTime ?? TimeIndex(file: timeFile), size: size,
+                                  indexIntervalBytes: indexIntervalBytes, now: now)
+            let truncated: Int64
+            if recover || loadedIndex == nil || loadedTime == nil {
+                truncated = try segment.rebuild(validateCRC: recover)
+            } else {
+                truncated = try segment.findTail()
+            }
+            return (segment, truncated)
+        } catch let error as SystemCallError {
+            throw .io(error)
+        } catch let error as LogError {
+            throw error
+        } catch {
+            throw .io(SystemCallError(call: "open segment \(prefix)", errno: 5))
+        }
+    }
+
+    // MARK: Walking batches
+
+    /// The batch header at `position`, or nil at the end of the data or where the bytes
+    /// there are not a plausible batch.
+    func batch(at position: Int64, limit: Int64? = nil) throws(SystemCallError) -> BatchLocation? {
+        let end = limit ?? size
+        guard end - position >= Int64(RecordBatchLayout.headerSize) else { return nil }
+        let bytes = try log.read(count: RecordBatchLayout.headerSize, at: position)
+        guard let header = RecordBatchHeader(bytes), header.hasPlausibleLength, header.magic == 2,
+              position + Int64(header.totalSize) <= end else { return nil }
+        return BatchLocation(position: position, header: header)
+    }
+
+    /// Re-reads every batch, rebuilding both indexes; with `validateCRC`, also checks each
+    /// batch's CRC. Cuts the file after the last good batch and returns how many bytes went.
+    private func rebuild(validateCRC: Bool) throws -> Int64 {
+        try offsetIndex.reset()
+        try timeIndex.reset()
+        bytesSinceLastIndexEntry = 0
+        maxTimestamp = -1
+        offsetOfMaxTimestamp = -1
+        var position: Int64 = 0
+        var expectedNext = baseOffset
+        while let location = try batch(at: position) {
+            if validateCRC {
+                let bytes = try log.read(count: location.size, at: position)
+                guard let batch = try? RecordBatch(bytes: bytes), (try? batch.validate(denseOffsets: false)) != nil else { break }
+            }
+            // Offsets only grow; a batch going backwards is garbage.
+            guard location.header.baseOffset >= expectedNext else { break }
+            try index(location)
+            expectedNext = location.header.lastOffset + 1
+            position = location.end
+        }
+        let truncated = size - position
+        if truncated > 0 {
+            try System.ftruncate(log.descriptor, length: position)
+            size = position
+        }
+        nextOffset = expectedNext
+        return truncated
+    }
+
+    /// After a clean shutdown: the index says where the last indexed batch starts; walk
+    /// from there to the end to find the next offset and max timestamp.
+    private func findTail() throws -> Int64 {
+        // The max timestamp needs every batch after the last time-index entry; the simple
+        // way is a header walk from the last offset-index entry, plus the time index's last.
+        if let last = timeIndex.entries.last {
+            maxTimestamp = last.timestamp
+            offsetOfMaxTimestamp = baseOffset + Int64(last.relativeOffset)
+        }
+        var position = Int64(offsetIndex.entries.last?.position ?? 0)
+        var next = baseOffset
+        while let location = try batch(at: position) {
+            next = location.header.lastOffset + 1
+            if location.header.maxTimestamp > maxTimestamp {
+                maxTimestamp = location.header.maxTimestamp
+                offsetOfMaxTimestamp = location.header.lastOffset
+            }
+            position = location.end
+        }
+        if position != size {
+            // The clean-shutdown marker lied or the index is stale: fall back to a full check.
+            return try rebuild(validateCRC: true)
+        }
+        nextOffset = next
+        return 0
+    }
+
+    private func index(_ location: BatchLocation) throws(SystemCallError) {
+        let relative = UInt32(truncatingIfNeeded: location.header.lastOffset - baseOffset)
+        if offsetIndex.entries.isEmpty || bytesSinceLastIndexEntry >= indexIntervalBytes {
+            try offsetIndex.append(relativeOffset: relative, position: UInt32(location.position))
+            bytesSinceLastIndexEntry = 0
+        }
+        bytesSinceLastIndexEntry += location.size
+        if location.header.maxTimestamp > maxTimestamp {
+            maxTimestamp = location.header.maxTimestamp
+            offsetOfMaxTimestamp = location.header.lastOffset
+            try timeIndex.append(timestamp: maxTimestamp, relativeOffset: relative)
+        }
+    }
+
+    // MARK: Appending and reading
+
+    /// Appends whole, already validated and offset-assigned batches in one write.
+    func append(_ bytes: [UInt8], batches: [RecordBatchHeader]) throws(SystemCallError) {
+        try log.write(bytes, at: size)
+        var position = size
+        for header in batches {
+            try index(BatchLocation(position: position, header: header))
+            position += Int64(header.totalSize)
+            nextOffset = header.lastOffset + 1
+        }
+        size = position
+    }
+
+    /// The first batch whose last offset is at or past `offset`.
+    func locate(offset: Int64) throws(SystemCallError) -> BatchLocation? {
+        let relative = UInt32(truncatingIfNeeded: max(0, offset - baseOffset))
+        var position = offsetIndex.position(before: relative)
+        while let location = try batch(at: position) {
+            if location.header.lastOffset >= offset { return location }
+            position = location.end
+        }
+        return nil
+    }
+
+    /// The first batch whose max timestamp is at or past `timestamp`.
+    func locate(timestamp: Int64) throws(SystemCallError) -> BatchLocation? {
+        let start = baseOffset + Int64(timeIndex.relativeOffset(before: timestamp))
+        guard var location = try locate(offset: start) else { return nil }
+        while location.header.maxTimestamp < timestamp {
+            guard let next = try batch(at: location.end) else { return nil }
+            location = next
+        }
+        return location
+    }
+
+    /// Cuts the segment so that `offset` becomes its next offset.
+    func truncate(to offset: Int64) throws(SystemCallError) {
+        guard offset < nextOffset else { return }
+        var position: Int64 = 0
+        var next = baseOffset
+        while let location = try batch(at: position), location.header.lastOffset < offset {
+            position = location.end
+            next = location.header.lastOffset + 1
+        }
+        try System.ftruncate(log.descriptor, length: position)
+        size = position
+        nextOffset = max(next, baseOffset)
+        try offsetIndex.truncate(toPosition: position)
+        try timeIndex.truncate(toRelativeOffset: UInt32(truncatingIfNeeded: max(0, offset - baseOffset)))
+        maxTimestamp = timeIndex.entries.last?.timestamp ?? -1
+        offsetOfMaxTimestamp = timeIndex.entries.last.map { baseOffset + Int64($0.relativeOffset) } ?? -1
+        bytesSinceLastIndexEntry = indexIntervalBytes
+    }
+
+    func files(store: any FileStore, directory: String) -> [String] {
+        let prefix = directory + "/" + Self.fileName(baseOffset, "")
+        return [prefix + ".log", prefix + ".index", prefix + ".timeindex"]
+    }
+}

@@ -1,0 +1,185 @@
+// The partition log's contract: offsets assigned in place, validation before any byte is
+// written, Kafka's read rules, segments and indexes, timestamps, DeleteRecords, retention.
+
+import KafkaRecords
+@testable import LogStorage
+import SystemCalls
+import Testing
+
+@Suite struct PartitionLogTests {
+    @Test func appendAssignsOffsetsInPlaceAndKeepsBatchesAsSent() throws {
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: LogConfiguration(), now: 0)
+        let first = try log.append(makeBatch(count: 3), leaderEpoch: 5, now: 0)
+        let second = try log.append(makeBatch(count: 2, codec: .zstd), leaderEpoch: 5, now: 0)
+        #expect(first == AppendResult(baseOffset: 0, lastOffset: 2, logAppendTime: -1, logStartOffset: 0))
+        #expect(second.baseOffset == 3 && second.lastOffset == 4)
+        #expect(log.logEndOffset == 5 && log.highWatermark == 5)
+        let read = try log.read(from: 0, maxBytes: 1 << 20, minOneBatch: true)
+        let batches = try RecordBatch.batches(in: try bytes(of: read))
+        #expect(batches.count == 2)
+        for batch in batches { try batch.validate() }
+        #expect(batches[1].compression == .zstd && batches[1].partitionLeaderEpoch == 5)
+        #expect(try offsets(of: read) == [0, 1, 2, 3, 4])
+    }
+
+    @Test func invalidBatchesWriteNothing() throws {
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: LogConfiguration(), now: 0)
+        _ = try log.append(makeBatch(count: 1), leaderEpoch: 0, now: 0)
+        var corrupt = makeBatch(count: 2)
+        corrupt[corrupt.count - 1] ^= 0xFF
+        // A valid batch followed by a corrupt one: neither is stored.
+        #expect(throws: LogError.self) { try log.append(makeBatch(count: 1) + corrupt, leaderEpoch: 0, now: 0) }
+        var magicOne = makeBatch(count: 1)
+        magicOne[RecordBatchLayout.magic] = 1
+        #expect(throws: LogError.self) { try log.append(magicOne, leaderEpoch: 0, now: 0) }
+        #expect(throws: LogError.self) { try log.append(Array(makeBatch(count: 1).dropLast()), leaderEpoch: 0, now: 0) }
+        var configuration = LogConfiguration()
+        configuration.maximumBatchBytes = 100
+        log.update(configuration: configuration)
+        #expect(throws: LogError.batchTooLarge(size: makeBatch(count: 5).count, limit: 100)) {
+            try log.append(makeBatch(count: 5), leaderEpoch: 0, now: 0)
+        }
+        #expect(log.logEndOffset == 1)
+        #expect(log.sizeInBytes == Int64(makeBatch(count: 1).count))
+    }
+
+    @Test func readRules() throws {
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: LogConfiguration(), now: 0)
+        for _ in 0..<4 { _ = try log.append(makeBatch(count: 5, valueSize: 100), leaderEpoch: 0, now: 0) }
+        let batchSize = makeBatch(count: 5, valueSize: 100).count
+        // A mid-batch offset returns its whole batch.
+        let middle = try log.read(from: 7, maxBytes: 1 << 20, minOneBatch: true)
+        #expect(try offsets(of: middle).first == 5)
+        // max bytes cuts the last batch; min-one-batch returns a first batch larger than max.
+        #expect(try log.read(from: 0, maxBytes: batchSize + 10, minOneBatch: true).byteCount == batchSize + 10)
+        #expect(try log.read(from: 0, maxBytes: 10, minOneBatch: true).byteCount == batchSize)
+        #expect(try log.read(from: 0, maxBytes: 10, minOneBatch: false).byteCount == 10)
+        // At the end: nothing yet, not an error. Past it or before the start: out of range.
+        #expect(try log.read(from: 20, maxBytes: 100, minOneBatch: true).regions.isEmpty)
+        #expect(throws: LogError.offsetOutOfRange(requested: 21, logStartOffset: 0, logEndOffset: 20)) {
+            try log.read(from: 21, maxBytes: 100, minOneBatch: true)
+        }
+        // An upper bound (read_committed's LSO) stops before the batch that reaches it.
+        #expect(try offsets(of: try log.read(from: 0, maxBytes: 1 << 20, minOneBatch: true, maxOffset: 10)) == Array(0..<10))
+        #expect(try log.read(from: 10, maxBytes: 1 << 20, minOneBatch: true, maxOffset: 10).regions.isEmpty)
+    }
+
+    @Test func segmentsRollAndReadsCrossThem() throws {
+        let directory = TemporaryDirectory()
+        let store = DiskFileStore(root: directory.path)
+        let log = try PartitionLog.create(partitionA, store: store, configuration: smallSegments(), now: 0)
+        for _ in 0..<30 { _ = try log.append(makeBatch(count: 2, valueSize: 50), leaderEpoch: 0, now: 0) }
+        #expect(log.segmentCount > 5)
+        let names = try store.list(partitionA.directoryName)
+        #expect(names.contains("00000000000000000000.log"))
+        #expect(names.contains("00000000000000000000.index") && names.contains("00000000000000000000.timeindex"))
+        #expect(names.filter { $0.hasSuffix(".log") }.count == log.segmentCount)
+        var offset: Int64 = 0
+        var seen: [Int64] = []
+        while offset < log.logEndOffset {
+            let read = try log.read(from: offset, maxBytes: 300, minOneBatch: true)
+            let batchOffsets = try offsets(of: read)
+            seen += batchOffsets
+            offset = batchOffsets.last! + 1
+        }
+        #expect(seen == Array(0..<60))
+        // segment.ms: an old active segment rolls on the next append.
+        var configuration = smallSegments(1 << 30)
+        configuration.segmentMilliseconds = 1_000
+        log.update(configuration: configuration)
+        let before = log.segmentCount
+        _ = try log.append(makeBatch(count: 1), leaderEpoch: 0, now: 10_000)
+        #expect(log.segmentCount == before + 1)
+    }
+
+    @Test func timestampLookups() throws {
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: smallSegments(400), now: 0)
+        // Timestamps 1000.., 2000.., 3000..; the middle batch's records are out of order.
+        _ = try log.append(makeBatch(count: 3, firstTimestamp: 1_000), leaderEpoch: 0, now: 0)
+        var builder = RecordBatchBuilder()
+        let shuffled = try builder.build([5_000, 2_000, 2_500].enumerated().map { index, timestamp in
+            Record(offset: Int64(index), timestamp: Int64(timestamp), value: [1])
+        })
+        _ = try log.append(shuffled, leaderEpoch: 0, now: 0)
+        _ = try log.append(makeBatch(count: 3, firstTimestamp: 3_000), leaderEpoch: 0, now: 0)
+        #expect(try log.offset(forTimestamp: 0)! == (0, 1_000))
+        #expect(try log.offset(forTimestamp: 1_001)! == (1, 1_001))
+        #expect(try log.offset(forTimestamp: 1_003)! == (3, 5_000))  // first record at or after
+        #expect(try log.offset(forTimestamp: 2_001)! == (3, 5_000))
+        #expect(try log.offset(forTimestamp: 4_000)! == (3, 5_000))
+        #expect(try log.offset(forTimestamp: 5_001) == nil)
+        #expect(try log.maxTimestampRecord()! == (3, 5_000))
+        builder.baseOffset = 0
+    }
+
+    @Test func logAppendTimeTopicsStampTheBrokerTime() throws {
+        var configuration = LogConfiguration()
+        configuration.timestampPolicy = .logAppendTime
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: configuration, now: 0)
+        let result = try log.append(makeBatch(count: 2), leaderEpoch: 0, now: 99_000)
+        #expect(result.logAppendTime == 99_000)
+        let batch = try RecordBatch.batches(in: try bytes(of: try log.read(from: 0, maxBytes: 1 << 20, minOneBatch: true)))[0]
+        try batch.validate()
+        #expect(try batch.records().map(\.timestamp) == [99_000, 99_000])
+    }
+
+    @Test func deleteRecordsAndRetention() throws {
+        let store = MemoryFileStore()
+        var configuration = smallSegments(500)
+        let log = try PartitionLog.create(partitionA, store: store, configuration: configuration, now: 0)
+        for index in 0..<20 { _ = try log.append(makeBatch(count: 2, firstTimestamp: Int64(index) * 1_000, valueSize: 60), leaderEpoch: 0, now: 0) }
+        let segments = log.segmentCount
+        #expect(try log.deleteRecords(before: 7, now: 0) == 7)
+        #expect(log.logStartOffset == 7)
+        #expect(throws: LogError.self) { try log.read(from: 6, maxBytes: 100, minOneBatch: true) }
+        #expect(try offsets(of: try log.read(from: 7, maxBytes: 1 << 20, minOneBatch: true)).contains(7))
+        #expect(throws: LogError.self) { try log.deleteRecords(before: 41, now: 0) }
+        #expect(log.segmentCount < segments)
+        // retention.bytes keeps the newest segments under the limit, never the active one.
+        configuration.retentionBytes = 1_000
+        configuration.retentionMilliseconds = -1
+        log.update(configuration: configuration)
+        #expect(try log.applyRetention(now: 0) > 0)
+        #expect(log.sizeInBytes - Int64(log.segmentBaseOffsets.count > 1 ? 0 : 0) <= 1_000 + 500)
+        #expect(log.logStartOffset == log.segmentBaseOffsets[0])
+        // retention.ms drops segments whose newest record is older than the limit.
+        configuration.retentionBytes = -1
+        configuration.retentionMilliseconds = 5_000
+        log.update(configuration: configuration)
+        _ = try log.applyRetention(now: 19_000 + 5_001)
+        #expect(log.segmentCount == 1)
+        #expect(log.logEndOffset == 40)
+        // compact-only topics are not touched by retention.
+        configuration.cleanupPolicy = .compact
+        log.update(configuration: configuration)
+        #expect(try log.applyRetention(now: .max / 2) == 0)
+    }
+
+    @Test func deletingEverythingKeepsTheLogEnd() throws {
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: LogConfiguration(), now: 0)
+        _ = try log.append(makeBatch(count: 4), leaderEpoch: 0, now: 0)
+        #expect(try log.deleteRecords(before: 4, now: 0) == 4)
+        #expect(log.logStartOffset == 4 && log.logEndOffset == 4)
+        #expect(try log.append(makeBatch(count: 1), leaderEpoch: 0, now: 0).baseOffset == 4)
+    }
+
+    @Test func aDeletedSegmentStaysReadableForItsReader() throws {
+        let directory = TemporaryDirectory()
+        let log = try PartitionLog.create(partitionA, store: DiskFileStore(root: directory.path), configuration: smallSegments(300), now: 0)
+        for _ in 0..<10 { _ = try log.append(makeBatch(count: 2, valueSize: 60), leaderEpoch: 0, now: 0) }
+        let held = try log.read(from: 0, maxBytes: 1 << 20, minOneBatch: true)
+        let expected = try bytes(of: held)
+        try log.deleteRecords(before: log.logEndOffset - 1, now: 0)
+        #expect(!(try System.directoryEntries(directory.path + "/" + partitionA.directoryName)).contains("00000000000000000000.log"))
+        #expect(try bytes(of: held) == expected)
+    }
+
+    @Test func truncateCutsToAnOffset() throws {
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: smallSegments(300), now: 0)
+        for _ in 0..<10 { _ = try log.append(makeBatch(count: 2, valueSize: 60), leaderEpoch: 0, now: 0) }
+        try log.truncate(to: 6)
+        #expect(log.logEndOffset == 6)
+        #expect(try log.append(makeBatch(count: 1), leaderEpoch: 0, now: 0).baseOffset == 6)
+        #expect(try offsets(of: try log.read(from: 4, maxBytes: 1 << 20, minOneBatch: true)).first == 4)
+    }
+}

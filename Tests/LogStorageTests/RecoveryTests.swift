@@ -1,0 +1,132 @@
+// Crash recovery: a torn tail (cut at every byte of the last batch) or flipped bytes reopen
+// at the last valid batch with the valid data intact; missing indexes are rebuilt; the
+// clean-shutdown marker and the directory lock do what they say.
+
+import KafkaRecords
+@testable import LogStorage
+import SystemCalls
+import Testing
+
+@Suite struct RecoveryTests {
+    /// A log of three batches on disk; returns the directory, the log file path, and the
+    /// byte offset where the last batch starts.
+    func threeBatches() throws -> (TemporaryDirectory, String, Int) {
+        let directory = TemporaryDirectory()
+        let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in LogConfiguration() })
+        let log = try manager.createPartition(partitionA, configuration: LogConfiguration())
+        _ = try log.append(makeBatch(count: 3), leaderEpoch: 0, now: 0)
+        _ = try log.append(makeBatch(count: 2, codec: .gzip), leaderEpoch: 0, now: 0)
+        let lastStart = Int(log.sizeInBytes)
+        _ = try log.append(makeBatch(count: 4, codec: .lz4), leaderEpoch: 0, now: 0)
+        // No shutdown(): as if the process was killed.
+        return (directory, directory.path + "/" + partitionA.directoryName + "/00000000000000000000.log", lastStart)
+    }
+
+    @Test func tornTailAtEveryBytePositionRecoversTheValidPrefix() throws {
+        let (directory, path, lastStart) = try threeBatches()
+        let file = try System.open(path, .readWrite)
+        let size = Int(try System.fileSize(file))
+        let original = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = (try? System.pread(file, into: UnsafeMutableRawBufferPointer(buffer), at: 0)) ?? 0
+        }
+        System.close(file)
+        for cut in lastStart..<size {
+            let rewrite = try System.open(path, [.readWrite, .truncate])
+            try Array(original[0..<cut]).withUnsafeBytes { try System.pwrite(rewrite, $0, at: 0) }
+            System.close(rewrite)
+            let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in LogConfiguration() })
+            let log = try #require(manager.partition(partitionA))
+            #expect(log.logEndOffset == 5, "cut at \(cut)")
+            #expect(manager.recoveredPartitions[partitionA] == Int64(cut - lastStart) || cut == lastStart)
+            #expect(try offsets(of: try log.read(from: 0, maxBytes: 1 << 20, minOneBatch: true)) == [0, 1, 2, 3, 4])
+            // Appends continue right after the valid prefix.
+            #expect(try log.append(makeBatch(count: 1), leaderEpoch: 0, now: 0).baseOffset == 5)
+        }
+    }
+
+    @Test func flippedBytesCutTheLogAtTheDamagedBatch() throws {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<40 {
+            let (directory, path, lastStart) = try threeBatches()
+            let file = try System.open(path, .readWrite)
+            let size = Int(try System.fileSize(file))
+            // Past the batch's baseOffset/length/epoch, which the CRC does not cover.
+            let position = Int.random(in: (lastStart + RecordBatchLayout.crc)..<size, using: &generator)
+            var byte: [UInt8] = [0]
+            _ = try byte.withUnsafeMutableBytes { try System.pread(file, into: $0, at: Int64(position)) }
+            byte[0] ^= UInt8.random(in: 1...255, using: &generator)
+            try byte.withUnsafeBytes { try System.pwrite(file, $0, at: Int64(position)) }
+            System.close(file)
+            let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in LogConfiguration() })
+            let log = try #require(manager.partition(partitionA))
+            #expect(log.logEndOffset == 5, "flip at \(position)")
+            #expect(try offsets(of: try log.read(from: 0, maxBytes: 1 << 20, minOneBatch: true)) == [0, 1, 2, 3, 4])
+        }
+    }
+
+    @Test func cleanShutdownSkipsRecoveryAndKeepsEverything() throws {
+        let directory = TemporaryDirectory()
+        do {
+            let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in smallSegments() })
+            let log = try manager.createPartition(partitionA, configuration: smallSegments())
+            for _ in 0..<20 { _ = try log.append(makeBatch(count: 3, valueSize: 40), leaderEpoch: 0, now: 0) }
+            try log.deleteRecords(before: 4, now: 0)
+            try manager.shutdown()
+        }
+        let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in smallSegments() })
+        let log = try #require(manager.partition(partitionA))
+        #expect(manager.recoveredPartitions.isEmpty)
+        #expect(log.logEndOffset == 60 && log.logStartOffset == 4)
+        #expect(try offsets(of: try log.read(from: 57, maxBytes: 1 << 20, minOneBatch: true)) == [57, 58, 59])
+    }
+
+    @Test func missingIndexesAreRebuilt() throws {
+        let directory = TemporaryDirectory()
+        do {
+            let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in smallSegments(5_000) })
+            let log = try manager.createPartition(partitionA, configuration: smallSegments(5_000))
+            for index in 0..<40 { _ = try log.append(makeBatch(count: 2, firstTimestamp: Int64(index) * 10, valueSize: 30), leaderEpoch: 0, now: 0) }
+            try manager.shutdown()
+        }
+        let partitionDirectory = directory.path + "/" + partitionA.directoryName
+        for name in try System.directoryEntries(partitionDirectory) where name.hasSuffix(".index") || name.hasSuffix(".timeindex") {
+            try System.unlink(partitionDirectory + "/" + name)
+        }
+        let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in smallSegments(5_000) })
+        let log = try #require(manager.partition(partitionA))
+        #expect(log.logEndOffset == 80)
+        #expect(try offsets(of: try log.read(from: 51, maxBytes: 1 << 20, minOneBatch: true)).first == 50)
+        // Batch 20 holds timestamps 200-201 (offsets 40-41), batch 21 210-211 (42-43).
+        #expect(try log.offset(forTimestamp: 205)?.offset == 42)
+        let rebuilt = try System.directoryEntries(partitionDirectory).filter { $0.hasSuffix(".index") }
+        #expect(!rebuilt.isEmpty)
+        for name in rebuilt {
+            let file = try System.open(partitionDirectory + "/" + name, .readOnly)
+            #expect(try System.fileSize(file) > 0)
+            System.close(file)
+        }
+    }
+
+    @Test func aSecondManagerCannotTakeTheDirectory() throws {
+        let directory = TemporaryDirectory()
+        let first = try LogManager(dataDirectory: directory.path, configuration: { _ in LogConfiguration() })
+        #expect(throws: LogError.dataDirectoryLocked(directory.path)) {
+            try LogManager(dataDirectory: directory.path, configuration: { _ in LogConfiguration() })
+        }
+        _ = first
+    }
+
+    @Test func memoryModeRunsTheSameLog() throws {
+        let manager = try LogManager(dataDirectory: nil, configuration: { _ in smallSegments() })
+        let log = try manager.createPartition(partitionA, configuration: smallSegments())
+        for _ in 0..<10 { _ = try log.append(makeBatch(count: 2, valueSize: 80), leaderEpoch: 0, now: 0) }
+        #expect(log.segmentCount > 1)
+        let read = try log.read(from: 0, maxBytes: 1 << 20, minOneBatch: true)
+        // File regions over memfd: sendfile-able descriptors.
+        #expect(try System.fileSize(read.regions[0].file.descriptor) > 0)
+        #expect(try offsets(of: read).first == 0)
+        try manager.deletePartition(partitionA)
+        #expect(manager.partition(partitionA) == nil)
+        #expect(manager.allPartitions.isEmpty)
+    }
+}
