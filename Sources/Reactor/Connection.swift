@@ -32,6 +32,8 @@ final class Connection {
     /// flush instead of one write each.
     var handlingReadBatch = false
     var closeAfterFlush = false
+    /// The peer shut down its side (EPOLLRDHUP): read to the end of the stream, then close.
+    var peerClosed = false
     var draining = false
     var isClosed = false
     var lastActivity: UInt64

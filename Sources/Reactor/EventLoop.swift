@@ -30,7 +30,8 @@ public final class EventLoop: @unchecked Sendable {
     let handlerFactory: any ConnectionHandlerFactory
     private let epoll: Int32
     private let wakeDescriptor: Int32
-    private let tasks = Mutex<[@Sendable () -> Void]>([])
+    /// Tasks, and whether the loop has ended (then new tasks are dropped, not leaked).
+    private let tasks = Mutex<(queue: [@Sendable () -> Void], closed: Bool)>(([], false))
     private var timers = TimerQueue()
     private var connections: [Int32: Connection] = [:]
     private var nextGeneration: UInt32 = 1
@@ -50,14 +51,23 @@ public final class EventLoop: @unchecked Sendable {
         self.name = name
         self.configuration = configuration
         self.handlerFactory = handlerFactory
-        epoll = try System.epollCreate()
+        let epoll = try System.epollCreate()
+        let wake: Int32
         do {
-            wakeDescriptor = try System.eventFileDescriptor()
-            try System.epollAdd(epoll, wakeDescriptor, events: .readable, data: Self.wakeData)
+            wake = try System.eventFileDescriptor()
         } catch {
             System.close(epoll)
             throw error
         }
+        do {
+            try System.epollAdd(epoll, wake, events: .readable, data: Self.wakeData)
+        } catch {
+            System.close(wake)
+            System.close(epoll)
+            throw error
+        }
+        self.epoll = epoll
+        wakeDescriptor = wake
     }
 
     deinit {
@@ -87,9 +97,10 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs `task` on this loop's thread, soon. Safe from any thread.
     public func execute(_ task: @escaping @Sendable () -> Void) {
-        let wasEmpty = tasks.withLock { queue in
-            queue.append(task)
-            return queue.count == 1
+        let wasEmpty = tasks.withLock { state -> Bool in
+            if state.closed { return false }
+            state.queue.append(task)
+            return state.queue.count == 1
         }
         // A non-empty queue already has a wake-up on its way.
         if wasEmpty { try? System.eventFileSignal(wakeDescriptor) }
@@ -143,13 +154,23 @@ public final class EventLoop: @unchecked Sendable {
                     handleEvent(EpollEvents(rawValue: events[index]), id: ConnectionID(epollData: data[index]))
                 }
             }
-            for callback in timers.takeDue(now: System.monotonicNanoseconds()) { callback() }
+            let now = System.monotonicNanoseconds()
+            // One at a time: a callback may cancel another timer due in the same tick.
+            while let callback = timers.popDue(now: now) { callback() }
             runTasks()
         }
         for connection in Array(connections.values) { close(connection) }
         // Timers and tasks capture the loop; dropping them breaks the cycle so it can deinit.
+        // Sockets handed over but not yet adopted are closed by running those tasks (adopt
+        // closes while draining).
         timers = TimerQueue()
-        tasks.withLock { $0.removeAll() }
+        let leftover = tasks.withLock { state -> [@Sendable () -> Void] in
+            state.closed = true
+            defer { state.queue.removeAll() }
+            return state.queue
+        }
+        for task in leftover { task() }
+        threadIdentifier.store(0, ordering: .releasing)
         stopped.store(true, ordering: .releasing)
     }
 
@@ -157,7 +178,7 @@ public final class EventLoop: @unchecked Sendable {
     public var hasStopped: Bool { stopped.load(ordering: .acquiring) }
 
     private func nextTimeout() -> Int32 {
-        if !tasks.withLock({ $0.isEmpty }) { return 0 }
+        if !tasks.withLock({ $0.queue.isEmpty }) { return 0 }
         guard let deadline = timers.nextDeadline() else { return -1 }
         let now = System.monotonicNanoseconds()
         if deadline <= now { return 0 }
@@ -166,9 +187,9 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func runTasks() {
-        let batch = tasks.withLock { queue -> [@Sendable () -> Void] in
-            defer { queue.removeAll(keepingCapacity: true) }
-            return queue
+        let batch = tasks.withLock { state -> [@Sendable () -> Void] in
+            defer { state.queue.removeAll(keepingCapacity: true) }
+            return state.queue
         }
         for task in batch { task() }
     }
@@ -205,7 +226,16 @@ public final class EventLoop: @unchecked Sendable {
         if events.contains(.writable) {
             flush(connection)
         }
-        if !events.isDisjoint(with: [.readable, .peerClosed, .hangUp, .error]), !connection.isClosed {
+        if !events.isDisjoint(with: [.peerClosed, .hangUp, .error]) {
+            connection.peerClosed = true
+            // Paused or draining connections do not read, so an edge-triggered hang-up
+            // would be lost: Kafka drops the connection on EOF anyway.
+            if events.contains(.hangUp) || events.contains(.error) || connection.readingPaused || connection.draining {
+                close(connection)
+                return
+            }
+        }
+        if !events.isDisjoint(with: [.readable, .peerClosed]), !connection.isClosed {
             readAvailable(connection)
         }
     }
@@ -244,8 +274,9 @@ public final class EventLoop: @unchecked Sendable {
                 return
             }
             // A short read drained the socket (epoll(7): for stream sockets that is as good
-            // as EAGAIN); new bytes raise a new edge. Saves a read per request.
-            if count < scratch.count { return }
+            // as EAGAIN); new bytes raise a new edge. Saves a read per request. Not when the
+            // peer has closed: then read on to the end of stream and close.
+            if count < scratch.count && !connection.peerClosed { return }
         }
     }
 
@@ -310,7 +341,7 @@ public final class EventLoop: @unchecked Sendable {
     /// After a pause: parked frames first, then whatever the socket still holds.
     private func resumeReading(_ connection: Connection) {
         connection.handlingReadBatch = true
-        while connection.parkedHead < connection.parkedFrames.count, !connection.readingPaused, !connection.isClosed {
+        while connection.parkedHead < connection.parkedFrames.count, !connection.readingPaused, !connection.isClosed, !connection.draining {
             let frame = connection.parkedFrames[connection.parkedHead]
             connection.parkedFrames[connection.parkedHead] = []
             connection.parkedHead += 1
@@ -354,6 +385,12 @@ public final class EventLoop: @unchecked Sendable {
             switch current {
             case .parts(let parts):
                 let size = parts.reduce(0) { $0 + $1.count }
+                guard size <= Int(Int32.max) else {
+                    // No Kafka frame can say so much: a handler bug, not the client's fault.
+                    assertionFailure("\(id): response of \(size) bytes")
+                    close(connection)
+                    return
+                }
                 connection.outbound.append(.bytes(withUnsafeBytes(of: Int32(size).bigEndian) { Array($0) }))
                 for part in parts { connection.outbound.append(part) }
             case .nothing:
@@ -369,13 +406,14 @@ public final class EventLoop: @unchecked Sendable {
 
     private func flush(_ connection: Connection) {
         let result: OutboundQueue.FlushResult
+        let queuedBefore = connection.outbound.queuedBytes
         do {
             result = try connection.outbound.flush(to: connection.id.descriptor)
         } catch {
             close(connection)
             return
         }
-        connection.lastActivity = System.monotonicNanoseconds()
+        if connection.outbound.queuedBytes != queuedBefore { connection.lastActivity = System.monotonicNanoseconds() }
         let wantWrite = result == .wouldBlock
         if wantWrite != connection.writeInterest {
             // EPOLLOUT only while a write would block: armed permanently, a level-triggered
@@ -430,9 +468,12 @@ public final class EventLoop: @unchecked Sendable {
     private func scheduleIdleSweep() {
         let interval = max(10, min(configuration.idleTimeoutMilliseconds / 10, 10_000))
         _ = timers.schedule(deadline: System.monotonicNanoseconds() + UInt64(interval) * 1_000_000) { [self] in
-            let cutoff = System.monotonicNanoseconds() &- UInt64(configuration.idleTimeoutMilliseconds) * 1_000_000
+            // Idle means no byte moved either way: a client that stopped reading its
+            // responses is as idle as one that stopped sending.
+            let now = System.monotonicNanoseconds()
+            let timeout = UInt64(max(configuration.idleTimeoutMilliseconds, 0)) * 1_000_000
             for connection in Array(connections.values)
-            where connection.isIdleCandidate && connection.lastActivity < cutoff {
+            where connection.inFlight == 0 && now - min(connection.lastActivity, now) > timeout {
                 close(connection)
             }
             scheduleIdleSweep()
@@ -451,7 +492,7 @@ public final class EventLoop: @unchecked Sendable {
                 if connection.isIdleCandidate { close(connection) }
             }
             if connections.isEmpty { stopping = true }
-            _ = timers.schedule(deadline: System.monotonicNanoseconds() + UInt64(configuration.shutdownGracePeriodMilliseconds) * 1_000_000) { [self] in
+            _ = timers.schedule(deadline: System.monotonicNanoseconds() + UInt64(max(configuration.shutdownGracePeriodMilliseconds, 0)) * 1_000_000) { [self] in
                 stopping = true
             }
         }

@@ -42,13 +42,18 @@ public final class Server: @unchecked Sendable {
     private var nextLoop = 0
     private let acceptedCount = Atomic<Int>(0)
     /// Called with a message for each notable event (a logger plugs in here).
-    public var log: @Sendable (String) -> Void = { _ in }
+    public let log: @Sendable (String) -> Void
 
     private static let shutdownData: UInt64 = .max
     private static let signalData: UInt64 = .max - 1
 
-    public init(configuration: ServerConfiguration, handlerFactory: any ConnectionHandlerFactory) throws(SystemCallError) {
+    public init(configuration: ServerConfiguration, handlerFactory: any ConnectionHandlerFactory,
+                log: @escaping @Sendable (String) -> Void = { _ in }) throws(SystemCallError) {
         self.configuration = configuration
+        self.log = log
+        // A write to a peer that reset its connection raises SIGPIPE, whose default action
+        // ends the process; sendfile has no MSG_NOSIGNAL, so ignore it process-wide.
+        System.ignoreBrokenPipeSignal()
         var loops: [EventLoop] = []
         for index in 0..<max(1, configuration.eventLoopCount) {
             loops.append(try EventLoop(name: "swiftlet-io-\(index)", configuration: configuration.reactor, handlerFactory: handlerFactory))
@@ -76,7 +81,7 @@ public final class Server: @unchecked Sendable {
                 try System.epollAdd(epoll, signalDescriptor, events: .readable, data: Self.signalData)
             }
         } catch {
-            closeDescriptors()
+            // Every stored property is set, so deinit runs and closes what was opened.
             throw error
         }
     }
@@ -155,11 +160,15 @@ public final class Server: @unchecked Sendable {
                         beginShutdown()
                     }
                 case Self.signalData:
+                    var signalsThisRound = 0
                     while case .completed(let signal) = (try? System.readSignal(signalDescriptor)) ?? .wouldBlock {
-                        if shuttingDown {
+                        signalsThisRound += 1
+                        // SIGTERM and SIGINT arriving together count as one request.
+                        if shuttingDown && signalsThisRound == 1 {
                             log("second signal \(signal): exiting without waiting")
                             _exit(1)
                         }
+                        if shuttingDown { continue }
                         log("signal \(signal): shutting down")
                         shuttingDown = true
                         beginShutdown()
@@ -186,12 +195,10 @@ public final class Server: @unchecked Sendable {
                 do {
                     result = try System.accept(listener)
                 } catch {
-                    if error.isDescriptorExhaustion {
-                        log("accept: \(error); pausing for \(configuration.acceptBackoffMilliseconds) ms")
-                        return .exhausted
-                    }
-                    log("accept: \(error)")
-                    break
+                    // Out of descriptors or kernel memory: a level-triggered listener would spin,
+                    // so stop polling it for a while.
+                    log("accept: \(error); pausing for \(configuration.acceptBackoffMilliseconds) ms")
+                    return .exhausted
                 }
                 guard case let .completed((descriptor, peer)) = result else { break }
                 try? System.setSocketOption(descriptor, level: Int32(IPPROTO_TCP), option: TCP_NODELAY, value: 1)

@@ -35,14 +35,14 @@ struct TimerQueue {
         return nil
     }
 
-    /// Removes and returns the callbacks due at `now`, earliest first (ties in schedule order).
-    mutating func takeDue(now: UInt64) -> [() -> Void] {
-        var due: [() -> Void] = []
+    /// Removes and returns the earliest live callback due at `now` (ties in schedule
+    /// order), or nil. One at a time, so a callback can still cancel the next one.
+    mutating func popDue(now: UInt64) -> (() -> Void)? {
         while let top = heap.first, top.deadline <= now {
             popTop()
-            if let callback = callbacks.removeValue(forKey: top.id) { due.append(callback) }
+            if let callback = callbacks.removeValue(forKey: top.id) { return callback }
         }
-        return due
+        return nil
     }
 
     private func before(_ a: Entry, _ b: Entry) -> Bool {

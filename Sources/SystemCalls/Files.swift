@@ -39,9 +39,11 @@ extension System {
     public static func pwrite(_ descriptor: Int32, _ buffer: UnsafeRawBufferPointer, at offset: Int64) throws(SystemCallError) {
         var total = 0
         while total < buffer.count {
-            total += try retryingInterrupts("pwrite") {
+            let written = try retryingInterrupts("pwrite") {
                 Glibc.pwrite(descriptor, buffer.baseAddress! + total, buffer.count - total, off_t(offset) + off_t(total))
             }
+            if written == 0 { throw SystemCallError(call: "pwrite (no progress)", errno: EIO) }
+            total += written
         }
     }
 

@@ -50,7 +50,8 @@ public enum System {
                 if Glibc.connect(descriptor, pointer, length) == 0 { return .completed(()) }
                 let error = swiftlet_errno()
                 if error == EINTR { continue }
-                if error == EINPROGRESS || error == EAGAIN { return .wouldBlock }
+                // EALREADY: a retry after EINTR finds the first attempt still under way.
+                if error == EINPROGRESS || error == EAGAIN || error == EALREADY { return .wouldBlock }
                 throw SystemCallError(call: "connect \(address)", errno: error)
             }
         }
@@ -194,6 +195,11 @@ public enum System {
         case .wouldBlock: return .wouldBlock
         case .completed: return .completed(Int32(info.ssi_signo))
         }
+    }
+
+    /// Writes to a closed socket then fail with EPIPE instead of killing the process.
+    public static func ignoreBrokenPipeSignal() {
+        _ = Glibc.signal(SIGPIPE, SIG_IGN)
     }
 
     public static func raiseSignal(_ signal: Int32) {

@@ -34,8 +34,26 @@ public final class OSThread: @unchecked Sendable {
         }
     }
 
+    // Guarded by `joinLock`: pthread_join twice is undefined behaviour.
+    private let joinLock = Lock()
+    private var joined = false
+
+    /// Waits for the thread to end; later calls return at once.
     public func join() {
+        joinLock.lock()
+        defer { joinLock.unlock() }
+        if joined { return }
+        joined = true
         _ = pthread_join(handle, nil)
+    }
+
+    /// Lets the thread end on its own; `join` then does nothing.
+    public func detach() {
+        joinLock.lock()
+        defer { joinLock.unlock() }
+        if joined { return }
+        joined = true
+        _ = pthread_detach(handle)
     }
 
     /// Sends `signal` to this thread alone (pthread_kill).

@@ -28,7 +28,7 @@ final class ScrambledEcho: ConnectionHandler {
             let worker = try? OSThread(name: "echo-worker") {
                 responder.respond([.bytes(Array(reply.prefix(reply.count / 2))), .bytes(Array(reply.dropFirst(reply.count / 2)))])
             }
-            if worker == nil { responder.respond(reply) }
+            if let worker { worker.detach() } else { responder.respond(reply) }
         }
     }
 
@@ -89,5 +89,19 @@ final class HeldRequests: ConnectionHandlerFactory, @unchecked Sendable {
             owner.held.withLock { $0.append(responder) }
         }
         func connectionClosed() {}
+    }
+}
+
+/// Counts closed connections (connectionClosed must run exactly once per connection).
+final class ClosedCounter: ConnectionHandlerFactory, @unchecked Sendable {
+    let count = Atomic<Int>(0)
+
+    func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler { Counter(owner: self) }
+
+    final class Counter: ConnectionHandler {
+        let owner: ClosedCounter
+        init(owner: ClosedCounter) { self.owner = owner }
+        func received(frame: [UInt8], responder: Responder) { responder.respondNothing() }
+        func connectionClosed() { owner.count.add(1, ordering: .relaxed) }
     }
 }
