@@ -107,18 +107,20 @@ public final class LogManager: @unchecked Sendable {
     // MARK: Background work
 
     /// Starts the cleaner thread: retention every `retentionCheckMilliseconds` (Kafka's
-    /// log.retention.check.interval.ms), and the interval flush policy.
-    public func startBackgroundWork(retentionCheckMilliseconds: Int = 300_000,
+    /// log.retention.check.interval.ms), compaction of compacted topics every
+    /// `compactionCheckMilliseconds` (log.cleaner.backoff.ms), and the interval flush policy.
+    public func startBackgroundWork(retentionCheckMilliseconds: Int = 300_000, compactionCheckMilliseconds: Int = 15_000,
                                     log: @escaping @Sendable (String) -> Void = { _ in }) throws(LogError) {
         let flushInterval: Int? = if case .everyMilliseconds(let interval) = flushPolicy { interval } else { nil }
         let thread: OSThread
         do {
             thread = try OSThread(name: "swiftlet-cleaner") { [self] in
                 var nextRetention = System.monotonicNanoseconds() + UInt64(retentionCheckMilliseconds) * 1_000_000
+                var nextCompaction = System.monotonicNanoseconds() + UInt64(compactionCheckMilliseconds) * 1_000_000
                 var nextFlush = flushInterval.map { System.monotonicNanoseconds() + UInt64($0) * 1_000_000 }
                 while true {
                     let now = System.monotonicNanoseconds()
-                    let deadline = min(nextRetention, nextFlush ?? UInt64.max)
+                    let deadline = min(nextRetention, nextCompaction, nextFlush ?? UInt64.max)
                     if deadline > now {
                         _ = try? System.waitReadable(wake, timeoutMilliseconds: Int32(min((deadline - now) / 1_000_000 + 1, 60_000)))
                     }
@@ -138,6 +140,19 @@ public final class LogManager: @unchecked Sendable {
                             }
                         }
                         nextRetention = current + UInt64(retentionCheckMilliseconds) * 1_000_000
+                    }
+                    if current >= nextCompaction {
+                        for partition in logs where partition.currentConfiguration.cleanupPolicy.compacts {
+                            do {
+                                let result = try partition.compact(now: System.wallClockMilliseconds())
+                                if result.recordsRemoved > 0 {
+                                    log("compacted \(partition.topicPartition): \(result.recordsRemoved) records, \(result.bytesBefore) -> \(result.bytesAfter) bytes")
+                                }
+                            } catch {
+                                log("compaction of \(partition.topicPartition) failed: \(error)")
+                            }
+                        }
+                        nextCompaction = current + UInt64(compactionCheckMilliseconds) * 1_000_000
                     }
                     if let flushAt = nextFlush, current >= flushAt, let interval = flushInterval {
                         for partition in logs { try? partition.flush() }

@@ -33,9 +33,9 @@ public final class PartitionLog: @unchecked Sendable {
     let directory: String
     let store: any FileStore
     // `lock` guards everything below.
-    private let lock = Lock()
-    private var segments: [Segment]
-    private var configuration: LogConfiguration
+    let lock = Lock()
+    var segments: [Segment]
+    var configuration: LogConfiguration
     private var startOffset: Int64
     /// Called after each append with the new log end offset (Fetch long-polls wake on it).
     /// Runs on the appending thread, with the lock released.
@@ -79,6 +79,8 @@ public final class PartitionLog: @unchecked Sendable {
         let directory = topicPartition.directoryName
         let names: [String]
         do { names = try store.list(directory) } catch { throw .io(error) }
+        // A compaction that stopped before its rename leaves a .cleaned copy: the original stands.
+        for name in names where name.hasSuffix(".cleaned") { try? store.remove(directory + "/" + name) }
         var bases = names.filter { $0.hasSuffix(".log") }.compactMap { Int64($0.dropLast(4)) }.sorted()
         let recoveryPoint = (try? readCheckpoint(store: store, path: directory + "/" + recoveryPointFile)) ?? 0
         var segments: [Segment] = []

@@ -5,6 +5,7 @@
 import KafkaRecords
 @testable import LogStorage
 import SystemCalls
+import Glibc
 import Testing
 
 @Suite struct RecoveryTests {
@@ -128,5 +129,31 @@ import Testing
         try manager.deletePartition(partitionA)
         #expect(manager.partition(partitionA) == nil)
         #expect(manager.allPartitions.isEmpty)
+    }
+}
+
+@Suite struct BackgroundWorkTests {
+    @Test func theCleanerThreadAppliesRetentionAndCompaction() throws {
+        var deleting = smallSegments(400)
+        deleting.retentionBytes = 500
+        var compacting = LogConfiguration()
+        compacting.cleanupPolicy = .compact
+        let compactedPartition = TopicPartition(topic: "state", partition: 0)
+        let manager = try LogManager(dataDirectory: nil, configuration: { _ in LogConfiguration() }, flushPolicy: .everyMilliseconds(10))
+        let retained = try manager.createPartition(partitionA, configuration: deleting)
+        let compacted = try manager.createPartition(compactedPartition, configuration: compacting)
+        for _ in 0..<20 { _ = try retained.append(makeBatch(count: 2, valueSize: 60), leaderEpoch: 0, now: 0) }
+        for round in 0..<3 { _ = try compacted.append(keyedBatch([("k", "v\(round)")]), leaderEpoch: 0, now: 0) }
+        try compacted.roll(now: 0)
+        _ = try compacted.append(keyedBatch([("x", "y")]), leaderEpoch: 0, now: 0)
+        try manager.startBackgroundWork(retentionCheckMilliseconds: 20, compactionCheckMilliseconds: 20)
+        let deadline = System.monotonicNanoseconds() + 3_000_000_000
+        func compactedCount() -> Int { (try? contents(compacted).count) ?? 0 }
+        while System.monotonicNanoseconds() < deadline, retained.logStartOffset == 0 || compactedCount() > 2 {
+            usleep(10_000)
+        }
+        #expect(retained.logStartOffset > 0)
+        #expect(try contents(compacted).map(\.value) == ["v2", "y"])
+        try manager.shutdown()
     }
 }

@@ -264,8 +264,9 @@ import Testing
         // Other suites run in parallel and open files and threads of their own: wait for
         // the counts to come back rather than sampling once.
         let deadline = System.monotonicNanoseconds() + 5_000_000_000
+        func threadCount() -> Int { (try? System.directoryEntries("/proc/self/task").count) ?? 0 }
         while System.monotonicNanoseconds() < deadline,
-              System.openDescriptorCount() > descriptorsBefore || (try System.directoryEntries("/proc/self/task").count) > threadsBefore {
+              System.openDescriptorCount() > descriptorsBefore || threadCount() > threadsBefore {
             usleep(10_000)
         }
         #expect(System.openDescriptorCount() <= descriptorsBefore)
