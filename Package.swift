@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "decoder-fuzzer", targets: ["DecoderFuzzer"]),
         .executable(name: "codec-bench", targets: ["CodecBench"]),
         .executable(name: "reactor-bench", targets: ["ReactorBench"]),
+        .executable(name: "storage-bench", targets: ["StorageBench"]),
     ],
     targets: [
         // System libraries for the four Kafka compression codecs (Debian -dev packages).
@@ -47,6 +48,9 @@ let package = Package(
         // Release-mode benchmark of the network core (README: Performance).
         .executableTarget(name: "ReactorBench", dependencies: ["Reactor", "SystemCalls"],
                           path: "Interop/bench/reactor"),
+        // Release-mode benchmark of the log (README: Performance).
+        .executableTarget(name: "StorageBench", dependencies: ["LogStorage", "KafkaRecords", "SystemCalls"],
+                          path: "Interop/bench/storage"),
         // Shared by the decoders' "never trap" tests.
         .target(name: "Mutation", path: "Tests/Mutation"),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
