@@ -8,8 +8,18 @@ import SystemCalls
 public final class LogManager: @unchecked Sendable {
     public let store: any FileStore
     public let flushPolicy: FlushPolicy
-    /// Partitions that were recovered (truncated) at start-up, with the bytes cut.
-    public let recoveredPartitions: [TopicPartition: Int64]
+    /// What recovery cut at start-up, to be logged: a corrupt byte is reported, never skipped.
+    public let recoveryEvents: [RecoveryEvent]
+    /// Partitions that recovery truncated, with the bytes cut.
+    public var recoveredPartitions: [TopicPartition: Int64] {
+        var result: [TopicPartition: Int64] = [:]
+        for event in recoveryEvents where event.truncatedBytes > 0 {
+            if let partition = TopicPartition(directoryName: String(event.path.split(separator: "/").first ?? "")) {
+                result[partition, default: 0] += event.truncatedBytes
+            }
+        }
+        return result
+    }
     // `lock` guards `partitions`, `stopped` and `cleaner`.
     private let lock = Lock()
     private var partitions: [TopicPartition: PartitionLog] = [:]
@@ -17,6 +27,8 @@ public final class LogManager: @unchecked Sendable {
     private var cleaner: OSThread?
     private let lockFile: LogFile?
     private let wake: Int32
+    /// The fsync thread, for FlushPolicy.everyAppend.
+    private let syncQueue: SyncQueue?
 
     static let cleanShutdownMarker = ".swiftlet-clean-shutdown"
     static let lockName = ".lock"
@@ -29,6 +41,7 @@ public final class LogManager: @unchecked Sendable {
         self.flushPolicy = flushPolicy
         do {
             wake = try System.eventFileDescriptor()
+            syncQueue = flushPolicy == .everyAppend ? try SyncQueue() : nil
         } catch { throw .io(error) }
         if let dataDirectory {
             let disk = DiskFileStore(root: dataDirectory)
@@ -55,17 +68,17 @@ public final class LogManager: @unchecked Sendable {
         let clean = store.exists(Self.cleanShutdownMarker)
         // The marker only vouches for the stop that wrote it.
         try? store.remove(Self.cleanShutdownMarker)
-        var recovered: [TopicPartition: Int64] = [:]
+        var events: [RecoveryEvent] = []
         let names: [String]
         do { names = try store.list("") } catch { throw .io(error) }
         for name in names {
             guard let topicPartition = TopicPartition(directoryName: name) else { continue }
-            let (log, truncated) = try PartitionLog.open(topicPartition, store: store, configuration: configuration(topicPartition),
-                                                        recover: !clean, now: now)
+            let (log, recovery) = try PartitionLog.open(topicPartition, store: store, configuration: configuration(topicPartition),
+                                                       recover: !clean, now: now)
             partitions[topicPartition] = log
-            if truncated > 0 { recovered[topicPartition] = truncated }
+            events += recovery
         }
-        recoveredPartitions = recovered
+        recoveryEvents = events
     }
 
     deinit { System.close(wake) }
@@ -102,6 +115,17 @@ public final class LogManager: @unchecked Sendable {
         } catch {
             throw .io(error)
         }
+    }
+
+    /// Calls `completion` once what was appended to `log` so far is as durable as the flush
+    /// policy promises: at once under the page-cache policies, after an fsync on the sync
+    /// thread under `.everyAppend` (acks=all waits for this; the reactor never blocks).
+    public func whenDurable(_ log: PartitionLog, _ completion: @escaping @Sendable (LogError?) -> Void) {
+        guard let syncQueue else {
+            completion(nil)
+            return
+        }
+        syncQueue.enqueue(log, completion: completion)
     }
 
     // MARK: Background work
@@ -179,6 +203,7 @@ public final class LogManager: @unchecked Sendable {
         lock.unlock()
         try? System.eventFileSignal(wake)
         thread?.join()
+        syncQueue?.stop()
         for log in logs { try log.closeCleanly() }
         do {
             let marker = try store.open(Self.cleanShutdownMarker, create: true)

@@ -37,6 +37,8 @@ public final class PartitionLog: @unchecked Sendable {
     var segments: [Segment]
     var configuration: LogConfiguration
     private var startOffset: Int64
+    /// Everything below this offset has been forced to disk.
+    private var syncedOffset: Int64 = 0
     /// Called after each append with the new log end offset (Fetch long-polls wake on it).
     /// Runs on the appending thread, with the lock released.
     public var onAppend: (@Sendable (Int64) -> Void)?
@@ -75,7 +77,7 @@ public final class PartitionLog: @unchecked Sendable {
     /// segment past the recovery point is re-read with CRC checks; a bad batch cuts the log
     /// there (what follows it is dropped, as Kafka does).
     public static func open(_ topicPartition: TopicPartition, store: any FileStore, configuration: LogConfiguration,
-                            recover: Bool, now: Int64) throws(LogError) -> (log: PartitionLog, truncatedBytes: Int64) {
+                            recover: Bool, now: Int64) throws(LogError) -> (log: PartitionLog, recovery: [RecoveryEvent]) {
         let directory = topicPartition.directoryName
         let names: [String]
         do { names = try store.list(directory) } catch { throw .io(error) }
@@ -84,17 +86,19 @@ public final class PartitionLog: @unchecked Sendable {
         var bases = names.filter { $0.hasSuffix(".log") }.compactMap { Int64($0.dropLast(4)) }.sorted()
         let recoveryPoint = (try? readCheckpoint(store: store, path: directory + "/" + recoveryPointFile)) ?? 0
         var segments: [Segment] = []
-        var truncated: Int64 = 0
+        var events: [RecoveryEvent] = []
         while !bases.isEmpty {
             let base = bases.removeFirst()
-            let (segment, cut) = try Segment.open(store: store, directory: directory, baseOffset: base,
+            let (segment, event) = try Segment.open(store: store, directory: directory, baseOffset: base,
                                                    indexIntervalBytes: configuration.indexIntervalBytes,
                                                    recover: recover && (bases.isEmpty || bases[0] > recoveryPoint), now: now)
             segments.append(segment)
-            truncated += cut
-            if cut > 0 && !bases.isEmpty {
+            if let event { events.append(event) }
+            if event != nil && !bases.isEmpty {
                 // A hole in the middle: later segments cannot follow it.
                 for later in bases {
+                    events.append(RecoveryEvent(path: directory + "/" + Segment.fileName(later, ".log"), position: 0,
+                                                truncatedBytes: -1, reason: "follows a damaged segment; removed"))
                     for file in ["log", "index", "timeindex"] {
                         try? store.remove(directory + "/" + Segment.fileName(later, "." + file))
                     }
@@ -113,7 +117,7 @@ public final class PartitionLog: @unchecked Sendable {
         let start = min(max(savedStart, segments[0].baseOffset), end)
         let log = PartitionLog(topicPartition: topicPartition, directory: directory, store: store, segments: segments,
                                configuration: configuration, startOffset: start)
-        return (log, truncated)
+        return (log, events)
     }
 
     // MARK: State
@@ -429,15 +433,17 @@ public final class PartitionLog: @unchecked Sendable {
 
     // MARK: Durability
 
-    /// Forces every segment's data to disk and records the recovery point.
+    /// Forces the segments written since the last flush to disk and records the recovery point.
     public func flush() throws(LogError) {
         lock.lock()
-        let files = segments.map(\.log)
+        let synced = syncedOffset
+        let files = segments.filter { $0.nextOffset > synced || $0 === segments.last }.map(\.log)
         let end = segments.last!.nextOffset
         lock.unlock()
         do {
             for file in files { try store.sync(file) }
             lock.lock(); defer { lock.unlock() }
+            syncedOffset = max(syncedOffset, end)
             try writeCheckpoint(Self.recoveryPointFile, end)
         } catch {
             throw .io(error)

@@ -5,6 +5,18 @@
 import KafkaRecords
 import SystemCalls
 
+/// A segment that recovery had to cut: which file, from which byte, how much, and why.
+public struct RecoveryEvent: Sendable, Equatable, CustomStringConvertible {
+    public let path: String
+    public let position: Int64
+    public let truncatedBytes: Int64
+    public let reason: String
+
+    public var description: String {
+        "\(path): cut \(truncatedBytes) bytes from byte \(position): \(reason)"
+    }
+}
+
 /// Where one batch sits in a segment, from its header.
 struct BatchLocation: Equatable {
     var position: Int64
@@ -27,6 +39,8 @@ final class Segment {
     let createdMilliseconds: Int64
     private var bytesSinceLastIndexEntry = 0
     let indexIntervalBytes: Int
+    /// Why the last rebuild cut the file, when it did.
+    private(set) var truncationReason: String?
 
     static func fileName(_ baseOffset: Int64, _ suffix: String) -> String {
         let digits = String(baseOffset)
@@ -61,7 +75,7 @@ final class Segment {
     /// file at the first invalid one, and rebuilds both indexes; otherwise the indexes are
     /// loaded (and rebuilt only when missing or malformed) and the tail is found from them.
     static func open(store: any FileStore, directory: String, baseOffset: Int64, indexIntervalBytes: Int,
-                     recover: Bool, now: Int64) throws(LogError) -> (segment: Segment, truncatedBytes: Int64) {
+                     recover: Bool, now: Int64) throws(LogError) -> (segment: Segment, recovery: RecoveryEvent?) {
         let prefix = directory + "/" + fileName(baseOffset, "")
         do {
             let log = try store.open(prefix + ".log", create: false)
@@ -79,7 +93,9 @@ final class Segment {
             } else {
                 truncated = try segment.findTail()
             }
-            return (segment, truncated)
+            guard truncated > 0 else { return (segment, nil) }
+            return (segment, RecoveryEvent(path: log.path, position: segment.size, truncatedBytes: truncated,
+                                           reason: segment.truncationReason ?? "unreadable tail"))
         } catch let error as SystemCallError {
             throw .io(error)
         } catch let error as LogError {
@@ -112,13 +128,26 @@ final class Segment {
         offsetOfMaxTimestamp = -1
         var position: Int64 = 0
         var expectedNext = baseOffset
-        while let location = try batch(at: position) {
+        truncationReason = nil
+        while true {
+            guard let location = try batch(at: position) else {
+                if position < size { truncationReason = "incomplete or malformed batch header (a torn write)" }
+                break
+            }
             if validateCRC {
                 let bytes = try log.read(count: location.size, at: position)
-                guard let batch = try? RecordBatch(bytes: bytes), (try? batch.validate(denseOffsets: false)) != nil else { break }
+                do {
+                    try RecordBatch(bytes: bytes).validate(denseOffsets: false)
+                } catch {
+                    truncationReason = error.description
+                    break
+                }
             }
             // Offsets only grow; a batch going backwards is garbage.
-            guard location.header.baseOffset >= expectedNext else { break }
+            guard location.header.baseOffset >= expectedNext else {
+                truncationReason = "offset \(location.header.baseOffset) goes backwards (expected \(expectedNext) or more)"
+                break
+            }
             try index(location)
             expectedNext = location.header.lastOffset + 1
             position = location.end

@@ -6,6 +6,7 @@ import KafkaRecords
 @testable import LogStorage
 import SystemCalls
 import Glibc
+import Synchronization
 import Testing
 
 @Suite struct RecoveryTests {
@@ -155,5 +156,58 @@ import Testing
         #expect(retained.logStartOffset > 0)
         #expect(try contents(compacted).map(\.value) == ["v2", "y"])
         try manager.shutdown()
+    }
+}
+
+@Suite struct DurabilityTests {
+    @Test func everyAppendWaitsForTheSyncThread() throws {
+        let directory = TemporaryDirectory()
+        let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in LogConfiguration() }, flushPolicy: .everyAppend)
+        let log = try manager.createPartition(partitionA, configuration: LogConfiguration())
+        let completed = Mutex<[Int32]>([])
+        for _ in 0..<50 {
+            _ = try log.append(makeBatch(count: 1), leaderEpoch: 0, now: 0)
+            manager.whenDurable(log) { error in
+                completed.withLock { $0.append(error == nil ? System.currentThreadId() : -1) }
+            }
+        }
+        let deadline = System.monotonicNanoseconds() + 5_000_000_000
+        while completed.withLock({ $0.count }) < 50 && System.monotonicNanoseconds() < deadline { usleep(1_000) }
+        let threads = completed.withLock { $0 }
+        #expect(threads.count == 50)
+        #expect(!threads.contains(-1) && !threads.contains(System.currentThreadId()))
+        // The recovery point advanced with the syncs: a kill now loses nothing to recovery.
+        let point = try PartitionLog.readCheckpoint(store: manager.store, path: partitionA.directoryName + "/recovery-point")
+        #expect(point == 50)
+        try manager.shutdown()
+    }
+
+    @Test func pageCachePoliciesCompleteAtOnce() throws {
+        let manager = try LogManager(dataDirectory: nil, configuration: { _ in LogConfiguration() })
+        let log = try manager.createPartition(partitionA, configuration: LogConfiguration())
+        let called = Mutex(false)
+        manager.whenDurable(log) { _ in called.withLock { $0 = true } }
+        #expect(called.withLock { $0 })
+    }
+
+    @Test func recoveryReportsWhatItCut() throws {
+        let directory = TemporaryDirectory()
+        do {
+            let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in LogConfiguration() })
+            let log = try manager.createPartition(partitionA, configuration: LogConfiguration())
+            _ = try log.append(makeBatch(count: 2), leaderEpoch: 0, now: 0)
+            _ = try log.append(makeBatch(count: 2), leaderEpoch: 0, now: 0)
+        }
+        let path = directory.path + "/" + partitionA.directoryName + "/00000000000000000000.log"
+        let file = try System.open(path, .readWrite)
+        let size = try System.fileSize(file)
+        try ([0x55] as [UInt8]).withUnsafeBytes { try System.pwrite(file, $0, at: size - 3) }
+        System.close(file)
+        let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in LogConfiguration() })
+        let event = try #require(manager.recoveryEvents.first)
+        #expect(event.path == partitionA.directoryName + "/00000000000000000000.log")
+        #expect(event.position == Int64(makeBatch(count: 2).count))
+        #expect(event.reason.contains("CRC"))
+        #expect(event.description.contains("cut"))
     }
 }
