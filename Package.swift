@@ -10,11 +10,15 @@ let package = Package(
         .library(name: "KafkaWire", targets: ["KafkaWire"]),
         .library(name: "KafkaRecords", targets: ["KafkaRecords"]),
         .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
+        .executable(name: "swiftlet", targets: ["swiftlet"]),
         .executable(name: "kafka-codegen", targets: ["KafkaCodegen"]),
         .executable(name: "decoder-fuzzer", targets: ["DecoderFuzzer"]),
         .executable(name: "codec-bench", targets: ["CodecBench"]),
         .executable(name: "reactor-bench", targets: ["ReactorBench"]),
         .executable(name: "storage-bench", targets: ["StorageBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // System libraries for the four Kafka compression codecs (Debian -dev packages).
@@ -37,6 +41,11 @@ let package = Package(
                 dependencies: ["KafkaWire", "CCRC32C", "CZlib", "CSnappy", "CLZ4", "CZstd"]),
         .target(name: "KafkaProtocol", dependencies: ["KafkaWire", "KafkaRecords"]),
         .target(name: "LogStorage", dependencies: ["SystemCalls", "KafkaRecords"]),
+        .target(name: "Broker", dependencies: ["KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls"]),
+        .executableTarget(name: "swiftlet", dependencies: [
+            "Broker", "LogStorage", "Reactor", "SystemCalls",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "KafkaCodegen", path: "Sources/KafkaCodegen"),
 
         // libFuzzer target for the request decoder and the batch parser (README: Fuzzing).

@@ -16,7 +16,7 @@ public final class LogFile: Sendable {
 
     public func size() throws(SystemCallError) -> Int64 { try System.fileSize(descriptor) }
 
-    func read(count: Int, at offset: Int64) throws(SystemCallError) -> [UInt8] {
+    public func read(count: Int, at offset: Int64) throws(SystemCallError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         let result = bytes.withUnsafeMutableBytes { buffer in
             Result { () throws(SystemCallError) in try System.pread(descriptor, into: buffer, at: offset) }

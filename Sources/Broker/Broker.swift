@@ -1,0 +1,120 @@
+// The broker: the log manager, the topic registry, the handlers, and the reactor server
+// that feeds them frames. One instance per process.
+
+import Foundation
+import KafkaProtocol
+import KafkaWire
+import LogStorage
+import Reactor
+import SystemCalls
+
+public final class Broker: Sendable {
+    public let configuration: BrokerConfiguration
+    public let clusterId: String
+    public let logs: LogManager
+    public let topics: TopicRegistry
+    let fetchWaiters = FetchWaiters()
+    let handlers: HandlerRegistry
+    let log: @Sendable (String) -> Void
+
+    public init(configuration: BrokerConfiguration, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        self.configuration = configuration
+        self.log = log
+        if let directory = configuration.dataDirectory { try System.makeDirectory(directory) }
+        topics = try TopicRegistry(dataDirectory: configuration.dataDirectory)
+        let registry = topics
+        let defaults = configuration.logDefaults
+        logs = try LogManager(dataDirectory: configuration.dataDirectory.map { $0 + "/logs" }, configuration: { partition in
+            let overrides = registry.topic(named: partition.topic)?.configs ?? [:]
+            return (try? TopicConfigs.apply(overrides, to: defaults).get()) ?? defaults
+        }, flushPolicy: configuration.flushPolicy)
+        for event in logs.recoveryEvents { log("recovery: \(event)") }
+        clusterId = try Self.loadClusterId(configuration)
+        handlers = HandlerRegistry.standard
+        for name in logs.allPartitions { attachWaiters(to: logs.partition(name)!) }
+    }
+
+    /// The cluster id: given, or the one stored in meta.properties, or a new one stored there.
+    private static func loadClusterId(_ configuration: BrokerConfiguration) throws -> String {
+        guard let directory = configuration.dataDirectory else { return configuration.clusterId ?? Uuid.random().base64 }
+        let path = directory + "/meta.properties"
+        if let text = try? String(contentsOfFile: path, encoding: .utf8),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cluster.id=") }) {
+            let stored = String(line.dropFirst("cluster.id=".count))
+            if let wanted = configuration.clusterId, wanted != stored {
+                throw BrokerError.clusterIdMismatch(stored: stored, configured: wanted)
+            }
+            return stored
+        }
+        let id = configuration.clusterId ?? Uuid.random().base64
+        try "version=1\ncluster.id=\(id)\nnode.id=\(configuration.nodeId)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        return id
+    }
+
+    func attachWaiters(to partition: PartitionLog) {
+        let waiters = fetchWaiters
+        let name = partition.topicPartition
+        partition.onAppend = { _ in waiters.wake(name) }
+    }
+
+    var partitionConfiguration: LogConfiguration {
+        var defaults = configuration.logDefaults
+        defaults.maximumBatchBytes = configuration.messageMaxBytes
+        return defaults
+    }
+
+    /// Creates a topic and its partition logs.
+    func createTopic(name: String, partitions: Int32, configs: [String: String]) throws -> TopicInfo {
+        let logConfiguration = try TopicConfigs.apply(configs, to: partitionConfiguration).get()
+        let topic = TopicInfo(name: name, id: Uuid.random().description, partitions: partitions, configs: configs)
+        guard try topics.add(topic) else { throw BrokerError.topicExists(name) }
+        for index in 0..<partitions {
+            let partition = try logs.createPartition(TopicPartition(topic: name, partition: index), configuration: logConfiguration)
+            attachWaiters(to: partition)
+        }
+        log("created topic \(name) with \(partitions) partition(s)")
+        return topic
+    }
+
+    func deleteTopic(_ topic: TopicInfo) throws {
+        try topics.remove(topic.name)
+        for index in 0..<topic.partitions {
+            try? logs.deletePartition(TopicPartition(topic: topic.name, partition: index))
+        }
+        log("deleted topic \(topic.name)")
+    }
+
+    // MARK: Serving
+
+    /// Starts serving on the configured listeners; returns the server (its bound addresses
+    /// resolve port 0).
+    public func serve(handlesSignals: Bool) throws -> Server {
+        var server = ServerConfiguration(listenAddresses: configuration.listeners)
+        if let loops = configuration.eventLoops { server.eventLoopCount = loops }
+        server.reactor.maximumFrameSize = configuration.socketRequestMaxBytes
+        server.reactor.idleTimeoutMilliseconds = configuration.connectionsMaxIdleMilliseconds
+        server.handlesSignals = handlesSignals
+        let reactor = try Server(configuration: server, handlerFactory: KafkaConnectionFactory(broker: self), log: log)
+        try reactor.start()
+        try logs.startBackgroundWork(retentionCheckMilliseconds: configuration.retentionCheckMilliseconds, log: log)
+        return reactor
+    }
+
+    /// Flushes the logs and writes the clean-shutdown marker.
+    public func shutdown() throws {
+        try logs.shutdown()
+    }
+}
+
+public enum BrokerError: Error, CustomStringConvertible {
+    case clusterIdMismatch(stored: String, configured: String)
+    case topicExists(String)
+
+    public var description: String {
+        switch self {
+        case let .clusterIdMismatch(stored, configured):
+            return "the data directory belongs to cluster \(stored), not \(configured)"
+        case let .topicExists(name): return "topic \(name) already exists"
+        }
+    }
+}

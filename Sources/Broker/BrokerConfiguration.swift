@@ -1,0 +1,39 @@
+// The broker's settings, named after Kafka's server.properties keys where they apply, with
+// Kafka's defaults unless a dev broker has reason to differ (said where it does).
+
+import LogStorage
+import SystemCalls
+
+public struct BrokerConfiguration: Sendable {
+    public var nodeId: Int32 = 1
+    /// Kafka's cluster.id; generated and persisted on first start when not given.
+    public var clusterId: String?
+    public var listeners: [SocketAddress] = [SocketAddress("127.0.0.1:9092")!]
+    /// What Metadata tells clients to connect to; defaults to the first listener.
+    public var advertisedHost: String?
+    public var advertisedPort: Int32?
+    /// nil: memory mode (--memory).
+    public var dataDirectory: String? = "./swiftlet-data"
+    public var eventLoops: Int?
+    /// auto.create.topics.enable
+    public var autoCreateTopics = true
+    /// num.partitions
+    public var defaultPartitions: Int32 = 1
+    /// message.max.bytes (the broker-wide default of max.message.bytes)
+    public var messageMaxBytes = 1_048_588
+    /// Topic config defaults from log.* keys.
+    public var logDefaults = LogConfiguration()
+    public var flushPolicy: FlushPolicy = .never
+    /// log.retention.check.interval.ms
+    public var retentionCheckMilliseconds = 300_000
+    /// socket.request.max.bytes
+    public var socketRequestMaxBytes = 100 * 1024 * 1024
+    /// connections.max.idle.ms
+    public var connectionsMaxIdleMilliseconds = 600_000
+
+    public init() {}
+
+    var advertised: (host: String, port: Int32) {
+        (advertisedHost ?? listeners[0].host, advertisedPort ?? Int32(listeners[0].port))
+    }
+}

@@ -1,0 +1,43 @@
+// Parked Fetch requests, by partition: an append wakes the fetches waiting on its
+// partition (on their own event loops) instead of letting them sleep until max_wait_ms.
+
+import LogStorage
+import Reactor
+import Synchronization
+
+final class FetchWaiters: Sendable {
+    struct Waiter: Sendable {
+        let id: UInt64
+        let loop: EventLoop
+        let wake: @Sendable () -> Void
+    }
+
+    private let state = Mutex<(next: UInt64, byPartition: [TopicPartition: [Waiter]])>((1, [:]))
+
+    /// Registers `wake` for each partition; returns an id to cancel with.
+    func park(on partitions: [TopicPartition], loop: EventLoop, wake: @escaping @Sendable () -> Void) -> UInt64 {
+        state.withLock { state in
+            let id = state.next
+            state.next += 1
+            for partition in partitions {
+                state.byPartition[partition, default: []].append(Waiter(id: id, loop: loop, wake: wake))
+            }
+            return id
+        }
+    }
+
+    func cancel(_ id: UInt64, partitions: [TopicPartition]) {
+        state.withLock { state in
+            for partition in partitions {
+                state.byPartition[partition]?.removeAll { $0.id == id }
+                if state.byPartition[partition]?.isEmpty == true { state.byPartition[partition] = nil }
+            }
+        }
+    }
+
+    /// Wakes everything parked on `partition`, each on its own loop.
+    func wake(_ partition: TopicPartition) {
+        let waiters = state.withLock { $0.byPartition.removeValue(forKey: partition) } ?? []
+        for waiter in waiters { waiter.loop.execute(waiter.wake) }
+    }
+}

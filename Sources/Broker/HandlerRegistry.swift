@@ -1,0 +1,63 @@
+// Which API versions the broker serves, declared by each handler beside its code; the
+// ApiVersions response is derived from this table, never kept by hand.
+
+import KafkaProtocol
+import Reactor
+
+/// Everything a handler needs to answer one request.
+struct RequestContext: Sendable {
+    let broker: Broker
+    let request: DecodedRequest
+    let responder: Responder
+    let eventLoop: EventLoop
+
+    var version: Int16 { request.apiVersion }
+
+    /// Encodes `response` at the request's version, with its correlation id.
+    func send<Response: KafkaResponse>(_ response: Response) {
+        do {
+            responder.respond(try RequestCodec.encode(response: response, version: version, correlationId: request.correlationId))
+        } catch {
+            // A handler built a response its version cannot carry: a bug, not the client's.
+            broker.log("cannot encode \(Response.self) v\(version): \(error); closing the connection")
+            responder.closeConnection()
+        }
+    }
+}
+
+protocol ApiHandler: Sendable {
+    /// What ApiVersions advertises. May start below the schema's minimum where Kafka 4.x
+    /// does (Produce from v0 for old librdkafka's feature checks).
+    var advertised: ClosedRange<Int16> { get }
+    /// What the handler accepts: the advertised range clipped to what the schema decodes.
+    var apiKey: ApiKey { get }
+    func handle(_ context: RequestContext)
+}
+
+struct HandlerRegistry: Sendable {
+    let handlers: [ApiKey: any ApiHandler]
+
+    static let standard = HandlerRegistry(handlers: [
+        ApiVersionsHandler(), MetadataHandler(), ProduceHandler(), FetchHandler(), ListOffsetsHandler(),
+        CreateTopicsHandler(), DeleteTopicsHandler(),
+    ])
+
+    init(handlers list: [any ApiHandler]) {
+        var table: [ApiKey: any ApiHandler] = [:]
+        for handler in list { table[handler.apiKey] = handler }
+        handlers = table
+    }
+
+    /// The ApiVersions entries: every handler's advertised range, by api key.
+    var advertisedVersions: [ApiVersionsResponse.ApiVersion] {
+        handlers.values.sorted { $0.apiKey.rawValue < $1.apiKey.rawValue }.map {
+            ApiVersionsResponse.ApiVersion(apiKey: $0.apiKey.rawValue, minVersion: $0.advertised.lowerBound, maxVersion: $0.advertised.upperBound)
+        }
+    }
+
+    func handler(for apiKey: ApiKey, version: Int16) -> (any ApiHandler)? {
+        guard let handler = handlers[apiKey], handler.advertised.contains(version),
+              apiKey.validVersions.contains(version) else { return nil }
+        return handler
+    }
+}

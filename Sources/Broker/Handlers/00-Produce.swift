@@ -1,0 +1,108 @@
+// Produce (key 0): appends each partition's batch to its log, as sent (no recompression),
+// and answers with the base offset. acks=0 gets no response at all, and a failure then
+// closes the connection so the client refreshes its metadata (Kafka's behaviour).
+
+import KafkaProtocol
+import KafkaRecords
+import KafkaWire
+import LogStorage
+import Synchronization
+import SystemCalls
+
+struct ProduceHandler: ApiHandler {
+    let apiKey = ApiKey.produce
+    /// Kafka 4.x advertises v0 (librdkafka before 2.11 turns compression off otherwise,
+    /// KAFKA-18659) but serves v3+; requests below v3 are closed as unsupported.
+    let advertised: ClosedRange<Int16> = 0...13
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! ProduceRequest
+        let broker = context.broker
+        let now = System.wallClockMilliseconds()
+        var response = ProduceResponse()
+        var failed = false
+        var durableLogs: [PartitionLog] = []
+        guard [0, 1, -1].contains(request.acks) else {
+            respondToAll(request, with: .invalidRequiredAcks, context: context)
+            return
+        }
+        for topicData in request.topicData {
+            let topic = context.version >= 13 ? broker.topics.topic(id: topicData.topicId) : broker.topics.topic(named: topicData.name)
+            var topicResponse = ProduceResponse.TopicProduceResponse(name: topicData.name, topicId: topicData.topicId)
+            for partitionData in topicData.partitionData {
+                var result = ProduceResponse.PartitionProduceResponse(index: partitionData.index, errorCode: 0, baseOffset: -1)
+                let error: ErrorCode
+                if let topic, let log = broker.logs.partition(TopicPartition(topic: topic.name, partition: partitionData.index)) {
+                    (error, result) = append(partitionData, to: log, now: now, result: result)
+                    if error == .none { durableLogs.append(log) }
+                } else {
+                    error = context.version >= 13 ? .unknownTopicId : .unknownTopicOrPartition
+                }
+                result.errorCode = error.rawValue
+                failed = failed || error != .none
+                topicResponse.partitionResponses.append(result)
+            }
+            response.responses.append(topicResponse)
+        }
+        if request.acks == 0 {
+            if failed { context.responder.closeConnection() } else { context.responder.respondNothing() }
+            return
+        }
+        guard request.acks == -1, !durableLogs.isEmpty else {
+            context.send(response)
+            return
+        }
+        // acks=all: under fsync-per-append, answer once the fsync thread has synced them all.
+        let remaining = Counter(durableLogs.count)
+        let send = context
+        let finished = response
+        for log in durableLogs {
+            broker.logs.whenDurable(log) { _ in
+                if remaining.decrement() == 0 { send.eventLoop.execute { send.send(finished) } }
+            }
+        }
+    }
+
+    private func append(_ data: ProduceRequest.PartitionProduceData, to log: PartitionLog, now: Int64,
+                        result: ProduceResponse.PartitionProduceResponse) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
+        var result = result
+        guard let records = data.records, !records.isEmpty else { return (.corruptMessage, result) }
+        // Produce v3+ carries exactly one RecordBatch v2 per partition.
+        if let batches = try? RecordBatch.batches(in: records), batches.count != 1 { return (.invalidRecord, result) }
+        do {
+            let appended = try log.append(records, leaderEpoch: 0, now: now)
+            result.baseOffset = appended.baseOffset
+            result.logAppendTimeMs = appended.logAppendTime
+            result.logStartOffset = appended.logStartOffset
+            return (.none, result)
+        } catch {
+            result.logStartOffset = log.logStartOffset
+            switch error {
+            case .batchTooLarge: return (.messageTooLarge, result)
+            case .invalidBatch(_, .unsupportedMagic): return (.unsupportedForMessageFormat, result)
+            case .invalidBatch: return (.corruptMessage, result)
+            default: return (.kafkaStorageError, result)
+            }
+        }
+    }
+
+    private func respondToAll(_ request: ProduceRequest, with error: ErrorCode, context: RequestContext) {
+        guard request.acks != 0 else {
+            context.responder.closeConnection()
+            return
+        }
+        let response = ProduceResponse(responses: request.topicData.map { topic in
+            .init(name: topic.name, topicId: topic.topicId, partitionResponses: topic.partitionData.map {
+                .init(index: $0.index, errorCode: error.rawValue, baseOffset: -1)
+            })
+        })
+        context.send(response)
+    }
+}
+
+/// A countdown shared by completions on other threads.
+final class Counter: Sendable {
+    private let value: Atomic<Int>
+    init(_ start: Int) { value = Atomic(start) }
+    func decrement() -> Int { value.subtract(1, ordering: .acquiringAndReleasing).newValue }
+}

@@ -1,0 +1,60 @@
+// Metadata (key 3): this broker as the only node and leader of every partition, topics
+// with their ids, and auto-creation when the client allows it and the broker is set to.
+
+import KafkaProtocol
+import KafkaWire
+import LogStorage
+
+struct MetadataHandler: ApiHandler {
+    let apiKey = ApiKey.metadata
+    let advertised: ClosedRange<Int16> = 0...13
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! MetadataRequest
+        let broker = context.broker
+        let (host, port) = broker.configuration.advertised
+        var response = MetadataResponse(
+            brokers: [.init(nodeId: broker.configuration.nodeId, host: host, port: port)],
+            clusterId: broker.clusterId, controllerId: broker.configuration.nodeId)
+        // v0: an empty list means all topics; v1+: null means all, empty means none.
+        let requested: [MetadataRequest.MetadataRequestTopic]? =
+            context.version == 0 && request.topics?.isEmpty == true ? nil : request.topics
+        let allowCreate = broker.configuration.autoCreateTopics && (context.version < 4 || request.allowAutoTopicCreation)
+        if let requested {
+            for wanted in requested {
+                response.topics.append(describe(wanted, broker: broker, allowCreate: allowCreate))
+            }
+        } else {
+            response.topics = broker.topics.all.map { Self.describe($0, broker: broker) }
+        }
+        context.send(response)
+    }
+
+    private func describe(_ wanted: MetadataRequest.MetadataRequestTopic, broker: Broker, allowCreate: Bool) -> MetadataResponse.MetadataResponseTopic {
+        if let name = wanted.name {
+            if let topic = broker.topics.topic(named: name) { return Self.describe(topic, broker: broker) }
+            if TopicRegistry.validate(name) != nil {
+                return .init(errorCode: ErrorCode.invalidTopicException.rawValue, name: name)
+            }
+            if allowCreate, let topic = try? broker.createTopic(name: name, partitions: broker.configuration.defaultPartitions, configs: [:]) {
+                return Self.describe(topic, broker: broker)
+            }
+            // Created by another connection meanwhile?
+            if let topic = broker.topics.topic(named: name) { return Self.describe(topic, broker: broker) }
+            return .init(errorCode: ErrorCode.unknownTopicOrPartition.rawValue, name: name)
+        }
+        if let topic = broker.topics.topic(id: wanted.topicId) { return Self.describe(topic, broker: broker) }
+        return .init(errorCode: ErrorCode.unknownTopicId.rawValue, name: nil, topicId: wanted.topicId)
+    }
+
+    static func describe(_ topic: TopicInfo, broker: Broker) -> MetadataResponse.MetadataResponseTopic {
+        let node = broker.configuration.nodeId
+        return .init(
+            errorCode: ErrorCode.none.rawValue, name: topic.name, topicId: topic.topicId,
+            isInternal: topic.name.hasPrefix("__"),
+            partitions: (0..<topic.partitions).map { index in
+                .init(errorCode: ErrorCode.none.rawValue, partitionIndex: index, leaderId: node, leaderEpoch: 0,
+                      replicaNodes: [node], isrNodes: [node], offlineReplicas: [])
+            })
+    }
+}

@@ -1,0 +1,60 @@
+// CreateTopics (key 19): validates names, partition counts, replication factor (a single
+// node: 1 or -1, anything more is INVALID_REPLICATION_FACTOR) and configs, optionally only
+// validating, then creates the topic and its partition logs.
+
+import KafkaProtocol
+import LogStorage
+
+struct CreateTopicsHandler: ApiHandler {
+    let apiKey = ApiKey.createTopics
+    let advertised: ClosedRange<Int16> = 2...7
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! CreateTopicsRequest
+        let broker = context.broker
+        var response = CreateTopicsResponse()
+        var seen: [String: Int] = [:]
+        for topic in request.topics { seen[topic.name, default: 0] += 1 }
+        for topic in request.topics {
+            var result = CreateTopicsResponse.CreatableTopicResult(name: topic.name, errorCode: 0)
+            func fail(_ error: ErrorCode, _ message: String) {
+                result.errorCode = error.rawValue
+                result.errorMessage = message
+            }
+            let partitions = topic.numPartitions == -1 ? (topic.assignments.isEmpty ? broker.configuration.defaultPartitions : Int32(topic.assignments.count)) : topic.numPartitions
+            var configs: [String: String] = [:]
+            for config in topic.configs { if let value = config.value { configs[config.name] = value } }
+            if seen[topic.name]! > 1 {
+                fail(.invalidRequest, "Create topics request from client contains the topic \(topic.name) more than once")
+            } else if let problem = TopicRegistry.validate(topic.name) {
+                fail(.invalidTopicException, "Invalid topic name \(topic.name): \(problem)")
+            } else if broker.topics.topic(named: topic.name) != nil {
+                fail(.topicAlreadyExists, "Topic '\(topic.name)' already exists.")
+            } else if partitions <= 0 {
+                fail(.invalidPartitions, "Number of partitions must be larger than 0.")
+            } else if topic.replicationFactor != -1 && topic.replicationFactor != 1 && topic.assignments.isEmpty {
+                fail(.invalidReplicationFactor, "Unable to replicate the partition \(topic.replicationFactor) time(s): The target replication factor of \(topic.replicationFactor) cannot be reached because only 1 broker(s) are registered.")
+            } else if topic.assignments.contains(where: { $0.brokerIds != [broker.configuration.nodeId] }) {
+                fail(.invalidReplicaAssignment, "Replica assignments must name broker \(broker.configuration.nodeId) alone.")
+            } else if case let .failure(invalid) = TopicConfigs.apply(configs, to: broker.partitionConfiguration) {
+                fail(.invalidConfig, invalid.description)
+            } else if !request.validateOnly {
+                do {
+                    let created = try broker.createTopic(name: topic.name, partitions: partitions, configs: configs)
+                    result.topicId = created.topicId
+                } catch {
+                    fail(.topicAlreadyExists, "\(error)")
+                }
+            }
+            if result.errorCode == 0 {
+                result.numPartitions = partitions
+                result.replicationFactor = 1
+                result.configs = configs.sorted { $0.key < $1.key }.map {
+                    .init(name: $0.key, value: $0.value, readOnly: false, configSource: 1, isSensitive: false)
+                }
+            }
+            response.topics.append(result)
+        }
+        context.send(response)
+    }
+}

@@ -1,0 +1,91 @@
+// Topics of the cluster: names, ids, partition counts and config overrides, persisted as
+// one JSON file in the data directory (written to a temporary file, then renamed).
+
+import Foundation
+import KafkaWire
+import LogStorage
+import Synchronization
+import SystemCalls
+
+public struct TopicInfo: Sendable, Codable, Equatable {
+    public var name: String
+    public var id: String
+    public var partitions: Int32
+    /// Topic-level overrides as Kafka names them ("retention.ms": "1000").
+    public var configs: [String: String]
+
+    public var topicId: Uuid { Uuid(id) ?? .zero }
+}
+
+public enum TopicNameError: Error, Equatable {
+    case empty, tooLong, illegalCharacters, dotOnly
+}
+
+public final class TopicRegistry: Sendable {
+    private let path: String?
+    private let topics: Mutex<[String: TopicInfo]>
+
+    public init(dataDirectory: String?) throws {
+        path = dataDirectory.map { $0 + "/topics.json" }
+        var loaded: [String: TopicInfo] = [:]
+        if let path, let data = FileManager.default.contents(atPath: path) {
+            for topic in try JSONDecoder().decode([TopicInfo].self, from: data) { loaded[topic.name] = topic }
+        }
+        topics = Mutex(loaded)
+    }
+
+    /// Kafka's rule: 1-249 characters of [a-zA-Z0-9._-], not "." or "..".
+    public static func validate(_ name: String) -> TopicNameError? {
+        if name.isEmpty { return .empty }
+        if name == "." || name == ".." { return .dotOnly }
+        if name.utf8.count > 249 { return .tooLong }
+        let legal = name.utf8.allSatisfy { byte in
+            (byte >= 97 && byte <= 122) || (byte >= 65 && byte <= 90) || (byte >= 48 && byte <= 57) || byte == 46 || byte == 95 || byte == 45
+        }
+        return legal ? nil : .illegalCharacters
+    }
+
+    public func topic(named name: String) -> TopicInfo? { topics.withLock { $0[name] } }
+
+    public func topic(id: Uuid) -> TopicInfo? { topics.withLock { $0.values.first { $0.topicId == id } } }
+
+    public var all: [TopicInfo] { topics.withLock { $0.values.sorted { $0.name < $1.name } } }
+
+    /// Adds a topic; false when the name is taken.
+    public func add(_ topic: TopicInfo) throws -> Bool {
+        let snapshot = topics.withLock { table -> [TopicInfo]? in
+            if table[topic.name] != nil { return nil }
+            table[topic.name] = topic
+            return Array(table.values)
+        }
+        guard let snapshot else { return false }
+        try persist(snapshot)
+        return true
+    }
+
+    public func remove(_ name: String) throws {
+        let snapshot = topics.withLock { table -> [TopicInfo] in
+            table.removeValue(forKey: name)
+            return Array(table.values)
+        }
+        try persist(snapshot)
+    }
+
+    public func update(_ topic: TopicInfo) throws {
+        let snapshot = topics.withLock { table -> [TopicInfo] in
+            table[topic.name] = topic
+            return Array(table.values)
+        }
+        try persist(snapshot)
+    }
+
+    private func persist(_ snapshot: [TopicInfo]) throws {
+        guard let path else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(snapshot.sorted { $0.name < $1.name })
+        let temporary = path + ".tmp"
+        try data.write(to: URL(fileURLWithPath: temporary))
+        try System.rename(temporary, to: path)
+    }
+}

@@ -1,0 +1,114 @@
+// Kafka's server.properties keys that apply to Swiftlet, from a --config file or SWIFTLET_*
+// environment variables, applied onto the broker configuration. An unknown key or a bad
+// value is an error that names it.
+
+import Broker
+import Foundation
+import LogStorage
+import SystemCalls
+
+struct SettingError: Error, CustomStringConvertible {
+    let description: String
+}
+
+enum ServerProperties {
+    /// key=value lines; '#' and '!' start comments.
+    static func parse(_ text: String, source: String) throws -> [(key: String, value: String)] {
+        var result: [(String, String)] = []
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix("!") { continue }
+            guard let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
+                throw SettingError(description: "\(source):\(number + 1): expected key=value, found \"\(line)\"")
+            }
+            result.append((line[..<equals].trimmingCharacters(in: .whitespaces),
+                           line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)))
+        }
+        return result
+    }
+
+    typealias Apply = @Sendable (inout BrokerConfiguration, String) -> Bool
+
+    static func integer<T: FixedWidthInteger>(_ value: String, minimum: T) -> T? {
+        guard let number = T(value), number >= minimum else { return nil }
+        return number
+    }
+
+    /// Every key Swiftlet understands.
+    static let keys: [String: Apply] = [
+        "node.id": { configuration, value in set(&configuration.nodeId, integer(value, minimum: 0)) },
+        "broker.id": { configuration, value in set(&configuration.nodeId, integer(value, minimum: 0)) },
+        "cluster.id": { configuration, value in configuration.clusterId = value; return !value.isEmpty },
+        "listeners": { configuration, value in
+            let addresses = value.split(separator: ",").map { listener -> SocketAddress? in
+                let trimmed = listener.trimmingCharacters(in: .whitespaces)
+                let address = trimmed.split(separator: "://").last.map(String.init) ?? trimmed
+                return SocketAddress(address.hasPrefix(":") ? "0.0.0.0" + address : address)
+            }
+            guard !addresses.isEmpty, addresses.allSatisfy({ $0 != nil }) else { return false }
+            configuration.listeners = addresses.map { $0! }
+            return true
+        },
+        "advertised.listeners": { configuration, value in
+            let first = value.split(separator: ",").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+            let address = first.split(separator: "://").last.map(String.init) ?? first
+            guard let colon = address.lastIndex(of: ":"), let port = Int32(address[address.index(after: colon)...]) else { return false }
+            configuration.advertisedHost = String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            configuration.advertisedPort = port
+            return true
+        },
+        "log.dirs": { configuration, value in
+            configuration.dataDirectory = value.split(separator: ",").first.map(String.init); return configuration.dataDirectory != nil
+        },
+        "log.dir": { configuration, value in configuration.dataDirectory = value; return !value.isEmpty },
+        "num.network.threads": { configuration, value in set(&configuration.eventLoops, integer(value, minimum: 1)) },
+        "num.partitions": { configuration, value in set(&configuration.defaultPartitions, integer(value, minimum: 1)) },
+        "auto.create.topics.enable": { configuration, value in set(&configuration.autoCreateTopics, Bool(value.lowercased())) },
+        "default.replication.factor": { _, value in value == "1" || value == "-1" },
+        "message.max.bytes": { configuration, value in set(&configuration.messageMaxBytes, integer(value, minimum: 0)) },
+        "log.retention.ms": { configuration, value in set(&configuration.logDefaults.retentionMilliseconds, integer(value, minimum: -1)) },
+        "log.retention.minutes": { configuration, value in
+            set(&configuration.logDefaults.retentionMilliseconds, integer(value, minimum: Int64(-1)).map { $0 < 0 ? -1 : $0 * 60_000 })
+        },
+        "log.retention.hours": { configuration, value in
+            set(&configuration.logDefaults.retentionMilliseconds, integer(value, minimum: Int64(-1)).map { $0 < 0 ? -1 : $0 * 3_600_000 })
+        },
+        "log.retention.bytes": { configuration, value in set(&configuration.logDefaults.retentionBytes, integer(value, minimum: -1)) },
+        "log.segment.bytes": { configuration, value in set(&configuration.logDefaults.segmentBytes, integer(value, minimum: 14)) },
+        "log.roll.ms": { configuration, value in set(&configuration.logDefaults.segmentMilliseconds, integer(value, minimum: 1)) },
+        "log.roll.hours": { configuration, value in
+            set(&configuration.logDefaults.segmentMilliseconds, integer(value, minimum: Int64(1)).map { $0 * 3_600_000 })
+        },
+        "log.cleanup.policy": { configuration, value in set(&configuration.logDefaults.cleanupPolicy, CleanupPolicy(kafkaValue: value)) },
+        "log.index.interval.bytes": { configuration, value in set(&configuration.logDefaults.indexIntervalBytes, integer(value, minimum: 0)) },
+        "log.cleaner.delete.retention.ms": { configuration, value in
+            set(&configuration.logDefaults.deleteRetentionMilliseconds, integer(value, minimum: 0))
+        },
+        "log.message.timestamp.type": { configuration, value in set(&configuration.logDefaults.timestampPolicy, TimestampPolicy(rawValue: value)) },
+        "log.retention.check.interval.ms": { configuration, value in set(&configuration.retentionCheckMilliseconds, integer(value, minimum: 1)) },
+        "log.flush.interval.ms": { configuration, value in
+            guard let interval = Int(value), interval >= 0 else { return false }
+            configuration.flushPolicy = interval == 0 ? .everyAppend : .everyMilliseconds(interval)
+            return true
+        },
+        "socket.request.max.bytes": { configuration, value in set(&configuration.socketRequestMaxBytes, integer(value, minimum: 1)) },
+        "connections.max.idle.ms": { configuration, value in set(&configuration.connectionsMaxIdleMilliseconds, integer(value, minimum: 1)) },
+    ]
+
+    private static func set<T>(_ target: inout T, _ value: T?) -> Bool {
+        guard let value else { return false }
+        target = value
+        return true
+    }
+
+    private static func set<T>(_ target: inout T?, _ value: T?) -> Bool {
+        guard let value else { return false }
+        target = value
+        return true
+    }
+
+    static func apply(_ key: String, _ value: String, to configuration: inout BrokerConfiguration, source: String) throws {
+        guard let apply = keys[key] else { throw SettingError(description: "\(source): unknown setting \(key)") }
+        guard apply(&configuration, value) else { throw SettingError(description: "\(source): invalid value for \(key): \"\(value)\"") }
+    }
+}

@@ -1,0 +1,138 @@
+// The swiftlet executable: `swiftlet serve` (the default) starts the broker. Settings come
+// from flags, then SWIFTLET_* environment variables, then a server.properties file, then
+// Kafka's defaults; a bad one exits non-zero naming it.
+
+import ArgumentParser
+import Broker
+import Foundation
+import LogStorage
+import Reactor
+import SystemCalls
+
+@main
+struct Swiftlet: ParsableCommand {
+    static let version = "0.1.0"
+    static let configuration = CommandConfiguration(
+        commandName: "swiftlet",
+        abstract: "A Kafka wire-protocol compatible broker.",
+        version: version,
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the broker (the default command).")
+
+    @Option(name: .long, help: "Address to listen on, host:port (repeat for several). Default 127.0.0.1:9092.")
+    var listen: [String] = []
+    @Option(name: .long, help: "host:port that Metadata gives clients. Default: the first listener.")
+    var advertisedListener: String?
+    @Option(name: .long, help: "Data directory. Default ./swiftlet-data.")
+    var dataDir: String?
+    @Flag(name: .long, help: "Keep everything in memory (nothing survives a restart).")
+    var memory = false
+    @Option(name: .long, help: "Event loops (network threads). Default: one per core.")
+    var reactors: Int?
+    @Option(name: .long, help: "This broker's node id. Default 1.")
+    var nodeId: Int32?
+    @Option(name: .long, help: "Cluster id. Default: generated once and kept in the data directory.")
+    var clusterId: String?
+    @Option(name: .long, help: "error, warn, info or debug. Default info.")
+    var logLevel: String?
+    @Option(name: .long, help: "A server.properties file (Kafka's keys that apply).")
+    var config: String?
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        var settings = BrokerConfiguration()
+        // Lowest precedence first: file, then environment, then flags.
+        if let path = config ?? environment["SWIFTLET_CONFIG"] {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("cannot read config file \(path)")
+            }
+            for (key, value) in try ServerProperties.parse(text, source: path) {
+                try ServerProperties.apply(key, value, to: &settings, source: path)
+            }
+        }
+        let flagNames = ["LISTEN", "ADVERTISED_LISTENER", "DATA_DIR", "MEMORY", "REACTORS", "NODE_ID", "CLUSTER_ID", "LOG_LEVEL", "CONFIG"]
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("SWIFTLET_") {
+            let suffix = String(name.dropFirst("SWIFTLET_".count))
+            if flagNames.contains(suffix) { continue }
+            // SWIFTLET_NUM_PARTITIONS=3 is num.partitions=3.
+            try ServerProperties.apply(suffix.lowercased().replacingOccurrences(of: "_", with: "."), value, to: &settings, source: name)
+        }
+        let listens = !listen.isEmpty ? listen : environment["SWIFTLET_LISTEN"]?.split(separator: ",").map(String.init) ?? []
+        if !listens.isEmpty {
+            settings.listeners = try listens.map { text in
+                guard let address = SocketAddress(text) else { throw ValidationError("--listen: \"\(text)\" is not host:port (an IP address or localhost)") }
+                return address
+            }
+        }
+        if let advertised = advertisedListener ?? environment["SWIFTLET_ADVERTISED_LISTENER"] {
+            try ServerProperties.apply("advertised.listeners", advertised, to: &settings, source: "--advertised-listener")
+        }
+        if let directory = dataDir ?? environment["SWIFTLET_DATA_DIR"] { settings.dataDirectory = directory }
+        if settings.dataDirectory == "./swiftlet-data" || settings.dataDirectory == nil { settings.dataDirectory = "./swiftlet-data" }
+        let memoryMode = memory || ["1", "true", "yes"].contains(environment["SWIFTLET_MEMORY"]?.lowercased() ?? "")
+        if memoryMode { settings.dataDirectory = nil }
+        if let loops = reactors ?? environment["SWIFTLET_REACTORS"].flatMap({ Int($0) }) {
+            guard loops >= 1 else { throw ValidationError("--reactors must be at least 1") }
+            settings.eventLoops = loops
+        }
+        if let id = nodeId ?? environment["SWIFTLET_NODE_ID"].flatMap({ Int32($0) }) {
+            guard id >= 0 else { throw ValidationError("--node-id must be 0 or more") }
+            settings.nodeId = id
+        }
+        if let id = clusterId ?? environment["SWIFTLET_CLUSTER_ID"] { settings.clusterId = id }
+        let levelName = logLevel ?? environment["SWIFTLET_LOG_LEVEL"] ?? "info"
+        guard let level = LogLevel(rawValue: levelName) else { throw ValidationError("--log-level: \"\(levelName)\" is not error, warn, info or debug") }
+
+        let logger = Logger(level: level)
+        // Only the acceptor's signalfd may see these: block them before any thread starts.
+        try System.blockSignals([SIGTERM, SIGINT])
+        let broker: Broker
+        do {
+            broker = try Broker(configuration: settings, log: { logger.info($0) })
+        } catch {
+            logger.error("cannot start: \(error)")
+            throw ExitCode(2)
+        }
+        let server: Server
+        do {
+            server = try broker.serve(handlesSignals: true)
+        } catch {
+            logger.error("cannot listen on \(settings.listeners.map(\.description).joined(separator: ", ")): \(error)")
+            throw ExitCode(2)
+        }
+        let advertised = settings.advertisedHost.map { "\($0):\(settings.advertisedPort ?? 9092)" } ?? server.boundAddresses[0].description
+        logger.info("swiftlet \(Swiftlet.version) listening on \(server.boundAddresses.map(\.description).joined(separator: ", ")) (advertised \(advertised)), data \(settings.dataDirectory ?? "in memory"), node \(settings.nodeId), cluster \(broker.clusterId), \(server.eventLoops.count) event loop(s)")
+        server.waitUntilStopped()
+        do {
+            try broker.shutdown()
+        } catch {
+            logger.error("shutdown: \(error)")
+            throw ExitCode(1)
+        }
+        logger.info("stopped cleanly")
+    }
+}
+
+enum LogLevel: String, Comparable {
+    case error, warn, info, debug
+    var rank: Int { [.error: 0, .warn: 1, .info: 2, .debug: 3][self]! }
+    static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// One line per event on stderr: time, level, message.
+struct Logger: Sendable {
+    let level: LogLevel
+
+    func log(_ messageLevel: LogLevel, _ message: String) {
+        guard messageLevel <= level else { return }
+        let time = ISO8601DateFormatter().string(from: Date())
+        FileHandle.standardError.write(Data("\(time) level=\(messageLevel.rawValue) \(message)\n".utf8))
+    }
+
+    func info(_ message: String) { log(.info, message) }
+    func error(_ message: String) { log(.error, message) }
+}
