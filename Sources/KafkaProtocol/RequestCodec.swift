@@ -9,6 +9,8 @@ public struct DecodedRequest: Sendable {
     public var header: RequestHeader
     public var apiKey: ApiKey
     public var body: any KafkaRequest
+    /// Bytes after the body that the schema does not account for (ignored, as Kafka does).
+    public var trailingBytes: Int = 0
 
     public var apiVersion: Int16 { header.requestApiVersion }
     public var correlationId: Int32 { header.correlationId }
@@ -65,10 +67,9 @@ public enum RequestCodec {
         }
         do throws(DecodeError) {
             let body = try apiKey.requestType.init(from: &reader, version: header.requestApiVersion)
-            if !reader.isAtEnd {
-                throw DecodeError.invalidValue(offset: reader.position, reason: "\(reader.remaining) bytes after the request")
-            }
-            return DecodedRequest(header: header, apiKey: apiKey, body: body)
+            // Bytes after the body are ignored, as Kafka ignores them: librdkafka 2.16's
+            // all-topics Metadata v13 request carries three (see Interop/golden).
+            return DecodedRequest(header: header, apiKey: apiKey, body: body, trailingBytes: reader.remaining)
         } catch {
             throw .malformedBody(header: header, apiKey: apiKey, error: error)
         }

@@ -1,0 +1,96 @@
+"""confluent-kafka (librdkafka 2.16) against the real binary: produce with acks 0, 1 and
+all, consume by assignment, a fetch parked on an empty partition woken by a produce, and
+the admin calls the broker serves."""
+
+import time
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def produce(broker, topic, count, acks="all", **extra):
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": acks, "linger.ms": 5, **extra})
+    delivered = []
+    for index in range(count):
+        producer.produce(topic, key=f"k{index}", value=f"v{index}",
+                         headers=[("h", b"1")], on_delivery=lambda error, message: delivered.append((error, message)))
+    assert producer.flush(30) == 0
+    return delivered
+
+
+def consume(broker, topic, count, partition=0, offset=0, timeout=20):
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": f"unused-{uuid.uuid4()}",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, partition, offset)])
+    messages = []
+    deadline = time.monotonic() + timeout
+    while len(messages) < count and time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            messages.append(message)
+    consumer.close()
+    return messages
+
+
+@pytest.mark.parametrize("acks", ["all", "1", "0"])
+def test_produce_and_consume_every_acks(broker, acks):
+    topic = f"ck-acks-{acks}"
+    delivered = produce(broker, topic, 100, acks=acks)
+    assert all(error is None for error, _ in delivered)
+    if acks != "0":
+        assert [message.offset() for _, message in delivered] == list(range(100))
+    messages = consume(broker, topic, 100)
+    assert [(m.key(), m.value(), m.offset()) for m in messages] == [(f"k{i}".encode(), f"v{i}".encode(), i) for i in range(100)]
+    assert messages[0].headers() == [("h", b"1")]
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+def test_compressed_batches(broker, codec):
+    topic = f"ck-{codec}"
+    produce(broker, topic, 500, **{"compression.type": codec, "linger.ms": 50})
+    assert [m.value() for m in consume(broker, topic, 500)] == [f"v{i}".encode() for i in range(500)]
+
+
+def test_parked_fetch_is_woken_by_a_produce(broker):
+    topic = "ck-long-poll"
+    produce(broker, topic, 1)
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "unused-long-poll",
+                         "fetch.wait.max.ms": 5000, "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, 0, 1)])
+    consumer.poll(1.0)  # the consumer is now parked on the empty partition
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+    sent = time.monotonic()
+    producer.produce(topic, value=b"wake up")
+    producer.flush(10)
+    message = None
+    while message is None and time.monotonic() - sent < 10:
+        candidate = consumer.poll(0.05)
+        if candidate is not None and candidate.error() is None:
+            message = candidate
+    latency = time.monotonic() - sent
+    consumer.close()
+    assert message is not None and message.value() == b"wake up"
+    # Woken by the append, not by the 5 s max wait running out.
+    assert latency < 2.5, f"the parked fetch took {latency:.3f} s"
+
+
+def test_admin_create_list_delete(broker):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    futures = admin.create_topics([NewTopic("admin-a", num_partitions=3, replication_factor=1,
+                                            config={"cleanup.policy": "compact", "retention.ms": "60000"})])
+    futures["admin-a"].result(10)
+    metadata = admin.list_topics(timeout=10)
+    assert len(metadata.topics["admin-a"].partitions) == 3
+    with pytest.raises(Exception) as error:
+        admin.create_topics([NewTopic("admin-a", num_partitions=1, replication_factor=1)])["admin-a"].result(10)
+    assert "TOPIC_ALREADY_EXISTS" in str(error.value)
+    with pytest.raises(Exception) as error:
+        admin.create_topics([NewTopic("admin-b", num_partitions=1, replication_factor=3)])["admin-b"].result(10)
+    assert "INVALID_REPLICATION_FACTOR" in str(error.value)
+    with pytest.raises(Exception) as error:
+        admin.create_topics([NewTopic("admin-c", num_partitions=1, replication_factor=1, config={"no.such": "1"})])["admin-c"].result(10)
+    assert "INVALID_CONFIG" in str(error.value)
+    admin.delete_topics(["admin-a"])["admin-a"].result(10)
+    assert "admin-a" not in admin.list_topics(timeout=10).topics
