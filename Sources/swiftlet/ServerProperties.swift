@@ -2,14 +2,14 @@
 // environment variables, applied onto the broker configuration. An unknown key or a bad
 // value is an error that names it.
 
+import ArgumentParser
 import Broker
 import Foundation
 import LogStorage
 import SystemCalls
 
-struct SettingError: Error, CustomStringConvertible {
-    let description: String
-}
+/// Bad settings exit with ArgumentParser's usage status (64) and a message naming them.
+func SettingError(description: String) -> ValidationError { ValidationError(description) }
 
 enum ServerProperties {
     /// key=value lines; '#' and '!' start comments.
