@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def swiftlet_binary():
-    explicit = os.environ.get("SWIFTLET_BIN")
+    explicit = os.environ.get("INTEROP_SWIFTLET_BINARY")
     if explicit:
         return explicit
     for flavour in ("release", "debug"):
