@@ -32,9 +32,9 @@ def free_port():
 
 
 class RunningBroker:
-    def __init__(self, data_dir, extra_args=()):
+    def __init__(self, data_dir, extra_args=(), port=None):
         self.data_dir = data_dir
-        self.port = free_port()
+        self.port = port or free_port()
         self.extra_args = list(extra_args)
         self.process = None
         self.log_path = os.path.join(os.path.dirname(data_dir), f"swiftlet-{self.port}.log")

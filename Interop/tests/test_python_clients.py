@@ -1,7 +1,7 @@
 """kafka-python 3.0 (ApiVersions v4, flexible versions) and aiokafka 0.14 (ApiVersions v0,
 classic versions) against the real binary: produce and consume without consumer groups.
-Idempotence is off: kafka-python turns it on by default, and InitProducerId is not served
-yet (see README "Broker")."""
+Idempotence is off here so that acks 0 and 1 can be tested (it needs acks=all);
+test_idempotence.py covers kafka-python's idempotent default."""
 
 import asyncio
 

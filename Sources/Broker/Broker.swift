@@ -14,6 +14,7 @@ public final class Broker: Sendable {
     public let logs: LogManager
     public let topics: TopicRegistry
     let fetchWaiters = FetchWaiters()
+    let producerIds: ProducerIds
     let handlers: HandlerRegistry
     let log: @Sendable (String) -> Void
 
@@ -22,6 +23,7 @@ public final class Broker: Sendable {
         self.log = log
         if let directory = configuration.dataDirectory { try System.makeDirectory(directory) }
         topics = try TopicRegistry(dataDirectory: configuration.dataDirectory)
+        producerIds = ProducerIds(dataDirectory: configuration.dataDirectory)
         let registry = topics
         let defaults = configuration.logDefaults
         logs = try LogManager(dataDirectory: configuration.dataDirectory.map { $0 + "/logs" }, configuration: { partition in

@@ -39,7 +39,7 @@ struct HandlerRegistry: Sendable {
 
     static let standard = HandlerRegistry(handlers: [
         ApiVersionsHandler(), MetadataHandler(), ProduceHandler(), FetchHandler(), ListOffsetsHandler(),
-        CreateTopicsHandler(), DeleteTopicsHandler(),
+        CreateTopicsHandler(), DeleteTopicsHandler(), InitProducerIdHandler(),
     ])
 
     init(handlers list: [any ApiHandler]) {

@@ -16,6 +16,8 @@ public enum LogError: Error, Equatable, Sendable, CustomStringConvertible {
     case corruptSegment(path: String, position: Int64, reason: String)
     /// Another broker process holds the data directory.
     case dataDirectoryLocked(String)
+    /// An idempotent producer's batch out of sequence or from a fenced epoch.
+    case sequence(SequenceError)
     case partitionExists(TopicPartition)
     case unknownPartition(TopicPartition)
 
@@ -29,6 +31,7 @@ public enum LogError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .corruptSegment(path, position, reason): return "corrupt segment \(path) at byte \(position): \(reason)"
         case let .dataDirectoryLocked(path):
             return "data directory \(path) is in use by another process (its .lock is held)"
+        case let .sequence(error): return "producer sequence: \(error)"
         case let .partitionExists(partition): return "partition \(partition) already exists"
         case let .unknownPartition(partition): return "no partition \(partition)"
         }

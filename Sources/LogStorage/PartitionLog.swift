@@ -18,6 +18,9 @@ public struct AppendResult: Sendable, Equatable {
     /// The broker time written into LogAppendTime batches; -1 for CreateTime topics.
     public let logAppendTime: Int64
     public let logStartOffset: Int64
+    /// A producer's retry of a batch already in the log: nothing was appended, and the
+    /// offsets are the original ones (Kafka answers it as a success).
+    public var isDuplicate = false
 }
 
 public struct ReadResult: Sendable {
@@ -39,6 +42,8 @@ public final class PartitionLog: @unchecked Sendable {
     private var startOffset: Int64
     /// Everything below this offset has been forced to disk.
     private var syncedOffset: Int64 = 0
+    /// Idempotent producers' epochs and last batches.
+    private var producers = ProducerState()
     /// Called after each append with the new log end offset (Fetch long-polls wake on it).
     /// Runs on the appending thread, with the lock released.
     public var onAppend: (@Sendable (Int64) -> Void)?
@@ -117,6 +122,7 @@ public final class PartitionLog: @unchecked Sendable {
         let start = min(max(savedStart, segments[0].baseOffset), end)
         let log = PartitionLog(topicPartition: topicPartition, directory: directory, store: store, segments: segments,
                                configuration: configuration, startOffset: start)
+        do { try log.rebuildProducerState() } catch { throw .io(error) }
         return (log, events)
     }
 
@@ -190,18 +196,34 @@ public final class PartitionLog: @unchecked Sendable {
         let baseOffset = next
         var headers: [RecordBatchHeader] = []
         headers.reserveCapacity(batches.count)
+        var producerState = producers
         for batch in batches {
+            switch producerState.check(RecordBatchHeader(bytes, at: batch.start)!) {
+            case .failure(let error):
+                lock.unlock()
+                throw .sequence(error)
+            case .success(.duplicate(let firstOffset, let lastOffset)) where batches.count == 1:
+                let start = startOffset
+                lock.unlock()
+                return AppendResult(baseOffset: firstOffset, lastOffset: lastOffset, logAppendTime: -1,
+                                    logStartOffset: start, isDuplicate: true)
+            case .success:
+                break
+            }
             RecordBatch.assignOffsets(in: &bytes, batchStart: batch.start, baseOffset: next, partitionLeaderEpoch: leaderEpoch)
             if policy == .logAppendTime {
                 RecordBatch.setLogAppendTime(now, in: &bytes, batchStart: batch.start)
             }
-            headers.append(RecordBatchHeader(bytes, at: batch.start)!)
+            let header = RecordBatchHeader(bytes, at: batch.start)!
+            producerState.record(header)
+            headers.append(header)
             next += Int64(batch.lastOffsetDelta) + 1
         }
         let result: AppendResult
         do {
             try rollIfNeeded(incomingBytes: bytes.count, now: now)
             try segments.last!.append(bytes, batches: headers)
+            producers = producerState
             result = AppendResult(baseOffset: baseOffset, lastOffset: next - 1,
                                   logAppendTime: policy == .logAppendTime ? now : -1, logStartOffset: startOffset)
         } catch {
@@ -237,6 +259,21 @@ public final class PartitionLog: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         guard segments.last!.size > 0 else { return }
         do { try rollLocked(now: now) } catch { throw .io(error) }
+    }
+
+    /// Lock held or not yet shared. Replays every batch header (61 bytes each) into the
+    /// producer state. Snapshots at roll and shutdown would make this a tail replay.
+    private func rebuildProducerState() throws(SystemCallError) {
+        var state = ProducerState()
+        for segment in segments {
+            var position: Int64 = 0
+            while let location = try segment.batch(at: position) {
+                state.record(location.header)
+                position = location.end
+            }
+        }
+        state.dropBefore(startOffset)
+        producers = state
     }
 
     // MARK: Read
@@ -414,6 +451,7 @@ public final class PartitionLog: @unchecked Sendable {
             startOffset = first.baseOffset
             try writeCheckpoint(Self.logStartFile, startOffset)
         }
+        if deleted > 0 { producers.dropBefore(startOffset) }
         return deleted
     }
 
@@ -426,6 +464,7 @@ public final class PartitionLog: @unchecked Sendable {
                 for path in last.files(store: store, directory: directory) { try? store.remove(path) }
             }
             try segments.last!.truncate(to: offset)
+            try rebuildProducerState()
         } catch {
             throw .io(error)
         }

@@ -183,3 +183,61 @@ import Testing
         #expect(try offsets(of: try log.read(from: 4, maxBytes: 1 << 20, minOneBatch: true)).first == 4)
     }
 }
+
+@Suite struct ProducerStateTests {
+    func idempotentBatch(producerId: Int64 = 7, epoch: Int16 = 0, sequence: Int32, count: Int = 2) -> [UInt8] {
+        var builder = RecordBatchBuilder()
+        builder.producerId = producerId
+        builder.producerEpoch = epoch
+        builder.baseSequence = sequence
+        return try! builder.build((0..<count).map { Record(offset: Int64($0), timestamp: 1, value: [UInt8($0)]) })
+    }
+
+    @Test func sequencesEpochsAndDuplicates() throws {
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: LogConfiguration(), now: 0)
+        #expect(try log.append(idempotentBatch(sequence: 0), leaderEpoch: 0, now: 0).baseOffset == 0)
+        #expect(try log.append(idempotentBatch(sequence: 2), leaderEpoch: 0, now: 0).baseOffset == 2)
+        // A retry of either of the last batches: its original offsets, nothing appended.
+        let retry = try log.append(idempotentBatch(sequence: 0), leaderEpoch: 0, now: 0)
+        #expect(retry.isDuplicate && retry.baseOffset == 0 && retry.lastOffset == 1)
+        #expect(log.logEndOffset == 4)
+        // A gap.
+        #expect(throws: LogError.sequence(.outOfOrderSequence(expected: 4, received: 6))) {
+            try log.append(idempotentBatch(sequence: 6), leaderEpoch: 0, now: 0)
+        }
+        // A new epoch starts at 0; the old one is then fenced.
+        #expect(throws: LogError.sequence(.outOfOrderSequence(expected: 0, received: 4))) {
+            try log.append(idempotentBatch(epoch: 1, sequence: 4), leaderEpoch: 0, now: 0)
+        }
+        _ = try log.append(idempotentBatch(epoch: 1, sequence: 0), leaderEpoch: 0, now: 0)
+        #expect(throws: LogError.sequence(.invalidProducerEpoch(current: 1, received: 0))) {
+            try log.append(idempotentBatch(epoch: 0, sequence: 4), leaderEpoch: 0, now: 0)
+        }
+        // Other producers and plain batches are independent.
+        _ = try log.append(idempotentBatch(producerId: 8, sequence: 100), leaderEpoch: 0, now: 0)
+        _ = try log.append(makeBatch(count: 1), leaderEpoch: 0, now: 0)
+        #expect(log.logEndOffset == 9)
+    }
+
+    @Test func onlyTheLastFiveBatchesAreRemembered() throws {
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: LogConfiguration(), now: 0)
+        for batch in 0..<7 { _ = try log.append(idempotentBatch(sequence: Int32(batch * 2)), leaderEpoch: 0, now: 0) }
+        #expect(try log.append(idempotentBatch(sequence: 4), leaderEpoch: 0, now: 0).isDuplicate)
+        // Sequence 0 fell out of the window: no longer a duplicate, and out of order.
+        #expect(throws: LogError.self) { try log.append(idempotentBatch(sequence: 0), leaderEpoch: 0, now: 0) }
+    }
+
+    @Test func stateIsRebuiltFromTheLogAfterAnUncleanRestart() throws {
+        let directory = TemporaryDirectory()
+        do {
+            let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in LogConfiguration() })
+            let log = try manager.createPartition(partitionA, configuration: LogConfiguration())
+            for batch in 0..<3 { _ = try log.append(idempotentBatch(sequence: Int32(batch * 2)), leaderEpoch: 0, now: 0) }
+        }
+        let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in LogConfiguration() })
+        let log = try #require(manager.partition(partitionA))
+        let retry = try log.append(idempotentBatch(sequence: 4), leaderEpoch: 0, now: 0)
+        #expect(retry.isDuplicate && retry.baseOffset == 4)
+        #expect(try log.append(idempotentBatch(sequence: 6), leaderEpoch: 0, now: 0).baseOffset == 6)
+    }
+}

@@ -78,6 +78,8 @@ struct ProduceHandler: ApiHandler {
         } catch {
             result.logStartOffset = log.logStartOffset
             switch error {
+            case .sequence(.invalidProducerEpoch): return (.invalidProducerEpoch, result)
+            case .sequence(.outOfOrderSequence): return (.outOfOrderSequenceNumber, result)
             case .batchTooLarge: return (.messageTooLarge, result)
             case .invalidBatch(_, .unsupportedMagic): return (.unsupportedForMessageFormat, result)
             case .invalidBatch: return (.corruptMessage, result)

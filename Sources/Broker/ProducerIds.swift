@@ -1,0 +1,41 @@
+// Producer ids for idempotent producers, handed out from blocks whose end is persisted
+// before any id of the block is used, so no id is ever reused across restarts.
+
+import Foundation
+import Synchronization
+import SystemCalls
+
+final class ProducerIds: Sendable {
+    static let blockSize: Int64 = 1_000
+    private let path: String?
+    // (next id to hand out, end of the persisted block)
+    private let state = Mutex<(next: Int64, blockEnd: Int64)>((0, 0))
+
+    init(dataDirectory: String?) {
+        path = dataDirectory.map { $0 + "/producer-id-block" }
+    }
+
+    func next() throws -> Int64 {
+        try state.withLock { state in
+            if state.next >= state.blockEnd {
+                let start = max(state.next, try readPersisted())
+                let end = start + Self.blockSize
+                try persist(end)
+                state = (start, end)
+            }
+            defer { state.next += 1 }
+            return state.next
+        }
+    }
+
+    private func readPersisted() throws -> Int64 {
+        guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return 0 }
+        return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    private func persist(_ end: Int64) throws {
+        guard let path else { return }
+        try "\(end)\n".write(toFile: path + ".tmp", atomically: false, encoding: .utf8)
+        try System.rename(path + ".tmp", to: path)
+    }
+}
