@@ -13,10 +13,24 @@ struct RequestContext: Sendable {
 
     var version: Int16 { request.apiVersion }
 
-    /// Encodes `response` at the request's version, with its correlation id.
-    func send<Response: KafkaResponse>(_ response: Response) {
+    /// Encodes `response` at the request's version, with its correlation id. Records given
+    /// as `.external(length, id)` go out as `regions[id]`, with sendfile.
+    func send<Response: KafkaResponse>(_ response: Response, regions: [FileRegion] = []) {
         do {
-            responder.respond(try RequestCodec.encode(response: response, version: version, correlationId: request.correlationId))
+            let (bytes, splices) = try RequestCodec.encodeWithSplices(response: response, version: version, correlationId: request.correlationId)
+            guard !splices.isEmpty else {
+                responder.respond(bytes)
+                return
+            }
+            var parts: [ResponsePart] = []
+            var start = 0
+            for splice in splices {
+                if splice.offset > start { parts.append(.bytes(Array(bytes[start..<splice.offset]))) }
+                parts.append(.file(regions[splice.id]))
+                start = splice.offset
+            }
+            if start < bytes.count { parts.append(.bytes(Array(bytes[start...]))) }
+            responder.respond(parts)
         } catch {
             // A handler built a response its version cannot carry: a bug, not the client's.
             broker.log("cannot encode \(Response.self) v\(version): \(error); closing the connection")

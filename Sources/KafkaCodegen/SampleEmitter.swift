@@ -60,7 +60,8 @@ enum SampleEmitter {
         case .int64: return "Int64(70_000 + seed)"
         case .float64: return "Double(seed) + 0.5"
         case .string: return "\"s\\(seed)\""
-        case .bytes, .records: return "[1, 2, UInt8(truncatingIfNeeded: seed)]"
+        case .bytes: return "[1, 2, UInt8(truncatingIfNeeded: seed)]"
+        case .records: return ".bytes([1, 2, UInt8(truncatingIfNeeded: seed)])"
         case .uuid: return "Uuid(mostSignificantBits: UInt64(seed) + 1, leastSignificantBits: 99)"
         case .structure: return ".sample(version: version, seed: seed + 1)"
         case .array(let element):

@@ -84,7 +84,8 @@ enum SwiftEmitter {
         case .int64: return "Int64"
         case .float64: return "Double"
         case .string: return "String"
-        case .bytes, .records: return "[UInt8]"
+        case .bytes: return "[UInt8]"
+        case .records: return "RecordsPayload"
         case .uuid: return "Uuid"
         case .array(let element): return "[\(swiftType(element))]"
         case .structure(let name): return name
@@ -110,8 +111,10 @@ enum SwiftEmitter {
         case .uuid:
             guard let value = field.defaultValue, value != "0" else { return ".zero" }
             return "Uuid(\"\(value)\")!"
-        case .bytes, .records, .array:
+        case .bytes, .array:
             return "[]"
+        case .records:
+            return ".bytes([])"
         case .structure(let name):
             return "\(name)()"
         }
@@ -277,7 +280,7 @@ enum SwiftEmitter {
         }
         switch field.type {
         case .string, .bytes, .records:
-            let kind = field.type == .string ? "String" : "Bytes"
+            let kind = field.type == .string ? "String" : field.type == .bytes ? "Bytes" : "Records"
             if isOptional(field) {
                 text.line("\(target) = try \(reader).readNullable\(kind)(compact: \(compact))")
                 if nullAllowed != "true" {
@@ -353,7 +356,8 @@ enum SwiftEmitter {
     static func decodeElement(_ type: FieldType, reader: String, compact: String, label: String) -> String {
         switch type {
         case .string: return "try \(reader).readString(compact: \(compact), field: \"\(label)\")"
-        case .bytes, .records: return "try \(reader).readBytes(compact: \(compact), field: \"\(label)\")"
+        case .bytes: return "try \(reader).readBytes(compact: \(compact), field: \"\(label)\")"
+        case .records: return "try \(reader).readRecords(compact: \(compact), field: \"\(label)\")"
         case .structure(let name): return "try \(name)(from: &\(reader), version: version)"
         case .array: fatalError("arrays of arrays are not in the Kafka protocol")
         default: return "try \(reader).\(scalarReader(type))()"
@@ -451,8 +455,10 @@ enum SwiftEmitter {
         switch field.type {
         case .string:
             text.line("try \(writer).write\(isOptional(field) ? "NullableString" : "String")(\(value), compact: \(compact))")
-        case .bytes, .records:
+        case .bytes:
             text.line("\(writer).writeNullableBytes(\(value), compact: \(compact))")
+        case .records:
+            text.line("\(writer).writeRecords(\(value), compact: \(compact))")
         case .structure:
             if isOptional(field) {
                 text.block("if let value = \(value)") { inner in
@@ -480,7 +486,8 @@ enum SwiftEmitter {
     static func encodeElement(_ type: FieldType, writer: String, compact: String) -> String {
         switch type {
         case .string: return "try \(writer).writeString(element, compact: \(compact))"
-        case .bytes, .records: return "\(writer).writeNullableBytes(element, compact: \(compact))"
+        case .bytes: return "\(writer).writeNullableBytes(element, compact: \(compact))"
+        case .records: return "\(writer).writeRecords(element, compact: \(compact))"
         case .structure: return "try element.encode(into: &\(writer), version: version)"
         case .array: fatalError("arrays of arrays are not in the Kafka protocol")
         default: return "\(writer).\(scalarWriter(type))(element)"

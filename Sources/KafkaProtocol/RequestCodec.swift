@@ -91,11 +91,20 @@ public enum RequestCodec {
     public static func encode<Response: KafkaResponse>(
         response: Response, version: Int16, correlationId: Int32
     ) throws(EncodeError) -> [UInt8] {
-        var writer = ByteWriter()
+        try encodeWithSplices(response: response, version: version, correlationId: correlationId).bytes
+    }
+
+    /// As `encode`, also returning where external records bytes belong (in frame offsets):
+    /// the sender interleaves them, as file regions, with the encoded bytes.
+    public static func encodeWithSplices<Response: KafkaResponse>(
+        response: Response, version: Int16, correlationId: Int32
+    ) throws(EncodeError) -> (bytes: [UInt8], splices: [ExternalSplice]) {
+        var writer = ByteWriter(capacity: 512)
         try ResponseHeader(correlationId: correlationId)
             .encode(into: &writer, version: Response.apiKey.responseHeaderVersion(version))
         try response.encode(into: &writer, version: version)
-        return writer.takeBytes()
+        let splices = writer.splices
+        return (writer.takeBytes(), splices)
     }
 
     /// Decodes a response frame of a known api and version (the client side, and tests).

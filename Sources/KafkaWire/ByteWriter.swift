@@ -3,6 +3,8 @@
 
 public struct ByteWriter: Sendable {
     public private(set) var bytes: [UInt8]
+    /// Gaps left for external records bytes, in output order (see RecordsPayload).
+    public internal(set) var splices: [ExternalSplice] = []
 
     public init(capacity: Int = 256) {
         bytes = []

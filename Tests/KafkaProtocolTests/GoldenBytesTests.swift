@@ -94,7 +94,7 @@ struct GoldenFile: Sendable, CustomStringConvertible {
         for partition in expected["partitions"] as! [[String: Any]] {
             let topic = try #require(produce.topicData.first { $0.name == partition["topic"] as? String })
             let data = try #require(topic.partitionData.first { $0.index == Int32(partition["partition"] as! Int) })
-            let batches = try RecordBatch.batches(in: data.records ?? [])
+            let batches = try RecordBatch.batches(in: data.records?.bytes ?? [])
             #expect(batches.count == 1, "Produce v3+ carries exactly one batch per partition")
             let batch = try #require(batches.first)
             try batch.validate()

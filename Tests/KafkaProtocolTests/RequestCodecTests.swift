@@ -101,3 +101,31 @@ func sampleRequestFrames() throws -> [(apiKey: ApiKey, version: Int16, frame: [U
         #expect(outcomes.rejected > iterations / 10)
     }
 }
+
+@Suite struct ExternalRecordsTests {
+    @Test func externalRecordsLeaveGapsThatSplicingFills() throws {
+        let first: [UInt8] = Array(0..<100)
+        let second: [UInt8] = Array(repeating: 7, count: 300)
+        func response(_ a: RecordsPayload, _ b: RecordsPayload) -> FetchResponse {
+            FetchResponse(responses: [.init(topic: "t", partitions: [
+                .init(partitionIndex: 0, highWatermark: 1, records: a),
+                .init(partitionIndex: 1, highWatermark: 2, records: b),
+            ])])
+        }
+        for version: Int16 in [4, 11, 12, 16] {
+            let inline = try RequestCodec.encode(response: response(.bytes(first), .bytes(second)), version: version, correlationId: 3)
+            let (gapped, splices) = try RequestCodec.encodeWithSplices(
+                response: response(.external(length: 100, id: 0), .external(length: 300, id: 1)), version: version, correlationId: 3)
+            #expect(splices.map(\.id) == [0, 1] && splices.map(\.length) == [100, 300])
+            // Filling each gap with its bytes gives exactly the inline encoding.
+            var spliced: [UInt8] = []
+            var start = 0
+            for (splice, bytes) in zip(splices, [first, second]) {
+                spliced += gapped[start..<splice.offset] + bytes
+                start = splice.offset
+            }
+            spliced += gapped[start...]
+            #expect(spliced == inline, "v\(version)")
+        }
+    }
+}

@@ -71,7 +71,7 @@ struct CodecBench {
     static func produceDecode() throws {
         let batch = try RecordBatchBuilder().build(sampleRecords(totalBytes: 1 << 20))
         let request = ProduceRequest(acks: -1, timeoutMs: 30_000, topicData: [
-            .init(name: "bench", partitionData: [.init(index: 0, records: batch)]),
+            .init(name: "bench", partitionData: [.init(index: 0, records: .bytes(batch))]),
         ])
         let frame = try RequestCodec.encode(request: request, version: 9, correlationId: 1, clientId: "bench")
         let seconds = try measure {
@@ -79,7 +79,7 @@ struct CodecBench {
             let produce = decoded.body as! ProduceRequest
             for topic in produce.topicData {
                 for partition in topic.partitionData {
-                    for batch in try RecordBatch.batches(in: partition.records ?? []) { try batch.validate() }
+                    for batch in try RecordBatch.batches(in: partition.records?.bytes ?? []) { try batch.validate() }
                 }
             }
         }

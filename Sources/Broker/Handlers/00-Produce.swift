@@ -66,7 +66,7 @@ struct ProduceHandler: ApiHandler {
     private func append(_ data: ProduceRequest.PartitionProduceData, to log: PartitionLog, now: Int64,
                         result: ProduceResponse.PartitionProduceResponse) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
         var result = result
-        guard let records = data.records, !records.isEmpty else { return (.corruptMessage, result) }
+        guard let records = data.records?.bytes, !records.isEmpty else { return (.corruptMessage, result) }
         // Produce v3+ carries exactly one RecordBatch v2 per partition.
         if let batches = try? RecordBatch.batches(in: records), batches.count != 1 { return (.invalidRecord, result) }
         do {

@@ -1,6 +1,7 @@
 // Fetch (key 1): records from the batch that holds each fetch offset, within max_bytes and
-// partition_max_bytes (the first batch always whole, KIP-74). With less than min_bytes
-// available the request parks until an append to one of its partitions or max_wait_ms.
+// partition_max_bytes (the first batch always whole, KIP-74), sent with sendfile straight
+// from the segment files. With less than min_bytes available the request parks until an
+// append to one of its partitions or max_wait_ms.
 
 import KafkaProtocol
 import KafkaWire
@@ -50,9 +51,10 @@ final class FetchOperation: @unchecked Sendable {
     func attempt(final: Bool) {
         context.eventLoop.assertInEventLoop()
         guard !done else { return }
-        let (response, bytes, hasError) = build()
+        let (response, regions, hasError) = build()
+        let bytes = regions.reduce(0) { $0 + $1.length }
         if final || hasError || bytes >= Int(max(request.minBytes, 1)) {
-            finish(response)
+            finish(response, regions: regions)
             return
         }
         if waiterId == nil {
@@ -67,21 +69,23 @@ final class FetchOperation: @unchecked Sendable {
         }
     }
 
-    private func finish(_ response: FetchResponse) {
+    private func finish(_ response: FetchResponse, regions: [FileRegion]) {
         done = true
         if let waiterId { context.broker.fetchWaiters.cancel(waiterId, partitions: partitions) }
         if let timer { context.eventLoop.cancelTimer(timer) }
-        context.send(response)
+        context.send(response, regions: regions)
     }
 
-    /// The response as of now, its record bytes, and whether a partition has an error.
-    private func build() -> (FetchResponse, Int, Bool) {
+    /// The response as of now (its records as external file regions), the regions, and
+    /// whether a partition has an error.
+    private func build() -> (FetchResponse, [FileRegion], Bool) {
         let broker = context.broker
         let version = context.version
         var response = FetchResponse(errorCode: ErrorCode.none.rawValue, sessionId: 0)
         var remaining = Int(max(request.maxBytes, 0))
         var total = 0
         var hasError = false
+        var regions: [FileRegion] = []
         for topic in request.topics {
             let info = version >= 13 ? broker.topics.topic(id: topic.topicId) : broker.topics.topic(named: topic.topic)
             var topicResponse = FetchResponse.FetchableTopicResponse(topic: topic.topic, topicId: topic.topicId)
@@ -97,16 +101,18 @@ final class FetchOperation: @unchecked Sendable {
                 let limit = min(Int(max(partition.partitionMaxBytes, 0)), remaining)
                 do {
                     let read = try log.read(from: partition.fetchOffset, maxBytes: limit, minOneBatch: total == 0)
-                    var records: [UInt8] = []
-                    for region in read.regions {
-                        records += try region.file.read(count: region.length, at: region.position)
+                    // One region per partition (a read stays within one segment); the
+                    // segment file object keeps the region readable until it is sent.
+                    if let region = read.regions.first {
+                        data.records = .external(length: region.length, id: regions.count)
+                        regions.append(FileRegion(descriptor: region.file.descriptor, offset: region.position,
+                                                  length: region.length, owner: region.file))
                     }
-                    data.records = records
                     data.highWatermark = read.highWatermark
                     data.lastStableOffset = read.highWatermark
                     data.logStartOffset = read.logStartOffset
-                    total += records.count
-                    remaining = max(0, remaining - records.count)
+                    total += read.byteCount
+                    remaining = max(0, remaining - read.byteCount)
                 } catch {
                     let outOfRange = if case LogError.offsetOutOfRange = error { true } else { false }
                     data.errorCode = (outOfRange ? ErrorCode.offsetOutOfRange : .kafkaStorageError).rawValue
@@ -119,6 +125,6 @@ final class FetchOperation: @unchecked Sendable {
             }
             response.responses.append(topicResponse)
         }
-        return (response, total, hasError)
+        return (response, regions, hasError)
     }
 }

@@ -140,12 +140,12 @@ public struct ProduceRequest: KafkaRequest {
 
     public struct PartitionProduceData: KafkaStruct {
         public var index: Int32
-        public var records: [UInt8]?
+        public var records: RecordsPayload?
         public var unknownTaggedFields: [RawTaggedField]
 
         public init(
             index: Int32 = 0,
-            records: [UInt8]? = [],
+            records: RecordsPayload? = .bytes([]),
             unknownTaggedFields: [RawTaggedField] = []
         ) {
             self.index = index
@@ -159,7 +159,7 @@ public struct ProduceRequest: KafkaRequest {
             self.init()
             let flexible = version >= 9
             self.index = try reader.readInt32()
-            self.records = try reader.readNullableBytes(compact: flexible)
+            self.records = try reader.readNullableRecords(compact: flexible)
             if flexible {
                 for span in try reader.readTaggedFieldSpans() {
                     self.unknownTaggedFields.append(reader.rawTaggedField(span))
@@ -170,7 +170,7 @@ public struct ProduceRequest: KafkaRequest {
         public func encode(into writer: inout ByteWriter, version: Int16) throws(EncodeError) {
             let flexible = version >= 9
             writer.writeInt32(self.index)
-            writer.writeNullableBytes(self.records, compact: flexible)
+            writer.writeRecords(self.records, compact: flexible)
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

@@ -680,7 +680,7 @@ public struct FetchResponse: KafkaResponse {
         public var snapshotId: SnapshotId
         public var abortedTransactions: [AbortedTransaction]?
         public var preferredReadReplica: Int32
-        public var records: [UInt8]?
+        public var records: RecordsPayload?
         public var unknownTaggedFields: [RawTaggedField]
 
         public init(
@@ -694,7 +694,7 @@ public struct FetchResponse: KafkaResponse {
             snapshotId: SnapshotId = SnapshotId(),
             abortedTransactions: [AbortedTransaction]? = [],
             preferredReadReplica: Int32 = -1,
-            records: [UInt8]? = [],
+            records: RecordsPayload? = .bytes([]),
             unknownTaggedFields: [RawTaggedField] = []
         ) {
             self.partitionIndex = partitionIndex
@@ -736,7 +736,7 @@ public struct FetchResponse: KafkaResponse {
             if version >= 11 {
                 self.preferredReadReplica = try reader.readInt32()
             }
-            self.records = try reader.readNullableBytes(compact: flexible)
+            self.records = try reader.readNullableRecords(compact: flexible)
             if flexible {
                 for span in try reader.readTaggedFieldSpans() {
                     switch span.tag {
@@ -779,7 +779,7 @@ public struct FetchResponse: KafkaResponse {
                     throw .fieldNotInVersion(message: "PartitionData", field: "PreferredReadReplica", version: version)
                 }
             }
-            writer.writeNullableBytes(self.records, compact: flexible)
+            writer.writeRecords(self.records, compact: flexible)
             if flexible {
                 var taggedFields: [RawTaggedField] = []
                 if version >= 12 {

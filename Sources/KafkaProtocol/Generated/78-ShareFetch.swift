@@ -504,7 +504,7 @@ public struct ShareFetchResponse: KafkaResponse {
         public var acknowledgeErrorCode: Int16
         public var acknowledgeErrorMessage: String?
         public var currentLeader: LeaderIdAndEpoch
-        public var records: [UInt8]?
+        public var records: RecordsPayload?
         public var acquiredRecords: [AcquiredRecords]
         public var unknownTaggedFields: [RawTaggedField]
 
@@ -515,7 +515,7 @@ public struct ShareFetchResponse: KafkaResponse {
             acknowledgeErrorCode: Int16 = 0,
             acknowledgeErrorMessage: String? = nil,
             currentLeader: LeaderIdAndEpoch = LeaderIdAndEpoch(),
-            records: [UInt8]? = [],
+            records: RecordsPayload? = .bytes([]),
             acquiredRecords: [AcquiredRecords] = [],
             unknownTaggedFields: [RawTaggedField] = []
         ) {
@@ -541,7 +541,7 @@ public struct ShareFetchResponse: KafkaResponse {
             self.acknowledgeErrorCode = try reader.readInt16()
             self.acknowledgeErrorMessage = try reader.readNullableString(compact: flexible)
             self.currentLeader = try LeaderIdAndEpoch(from: &reader, version: version)
-            self.records = try reader.readNullableBytes(compact: flexible)
+            self.records = try reader.readNullableRecords(compact: flexible)
             if self.records == nil {
                 throw .unexpectedNull(offset: reader.position, field: "Records")
             }
@@ -573,7 +573,7 @@ public struct ShareFetchResponse: KafkaResponse {
             if self.records == nil {
                 throw .nullNotAllowed(message: "PartitionData", field: "Records", version: version)
             }
-            writer.writeNullableBytes(self.records, compact: flexible)
+            writer.writeRecords(self.records, compact: flexible)
             writer.writeArrayCount(self.acquiredRecords.count, compact: flexible)
             for element in self.acquiredRecords {
                 try element.encode(into: &writer, version: version)

@@ -32,7 +32,7 @@ extension ProduceRequest.PartitionProduceData: Sampled {
     static func sample(version: Int16, seed: Int) -> Self {
         var value = Self()
         value.index = Int32(truncatingIfNeeded: 7_000 + seed)
-        value.records = [1, 2, UInt8(truncatingIfNeeded: seed)]
+        value.records = .bytes([1, 2, UInt8(truncatingIfNeeded: seed)])
         return value
     }
 }
@@ -287,7 +287,7 @@ extension FetchResponse.PartitionData: Sampled {
         if version >= 11 {
             value.preferredReadReplica = Int32(truncatingIfNeeded: 7_000 + seed)
         }
-        value.records = [1, 2, UInt8(truncatingIfNeeded: seed)]
+        value.records = .bytes([1, 2, UInt8(truncatingIfNeeded: seed)])
         return value
     }
 }
@@ -3756,7 +3756,7 @@ extension ShareFetchResponse.PartitionData: Sampled {
         value.acknowledgeErrorCode = Int16(truncatingIfNeeded: 700 + seed)
         value.acknowledgeErrorMessage = "s\(seed)"
         value.currentLeader = .sample(version: version, seed: seed + 1)
-        value.records = [1, 2, UInt8(truncatingIfNeeded: seed)]
+        value.records = .bytes([1, 2, UInt8(truncatingIfNeeded: seed)])
         value.acquiredRecords = [.sample(version: version, seed: seed + 1), .sample(version: version, seed: seed + 2)]
         return value
     }
