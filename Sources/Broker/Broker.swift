@@ -78,6 +78,51 @@ public final class Broker: Sendable {
         return topic
     }
 
+    /// Adds partitions up to `count` (CreatePartitions).
+    func addPartitions(to topic: TopicInfo, count: Int32) throws {
+        let logConfiguration = try TopicConfigs.apply(topic.configs, to: partitionConfiguration).get()
+        for index in topic.partitions..<count {
+            let partition = try logs.createPartition(TopicPartition(topic: topic.name, partition: index), configuration: logConfiguration)
+            attachWaiters(to: partition)
+        }
+        var grown = topic
+        grown.partitions = count
+        try topics.update(grown)
+        log("topic \(topic.name) now has \(count) partition(s)")
+    }
+
+    /// Applies `change` to a topic's overrides, validates the result and, unless
+    /// `validateOnly`, stores it and reconfigures the topic's partition logs. Returns the
+    /// Kafka error and message for the resource.
+    func alterTopicConfigs(resourceType: Int8, name: String, validateOnly: Bool,
+                           _ change: ([String: String]) -> [String: String]) -> (ErrorCode, String?) {
+        guard resourceType == ConfigResourceType.topic.rawValue else {
+            if resourceType == ConfigResourceType.broker.rawValue {
+                return (.invalidRequest, "Broker settings are fixed when Swiftlet starts (flags, environment, --config).")
+            }
+            return (.invalidRequest, "Unsupported resource type \(resourceType).")
+        }
+        guard var topic = topics.topic(named: name) else { return (.unknownTopicOrPartition, "Topic \(name) does not exist.") }
+        let overrides = change(topic.configs)
+        let logConfiguration: LogConfiguration
+        switch TopicConfigs.apply(overrides, to: partitionConfiguration) {
+        case .failure(let invalid): return (.invalidConfig, invalid.description)
+        case .success(let configuration): logConfiguration = configuration
+        }
+        if validateOnly { return (.none, nil) }
+        topic.configs = overrides
+        do {
+            try topics.update(topic)
+        } catch {
+            return (.kafkaStorageError, "\(error)")
+        }
+        for index in 0..<topic.partitions {
+            logs.partition(TopicPartition(topic: name, partition: index))?.update(configuration: logConfiguration)
+        }
+        log("topic \(name) configs now \(overrides.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
+        return (.none, nil)
+    }
+
     func deleteTopic(_ topic: TopicInfo) throws {
         try topics.remove(topic.name)
         for index in 0..<topic.partitions {

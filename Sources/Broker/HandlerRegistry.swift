@@ -53,7 +53,9 @@ struct HandlerRegistry: Sendable {
 
     static let standard = HandlerRegistry(handlers: [
         ApiVersionsHandler(), MetadataHandler(), ProduceHandler(), FetchHandler(), ListOffsetsHandler(),
-        CreateTopicsHandler(), DeleteTopicsHandler(), InitProducerIdHandler(),
+        CreateTopicsHandler(), DeleteTopicsHandler(), InitProducerIdHandler(), CreatePartitionsHandler(),
+        DeleteRecordsHandler(), OffsetForLeaderEpochHandler(), DescribeClusterHandler(), DescribeConfigsHandler(),
+        AlterConfigsHandler(), IncrementalAlterConfigsHandler(),
     ])
 
     init(handlers list: [any ApiHandler]) {

@@ -45,8 +45,14 @@ public enum TopicConfigs {
     public static func apply(_ overrides: [String: String], to defaults: LogConfiguration) -> Result<LogConfiguration, InvalidConfig> {
         var configuration = defaults
         for (key, value) in overrides.sorted(by: { $0.key < $1.key }) {
-            guard let setter = keys[key] else { return .failure(InvalidConfig(key: key, value: value, reason: "unknown topic config")) }
-            guard setter(&configuration, value) else { return .failure(InvalidConfig(key: key, value: value, reason: "invalid value")) }
+            guard let entry = TopicConfigCatalog.byName[key] else {
+                return .failure(InvalidConfig(key: key, value: value, reason: "unknown topic config"))
+            }
+            guard entry.validate(value) else { return .failure(InvalidConfig(key: key, value: value, reason: "invalid value")) }
+            // Configs the log does not act on are kept (and described) all the same.
+            if let setter = keys[key], !setter(&configuration, value) {
+                return .failure(InvalidConfig(key: key, value: value, reason: "invalid value"))
+            }
         }
         return .success(configuration)
     }

@@ -1,0 +1,89 @@
+"""Admin calls through each client's admin API: CreatePartitions, DeleteRecords,
+DescribeConfigs, IncrementalAlterConfigs, AlterConfigs and DescribeCluster, and the
+OffsetForLeaderEpoch check consumers make."""
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions,
+                                   NewTopic)
+from kafka.admin import ConfigResource as KPConfigResource, ConfigResourceType, KafkaAdminClient, NewPartitions as KPNewPartitions
+
+
+def admin(broker):
+    return AdminClient({"bootstrap.servers": broker.bootstrap})
+
+
+def test_create_partitions(broker):
+    client = admin(broker)
+    client.create_topics([NewTopic("grow", num_partitions=1, replication_factor=1)])["grow"].result(10)
+    client.create_partitions([NewPartitions("grow", 4)])["grow"].result(10)
+    assert len(client.list_topics(timeout=10).topics["grow"].partitions) == 4
+    with pytest.raises(Exception) as error:
+        client.create_partitions([NewPartitions("grow", 2)])["grow"].result(10)
+    assert "INVALID_PARTITIONS" in str(error.value)
+    # The new partitions take writes.
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    producer.produce("grow", b"x", partition=3)
+    assert producer.flush(10) == 0
+    kafka_python = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    kafka_python.create_partitions({"grow": KPNewPartitions(total_count=6)})
+    kafka_python.close()
+    assert len(client.list_topics(timeout=10).topics["grow"].partitions) == 6
+
+
+def test_delete_records_moves_the_log_start(broker):
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    for index in range(10):
+        producer.produce("trimmed", str(index).encode())
+    producer.flush(10)
+    client = admin(broker)
+    result = client.delete_records([TopicPartition("trimmed", 0, 6)])[TopicPartition("trimmed", 0, 6)].result(10)
+    assert result.low_watermark == 6
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "unused-trimmed"})
+    low, high = consumer.get_watermark_offsets(TopicPartition("trimmed", 0), timeout=10)
+    consumer.close()
+    assert (low, high) == (6, 10)
+
+
+def test_describe_and_alter_topic_configs(broker):
+    client = admin(broker)
+    client.create_topics([NewTopic("configured", num_partitions=1, replication_factor=1,
+                                   config={"retention.ms": "3600000"})])["configured"].result(10)
+    resource = ConfigResource("topic", "configured")
+    configs = client.describe_configs([resource])[resource].result(10)
+    assert configs["retention.ms"].value == "3600000"
+    assert configs["retention.ms"].source == 1  # DYNAMIC_TOPIC_CONFIG
+    assert configs["cleanup.policy"].value == "delete" and configs["cleanup.policy"].is_default
+    assert "segment.bytes" in configs and "min.insync.replicas" in configs
+    # Incremental: SET, APPEND to a list, DELETE.
+    changes = ConfigResource("topic", "configured", incremental_configs=[
+        ConfigEntry("segment.ms", "60000", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.APPEND),
+        ConfigEntry("retention.ms", None, incremental_operation=AlterConfigOpType.DELETE),
+    ])
+    client.incremental_alter_configs([changes])[changes].result(10)
+    configs = client.describe_configs([resource])[resource].result(10)
+    assert configs["segment.ms"].value == "60000"
+    assert configs["cleanup.policy"].value == "delete,compact"
+    assert configs["retention.ms"].value == "604800000"
+    bad = ConfigResource("topic", "configured", incremental_configs=[
+        ConfigEntry("retention.ms", "soon", incremental_operation=AlterConfigOpType.SET)])
+    with pytest.raises(Exception) as error:
+        client.incremental_alter_configs([bad])[bad].result(10)
+    assert "INVALID_CONFIG" in str(error.value)
+    # kafka-python: describe with the legacy client and broker resources.
+    kafka_python = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    described = kafka_python.describe_configs([KPConfigResource(ConfigResourceType.TOPIC, "configured"),
+                                               KPConfigResource(ConfigResourceType.BROKER, "1")])
+    kafka_python.close()
+    assert described, "kafka-python got no DescribeConfigs response"
+
+
+def test_describe_cluster(broker):
+    client = admin(broker)
+    description = client.describe_cluster().result(10)
+    assert [node.id for node in description.nodes] == [1]
+    assert description.controller.id == 1 and description.cluster_id
+    kafka_python = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    assert kafka_python.describe_cluster()["controller_id"] == 1
+    kafka_python.close()

@@ -1,0 +1,45 @@
+// The broker's settings as DescribeConfigs shows them, by Kafka's key names, with whether
+// each still has Kafka's default.
+
+import LogStorage
+
+struct DescribedSetting {
+    let name: String
+    let value: String
+    let type: ConfigType
+    let isDefault: Bool
+}
+
+extension BrokerConfiguration {
+    var describedSettings: [DescribedSetting] {
+        let defaults = LogConfiguration()
+        func entry(_ name: String, _ value: String, _ type: ConfigType, _ kafkaDefault: String) -> DescribedSetting {
+            DescribedSetting(name: name, value: value, type: type, isDefault: value == kafkaDefault)
+        }
+        return [
+            entry("node.id", String(nodeId), .int, "1"),
+            entry("broker.id", String(nodeId), .int, "1"),
+            entry("log.dirs", dataDirectory ?? "(memory)", .string, "./swiftlet-data"),
+            entry("num.partitions", String(defaultPartitions), .int, "1"),
+            entry("auto.create.topics.enable", String(autoCreateTopics), .boolean, "true"),
+            entry("default.replication.factor", "1", .int, "1"),
+            entry("message.max.bytes", String(messageMaxBytes), .int, "1048588"),
+            entry("log.retention.ms", String(logDefaults.retentionMilliseconds), .long, String(defaults.retentionMilliseconds)),
+            entry("log.retention.bytes", String(logDefaults.retentionBytes), .long, String(defaults.retentionBytes)),
+            entry("log.segment.bytes", String(logDefaults.segmentBytes), .int, String(defaults.segmentBytes)),
+            entry("log.roll.ms", String(logDefaults.segmentMilliseconds), .long, String(defaults.segmentMilliseconds)),
+            entry("log.cleanup.policy", logDefaults.cleanupPolicy.rawValue, .list, "delete"),
+            entry("log.index.interval.bytes", String(logDefaults.indexIntervalBytes), .int, "4096"),
+            entry("log.cleaner.delete.retention.ms", String(logDefaults.deleteRetentionMilliseconds), .long, "86400000"),
+            entry("log.message.timestamp.type", logDefaults.timestampPolicy.rawValue, .string, "CreateTime"),
+            entry("log.retention.check.interval.ms", String(retentionCheckMilliseconds), .long, "300000"),
+            entry("num.network.threads", String(eventLoops ?? 0), .int, "0"),
+            entry("socket.request.max.bytes", String(socketRequestMaxBytes), .int, "104857600"),
+            entry("connections.max.idle.ms", String(connectionsMaxIdleMilliseconds), .long, "600000"),
+        ]
+    }
+
+    func setting(named name: String) -> DescribedSetting? {
+        describedSettings.first { $0.name == name }
+    }
+}

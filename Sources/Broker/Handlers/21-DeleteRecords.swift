@@ -1,0 +1,41 @@
+// DeleteRecords (key 21): moves each partition's log start offset up to the given offset
+// (-1: the high watermark); whole segments below it are deleted.
+
+import KafkaProtocol
+import LogStorage
+import SystemCalls
+
+struct DeleteRecordsHandler: ApiHandler {
+    let apiKey = ApiKey.deleteRecords
+    let advertised: ClosedRange<Int16> = 0...2
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! DeleteRecordsRequest
+        let now = System.wallClockMilliseconds()
+        var response = DeleteRecordsResponse()
+        for topic in request.topics {
+            var topicResult = DeleteRecordsResponse.DeleteRecordsTopicResult(name: topic.name)
+            for partition in topic.partitions {
+                var result = DeleteRecordsResponse.DeleteRecordsPartitionResult(partitionIndex: partition.partitionIndex,
+                                                                                lowWatermark: -1, errorCode: 0)
+                if let log = context.broker.logs.partition(TopicPartition(topic: topic.name, partition: partition.partitionIndex)) {
+                    let target = partition.offset == -1 ? log.highWatermark : partition.offset
+                    do {
+                        result.lowWatermark = try log.deleteRecords(before: target, now: now)
+                    } catch {
+                        if case .offsetOutOfRange = error {
+                            result.errorCode = ErrorCode.offsetOutOfRange.rawValue
+                        } else {
+                            result.errorCode = ErrorCode.kafkaStorageError.rawValue
+                        }
+                    }
+                } else {
+                    result.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
+                }
+                topicResult.partitions.append(result)
+            }
+            response.topics.append(topicResult)
+        }
+        context.send(response)
+    }
+}

@@ -1,0 +1,35 @@
+// OffsetForLeaderEpoch (key 23): a single node has had one leader epoch, 0, for every
+// partition, so epoch 0 ends at the log end offset and any other epoch is unknown. Clients
+// (librdkafka's KIP-320 validation, kafka-python) use this to check their position.
+
+import KafkaProtocol
+import LogStorage
+
+struct OffsetForLeaderEpochHandler: ApiHandler {
+    let apiKey = ApiKey.offsetForLeaderEpoch
+    let advertised: ClosedRange<Int16> = 2...4
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! OffsetForLeaderEpochRequest
+        var response = OffsetForLeaderEpochResponse()
+        for topic in request.topics {
+            var topicResult = OffsetForLeaderEpochResponse.OffsetForLeaderTopicResult(topic: topic.topic)
+            for partition in topic.partitions {
+                var result = OffsetForLeaderEpochResponse.EpochEndOffset(errorCode: 0, partition: partition.partition)
+                if let log = context.broker.logs.partition(TopicPartition(topic: topic.topic, partition: partition.partition)) {
+                    if partition.currentLeaderEpoch > 0 {
+                        result.errorCode = ErrorCode.unknownLeaderEpoch.rawValue
+                    } else if partition.leaderEpoch == 0 {
+                        result.leaderEpoch = 0
+                        result.endOffset = log.logEndOffset
+                    }
+                } else {
+                    result.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
+                }
+                topicResult.partitions.append(result)
+            }
+            response.topics.append(topicResult)
+        }
+        context.send(response)
+    }
+}

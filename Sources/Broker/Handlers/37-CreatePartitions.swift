@@ -1,0 +1,48 @@
+// CreatePartitions (key 37): grows a topic's partition count (never shrinks it), with
+// manual assignments allowed only onto this broker, and validate_only.
+
+import KafkaProtocol
+import LogStorage
+
+struct CreatePartitionsHandler: ApiHandler {
+    let apiKey = ApiKey.createPartitions
+    let advertised: ClosedRange<Int16> = 0...3
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! CreatePartitionsRequest
+        let broker = context.broker
+        var counts: [String: Int] = [:]
+        for topic in request.topics { counts[topic.name, default: 0] += 1 }
+        var response = CreatePartitionsResponse()
+        for topic in request.topics {
+            var result = CreatePartitionsResponse.CreatePartitionsTopicResult(name: topic.name, errorCode: 0)
+            func fail(_ error: ErrorCode, _ message: String) {
+                result.errorCode = error.rawValue
+                result.errorMessage = message
+            }
+            if counts[topic.name]! > 1 {
+                fail(.invalidRequest, "Duplicate topic in request.")
+            } else if let info = broker.topics.topic(named: topic.name) {
+                if topic.count < info.partitions {
+                    fail(.invalidPartitions, "Topic currently has \(info.partitions) partitions, which is higher than the requested \(topic.count).")
+                } else if topic.count == info.partitions {
+                    fail(.invalidPartitions, "Topic already has \(info.partitions) partitions.")
+                } else if let assignments = topic.assignments,
+                          assignments.count != Int(topic.count - info.partitions)
+                            || assignments.contains(where: { $0.brokerIds != [broker.configuration.nodeId] }) {
+                    fail(.invalidReplicaAssignment, "Assignments must name broker \(broker.configuration.nodeId) alone, once per new partition.")
+                } else if !request.validateOnly {
+                    do {
+                        try broker.addPartitions(to: info, count: topic.count)
+                    } catch {
+                        fail(.kafkaStorageError, "\(error)")
+                    }
+                }
+            } else {
+                fail(.unknownTopicOrPartition, "This server does not host this topic-partition.")
+            }
+            response.results.append(result)
+        }
+        context.send(response)
+    }
+}

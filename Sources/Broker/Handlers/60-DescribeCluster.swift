@@ -1,0 +1,24 @@
+// DescribeCluster (key 60): this broker, the cluster id and the controller (this node).
+
+import KafkaProtocol
+
+struct DescribeClusterHandler: ApiHandler {
+    let apiKey = ApiKey.describeCluster
+    let advertised: ClosedRange<Int16> = 0...2
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! DescribeClusterRequest
+        let broker = context.broker
+        let (host, port) = broker.configuration.advertised
+        var response = DescribeClusterResponse(errorCode: 0, endpointType: request.endpointType, clusterId: broker.clusterId,
+                                               controllerId: broker.configuration.nodeId,
+                                               brokers: [.init(brokerId: broker.configuration.nodeId, host: host, port: port)])
+        // Brokers answer for broker endpoints (1) only; controllers (2) are asked directly.
+        if request.endpointType != 1 {
+            response = DescribeClusterResponse(errorCode: ErrorCode.unsupportedEndpointType.rawValue,
+                                               errorMessage: "The broker does not describe controller endpoints.",
+                                               endpointType: request.endpointType, clusterId: broker.clusterId)
+        }
+        context.send(response)
+    }
+}
