@@ -60,14 +60,16 @@ let package = Package(
         // Release-mode benchmark of the log (README: Performance).
         .executableTarget(name: "StorageBench", dependencies: ["LogStorage", "KafkaRecords", "SystemCalls"],
                           path: "Interop/bench/storage"),
-        // Shared by the decoders' "never trap" tests.
-        .target(name: "Mutation", path: "Tests/Mutation"),
+        // Helpers shared by test targets: input mutation for the "never trap" tests and a
+        // plain socket client for tests against a live server.
+        .target(name: "TestSupport", dependencies: ["SystemCalls"], path: "Tests/TestSupport"),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "SystemCalls"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "SystemCalls", "TestSupport"]),
+        .testTarget(name: "BrokerTests", dependencies: ["Broker", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls", "TestSupport"]),
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"]),
         .testTarget(name: "LogStorageTests", dependencies: ["LogStorage", "KafkaRecords", "SystemCalls"]),
-        .testTarget(name: "KafkaRecordsTests", dependencies: ["KafkaRecords", "Mutation"]),
-        .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", "KafkaRecords", "Mutation"]),
+        .testTarget(name: "KafkaRecordsTests", dependencies: ["KafkaRecords", "TestSupport"]),
+        .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", "KafkaRecords", "TestSupport"]),
         .testTarget(name: "KafkaCodegenTests", dependencies: ["KafkaCodegen"]),
     ],
     swiftLanguageModes: [.v6]

@@ -4,7 +4,7 @@
 
 import KafkaProtocol
 import KafkaWire
-import Mutation
+import TestSupport
 import Testing
 
 /// One frame per (api, version): header + sample body, as a client would send it.

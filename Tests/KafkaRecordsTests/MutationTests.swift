@@ -2,7 +2,7 @@
 // lengths) through the parser: each must either parse or throw, never trap or hang.
 
 import KafkaRecords
-import Mutation
+import TestSupport
 import Testing
 
 @Suite struct MutationTests {

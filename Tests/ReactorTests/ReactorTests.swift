@@ -7,6 +7,7 @@ import Glibc
 @testable import Reactor
 import Synchronization
 import SystemCalls
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct ReactorTests {

@@ -4,6 +4,7 @@
 import Reactor
 import Synchronization
 import SystemCalls
+import TestSupport
 
 /// Echoes each frame reversed, completing it inline, on a loop timer after a random delay,
 /// or from another thread, chosen by the frame's first byte: responses finish out of order.

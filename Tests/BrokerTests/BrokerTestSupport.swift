@@ -1,0 +1,54 @@
+// The broker in-process, in memory mode on an ephemeral port, and a client that speaks
+// typed Kafka requests to it over a real socket.
+
+@testable import Broker
+import KafkaProtocol
+import KafkaWire
+import Reactor
+import SystemCalls
+import TestSupport
+
+final class KafkaTestClient {
+    let connection: TestClient
+    private var nextCorrelationId: Int32 = 1
+
+    init(_ address: SocketAddress) throws { connection = try TestClient(address) }
+
+    /// Sends `request` at `version` and decodes the response.
+    func send<Request: KafkaRequest>(_ request: Request, version: Int16) throws -> Request.Response {
+        let correlationId = try sendOnly(request, version: version)
+        guard let frame = try connection.readFrame() else { throw TestFailure(description: "connection closed") }
+        let (received, response) = try RequestCodec.decodeResponse(Request.Response.self, frame: frame, version: version)
+        guard received == correlationId else { throw TestFailure(description: "correlation id \(received), expected \(correlationId)") }
+        return response
+    }
+
+    @discardableResult
+    func sendOnly<Request: KafkaRequest>(_ request: Request, version: Int16) throws -> Int32 {
+        let correlationId = nextCorrelationId
+        nextCorrelationId += 1
+        try connection.sendFrame(try RequestCodec.encode(request: request, version: version, correlationId: correlationId, clientId: "broker-tests"))
+        return correlationId
+    }
+}
+
+func withBroker<Result>(_ configure: (inout BrokerConfiguration) -> Void = { _ in },
+                        _ body: (Broker, SocketAddress) throws -> Result) throws -> Result {
+    var configuration = BrokerConfiguration()
+    configuration.dataDirectory = nil
+    configuration.listeners = [SocketAddress("127.0.0.1:0")!]
+    configuration.eventLoops = 1
+    configure(&configuration)
+    let broker = try Broker(configuration: configuration)
+    let server = try broker.serve(handlesSignals: false)
+    defer {
+        server.shutdown()
+        server.waitUntilStopped()
+        try? broker.shutdown()
+    }
+    return try body(broker, server.boundAddresses[0])
+}
+
+func batch(_ values: [String], firstTimestamp: Int64 = 1_000) -> [UInt8] {
+    try! RecordBatchBuilderShim.build(values, firstTimestamp: firstTimestamp)
+}
