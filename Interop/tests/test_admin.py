@@ -87,3 +87,15 @@ def test_describe_cluster(broker):
     kafka_python = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
     assert kafka_python.describe_cluster()["controller_id"] == 1
     kafka_python.close()
+
+
+def test_describe_log_dirs_and_topics_with_kafka_python(broker):
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    producer.produce("on-disk", b"x" * 100)
+    producer.flush(10)
+    kafka_python = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    log_dirs = kafka_python.describe_log_dirs()
+    assert "on-disk" in str(log_dirs)
+    topics = kafka_python.describe_topics(["on-disk"])
+    kafka_python.close()
+    assert topics[0]["name"] == "on-disk" and topics[0]["error_code"] == 0 and len(topics[0]["partitions"]) == 1

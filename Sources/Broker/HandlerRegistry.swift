@@ -55,7 +55,7 @@ struct HandlerRegistry: Sendable {
         ApiVersionsHandler(), MetadataHandler(), ProduceHandler(), FetchHandler(), ListOffsetsHandler(),
         CreateTopicsHandler(), DeleteTopicsHandler(), InitProducerIdHandler(), CreatePartitionsHandler(),
         DeleteRecordsHandler(), OffsetForLeaderEpochHandler(), DescribeClusterHandler(), DescribeConfigsHandler(),
-        AlterConfigsHandler(), IncrementalAlterConfigsHandler(),
+        AlterConfigsHandler(), IncrementalAlterConfigsHandler(), DescribeLogDirsHandler(), DescribeTopicPartitionsHandler(),
     ])
 
     init(handlers list: [any ApiHandler]) {

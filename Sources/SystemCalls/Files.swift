@@ -120,6 +120,14 @@ extension System {
         }
     }
 
+    /// Total and available bytes of the file system holding `path` (statvfs).
+    public static func fileSystemSpace(_ path: String) throws(SystemCallError) -> (total: Int64, available: Int64) {
+        var info = statvfs()
+        _ = try retryingInterrupts("statvfs \(path)") { statvfs(path, &info) }
+        let block = Int64(info.f_frsize)
+        return (Int64(info.f_blocks) * block, Int64(info.f_bavail) * block)
+    }
+
     /// Waits until `descriptor` is readable (or `timeoutMilliseconds` passes); true when readable.
     public static func waitReadable(_ descriptor: Int32, timeoutMilliseconds: Int32) throws(SystemCallError) -> Bool {
         var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)

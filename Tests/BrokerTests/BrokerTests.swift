@@ -142,4 +142,36 @@ import Testing
             #expect(System.monotonicNanoseconds() - start < 5_000_000_000)
         }
     }
+
+    @Test func describeTopicPartitionsPagesWithACursor() throws {
+        try withBroker({ $0.defaultPartitions = 3 }) { _, address in
+            let client = try KafkaTestClient(address)
+            _ = try client.send(MetadataRequest(topics: [.init(name: "a"), .init(name: "b")], allowAutoTopicCreation: true), version: 12)
+            let first = try client.send(DescribeTopicPartitionsRequest(topics: [], responsePartitionLimit: 4), version: 0)
+            #expect(first.topics.map(\.name) == ["a", "b"])
+            #expect(first.topics.map { $0.partitions.count } == [3, 1])
+            let cursor = try #require(first.nextCursor)
+            #expect(cursor.topicName == "b" && cursor.partitionIndex == 1)
+            let next = DescribeTopicPartitionsRequest.Cursor(topicName: cursor.topicName, partitionIndex: cursor.partitionIndex)
+            let rest = try client.send(DescribeTopicPartitionsRequest(topics: [], responsePartitionLimit: 4, cursor: next), version: 0)
+            #expect(rest.topics.map(\.name) == ["b"] && rest.topics[0].partitions.map(\.partitionIndex) == [1, 2])
+            #expect(rest.nextCursor == nil)
+            let missing = try client.send(DescribeTopicPartitionsRequest(topics: [.init(name: "zzz")]), version: 0)
+            #expect(missing.topics[0].errorCode == ErrorCode.unknownTopicOrPartition.rawValue)
+        }
+    }
+
+    @Test func describeLogDirsReportsPartitionSizes() throws {
+        try withBroker { _, address in
+            let client = try KafkaTestClient(address)
+            _ = try client.send(MetadataRequest(topics: [.init(name: "sized")], allowAutoTopicCreation: true), version: 12)
+            let bytes = batch(["one", "two"])
+            _ = try client.send(ProduceRequest(acks: 1, timeoutMs: 1_000, topicData: [
+                .init(name: "sized", partitionData: [.init(index: 0, records: .bytes(bytes))]),
+            ]), version: 9)
+            let response = try client.send(DescribeLogDirsRequest(topics: nil), version: 4)
+            let partition = try #require(response.results.first?.topics.first { $0.name == "sized" }?.partitions.first)
+            #expect(partition.partitionSize == Int64(bytes.count))
+        }
+    }
 }

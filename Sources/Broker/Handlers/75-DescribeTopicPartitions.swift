@@ -1,0 +1,42 @@
+// DescribeTopicPartitions (key 75, KIP-966): topics and their partitions, in name order,
+// at most response_partition_limit partitions per response with a cursor for the rest.
+
+import KafkaProtocol
+
+struct DescribeTopicPartitionsHandler: ApiHandler {
+    let apiKey = ApiKey.describeTopicPartitions
+    let advertised: ClosedRange<Int16> = 0...0
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! DescribeTopicPartitionsRequest
+        let broker = context.broker
+        let node = broker.configuration.nodeId
+        let names = request.topics.isEmpty ? broker.topics.all.map(\.name) : request.topics.map(\.name).sorted()
+        var response = DescribeTopicPartitionsResponse()
+        var budget = Int(max(request.responsePartitionLimit, 1))
+        for name in names {
+            if let cursor = request.cursor, name < cursor.topicName { continue }
+            guard let topic = broker.topics.topic(named: name) else {
+                response.topics.append(.init(errorCode: ErrorCode.unknownTopicOrPartition.rawValue, name: name))
+                continue
+            }
+            let first = request.cursor.map { $0.topicName == name ? $0.partitionIndex : 0 } ?? 0
+            var described = DescribeTopicPartitionsResponse.DescribeTopicPartitionsResponseTopic(
+                errorCode: 0, name: name, topicId: topic.topicId, isInternal: name.hasPrefix("__"))
+            var index = first
+            while index < topic.partitions && budget > 0 {
+                described.partitions.append(.init(errorCode: 0, partitionIndex: index, leaderId: node, leaderEpoch: 0,
+                                                  replicaNodes: [node], isrNodes: [node], eligibleLeaderReplicas: [],
+                                                  lastKnownElr: [], offlineReplicas: []))
+                index += 1
+                budget -= 1
+            }
+            response.topics.append(described)
+            if index < topic.partitions {
+                response.nextCursor = .init(topicName: name, partitionIndex: index)
+                break
+            }
+        }
+        context.send(response)
+    }
+}
