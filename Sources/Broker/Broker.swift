@@ -14,6 +14,7 @@ public final class Broker: Sendable {
     public let logs: LogManager
     public let topics: TopicRegistry
     let fetchWaiters = FetchWaiters()
+    let fetchSessions = FetchSessionCache()
     let producerIds: ProducerIds
     let handlers: HandlerRegistry
     let log: @Sendable (String) -> Void

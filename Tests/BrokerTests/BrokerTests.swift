@@ -174,4 +174,64 @@ import Testing
             #expect(partition.partitionSize == Int64(bytes.count))
         }
     }
+
+    @Test func fetchSessionsSendOnlyWhatChanged() throws {
+        try withBroker { _, address in
+            let client = try KafkaTestClient(address)
+            _ = try client.send(MetadataRequest(topics: [.init(name: "s1"), .init(name: "s2")], allowAutoTopicCreation: true), version: 12)
+            func produce(_ topic: String, _ values: [String]) throws {
+                _ = try client.send(ProduceRequest(acks: 1, timeoutMs: 1_000, topicData: [
+                    .init(name: topic, partitionData: [.init(index: 0, records: .bytes(batch(values)))]),
+                ]), version: 9)
+            }
+            try produce("s1", ["a"])
+            // Full fetch, epoch 0: a new session, every partition in the answer.
+            let full = FetchRequest(maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, sessionId: 0, sessionEpoch: 0, topics: [
+                .init(topic: "s1", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)]),
+                .init(topic: "s2", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)]),
+            ])
+            let first = try client.send(full, version: 12)
+            #expect(first.sessionId != 0)
+            #expect(first.responses.map(\.topic) == ["s1", "s2"])
+            // Incremental, epoch 1, the consumer moved on in s1: nothing changed, nothing sent.
+            let nothing = try client.send(FetchRequest(maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, sessionId: first.sessionId, sessionEpoch: 1, topics: [
+                .init(topic: "s1", partitions: [.init(partition: 0, fetchOffset: 1, partitionMaxBytes: 1 << 20)]),
+            ]), version: 12)
+            #expect(nothing.errorCode == 0 && nothing.sessionId == first.sessionId)
+            #expect(nothing.responses.isEmpty)
+            // New data in s2 only: the next incremental answer names s2 alone.
+            try produce("s2", ["b"])
+            let changed = try client.send(FetchRequest(maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, sessionId: first.sessionId, sessionEpoch: 2,
+                                                       topics: []), version: 12)
+            #expect(changed.responses.map(\.topic) == ["s2"])
+            #expect(changed.responses.first?.partitions.first?.records?.count ?? 0 > 0)
+            // A stale epoch and an unknown session are errors.
+            let stale = try client.send(FetchRequest(sessionId: first.sessionId, sessionEpoch: 2, topics: []), version: 12)
+            #expect(stale.errorCode == ErrorCode.invalidFetchSessionEpoch.rawValue)
+            let unknown = try client.send(FetchRequest(sessionId: 12_345, sessionEpoch: 1, topics: []), version: 12)
+            #expect(unknown.errorCode == ErrorCode.fetchSessionIdNotFound.rawValue)
+            // Epoch -1 closes the session and fetches without one.
+            var closing = full
+            closing.sessionId = first.sessionId
+            closing.sessionEpoch = -1
+            #expect(try client.send(closing, version: 12).sessionId == 0)
+            let closed = try client.send(FetchRequest(sessionId: first.sessionId, sessionEpoch: 3, topics: []), version: 12)
+            #expect(closed.errorCode == ErrorCode.fetchSessionIdNotFound.rawValue)
+        }
+    }
+
+    @Test func theSessionCacheEvictsTheLeastRecentlyUsed() {
+        let cache = FetchSessionCache(capacity: 2)
+        func open() -> Int32 {
+            guard case .full(let id, _) = cache.plan(FetchRequest(sessionId: 0, sessionEpoch: 0), targets: [], forgotten: []) else { return 0 }
+            return id
+        }
+        let first = open(), second = open()
+        _ = cache.plan(FetchRequest(sessionId: first, sessionEpoch: 1), targets: [], forgotten: [])  // first is now the fresher
+        let third = open()
+        #expect(cache.count == 2)
+        #expect(cache.plan(FetchRequest(sessionId: second, sessionEpoch: 1), targets: [], forgotten: []) == .error(.fetchSessionIdNotFound))
+        #expect(cache.plan(FetchRequest(sessionId: first, sessionEpoch: 2), targets: [], forgotten: []) != .error(.fetchSessionIdNotFound))
+        #expect(third != 0)
+    }
 }

@@ -1,7 +1,8 @@
 // Fetch (key 1): records from the batch that holds each fetch offset, within max_bytes and
 // partition_max_bytes (the first batch always whole, KIP-74), sent with sendfile straight
 // from the segment files. With less than min_bytes available the request parks until an
-// append to one of its partitions or max_wait_ms.
+// append to one of its partitions or max_wait_ms. Fetch sessions (KIP-227) let consumers
+// send and receive only what changed.
 
 import KafkaProtocol
 import KafkaWire
@@ -15,15 +16,33 @@ struct FetchHandler: ApiHandler {
 
     func handle(_ context: RequestContext) {
         let request = context.request.body as! FetchRequest
-        // Sessions (KIP-227) are not kept yet: every response is a full one with session 0,
-        // which clients accept as "no session"; an incremental request names a session we
-        // cannot have.
-        if request.sessionId != 0 {
-            context.send(FetchResponse(errorCode: ErrorCode.fetchSessionIdNotFound.rawValue, sessionId: 0))
+        let broker = context.broker
+        let byId = context.version >= 13
+        func resolve(name: String, id: Uuid) -> (String?, Uuid) {
+            byId ? (broker.topics.topic(id: id)?.name, id) : (name, .zero)
+        }
+        var targets: [FetchTarget] = []
+        for topic in request.topics {
+            let (name, id) = resolve(name: topic.topic, id: topic.topicId)
+            for partition in topic.partitions {
+                targets.append(FetchTarget(name: name, topicId: id, partition: partition.partition,
+                                           fetchOffset: partition.fetchOffset, partitionMaxBytes: partition.partitionMaxBytes))
+            }
+        }
+        var forgotten: [String] = []
+        for topic in request.forgottenTopicsData {
+            let (name, id) = resolve(name: topic.topic, id: topic.topicId)
+            for partition in topic.partitions {
+                forgotten.append(FetchTarget(name: name, topicId: id, partition: partition, fetchOffset: 0, partitionMaxBytes: 0).key)
+            }
+        }
+        // Versions before 7 have no sessions: their defaults (id 0, epoch -1) mean none.
+        let plan = broker.fetchSessions.plan(request, targets: targets, forgotten: forgotten)
+        if case .error(let error) = plan {
+            context.send(FetchResponse(errorCode: error.rawValue, sessionId: 0))
             return
         }
-        let operation = FetchOperation(context: context, request: request)
-        operation.attempt(final: request.maxWaitMs <= 0)
+        FetchOperation(context: context, request: request, plan: plan).attempt(final: request.maxWaitMs <= 0)
     }
 }
 
@@ -32,29 +51,27 @@ final class FetchOperation: @unchecked Sendable {
     // Touched only on `context.eventLoop` (wake-ups and the timer both run there).
     let context: RequestContext
     let request: FetchRequest
+    let plan: FetchPlan
     private var done = false
     private var waiterId: UInt64?
     private var timer: UInt64?
     private let partitions: [TopicPartition]
 
-    init(context: RequestContext, request: FetchRequest) {
+    init(context: RequestContext, request: FetchRequest, plan: FetchPlan) {
         self.context = context
         self.request = request
-        var names: [TopicPartition] = []
-        for topic in request.topics {
-            guard let name = context.version >= 13 ? context.broker.topics.topic(id: topic.topicId)?.name : topic.topic else { continue }
-            for partition in topic.partitions { names.append(TopicPartition(topic: name, partition: partition.partition)) }
-        }
-        partitions = names
+        self.plan = plan
+        partitions = plan.targets.compactMap { target in target.name.map { TopicPartition(topic: $0, partition: target.partition) } }
     }
 
     func attempt(final: Bool) {
         context.eventLoop.assertInEventLoop()
         guard !done else { return }
-        let (response, regions, hasError) = build()
-        let bytes = regions.reduce(0) { $0 + $1.length }
+        let results = plan.targets.map(read)
+        let bytes = results.reduce(0) { $0 + ($1.region?.length ?? 0) }
+        let hasError = results.contains { $0.data.errorCode != 0 }
         if final || hasError || bytes >= Int(max(request.minBytes, 1)) {
-            finish(response, regions: regions)
+            finish(results)
             return
         }
         if waiterId == nil {
@@ -69,62 +86,80 @@ final class FetchOperation: @unchecked Sendable {
         }
     }
 
-    private func finish(_ response: FetchResponse, regions: [FileRegion]) {
+    private struct PartitionResult {
+        var target: FetchTarget
+        var data: FetchResponse.PartitionData
+        var region: FileRegion?
+    }
+
+    /// Reads one partition as of now. Byte budgets are applied in `finish`, in order.
+    private func read(_ target: FetchTarget) -> PartitionResult {
+        let broker = context.broker
+        var data = FetchResponse.PartitionData(partitionIndex: target.partition, errorCode: 0, highWatermark: -1,
+                                               abortedTransactions: request.isolationLevel == 1 ? [] : nil, records: [])
+        guard let name = target.name, let log = broker.logs.partition(TopicPartition(topic: name, partition: target.partition)) else {
+            data.errorCode = (context.version >= 13 ? ErrorCode.unknownTopicId : .unknownTopicOrPartition).rawValue
+            return PartitionResult(target: target, data: data, region: nil)
+        }
+        do {
+            // Up to the partition's own limit here; the response limit is applied in order.
+            let read = try log.read(from: target.fetchOffset, maxBytes: Int(max(target.partitionMaxBytes, 0)), minOneBatch: true)
+            data.highWatermark = read.highWatermark
+            data.lastStableOffset = read.highWatermark
+            data.logStartOffset = read.logStartOffset
+            let region = read.regions.first.map {
+                FileRegion(descriptor: $0.file.descriptor, offset: $0.position, length: $0.length, owner: $0.file)
+            }
+            return PartitionResult(target: target, data: data, region: region)
+        } catch {
+            let outOfRange = if case LogError.offsetOutOfRange = error { true } else { false }
+            data.errorCode = (outOfRange ? ErrorCode.offsetOutOfRange : .kafkaStorageError).rawValue
+            data.highWatermark = log.highWatermark
+            data.lastStableOffset = log.highWatermark
+            data.logStartOffset = log.logStartOffset
+            return PartitionResult(target: target, data: data, region: nil)
+        }
+    }
+
+    private func finish(_ results: [PartitionResult]) {
         done = true
         if let waiterId { context.broker.fetchWaiters.cancel(waiterId, partitions: partitions) }
         if let timer { context.eventLoop.cancelTimer(timer) }
-        context.send(response, regions: regions)
-    }
-
-    /// The response as of now (its records as external file regions), the regions, and
-    /// whether a partition has an error.
-    private func build() -> (FetchResponse, [FileRegion], Bool) {
-        let broker = context.broker
-        let version = context.version
-        var response = FetchResponse(errorCode: ErrorCode.none.rawValue, sessionId: 0)
-        var remaining = Int(max(request.maxBytes, 0))
-        var total = 0
-        var hasError = false
-        var regions: [FileRegion] = []
-        for topic in request.topics {
-            let info = version >= 13 ? broker.topics.topic(id: topic.topicId) : broker.topics.topic(named: topic.topic)
-            var topicResponse = FetchResponse.FetchableTopicResponse(topic: topic.topic, topicId: topic.topicId)
-            for partition in topic.partitions {
-                var data = FetchResponse.PartitionData(partitionIndex: partition.partition, errorCode: 0, highWatermark: -1,
-                                                       abortedTransactions: request.isolationLevel == 1 ? [] : nil, records: [])
-                guard let info, let log = broker.logs.partition(TopicPartition(topic: info.name, partition: partition.partition)) else {
-                    data.errorCode = (version >= 13 ? ErrorCode.unknownTopicId : .unknownTopicOrPartition).rawValue
-                    hasError = true
-                    topicResponse.partitions.append(data)
-                    continue
-                }
-                let limit = min(Int(max(partition.partitionMaxBytes, 0)), remaining)
-                do {
-                    let read = try log.read(from: partition.fetchOffset, maxBytes: limit, minOneBatch: total == 0)
-                    // One region per partition (a read stays within one segment); the
-                    // segment file object keeps the region readable until it is sent.
-                    if let region = read.regions.first {
-                        data.records = .external(length: region.length, id: regions.count)
-                        regions.append(FileRegion(descriptor: region.file.descriptor, offset: region.position,
-                                                  length: region.length, owner: region.file))
-                    }
-                    data.highWatermark = read.highWatermark
-                    data.lastStableOffset = read.highWatermark
-                    data.logStartOffset = read.logStartOffset
-                    total += read.byteCount
-                    remaining = max(0, remaining - read.byteCount)
-                } catch {
-                    let outOfRange = if case LogError.offsetOutOfRange = error { true } else { false }
-                    data.errorCode = (outOfRange ? ErrorCode.offsetOutOfRange : .kafkaStorageError).rawValue
-                    data.highWatermark = log.highWatermark
-                    data.lastStableOffset = log.highWatermark
-                    data.logStartOffset = log.logStartOffset
-                    hasError = true
-                }
-                topicResponse.partitions.append(data)
-            }
-            response.responses.append(topicResponse)
+        let sessions = context.broker.fetchSessions
+        let (sessionId, incremental): (Int32, Bool) = switch plan {
+        case .full(let id, _): (id, false)
+        case .incremental(let id, _): (id, true)
+        default: (0, false)
         }
-        return (response, regions, hasError)
+        var response = FetchResponse(errorCode: 0, sessionId: sessionId)
+        var regions: [FileRegion] = []
+        var remaining = Int(max(request.maxBytes, 0))
+        var sent: [(key: String, sent: FetchSessionCache.Sent)] = []
+        for var result in results {
+            // max_bytes over the whole response; the first batch always whole (KIP-74).
+            if var region = result.region {
+                let allowed = regions.isEmpty ? region.length : min(region.length, remaining)
+                if allowed > 0 {
+                    region = FileRegion(descriptor: region.descriptor, offset: region.offset, length: allowed, owner: region.owner)
+                    result.data.records = .external(length: allowed, id: regions.count)
+                    regions.append(region)
+                    remaining = max(0, remaining - allowed)
+                }
+            }
+            let now = FetchSessionCache.Sent(highWatermark: result.data.highWatermark, logStartOffset: result.data.logStartOffset)
+            if incremental && result.data.errorCode == 0 && result.data.records?.count == 0
+                && sessions.lastSent(sessionId: sessionId, key: result.target.key) == now {
+                continue  // unchanged: an incremental response leaves it out
+            }
+            sent.append((result.target.key, now))
+            let topicName = result.target.name ?? ""
+            if let last = response.responses.last, last.topic == topicName, last.topicId == result.target.topicId {
+                response.responses[response.responses.count - 1].partitions.append(result.data)
+            } else {
+                response.responses.append(.init(topic: topicName, topicId: result.target.topicId, partitions: [result.data]))
+            }
+        }
+        if sessionId != 0 { sessions.recordSent(sessionId: sessionId, sent) }
+        context.send(response, regions: regions)
     }
 }
