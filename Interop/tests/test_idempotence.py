@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from kafka import KafkaProducer
 
 
-def read_all(bootstrap, topic, expected, timeout=60):
+def read_all(bootstrap, topic, expected, timeout=120):
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused-idempotence",
                          "enable.auto.commit": False, "fetch.max.bytes": 10 * 1024 * 1024})
     consumer.assign([TopicPartition(topic, 0, 0)])
@@ -55,7 +55,7 @@ def test_kill_and_restart_mid_run_loses_and_duplicates_nothing(broker_factory):
             with lock:
                 acknowledged.add(message.value())
 
-    total = 200_000
+    total = 1_000_000
     restarted = None
     for index in range(total):
         while True:
