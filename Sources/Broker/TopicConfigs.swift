@@ -17,6 +17,8 @@ public enum TopicConfigs {
         "segment.ms": { configuration, value in setInt64(&configuration.segmentMilliseconds, value, minimum: 1) },
         "delete.retention.ms": { configuration, value in setInt64(&configuration.deleteRetentionMilliseconds, value, minimum: 0) },
         "min.compaction.lag.ms": { configuration, value in setInt64(&configuration.minimumCompactionLagMilliseconds, value, minimum: 0) },
+        "message.timestamp.before.max.ms": { configuration, value in setInt64(&configuration.timestampBeforeMaxMilliseconds, value, minimum: 0) },
+        "message.timestamp.after.max.ms": { configuration, value in setInt64(&configuration.timestampAfterMaxMilliseconds, value, minimum: 0) },
         "index.interval.bytes": { configuration, value in
             guard let number = Int(value), number >= 0 else { return false }
             configuration.indexIntervalBytes = number

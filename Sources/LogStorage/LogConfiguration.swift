@@ -46,6 +46,10 @@ public struct LogConfiguration: Sendable, Equatable {
     public var timestampPolicy: TimestampPolicy = .createTime
     /// max.message.bytes (Kafka 4.x default: 1 MiB + 12 bytes of log overhead)
     public var maximumBatchBytes = 1_048_588
+    /// message.timestamp.before.max.ms / after.max.ms: how far a CreateTime timestamp may lie
+    /// in the past or the future of the broker's clock.
+    public var timestampBeforeMaxMilliseconds: Int64 = .max
+    public var timestampAfterMaxMilliseconds: Int64 = 3_600_000
 
     public init() {}
 }

@@ -10,6 +10,8 @@ public enum LogError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidBatch(index: Int, RecordBatchError)
     /// MESSAGE_TOO_LARGE: a batch over max.message.bytes.
     case batchTooLarge(size: Int, limit: Int)
+    /// INVALID_TIMESTAMP: a CreateTime timestamp outside message.timestamp.{before,after}.max.ms.
+    case invalidTimestamp(timestamp: Int64, now: Int64)
     /// KAFKA_STORAGE_ERROR
     case io(SystemCallError)
     /// Found while recovering a segment that should have been sound.
@@ -27,6 +29,7 @@ public enum LogError: Error, Equatable, Sendable, CustomStringConvertible {
             return "offset \(requested) is outside the log [\(start), \(end)]"
         case let .invalidBatch(index, error): return "batch \(index): \(error)"
         case let .batchTooLarge(size, limit): return "batch of \(size) bytes exceeds max.message.bytes \(limit)"
+        case let .invalidTimestamp(timestamp, now): return "timestamp \(timestamp) is too far from the broker's time \(now)"
         case let .io(error): return error.description
         case let .corruptSegment(path, position, reason): return "corrupt segment \(path) at byte \(position): \(reason)"
         case let .dataDirectoryLocked(path):

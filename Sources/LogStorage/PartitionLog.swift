@@ -87,7 +87,7 @@ public final class PartitionLog: @unchecked Sendable {
         let names: [String]
         do { names = try store.list(directory) } catch { throw .io(error) }
         // A compaction that stopped before its rename leaves a .cleaned copy: the original stands.
-        for name in names where name.hasSuffix(".cleaned") { try? store.remove(directory + "/" + name) }
+        for name in names where name.hasSuffix(".cleaned") || name.hasSuffix(".snapshot.tmp") { try? store.remove(directory + "/" + name) }
         var bases = names.filter { $0.hasSuffix(".log") }.compactMap { Int64($0.dropLast(4)) }.sorted()
         let recoveryPoint = (try? readCheckpoint(store: store, path: directory + "/" + recoveryPointFile)) ?? 0
         var segments: [Segment] = []
@@ -183,10 +183,19 @@ public final class PartitionLog: @unchecked Sendable {
         lock.lock()
         let limit = configuration.maximumBatchBytes
         let policy = configuration.timestampPolicy
+        let before = configuration.timestampBeforeMaxMilliseconds
+        let after = configuration.timestampAfterMaxMilliseconds
         lock.unlock()
         for (index, batch) in batches.enumerated() {
             do { try batch.validate() } catch { throw .invalidBatch(index: index, error) }
             if batch.totalSize > limit { throw .batchTooLarge(size: batch.totalSize, limit: limit) }
+            // From the header alone (no per-record work): the newest and the first timestamp.
+            if policy == .createTime && !batch.isControl {
+                if batch.maxTimestamp > now &+ after { throw .invalidTimestamp(timestamp: batch.maxTimestamp, now: now) }
+                if before != .max && batch.baseTimestamp >= 0 && batch.baseTimestamp < now &- before {
+                    throw .invalidTimestamp(timestamp: batch.baseTimestamp, now: now)
+                }
+            }
         }
         guard !batches.isEmpty else { throw .invalidBatch(index: 0, .truncated(needed: RecordBatchLayout.headerSize, available: 0)) }
 
@@ -249,6 +258,7 @@ public final class PartitionLog: @unchecked Sendable {
 
     /// Lock held.
     private func rollLocked(now: Int64) throws(SystemCallError) {
+        try writeProducerSnapshot()
         let segment = try Segment.create(store: store, directory: directory, baseOffset: segments.last!.nextOffset,
                                          indexIntervalBytes: configuration.indexIntervalBytes, now: now)
         segments.append(segment)
@@ -261,19 +271,49 @@ public final class PartitionLog: @unchecked Sendable {
         do { try rollLocked(now: now) } catch { throw .io(error) }
     }
 
-    /// Lock held or not yet shared. Replays every batch header (61 bytes each) into the
-    /// producer state. Snapshots at roll and shutdown would make this a tail replay.
+    /// Lock held or not yet shared. Loads the newest sound producer-state snapshot at or
+    /// below the log end and replays the batch headers after it (61 bytes each); with no
+    /// snapshot, the whole log.
     private func rebuildProducerState() throws(SystemCallError) {
+        let end = segments.last!.nextOffset
         var state = ProducerState()
-        for segment in segments {
+        var from: Int64 = segments.first!.baseOffset
+        for offset in snapshotOffsets().reversed() where offset <= end {
+            guard let file = try? store.open(directory + "/" + Segment.fileName(offset, ".snapshot"), create: false),
+                  let size = try? file.size(), let bytes = try? file.read(count: Int(size), at: 0),
+                  let loaded = ProducerState.load(snapshot: bytes), loaded.offset == offset else { continue }
+            state = loaded.state
+            from = offset
+            break
+        }
+        for segment in segments where segment.nextOffset > from {
             var position: Int64 = 0
             while let location = try segment.batch(at: position) {
-                state.record(location.header)
+                if location.header.baseOffset >= from { state.record(location.header) }
                 position = location.end
             }
         }
         state.dropBefore(startOffset)
         producers = state
+    }
+
+    /// Offsets of the snapshot files present, ascending.
+    private func snapshotOffsets() -> [Int64] {
+        ((try? store.list(directory)) ?? []).filter { $0.hasSuffix(".snapshot") }
+            .compactMap { Int64($0.dropLast(".snapshot".count)) }.sorted()
+    }
+
+    /// Lock held. Writes the producer state as of the log end (at a roll and at a clean
+    /// shutdown, as Kafka does) and keeps the newest two snapshots.
+    private func writeProducerSnapshot() throws(SystemCallError) {
+        let end = segments.last!.nextOffset
+        let path = directory + "/" + Segment.fileName(end, ".snapshot")
+        let file = try store.open(path + ".tmp", create: true)
+        try System.ftruncate(file.descriptor, length: 0)
+        try file.write(producers.snapshot(at: end), at: 0)
+        try store.sync(file)
+        try store.rename(path + ".tmp", to: path)
+        for old in snapshotOffsets().dropLast(2) { try? store.remove(directory + "/" + Segment.fileName(old, ".snapshot")) }
     }
 
     // MARK: Read
@@ -464,6 +504,9 @@ public final class PartitionLog: @unchecked Sendable {
                 for path in last.files(store: store, directory: directory) { try? store.remove(path) }
             }
             try segments.last!.truncate(to: offset)
+            for stale in snapshotOffsets() where stale > offset {
+                try? store.remove(directory + "/" + Segment.fileName(stale, ".snapshot"))
+            }
             try rebuildProducerState()
         } catch {
             throw .io(error)
@@ -505,9 +548,11 @@ public final class PartitionLog: @unchecked Sendable {
         return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    /// Writes the checkpoints a clean shutdown leaves.
+    /// Writes the checkpoints a clean shutdown leaves: data flushed, producer state snapshotted.
     func closeCleanly() throws(LogError) {
         try flush()
+        lock.lock(); defer { lock.unlock() }
+        do { try writeProducerSnapshot() } catch { throw .io(error) }
     }
 }
 

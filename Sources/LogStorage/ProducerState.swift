@@ -5,6 +5,7 @@
 // offset instead of being appended again.
 
 import KafkaRecords
+import KafkaWire
 
 public enum SequenceError: Error, Equatable, Sendable {
     /// INVALID_PRODUCER_EPOCH (47): an epoch older than the producer's current one.
@@ -31,7 +32,7 @@ struct ProducerState {
     /// Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN.
     static let retainedBatches = 5
 
-    private(set) var entries: [Int64: Entry] = [:]
+    fileprivate(set) var entries: [Int64: Entry] = [:]
 
     enum Verdict: Equatable {
         /// Append it.
@@ -85,5 +86,66 @@ struct ProducerState {
     /// Sequences wrap from Int32.max to 0.
     static func lastSequence(of header: RecordBatchHeader) -> Int32 {
         Int32(truncatingIfNeeded: (Int64(header.baseSequence) + Int64(header.lastOffsetDelta)) % (Int64(Int32.max) + 1))
+    }
+}
+
+// MARK: Snapshots
+
+/// The producer state as of an offset, kept in `<offset>.snapshot` beside the segments
+/// (Kafka's naming) so a restart replays only the batches after it. Our own layout:
+/// int16 version, int64 offset, int32 producer count, then per producer int64 id, int16
+/// epoch, int8 batch count and per batch int32 first and last sequence, int64 first and last
+/// offset; a CRC32C of all that closes the file.
+extension ProducerState {
+    static let snapshotVersion: Int16 = 1
+
+    func snapshot(at offset: Int64) -> [UInt8] {
+        var writer = ByteWriter(capacity: 64 + entries.count * 64)
+        writer.writeInt16(Self.snapshotVersion)
+        writer.writeInt64(offset)
+        writer.writeInt32(Int32(entries.count))
+        for (producerId, entry) in entries.sorted(by: { $0.key < $1.key }) {
+            writer.writeInt64(producerId)
+            writer.writeInt16(entry.epoch)
+            writer.writeInt8(Int8(entry.batches.count))
+            for batch in entry.batches {
+                writer.writeInt32(batch.firstSequence)
+                writer.writeInt32(batch.lastSequence)
+                writer.writeInt64(batch.firstOffset)
+                writer.writeInt64(batch.lastOffset)
+            }
+        }
+        writer.writeUInt32(CRC32C.checksum(writer.bytes))
+        return writer.takeBytes()
+    }
+
+    /// Reads a snapshot; nil when it is damaged or of another version (then the log is
+    /// replayed from its start instead).
+    static func load(snapshot bytes: [UInt8]) -> (state: ProducerState, offset: Int64)? {
+        guard bytes.count >= 4 else { return nil }
+        let body = Array(bytes.dropLast(4))
+        var crcReader = ByteReader(bytes, range: bytes.count - 4..<bytes.count)
+        guard let crc = try? crcReader.readUInt32(), crc == CRC32C.checksum(body) else { return nil }
+        var reader = ByteReader(body)
+        do {
+            guard try reader.readInt16() == snapshotVersion else { return nil }
+            let offset = try reader.readInt64()
+            let count = try reader.readInt32()
+            var state = ProducerState()
+            for _ in 0..<max(count, 0) {
+                let producerId = try reader.readInt64()
+                let epoch = try reader.readInt16()
+                let batchCount = try reader.readInt8()
+                var batches: [BatchMetadata] = []
+                for _ in 0..<max(batchCount, 0) {
+                    batches.append(BatchMetadata(firstSequence: try reader.readInt32(), lastSequence: try reader.readInt32(),
+                                                 firstOffset: try reader.readInt64(), lastOffset: try reader.readInt64()))
+                }
+                state.entries[producerId] = Entry(epoch: epoch, batches: batches)
+            }
+            return reader.isAtEnd ? (state, offset) : nil
+        } catch {
+            return nil
+        }
     }
 }

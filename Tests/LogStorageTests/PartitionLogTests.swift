@@ -240,4 +240,75 @@ import Testing
         #expect(retry.isDuplicate && retry.baseOffset == 4)
         #expect(try log.append(idempotentBatch(sequence: 6), leaderEpoch: 0, now: 0).baseOffset == 6)
     }
+
+    @Test func snapshotsAtRollAndShutdownShortenTheReplay() throws {
+        let directory = TemporaryDirectory()
+        do {
+            let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in smallSegments(300) })
+            let log = try manager.createPartition(partitionA, configuration: smallSegments(300))
+            for batch in 0..<6 { _ = try log.append(idempotentBatch(sequence: Int32(batch * 2)), leaderEpoch: 0, now: 0) }
+            try manager.shutdown()
+        }
+        let partitionDirectory = directory.path + "/" + partitionA.directoryName
+        let snapshots = try System.directoryEntries(partitionDirectory).filter { $0.hasSuffix(".snapshot") }.sorted()
+        #expect(snapshots.count == 2, "the newest two are kept: \(snapshots)")
+        #expect(snapshots.last == "00000000000000000012.snapshot")
+        let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in smallSegments(300) })
+        let log = try #require(manager.partition(partitionA))
+        #expect(try log.append(idempotentBatch(sequence: 10), leaderEpoch: 0, now: 0).isDuplicate)
+        #expect(try log.append(idempotentBatch(sequence: 12), leaderEpoch: 0, now: 0).baseOffset == 12)
+    }
+
+    @Test func aDamagedSnapshotFallsBackToAFullReplay() throws {
+        let directory = TemporaryDirectory()
+        do {
+            let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in LogConfiguration() })
+            let log = try manager.createPartition(partitionA, configuration: LogConfiguration())
+            for batch in 0..<3 { _ = try log.append(idempotentBatch(sequence: Int32(batch * 2)), leaderEpoch: 0, now: 0) }
+            try manager.shutdown()
+        }
+        let path = directory.path + "/" + partitionA.directoryName + "/00000000000000000006.snapshot"
+        let file = try System.open(path, .readWrite)
+        try ([0xFF] as [UInt8]).withUnsafeBytes { try System.pwrite(file, $0, at: 5) }
+        System.close(file)
+        let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in LogConfiguration() })
+        let log = try #require(manager.partition(partitionA))
+        #expect(try log.append(idempotentBatch(sequence: 4), leaderEpoch: 0, now: 0).isDuplicate)
+    }
+
+    @Test func snapshotsRoundTrip() {
+        var state = ProducerState()
+        var builder = RecordBatchBuilder()
+        builder.producerId = 3
+        builder.producerEpoch = 2
+        builder.baseSequence = 40
+        let header = RecordBatchHeader(try! builder.build([Record(offset: 0, timestamp: 1, value: [1])]))!
+        state.record(header)
+        let loaded = ProducerState.load(snapshot: state.snapshot(at: 77))
+        #expect(loaded?.offset == 77 && loaded?.state.entries == state.entries)
+        var damaged = state.snapshot(at: 77)
+        damaged[3] ^= 1
+        #expect(ProducerState.load(snapshot: damaged) == nil)
+    }
+}
+
+@Suite struct TimestampValidationTests {
+    @Test func createTimeTimestampsTooFarAheadAreRefused() throws {
+        var configuration = LogConfiguration()
+        configuration.timestampAfterMaxMilliseconds = 1_000
+        configuration.timestampBeforeMaxMilliseconds = 5_000
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: configuration, now: 0)
+        #expect(throws: LogError.invalidTimestamp(timestamp: 12_001, now: 10_000)) {
+            try log.append(makeBatch(count: 2, firstTimestamp: 12_000), leaderEpoch: 0, now: 10_000)
+        }
+        #expect(throws: LogError.invalidTimestamp(timestamp: 4_000, now: 10_000)) {
+            try log.append(makeBatch(count: 2, firstTimestamp: 4_000), leaderEpoch: 0, now: 10_000)
+        }
+        _ = try log.append(makeBatch(count: 2, firstTimestamp: 9_000), leaderEpoch: 0, now: 10_000)
+        // LogAppendTime topics take the broker's time whatever the producer said.
+        configuration.timestampPolicy = .logAppendTime
+        log.update(configuration: configuration)
+        _ = try log.append(makeBatch(count: 1, firstTimestamp: 99_999), leaderEpoch: 0, now: 10_000)
+        #expect(log.logEndOffset == 3)
+    }
 }

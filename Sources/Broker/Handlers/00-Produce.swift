@@ -81,6 +81,7 @@ struct ProduceHandler: ApiHandler {
             case .sequence(.invalidProducerEpoch): return (.invalidProducerEpoch, result)
             case .sequence(.outOfOrderSequence): return (.outOfOrderSequenceNumber, result)
             case .batchTooLarge: return (.messageTooLarge, result)
+            case .invalidTimestamp: return (.invalidTimestamp, result)
             case .invalidBatch(_, .unsupportedMagic): return (.unsupportedForMessageFormat, result)
             case .invalidBatch: return (.corruptMessage, result)
             default: return (.kafkaStorageError, result)
