@@ -94,3 +94,37 @@ def test_admin_create_list_delete(broker):
     assert "INVALID_CONFIG" in str(error.value)
     admin.delete_topics(["admin-a"])["admin-a"].result(10)
     assert "admin-a" not in admin.list_topics(timeout=10).topics
+
+
+def test_compacted_topics_refuse_keyless_records(broker):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("compacted", num_partitions=1, replication_factor=1,
+                                  config={"cleanup.policy": "compact"})])["compacted"].result(10)
+    delivered = produce(broker, "compacted", 3)  # keyed: accepted
+    assert all(error is None for error, _ in delivered)
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all"})
+    errors = []
+    producer.produce("compacted", value=b"no key", on_delivery=lambda error, _: errors.append(error))
+    producer.flush(10)
+    assert errors and errors[0] is not None and "INVALID_RECORD" in errors[0].name()
+
+
+def test_topics_and_configs_survive_restart(broker_factory):
+    first = broker_factory().start()
+    admin = AdminClient({"bootstrap.servers": first.bootstrap})
+    admin.create_topics([NewTopic("kept", num_partitions=2, replication_factor=1,
+                                  config={"retention.ms": "123456"})])["kept"].result(10)
+    produce(first, "kept", 5)
+    first.kill()
+    second = broker_factory(port=first.port).start()
+    admin = AdminClient({"bootstrap.servers": second.bootstrap})
+    metadata = admin.list_topics(timeout=10)
+    assert len(metadata.topics["kept"].partitions) == 2
+    from confluent_kafka.admin import ConfigResource
+    resource = ConfigResource("topic", "kept")
+    assert admin.describe_configs([resource])[resource].result(10)["retention.ms"].value == "123456"
+    consumer = Consumer({"bootstrap.servers": second.bootstrap, "group.id": "unused-kept"})
+    ends = [consumer.get_watermark_offsets(TopicPartition("kept", p), timeout=10)[1] for p in (0, 1)]
+    consumer.close()
+    assert sum(ends) == 5
+    assert second.stop() == 0

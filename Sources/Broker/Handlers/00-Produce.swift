@@ -69,6 +69,20 @@ struct ProduceHandler: ApiHandler {
         guard let records = data.records?.bytes, !records.isEmpty else { return (.corruptMessage, result) }
         // Produce v3+ carries exactly one RecordBatch v2 per partition.
         if let batches = try? RecordBatch.batches(in: records), batches.count != 1 { return (.invalidRecord, result) }
+        // Compacted topics keep the latest value per key: a record without a key has no place
+        // there (Kafka's INVALID_RECORD, naming the records). The only per-record check made.
+        if log.currentConfiguration.cleanupPolicy.compacts,
+           let batch = try? RecordBatch(bytes: records), !batch.isControl,
+           let decoded = try? batch.records() {
+            let keyless = decoded.indices.filter { decoded[$0].key == nil }
+            if !keyless.isEmpty {
+                result.recordErrors = keyless.map {
+                    .init(batchIndex: Int32($0), batchIndexErrorMessage: "Compacted topic cannot accept message without key in topic partition \(log.topicPartition).")
+                }
+                result.errorMessage = "One or more records have been rejected"
+                return (.invalidRecord, result)
+            }
+        }
         do {
             let appended = try log.append(records, leaderEpoch: 0, now: now)
             result.baseOffset = appended.baseOffset
