@@ -129,8 +129,20 @@ struct Logger: Sendable {
 
     func log(_ messageLevel: LogLevel, _ message: String) {
         guard messageLevel <= level else { return }
-        let time = ISO8601DateFormatter().string(from: Date())
-        FileHandle.standardError.write(Data("\(time) level=\(messageLevel.rawValue) \(message)\n".utf8))
+        FileHandle.standardError.write(Data("\(Self.timestamp()) level=\(messageLevel.rawValue) \(message)\n".utf8))
+    }
+
+    /// UTC time as 2026-11-26T12:00:00.123Z, without DateFormatter (which loads ICU: ~10 MB
+    /// of resident memory for a timestamp).
+    static func timestamp() -> String {
+        let milliseconds = System.wallClockMilliseconds()
+        var seconds = time_t(milliseconds / 1_000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let fraction = milliseconds % 1_000
+        let millis = fraction < 10 ? "00\(fraction)" : fraction < 100 ? "0\(fraction)" : "\(fraction)"
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(millis)Z"
     }
 
     func info(_ message: String) { log(.info, message) }

