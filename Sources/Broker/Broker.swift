@@ -1,7 +1,7 @@
 // The broker: the log manager, the topic registry, the handlers, and the reactor server
 // that feeds them frames. One instance per process.
 
-import Foundation
+import FoundationEssentials
 import KafkaProtocol
 import KafkaWire
 import LogStorage

@@ -1,7 +1,7 @@
 // Producer ids for idempotent producers, handed out from blocks whose end is persisted
 // before any id of the block is used, so no id is ever reused across restarts.
 
-import Foundation
+import FoundationEssentials
 import Synchronization
 import SystemCalls
 
@@ -30,7 +30,7 @@ final class ProducerIds: Sendable {
 
     private func readPersisted() throws -> Int64 {
         guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return 0 }
-        return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        return Int64(text.trimmed) ?? 0
     }
 
     private func persist(_ end: Int64) throws {

@@ -24,7 +24,7 @@ struct TopicConfigEntry: Sendable {
         case .long: return Int64(value) != nil
         case .double: return Double(value) != nil
         case .list:
-            if let allowed { return value.split(separator: ",").allSatisfy { allowed.contains($0.trimmingCharacters(in: .whitespaces)) } }
+            if let allowed { return value.split(separator: ",").allSatisfy { allowed.contains($0.trimmed) } }
             return true
         default:
             if let allowed { return allowed.contains(value) }

@@ -1,7 +1,7 @@
 // Topics of the cluster: names, ids, partition counts and config overrides, persisted as
 // one JSON file in the data directory (written to a temporary file, then renamed).
 
-import Foundation
+import FoundationEssentials
 import KafkaWire
 import LogStorage
 import Synchronization

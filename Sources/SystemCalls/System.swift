@@ -197,6 +197,16 @@ public enum System {
         }
     }
 
+    /// Writes a whole message to standard error (logs), retrying short writes.
+    public static func writeStandardError(_ text: String) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+            if written <= 0 { return }
+            bytes = bytes.dropFirst(written)
+        }
+    }
+
     /// Writes to a closed socket then fail with EPIPE instead of killing the process.
     public static func ignoreBrokenPipeSignal() {
         _ = Glibc.signal(SIGPIPE, SIG_IGN)

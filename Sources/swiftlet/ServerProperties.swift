@@ -4,7 +4,7 @@
 
 import ArgumentParser
 import Broker
-import Foundation
+import FoundationEssentials
 import LogStorage
 import SystemCalls
 
@@ -16,13 +16,13 @@ enum ServerProperties {
     static func parse(_ text: String, source: String) throws -> [(key: String, value: String)] {
         var result: [(String, String)] = []
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            let line = rawLine.trimmed
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix("!") { continue }
             guard let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
                 throw SettingError(description: "\(source):\(number + 1): expected key=value, found \"\(line)\"")
             }
-            result.append((line[..<equals].trimmingCharacters(in: .whitespaces),
-                           line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)))
+            result.append((line[..<equals].trimmed,
+                           line[line.index(after: equals)...].trimmed))
         }
         return result
     }
@@ -41,7 +41,7 @@ enum ServerProperties {
         "cluster.id": { configuration, value in configuration.clusterId = value; return !value.isEmpty },
         "listeners": { configuration, value in
             let addresses = value.split(separator: ",").map { listener -> SocketAddress? in
-                let trimmed = listener.trimmingCharacters(in: .whitespaces)
+                let trimmed = listener.trimmed
                 let address = trimmed.split(separator: "://").last.map(String.init) ?? trimmed
                 return SocketAddress(address.hasPrefix(":") ? "0.0.0.0" + address : address)
             }
@@ -50,10 +50,10 @@ enum ServerProperties {
             return true
         },
         "advertised.listeners": { configuration, value in
-            let first = value.split(separator: ",").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+            let first = value.split(separator: ",").first.map { String($0).trimmed } ?? ""
             let address = first.split(separator: "://").last.map(String.init) ?? first
             guard let colon = address.lastIndex(of: ":"), let port = Int32(address[address.index(after: colon)...]) else { return false }
-            configuration.advertisedHost = String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            configuration.advertisedHost = String(address[..<colon]).filter { $0 != "[" && $0 != "]" }
             configuration.advertisedPort = port
             return true
         },

@@ -4,7 +4,8 @@
 
 import ArgumentParser
 import Broker
-import Foundation
+import FoundationEssentials
+import Glibc
 import LogStorage
 import Reactor
 import SystemCalls
@@ -59,7 +60,7 @@ struct Serve: ParsableCommand {
             let suffix = String(name.dropFirst("SWIFTLET_".count))
             if flagNames.contains(suffix) { continue }
             // SWIFTLET_NUM_PARTITIONS=3 is num.partitions=3.
-            try ServerProperties.apply(suffix.lowercased().replacingOccurrences(of: "_", with: "."), value, to: &settings, source: name)
+            try ServerProperties.apply(suffix.lowercased().split(separator: "_").joined(separator: "."), value, to: &settings, source: name)
         }
         let listens = !listen.isEmpty ? listen : environment["SWIFTLET_LISTEN"]?.split(separator: ",").map(String.init) ?? []
         if !listens.isEmpty {
@@ -129,7 +130,7 @@ struct Logger: Sendable {
 
     func log(_ messageLevel: LogLevel, _ message: String) {
         guard messageLevel <= level else { return }
-        FileHandle.standardError.write(Data("\(Self.timestamp()) level=\(messageLevel.rawValue) \(message)\n".utf8))
+        System.writeStandardError("\(Self.timestamp()) level=\(messageLevel.rawValue) \(message)\n")
     }
 
     /// UTC time as 2026-11-26T12:00:00.123Z, without DateFormatter (which loads ICU: ~10 MB

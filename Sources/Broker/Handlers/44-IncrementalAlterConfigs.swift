@@ -18,7 +18,7 @@ struct IncrementalAlterConfigsHandler: ApiHandler {
                 for config in resource.configs {
                     let entry = TopicConfigCatalog.byName[config.name]
                     let present = overrides[config.name] ?? entry?.defaultValue ?? ""
-                    let items = present.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                    let items = present.split(separator: ",").map { $0.trimmed }.filter { !$0.isEmpty }
                     switch config.configOperation {
                     case 0: overrides[config.name] = config.value
                     case 1: overrides[config.name] = nil
@@ -27,7 +27,7 @@ struct IncrementalAlterConfigsHandler: ApiHandler {
                             invalid = "\(config.name) is not a list config: APPEND and SUBTRACT do not apply"
                             continue
                         }
-                        let given = (config.value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                        let given = (config.value ?? "").split(separator: ",").map { $0.trimmed }
                         let updated = config.configOperation == 2
                             ? items + given.filter { !items.contains($0) }
                             : items.filter { !given.contains($0) }
