@@ -48,7 +48,9 @@ struct ProduceHandler: ApiHandler {
             if failed { context.responder.closeConnection() } else { context.responder.respondNothing() }
             return
         }
-        guard request.acks == -1, !durableLogs.isEmpty else {
+        // Under the page-cache policies an append is as durable as it gets once written:
+        // answer now, without a hop through the fsync thread and the task queue.
+        guard request.acks == -1, !durableLogs.isEmpty, broker.logs.flushPolicy == .everyAppend else {
             context.send(response)
             return
         }
