@@ -99,3 +99,35 @@ def test_describe_log_dirs_and_topics_with_kafka_python(broker):
     topics = kafka_python.describe_topics(["on-disk"])
     kafka_python.close()
     assert topics[0]["name"] == "on-disk" and topics[0]["error_code"] == 0 and len(topics[0]["partitions"]) == 1
+
+
+def test_aiokafka_admin_client(broker):
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient, NewPartitions as AioNewPartitions, NewTopic as AioNewTopic
+    from aiokafka.admin.config_resource import ConfigResource as AioConfigResource, ConfigResourceType as AioType
+    from aiokafka.structs import TopicPartition as AioTopicPartition
+
+    async def scenario():
+        client = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        await client.start()
+        try:
+            await client.create_topics([AioNewTopic("aio-admin", num_partitions=1, replication_factor=1,
+                                                    topic_configs={"retention.ms": "90000"})])
+            assert "aio-admin" in await client.list_topics()
+            await client.create_partitions({"aio-admin": AioNewPartitions(total_count=3)})
+            described = await client.describe_topics(["aio-admin"])
+            assert len(described[0]["partitions"]) == 3
+            configs = await client.describe_configs([AioConfigResource(AioType.TOPIC, "aio-admin")])
+            assert "90000" in str(configs)
+            await client.alter_configs([AioConfigResource(AioType.TOPIC, "aio-admin", configs={"retention.ms": "120000"})])
+            configs = await client.describe_configs([AioConfigResource(AioType.TOPIC, "aio-admin")])
+            assert "120000" in str(configs)
+            cluster = await client.describe_cluster()
+            assert cluster["controller_id"] == 1
+            await client.delete_topics(["aio-admin"])
+            assert "aio-admin" not in await client.list_topics()
+        finally:
+            await client.close()
+
+    asyncio.run(scenario())
