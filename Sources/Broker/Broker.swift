@@ -26,7 +26,7 @@ public final class Broker: Sendable {
         topics = try TopicRegistry(dataDirectory: configuration.dataDirectory)
         producerIds = ProducerIds(dataDirectory: configuration.dataDirectory)
         let registry = topics
-        let defaults = configuration.logDefaults
+        let defaults = configuration.topicDefaults
         logs = try LogManager(dataDirectory: configuration.dataDirectory.map { $0 + "/logs" }, configuration: { partition in
             let overrides = registry.topic(named: partition.topic)?.configs ?? [:]
             return (try? TopicConfigs.apply(overrides, to: defaults).get()) ?? defaults
@@ -60,15 +60,9 @@ public final class Broker: Sendable {
         partition.onAppend = { _ in waiters.wake(name) }
     }
 
-    var partitionConfiguration: LogConfiguration {
-        var defaults = configuration.logDefaults
-        defaults.maximumBatchBytes = configuration.messageMaxBytes
-        return defaults
-    }
-
     /// Creates a topic and its partition logs.
     func createTopic(name: String, partitions: Int32, configs: [String: String]) throws -> TopicInfo {
-        let logConfiguration = try TopicConfigs.apply(configs, to: partitionConfiguration).get()
+        let logConfiguration = try TopicConfigs.apply(configs, to: configuration.topicDefaults).get()
         let topic = TopicInfo(name: name, id: Uuid.random().description, partitions: partitions, configs: configs)
         guard try topics.add(topic) else { throw BrokerError.topicExists(name) }
         for index in 0..<partitions {
@@ -81,7 +75,7 @@ public final class Broker: Sendable {
 
     /// Adds partitions up to `count` (CreatePartitions).
     func addPartitions(to topic: TopicInfo, count: Int32) throws {
-        let logConfiguration = try TopicConfigs.apply(topic.configs, to: partitionConfiguration).get()
+        let logConfiguration = try TopicConfigs.apply(topic.configs, to: configuration.topicDefaults).get()
         for index in topic.partitions..<count {
             let partition = try logs.createPartition(TopicPartition(topic: topic.name, partition: index), configuration: logConfiguration)
             attachWaiters(to: partition)
@@ -106,7 +100,7 @@ public final class Broker: Sendable {
         guard var topic = topics.topic(named: name) else { return (.unknownTopicOrPartition, "Topic \(name) does not exist.") }
         let overrides = change(topic.configs)
         let logConfiguration: LogConfiguration
-        switch TopicConfigs.apply(overrides, to: partitionConfiguration) {
+        switch TopicConfigs.apply(overrides, to: configuration.topicDefaults) {
         case .failure(let invalid): return (.invalidConfig, invalid.description)
         case .success(let configuration): logConfiguration = configuration
         }

@@ -33,6 +33,14 @@ public struct BrokerConfiguration: Sendable {
 
     public init() {}
 
+    /// The log settings every topic starts from: the log.* defaults with message.max.bytes.
+    /// Topic overrides apply on top (TopicConfigs.apply).
+    var topicDefaults: LogConfiguration {
+        var defaults = logDefaults
+        defaults.maximumBatchBytes = messageMaxBytes
+        return defaults
+    }
+
     var advertised: (host: String, port: Int32) {
         (advertisedHost ?? listeners[0].host, advertisedPort ?? Int32(listeners[0].port))
     }

@@ -23,7 +23,9 @@ public enum TopicNameError: Error, Equatable {
 
 public final class TopicRegistry: Sendable {
     private let path: String?
-    private let topics: Mutex<[String: TopicInfo]>
+    /// Topics by name, and names by topic id (Fetch v13+ and Produce v13 resolve ids on
+    /// every request).
+    private let topics: Mutex<(byName: [String: TopicInfo], nameById: [Uuid: String])>
 
     public init(dataDirectory: String?) throws {
         path = dataDirectory.map { $0 + "/topics.json" }
@@ -31,7 +33,7 @@ public final class TopicRegistry: Sendable {
         if let path, let data = FileManager.default.contents(atPath: path) {
             for topic in try JSONDecoder().decode([TopicInfo].self, from: data) { loaded[topic.name] = topic }
         }
-        topics = Mutex(loaded)
+        topics = Mutex((loaded, Dictionary(uniqueKeysWithValues: loaded.values.map { ($0.topicId, $0.name) })))
     }
 
     /// Kafka's rule: 1-249 characters of [a-zA-Z0-9._-], not "." or "..".
@@ -45,18 +47,21 @@ public final class TopicRegistry: Sendable {
         return legal ? nil : .illegalCharacters
     }
 
-    public func topic(named name: String) -> TopicInfo? { topics.withLock { $0[name] } }
+    public func topic(named name: String) -> TopicInfo? { topics.withLock { $0.byName[name] } }
 
-    public func topic(id: Uuid) -> TopicInfo? { topics.withLock { $0.values.first { $0.topicId == id } } }
+    public func topic(id: Uuid) -> TopicInfo? {
+        topics.withLock { table in table.nameById[id].flatMap { table.byName[$0] } }
+    }
 
-    public var all: [TopicInfo] { topics.withLock { $0.values.sorted { $0.name < $1.name } } }
+    public var all: [TopicInfo] { topics.withLock { $0.byName.values.sorted { $0.name < $1.name } } }
 
     /// Adds a topic; false when the name is taken.
     public func add(_ topic: TopicInfo) throws -> Bool {
         let snapshot = topics.withLock { table -> [TopicInfo]? in
-            if table[topic.name] != nil { return nil }
-            table[topic.name] = topic
-            return Array(table.values)
+            if table.byName[topic.name] != nil { return nil }
+            table.byName[topic.name] = topic
+            table.nameById[topic.topicId] = topic.name
+            return Array(table.byName.values)
         }
         guard let snapshot else { return false }
         try persist(snapshot)
@@ -65,16 +70,17 @@ public final class TopicRegistry: Sendable {
 
     public func remove(_ name: String) throws {
         let snapshot = topics.withLock { table -> [TopicInfo] in
-            table.removeValue(forKey: name)
-            return Array(table.values)
+            if let removed = table.byName.removeValue(forKey: name) { table.nameById.removeValue(forKey: removed.topicId) }
+            return Array(table.byName.values)
         }
         try persist(snapshot)
     }
 
     public func update(_ topic: TopicInfo) throws {
         let snapshot = topics.withLock { table -> [TopicInfo] in
-            table[topic.name] = topic
-            return Array(table.values)
+            table.byName[topic.name] = topic
+            table.nameById[topic.topicId] = topic.name
+            return Array(table.byName.values)
         }
         try persist(snapshot)
     }

@@ -10,7 +10,7 @@ public enum CleanupPolicy: String, Sendable, CaseIterable {
 
     /// Kafka accepts "compact,delete" in either order.
     public init?(kafkaValue: String) {
-        let parts = Set(kafkaValue.lowercased().split(separator: ",").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) })
+        let parts = Set(kafkaValue.lowercased().split(separator: ",").map { $0.filter { !$0.isWhitespace } })
         switch parts {
         case ["delete"]: self = .delete
         case ["compact"]: self = .compact

@@ -201,14 +201,26 @@ public final class PartitionLog: @unchecked Sendable {
 
         var bytes = records
         lock.lock()
+        // Roll first, so that a snapshot written at the roll holds the producer state as of
+        // the segment boundary, before this append is recorded.
+        do { try rollIfNeeded(incomingBytes: bytes.count, now: now) } catch {
+            lock.unlock()
+            throw .io(error)
+        }
         var next = segments.last!.nextOffset
         let baseOffset = next
         var headers: [RecordBatchHeader] = []
         headers.reserveCapacity(batches.count)
-        var producerState = producers
+        // The producer state is updated in place as each batch passes its check (a later
+        // batch of the same producer must follow it); `undo` puts back what this append
+        // touched if it fails, without copying the whole state on every append.
+        var undo: [Int64: ProducerState.Entry?] = [:]
+        func rollBack() { for (producerId, entry) in undo { producers.restore(producerId, entry) } }
         for batch in batches {
-            switch producerState.check(RecordBatchHeader(bytes, at: batch.start)!) {
+            var header = RecordBatchHeader(bytes, at: batch.start)!
+            switch producers.check(header) {
             case .failure(let error):
+                rollBack()
                 lock.unlock()
                 throw .sequence(error)
             case .success(.duplicate(let firstOffset, let lastOffset)) where batches.count == 1:
@@ -220,22 +232,26 @@ public final class PartitionLog: @unchecked Sendable {
                 break
             }
             RecordBatch.assignOffsets(in: &bytes, batchStart: batch.start, baseOffset: next, partitionLeaderEpoch: leaderEpoch)
+            header.baseOffset = next
+            header.partitionLeaderEpoch = leaderEpoch
             if policy == .logAppendTime {
                 RecordBatch.setLogAppendTime(now, in: &bytes, batchStart: batch.start)
+                header = RecordBatchHeader(bytes, at: batch.start)!  // attributes, maxTimestamp and CRC changed
             }
-            let header = RecordBatchHeader(bytes, at: batch.start)!
-            producerState.record(header)
+            if header.producerId >= 0 && !undo.keys.contains(header.producerId) {
+                undo[header.producerId] = .some(producers.entry(for: header.producerId))
+            }
+            producers.record(header)
             headers.append(header)
             next += Int64(batch.lastOffsetDelta) + 1
         }
         let result: AppendResult
         do {
-            try rollIfNeeded(incomingBytes: bytes.count, now: now)
             try segments.last!.append(bytes, batches: headers)
-            producers = producerState
             result = AppendResult(baseOffset: baseOffset, lastOffset: next - 1,
                                   logAppendTime: policy == .logAppendTime ? now : -1, logStartOffset: startOffset)
         } catch {
+            rollBack()
             lock.unlock()
             throw .io(error)
         }
@@ -545,7 +561,7 @@ public final class PartitionLog: @unchecked Sendable {
     static func readCheckpoint(store: any FileStore, path: String) throws -> Int64? {
         let file = try store.open(path, create: false)
         let text = String(decoding: try file.read(count: 64, at: 0), as: UTF8.self)
-        return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        return Int64(text.filter { !$0.isWhitespace })
     }
 
     /// Writes the checkpoints a clean shutdown leaves: data flushed, producer state snapshotted.
@@ -556,12 +572,3 @@ public final class PartitionLog: @unchecked Sendable {
     }
 }
 
-extension String {
-    func trimmingCharacters(in set: Set<Character>) -> String {
-        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
-    }
-}
-
-extension Set where Element == Character {
-    static let whitespacesAndNewlines: Set<Character> = [" ", "\n", "\t", "\r"]
-}

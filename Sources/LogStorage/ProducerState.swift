@@ -78,6 +78,11 @@ struct ProducerState {
         }
     }
 
+    func entry(for producerId: Int64) -> Entry? { entries[producerId] }
+
+    /// Puts back a producer's entry as it was before a failed append (nil: it had none).
+    mutating func restore(_ producerId: Int64, _ entry: Entry?) { entries[producerId] = entry }
+
     /// Forgets producers whose batches all lie below the log start offset.
     mutating func dropBefore(_ offset: Int64) {
         entries = entries.filter { ($0.value.batches.last?.lastOffset ?? -1) >= offset }

@@ -69,8 +69,12 @@ struct ProduceHandler: ApiHandler {
                         result: ProduceResponse.PartitionProduceResponse) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
         var result = result
         guard let records = data.records?.bytes, !records.isEmpty else { return (.corruptMessage, result) }
-        // Produce v3+ carries exactly one RecordBatch v2 per partition.
-        if let batches = try? RecordBatch.batches(in: records), batches.count != 1 { return (.invalidRecord, result) }
+        // Produce v3+ carries exactly one RecordBatch v2 per partition. The first header's
+        // length tells; only when bytes follow it are the rest walked (the log validates all).
+        if let header = RecordBatchHeader(records), header.hasPlausibleLength, header.totalSize < records.count,
+           let batches = try? RecordBatch.batches(in: records), batches.count != 1 {
+            return (.invalidRecord, result)
+        }
         // Compacted topics keep the latest value per key: a record without a key has no place
         // there (Kafka's INVALID_RECORD, naming the records). The only per-record check made.
         if log.currentConfiguration.cleanupPolicy.compacts,

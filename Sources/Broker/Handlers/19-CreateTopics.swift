@@ -36,7 +36,7 @@ struct CreateTopicsHandler: ApiHandler {
                 fail(.invalidReplicationFactor, "Unable to replicate the partition \(topic.replicationFactor) time(s): The target replication factor of \(topic.replicationFactor) cannot be reached because only 1 broker(s) are registered.")
             } else if topic.assignments.contains(where: { $0.brokerIds != [broker.configuration.nodeId] }) {
                 fail(.invalidReplicaAssignment, "Replica assignments must name broker \(broker.configuration.nodeId) alone.")
-            } else if case let .failure(invalid) = TopicConfigs.apply(configs, to: broker.partitionConfiguration) {
+            } else if case let .failure(invalid) = TopicConfigs.apply(configs, to: broker.configuration.topicDefaults) {
                 fail(.invalidConfig, invalid.description)
             } else if !request.validateOnly {
                 do {
