@@ -45,8 +45,13 @@ public final class PartitionLog: @unchecked Sendable {
     /// Idempotent producers' epochs and last batches.
     private var producers = ProducerState()
     /// Called after each append with the new log end offset (Fetch long-polls wake on it).
-    /// Runs on the appending thread, with the lock released.
-    public var onAppend: (@Sendable (Int64) -> Void)?
+    /// Runs on the appending thread, with the lock released. Set under the lock: another
+    /// connection may append as soon as the partition exists.
+    public var onAppend: (@Sendable (Int64) -> Void)? {
+        get { lock.lock(); defer { lock.unlock() }; return appendHook }
+        set { lock.lock(); defer { lock.unlock() }; appendHook = newValue }
+    }
+    private var appendHook: (@Sendable (Int64) -> Void)?
 
     static let logStartFile = "log-start-offset"
     static let recoveryPointFile = "recovery-point"
@@ -255,7 +260,7 @@ public final class PartitionLog: @unchecked Sendable {
             lock.unlock()
             throw .io(error)
         }
-        let notify = onAppend
+        let notify = appendHook
         lock.unlock()
         notify?(next)
         return result
