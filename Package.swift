@@ -41,7 +41,8 @@ let package = Package(
                 dependencies: ["KafkaWire", "CCRC32C", "CZlib", "CSnappy", "CLZ4", "CZstd"]),
         .target(name: "KafkaProtocol", dependencies: ["KafkaWire", "KafkaRecords"]),
         .target(name: "LogStorage", dependencies: ["SystemCalls", "KafkaRecords"]),
-        .target(name: "Broker", dependencies: ["KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls"]),
+        .target(name: "Coordinators", dependencies: ["KafkaProtocol", "KafkaWire", "SystemCalls"]),
+        .target(name: "Broker", dependencies: ["Coordinators", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls"]),
         .executableTarget(name: "swiftlet", dependencies: [
             "Broker", "LogStorage", "Reactor", "SystemCalls",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -66,6 +67,7 @@ let package = Package(
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "SystemCalls", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls", "TestSupport"]),
+        .testTarget(name: "CoordinatorsTests", dependencies: ["Coordinators", "KafkaProtocol", "KafkaWire"]),
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"]),
         .testTarget(name: "LogStorageTests", dependencies: ["LogStorage", "KafkaRecords", "SystemCalls"]),
         .testTarget(name: "KafkaRecordsTests", dependencies: ["KafkaRecords", "TestSupport"]),

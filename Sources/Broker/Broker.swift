@@ -1,6 +1,7 @@
 // The broker: the log manager, the topic registry, the handlers, and the reactor server
 // that feeds them frames. One instance per process.
 
+import Coordinators
 import FoundationEssentials
 import KafkaProtocol
 import KafkaWire
@@ -16,6 +17,11 @@ public final class Broker: Sendable {
     let fetchWaiters = FetchWaiters()
     let fetchSessions = FetchSessionCache()
     let producerIds: ProducerIds
+    public let groups: GroupCoordinator
+    let offsetsTopic: OffsetsTopicLog
+    // Set by `serve`, cleared by `shutdown`, under `tickerLock`.
+    private let tickerLock = Lock()
+    nonisolated(unsafe) private var groupTicker: GroupDeadlineTicker?
     let handlers: HandlerRegistry
     let log: @Sendable (String) -> Void
 
@@ -34,7 +40,27 @@ public final class Broker: Sendable {
         for event in logs.recoveryEvents { log("recovery: \(event)") }
         clusterId = try Self.loadClusterId(configuration)
         handlers = HandlerRegistry.standard
+        offsetsTopic = OffsetsTopicLog(logs: logs, log: log)
+        groups = GroupCoordinator(configuration: configuration.groups, log: offsetsTopic,
+                                  topics: RegistryTopicCatalog(topics: topics), clock: { System.wallClockMilliseconds() })
         for name in logs.allPartitions { attachWaiters(to: logs.partition(name)!) }
+        offsetsTopic.setEnsureTopic { [unowned self] in try ensureOffsetsTopic() }
+        let coordinator = groups
+        let replayed = try offsetsTopic.replay { key, value in
+            if !coordinator.replay(key: key, value: value) { log("skipped an undecodable record of \(OffsetsTopic.name)") }
+        }
+        if replayed > 0 { log("loaded \(replayed) record(s) of \(OffsetsTopic.name)") }
+    }
+
+    /// Creates __consumer_offsets (compacted, offsets.topic.num.partitions) unless it exists.
+    func ensureOffsetsTopic() throws {
+        guard topics.topic(named: OffsetsTopic.name) == nil else { return }
+        do {
+            _ = try createTopic(name: OffsetsTopic.name, partitions: configuration.groups.offsetsTopicPartitions,
+                                configs: ["cleanup.policy": "compact", "segment.bytes": "104857600"])
+        } catch BrokerError.topicExists {
+            // Created by another thread meanwhile.
+        }
     }
 
     /// The cluster id: given, or the one stored in meta.properties, or a new one stored there.
@@ -139,11 +165,20 @@ public final class Broker: Sendable {
         let reactor = try Server(configuration: server, handlerFactory: KafkaConnectionFactory(broker: self), log: log)
         try reactor.start()
         try logs.startBackgroundWork(retentionCheckMilliseconds: configuration.retentionCheckMilliseconds, log: log)
+        let ticker = try GroupDeadlineTicker(coordinator: groups)
+        tickerLock.lock()
+        groupTicker = ticker
+        tickerLock.unlock()
         return reactor
     }
 
     /// Flushes the logs and writes the clean-shutdown marker.
     public func shutdown() throws {
+        tickerLock.lock()
+        let ticker = groupTicker
+        groupTicker = nil
+        tickerLock.unlock()
+        ticker?.stop()
         try logs.shutdown()
     }
 }

@@ -1,6 +1,7 @@
 // The broker's settings, named after Kafka's server.properties keys where they apply, with
 // Kafka's defaults unless a dev broker has reason to differ (said where it does).
 
+import Coordinators
 import LogStorage
 import SystemCalls
 
@@ -30,6 +31,8 @@ public struct BrokerConfiguration: Sendable {
     public var socketRequestMaxBytes = 100 * 1024 * 1024
     /// connections.max.idle.ms
     public var connectionsMaxIdleMilliseconds = 600_000
+    /// group.* and offsets.* settings of the group coordinator.
+    public var groups = GroupConfiguration()
 
     public init() {}
 

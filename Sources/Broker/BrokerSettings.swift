@@ -36,6 +36,19 @@ extension BrokerConfiguration {
             entry("num.network.threads", String(eventLoops ?? 0), .int, "0"),
             entry("socket.request.max.bytes", String(socketRequestMaxBytes), .int, "104857600"),
             entry("connections.max.idle.ms", String(connectionsMaxIdleMilliseconds), .long, "600000"),
+            entry("group.min.session.timeout.ms", String(groups.minimumSessionTimeoutMilliseconds), .int, "6000"),
+            entry("group.max.session.timeout.ms", String(groups.maximumSessionTimeoutMilliseconds), .int, "1800000"),
+            entry("group.initial.rebalance.delay.ms", String(groups.initialRebalanceDelayMilliseconds), .int, "0"),
+            entry("group.max.size", String(groups.maximumGroupSize), .int, String(Int32.max)),
+            entry("offset.metadata.max.bytes", String(groups.offsetMetadataMaximumBytes), .int, "4096"),
+            entry("offsets.retention.minutes", String(groups.offsetsRetentionMilliseconds / 60_000), .int, "10080"),
+            entry("offsets.retention.check.interval.ms", String(groups.offsetsRetentionCheckIntervalMilliseconds), .long, "600000"),
+            entry("offsets.topic.num.partitions", String(groups.offsetsTopicPartitions), .int, "50"),
+            entry("offsets.topic.replication.factor", "1", .short, "1"),
+            entry("group.consumer.session.timeout.ms", String(groups.consumerSessionTimeoutMilliseconds), .int, "45000"),
+            entry("group.consumer.heartbeat.interval.ms", String(groups.consumerHeartbeatIntervalMilliseconds), .int, "5000"),
+            entry("group.consumer.max.size", String(groups.consumerMaximumGroupSize), .int, String(Int32.max)),
+            entry("group.consumer.assignors", groups.consumerAssignors.joined(separator: ","), .list, "uniform,range"),
         ]
     }
 

@@ -10,8 +10,21 @@ struct RequestContext: Sendable {
     let request: DecodedRequest
     let responder: Responder
     let eventLoop: EventLoop
+    /// The client's address as Kafka prints it ("/127.0.0.1"), for group member listings.
+    let clientHost: String
 
     var version: Int16 { request.apiVersion }
+    var clientId: String { request.header.clientId ?? "" }
+
+    /// `send` from any thread: a parked request completed by another one (a JoinGroup
+    /// barrier released by the last member's join) answers on its connection's loop.
+    func sendFromAnyThread<Response: KafkaResponse>(_ response: Response) {
+        if eventLoop.inEventLoop {
+            send(response)
+        } else {
+            eventLoop.execute { send(response) }
+        }
+    }
 
     /// Encodes `response` at the request's version, with its correlation id. Records given
     /// as `.external(length, id)` go out as `regions[id]`, with sendfile.
@@ -56,6 +69,9 @@ struct HandlerRegistry: Sendable {
         CreateTopicsHandler(), DeleteTopicsHandler(), InitProducerIdHandler(), CreatePartitionsHandler(),
         DeleteRecordsHandler(), OffsetForLeaderEpochHandler(), DescribeClusterHandler(), DescribeConfigsHandler(),
         AlterConfigsHandler(), IncrementalAlterConfigsHandler(), DescribeLogDirsHandler(), DescribeTopicPartitionsHandler(),
+        FindCoordinatorHandler(), JoinGroupHandler(), SyncGroupHandler(), HeartbeatHandler(), LeaveGroupHandler(),
+        OffsetCommitHandler(), OffsetFetchHandler(), OffsetDeleteHandler(), DescribeGroupsHandler(), ListGroupsHandler(),
+        DeleteGroupsHandler(), ConsumerGroupHeartbeatHandler(), ConsumerGroupDescribeHandler(),
     ])
 
     init(handlers list: [any ApiHandler]) {

@@ -18,9 +18,12 @@ final class KafkaConnection: ConnectionHandler {
     let broker: Broker
     let info: ConnectionInfo
 
+    let clientHost: String
+
     init(broker: Broker, info: ConnectionInfo) {
         self.broker = broker
         self.info = info
+        clientHost = "/" + (info.peer?.host ?? "unknown")
     }
 
     func received(frame: [UInt8], responder: Responder) {
@@ -45,7 +48,7 @@ final class KafkaConnection: ConnectionHandler {
             responder.closeConnection()
             return
         }
-        handler.handle(RequestContext(broker: broker, request: request, responder: responder, eventLoop: info.eventLoop))
+        handler.handle(RequestContext(broker: broker, request: request, responder: responder, eventLoop: info.eventLoop, clientHost: clientHost))
     }
 
     func connectionClosed() {}

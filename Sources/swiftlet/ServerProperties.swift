@@ -93,6 +93,32 @@ enum ServerProperties {
         },
         "socket.request.max.bytes": { configuration, value in set(&configuration.socketRequestMaxBytes, integer(value, minimum: 1)) },
         "connections.max.idle.ms": { configuration, value in set(&configuration.connectionsMaxIdleMilliseconds, integer(value, minimum: 1)) },
+        "group.min.session.timeout.ms": { configuration, value in set(&configuration.groups.minimumSessionTimeoutMilliseconds, integer(value, minimum: 1)) },
+        "group.max.session.timeout.ms": { configuration, value in set(&configuration.groups.maximumSessionTimeoutMilliseconds, integer(value, minimum: 1)) },
+        "group.initial.rebalance.delay.ms": { configuration, value in set(&configuration.groups.initialRebalanceDelayMilliseconds, integer(value, minimum: 0)) },
+        "group.max.size": { configuration, value in set(&configuration.groups.maximumGroupSize, integer(value, minimum: 1)) },
+        "offset.metadata.max.bytes": { configuration, value in set(&configuration.groups.offsetMetadataMaximumBytes, integer(value, minimum: 0)) },
+        "offsets.retention.minutes": { configuration, value in
+            set(&configuration.groups.offsetsRetentionMilliseconds, integer(value, minimum: Int64(1)).map { $0 * 60_000 })
+        },
+        "offsets.retention.check.interval.ms": { configuration, value in
+            set(&configuration.groups.offsetsRetentionCheckIntervalMilliseconds, integer(value, minimum: 1))
+        },
+        "offsets.topic.num.partitions": { configuration, value in set(&configuration.groups.offsetsTopicPartitions, integer(value, minimum: 1)) },
+        "offsets.topic.replication.factor": { _, value in value == "1" || value == "-1" },
+        "group.consumer.session.timeout.ms": { configuration, value in
+            set(&configuration.groups.consumerSessionTimeoutMilliseconds, integer(value, minimum: 1))
+        },
+        "group.consumer.heartbeat.interval.ms": { configuration, value in
+            set(&configuration.groups.consumerHeartbeatIntervalMilliseconds, integer(value, minimum: 1))
+        },
+        "group.consumer.max.size": { configuration, value in set(&configuration.groups.consumerMaximumGroupSize, integer(value, minimum: 1)) },
+        "group.consumer.assignors": { configuration, value in
+            let names = value.split(separator: ",").map { String($0).trimmed }
+            guard !names.isEmpty, names.allSatisfy({ ["uniform", "range"].contains($0) }) else { return false }
+            configuration.groups.consumerAssignors = names
+            return true
+        },
     ]
 
     private static func set<T>(_ target: inout T, _ value: T?) -> Bool {

@@ -1,0 +1,35 @@
+// JoinGroup (key 11): a member enters a classic group's rebalance. The response waits for
+// the join barrier (every known member rejoined, or the rebalance timeout), so it is sent
+// from whichever thread releases it.
+
+import Coordinators
+import KafkaProtocol
+
+struct JoinGroupHandler: ApiHandler {
+    let apiKey = ApiKey.joinGroup
+    /// Kafka 4.x advertises v0 (old librdkafka gates SASL GSSAPI on it).
+    let advertised: ClosedRange<Int16> = 0...9
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! JoinGroupRequest
+        let version = context.version
+        let input = JoinGroupInput(
+            groupId: request.groupId, memberId: request.memberId, groupInstanceId: request.groupInstanceId,
+            clientId: context.clientId, clientHost: context.clientHost, protocolType: request.protocolType,
+            protocols: request.protocols.map { ($0.name, $0.metadata) }, sessionTimeoutMilliseconds: request.sessionTimeoutMs,
+            // v0 has no rebalance timeout: the session timeout serves as both.
+            rebalanceTimeoutMilliseconds: version >= 1 ? request.rebalanceTimeoutMs : request.sessionTimeoutMs,
+            requireKnownMemberId: version >= 4 && request.groupInstanceId == nil)
+        context.broker.groups.join(input) { outcome in
+            var response = JoinGroupResponse(
+                errorCode: outcome.error.rawValue, generationId: outcome.generationId, protocolType: outcome.protocolType,
+                // Before v7 the protocol name is not nullable.
+                protocolName: outcome.protocolName ?? (version >= 7 ? nil : ""), leader: outcome.leader,
+                skipAssignment: outcome.skipAssignment, memberId: outcome.memberId)
+            response.members = outcome.members.map {
+                JoinGroupResponse.JoinGroupResponseMember(memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, metadata: $0.metadata)
+            }
+            context.sendFromAnyThread(response)
+        }
+    }
+}

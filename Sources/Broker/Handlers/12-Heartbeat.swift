@@ -1,0 +1,16 @@
+// Heartbeat (key 12): keeps a classic member's session alive; REBALANCE_IN_PROGRESS tells
+// it to rejoin.
+
+import KafkaProtocol
+
+struct HeartbeatHandler: ApiHandler {
+    let apiKey = ApiKey.heartbeat
+    let advertised: ClosedRange<Int16> = 0...4
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! HeartbeatRequest
+        let error = context.broker.groups.heartbeat(groupId: request.groupId, generationId: request.generationId,
+                                                    memberId: request.memberId, groupInstanceId: request.groupInstanceId)
+        context.send(HeartbeatResponse(errorCode: error.rawValue))
+    }
+}

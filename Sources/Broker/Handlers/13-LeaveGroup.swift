@@ -1,0 +1,26 @@
+// LeaveGroup (key 13): members leave a classic group, which rebalances without them.
+// v3+ names several members, static ones by group.instance.id.
+
+import KafkaProtocol
+
+struct LeaveGroupHandler: ApiHandler {
+    let apiKey = ApiKey.leaveGroup
+    let advertised: ClosedRange<Int16> = 0...5
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! LeaveGroupRequest
+        let identities: [(memberId: String, groupInstanceId: String?)] = context.version >= 3
+            ? request.members.map { ($0.memberId, $0.groupInstanceId) }
+            : [(request.memberId, nil)]
+        let (groupError, memberErrors) = context.broker.groups.leave(groupId: request.groupId, members: identities)
+        var response = LeaveGroupResponse(errorCode: groupError.rawValue)
+        if context.version >= 3 {
+            response.members = zip(identities, memberErrors).map {
+                LeaveGroupResponse.MemberResponse(memberId: $0.0.memberId, groupInstanceId: $0.0.groupInstanceId, errorCode: $0.1.rawValue)
+            }
+        } else if groupError == .none, let memberError = memberErrors.first {
+            response.errorCode = memberError.rawValue
+        }
+        context.send(response)
+    }
+}

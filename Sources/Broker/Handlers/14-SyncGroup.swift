@@ -1,0 +1,26 @@
+// SyncGroup (key 14): the leader hands in the assignment and every member receives its
+// part. Members other than the leader wait for it, so the response may leave later.
+
+import Coordinators
+import KafkaProtocol
+
+struct SyncGroupHandler: ApiHandler {
+    let apiKey = ApiKey.syncGroup
+    let advertised: ClosedRange<Int16> = 0...5
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! SyncGroupRequest
+        let version = context.version
+        context.broker.groups.sync(
+            groupId: request.groupId, generationId: request.generationId, memberId: request.memberId,
+            groupInstanceId: request.groupInstanceId, protocolType: request.protocolType, protocolName: request.protocolName,
+            assignments: request.assignments.map { ($0.memberId, $0.assignment) }
+        ) { outcome in
+            // v5+ echoes the protocol so the client can check it.
+            let echo = version >= 5 && outcome.error == .none
+            context.sendFromAnyThread(SyncGroupResponse(
+                errorCode: outcome.error.rawValue, protocolType: echo ? outcome.protocolType : nil,
+                protocolName: echo ? outcome.protocolName : nil, assignment: outcome.assignment))
+        }
+    }
+}

@@ -1,0 +1,28 @@
+// DescribeGroups (key 15): classic groups with their members; metadata and assignments
+// once the group is stable. A missing group is "Dead" (v6+: GROUP_ID_NOT_FOUND, KIP-1043).
+
+import Coordinators
+import KafkaProtocol
+
+struct DescribeGroupsHandler: ApiHandler {
+    let apiKey = ApiKey.describeGroups
+    let advertised: ClosedRange<Int16> = 0...6
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! DescribeGroupsRequest
+        let response = DescribeGroupsResponse(groups: request.groups.map { groupId in
+            guard let group = context.broker.groups.describeClassicGroup(groupId), group.error == .none else {
+                let notFound = context.version >= 6
+                return .init(errorCode: (notFound ? ErrorCode.groupIdNotFound : .none).rawValue,
+                             errorMessage: notFound ? "Group \(groupId) not found." : nil, groupId: groupId,
+                             groupState: ClassicGroupState.dead.rawValue, protocolType: "", protocolData: "")
+            }
+            return .init(groupId: groupId, groupState: group.state, protocolType: group.protocolType, protocolData: group.protocolName,
+                         members: group.members.map {
+                             .init(memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, clientId: $0.clientId,
+                                   clientHost: $0.clientHost, memberMetadata: $0.metadata, memberAssignment: $0.assignment)
+                         })
+        })
+        context.send(response)
+    }
+}

@@ -1,0 +1,16 @@
+// DeleteGroups (key 42): removes empty groups and their offsets; a group with members
+// answers NON_EMPTY_GROUP.
+
+import KafkaProtocol
+
+struct DeleteGroupsHandler: ApiHandler {
+    let apiKey = ApiKey.deleteGroups
+    let advertised: ClosedRange<Int16> = 0...2
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! DeleteGroupsRequest
+        context.send(DeleteGroupsResponse(results: request.groupsNames.map {
+            .init(groupId: $0, errorCode: context.broker.groups.deleteGroup($0).rawValue)
+        }))
+    }
+}

@@ -1,0 +1,28 @@
+// OffsetDelete (key 47): drops a group's committed offsets for topics it no longer
+// consumes; a subscribed topic answers GROUP_SUBSCRIBED_TO_TOPIC.
+
+import Coordinators
+import KafkaProtocol
+
+struct OffsetDeleteHandler: ApiHandler {
+    let apiKey = ApiKey.offsetDelete
+    let advertised: ClosedRange<Int16> = 0...0
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! OffsetDeleteRequest
+        let partitions = request.topics.flatMap { topic in
+            topic.partitions.map { GroupTopicPartition(topic: topic.name, partition: $0.partitionIndex) }
+        }
+        let (error, results) = context.broker.groups.deleteOffsets(groupId: request.groupId, partitions: partitions)
+        var response = OffsetDeleteResponse(errorCode: error.rawValue)
+        if error == .none {
+            var remaining = results.makeIterator()
+            response.topics = request.topics.map { topic in
+                .init(name: topic.name, partitions: topic.partitions.map {
+                    .init(partitionIndex: $0.partitionIndex, errorCode: (remaining.next() ?? .unknownServerError).rawValue)
+                })
+            }
+        }
+        context.send(response)
+    }
+}

@@ -1,0 +1,143 @@
+// The group coordinator: every consumer group of this broker (classic and KIP-848), their
+// committed offsets, and the records that make both survive a restart. State machines only:
+// time comes from the injected clock, persistence from CoordinatorLog, and the broker calls
+// `expireDeadlines` periodically. Each group has its own lock; completions (a parked
+// JoinGroup's response, say) run after it is released.
+
+import KafkaProtocol
+import KafkaWire
+import SystemCalls
+
+/// One group id's state: a classic or a consumer group, and its committed offsets.
+final class GroupSlot: @unchecked Sendable {
+    // Everything below is read and written under `lock`.
+    let lock = Lock()
+    let groupId: String
+    let offsetsPartition: Int32
+    var classic: ClassicGroup?
+    var consumer: ConsumerGroup?
+    var offsets: [GroupTopicPartition: CommittedOffset] = [:]
+    /// Set once the slot left the coordinator's table (deleted); a caller holding it retries.
+    var isRemoved = false
+
+    init(groupId: String, offsetsPartition: Int32) {
+        self.groupId = groupId
+        self.offsetsPartition = offsetsPartition
+    }
+
+    /// What ListGroups and DescribeGroups call the group's state.
+    var stateName: String {
+        if let consumer { return consumer.state.rawValue }
+        return classic?.state.rawValue ?? ClassicGroupState.empty.rawValue
+    }
+
+    var typeName: String { consumer != nil ? "consumer" : "classic" }
+
+    var isEmpty: Bool { consumer?.members.isEmpty ?? classic?.isEmpty ?? true }
+}
+
+/// Work to do once the group lock is released: completions of parked requests.
+struct Deliveries {
+    private var actions: [() -> Void] = []
+    mutating func add(_ action: @escaping () -> Void) { actions.append(action) }
+    func run() { for action in actions { action() } }
+}
+
+public final class GroupCoordinator: @unchecked Sendable {
+    public let configuration: GroupConfiguration
+    let clock: @Sendable () -> Int64
+    let log: any CoordinatorLog
+    let topics: any GroupTopicCatalog
+    // `slots` is read and written under `slotsLock`; a slot's contents under its own lock.
+    private let slotsLock = Lock()
+    private var slots: [String: GroupSlot] = [:]
+    /// When offsets retention last ran; touched only by `expireDeadlines` (one caller).
+    private var lastOffsetsExpiry: Int64 = 0
+
+    public init(configuration: GroupConfiguration, log: any CoordinatorLog, topics: any GroupTopicCatalog,
+                clock: @escaping @Sendable () -> Int64) {
+        self.configuration = configuration
+        self.log = log
+        self.topics = topics
+        self.clock = clock
+    }
+
+    // MARK: Slots
+
+    func slot(_ groupId: String, create: Bool) -> GroupSlot? {
+        slotsLock.lock()
+        defer { slotsLock.unlock() }
+        if let existing = slots[groupId] { return existing }
+        guard create else { return nil }
+        let slot = GroupSlot(groupId: groupId, offsetsPartition: OffsetsTopic.partition(for: groupId, partitions: configuration.offsetsTopicPartitions))
+        slots[groupId] = slot
+        return slot
+    }
+
+    var allSlots: [GroupSlot] {
+        slotsLock.lock()
+        defer { slotsLock.unlock() }
+        return Array(slots.values)
+    }
+
+    /// Runs `body` under the group's lock (creating the slot when asked), then the
+    /// deliveries it queued. nil when the group does not exist and `create` is false.
+    func withSlot<T>(_ groupId: String, create: Bool, _ body: (GroupSlot, Int64, inout Deliveries) -> T) -> T? {
+        while true {
+            guard let slot = slot(groupId, create: create) else { return nil }
+            var deliveries = Deliveries()
+            slot.lock.lock()
+            if slot.isRemoved {
+                slot.lock.unlock()
+                continue  // deleted meanwhile: look again
+            }
+            let result = body(slot, clock(), &deliveries)
+            slot.lock.unlock()
+            deliveries.run()
+            return result
+        }
+    }
+
+    /// Drops an empty slot with nothing left in it; call under its lock.
+    func removeIfUnused(_ slot: GroupSlot) {
+        guard slot.offsets.isEmpty, slot.isEmpty, slot.classic?.state ?? .empty == .empty || slot.classic?.state == .dead,
+              slot.consumer == nil || slot.consumer!.members.isEmpty else { return }
+        slotsLock.lock()
+        if slots[slot.groupId] === slot { slots[slot.groupId] = nil }
+        slotsLock.unlock()
+        slot.isRemoved = true
+        slot.classic?.transition(to: .dead, now: clock())
+    }
+
+    /// Appends records for `slot`'s group; false when the log refused them.
+    func persist(_ records: [OffsetsTopic.Record], for slot: GroupSlot, now: Int64) -> Bool {
+        guard !records.isEmpty else { return true }
+        do {
+            try log.append(records, partition: slot.offsetsPartition, now: now)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// The partition of __consumer_offsets that holds `groupId`.
+    public func offsetsPartition(for groupId: String) -> Int32 {
+        OffsetsTopic.partition(for: groupId, partitions: configuration.offsetsTopicPartitions)
+    }
+
+    // MARK: Deadlines
+
+    /// Expires silent members, ends join barriers whose time is up, and drops offsets past
+    /// their retention. The broker calls it every few tens of milliseconds.
+    public func expireDeadlines() {
+        let checkOffsets = clock() - lastOffsetsExpiry >= configuration.offsetsRetentionCheckIntervalMilliseconds
+        if checkOffsets { lastOffsetsExpiry = clock() }
+        for slot in allSlots {
+            _ = withSlot(slot.groupId, create: false) { slot, now, deliveries in
+                if let group = slot.classic { expireClassic(group, slot: slot, now: now, deliveries: &deliveries) }
+                if slot.consumer != nil { expireConsumerMembers(slot, now: now) }
+                if checkOffsets { expireOffsets(slot, now: now) }
+            }
+        }
+    }
+}

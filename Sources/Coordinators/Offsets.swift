@@ -1,0 +1,165 @@
+// Committed offsets on the coordinator: OffsetCommit with Kafka's generation (classic) or
+// member-epoch (KIP-848) checks, OffsetFetch, OffsetDelete, and offsets retention.
+
+import KafkaProtocol
+import KafkaWire
+
+public struct OffsetCommitInput: Sendable {
+    public var partition: GroupTopicPartition
+    public var offset: Int64
+    public var leaderEpoch: Int32
+    public var metadata: String?
+
+    public init(partition: GroupTopicPartition, offset: Int64, leaderEpoch: Int32, metadata: String?) {
+        self.partition = partition
+        self.offset = offset
+        self.leaderEpoch = leaderEpoch
+        self.metadata = metadata
+    }
+}
+
+extension GroupCoordinator {
+    /// Commits `offsets` for the group; returns one error per offset, in order.
+    /// `retentionMilliseconds` is OffsetCommit v2-4's retention time (-1: the broker's).
+    /// `apiVersion` matters for an unknown group: v9+ (KIP-848) says GROUP_ID_NOT_FOUND.
+    public func commitOffsets(groupId: String, generationIdOrMemberEpoch: Int32, memberId: String, groupInstanceId: String?,
+                              retentionMilliseconds: Int64, apiVersion: Int16, offsets: [OffsetCommitInput]) -> [ErrorCode] {
+        guard !groupId.isEmpty else { return offsets.map { _ in .invalidGroupId } }
+        let simpleCommit = generationIdOrMemberEpoch < 0
+        let result = withSlot(groupId, create: simpleCommit) { slot, now, _ -> [ErrorCode] in
+            if let error = validateCommit(slot, generationIdOrMemberEpoch: generationIdOrMemberEpoch, memberId: memberId,
+                                          groupInstanceId: groupInstanceId, now: now) {
+                if slot.classic == nil && slot.consumer == nil { removeIfUnused(slot) }
+                return offsets.map { _ in error }
+            }
+            if slot.classic == nil && slot.consumer == nil { slot.classic = ClassicGroup(groupId: groupId, now: now) }
+            var errors: [ErrorCode] = []
+            var records: [OffsetsTopic.Record] = []
+            var accepted: [(GroupTopicPartition, CommittedOffset)] = []
+            for input in offsets {
+                if (input.metadata?.utf8.count ?? 0) > configuration.offsetMetadataMaximumBytes {
+                    errors.append(.offsetMetadataTooLarge)
+                    continue
+                }
+                let committed = CommittedOffset(offset: input.offset, leaderEpoch: input.leaderEpoch, metadata: input.metadata ?? "",
+                                                commitTimestamp: now, expireTimestamp: retentionMilliseconds >= 0 ? now + retentionMilliseconds : nil)
+                records.append(OffsetsTopic.offsetCommit(group: groupId, topic: input.partition.topic, partition: input.partition.partition, offset: committed))
+                accepted.append((input.partition, committed))
+                errors.append(.none)
+            }
+            guard persist(records, for: slot, now: now) else {
+                return errors.map { $0 == .none ? .coordinatorNotAvailable : $0 }
+            }
+            for (partition, committed) in accepted { slot.offsets[partition] = committed }
+            return errors
+        }
+        return result ?? offsets.map { _ in apiVersion >= 9 ? .groupIdNotFound : .illegalGeneration }
+    }
+
+    private func validateCommit(_ slot: GroupSlot, generationIdOrMemberEpoch: Int32, memberId: String, groupInstanceId: String?, now: Int64) -> ErrorCode? {
+        if let group = slot.consumer {
+            if generationIdOrMemberEpoch < 0 && memberId.isEmpty && group.members.isEmpty { return nil }
+            guard let member = group.members[memberId] else { return .unknownMemberId }
+            return validateMemberEpoch(generationIdOrMemberEpoch, of: member)
+        }
+        guard let group = slot.classic else { return nil }
+        if group.state == .dead { return .coordinatorNotAvailable }
+        if generationIdOrMemberEpoch < 0 && group.state == .empty { return nil }
+        if let groupInstanceId, let known = group.staticMembers[groupInstanceId], known != memberId { return .fencedInstanceId }
+        if group.state == .completingRebalance { return .rebalanceInProgress }
+        guard let member = group.members[memberId] else { return .unknownMemberId }
+        guard generationIdOrMemberEpoch == group.generationId else { return .illegalGeneration }
+        member.heartbeatDeadline = now + Int64(member.sessionTimeoutMilliseconds)
+        return nil
+    }
+
+    /// KIP-848: a newer epoch than the member's is fenced, an older one is stale.
+    func validateMemberEpoch(_ epoch: Int32, of member: ConsumerMember) -> ErrorCode? {
+        if epoch > member.memberEpoch { return .fencedMemberEpoch }
+        if epoch < member.memberEpoch { return .staleMemberEpoch }
+        return nil
+    }
+
+    /// The group's committed offsets for `partitions` (nil: all of them). A partition with
+    /// no commit is absent from the result. For KIP-848 groups a given member id and epoch
+    /// are checked (OffsetFetch v9+).
+    public func fetchOffsets(groupId: String, partitions: [GroupTopicPartition]?, memberId: String?, memberEpoch: Int32)
+        -> (ErrorCode, [GroupTopicPartition: CommittedOffset]) {
+        withSlot(groupId, create: false) { slot, _, _ -> (ErrorCode, [GroupTopicPartition: CommittedOffset]) in
+            if let group = slot.consumer, let memberId {
+                guard let member = group.members[memberId] else { return (.unknownMemberId, [:]) }
+                if memberEpoch != member.memberEpoch { return (.staleMemberEpoch, [:]) }
+            }
+            guard let partitions else { return (.none, slot.offsets) }
+            var found: [GroupTopicPartition: CommittedOffset] = [:]
+            for partition in partitions { found[partition] = slot.offsets[partition] }
+            return (.none, found)
+        } ?? (.none, [:])
+    }
+
+    /// OffsetDelete: removes offsets of topics the group is not subscribed to. Returns the
+    /// group's error and one error per partition.
+    public func deleteOffsets(groupId: String, partitions: [GroupTopicPartition]) -> (ErrorCode, [ErrorCode]) {
+        withSlot(groupId, create: false) { slot, now, _ -> (ErrorCode, [ErrorCode]) in
+            if slot.classic?.state == .dead { return (.groupIdNotFound, []) }
+            let subscribed: Set<String>
+            if let group = slot.consumer {
+                subscribed = Set(group.members.values.flatMap { $0.resolvedSubscription })
+            } else if let group = slot.classic, !group.isEmpty {
+                guard group.protocolType == "consumer" else { return (.nonEmptyGroup, []) }
+                subscribed = Set(group.orderedMembers.flatMap { Self.subscribedTopics(in: $0.metadata(for: group.protocolName)) })
+            } else {
+                subscribed = []
+            }
+            var errors: [ErrorCode] = []
+            var records: [OffsetsTopic.Record] = []
+            var removed: [GroupTopicPartition] = []
+            for partition in partitions {
+                if subscribed.contains(partition.topic) {
+                    errors.append(.groupSubscribedToTopic)
+                    continue
+                }
+                errors.append(.none)
+                if slot.offsets[partition] != nil {
+                    removed.append(partition)
+                    records.append(OffsetsTopic.offsetCommit(group: groupId, topic: partition.topic, partition: partition.partition, offset: nil))
+                }
+            }
+            guard persist(records, for: slot, now: now) else { return (.coordinatorNotAvailable, []) }
+            for partition in removed { slot.offsets[partition] = nil }
+            return (.none, errors)
+        } ?? (.groupIdNotFound, [])
+    }
+
+    /// The topics of a classic consumer member's subscription (ConsumerProtocolSubscription).
+    static func subscribedTopics(in metadata: [UInt8]) -> [String] {
+        var reader = ByteReader(metadata)
+        guard let version = try? reader.readInt16(),
+              let subscription = try? ConsumerProtocolSubscription(from: &reader, version: min(max(version, 0), ConsumerProtocolSubscription.validVersions.upperBound))
+        else { return [] }
+        return subscription.topics
+    }
+
+    /// Drops offsets past retention in an empty group (Kafka: offsets.retention.minutes after
+    /// the group became empty, or the commit's own expiry), then the group once it has none.
+    func expireOffsets(_ slot: GroupSlot, now: Int64) {
+        guard !slot.offsets.isEmpty || slot.isEmpty else { return }
+        if slot.isEmpty {
+            let emptySince = slot.classic?.stateTimestamp ?? slot.consumer?.stateTimestamp ?? now
+            let expired = slot.offsets.filter { _, committed in
+                if let expiry = committed.expireTimestamp { return now >= expiry }
+                return now - max(committed.commitTimestamp, emptySince) >= configuration.offsetsRetentionMilliseconds
+            }.map(\.key)
+            if !expired.isEmpty {
+                let records = expired.map { OffsetsTopic.offsetCommit(group: slot.groupId, topic: $0.topic, partition: $0.partition, offset: nil) }
+                guard persist(records, for: slot, now: now) else { return }
+                for partition in expired { slot.offsets[partition] = nil }
+            }
+            if slot.offsets.isEmpty, slot.classic?.state ?? .empty == .empty {
+                // Nothing left: the group goes (Kafka writes its metadata tombstone).
+                guard persist(tombstones(for: slot), for: slot, now: now) else { return }
+                removeIfUnused(slot)
+            }
+        }
+    }
+}

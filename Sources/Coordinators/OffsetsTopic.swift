@@ -1,0 +1,96 @@
+// The internal topic __consumer_offsets as the coordinator sees it: which partition holds a
+// group, and the records it writes there, in Kafka's own key and value formats so that any
+// client can read them. The log behind it is the broker's, reached through CoordinatorLog.
+
+import KafkaProtocol
+import KafkaWire
+
+/// Where the coordinator's records go. The broker implements it over its partition logs.
+public protocol CoordinatorLog: Sendable {
+    /// Appends the records (value nil: a tombstone) to one partition of __consumer_offsets.
+    func append(_ records: [OffsetsTopic.Record], partition: Int32, now: Int64) throws
+}
+
+public enum OffsetsTopic {
+    public static let name = "__consumer_offsets"
+
+    public struct Record: Sendable, Equatable {
+        public var key: [UInt8]
+        public var value: [UInt8]?
+    }
+
+    /// The partition of __consumer_offsets that holds `groupId`: Kafka's
+    /// abs(groupId.hashCode()) % partitions, with Java's String.hashCode over UTF-16 units.
+    public static func partition(for groupId: String, partitions: Int32) -> Int32 {
+        var hash: Int32 = 0
+        for unit in groupId.utf16 { hash = hash &* 31 &+ Int32(unit) }
+        let positive = hash == Int32.min ? 0 : abs(hash)
+        return positive % partitions
+    }
+
+    // Key versions (the record type) and the value versions Kafka 4.x writes.
+    static let offsetCommitKeyVersion: Int16 = 1
+    static let groupMetadataKeyVersion: Int16 = 2
+    static let consumerGroupMetadataKeyVersion: Int16 = 3
+    static let consumerGroupMemberKeyVersion: Int16 = 5
+    static let consumerGroupTargetAssignmentMetadataKeyVersion: Int16 = 6
+    static let consumerGroupTargetAssignmentMemberKeyVersion: Int16 = 7
+    static let consumerGroupCurrentAssignmentKeyVersion: Int16 = 8
+
+    static func encode<Message: KafkaMessage>(_ message: Message, version: Int16, messageVersion: Int16) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.writeInt16(version)
+        // Our own values always fit their version; a failure here is a programming error.
+        try! message.encode(into: &writer, version: messageVersion)
+        return writer.bytes
+    }
+
+    static func offsetCommit(group: String, topic: String, partition: Int32, offset: CommittedOffset?) -> Record {
+        let key = encode(OffsetCommitKey(group: group, topic: topic, partition: partition), version: offsetCommitKeyVersion, messageVersion: 0)
+        guard let offset else { return Record(key: key, value: nil) }
+        // Version 1 carries an explicit expiry (OffsetCommit v2-4 retention); 3 otherwise.
+        let version: Int16 = offset.expireTimestamp == nil ? 3 : 1
+        let value = OffsetCommitValue(offset: offset.offset, leaderEpoch: offset.leaderEpoch, metadata: offset.metadata,
+                                      commitTimestamp: offset.commitTimestamp, expireTimestamp: offset.expireTimestamp ?? -1)
+        return Record(key: key, value: encode(value, version: version, messageVersion: version))
+    }
+
+    static func consumerGroupMetadataKey(_ group: String) -> [UInt8] {
+        encode(ConsumerGroupMetadataKey(groupId: group), version: consumerGroupMetadataKeyVersion, messageVersion: 0)
+    }
+
+    static func groupMetadataKey(_ group: String) -> [UInt8] {
+        encode(GroupMetadataKey(group: group), version: groupMetadataKeyVersion, messageVersion: 0)
+    }
+}
+
+/// One committed offset of a group.
+public struct CommittedOffset: Sendable, Equatable {
+    public var offset: Int64
+    public var leaderEpoch: Int32
+    public var metadata: String
+    public var commitTimestamp: Int64
+    /// Only from OffsetCommit v2-4 with a retention time.
+    public var expireTimestamp: Int64?
+
+    public init(offset: Int64, leaderEpoch: Int32 = -1, metadata: String = "", commitTimestamp: Int64, expireTimestamp: Int64? = nil) {
+        self.offset = offset
+        self.leaderEpoch = leaderEpoch
+        self.metadata = metadata
+        self.commitTimestamp = commitTimestamp
+        self.expireTimestamp = expireTimestamp
+    }
+}
+
+/// A topic partition as groups name it.
+public struct GroupTopicPartition: Hashable, Sendable, Comparable {
+    public var topic: String
+    public var partition: Int32
+
+    public init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition) }
+}
