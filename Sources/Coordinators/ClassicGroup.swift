@@ -109,11 +109,21 @@ final class ClassicMember {
             && zip(input.protocols, protocols).allSatisfy { $0.name == $1.name && $0.metadata == $1.metadata }
     }
 
-    /// Kafka's hasSatisfiedHeartbeat: a member waiting on the coordinator is not expired.
+    /// Kafka's hasSatisfiedHeartbeat: a member waiting on the coordinator is not expired,
+    /// except a new one, which has the new-member join timeout instead.
     func isAlive(now: Int64) -> Bool {
         if !isNew && (awaitingJoin != nil || awaitingSync != nil) { return true }
         return now < heartbeatDeadline
     }
+
+    /// After the coordinator answers a parked request the session starts again.
+    func restartSession(now: Int64) {
+        heartbeatDeadline = now + Int64(sessionTimeoutMilliseconds)
+    }
+
+    /// Kafka's group.classic.new.member.join.timeout: how long a new member may wait in a
+    /// rebalance without being expired.
+    static let newMemberJoinTimeoutMilliseconds: Int64 = 300_000
 }
 
 final class ClassicGroup {

@@ -121,6 +121,7 @@ extension GroupCoordinator {
                                        completion: @escaping @Sendable (JoinGroupOutcome) -> Void, deliveries: inout Deliveries) {
         let member = ClassicMember(memberId: memberId, input: input, now: now)
         member.isNew = true
+        member.heartbeatDeadline = now + ClassicMember.newMemberJoinTimeoutMilliseconds
         member.awaitingJoin = completion
         if group.isEmpty { group.protocolType = input.protocolType }
         group.add(member)
@@ -157,6 +158,7 @@ extension GroupCoordinator {
                 member.assignment = []
                 if let waiting = member.awaitingSync {
                     member.awaitingSync = nil
+                    member.restartSession(now: now)
                     deliveries.add { waiting(SyncGroupOutcome(error: .rebalanceInProgress)) }
                 }
             }
@@ -200,7 +202,7 @@ extension GroupCoordinator {
         group.transition(to: .completingRebalance, now: now)
         for member in group.orderedMembers {
             member.isNew = false
-            member.heartbeatDeadline = now + Int64(member.sessionTimeoutMilliseconds)
+            member.restartSession(now: now)
             guard let waiting = member.awaitingJoin else { continue }
             member.awaitingJoin = nil
             let outcome = group.joinOutcome(for: member)
@@ -222,7 +224,7 @@ extension GroupCoordinator {
             if let protocolType, protocolType != group.protocolType { return SyncGroupOutcome(error: .inconsistentGroupProtocol) }
             if let protocolName, protocolName != group.protocolName { return SyncGroupOutcome(error: .inconsistentGroupProtocol) }
             let member = group.members[memberId]!
-            member.heartbeatDeadline = now + Int64(member.sessionTimeoutMilliseconds)
+            member.restartSession(now: now)
             switch group.state {
             case .empty, .dead: return SyncGroupOutcome(error: .unknownMemberId)
             case .preparingRebalance: return SyncGroupOutcome(error: .rebalanceInProgress)
@@ -241,6 +243,7 @@ extension GroupCoordinator {
                 for member in group.orderedMembers {
                     guard let waiting = member.awaitingSync else { continue }
                     member.awaitingSync = nil
+                    member.restartSession(now: now)
                     let outcome = SyncGroupOutcome(protocolType: group.protocolType, protocolName: group.protocolName, assignment: member.assignment)
                     deliveries.add { waiting(outcome) }
                 }
@@ -268,7 +271,7 @@ extension GroupCoordinator {
                 return error
             }
             let member = group.members[memberId]!
-            member.heartbeatDeadline = now + Int64(member.sessionTimeoutMilliseconds)
+            member.restartSession(now: now)
             switch group.state {
             case .empty, .dead: return .unknownMemberId
             case .preparingRebalance: return .rebalanceInProgress

@@ -69,7 +69,7 @@ extension GroupCoordinator {
         if group.state == .completingRebalance { return .rebalanceInProgress }
         guard let member = group.members[memberId] else { return .unknownMemberId }
         guard generationIdOrMemberEpoch == group.generationId else { return .illegalGeneration }
-        member.heartbeatDeadline = now + Int64(member.sessionTimeoutMilliseconds)
+        member.restartSession(now: now)
         return nil
     }
 

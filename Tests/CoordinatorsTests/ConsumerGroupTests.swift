@@ -1,0 +1,129 @@
+// KIP-848's consumer protocol against a manual clock: joining, the revoke-before-reassign
+// reconciliation, leaving, fencing and expiry, subscription by regex, and the assignors.
+
+@testable import Coordinators
+import KafkaProtocol
+import KafkaWire
+import Testing
+
+@Suite struct ConsumerGroupTests {
+    func heartbeat(_ harness: Harness, member: String, epoch: Int32, topics: [String]? = nil, regex: String? = nil,
+                   owned: [(String, [Int32])]? = nil, assignor: String? = nil, instance: String? = nil) -> ConsumerHeartbeatOutcome {
+        let ownedById = owned.map { $0.map { (harness.topics.topics[$0.0]!.id, $0.1) } }
+        return harness.coordinator.consumerGroupHeartbeat(ConsumerHeartbeatInput(
+            groupId: "cg", memberId: member, memberEpoch: epoch, instanceId: instance, rackId: nil,
+            rebalanceTimeoutMilliseconds: epoch == 0 ? 30_000 : -1, subscribedTopicNames: topics, subscribedTopicRegex: regex,
+            serverAssignor: assignor, ownedPartitions: ownedById ?? (epoch == 0 ? [] : nil), clientId: "client", clientHost: "/127.0.0.1"))
+    }
+
+    func partitions(_ outcome: ConsumerHeartbeatOutcome) -> [Int32]? {
+        outcome.assignment.map { $0.flatMap(\.partitions).sorted() }
+    }
+
+    @Test func aLoneMemberGetsEveryPartition() {
+        let harness = Harness(topics: ["orders": 4])
+        let joined = heartbeat(harness, member: "a", epoch: 0, topics: ["orders"])
+        #expect(joined.error == .none)
+        #expect(joined.memberEpoch == 1)
+        #expect(partitions(joined) == [0, 1, 2, 3])
+        #expect(joined.heartbeatIntervalMilliseconds == 5_000)
+        // Nothing changed: the next heartbeat carries no assignment.
+        let again = heartbeat(harness, member: "a", epoch: 1)
+        #expect(again.memberEpoch == 1 && again.assignment == nil)
+        #expect(harness.coordinator.describeConsumerGroup("cg")?.state == "Stable")
+    }
+
+    @Test func partitionsAreRevokedBeforeAnotherMemberReceivesThem() {
+        let harness = Harness(topics: ["orders": 4])
+        _ = heartbeat(harness, member: "a", epoch: 0, topics: ["orders"])
+        let second = heartbeat(harness, member: "b", epoch: 0, topics: ["orders"])
+        #expect(second.memberEpoch == 2)
+        #expect(partitions(second) == [])  // a still owns everything
+        #expect(harness.coordinator.describeConsumerGroup("cg")?.state == "Reconciling")
+        // a is told to give two up and stays at epoch 1 until it confirms.
+        let revoke = heartbeat(harness, member: "a", epoch: 1, owned: [("orders", [0, 1, 2, 3])])
+        #expect(revoke.memberEpoch == 1)
+        let kept = partitions(revoke)!
+        #expect(kept.count == 2)
+        #expect(partitions(heartbeat(harness, member: "b", epoch: 2)) == nil)
+        let confirmed = heartbeat(harness, member: "a", epoch: 1, owned: [("orders", kept)])
+        #expect(confirmed.memberEpoch == 2)
+        let received = heartbeat(harness, member: "b", epoch: 2)
+        #expect(partitions(received) == [0, 1, 2, 3].filter { !kept.contains($0) })
+        #expect(harness.coordinator.describeConsumerGroup("cg")?.state == "Stable")
+    }
+
+    @Test func aLeavingMemberReleasesItsPartitions() {
+        let harness = Harness(topics: ["orders": 4])
+        _ = heartbeat(harness, member: "a", epoch: 0, topics: ["orders"])
+        _ = heartbeat(harness, member: "b", epoch: 0, topics: ["orders"])
+        let left = heartbeat(harness, member: "a", epoch: -1)
+        #expect(left.error == .none && left.memberEpoch == -1)
+        let all = heartbeat(harness, member: "b", epoch: 2)
+        #expect(all.memberEpoch == 3)
+        #expect(partitions(all) == [0, 1, 2, 3])
+    }
+
+    @Test func epochsAreFencedAndUnknownMembersRefused() {
+        let harness = Harness(topics: ["orders": 4])
+        _ = heartbeat(harness, member: "a", epoch: 0, topics: ["orders"])
+        #expect(heartbeat(harness, member: "a", epoch: 7).error == .fencedMemberEpoch)
+        #expect(heartbeat(harness, member: "z", epoch: 1).error == .unknownMemberId)
+        #expect(heartbeat(harness, member: "a", epoch: 0, topics: ["orders"], assignor: "sticky").error == .unsupportedAssignor)
+        #expect(heartbeat(harness, member: "b", epoch: 0, regex: "orders[").error == .invalidRegularExpression)
+        let commit = harness.coordinator.commitOffsets(groupId: "cg", generationIdOrMemberEpoch: 0, memberId: "a", groupInstanceId: nil,
+                                                       retentionMilliseconds: -1, apiVersion: 9,
+                                                       offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 3, leaderEpoch: -1, metadata: nil)])
+        #expect(commit == [.staleMemberEpoch])
+        let good = harness.coordinator.commitOffsets(groupId: "cg", generationIdOrMemberEpoch: 1, memberId: "a", groupInstanceId: nil,
+                                                     retentionMilliseconds: -1, apiVersion: 9,
+                                                     offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 3, leaderEpoch: -1, metadata: nil)])
+        #expect(good == [.none])
+        // The classic protocol cannot join a consumer group.
+        let classic = harness.join("cg")
+        #expect(classic.result?.error == .inconsistentGroupProtocol)
+    }
+
+    @Test func silentMembersAreFencedAfterTheSessionTimeout() {
+        let harness = Harness(topics: ["orders": 2])
+        _ = heartbeat(harness, member: "a", epoch: 0, topics: ["orders"])
+        _ = heartbeat(harness, member: "b", epoch: 0, topics: ["orders"])
+        harness.elapse(40_000)
+        _ = heartbeat(harness, member: "b", epoch: 2)
+        harness.elapse(6_000)
+        #expect(heartbeat(harness, member: "a", epoch: 1).error == .unknownMemberId)
+        let survivor = heartbeat(harness, member: "b", epoch: 2)
+        #expect(partitions(survivor) == [0, 1])
+    }
+
+    @Test func aRegexSubscriptionFollowsMatchingTopics() {
+        let harness = Harness(topics: ["orders": 1, "orders-eu": 2, "payments": 1])
+        let joined = heartbeat(harness, member: "a", epoch: 0, regex: "orders.*")
+        #expect(joined.assignment?.map(\.topicName) == ["orders", "orders-eu"])
+        #expect(partitions(joined) == [0, 0, 1])
+    }
+
+    @Test func rangeGivesContiguousRangesPerTopic() {
+        let result = ServerAssignor.range(AssignmentSpec(subscriptions: ["a": ["t"], "b": ["t"], "c": ["t"]], partitionCounts: ["t": 7], current: [:]))
+        #expect(result["a"] == ["t": [0, 1, 2]])
+        #expect(result["b"] == ["t": [3, 4]])
+        #expect(result["c"] == ["t": [5, 6]])
+    }
+
+    @Test func uniformBalancesAndKeepsPartitionsWhereTheyAre() {
+        let spec = AssignmentSpec(subscriptions: ["a": ["t", "u"], "b": ["t", "u"], "c": ["t"]],
+                                  partitionCounts: ["t": 6, "u": 3], current: ["a": ["t": [0, 1, 2, 3, 4, 5], "u": [0, 1, 2]]])
+        let result = ServerAssignor.uniform(spec)
+        let counts = ["a", "b", "c"].map { member in result[member]!.values.reduce(0) { $0 + $1.count } }
+        #expect(counts.reduce(0, +) == 9)
+        #expect(counts.max()! - counts.min()! <= 1)
+        #expect(result["c"]!.keys.allSatisfy { $0 == "t" })
+        // a keeps only partitions it already had.
+        #expect(result["a"]!.allSatisfy { topic, partitions in partitions.isSubset(of: spec.current["a"]![topic]!) })
+        // Every partition exactly once.
+        var seen: [String: [Int32]] = [:]
+        for assignment in result.values { for (topic, partitions) in assignment { seen[topic, default: []] += partitions } }
+        #expect(seen["t"]!.sorted() == Array(0..<6))
+        #expect(seen["u"]!.sorted() == Array(0..<3))
+    }
+}
