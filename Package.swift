@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls", "TestSupport"]),
         .testTarget(name: "CoordinatorsTests", dependencies: ["Coordinators", "KafkaProtocol", "KafkaWire"]),
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"]),
-        .testTarget(name: "LogStorageTests", dependencies: ["LogStorage", "KafkaRecords", "SystemCalls"]),
+        .testTarget(name: "LogStorageTests", dependencies: ["LogStorage", "KafkaRecords", "SystemCalls", "TestSupport"]),
         .testTarget(name: "KafkaRecordsTests", dependencies: ["KafkaRecords", "TestSupport"]),
         .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", "KafkaRecords", "TestSupport"]),
         .testTarget(name: "KafkaCodegenTests", dependencies: ["KafkaCodegen"]),

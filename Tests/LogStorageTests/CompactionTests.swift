@@ -5,6 +5,7 @@
 import KafkaRecords
 @testable import LogStorage
 import SystemCalls
+import TestSupport
 import Testing
 
 func keyedBatch(_ entries: [(String, String?)], codec: CompressionCodec = .none, timestamp: Int64 = 1_000) -> [UInt8] {

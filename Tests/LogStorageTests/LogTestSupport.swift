@@ -5,6 +5,7 @@ import Glibc
 import KafkaRecords
 @testable import LogStorage
 import SystemCalls
+import TestSupport
 
 func makeBatch(count: Int, firstTimestamp: Int64 = 1_000, keyPrefix: String = "k", valueSize: Int = 10,
                codec: CompressionCodec = .none) -> [UInt8] {
@@ -15,23 +16,6 @@ func makeBatch(count: Int, firstTimestamp: Int64 = 1_000, keyPrefix: String = "k
                value: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: valueSize))
     }
     return try! builder.build(records)
-}
-
-final class TemporaryDirectory {
-    let path: String
-    init() {
-        path = "/tmp/swiftlet-log-test-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        try! System.makeDirectory(path)
-    }
-    deinit { _ = try? removeTree(path) }
-
-    private func removeTree(_ path: String) throws {
-        for name in (try? System.directoryEntries(path)) ?? [] {
-            let child = path + "/" + name
-            if (try? System.directoryEntries(child)) != nil { try removeTree(child) } else { try System.unlink(child) }
-        }
-        try System.removeDirectory(path)
-    }
 }
 
 /// The bytes a read returned, as the consumer would receive them.

@@ -4,6 +4,7 @@
 import KafkaRecords
 @testable import LogStorage
 import SystemCalls
+import TestSupport
 import Testing
 
 @Suite struct PartitionLogTests {

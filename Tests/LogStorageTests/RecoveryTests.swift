@@ -5,6 +5,7 @@
 import KafkaRecords
 @testable import LogStorage
 import SystemCalls
+import TestSupport
 import Glibc
 import Synchronization
 import Testing
