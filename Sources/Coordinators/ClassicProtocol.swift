@@ -97,10 +97,11 @@ extension GroupCoordinator {
         member.assignment = old.assignment
         if let fenced = old.awaitingJoin { deliveries.add { fenced(.failed(.fencedInstanceId, memberId: oldId)) } }
         if let fenced = old.awaitingSync { deliveries.add { fenced(SyncGroupOutcome(error: .fencedInstanceId)) } }
-        let protocolsUnchanged = old.sameProtocols(as: input)
         group.replaceStaticMember(oldId, with: member)
         switch group.state {
-        case .stable where protocolsUnchanged:
+        case .stable where group.selectProtocol() == group.protocolName:
+            // Kafka rebalances only if the group's protocol would change (not for new
+            // subscription bytes: a restarted member no longer lists owned partitions).
             guard persistGroup(slot, now: now) else {
                 group.replaceStaticMember(member.memberId, with: old)
                 return .failed(.unknownServerError)

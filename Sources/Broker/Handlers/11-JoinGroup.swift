@@ -25,8 +25,11 @@ struct JoinGroupHandler: ApiHandler {
                 errorCode: outcome.error.rawValue, generationId: outcome.generationId, protocolType: outcome.protocolType,
                 // Before v7 the protocol name is not nullable.
                 protocolName: outcome.protocolName ?? (version >= 7 ? nil : ""), leader: outcome.leader,
-                skipAssignment: outcome.skipAssignment, memberId: outcome.memberId)
-            response.members = outcome.members.map {
+                skipAssignment: outcome.skipAssignment && version >= 9, memberId: outcome.memberId)
+            // A static leader rejoining a stable group keeps the assignment: from v9 it is
+            // told so (KIP-814); before, it gets no members, so it has nothing to assign.
+            let members = outcome.skipAssignment && version < 9 ? [] : outcome.members
+            response.members = members.map {
                 JoinGroupResponse.JoinGroupResponseMember(memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, metadata: $0.metadata)
             }
             context.sendFromAnyThread(response)
