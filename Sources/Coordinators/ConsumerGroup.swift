@@ -45,6 +45,9 @@ final class ConsumerMember {
     var revocationDeadline: Int64?
     /// What the last heartbeat response told the member, to send only changes.
     var lastSentAssignment: TopicAssignment?
+    /// The member's records as last written to __consumer_offsets, to write only changes.
+    var writtenMetadata: [UInt8]?
+    var writtenAssignment: [UInt8]?
 
     init(memberId: String, clientId: String, clientHost: String, heartbeatDeadline: Int64) {
         self.memberId = memberId
@@ -70,6 +73,10 @@ final class ConsumerGroup {
     var lastSubscriptions: [String: Set<String>] = [:]
     var assignorName: String?
     var stateTimestamp: Int64
+    /// Each member's target as last written to __consumer_offsets.
+    var writtenTargets: [String: [UInt8]] = [:]
+    /// Rebuilt by replay: the next heartbeat adopts the current subscriptions without a bump.
+    var isRestored = false
 
     init(groupId: String, now: Int64) {
         self.groupId = groupId

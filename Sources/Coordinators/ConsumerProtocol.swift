@@ -108,7 +108,7 @@ extension GroupCoordinator {
                     if group.members.isEmpty && slot.offsets.isEmpty { removeIfUnused(slot) }
                     return .failed(.unknownMemberId, "Member \(input.memberId) is not in group \(input.groupId).")
                 }
-                removeConsumerMember(member, from: group, slot: slot, now: now)
+                _ = persist(removeConsumerMember(member, from: group, now: now), for: slot, now: now)
                 return ConsumerHeartbeatOutcome(memberId: input.memberId, memberEpoch: input.memberEpoch)
             }
             let member: ConsumerMember
@@ -126,9 +126,12 @@ extension GroupCoordinator {
             if input.rackId != nil { member.rackId = input.rackId }
             member.clientId = input.clientId
             member.clientHost = input.clientHost
-            updateTargetAssignment(group, slot: slot, now: now)
+            var records = updateTargetAssignment(group, now: now)
             let owned = input.ownedPartitions.map { resolve($0) }
             reconcile(member, in: group, owned: owned, now: now)
+            records += memberRecords(member, in: group)
+            // A refused write leaves the group running from memory; the log says why.
+            _ = persist(records, for: slot, now: now)
             var outcome = ConsumerHeartbeatOutcome(memberId: member.memberId, memberEpoch: member.memberEpoch,
                                                    heartbeatIntervalMilliseconds: configuration.consumerHeartbeatIntervalMilliseconds)
             if input.memberEpoch == 0 || member.lastSentAssignment != member.assigned || (owned != nil && owned != member.assigned) {
@@ -202,7 +205,7 @@ extension GroupCoordinator {
         return .success(member)
     }
 
-    private func resolve(_ owned: [(topicId: Uuid, partitions: [Int32])]) -> TopicAssignment {
+    func resolve(_ owned: [(topicId: Uuid, partitions: [Int32])]) -> TopicAssignment {
         var result: TopicAssignment = [:]
         for entry in owned where !entry.partitions.isEmpty {
             if let name = topics.topicName(id: entry.topicId) { result[name, default: []].formUnion(entry.partitions) }
@@ -219,7 +222,8 @@ extension GroupCoordinator {
 
     /// Resolves subscriptions and, when membership, subscriptions or the subscribed topics'
     /// partition counts changed, bumps the group epoch and computes a new target assignment.
-    func updateTargetAssignment(_ group: ConsumerGroup, slot: GroupSlot, now: Int64, force: Bool = false) {
+    /// Returns the records of what changed.
+    func updateTargetAssignment(_ group: ConsumerGroup, now: Int64, force: Bool = false) -> [OffsetsTopic.Record] {
         var allTopics: [String]?
         var partitionCounts: [String: Int32] = [:]
         var subscriptions: [String: Set<String>] = [:]
@@ -239,9 +243,17 @@ extension GroupCoordinator {
             subscriptions[member.memberId] = existing
         }
         let assignor = preferredAssignor(group)
+        if group.isRestored {
+            // Replayed from __consumer_offsets: the stored target stands until something changes.
+            group.isRestored = false
+            group.lastSubscriptions = subscriptions
+            group.subscribedTopicPartitions = partitionCounts
+            group.assignorName = assignor
+            if !force { return [] }
+        }
         // Membership changes show as a different set of subscriptions.
         guard force || subscriptions != group.lastSubscriptions || partitionCounts != group.subscribedTopicPartitions
-                || assignor != group.assignorName else { return }
+                || assignor != group.assignorName else { return [] }
         group.groupEpoch += 1
         group.subscribedTopicPartitions = partitionCounts
         group.lastSubscriptions = subscriptions
@@ -250,9 +262,7 @@ extension GroupCoordinator {
             subscriptions: subscriptions, partitionCounts: partitionCounts, current: group.targetAssignment))
         group.assignmentEpoch = group.groupEpoch
         group.stateTimestamp = now
-        let metadata = ConsumerGroupMetadataValue(epoch: group.groupEpoch)
-        _ = persist([OffsetsTopic.Record(key: OffsetsTopic.consumerGroupMetadataKey(group.groupId),
-                                         value: OffsetsTopic.encode(metadata, version: 0, messageVersion: 0))], for: slot, now: now)
+        return targetRecords(group)
     }
 
     /// The assignor most members ask for, else the broker's first.
@@ -313,11 +323,14 @@ extension GroupCoordinator {
         member.reconciliation = unreleased ? .unreleasedPartitions : .stable
     }
 
-    func removeConsumerMember(_ member: ConsumerMember, from group: ConsumerGroup, slot: GroupSlot, now: Int64) {
+    /// Removes the member; returns its tombstones and the new target's records.
+    func removeConsumerMember(_ member: ConsumerMember, from group: ConsumerGroup, now: Int64) -> [OffsetsTopic.Record] {
         group.members[member.memberId] = nil
         group.targetAssignment[member.memberId] = nil
-        updateTargetAssignment(group, slot: slot, now: now, force: true)
+        let tombstones = memberTombstones(member.memberId, in: group)
+        let records = updateTargetAssignment(group, now: now, force: true)
         if group.members.isEmpty { group.stateTimestamp = now }
+        return tombstones + records
     }
 
     /// Members silent past the session timeout, or holding partitions past their
@@ -325,7 +338,7 @@ extension GroupCoordinator {
     func expireConsumerMembers(_ slot: GroupSlot, now: Int64) {
         guard let group = slot.consumer else { return }
         for member in Array(group.members.values) where now >= member.heartbeatDeadline || now >= member.revocationDeadline ?? .max {
-            removeConsumerMember(member, from: group, slot: slot, now: now)
+            _ = persist(removeConsumerMember(member, from: group, now: now), for: slot, now: now)
         }
     }
 

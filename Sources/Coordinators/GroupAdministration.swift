@@ -84,7 +84,10 @@ extension GroupCoordinator {
     /// Tombstones for the group's own records (not its offsets).
     func tombstones(for slot: GroupSlot) -> [OffsetsTopic.Record] {
         var records = [OffsetsTopic.Record(key: OffsetsTopic.groupMetadataKey(slot.groupId), value: nil)]
-        if slot.consumer != nil { records.append(OffsetsTopic.Record(key: OffsetsTopic.consumerGroupMetadataKey(slot.groupId), value: nil)) }
+        if slot.consumer != nil {
+            records.append(OffsetsTopic.Record(key: OffsetsTopic.targetAssignmentMetadataKey(slot.groupId), value: nil))
+            records.append(OffsetsTopic.Record(key: OffsetsTopic.consumerGroupMetadataKey(slot.groupId), value: nil))
+        }
         return records
     }
 }

@@ -1,6 +1,6 @@
 // Start-up: the coordinator's state rebuilt by replaying __consumer_offsets in offset
 // order (later records win, a null value deletes). Records of kinds we do not keep
-// (KIP-848 member and assignment records, share and streams groups) are skipped.
+// (regex resolutions, share and streams groups) are skipped.
 
 import KafkaProtocol
 import KafkaWire
@@ -66,9 +66,12 @@ extension GroupCoordinator {
                 let group = slot.consumer ?? ConsumerGroup(groupId: decoded.groupId, now: now)
                 group.groupEpoch = metadata.epoch
                 group.assignmentEpoch = metadata.epoch
+                group.isRestored = true
                 slot.consumer = group
             }
             return true
+        case OffsetsTopic.consumerGroupMemberKeyVersion...OffsetsTopic.consumerGroupCurrentAssignmentKeyVersion:
+            return replayConsumerRecord(keyVersion: keyVersion, key: &keyReader, value: value)
         default:
             return true
         }

@@ -84,6 +84,40 @@ import Testing
         #expect(classic.result?.error == .inconsistentGroupProtocol)
     }
 
+    @Test func aConsumerGroupIsRebuiltByReplay() throws {
+        let harness = Harness(topics: ["orders": 4])
+        _ = heartbeat(harness, member: "a", epoch: 0, topics: ["orders"], assignor: "range")
+        _ = heartbeat(harness, member: "b", epoch: 0, topics: ["orders"], assignor: "range")
+        let revoking = heartbeat(harness, member: "a", epoch: 1, owned: [("orders", [0, 1, 2, 3])])
+        _ = heartbeat(harness, member: "a", epoch: 1, owned: [("orders", partitions(revoking)!)])
+        _ = heartbeat(harness, member: "b", epoch: 2)
+        let before = try #require(harness.coordinator.describeConsumerGroup("cg"))
+        #expect(before.state == "Stable")
+
+        let restarted = harness.restarted()
+        let after = try #require(restarted.describeConsumerGroup("cg"))
+        #expect(after.groupEpoch == before.groupEpoch && after.assignmentEpoch == before.assignmentEpoch)
+        #expect(after.members.map(\.memberId) == ["a", "b"])
+        #expect(after.members.map(\.assignment) == before.members.map(\.assignment))
+        #expect(after.members.map(\.targetAssignment) == before.members.map(\.targetAssignment))
+        #expect(after.members.map(\.subscribedTopicNames) == [["orders"], ["orders"]])
+        // The members carry on at their epochs: no rejoin, no new assignment.
+        let input = { (member: String) in
+            ConsumerHeartbeatInput(groupId: "cg", memberId: member, memberEpoch: 2, instanceId: nil, rackId: nil, rebalanceTimeoutMilliseconds: -1,
+                                   subscribedTopicNames: nil, subscribedTopicRegex: nil, serverAssignor: nil, ownedPartitions: nil,
+                                   clientId: "client", clientHost: "/127.0.0.1")
+        }
+        let carriedOn = restarted.consumerGroupHeartbeat(input("a"))
+        #expect(carriedOn.error == .none && carriedOn.memberEpoch == 2 && carriedOn.assignment == nil)
+        // A member that leaves after the restart stays gone after the next one.
+        var leave = input("b")
+        leave.memberEpoch = -1
+        #expect(restarted.consumerGroupHeartbeat(leave).error == .none)
+        let again = Harness.replay(harness.log, into: GroupCoordinator(configuration: GroupConfiguration(), log: MemoryCoordinatorLog(),
+                                                                       topics: harness.topics, clock: { 0 }))
+        #expect(again.describeConsumerGroup("cg")?.members.map(\.memberId) == ["a"])
+    }
+
     @Test func silentMembersAreFencedAfterTheSessionTimeout() {
         let harness = Harness(topics: ["orders": 2])
         _ = heartbeat(harness, member: "a", epoch: 0, topics: ["orders"])

@@ -5,6 +5,7 @@ import Coordinators
 import KafkaProtocol
 import KafkaWire
 import Synchronization
+import Testing
 
 final class ManualClock: Sendable {
     private let now = Mutex<Int64>(1_000_000)
@@ -61,9 +62,12 @@ struct Harness {
     /// A coordinator over the same log and topics, as after a restart.
     func restarted() -> GroupCoordinator {
         let clock = clock
-        let fresh = GroupCoordinator(configuration: coordinator.configuration, log: log, topics: topics, clock: { clock.milliseconds })
-        for (_, record) in log.records { fresh.replay(key: record.key, value: record.value) }
-        return fresh
+        return Self.replay(log, into: GroupCoordinator(configuration: coordinator.configuration, log: log, topics: topics, clock: { clock.milliseconds }))
+    }
+
+    static func replay(_ log: MemoryCoordinatorLog, into coordinator: GroupCoordinator) -> GroupCoordinator {
+        for (_, record) in log.records { #expect(coordinator.replay(key: record.key, value: record.value)) }
+        return coordinator
     }
 
     func join(_ group: String = "g", memberId: String = "", instanceId: String? = nil, protocols: [String] = ["range"],
