@@ -21,6 +21,8 @@ public final class Broker: Sendable {
     let offsetsTopic: OffsetsTopicLog
     // Set by `serve`, cleared by `shutdown`, under `tickerLock`.
     private let tickerLock = Lock()
+    /// Held while __consumer_offsets is being created.
+    private let offsetsTopicLock = Lock()
     nonisolated(unsafe) private var groupTicker: GroupDeadlineTicker?
     let handlers: HandlerRegistry
     let log: @Sendable (String) -> Void
@@ -53,14 +55,14 @@ public final class Broker: Sendable {
     }
 
     /// Creates __consumer_offsets (compacted, offsets.topic.num.partitions) unless it exists.
+    /// Callers wait while another thread creates it, so it returns only once every
+    /// partition log exists.
     func ensureOffsetsTopic() throws {
+        offsetsTopicLock.lock()
+        defer { offsetsTopicLock.unlock() }
         guard topics.topic(named: OffsetsTopic.name) == nil else { return }
-        do {
-            _ = try createTopic(name: OffsetsTopic.name, partitions: configuration.groups.offsetsTopicPartitions,
-                                configs: ["cleanup.policy": "compact", "segment.bytes": "104857600"])
-        } catch BrokerError.topicExists {
-            // Created by another thread meanwhile.
-        }
+        _ = try createTopic(name: OffsetsTopic.name, partitions: configuration.groups.offsetsTopicPartitions,
+                            configs: ["cleanup.policy": "compact", "segment.bytes": "104857600"])
     }
 
     /// The cluster id: given, or the one stored in meta.properties, or a new one stored there.

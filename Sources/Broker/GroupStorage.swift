@@ -37,13 +37,18 @@ final class OffsetsTopicLog: CoordinatorLog, @unchecked Sendable {
         try body?()
     }
 
+    var partitionCount: Int32? {
+        let count = logs.allPartitions.filter { $0.topic == OffsetsTopic.name }.count
+        return count > 0 ? Int32(count) : nil
+    }
+
     func partitionLog(_ partition: Int32) -> PartitionLog? {
         logs.partition(TopicPartition(topic: OffsetsTopic.name, partition: partition))
     }
 
     func append(_ records: [OffsetsTopic.Record], partition: Int32, now: Int64) throws {
         do {
-            if partitionLog(partition) == nil { try ensureTopic() }
+            if partitionLog(partition) == nil { try ensureTopic() }  // waits for a creation in progress
             guard let partitionLog = partitionLog(partition) else {
                 throw LogError.unknownPartition(TopicPartition(topic: OffsetsTopic.name, partition: partition))
             }

@@ -59,6 +59,9 @@ public struct JoinGroupOutcome: Sendable, Equatable {
     public var members: [Member] = []
     /// A static leader rejoining a stable group keeps the current assignment (JoinGroup v9).
     public var skipAssignment = false
+    /// With skipAssignment: the leader's id before it rejoined. Before v9 the response names
+    /// it, so the rejoined member acts as a follower and fetches its assignment.
+    public var leaderBeforeRejoin: String?
 
     static func failed(_ error: ErrorCode, memberId: String = "") -> JoinGroupOutcome {
         JoinGroupOutcome(error: error, memberId: memberId)
@@ -145,6 +148,10 @@ final class ClassicGroup {
     var rebalanceDeadline: Int64?
     /// While the first rebalance of an empty group waits for more members.
     var initialJoinDeadline: Int64?
+    /// Members of the new generation that have not sent SyncGroup yet, and when they are
+    /// dropped for it (Kafka's pending-sync timeout: the rebalance timeout).
+    var pendingSync: Set<String> = []
+    var syncDeadline: Int64?
 
     init(groupId: String, now: Int64) {
         self.groupId = groupId
@@ -177,6 +184,7 @@ final class ClassicGroup {
     func replaceStaticMember(_ oldId: String, with member: ClassicMember) {
         guard let index = memberOrder.firstIndex(of: oldId) else { return add(member) }
         members[oldId] = nil
+        if pendingSync.remove(oldId) != nil { pendingSync.insert(member.memberId) }
         memberOrder[index] = member.memberId
         members[member.memberId] = member
         if let instance = member.groupInstanceId { staticMembers[instance] = member.memberId }

@@ -17,9 +17,12 @@ extension GroupCoordinator {
             return completion(.failed(.invalidSessionTimeout, memberId: input.memberId))
         }
         let immediate: JoinGroupOutcome? = withSlot(input.groupId, create: input.memberId.isEmpty) { slot, now, deliveries in
-            if slot.consumer != nil {
+            if let consumer = slot.consumer {
                 // Kafka lets classic members into consumer groups (KIP-848 upgrade); not yet here.
-                return .failed(.inconsistentGroupProtocol, memberId: input.memberId)
+                guard consumer.members.isEmpty else { return .failed(.inconsistentGroupProtocol, memberId: input.memberId) }
+                // An empty consumer group gives way to a classic one, keeping its offsets.
+                _ = persist(consumerGroupTombstones(slot.groupId), for: slot, now: now)
+                slot.consumer = nil
             }
             let group = slot.classic ?? {
                 let created = ClassicGroup(groupId: input.groupId, now: now)
@@ -95,6 +98,7 @@ extension GroupCoordinator {
         guard let old = group.members[oldId] else { return .failed(.unknownMemberId) }
         let member = ClassicMember(memberId: input.groupInstanceId! + "-" + Uuid.random().description, input: input, now: now)
         member.assignment = old.assignment
+        let leaderBeforeRejoin = group.leaderId
         if let fenced = old.awaitingJoin { deliveries.add { fenced(.failed(.fencedInstanceId, memberId: oldId)) } }
         if let fenced = old.awaitingSync { deliveries.add { fenced(SyncGroupOutcome(error: .fencedInstanceId)) } }
         group.replaceStaticMember(oldId, with: member)
@@ -106,7 +110,9 @@ extension GroupCoordinator {
                 group.replaceStaticMember(member.memberId, with: old)
                 return .failed(.unknownServerError)
             }
-            return group.joinOutcome(for: member, skipAssignment: true)
+            var outcome = group.joinOutcome(for: member, skipAssignment: true)
+            outcome.leaderBeforeRejoin = leaderBeforeRejoin
+            return outcome
         case .preparingRebalance:
             member.awaitingJoin = completion
             tryCompleteJoin(group, slot: slot, now: now, deliveries: &deliveries)
@@ -165,6 +171,8 @@ extension GroupCoordinator {
             }
         }
         let initial = group.state == .empty
+        group.pendingSync = []
+        group.syncDeadline = nil
         group.transition(to: .preparingRebalance, now: now)
         group.rebalanceDeadline = now + max(group.maximumRebalanceTimeout, 0)
         group.initialJoinDeadline = initial
@@ -201,6 +209,8 @@ extension GroupCoordinator {
             group.leaderId = joined.memberId
         }
         group.transition(to: .completingRebalance, now: now)
+        group.pendingSync = Set(group.members.keys)
+        group.syncDeadline = now + group.maximumRebalanceTimeout
         for member in group.orderedMembers {
             member.isNew = false
             member.restartSession(now: now)
@@ -226,6 +236,10 @@ extension GroupCoordinator {
             if let protocolName, protocolName != group.protocolName { return SyncGroupOutcome(error: .inconsistentGroupProtocol) }
             let member = group.members[memberId]!
             member.restartSession(now: now)
+            if group.state == .completingRebalance || group.state == .stable {
+                group.pendingSync.remove(memberId)
+                if group.pendingSync.isEmpty { group.syncDeadline = nil }
+            }
             switch group.state {
             case .empty, .dead: return SyncGroupOutcome(error: .unknownMemberId)
             case .preparingRebalance: return SyncGroupOutcome(error: .rebalanceInProgress)
@@ -327,6 +341,15 @@ extension GroupCoordinator {
         group.pendingMembers = group.pendingMembers.filter { $0.value > now }
         for member in group.orderedMembers where !member.isAlive(now: now) {
             removeMember(member.memberId, from: group, slot: slot, now: now, deliveries: &deliveries)
+        }
+        if let deadline = group.syncDeadline, now >= deadline {
+            // Members that never sent SyncGroup for this generation are dropped.
+            let stale = group.pendingSync
+            group.pendingSync = []
+            group.syncDeadline = nil
+            for memberId in group.memberOrder where stale.contains(memberId) {
+                removeMember(memberId, from: group, slot: slot, now: now, deliveries: &deliveries)
+            }
         }
         tryCompleteJoin(group, slot: slot, now: now, deliveries: &deliveries)
     }

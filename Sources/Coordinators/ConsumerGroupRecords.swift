@@ -84,19 +84,21 @@ extension GroupCoordinator {
     func targetRecords(_ group: ConsumerGroup) -> [OffsetsTopic.Record] {
         var records = [OffsetsTopic.Record(key: OffsetsTopic.consumerGroupMetadataKey(group.groupId),
                                            value: OffsetsTopic.encode(ConsumerGroupMetadataValue(epoch: group.groupEpoch), version: 0, messageVersion: 0))]
-        for memberId in group.targetAssignment.keys.sorted() {
-            let value = OffsetsTopic.encode(ConsumerGroupTargetAssignmentMemberValue(
-                topicPartitions: byTopicId(group.targetAssignment[memberId] ?? [:]).map { .init(topicId: $0.0, partitions: $0.1) }),
-                version: 0, messageVersion: 0)
-            if group.writtenTargets[memberId] != value {
-                records.append(.init(key: OffsetsTopic.targetAssignmentMemberKey(group.groupId, memberId), value: value))
-                group.writtenTargets[memberId] = value
-            }
-        }
+        records += group.targetAssignment.keys.sorted().compactMap { targetRecord(group, memberId: $0) }
         records.append(.init(key: OffsetsTopic.targetAssignmentMetadataKey(group.groupId),
                              value: OffsetsTopic.encode(ConsumerGroupTargetAssignmentMetadataValue(assignmentEpoch: group.assignmentEpoch),
                                                         version: 0, messageVersion: 0)))
         return records
+    }
+
+    /// The member's target, unless it is what was last written.
+    func targetRecord(_ group: ConsumerGroup, memberId: String) -> OffsetsTopic.Record? {
+        let value = OffsetsTopic.encode(ConsumerGroupTargetAssignmentMemberValue(
+            topicPartitions: byTopicId(group.targetAssignment[memberId] ?? [:]).map { .init(topicId: $0.0, partitions: $0.1) }),
+            version: 0, messageVersion: 0)
+        guard group.writtenTargets[memberId] != value else { return nil }
+        group.writtenTargets[memberId] = value
+        return .init(key: OffsetsTopic.targetAssignmentMemberKey(group.groupId, memberId), value: value)
     }
 
     /// A departed member's records, deleted in Kafka's order.

@@ -95,20 +95,33 @@ extension GroupCoordinator {
         if let error = validate(input) { return error }
         let leaving = input.memberEpoch < 0
         return withSlot(input.groupId, create: input.memberEpoch == 0) { slot, now, _ -> ConsumerHeartbeatOutcome in
-            if let classic = slot.classic {
-                guard classic.isEmpty, !leaving else {
+            if slot.consumer == nil {
+                if let classic = slot.classic, !classic.isEmpty || !classic.pendingMembers.isEmpty {
                     return .failed(.groupIdNotFound, "Group \(input.groupId) is not a consumer group.")
                 }
-                slot.classic = nil  // an empty classic group (offsets only) becomes a consumer group
+                guard input.memberEpoch == 0 else {
+                    return .failed(.unknownMemberId, "Member \(input.memberId) is not in group \(input.groupId).")
+                }
+                // A new group, or an empty classic one (offsets only) that becomes a consumer group.
+                slot.classic = nil
+                slot.consumer = ConsumerGroup(groupId: input.groupId, now: now)
             }
-            let group = slot.consumer ?? ConsumerGroup(groupId: input.groupId, now: now)
-            slot.consumer = group
+            let group = slot.consumer!
             if leaving {
                 guard let member = group.members[input.memberId] else {
                     if group.members.isEmpty && slot.offsets.isEmpty { removeIfUnused(slot) }
                     return .failed(.unknownMemberId, "Member \(input.memberId) is not in group \(input.groupId).")
                 }
-                _ = persist(removeConsumerMember(member, from: group, now: now), for: slot, now: now)
+                if input.memberEpoch == Self.staticLeaveEpoch, member.instanceId != nil {
+                    // A static member going away for a while keeps its partitions until its
+                    // session ends; the same instance id rejoining takes them back.
+                    if member.memberEpoch != Self.staticLeaveEpoch { member.previousMemberEpoch = member.memberEpoch }
+                    member.memberEpoch = Self.staticLeaveEpoch
+                    member.heartbeatDeadline = now + Int64(configuration.consumerSessionTimeoutMilliseconds)
+                    _ = persist(memberRecords(member, in: group), for: slot, now: now)
+                } else {
+                    _ = persist(removeConsumerMember(member, from: group, now: now), for: slot, now: now)
+                }
                 return ConsumerHeartbeatOutcome(memberId: input.memberId, memberEpoch: input.memberEpoch)
             }
             let member: ConsumerMember
@@ -119,6 +132,7 @@ extension GroupCoordinator {
             case .success(let found): member = found
             }
             member.heartbeatDeadline = now + Int64(configuration.consumerSessionTimeoutMilliseconds)
+            var records = takeOverStaticMember(member, in: group)
             if let names = input.subscribedTopicNames { member.subscribedTopicNames = names }
             if input.subscribedTopicRegex != nil || input.subscribedTopicNames != nil { member.subscribedTopicRegex = input.subscribedTopicRegex }
             if let assignor = input.serverAssignor { member.serverAssignor = assignor }
@@ -126,7 +140,7 @@ extension GroupCoordinator {
             if input.rackId != nil { member.rackId = input.rackId }
             member.clientId = input.clientId
             member.clientHost = input.clientHost
-            var records = updateTargetAssignment(group, now: now)
+            records += updateTargetAssignment(group, now: now)
             let owned = input.ownedPartitions.map { resolve($0) }
             reconcile(member, in: group, owned: owned, now: now)
             records += memberRecords(member, in: group)
@@ -175,10 +189,12 @@ extension GroupCoordinator {
                 existing.partitionsPendingRevocation = [:]
                 existing.memberEpoch = 0
                 existing.reconciliation = .stable
+                existing.revocationDeadline = nil
                 existing.lastSentAssignment = nil
                 return .success(existing)
             }
-            if let instanceId = input.instanceId, let holder = group.member(withInstanceId: instanceId) {
+            if let instanceId = input.instanceId, let holder = group.member(withInstanceId: instanceId),
+               holder.memberEpoch != Self.staticLeaveEpoch {
                 return .failure(HeartbeatFailure(.unreleasedInstanceId, "Static member \(instanceId) is still held by member \(holder.memberId)."))
             }
             guard group.members.count < configuration.consumerMaximumGroupSize else {
@@ -203,6 +219,30 @@ extension GroupCoordinator {
             }
         }
         return .success(member)
+    }
+
+    /// KIP-848's member epoch of a static member that left for now (-1 is a full leave).
+    static let staticLeaveEpoch: Int32 = -2
+
+    /// A joining member whose instance id belongs to a static member that left for now takes
+    /// its place: its epoch, target and partitions, without a rebalance. Returns the records.
+    func takeOverStaticMember(_ member: ConsumerMember, in group: ConsumerGroup) -> [OffsetsTopic.Record] {
+        guard member.memberEpoch == 0, let instanceId = member.instanceId,
+              let previous = group.members.values.first(where: {
+                  $0.instanceId == instanceId && $0.memberId != member.memberId && $0.memberEpoch == Self.staticLeaveEpoch
+              }) else { return [] }
+        group.members[previous.memberId] = nil
+        member.memberEpoch = previous.previousMemberEpoch
+        member.previousMemberEpoch = previous.previousMemberEpoch
+        member.assigned = previous.assigned
+        member.reconciliation = previous.reconciliation
+        member.subscribedTopicNames = previous.subscribedTopicNames
+        member.subscribedTopicRegex = previous.subscribedTopicRegex
+        member.serverAssignor = previous.serverAssignor
+        group.targetAssignment[member.memberId] = group.targetAssignment.removeValue(forKey: previous.memberId)
+        // The subscriptions are keyed by member id; the new id takes the old one's entry.
+        group.lastSubscriptions[member.memberId] = group.lastSubscriptions.removeValue(forKey: previous.memberId)
+        return memberTombstones(previous.memberId, in: group) + [targetRecord(group, memberId: member.memberId)].compactMap { $0 }
     }
 
     func resolve(_ owned: [(topicId: Uuid, partitions: [Int32])]) -> TopicAssignment {

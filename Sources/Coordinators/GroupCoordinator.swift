@@ -33,7 +33,8 @@ final class GroupSlot: @unchecked Sendable {
 
     var typeName: String { consumer != nil ? "consumer" : "classic" }
 
-    var isEmpty: Bool { consumer?.members.isEmpty ?? classic?.isEmpty ?? true }
+    /// No members, and no member ids handed out that may still join.
+    var isEmpty: Bool { consumer?.members.isEmpty ?? ((classic?.isEmpty ?? true) && (classic?.pendingMembers.isEmpty ?? true)) }
 }
 
 /// Work to do once the group lock is released: completions of parked requests.
@@ -69,7 +70,7 @@ public final class GroupCoordinator: @unchecked Sendable {
         defer { slotsLock.unlock() }
         if let existing = slots[groupId] { return existing }
         guard create else { return nil }
-        let slot = GroupSlot(groupId: groupId, offsetsPartition: OffsetsTopic.partition(for: groupId, partitions: configuration.offsetsTopicPartitions))
+        let slot = GroupSlot(groupId: groupId, offsetsPartition: offsetsPartition(for: groupId))
         slots[groupId] = slot
         return slot
     }
@@ -120,9 +121,10 @@ public final class GroupCoordinator: @unchecked Sendable {
         }
     }
 
-    /// The partition of __consumer_offsets that holds `groupId`.
+    /// The partition of __consumer_offsets that holds `groupId`: by the topic's real
+    /// partition count, as Kafka does, so a topic made with another count still works.
     public func offsetsPartition(for groupId: String) -> Int32 {
-        OffsetsTopic.partition(for: groupId, partitions: configuration.offsetsTopicPartitions)
+        OffsetsTopic.partition(for: groupId, partitions: log.partitionCount ?? configuration.offsetsTopicPartitions)
     }
 
     // MARK: Deadlines

@@ -66,9 +66,9 @@ extension GroupCoordinator {
         if group.state == .dead { return .coordinatorNotAvailable }
         if generationIdOrMemberEpoch < 0 && group.state == .empty { return nil }
         if let groupInstanceId, let known = group.staticMembers[groupInstanceId], known != memberId { return .fencedInstanceId }
-        if group.state == .completingRebalance { return .rebalanceInProgress }
         guard let member = group.members[memberId] else { return .unknownMemberId }
         guard generationIdOrMemberEpoch == group.generationId else { return .illegalGeneration }
+        if group.state == .completingRebalance { return .rebalanceInProgress }
         member.restartSession(now: now)
         return nil
     }

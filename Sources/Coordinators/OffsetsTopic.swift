@@ -9,6 +9,9 @@ import KafkaWire
 public protocol CoordinatorLog: Sendable {
     /// Appends the records (value nil: a tombstone) to one partition of __consumer_offsets.
     func append(_ records: [OffsetsTopic.Record], partition: Int32, now: Int64) throws
+    /// How many partitions __consumer_offsets has; nil while it does not exist (then
+    /// offsets.topic.num.partitions decides, as it will when it is created).
+    var partitionCount: Int32? { get }
 }
 
 public enum OffsetsTopic {

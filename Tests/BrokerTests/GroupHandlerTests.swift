@@ -41,6 +41,22 @@ import Testing
         }
     }
 
+    @Test func autoCreatingTheOffsetsTopicMakesTheInternalTopic() throws {
+        try withBroker { broker, address in
+            let client = try KafkaTestClient(address)
+            let metadata = try client.send(MetadataRequest(topics: [.init(name: "__consumer_offsets")], allowAutoTopicCreation: true), version: 12)
+            #expect(metadata.topics[0].partitions.count == 50)
+            #expect(broker.topics.topic(named: "__consumer_offsets")?.configs["cleanup.policy"] == "compact")
+            // Commits land in the group's partition of that topic.
+            let commit = try client.send(OffsetCommitRequest(groupId: "g", generationIdOrMemberEpoch: -1, topics: [
+                .init(name: "__consumer_offsets", partitions: [.init(partitionIndex: 0, committedOffset: 1, committedMetadata: nil)]),
+            ]), version: 8)
+            #expect(commit.topics[0].partitions[0].errorCode == 0)
+            let partition = broker.groups.offsetsPartition(for: "g")
+            #expect(broker.offsetsTopic.partitionLog(partition)?.logEndOffset == 1)
+        }
+    }
+
     @Test func aJoinParkedOnOneReactorIsAnsweredWhenAnotherReleasesIt() throws {
         try withBroker({ $0.eventLoops = 2 }) { _, address in
             let first = try KafkaTestClient(address)

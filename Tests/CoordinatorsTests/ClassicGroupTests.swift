@@ -150,6 +150,49 @@ import Testing
         #expect(results == [.fencedInstanceId])
     }
 
+    @Test func membersThatNeverSyncAreDroppedAfterTheRebalanceTimeout() throws {
+        let harness = Harness()
+        let (leader, _) = try stableSingleMember(harness)
+        let followerJoin = harness.join(rebalance: 20_000)
+        _ = harness.join(memberId: leader, rebalance: 20_000)
+        let follower = try #require(followerJoin.result)
+        // The leader syncs; the follower keeps heartbeating but never sends SyncGroup.
+        _ = harness.sync(generation: 2, memberId: leader, assignments: [])
+        for _ in 0..<3 {
+            harness.elapse(5_000)
+            _ = harness.heartbeat(generation: 2, memberId: leader)
+            #expect(harness.heartbeat(generation: 2, memberId: follower.memberId) == .none)
+        }
+        harness.elapse(5_001)
+        #expect(harness.heartbeat(generation: 2, memberId: follower.memberId) == .unknownMemberId)
+        #expect(harness.heartbeat(generation: 2, memberId: leader) == .rebalanceInProgress)
+    }
+
+    @Test func aStaticLeaderRejoiningNamesItsOldIdForOldClients() throws {
+        let harness = Harness()
+        let first = try #require(harness.join(instanceId: "lead").result)
+        _ = harness.sync(generation: 1, memberId: first.memberId, instanceId: "lead", assignments: [(first.memberId, [1])])
+        let again = try #require(harness.join(instanceId: "lead").result)
+        #expect(again.skipAssignment && again.leader == again.memberId)
+        #expect(again.leaderBeforeRejoin == first.memberId)
+    }
+
+    @Test func aStaleCommitDuringTheRebalanceIsIllegalNotRetriable() throws {
+        let harness = Harness()
+        let (leader, _) = try stableSingleMember(harness)
+        let followerJoin = harness.join()
+        _ = harness.join(memberId: leader)
+        _ = try #require(followerJoin.result)
+        let commit = { (generation: Int32, member: String) in
+            harness.coordinator.commitOffsets(groupId: "g", generationIdOrMemberEpoch: generation, memberId: member, groupInstanceId: nil,
+                                              retentionMilliseconds: -1, apiVersion: 8,
+                                              offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 1, leaderEpoch: -1, metadata: nil)])
+        }
+        #expect(commit(1, leader) == [.illegalGeneration])
+        #expect(commit(2, "zombie") == [.unknownMemberId])
+        #expect(commit(2, leader) == [.rebalanceInProgress])
+    }
+
     @Test func theGroupSizeLimitRefusesNewMembers() throws {
         var configuration = GroupConfiguration()
         configuration.maximumGroupSize = 1

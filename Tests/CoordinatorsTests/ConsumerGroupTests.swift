@@ -161,3 +161,46 @@ import Testing
         #expect(seen["u"]!.sorted() == Array(0..<3))
     }
 }
+
+@Suite struct GroupHandOverTests {
+    @Test func aStaticMemberThatLeavesForNowGetsItsPartitionsBack() throws {
+        let harness = Harness(topics: ["orders": 2])
+        let tests = ConsumerGroupTests()
+        _ = tests.heartbeat(harness, member: "a", epoch: 0, topics: ["orders"], instance: "i-1")
+        _ = tests.heartbeat(harness, member: "b", epoch: 0, topics: ["orders"])
+        let revoking = tests.heartbeat(harness, member: "a", epoch: 1, owned: [("orders", [0, 1])])
+        _ = tests.heartbeat(harness, member: "a", epoch: 1, owned: [("orders", tests.partitions(revoking)!)])
+        _ = tests.heartbeat(harness, member: "b", epoch: 2)
+        let held = try #require(harness.coordinator.describeConsumerGroup("cg")?.members.first { $0.memberId == "a" }?.assignment)
+        let epochBefore = try #require(harness.coordinator.describeConsumerGroup("cg")?.groupEpoch)
+        #expect(tests.heartbeat(harness, member: "a", epoch: -2).memberEpoch == -2)
+        // Its instance id is reserved meanwhile for a static rejoin only.
+        let back = tests.heartbeat(harness, member: "a2", epoch: 0, topics: ["orders"], instance: "i-1")
+        #expect(back.error == .none && back.memberEpoch == 2)
+        #expect(back.assignment?.flatMap(\.partitions) == held.flatMap(\.partitions))
+        let group = try #require(harness.coordinator.describeConsumerGroup("cg"))
+        #expect(group.groupEpoch == epochBefore)
+        #expect(group.members.map(\.memberId) == ["a2", "b"])
+        // A second holder of the same instance id is refused while the first is active.
+        #expect(tests.heartbeat(harness, member: "a3", epoch: 0, topics: ["orders"], instance: "i-1").error == .unreleasedInstanceId)
+        // The takeover is what a restart sees.
+        #expect(harness.restarted().describeConsumerGroup("cg")?.members.map(\.memberId) == ["a2", "b"])
+    }
+
+    @Test func anEmptyConsumerGroupGivesWayToAClassicOne() throws {
+        let harness = Harness(topics: ["orders": 2])
+        let tests = ConsumerGroupTests()
+        _ = tests.heartbeat(harness, member: "a", epoch: 0, topics: ["orders"])
+        #expect(harness.coordinator.commitOffsets(groupId: "cg", generationIdOrMemberEpoch: 1, memberId: "a", groupInstanceId: nil,
+                                                  retentionMilliseconds: -1, apiVersion: 9,
+                                                  offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 8, leaderEpoch: -1, metadata: nil)]) == [.none])
+        _ = tests.heartbeat(harness, member: "a", epoch: -1)
+        let classic = try #require(harness.join("cg").result)
+        #expect(classic.error == .none && classic.generationId == 1)
+        #expect(harness.coordinator.fetchOffsets(groupId: "cg", partitions: nil, memberId: nil, memberEpoch: -1).1.values.map(\.offset) == [8])
+        #expect(harness.coordinator.listGroups(states: [], types: []).map(\.type) == ["classic"])
+        // A heartbeat with an epoch above 0 does not turn it back.
+        #expect(tests.heartbeat(harness, member: "z", epoch: 3).error != .none)
+        #expect(harness.restarted().listGroups(states: [], types: []).map(\.type) == ["classic"])
+    }
+}

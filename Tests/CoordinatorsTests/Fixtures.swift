@@ -18,6 +18,7 @@ final class MemoryCoordinatorLog: CoordinatorLog {
     private let state = Mutex<(records: [(Int32, OffsetsTopic.Record)], failing: Bool)>(([], false))
 
     var records: [(partition: Int32, record: OffsetsTopic.Record)] { state.withLock { $0.records.map { ($0.0, $0.1) } } }
+    var partitionCount: Int32? { nil }
     func fail(_ failing: Bool) { state.withLock { $0.failing = failing } }
 
     func append(_ records: [OffsetsTopic.Record], partition: Int32, now: Int64) throws {

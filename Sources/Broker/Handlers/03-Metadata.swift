@@ -1,6 +1,7 @@
 // Metadata (key 3): this broker as the only node and leader of every partition, topics
 // with their ids, and auto-creation when the client allows it and the broker is set to.
 
+import Coordinators
 import KafkaProtocol
 import KafkaWire
 import LogStorage
@@ -36,7 +37,12 @@ struct MetadataHandler: ApiHandler {
             if TopicRegistry.validate(name) != nil {
                 return .init(errorCode: ErrorCode.invalidTopicException.rawValue, name: name)
             }
-            if allowCreate, let topic = try? broker.createTopic(name: name, partitions: broker.configuration.defaultPartitions, configs: [:]) {
+            if name == OffsetsTopic.name {
+                // Kafka creates its internal topic as such (compacted, its own partition count).
+                if allowCreate, (try? broker.ensureOffsetsTopic()) != nil, let topic = broker.topics.topic(named: name) {
+                    return Self.describe(topic, broker: broker)
+                }
+            } else if allowCreate, let topic = try? broker.createTopic(name: name, partitions: broker.configuration.defaultPartitions, configs: [:]) {
                 return Self.describe(topic, broker: broker)
             }
             // Created by another connection meanwhile?

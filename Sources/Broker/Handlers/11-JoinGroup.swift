@@ -24,10 +24,12 @@ struct JoinGroupHandler: ApiHandler {
             var response = JoinGroupResponse(
                 errorCode: outcome.error.rawValue, generationId: outcome.generationId, protocolType: outcome.protocolType,
                 // Before v7 the protocol name is not nullable.
-                protocolName: outcome.protocolName ?? (version >= 7 ? nil : ""), leader: outcome.leader,
+                protocolName: outcome.protocolName ?? (version >= 7 ? nil : ""),
+                leader: outcome.skipAssignment && version < 9 ? outcome.leaderBeforeRejoin ?? outcome.leader : outcome.leader,
                 skipAssignment: outcome.skipAssignment && version >= 9, memberId: outcome.memberId)
             // A static leader rejoining a stable group keeps the assignment: from v9 it is
-            // told so (KIP-814); before, it gets no members, so it has nothing to assign.
+            // told so (KIP-814); before, it hears of its old id as leader and no members,
+            // so it follows and SyncGroup hands it the assignment it had.
             let members = outcome.skipAssignment && version < 9 ? [] : outcome.members
             response.members = members.map {
                 JoinGroupResponse.JoinGroupResponseMember(memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, metadata: $0.metadata)
