@@ -41,7 +41,7 @@ let package = Package(
                 dependencies: ["KafkaWire", "CCRC32C", "CZlib", "CSnappy", "CLZ4", "CZstd"]),
         .target(name: "KafkaProtocol", dependencies: ["KafkaWire", "KafkaRecords"]),
         .target(name: "LogStorage", dependencies: ["SystemCalls", "KafkaRecords"]),
-        .target(name: "Coordinators", dependencies: ["KafkaProtocol", "KafkaWire", "SystemCalls"]),
+        .target(name: "Coordinators", dependencies: ["KafkaProtocol", "KafkaWire", "LogStorage", "SystemCalls"]),
         .target(name: "Broker", dependencies: ["Coordinators", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls"]),
         .executableTarget(name: "swiftlet", dependencies: [
             "Broker", "LogStorage", "Reactor", "SystemCalls",
@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "SystemCalls", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls", "TestSupport"]),
-        .testTarget(name: "CoordinatorsTests", dependencies: ["Coordinators", "KafkaProtocol", "KafkaWire"]),
+        .testTarget(name: "CoordinatorsTests", dependencies: ["Coordinators", "KafkaProtocol", "KafkaWire", "LogStorage"]),
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"]),
         .testTarget(name: "LogStorageTests", dependencies: ["LogStorage", "KafkaRecords", "SystemCalls", "TestSupport"]),
         .testTarget(name: "KafkaRecordsTests", dependencies: ["KafkaRecords", "TestSupport"]),

@@ -18,12 +18,14 @@ public final class Broker: Sendable {
     let fetchSessions = FetchSessionCache()
     let producerIds: ProducerIds
     public let groups: GroupCoordinator
-    let offsetsTopic: OffsetsTopicLog
+    public let transactions: TransactionCoordinator
+    let offsetsTopic: InternalTopicLog
+    let transactionTopic: InternalTopicLog
     // Set by `serve`, cleared by `shutdown`, under `tickerLock`.
     private let tickerLock = Lock()
-    /// Held while __consumer_offsets is being created.
-    private let offsetsTopicLock = Lock()
-    nonisolated(unsafe) private var groupTicker: GroupDeadlineTicker?
+    /// Held while an internal topic is being created.
+    private let internalTopicLock = Lock()
+    nonisolated(unsafe) private var coordinatorTicker: CoordinatorTicker?
     let handlers: HandlerRegistry
     let log: @Sendable (String) -> Void
 
@@ -42,27 +44,52 @@ public final class Broker: Sendable {
         for event in logs.recoveryEvents { log("recovery: \(event)") }
         clusterId = try Self.loadClusterId(configuration)
         handlers = HandlerRegistry.standard
-        offsetsTopic = OffsetsTopicLog(logs: logs, log: log)
-        groups = GroupCoordinator(configuration: configuration.groups, log: offsetsTopic,
-                                  topics: RegistryTopicCatalog(topics: topics), clock: { System.wallClockMilliseconds() })
+        offsetsTopic = InternalTopicLog(name: OffsetsTopic.name, logs: logs, log: log)
+        transactionTopic = InternalTopicLog(name: TransactionCoordinator.stateTopic, logs: logs, log: log)
+        let clock: @Sendable () -> Int64 = { System.wallClockMilliseconds() }
+        groups = GroupCoordinator(configuration: configuration.groups, log: offsetsTopic, topics: RegistryTopicCatalog(topics: topics), clock: clock)
+        transactions = TransactionCoordinator(configuration: configuration.transactions, log: transactionTopic,
+                                              markers: BrokerMarkerWriter(logs: logs, groups: groups), producerIds: producerIds, clock: clock)
         for name in logs.allPartitions { attachWaiters(to: logs.partition(name)!) }
-        offsetsTopic.setEnsureTopic { [unowned self] in try ensureOffsetsTopic() }
-        let coordinator = groups
-        let replayed = try offsetsTopic.replay { key, value in
-            if !coordinator.replay(key: key, value: value) { log("skipped an undecodable record of \(OffsetsTopic.name)") }
+        offsetsTopic.setEnsureTopic { [unowned self] in
+            try ensureInternalTopic(OffsetsTopic.name, partitions: configuration.groups.offsetsTopicPartitions)
         }
-        if replayed > 0 { log("loaded \(replayed) record(s) of \(OffsetsTopic.name)") }
+        transactionTopic.setEnsureTopic { [unowned self] in
+            try ensureInternalTopic(TransactionCoordinator.stateTopic, partitions: configuration.transactions.stateTopicPartitions)
+        }
+        try loadCoordinators()
     }
 
-    /// Creates __consumer_offsets (compacted, offsets.topic.num.partitions) unless it exists.
-    /// Callers wait while another thread creates it, so it returns only once every
-    /// partition log exists.
-    func ensureOffsetsTopic() throws {
-        offsetsTopicLock.lock()
-        defer { offsetsTopicLock.unlock() }
-        guard topics.topic(named: OffsetsTopic.name) == nil else { return }
-        _ = try createTopic(name: OffsetsTopic.name, partitions: configuration.groups.offsetsTopicPartitions,
-                            configs: ["cleanup.policy": "compact", "segment.bytes": "104857600"])
+    /// Replays the internal topics into the coordinators, then completes transactions a
+    /// stop interrupted between PrepareCommit/PrepareAbort and their markers.
+    private func loadCoordinators() throws {
+        let (groups, transactions, log) = (groups, transactions, log)
+        let offsetRecords = try offsetsTopic.replay { entry in
+            switch entry {
+            case let .record(key, value, nil):
+                if !groups.replay(key: key, value: value) { log("skipped an undecodable record of \(OffsetsTopic.name)") }
+            case let .record(key, value, producerId?):
+                groups.replayTransactional(producerId: producerId, key: key, value: value)
+            case let .marker(producerId, commit, partition):
+                groups.completeTransaction(producerId: producerId, offsetsPartition: partition, commit: commit)
+            }
+        }
+        if offsetRecords > 0 { log("loaded \(offsetRecords) record(s) of \(OffsetsTopic.name)") }
+        let transactionRecords = try transactionTopic.replay { entry in
+            guard case let .record(key, value, _) = entry else { return }
+            if !transactions.replay(key: key, value: value) { log("skipped an undecodable record of \(TransactionCoordinator.stateTopic)") }
+        }
+        if transactionRecords > 0 { log("loaded \(transactionRecords) record(s) of \(TransactionCoordinator.stateTopic)") }
+        transactions.completeInterruptedTransactions()
+    }
+
+    /// Creates an internal topic (compacted) unless it exists. Callers wait while another
+    /// thread creates it, so it returns only once every partition log exists.
+    func ensureInternalTopic(_ name: String, partitions: Int32) throws {
+        internalTopicLock.lock()
+        defer { internalTopicLock.unlock() }
+        guard topics.topic(named: name) == nil else { return }
+        _ = try createTopic(name: name, partitions: partitions, configs: ["cleanup.policy": "compact", "segment.bytes": "104857600"])
     }
 
     /// The cluster id: given, or the one stored in meta.properties, or a new one stored there.
@@ -167,9 +194,13 @@ public final class Broker: Sendable {
         let reactor = try Server(configuration: server, handlerFactory: KafkaConnectionFactory(broker: self), log: log)
         try reactor.start()
         try logs.startBackgroundWork(retentionCheckMilliseconds: configuration.retentionCheckMilliseconds, log: log)
-        let ticker = try GroupDeadlineTicker(coordinator: groups)
+        let (groups, transactions) = (groups, transactions)
+        let ticker = try CoordinatorTicker {
+            groups.expireDeadlines()
+            transactions.expireTransactions()
+        }
         tickerLock.lock()
-        groupTicker = ticker
+        coordinatorTicker = ticker
         tickerLock.unlock()
         return reactor
     }
@@ -177,8 +208,8 @@ public final class Broker: Sendable {
     /// Flushes the logs and writes the clean-shutdown marker.
     public func shutdown() throws {
         tickerLock.lock()
-        let ticker = groupTicker
-        groupTicker = nil
+        let ticker = coordinatorTicker
+        coordinatorTicker = nil
         tickerLock.unlock()
         ticker?.stop()
         try logs.shutdown()

@@ -33,6 +33,8 @@ public struct BrokerConfiguration: Sendable {
     public var connectionsMaxIdleMilliseconds = 600_000
     /// group.* and offsets.* settings of the group coordinator.
     public var groups = GroupConfiguration()
+    /// transaction.* settings of the transaction coordinator.
+    public var transactions = TransactionConfiguration()
 
     public init() {}
 

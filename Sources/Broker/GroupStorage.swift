@@ -1,6 +1,7 @@
-// The group coordinator's ties to the rest of the broker: __consumer_offsets on the
-// broker's own logs (created on first use, compacted, replayed at start-up), the topic
-// catalog it resolves subscriptions against, and the thread that runs its deadlines.
+// The coordinators' ties to the rest of the broker: their internal topics
+// (__consumer_offsets, __transaction_state) on the broker's own logs (created on first use,
+// compacted, replayed at start-up), the topic catalog groups resolve subscriptions against,
+// the transaction markers, and the thread that runs their deadlines.
 
 import Coordinators
 import KafkaRecords
@@ -8,8 +9,17 @@ import KafkaWire
 import LogStorage
 import SystemCalls
 
-/// CoordinatorLog over the broker's partition logs.
-final class OffsetsTopicLog: CoordinatorLog, @unchecked Sendable {
+/// One entry of an internal topic as replay sees it.
+enum InternalTopicEntry {
+    /// A record; `producerId` when it came in a transactional batch.
+    case record(key: [UInt8], value: [UInt8]?, producerId: Int64?)
+    /// A COMMIT or ABORT marker of `producerId` in `partition`.
+    case marker(producerId: Int64, commit: Bool, partition: Int32)
+}
+
+/// CoordinatorLog over the broker's partition logs, for one internal topic.
+final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
+    let name: String
     let logs: LogManager
     let log: @Sendable (String) -> Void
     // `ensureTopic` is set once by the broker's init, before any request arrives, and
@@ -17,7 +27,8 @@ final class OffsetsTopicLog: CoordinatorLog, @unchecked Sendable {
     private let lock = Lock()
     private var ensureTopicBody: (@Sendable () throws -> Void)?
 
-    init(logs: LogManager, log: @escaping @Sendable (String) -> Void) {
+    init(name: String, logs: LogManager, log: @escaping @Sendable (String) -> Void) {
+        self.name = name
         self.logs = logs
         self.log = log
     }
@@ -28,8 +39,8 @@ final class OffsetsTopicLog: CoordinatorLog, @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Creates __consumer_offsets when it does not exist yet (FindCoordinator does this in
-    /// Kafka too), so that it exists before a client looks for it.
+    /// Creates the topic when it does not exist yet (FindCoordinator does this in Kafka
+    /// too), so that it exists before a client looks for it.
     func ensureTopic() throws {
         lock.lock()
         let body = ensureTopicBody
@@ -38,36 +49,42 @@ final class OffsetsTopicLog: CoordinatorLog, @unchecked Sendable {
     }
 
     var partitionCount: Int32? {
-        let count = logs.allPartitions.filter { $0.topic == OffsetsTopic.name }.count
+        let count = logs.allPartitions.filter { $0.topic == name }.count
         return count > 0 ? Int32(count) : nil
     }
 
     func partitionLog(_ partition: Int32) -> PartitionLog? {
-        logs.partition(TopicPartition(topic: OffsetsTopic.name, partition: partition))
+        logs.partition(TopicPartition(topic: name, partition: partition))
     }
 
-    func append(_ records: [OffsetsTopic.Record], partition: Int32, now: Int64) throws {
+    func append(_ records: [CoordinatorRecord], partition: Int32, now: Int64, producer: (id: Int64, epoch: Int16)?) throws {
         do {
             if partitionLog(partition) == nil { try ensureTopic() }  // waits for a creation in progress
             guard let partitionLog = partitionLog(partition) else {
-                throw LogError.unknownPartition(TopicPartition(topic: OffsetsTopic.name, partition: partition))
+                throw LogError.unknownPartition(TopicPartition(topic: name, partition: partition))
             }
-            let batch = try RecordBatchBuilder().build(records.enumerated().map {
+            var builder = RecordBatchBuilder()
+            if let producer {
+                builder.isTransactional = true
+                builder.producerId = producer.id
+                builder.producerEpoch = producer.epoch
+            }
+            let batch = try builder.build(records.enumerated().map {
                 Record(offset: Int64($0.offset), timestamp: now, key: $0.element.key, value: $0.element.value)
             })
             _ = try partitionLog.append(batch, leaderEpoch: 0, now: now)
         } catch {
-            log("cannot write to \(OffsetsTopic.name)-\(partition): \(error)")
+            log("cannot write to \(name)-\(partition): \(error)")
             throw error
         }
     }
 
-    /// Feeds every record of every partition to `apply`, in offset order per partition.
-    /// Returns how many records were read.
-    func replay(_ apply: ([UInt8], [UInt8]?) -> Void) throws -> Int {
+    /// Feeds every record and marker of every partition to `apply`, in offset order per
+    /// partition. Returns how many records were read.
+    func replay(_ apply: (InternalTopicEntry) -> Void) throws -> Int {
         var count = 0
-        for name in logs.allPartitions where name.topic == OffsetsTopic.name {
-            guard let log = logs.partition(name) else { continue }
+        for partition in logs.allPartitions where partition.topic == name {
+            guard let log = logs.partition(partition) else { continue }
             var offset = log.logStartOffset
             while offset < log.logEndOffset {
                 let read = try log.read(from: offset, maxBytes: 1 << 20, minOneBatch: true)
@@ -78,11 +95,16 @@ final class OffsetsTopicLog: CoordinatorLog, @unchecked Sendable {
                     while start < bytes.count, let batch = try? RecordBatch(bytes: bytes, start: start) {
                         start += batch.totalSize
                         offset = batch.baseOffset + Int64(batch.lastOffsetDelta) + 1
-                        // Control batches (transaction markers) carry no group state.
-                        guard !batch.isControl else { continue }
-                        for record in try batch.records() {
+                        let records = try batch.records()
+                        if batch.isControl {
+                            if let marker = records.first.flatMap({ try? TransactionMarker(record: $0) }) {
+                                apply(.marker(producerId: batch.producerId, commit: marker.type == .commit, partition: partition.partition))
+                            }
+                            continue
+                        }
+                        for record in records {
                             guard let key = record.key else { continue }
-                            apply(key, record.value)
+                            apply(.record(key: key, value: record.value, producerId: batch.isTransactional ? batch.producerId : nil))
                             count += 1
                         }
                     }
@@ -91,6 +113,26 @@ final class OffsetsTopicLog: CoordinatorLog, @unchecked Sendable {
         }
         return count
     }
+}
+
+/// Transaction markers on the broker's logs; a marker on __consumer_offsets also settles
+/// the producer's transactional offsets there.
+struct BrokerMarkerWriter: TransactionMarkerWriter {
+    let logs: LogManager
+    let groups: GroupCoordinator
+
+    func writeMarker(to partition: TopicPartition, producerId: Int64, producerEpoch: Int16, commit: Bool) throws {
+        guard let log = logs.partition(partition) else { throw LogError.unknownPartition(partition) }
+        try log.appendTransactionMarker(producerId: producerId, producerEpoch: producerEpoch, commit: commit, coordinatorEpoch: 0,
+                                        now: System.wallClockMilliseconds())
+        if partition.topic == OffsetsTopic.name {
+            groups.completeTransaction(producerId: producerId, offsetsPartition: partition.partition, commit: commit)
+        }
+    }
+}
+
+extension ProducerIds: ProducerIdSource {
+    func nextProducerId() throws -> Int64 { try next() }
 }
 
 /// The coordinator's view of the topics.
@@ -111,19 +153,19 @@ struct RegistryTopicCatalog: GroupTopicCatalog {
     }
 }
 
-/// Calls the coordinator's deadline checks every `intervalMilliseconds` until stopped.
-final class GroupDeadlineTicker: Sendable {
+/// Runs the coordinators' deadline checks every `intervalMilliseconds` until stopped.
+final class CoordinatorTicker: Sendable {
     private let thread: OSThread
     private let wake: Int32
 
-    init(coordinator: GroupCoordinator, intervalMilliseconds: Int32 = 50) throws {
+    init(intervalMilliseconds: Int32 = 50, _ tick: @escaping @Sendable () -> Void) throws {
         let wake = try System.eventFileDescriptor()
         self.wake = wake
         do {
-            thread = try OSThread(name: "swiftlet-groups") {
+            thread = try OSThread(name: "swiftlet-coord") {
                 while true {
                     if (try? System.waitReadable(wake, timeoutMilliseconds: intervalMilliseconds)) == true { return }
-                    coordinator.expireDeadlines()
+                    tick()
                 }
             }
         } catch {

@@ -72,6 +72,8 @@ struct HandlerRegistry: Sendable {
         FindCoordinatorHandler(), JoinGroupHandler(), SyncGroupHandler(), HeartbeatHandler(), LeaveGroupHandler(),
         OffsetCommitHandler(), OffsetFetchHandler(), OffsetDeleteHandler(), DescribeGroupsHandler(), ListGroupsHandler(),
         DeleteGroupsHandler(), ConsumerGroupHeartbeatHandler(), ConsumerGroupDescribeHandler(),
+        AddPartitionsToTxnHandler(), AddOffsetsToTxnHandler(), EndTxnHandler(), TxnOffsetCommitHandler(),
+        DescribeProducersHandler(), DescribeTransactionsHandler(), ListTransactionsHandler(),
     ])
 
     init(handlers list: [any ApiHandler]) {

@@ -368,7 +368,7 @@ extension GroupCoordinator {
                       rebalanceTimeout: $0.rebalanceTimeoutMilliseconds, sessionTimeout: $0.sessionTimeoutMilliseconds,
                       subscription: $0.metadata(for: group.protocolName), assignment: $0.assignment)
             })
-        let record = OffsetsTopic.Record(key: OffsetsTopic.groupMetadataKey(slot.groupId),
+        let record = CoordinatorRecord(key: OffsetsTopic.groupMetadataKey(slot.groupId),
                                          value: OffsetsTopic.encode(value, version: 3, messageVersion: 3))
         return persist([record], for: slot, now: now)
     }

@@ -57,8 +57,8 @@ extension GroupCoordinator {
     }
 
     /// The member's metadata and current assignment, where they differ from what was written.
-    func memberRecords(_ member: ConsumerMember, in group: ConsumerGroup) -> [OffsetsTopic.Record] {
-        var records: [OffsetsTopic.Record] = []
+    func memberRecords(_ member: ConsumerMember, in group: ConsumerGroup) -> [CoordinatorRecord] {
+        var records: [CoordinatorRecord] = []
         let metadata = OffsetsTopic.encode(ConsumerGroupMemberMetadataValue(
             instanceId: member.instanceId, rackId: member.rackId, clientId: member.clientId, clientHost: member.clientHost,
             subscribedTopicNames: member.subscribedTopicNames, subscribedTopicRegex: member.subscribedTopicRegex,
@@ -81,8 +81,8 @@ extension GroupCoordinator {
 
     /// The group epoch, the members' targets that changed, and the target's epoch (written
     /// last: Kafka reads a target as complete once its epoch record arrives).
-    func targetRecords(_ group: ConsumerGroup) -> [OffsetsTopic.Record] {
-        var records = [OffsetsTopic.Record(key: OffsetsTopic.consumerGroupMetadataKey(group.groupId),
+    func targetRecords(_ group: ConsumerGroup) -> [CoordinatorRecord] {
+        var records = [CoordinatorRecord(key: OffsetsTopic.consumerGroupMetadataKey(group.groupId),
                                            value: OffsetsTopic.encode(ConsumerGroupMetadataValue(epoch: group.groupEpoch), version: 0, messageVersion: 0))]
         records += group.targetAssignment.keys.sorted().compactMap { targetRecord(group, memberId: $0) }
         records.append(.init(key: OffsetsTopic.targetAssignmentMetadataKey(group.groupId),
@@ -92,7 +92,7 @@ extension GroupCoordinator {
     }
 
     /// The member's target, unless it is what was last written.
-    func targetRecord(_ group: ConsumerGroup, memberId: String) -> OffsetsTopic.Record? {
+    func targetRecord(_ group: ConsumerGroup, memberId: String) -> CoordinatorRecord? {
         let value = OffsetsTopic.encode(ConsumerGroupTargetAssignmentMemberValue(
             topicPartitions: byTopicId(group.targetAssignment[memberId] ?? [:]).map { .init(topicId: $0.0, partitions: $0.1) }),
             version: 0, messageVersion: 0)
@@ -102,7 +102,7 @@ extension GroupCoordinator {
     }
 
     /// A departed member's records, deleted in Kafka's order.
-    func memberTombstones(_ memberId: String, in group: ConsumerGroup) -> [OffsetsTopic.Record] {
+    func memberTombstones(_ memberId: String, in group: ConsumerGroup) -> [CoordinatorRecord] {
         group.writtenTargets[memberId] = nil
         return [
             .init(key: OffsetsTopic.currentAssignmentKey(group.groupId, memberId), value: nil),

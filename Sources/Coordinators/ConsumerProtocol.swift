@@ -5,6 +5,7 @@
 
 import KafkaProtocol
 import KafkaWire
+import LogStorage
 
 /// The topics as groups see them; the broker implements it over its topic registry.
 public protocol GroupTopicCatalog: Sendable {
@@ -226,7 +227,7 @@ extension GroupCoordinator {
 
     /// A joining member whose instance id belongs to a static member that left for now takes
     /// its place: its epoch, target and partitions, without a rebalance. Returns the records.
-    func takeOverStaticMember(_ member: ConsumerMember, in group: ConsumerGroup) -> [OffsetsTopic.Record] {
+    func takeOverStaticMember(_ member: ConsumerMember, in group: ConsumerGroup) -> [CoordinatorRecord] {
         guard member.memberEpoch == 0, let instanceId = member.instanceId,
               let previous = group.members.values.first(where: {
                   $0.instanceId == instanceId && $0.memberId != member.memberId && $0.memberEpoch == Self.staticLeaveEpoch
@@ -263,7 +264,7 @@ extension GroupCoordinator {
     /// Resolves subscriptions and, when membership, subscriptions or the subscribed topics'
     /// partition counts changed, bumps the group epoch and computes a new target assignment.
     /// Returns the records of what changed.
-    func updateTargetAssignment(_ group: ConsumerGroup, now: Int64, force: Bool = false) -> [OffsetsTopic.Record] {
+    func updateTargetAssignment(_ group: ConsumerGroup, now: Int64, force: Bool = false) -> [CoordinatorRecord] {
         var allTopics: [String]?
         var partitionCounts: [String: Int32] = [:]
         var subscriptions: [String: Set<String>] = [:]
@@ -364,7 +365,7 @@ extension GroupCoordinator {
     }
 
     /// Removes the member; returns its tombstones and the new target's records.
-    func removeConsumerMember(_ member: ConsumerMember, from group: ConsumerGroup, now: Int64) -> [OffsetsTopic.Record] {
+    func removeConsumerMember(_ member: ConsumerMember, from group: ConsumerGroup, now: Int64) -> [CoordinatorRecord] {
         group.members[member.memberId] = nil
         group.targetAssignment[member.memberId] = nil
         let tombstones = memberTombstones(member.memberId, in: group)

@@ -82,15 +82,15 @@ extension GroupCoordinator {
     }
 
     /// Tombstones for the group's own records (not its offsets).
-    func tombstones(for slot: GroupSlot) -> [OffsetsTopic.Record] {
-        var records = [OffsetsTopic.Record(key: OffsetsTopic.groupMetadataKey(slot.groupId), value: nil)]
+    func tombstones(for slot: GroupSlot) -> [CoordinatorRecord] {
+        var records = [CoordinatorRecord(key: OffsetsTopic.groupMetadataKey(slot.groupId), value: nil)]
         if slot.consumer != nil { records += consumerGroupTombstones(slot.groupId) }
         return records
     }
 
     /// Tombstones for a KIP-848 group's own records (it has no members left).
-    func consumerGroupTombstones(_ groupId: String) -> [OffsetsTopic.Record] {
-        [OffsetsTopic.Record(key: OffsetsTopic.targetAssignmentMetadataKey(groupId), value: nil),
-         OffsetsTopic.Record(key: OffsetsTopic.consumerGroupMetadataKey(groupId), value: nil)]
+    func consumerGroupTombstones(_ groupId: String) -> [CoordinatorRecord] {
+        [CoordinatorRecord(key: OffsetsTopic.targetAssignmentMetadataKey(groupId), value: nil),
+         CoordinatorRecord(key: OffsetsTopic.consumerGroupMetadataKey(groupId), value: nil)]
     }
 }

@@ -6,6 +6,7 @@
 
 import KafkaProtocol
 import KafkaWire
+import LogStorage
 import SystemCalls
 
 /// One group id's state: a classic or a consumer group, and its committed offsets.
@@ -16,7 +17,9 @@ final class GroupSlot: @unchecked Sendable {
     let offsetsPartition: Int32
     var classic: ClassicGroup?
     var consumer: ConsumerGroup?
-    var offsets: [GroupTopicPartition: CommittedOffset] = [:]
+    var offsets: [TopicPartition: CommittedOffset] = [:]
+    /// Offsets committed in open transactions, by producer id (TxnOffsetCommit).
+    var pendingTransactionalOffsets: [Int64: [TopicPartition: CommittedOffset]] = [:]
     /// Set once the slot left the coordinator's table (deleted); a caller holding it retries.
     var isRemoved = false
 
@@ -101,7 +104,7 @@ public final class GroupCoordinator: @unchecked Sendable {
 
     /// Drops an empty slot with nothing left in it; call under its lock.
     func removeIfUnused(_ slot: GroupSlot) {
-        guard slot.offsets.isEmpty, slot.isEmpty, slot.classic?.state ?? .empty == .empty || slot.classic?.state == .dead,
+        guard slot.offsets.isEmpty, slot.pendingTransactionalOffsets.isEmpty, slot.isEmpty, slot.classic?.state ?? .empty == .empty || slot.classic?.state == .dead,
               slot.consumer == nil || slot.consumer!.members.isEmpty else { return }
         slotsLock.lock()
         if slots[slot.groupId] === slot { slots[slot.groupId] = nil }
@@ -111,7 +114,7 @@ public final class GroupCoordinator: @unchecked Sendable {
     }
 
     /// Appends records for `slot`'s group; false when the log refused them.
-    func persist(_ records: [OffsetsTopic.Record], for slot: GroupSlot, now: Int64) -> Bool {
+    func persist(_ records: [CoordinatorRecord], for slot: GroupSlot, now: Int64) -> Bool {
         guard !records.isEmpty else { return true }
         do {
             try log.append(records, partition: slot.offsetsPartition, now: now)

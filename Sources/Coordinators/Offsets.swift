@@ -3,14 +3,15 @@
 
 import KafkaProtocol
 import KafkaWire
+import LogStorage
 
 public struct OffsetCommitInput: Sendable {
-    public var partition: GroupTopicPartition
+    public var partition: TopicPartition
     public var offset: Int64
     public var leaderEpoch: Int32
     public var metadata: String?
 
-    public init(partition: GroupTopicPartition, offset: Int64, leaderEpoch: Int32, metadata: String?) {
+    public init(partition: TopicPartition, offset: Int64, leaderEpoch: Int32, metadata: String?) {
         self.partition = partition
         self.offset = offset
         self.leaderEpoch = leaderEpoch
@@ -34,8 +35,8 @@ extension GroupCoordinator {
             }
             if slot.classic == nil && slot.consumer == nil { slot.classic = ClassicGroup(groupId: groupId, now: now) }
             var errors: [ErrorCode] = []
-            var records: [OffsetsTopic.Record] = []
-            var accepted: [(GroupTopicPartition, CommittedOffset)] = []
+            var records: [CoordinatorRecord] = []
+            var accepted: [(TopicPartition, CommittedOffset)] = []
             for input in offsets {
                 if (input.metadata?.utf8.count ?? 0) > configuration.offsetMetadataMaximumBytes {
                     errors.append(.offsetMetadataTooLarge)
@@ -83,23 +84,34 @@ extension GroupCoordinator {
     /// The group's committed offsets for `partitions` (nil: all of them). A partition with
     /// no commit is absent from the result. For KIP-848 groups a given member id and epoch
     /// are checked (OffsetFetch v9+).
-    public func fetchOffsets(groupId: String, partitions: [GroupTopicPartition]?, memberId: String?, memberEpoch: Int32)
-        -> (ErrorCode, [GroupTopicPartition: CommittedOffset]) {
-        withSlot(groupId, create: false) { slot, _, _ -> (ErrorCode, [GroupTopicPartition: CommittedOffset]) in
+    public func fetchOffsets(groupId: String, partitions: [TopicPartition]?, memberId: String?, memberEpoch: Int32)
+        -> (ErrorCode, [TopicPartition: CommittedOffset]) {
+        let (error, offsets, _) = fetchOffsets(groupId: groupId, partitions: partitions, memberId: memberId, memberEpoch: memberEpoch,
+                                               requireStable: false)
+        return (error, offsets)
+    }
+
+    /// With `requireStable`, also the partitions that have an offset pending in an open
+    /// transaction (OffsetFetch answers UNSTABLE_OFFSET_COMMIT for them).
+    public func fetchOffsets(groupId: String, partitions: [TopicPartition]?, memberId: String?, memberEpoch: Int32, requireStable: Bool)
+        -> (ErrorCode, [TopicPartition: CommittedOffset], unstable: Set<TopicPartition>) {
+        withSlot(groupId, create: false) { slot, _, _ -> (ErrorCode, [TopicPartition: CommittedOffset], unstable: Set<TopicPartition>) in
+            let pending = requireStable ? Set(slot.pendingTransactionalOffsets.values.flatMap(\.keys)) : []
+            let unstable = partitions.map { pending.intersection($0) } ?? pending
             if let group = slot.consumer, let memberId {
-                guard let member = group.members[memberId] else { return (.unknownMemberId, [:]) }
-                if memberEpoch != member.memberEpoch { return (.staleMemberEpoch, [:]) }
+                guard let member = group.members[memberId] else { return (.unknownMemberId, [:], []) }
+                if memberEpoch != member.memberEpoch { return (.staleMemberEpoch, [:], []) }
             }
-            guard let partitions else { return (.none, slot.offsets) }
-            var found: [GroupTopicPartition: CommittedOffset] = [:]
+            guard let partitions else { return (.none, slot.offsets, unstable) }
+            var found: [TopicPartition: CommittedOffset] = [:]
             for partition in partitions { found[partition] = slot.offsets[partition] }
-            return (.none, found)
-        } ?? (.none, [:])
+            return (.none, found, unstable)
+        } ?? (.none, [:], [])
     }
 
     /// OffsetDelete: removes offsets of topics the group is not subscribed to. Returns the
     /// group's error and one error per partition.
-    public func deleteOffsets(groupId: String, partitions: [GroupTopicPartition]) -> (ErrorCode, [ErrorCode]) {
+    public func deleteOffsets(groupId: String, partitions: [TopicPartition]) -> (ErrorCode, [ErrorCode]) {
         withSlot(groupId, create: false) { slot, now, _ -> (ErrorCode, [ErrorCode]) in
             if slot.classic?.state == .dead { return (.groupIdNotFound, []) }
             let subscribed: Set<String>
@@ -112,8 +124,8 @@ extension GroupCoordinator {
                 subscribed = []
             }
             var errors: [ErrorCode] = []
-            var records: [OffsetsTopic.Record] = []
-            var removed: [GroupTopicPartition] = []
+            var records: [CoordinatorRecord] = []
+            var removed: [TopicPartition] = []
             for partition in partitions {
                 if subscribed.contains(partition.topic) {
                     errors.append(.groupSubscribedToTopic)

@@ -4,23 +4,32 @@
 
 import KafkaProtocol
 import KafkaWire
+import LogStorage
+
+/// One record of a coordinator's internal topic; a nil value is a tombstone.
+public struct CoordinatorRecord: Sendable, Equatable {
+    public var key: [UInt8]
+    public var value: [UInt8]?
+}
 
 /// Where the coordinator's records go. The broker implements it over its partition logs.
 public protocol CoordinatorLog: Sendable {
-    /// Appends the records (value nil: a tombstone) to one partition of __consumer_offsets.
-    func append(_ records: [OffsetsTopic.Record], partition: Int32, now: Int64) throws
+    /// Appends the records (value nil: a tombstone) to one partition of the internal topic;
+    /// with a producer, as a transactional batch of it (TxnOffsetCommit).
+    func append(_ records: [CoordinatorRecord], partition: Int32, now: Int64, producer: (id: Int64, epoch: Int16)?) throws
     /// How many partitions __consumer_offsets has; nil while it does not exist (then
     /// offsets.topic.num.partitions decides, as it will when it is created).
     var partitionCount: Int32? { get }
 }
 
+extension CoordinatorLog {
+    public func append(_ records: [CoordinatorRecord], partition: Int32, now: Int64) throws {
+        try append(records, partition: partition, now: now, producer: nil)
+    }
+}
+
 public enum OffsetsTopic {
     public static let name = "__consumer_offsets"
-
-    public struct Record: Sendable, Equatable {
-        public var key: [UInt8]
-        public var value: [UInt8]?
-    }
 
     /// The partition of __consumer_offsets that holds `groupId`: Kafka's
     /// abs(groupId.hashCode()) % partitions, with Java's String.hashCode over UTF-16 units.
@@ -48,14 +57,14 @@ public enum OffsetsTopic {
         return writer.bytes
     }
 
-    static func offsetCommit(group: String, topic: String, partition: Int32, offset: CommittedOffset?) -> Record {
+    static func offsetCommit(group: String, topic: String, partition: Int32, offset: CommittedOffset?) -> CoordinatorRecord {
         let key = encode(OffsetCommitKey(group: group, topic: topic, partition: partition), version: offsetCommitKeyVersion, messageVersion: 0)
-        guard let offset else { return Record(key: key, value: nil) }
+        guard let offset else { return CoordinatorRecord(key: key, value: nil) }
         // Version 1 carries an explicit expiry (OffsetCommit v2-4 retention); 3 otherwise.
         let version: Int16 = offset.expireTimestamp == nil ? 3 : 1
         let value = OffsetCommitValue(offset: offset.offset, leaderEpoch: offset.leaderEpoch, metadata: offset.metadata,
                                       commitTimestamp: offset.commitTimestamp, expireTimestamp: offset.expireTimestamp ?? -1)
-        return Record(key: key, value: encode(value, version: version, messageVersion: version))
+        return CoordinatorRecord(key: key, value: encode(value, version: version, messageVersion: version))
     }
 
     static func consumerGroupMetadataKey(_ group: String) -> [UInt8] {
@@ -83,17 +92,4 @@ public struct CommittedOffset: Sendable, Equatable {
         self.commitTimestamp = commitTimestamp
         self.expireTimestamp = expireTimestamp
     }
-}
-
-/// A topic partition as groups name it.
-public struct GroupTopicPartition: Hashable, Sendable, Comparable {
-    public var topic: String
-    public var partition: Int32
-
-    public init(topic: String, partition: Int32) {
-        self.topic = topic
-        self.partition = partition
-    }
-
-    public static func < (lhs: Self, rhs: Self) -> Bool { (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition) }
 }

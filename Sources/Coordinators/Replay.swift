@@ -4,6 +4,7 @@
 
 import KafkaProtocol
 import KafkaWire
+import LogStorage
 
 extension GroupCoordinator {
     /// Applies one record of __consumer_offsets. Returns false when it cannot be decoded.
@@ -18,7 +19,7 @@ extension GroupCoordinator {
         switch keyVersion {
         case 0, 1:
             guard let decoded = try? OffsetCommitKey(from: &keyReader, version: 0) else { return false }
-            let partition = GroupTopicPartition(topic: decoded.topic, partition: decoded.partition)
+            let partition = TopicPartition(topic: decoded.topic, partition: decoded.partition)
             guard let valueVersion else {
                 _ = withSlot(decoded.group, create: false) { slot, _, _ in
                     slot.offsets[partition] = nil

@@ -28,7 +28,19 @@ public struct ReadResult: Sendable {
     public let regions: [LogRegion]
     public let highWatermark: Int64
     public let logStartOffset: Int64
+    /// Where read_committed readers stop: the first offset of the oldest open transaction,
+    /// else the high watermark.
+    public let lastStableOffset: Int64
     public var byteCount: Int { regions.reduce(0) { $0 + $1.length } }
+}
+
+/// A producer as DescribeProducers shows it.
+public struct ProducerSummary: Sendable, Equatable {
+    public var producerId: Int64
+    public var producerEpoch: Int16
+    public var lastSequence: Int32
+    public var lastTimestamp: Int64
+    public var currentTransactionStartOffset: Int64
 }
 
 public final class PartitionLog: @unchecked Sendable {
@@ -42,8 +54,11 @@ public final class PartitionLog: @unchecked Sendable {
     private var startOffset: Int64
     /// Everything below this offset has been forced to disk.
     private var syncedOffset: Int64 = 0
-    /// Idempotent producers' epochs and last batches.
+    /// Idempotent producers' epochs and last batches, and open transactions.
     private var producers = ProducerState()
+    /// Each segment's aborted transactions (`.txnindex`), by segment base offset; a segment
+    /// without any has no entry.
+    private var transactionIndexes: [Int64: TransactionIndex] = [:]
     /// Called after each append with the new log end offset (Fetch long-polls wake on it).
     /// Runs on the appending thread, with the lock released. Set under the lock: another
     /// connection may append as soon as the partition exists.
@@ -109,7 +124,7 @@ public final class PartitionLog: @unchecked Sendable {
                 for later in bases {
                     events.append(RecoveryEvent(path: directory + "/" + Segment.fileName(later, ".log"), position: 0,
                                                 truncatedBytes: -1, reason: "follows a damaged segment; removed"))
-                    for file in ["log", "index", "timeindex"] {
+                    for file in ["log", "index", "timeindex", "txnindex"] {
                         try? store.remove(directory + "/" + Segment.fileName(later, "." + file))
                     }
                 }
@@ -127,7 +142,13 @@ public final class PartitionLog: @unchecked Sendable {
         let start = min(max(savedStart, segments[0].baseOffset), end)
         let log = PartitionLog(topicPartition: topicPartition, directory: directory, store: store, segments: segments,
                                configuration: configuration, startOffset: start)
-        do { try log.rebuildProducerState() } catch { throw .io(error) }
+        do {
+            for segment in segments where names.contains(Segment.fileName(segment.baseOffset, ".txnindex")) {
+                log.transactionIndexes[segment.baseOffset] = try TransactionIndex(
+                    store: store, path: directory + "/" + Segment.fileName(segment.baseOffset, ".txnindex"))
+            }
+            try log.rebuildProducerState()
+        } catch { throw .io(error) }
         return (log, events)
     }
 
@@ -220,6 +241,7 @@ public final class PartitionLog: @unchecked Sendable {
         // batch of the same producer must follow it); `undo` puts back what this append
         // touched if it fails, without copying the whole state on every append.
         var undo: [Int64: ProducerState.Entry?] = [:]
+        var aborted: [AbortedTransaction] = []
         func rollBack() { for (producerId, entry) in undo { producers.restore(producerId, entry) } }
         for batch in batches {
             var header = RecordBatchHeader(bytes, at: batch.start)!
@@ -246,7 +268,26 @@ public final class PartitionLog: @unchecked Sendable {
             if header.producerId >= 0 && !undo.keys.contains(header.producerId) {
                 undo[header.producerId] = .some(producers.entry(for: header.producerId))
             }
-            producers.record(header)
+            if header.isControl {
+                // A transaction marker: COMMIT or ABORT ends the producer's transaction.
+                let marker: TransactionMarker
+                do {
+                    guard let record = try RecordBatch(bytes: bytes, start: batch.start).records().first else {
+                        throw RecordBatchError.invalidBatchLength(header.batchLength)
+                    }
+                    marker = try TransactionMarker(record: record)
+                } catch {
+                    rollBack()
+                    lock.unlock()
+                    throw .invalidBatch(index: headers.count, .invalidBatchLength(header.batchLength))
+                }
+                if let first = producers.endTransaction(header), marker.type == .abort {
+                    aborted.append(AbortedTransaction(producerId: header.producerId, firstOffset: first, lastOffset: header.lastOffset,
+                                                      lastStableOffset: -1))
+                }
+            } else {
+                producers.record(header)
+            }
             headers.append(header)
             next += Int64(batch.lastOffsetDelta) + 1
         }
@@ -255,6 +296,10 @@ public final class PartitionLog: @unchecked Sendable {
             try segments.last!.append(bytes, batches: headers)
             result = AppendResult(baseOffset: baseOffset, lastOffset: next - 1,
                                   logAppendTime: policy == .logAppendTime ? now : -1, logStartOffset: startOffset)
+            for var entry in aborted {
+                entry.lastStableOffset = min(producers.firstUnstableOffset ?? next, next)
+                try transactionIndex(for: segments.last!).append(entry)
+            }
         } catch {
             rollBack()
             lock.unlock()
@@ -308,14 +353,43 @@ public final class PartitionLog: @unchecked Sendable {
             break
         }
         for segment in segments where segment.nextOffset > from {
+            // Aborted transactions past the snapshot are indexed again by the replay.
+            try transactionIndexes[segment.baseOffset]?.truncate(below: from)
             var position: Int64 = 0
             while let location = try segment.batch(at: position) {
-                if location.header.baseOffset >= from { state.record(location.header) }
+                let header = location.header
+                if header.baseOffset >= from {
+                    if header.isControl {
+                        let first = state.endTransaction(header)
+                        if let first, try marker(at: location, in: segment)?.type == .abort {
+                            try transactionIndex(for: segment).append(AbortedTransaction(
+                                producerId: header.producerId, firstOffset: first, lastOffset: header.lastOffset,
+                                lastStableOffset: min(state.firstUnstableOffset ?? header.lastOffset + 1, header.lastOffset + 1)))
+                        }
+                    } else {
+                        state.record(header)
+                    }
+                }
                 position = location.end
             }
         }
         state.dropBefore(startOffset)
         producers = state
+    }
+
+    /// The marker of a control batch on disk; nil when it cannot be read as one.
+    private func marker(at location: BatchLocation, in segment: Segment) throws(SystemCallError) -> TransactionMarker? {
+        let bytes = try segment.log.read(count: location.size, at: location.position)
+        guard let record = try? RecordBatch(bytes: bytes).records().first else { return nil }
+        return try? TransactionMarker(record: record)
+    }
+
+    /// Lock held. The segment's aborted-transaction index, created on first use.
+    private func transactionIndex(for segment: Segment) throws(SystemCallError) -> TransactionIndex {
+        if let existing = transactionIndexes[segment.baseOffset] { return existing }
+        let index = try TransactionIndex(store: store, path: directory + "/" + Segment.fileName(segment.baseOffset, ".txnindex"))
+        transactionIndexes[segment.baseOffset] = index
+        return index
     }
 
     /// Offsets of the snapshot files present, ascending.
@@ -337,6 +411,41 @@ public final class PartitionLog: @unchecked Sendable {
         for old in snapshotOffsets().dropLast(2) { try? store.remove(directory + "/" + Segment.fileName(old, ".snapshot")) }
     }
 
+    // MARK: Transactions
+
+    /// Where read_committed readers stop (Kafka's LSO).
+    public var lastStableOffset: Int64 {
+        lock.lock(); defer { lock.unlock() }
+        let end = segments.last!.nextOffset
+        return min(producers.firstUnstableOffset ?? end, end)
+    }
+
+    /// The aborted transactions a read_committed fetch of [from, to) must report: those
+    /// whose marker is at or after `from` and which began before `to`.
+    public func abortedTransactions(from: Int64, to: Int64) -> [AbortedTransaction] {
+        lock.lock(); defer { lock.unlock() }
+        return segments.compactMap { transactionIndexes[$0.baseOffset] }.flatMap(\.entries)
+            .filter { $0.lastOffset >= from && $0.firstOffset < to }
+    }
+
+    /// Appends a COMMIT or ABORT marker for the producer (the transaction coordinator's
+    /// WriteTxnMarkers). Returns its offset.
+    @discardableResult
+    public func appendTransactionMarker(producerId: Int64, producerEpoch: Int16, commit: Bool, coordinatorEpoch: Int32,
+                                        now: Int64) throws(LogError) -> Int64 {
+        let marker = TransactionMarker(type: commit ? .commit : .abort, coordinatorEpoch: coordinatorEpoch)
+        return try append(marker.batch(producerId: producerId, producerEpoch: producerEpoch, timestamp: now), leaderEpoch: 0, now: now).baseOffset
+    }
+
+    /// The producers with state in this partition (DescribeProducers).
+    public var activeProducers: [ProducerSummary] {
+        lock.lock(); defer { lock.unlock() }
+        return producers.entries.sorted { $0.key < $1.key }.map { producerId, entry in
+            ProducerSummary(producerId: producerId, producerEpoch: entry.epoch, lastSequence: entry.lastSequence,
+                            lastTimestamp: entry.lastTimestamp, currentTransactionStartOffset: entry.currentTransactionFirstOffset ?? -1)
+        }
+    }
+
     // MARK: Read
 
     /// Reads from the batch that contains `offset` (a consumer asking for a mid-batch
@@ -351,7 +460,8 @@ public final class PartitionLog: @unchecked Sendable {
             throw .offsetOutOfRange(requested: offset, logStartOffset: startOffset, logEndOffset: end)
         }
         let limit = min(maxOffset ?? end, end)
-        let empty = ReadResult(regions: [], highWatermark: end, logStartOffset: startOffset)
+        let stable = min(producers.firstUnstableOffset ?? end, end)
+        let empty = ReadResult(regions: [], highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable)
         guard offset < limit else { return empty }
         do {
             var index = segmentIndex(containing: offset)
@@ -371,7 +481,7 @@ public final class PartitionLog: @unchecked Sendable {
                     if minOneBatch { length = max(length, first.size) }
                     guard length > 0 else { return empty }
                     return ReadResult(regions: [LogRegion(file: segment.log, position: first.position, length: length)],
-                                      highWatermark: end, logStartOffset: startOffset)
+                                      highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable)
                 }
                 index += 1
             }
@@ -505,6 +615,7 @@ public final class PartitionLog: @unchecked Sendable {
                                                    indexIntervalBytes: configuration.indexIntervalBytes, now: now))
             }
             segments.removeFirst()
+            transactionIndexes[first.baseOffset] = nil
             for path in first.files(store: store, directory: directory) { try? store.remove(path) }
             deleted += 1
         }
@@ -522,6 +633,7 @@ public final class PartitionLog: @unchecked Sendable {
         do {
             while segments.count > 1, segments.last!.baseOffset >= offset {
                 let last = segments.removeLast()
+                transactionIndexes[last.baseOffset] = nil
                 for path in last.files(store: store, directory: directory) { try? store.remove(path) }
             }
             try segments.last!.truncate(to: offset)

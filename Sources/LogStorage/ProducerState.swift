@@ -2,7 +2,9 @@
 // batches, with Kafka's rules (ProducerStateEntry / ProducerAppendInfo): an older epoch is
 // fenced, a new epoch starts at sequence 0, sequences follow each other (wrapping at
 // Int32.max), and a retry of one of the last five batches is answered with its original
-// offset instead of being appended again.
+// offset instead of being appended again. Transactional producers also have an open
+// transaction from their first transactional batch to the marker that ends it; the first
+// offset of the oldest open one is where read_committed readers stop (the LSO).
 
 import KafkaRecords
 import KafkaWire
@@ -26,6 +28,10 @@ struct ProducerState {
         var epoch: Int16
         /// Newest last; at most `retainedBatches`.
         var batches: [BatchMetadata]
+        /// The first offset of the producer's open transaction.
+        var currentTransactionFirstOffset: Int64?
+        /// The max timestamp of its last batch (DescribeProducers).
+        var lastTimestamp: Int64 = -1
         var lastSequence: Int32 { batches.last?.lastSequence ?? -1 }
     }
 
@@ -33,6 +39,11 @@ struct ProducerState {
     static let retainedBatches = 5
 
     fileprivate(set) var entries: [Int64: Entry] = [:]
+    /// Producer id -> first offset of its open transaction: the few entries the LSO needs.
+    private(set) var openTransactions: [Int64: Int64] = [:]
+
+    /// The first offset of the oldest open transaction; nil when none is open.
+    var firstUnstableOffset: Int64? { openTransactions.values.min() }
 
     enum Verdict: Equatable {
         /// Append it.
@@ -43,6 +54,10 @@ struct ProducerState {
 
     /// Checks a batch before it is written.
     func check(_ header: RecordBatchHeader) -> Result<Verdict, SequenceError> {
+        if header.isControl, header.producerId >= 0, let entry = entries[header.producerId], header.producerEpoch < entry.epoch {
+            // A marker from a coordinator that has since fenced this epoch.
+            return .failure(.invalidProducerEpoch(current: entry.epoch, received: header.producerEpoch))
+        }
         guard header.producerId >= 0, header.baseSequence >= 0, !header.isControl else { return .success(.append) }
         guard let entry = entries[header.producerId] else {
             // No state (new producer, or its batches were deleted): any sequence starts it,
@@ -69,23 +84,54 @@ struct ProducerState {
         guard header.producerId >= 0, header.baseSequence >= 0, !header.isControl else { return }
         let batch = BatchMetadata(firstSequence: header.baseSequence, lastSequence: Self.lastSequence(of: header),
                                   firstOffset: header.baseOffset, lastOffset: header.lastOffset)
-        if var entry = entries[header.producerId], entry.epoch == header.producerEpoch {
-            entry.batches.append(batch)
-            if entry.batches.count > Self.retainedBatches { entry.batches.removeFirst(entry.batches.count - Self.retainedBatches) }
-            entries[header.producerId] = entry
+        var entry: Entry
+        if var existing = entries[header.producerId], existing.epoch == header.producerEpoch {
+            existing.batches.append(batch)
+            if existing.batches.count > Self.retainedBatches { existing.batches.removeFirst(existing.batches.count - Self.retainedBatches) }
+            entry = existing
         } else if (entries[header.producerId]?.epoch ?? Int16.min) < header.producerEpoch {
-            entries[header.producerId] = Entry(epoch: header.producerEpoch, batches: [batch])
+            entry = Entry(epoch: header.producerEpoch, batches: [batch],
+                          currentTransactionFirstOffset: entries[header.producerId]?.currentTransactionFirstOffset)
+        } else {
+            return
         }
+        entry.lastTimestamp = header.maxTimestamp
+        if header.isTransactional && entry.currentTransactionFirstOffset == nil {
+            entry.currentTransactionFirstOffset = header.baseOffset
+        }
+        set(header.producerId, entry)
+    }
+
+    /// A COMMIT or ABORT marker: ends the producer's open transaction (a marker of a newer
+    /// epoch, from a coordinator that fenced the producer, moves the epoch on too). Returns
+    /// the first offset of the transaction it ended, if one was open.
+    mutating func endTransaction(_ header: RecordBatchHeader) -> Int64? {
+        guard header.producerId >= 0 else { return nil }
+        var entry = entries[header.producerId] ?? Entry(epoch: header.producerEpoch, batches: [])
+        let first = entry.currentTransactionFirstOffset
+        entry.currentTransactionFirstOffset = nil
+        if header.producerEpoch > entry.epoch {
+            entry.epoch = header.producerEpoch
+            entry.batches = []
+        }
+        set(header.producerId, entry)
+        return first
     }
 
     func entry(for producerId: Int64) -> Entry? { entries[producerId] }
 
     /// Puts back a producer's entry as it was before a failed append (nil: it had none).
-    mutating func restore(_ producerId: Int64, _ entry: Entry?) { entries[producerId] = entry }
+    mutating func restore(_ producerId: Int64, _ entry: Entry?) { set(producerId, entry) }
 
-    /// Forgets producers whose batches all lie below the log start offset.
+    private mutating func set(_ producerId: Int64, _ entry: Entry?) {
+        entries[producerId] = entry
+        openTransactions[producerId] = entry?.currentTransactionFirstOffset
+    }
+
+    /// Forgets producers whose batches all lie below the log start offset, unless a
+    /// transaction of theirs is still open.
     mutating func dropBefore(_ offset: Int64) {
-        entries = entries.filter { ($0.value.batches.last?.lastOffset ?? -1) >= offset }
+        entries = entries.filter { ($0.value.batches.last?.lastOffset ?? -1) >= offset || $0.value.currentTransactionFirstOffset != nil }
     }
 
     /// Sequences wrap from Int32.max to 0.
@@ -100,9 +146,10 @@ struct ProducerState {
 /// (Kafka's naming) so a restart replays only the batches after it. Our own layout:
 /// int16 version, int64 offset, int32 producer count, then per producer int64 id, int16
 /// epoch, int8 batch count and per batch int32 first and last sequence, int64 first and last
-/// offset; a CRC32C of all that closes the file.
+/// offset, then (version 2) int64 first offset of the open transaction (-1: none) and int64
+/// last timestamp; a CRC32C of all that closes the file. Version 1 files still load.
 extension ProducerState {
-    static let snapshotVersion: Int16 = 1
+    static let snapshotVersion: Int16 = 2
 
     func snapshot(at offset: Int64) -> [UInt8] {
         var writer = ByteWriter(capacity: 64 + entries.count * 64)
@@ -119,6 +166,8 @@ extension ProducerState {
                 writer.writeInt64(batch.firstOffset)
                 writer.writeInt64(batch.lastOffset)
             }
+            writer.writeInt64(entry.currentTransactionFirstOffset ?? -1)
+            writer.writeInt64(entry.lastTimestamp)
         }
         writer.writeUInt32(CRC32C.checksum(writer.bytes))
         return writer.takeBytes()
@@ -133,7 +182,8 @@ extension ProducerState {
         guard let crc = try? crcReader.readUInt32(), crc == CRC32C.checksum(body) else { return nil }
         var reader = ByteReader(body)
         do {
-            guard try reader.readInt16() == snapshotVersion else { return nil }
+            let version = try reader.readInt16()
+            guard version == 1 || version == snapshotVersion else { return nil }
             let offset = try reader.readInt64()
             let count = try reader.readInt32()
             var state = ProducerState()
@@ -146,7 +196,13 @@ extension ProducerState {
                     batches.append(BatchMetadata(firstSequence: try reader.readInt32(), lastSequence: try reader.readInt32(),
                                                  firstOffset: try reader.readInt64(), lastOffset: try reader.readInt64()))
                 }
-                state.entries[producerId] = Entry(epoch: epoch, batches: batches)
+                var entry = Entry(epoch: epoch, batches: batches)
+                if version >= 2 {
+                    let first = try reader.readInt64()
+                    entry.currentTransactionFirstOffset = first >= 0 ? first : nil
+                    entry.lastTimestamp = try reader.readInt64()
+                }
+                state.set(producerId, entry)
             }
             return reader.isAtEnd ? (state, offset) : nil
         } catch {

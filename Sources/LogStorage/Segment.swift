@@ -259,6 +259,6 @@ final class Segment {
 
     func files(store: any FileStore, directory: String) -> [String] {
         let prefix = directory + "/" + Self.fileName(baseOffset, "")
-        return [prefix + ".log", prefix + ".index", prefix + ".timeindex"]
+        return [prefix + ".log", prefix + ".index", prefix + ".timeindex", prefix + ".txnindex"]
     }
 }

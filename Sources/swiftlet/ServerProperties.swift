@@ -113,6 +113,16 @@ enum ServerProperties {
             set(&configuration.groups.consumerHeartbeatIntervalMilliseconds, integer(value, minimum: 1))
         },
         "group.consumer.max.size": { configuration, value in set(&configuration.groups.consumerMaximumGroupSize, integer(value, minimum: 1)) },
+        "transaction.max.timeout.ms": { configuration, value in
+            set(&configuration.transactions.maximumTimeoutMilliseconds, integer(value, minimum: 1))
+        },
+        "transactional.id.expiration.ms": { configuration, value in
+            set(&configuration.transactions.transactionalIdExpirationMilliseconds, integer(value, minimum: 1))
+        },
+        "transaction.state.log.num.partitions": { configuration, value in
+            set(&configuration.transactions.stateTopicPartitions, integer(value, minimum: 1))
+        },
+        "transaction.state.log.replication.factor": { _, value in value == "1" || value == "-1" },
         "group.consumer.assignors": { configuration, value in
             let names = value.split(separator: ",").map { String($0).trimmed }
             guard !names.isEmpty, names.allSatisfy({ ["uniform", "range"].contains($0) }) else { return false }

@@ -15,13 +15,13 @@ final class ManualClock: Sendable {
 
 final class MemoryCoordinatorLog: CoordinatorLog {
     struct Failure: Error {}
-    private let state = Mutex<(records: [(Int32, OffsetsTopic.Record)], failing: Bool)>(([], false))
+    private let state = Mutex<(records: [(Int32, CoordinatorRecord)], failing: Bool)>(([], false))
 
-    var records: [(partition: Int32, record: OffsetsTopic.Record)] { state.withLock { $0.records.map { ($0.0, $0.1) } } }
+    var records: [(partition: Int32, record: CoordinatorRecord)] { state.withLock { $0.records.map { ($0.0, $0.1) } } }
     var partitionCount: Int32? { nil }
     func fail(_ failing: Bool) { state.withLock { $0.failing = failing } }
 
-    func append(_ records: [OffsetsTopic.Record], partition: Int32, now: Int64) throws {
+    func append(_ records: [CoordinatorRecord], partition: Int32, now: Int64, producer: (id: Int64, epoch: Int16)?) throws {
         try state.withLock { state in
             if state.failing { throw Failure() }
             state.records += records.map { (partition, $0) }

@@ -2,6 +2,7 @@
 // and answers with the base offset. acks=0 gets no response at all, and a failure then
 // closes the connection so the client refreshes its metadata (Kafka's behaviour).
 
+import Coordinators
 import KafkaProtocol
 import KafkaRecords
 import KafkaWire
@@ -33,7 +34,7 @@ struct ProduceHandler: ApiHandler {
                 var result = ProduceResponse.PartitionProduceResponse(index: partitionData.index, errorCode: 0, baseOffset: -1)
                 let error: ErrorCode
                 if let topic, let log = broker.logs.partition(TopicPartition(topic: topic.name, partition: partitionData.index)) {
-                    (error, result) = append(partitionData, to: log, now: now, result: result)
+                    (error, result) = append(partitionData, to: log, transactions: broker.transactions, now: now, result: result)
                     if error == .none { durableLogs.append(log) }
                 } else {
                     error = context.version >= 13 ? .unknownTopicId : .unknownTopicOrPartition
@@ -65,7 +66,7 @@ struct ProduceHandler: ApiHandler {
         }
     }
 
-    private func append(_ data: ProduceRequest.PartitionProduceData, to log: PartitionLog, now: Int64,
+    private func append(_ data: ProduceRequest.PartitionProduceData, to log: PartitionLog, transactions: TransactionCoordinator, now: Int64,
                         result: ProduceResponse.PartitionProduceResponse) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
         var result = result
         guard let records = data.records?.bytes, !records.isEmpty else { return (.corruptMessage, result) }
@@ -74,6 +75,13 @@ struct ProduceHandler: ApiHandler {
         if let header = RecordBatchHeader(records), header.hasPlausibleLength, header.totalSize < records.count,
            let batches = try? RecordBatch.batches(in: records), batches.count != 1 {
             return (.invalidRecord, result)
+        }
+        // A transactional batch must belong to a transaction of the producer's current epoch
+        // that holds this partition (Kafka's partition verification): a zombie is fenced,
+        // and no stray transactional write can hold the last stable offset back.
+        if let header = RecordBatchHeader(records), header.isTransactional, !header.isControl {
+            let verdict = transactions.verify(producerId: header.producerId, producerEpoch: header.producerEpoch, partition: log.topicPartition)
+            if verdict != .none { return (verdict, result) }
         }
         // Compacted topics keep the latest value per key: a record without a key has no place
         // there (Kafka's INVALID_RECORD, naming the records). The only per-record check made.

@@ -103,10 +103,19 @@ final class FetchOperation: @unchecked Sendable {
         }
         do {
             // Up to the partition's own limit here; the response limit is applied in order.
-            let read = try log.read(from: target.fetchOffset, maxBytes: Int(max(target.partitionMaxBytes, 0)), minOneBatch: true)
+            // read_committed stops at the last stable offset and names the aborted
+            // transactions in range, whose records the consumer drops.
+            let readCommitted = request.isolationLevel == 1
+            let read = try log.read(from: target.fetchOffset, maxBytes: Int(max(target.partitionMaxBytes, 0)), minOneBatch: true,
+                                    maxOffset: readCommitted ? log.lastStableOffset : nil)
             data.highWatermark = read.highWatermark
-            data.lastStableOffset = read.highWatermark
+            data.lastStableOffset = read.lastStableOffset
             data.logStartOffset = read.logStartOffset
+            if readCommitted {
+                data.abortedTransactions = log.abortedTransactions(from: target.fetchOffset, to: read.lastStableOffset).map {
+                    .init(producerId: $0.producerId, firstOffset: $0.firstOffset)
+                }
+            }
             let region = read.regions.first.map {
                 FileRegion(descriptor: $0.file.descriptor, offset: $0.position, length: $0.length, owner: $0.file)
             }
@@ -115,7 +124,7 @@ final class FetchOperation: @unchecked Sendable {
             let outOfRange = if case LogError.offsetOutOfRange = error { true } else { false }
             data.errorCode = (outOfRange ? ErrorCode.offsetOutOfRange : .kafkaStorageError).rawValue
             data.highWatermark = log.highWatermark
-            data.lastStableOffset = log.highWatermark
+            data.lastStableOffset = log.lastStableOffset
             data.logStartOffset = log.logStartOffset
             return PartitionResult(target: target, data: data, region: nil)
         }

@@ -19,7 +19,7 @@ struct ListOffsetsHandler: ApiHandler {
                 var result = ListOffsetsResponse.ListOffsetsPartitionResponse(partitionIndex: partition.partitionIndex, errorCode: 0)
                 if let log = broker.logs.partition(TopicPartition(topic: topic.name, partition: partition.partitionIndex)) {
                     do {
-                        let (offset, timestamp) = try lookup(partition.timestamp, in: log, version: context.version)
+                        let (offset, timestamp) = try lookup(partition.timestamp, in: log, readCommitted: request.isolationLevel == 1)
                         result.offset = offset
                         result.timestamp = timestamp
                         // Not ignorable: only versions that carry it (v4+) may get a value.
@@ -37,9 +37,9 @@ struct ListOffsetsHandler: ApiHandler {
         context.send(response)
     }
 
-    private func lookup(_ timestamp: Int64, in log: PartitionLog, version: Int16) throws(LogError) -> (Int64, Int64) {
+    private func lookup(_ timestamp: Int64, in log: PartitionLog, readCommitted: Bool) throws(LogError) -> (Int64, Int64) {
         switch timestamp {
-        case -1: return (log.highWatermark, -1)
+        case -1: return (readCommitted ? log.lastStableOffset : log.highWatermark, -1)
         case -2, -4: return (log.logStartOffset, -1)
         case -3:
             guard let record = try log.maxTimestampRecord() else { return (-1, -1) }

@@ -39,7 +39,7 @@ struct MetadataHandler: ApiHandler {
             }
             if name == OffsetsTopic.name {
                 // Kafka creates its internal topic as such (compacted, its own partition count).
-                if allowCreate, (try? broker.ensureOffsetsTopic()) != nil, let topic = broker.topics.topic(named: name) {
+                if allowCreate, (try? broker.offsetsTopic.ensureTopic()) != nil, let topic = broker.topics.topic(named: name) {
                     return Self.describe(topic, broker: broker)
                 }
             } else if allowCreate, let topic = try? broker.createTopic(name: name, partitions: broker.configuration.defaultPartitions, configs: [:]) {

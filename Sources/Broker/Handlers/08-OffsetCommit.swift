@@ -5,6 +5,7 @@
 import Coordinators
 import KafkaProtocol
 import KafkaWire
+import LogStorage
 
 struct OffsetCommitHandler: ApiHandler {
     let apiKey = ApiKey.offsetCommit
@@ -23,7 +24,7 @@ struct OffsetCommitHandler: ApiHandler {
                 guard let info, (0..<info.partitions).contains(partition.partitionIndex) else {
                     return byId && info == nil ? .unknownTopicId : .unknownTopicOrPartition
                 }
-                inputs.append(OffsetCommitInput(partition: GroupTopicPartition(topic: info.name, partition: partition.partitionIndex),
+                inputs.append(OffsetCommitInput(partition: TopicPartition(topic: info.name, partition: partition.partitionIndex),
                                                 offset: partition.committedOffset, leaderEpoch: partition.committedLeaderEpoch,
                                                 metadata: partition.committedMetadata))
                 return nil

@@ -5,6 +5,7 @@
 import Coordinators
 import KafkaProtocol
 import KafkaWire
+import LogStorage
 
 struct OffsetFetchHandler: ApiHandler {
     let apiKey = ApiKey.offsetFetch
@@ -23,7 +24,8 @@ struct OffsetFetchHandler: ApiHandler {
         if context.version >= 8 {
             response.groups = request.groups.map { group in
                 let wanted = group.topics.map { $0.map { ($0.name, $0.topicId, $0.partitionIndexes) } }
-                let (error, topics) = fetch(context, groupId: group.groupId, wanted: wanted, memberId: group.memberId, memberEpoch: group.memberEpoch)
+                let (error, topics) = fetch(context, groupId: group.groupId, wanted: wanted, memberId: group.memberId,
+                                            memberEpoch: group.memberEpoch, requireStable: request.requireStable)
                 return .init(groupId: group.groupId, topics: topics.map { topic in
                     .init(name: topic.name, topicId: topic.id, partitions: topic.partitions.map {
                         .init(partitionIndex: $0.index, committedOffset: $0.committed?.offset ?? -1,
@@ -34,7 +36,8 @@ struct OffsetFetchHandler: ApiHandler {
             }
         } else {
             let wanted = request.topics.map { $0.map { ($0.name, Uuid.zero, $0.partitionIndexes) } }
-            let (error, topics) = fetch(context, groupId: request.groupId, wanted: wanted, memberId: nil, memberEpoch: -1)
+            let (error, topics) = fetch(context, groupId: request.groupId, wanted: wanted, memberId: nil, memberEpoch: -1,
+                                        requireStable: request.requireStable)
             response.errorCode = error.rawValue
             response.topics = topics.map { topic in
                 .init(name: topic.name, partitions: topic.partitions.map {
@@ -48,24 +51,27 @@ struct OffsetFetchHandler: ApiHandler {
     }
 
     /// `wanted` nil: every committed offset of the group.
+    /// With `requireStable`, a partition whose offset waits on an open transaction answers
+    /// UNSTABLE_OFFSET_COMMIT (the client retries).
     private func fetch(_ context: RequestContext, groupId: String, wanted: [(String, Uuid, [Int32])]?,
-                       memberId: String?, memberEpoch: Int32) -> (ErrorCode, [TopicOffsets]) {
+                       memberId: String?, memberEpoch: Int32, requireStable: Bool) -> (ErrorCode, [TopicOffsets]) {
         let broker = context.broker
         let byId = context.version >= 10
         var topics: [TopicOffsets] = []
-        var partitions: [GroupTopicPartition]? = nil
+        var partitions: [TopicPartition]? = nil
         if let wanted {
-            var named: [GroupTopicPartition] = []
+            var named: [TopicPartition] = []
             for (name, id, indexes) in wanted {
                 let resolved = byId ? broker.topics.topic(id: id)?.name : name
                 topics.append(TopicOffsets(name: name, id: id, partitions: indexes.map {
                     (index: $0, committed: nil, error: resolved == nil ? ErrorCode.unknownTopicId : .none)
                 }))
-                if let resolved { named += indexes.map { GroupTopicPartition(topic: resolved, partition: $0) } }
+                if let resolved { named += indexes.map { TopicPartition(topic: resolved, partition: $0) } }
             }
             partitions = named
         }
-        let (error, offsets) = broker.groups.fetchOffsets(groupId: groupId, partitions: partitions, memberId: memberId, memberEpoch: memberEpoch)
+        let (error, offsets, unstable) = broker.groups.fetchOffsets(groupId: groupId, partitions: partitions, memberId: memberId,
+                                                                    memberEpoch: memberEpoch, requireStable: requireStable)
         guard error == .none else { return (error, []) }
         if wanted == nil {
             for (partition, committed) in offsets.sorted(by: { $0.key < $1.key }) {
@@ -80,8 +86,9 @@ struct OffsetFetchHandler: ApiHandler {
             let name = byId ? broker.topics.topic(id: topics[topicIndex].id)?.name : topics[topicIndex].name
             guard let name else { continue }
             for partitionIndex in topics[topicIndex].partitions.indices {
-                let key = GroupTopicPartition(topic: name, partition: topics[topicIndex].partitions[partitionIndex].index)
+                let key = TopicPartition(topic: name, partition: topics[topicIndex].partitions[partitionIndex].index)
                 topics[topicIndex].partitions[partitionIndex].committed = offsets[key]
+                if unstable.contains(key) { topics[topicIndex].partitions[partitionIndex].error = .unstableOffsetCommit }
             }
         }
         return (.none, topics)

@@ -1,6 +1,7 @@
-// InitProducerId (key 22) for idempotent producers: a new producer id at epoch 0, or, when
-// a producer presents its id and epoch (KIP-360, v3+), the same id with the next epoch.
-// Transactional ids need the transaction coordinator, which is not served yet.
+// InitProducerId (key 22): idempotent producers get a new producer id at epoch 0, or, when
+// they present their id and epoch (KIP-360, v3+), the same id with the next epoch.
+// Transactional ids go to the transaction coordinator, which fences the previous
+// incarnation.
 
 import KafkaProtocol
 
@@ -11,8 +12,13 @@ struct InitProducerIdHandler: ApiHandler {
     func handle(_ context: RequestContext) {
         let request = context.request.body as! InitProducerIdRequest
         var response = InitProducerIdResponse(errorCode: 0, producerId: -1, producerEpoch: -1)
-        if request.transactionalId != nil {
-            response.errorCode = ErrorCode.coordinatorNotAvailable.rawValue
+        if let transactionalId = request.transactionalId {
+            let result = context.broker.transactions.initProducerId(
+                transactionalId: transactionalId, timeoutMilliseconds: request.transactionTimeoutMs,
+                producerId: request.producerId, producerEpoch: request.producerEpoch)
+            response.errorCode = result.error.fenced(forVersion: context.version, since: 4).rawValue
+            response.producerId = result.producerId
+            response.producerEpoch = result.producerEpoch
         } else if request.producerId >= 0 && request.producerEpoch >= 0 && request.producerEpoch < Int16.max - 1 {
             response.producerId = request.producerId
             response.producerEpoch = request.producerEpoch + 1
@@ -26,5 +32,13 @@ struct InitProducerIdHandler: ApiHandler {
             }
         }
         context.send(response)
+    }
+}
+
+extension ErrorCode {
+    /// PRODUCER_FENCED exists from a version of each transactional API on (KIP-588);
+    /// older versions hear INVALID_PRODUCER_EPOCH, as Kafka answers them.
+    func fenced(forVersion version: Int16, since: Int16) -> ErrorCode {
+        self == .producerFenced && version < since ? .invalidProducerEpoch : self
     }
 }

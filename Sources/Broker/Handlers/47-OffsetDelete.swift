@@ -3,6 +3,7 @@
 
 import Coordinators
 import KafkaProtocol
+import LogStorage
 
 struct OffsetDeleteHandler: ApiHandler {
     let apiKey = ApiKey.offsetDelete
@@ -11,7 +12,7 @@ struct OffsetDeleteHandler: ApiHandler {
     func handle(_ context: RequestContext) {
         let request = context.request.body as! OffsetDeleteRequest
         let partitions = request.topics.flatMap { topic in
-            topic.partitions.map { GroupTopicPartition(topic: topic.name, partition: $0.partitionIndex) }
+            topic.partitions.map { TopicPartition(topic: topic.name, partition: $0.partitionIndex) }
         }
         let (error, results) = context.broker.groups.deleteOffsets(groupId: request.groupId, partitions: partitions)
         var response = OffsetDeleteResponse(errorCode: error.rawValue)

@@ -1,0 +1,53 @@
+// AddPartitionsToTxn (key 24): partitions join a producer's transaction before it writes to
+// them. v0-3 carry one transaction (clients); v4+ several, possibly verify-only (brokers).
+// An unknown partition fails the request: it gets UNKNOWN_TOPIC_OR_PARTITION and the
+// others OPERATION_NOT_ATTEMPTED, as Kafka answers.
+
+import KafkaProtocol
+import LogStorage
+
+struct AddPartitionsToTxnHandler: ApiHandler {
+    let apiKey = ApiKey.addPartitionsToTxn
+    let advertised: ClosedRange<Int16> = 0...5
+
+    typealias TopicResult = AddPartitionsToTxnResponse.AddPartitionsToTxnTopicResult
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! AddPartitionsToTxnRequest
+        var response = AddPartitionsToTxnResponse()
+        if context.version <= 3 {
+            response.resultsByTopicV3AndBelow = add(context, transactionalId: request.v3AndBelowTransactionalId, producerId: request.v3AndBelowProducerId,
+                                                    producerEpoch: request.v3AndBelowProducerEpoch, topics: request.v3AndBelowTopics, verifyOnly: false)
+        } else {
+            response.resultsByTransaction = request.transactions.map { transaction in
+                .init(transactionalId: transaction.transactionalId,
+                      topicResults: add(context, transactionalId: transaction.transactionalId, producerId: transaction.producerId,
+                                        producerEpoch: transaction.producerEpoch, topics: transaction.topics, verifyOnly: transaction.verifyOnly))
+            }
+        }
+        context.send(response)
+    }
+
+    private func add(_ context: RequestContext, transactionalId: String, producerId: Int64, producerEpoch: Int16,
+                     topics: [AddPartitionsToTxnRequest.AddPartitionsToTxnTopic], verifyOnly: Bool) -> [TopicResult] {
+        let broker = context.broker
+        let partitions = topics.flatMap { topic in topic.partitions.map { TopicPartition(topic: topic.name, partition: $0) } }
+        let unknown = Set(partitions.filter { broker.logs.partition($0) == nil })
+        func results(_ error: (TopicPartition) -> ErrorCode) -> [TopicResult] {
+            topics.map { topic in
+                .init(name: topic.name, resultsByPartition: topic.partitions.map {
+                    .init(partitionIndex: $0, partitionErrorCode: error(TopicPartition(topic: topic.name, partition: $0)).rawValue)
+                })
+            }
+        }
+        if !unknown.isEmpty {
+            return results { unknown.contains($0) ? .unknownTopicOrPartition : .operationNotAttempted }
+        }
+        if verifyOnly {
+            return results { broker.transactions.verify(producerId: producerId, producerEpoch: producerEpoch, partition: $0) }
+        }
+        let error = broker.transactions.addPartitions(transactionalId: transactionalId, producerId: producerId, producerEpoch: producerEpoch,
+                                                      partitions: partitions).fenced(forVersion: context.version, since: 2)
+        return results { _ in error }
+    }
+}

@@ -1,0 +1,27 @@
+// AddOffsetsToTxn (key 25): the group's partition of __consumer_offsets joins the
+// transaction, so that its TxnOffsetCommit records are settled by the transaction's marker.
+
+import Coordinators
+import KafkaProtocol
+import LogStorage
+
+struct AddOffsetsToTxnHandler: ApiHandler {
+    let apiKey = ApiKey.addOffsetsToTxn
+    let advertised: ClosedRange<Int16> = 0...4
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! AddOffsetsToTxnRequest
+        let broker = context.broker
+        var result = ErrorCode.none
+        do {
+            try broker.offsetsTopic.ensureTopic()
+            let partition = TopicPartition(topic: OffsetsTopic.name, partition: broker.groups.offsetsPartition(for: request.groupId))
+            result = broker.transactions.addPartitions(transactionalId: request.transactionalId, producerId: request.producerId,
+                                                      producerEpoch: request.producerEpoch, partitions: [partition])
+                .fenced(forVersion: context.version, since: 2)
+        } catch {
+            result = .coordinatorNotAvailable
+        }
+        context.send(AddOffsetsToTxnResponse(errorCode: result.rawValue))
+    }
+}

@@ -1,0 +1,18 @@
+// EndTxn (key 26): commits or aborts a producer's transaction. The coordinator writes the
+// markers to every partition of it before this answers.
+
+import KafkaProtocol
+
+struct EndTxnHandler: ApiHandler {
+    let apiKey = ApiKey.endTxn
+    let advertised: ClosedRange<Int16> = 0...5
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! EndTxnRequest
+        let error = context.broker.transactions.endTransaction(
+            transactionalId: request.transactionalId, producerId: request.producerId, producerEpoch: request.producerEpoch,
+            commit: request.committed)
+        // v5's producer id and epoch are for transactions version 2 (KIP-890), not served.
+        context.send(EndTxnResponse(errorCode: error.fenced(forVersion: context.version, since: 2).rawValue))
+    }
+}

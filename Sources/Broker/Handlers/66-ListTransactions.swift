@@ -1,0 +1,32 @@
+// ListTransactions (key 66): transactional ids by state, producer id, duration (v1) and
+// id pattern (v2, a regular expression matched against the whole id).
+
+import Coordinators
+import KafkaProtocol
+
+struct ListTransactionsHandler: ApiHandler {
+    let apiKey = ApiKey.listTransactions
+    let advertised: ClosedRange<Int16> = 0...2
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! ListTransactionsRequest
+        let known = Set(TransactionState.allCases.map(\.name))
+        var response = ListTransactionsResponse(errorCode: 0, unknownStateFilters: request.stateFilters.filter { !known.contains($0) })
+        var pattern: Regex<AnyRegexOutput>?
+        if let text = request.transactionalIdPattern, !text.isEmpty {
+            guard let compiled = try? Regex(text) else {
+                response.errorCode = ErrorCode.invalidRegularExpression.rawValue
+                return context.send(response)
+            }
+            pattern = compiled
+        }
+        response.transactionStates = context.broker.transactions.list(
+            states: request.stateFilters, producerIds: request.producerIdFilters, minimumDurationMilliseconds: request.durationFilter
+        ).filter { metadata in
+            pattern.map { (try? $0.wholeMatch(in: metadata.transactionalId)) != nil } ?? true
+        }.map {
+            .init(transactionalId: $0.transactionalId, producerId: $0.producerId, transactionState: $0.state.name)
+        }
+        context.send(response)
+    }
+}

@@ -1,0 +1,381 @@
+// The transaction coordinator: every transactional id of this broker, Kafka's state machine
+// (Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort, Dead,
+// PrepareEpochFence) for transactions protocol version 1, persisted in __transaction_state.
+// Ending a transaction writes its COMMIT or ABORT markers through TransactionMarkerWriter
+// before answering, so a coordinator never has markers in flight.
+
+import KafkaProtocol
+import KafkaWire
+import LogStorage
+import SystemCalls
+
+public enum TransactionState: Int8, Sendable, CaseIterable {
+    case empty = 0, ongoing = 1, prepareCommit = 2, prepareAbort = 3, completeCommit = 4, completeAbort = 5, dead = 6
+    case prepareEpochFence = 7
+
+    /// Kafka's names (DescribeTransactions, ListTransactions).
+    public var name: String {
+        switch self {
+        case .empty: "Empty"
+        case .ongoing: "Ongoing"
+        case .prepareCommit: "PrepareCommit"
+        case .prepareAbort: "PrepareAbort"
+        case .completeCommit: "CompleteCommit"
+        case .completeAbort: "CompleteAbort"
+        case .dead: "Dead"
+        case .prepareEpochFence: "PrepareEpochFence"
+        }
+    }
+}
+
+/// Writes transaction markers to data partitions (and completes transactional offsets when
+/// the partition is one of __consumer_offsets). The broker implements it.
+public protocol TransactionMarkerWriter: Sendable {
+    func writeMarker(to partition: TopicPartition, producerId: Int64, producerEpoch: Int16, commit: Bool) throws
+}
+
+public protocol ProducerIdSource: Sendable {
+    func nextProducerId() throws -> Int64
+}
+
+public struct TransactionConfiguration: Sendable {
+    /// transaction.max.timeout.ms
+    public var maximumTimeoutMilliseconds: Int32 = 900_000
+    /// transactional.id.expiration.ms
+    public var transactionalIdExpirationMilliseconds: Int64 = 604_800_000
+    /// transaction.state.log.num.partitions
+    public var stateTopicPartitions: Int32 = 50
+
+    public init() {}
+}
+
+/// One transactional id's state.
+public struct TransactionMetadata: Sendable, Equatable {
+    public var transactionalId: String
+    public var producerId: Int64
+    public var producerEpoch: Int16
+    /// The epoch before the last bump, so a retried InitProducerId is recognised (KIP-360).
+    public var lastProducerEpoch: Int16 = -1
+    public var timeoutMilliseconds: Int32
+    public var state: TransactionState
+    public var partitions: Set<TopicPartition> = []
+    public var startTimestamp: Int64 = -1
+    public var lastUpdateTimestamp: Int64
+}
+
+public final class TransactionCoordinator: @unchecked Sendable {
+    public static let stateTopic = "__transaction_state"
+    public let configuration: TransactionConfiguration
+    let clock: @Sendable () -> Int64
+    let log: any CoordinatorLog
+    let markers: any TransactionMarkerWriter
+    let producerIds: any ProducerIdSource
+    // Everything below is read and written under `lock`. Transactions are few and short;
+    // one lock keeps marker writing and state changes in one order.
+    private let lock = Lock()
+    private var transactions: [String: TransactionMetadata] = [:]
+    private var transactionalIds: [Int64: String] = [:]
+
+    public init(configuration: TransactionConfiguration, log: any CoordinatorLog, markers: any TransactionMarkerWriter,
+                producerIds: any ProducerIdSource, clock: @escaping @Sendable () -> Int64) {
+        self.configuration = configuration
+        self.log = log
+        self.markers = markers
+        self.producerIds = producerIds
+        self.clock = clock
+    }
+
+    private func withLock<T>(_ body: () -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
+    }
+
+    /// The partition of __transaction_state that holds `transactionalId`.
+    public func statePartition(for transactionalId: String) -> Int32 {
+        OffsetsTopic.partition(for: transactionalId, partitions: log.partitionCount ?? configuration.stateTopicPartitions)
+    }
+
+    // MARK: InitProducerId
+
+    public struct InitResult: Sendable, Equatable {
+        public var error: ErrorCode
+        public var producerId: Int64 = -1
+        public var producerEpoch: Int16 = -1
+    }
+
+    /// InitProducerId for a transactional id: a new producer id, or the next epoch of the
+    /// current one. An open transaction of the previous incarnation is aborted with a bumped
+    /// epoch first (the fence), as Kafka's PrepareEpochFence does.
+    public func initProducerId(transactionalId: String, timeoutMilliseconds: Int32, producerId: Int64, producerEpoch: Int16) -> InitResult {
+        guard !transactionalId.isEmpty else { return InitResult(error: .invalidRequest) }
+        guard timeoutMilliseconds > 0, timeoutMilliseconds <= configuration.maximumTimeoutMilliseconds else {
+            return InitResult(error: .invalidTransactionTimeout)
+        }
+        return withLock {
+            let now = clock()
+            guard var metadata = transactions[transactionalId] else {
+                do {
+                    let id = try producerIds.nextProducerId()
+                    let metadata = TransactionMetadata(transactionalId: transactionalId, producerId: id, producerEpoch: 0,
+                                                       timeoutMilliseconds: timeoutMilliseconds, state: .empty, lastUpdateTimestamp: now)
+                    guard store(metadata, now: now) else { return InitResult(error: .coordinatorNotAvailable) }
+                    return InitResult(error: .none, producerId: id, producerEpoch: 0)
+                } catch {
+                    return InitResult(error: .coordinatorNotAvailable)
+                }
+            }
+            if producerId >= 0 {
+                // KIP-360: the producer says who it was; it must be the current incarnation
+                // (or a retry of the last bump).
+                let current = producerId == metadata.producerId && producerEpoch == metadata.producerEpoch
+                let retry = producerId == metadata.producerId && producerEpoch == metadata.lastProducerEpoch
+                if retry { return InitResult(error: .none, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch) }
+                if !current { return InitResult(error: .producerFenced) }
+            }
+            switch metadata.state {
+            case .prepareCommit, .prepareAbort, .prepareEpochFence:
+                return InitResult(error: .concurrentTransactions)
+            case .ongoing:
+                // Fence the previous incarnation: abort its transaction under a new epoch.
+                guard bumpEpoch(&metadata) else { return InitResult(error: .coordinatorNotAvailable) }
+                if let error = complete(&metadata, commit: false, now: now) { return InitResult(error: error) }
+            case .empty, .completeCommit, .completeAbort, .dead:
+                break
+            }
+            guard bumpEpoch(&metadata) else { return InitResult(error: .coordinatorNotAvailable) }
+            metadata.timeoutMilliseconds = timeoutMilliseconds
+            metadata.state = .empty
+            metadata.partitions = []
+            metadata.startTimestamp = -1
+            guard store(metadata, now: now) else { return InitResult(error: .coordinatorNotAvailable) }
+            return InitResult(error: .none, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch)
+        }
+    }
+
+    /// Lock held. The next epoch, or a new producer id when the epoch is exhausted.
+    private func bumpEpoch(_ metadata: inout TransactionMetadata) -> Bool {
+        metadata.lastProducerEpoch = metadata.producerEpoch
+        if metadata.producerEpoch >= Int16.max - 1 {
+            guard let id = try? producerIds.nextProducerId() else { return false }
+            transactionalIds[metadata.producerId] = nil
+            metadata.producerId = id
+            metadata.producerEpoch = 0
+            metadata.lastProducerEpoch = -1
+        } else {
+            metadata.producerEpoch += 1
+        }
+        return true
+    }
+
+    // MARK: Adding partitions
+
+    /// Lock held. The checks every transactional request makes of the producer.
+    private func validate(_ transactionalId: String, producerId: Int64, producerEpoch: Int16) -> (TransactionMetadata?, ErrorCode) {
+        guard let metadata = transactions[transactionalId], metadata.producerId == producerId else {
+            return (nil, .invalidProducerIdMapping)
+        }
+        guard metadata.producerEpoch == producerEpoch else { return (nil, .producerFenced) }
+        switch metadata.state {
+        case .prepareCommit, .prepareAbort, .prepareEpochFence: return (nil, .concurrentTransactions)
+        case .dead: return (nil, .invalidProducerIdMapping)
+        default: return (metadata, .none)
+        }
+    }
+
+    /// AddPartitionsToTxn and AddOffsetsToTxn: the partitions join the transaction, which
+    /// starts if none was open.
+    public func addPartitions(transactionalId: String, producerId: Int64, producerEpoch: Int16, partitions: [TopicPartition]) -> ErrorCode {
+        withLock {
+            let now = clock()
+            let (found, error) = validate(transactionalId, producerId: producerId, producerEpoch: producerEpoch)
+            guard var metadata = found else { return error }
+            if metadata.state != .ongoing {
+                metadata.state = .ongoing
+                metadata.partitions = []
+                metadata.startTimestamp = now
+            }
+            let before = metadata.partitions
+            metadata.partitions.formUnion(partitions)
+            guard metadata.partitions != before || transactions[transactionalId]?.state != .ongoing else { return .none }
+            return store(metadata, now: now) ? .none : .coordinatorNotAvailable
+        }
+    }
+
+    /// Produce checks a transactional batch against it (Kafka's partition verification): the
+    /// producer must be the current epoch of a transaction that holds the partition.
+    public func verify(producerId: Int64, producerEpoch: Int16, partition: TopicPartition) -> ErrorCode {
+        withLock {
+            guard let id = transactionalIds[producerId], let metadata = transactions[id] else { return .invalidProducerIdMapping }
+            if producerEpoch < metadata.producerEpoch { return .invalidProducerEpoch }
+            guard metadata.state == .ongoing, metadata.partitions.contains(partition) else { return .invalidTxnState }
+            return .none
+        }
+    }
+
+    // MARK: EndTxn
+
+    /// Commits or aborts the open transaction: PrepareCommit/PrepareAbort is stored, the
+    /// markers are written to every partition, then CompleteCommit/CompleteAbort.
+    public func endTransaction(transactionalId: String, producerId: Int64, producerEpoch: Int16, commit: Bool) -> ErrorCode {
+        withLock {
+            let now = clock()
+            let (found, error) = validate(transactionalId, producerId: producerId, producerEpoch: producerEpoch)
+            guard var metadata = found else { return error }
+            switch metadata.state {
+            case .ongoing:
+                return complete(&metadata, commit: commit, now: now) ?? .none
+            case .completeCommit:
+                return commit ? .none : .invalidTxnState  // a retried commit
+            case .completeAbort:
+                return commit ? .invalidTxnState : .none
+            default:
+                return .invalidTxnState
+            }
+        }
+    }
+
+    /// Lock held. Runs a transaction to its end; nil when it got there.
+    private func complete(_ metadata: inout TransactionMetadata, commit: Bool, now: Int64) -> ErrorCode? {
+        metadata.state = commit ? .prepareCommit : .prepareAbort
+        guard store(metadata, now: now) else { return .coordinatorNotAvailable }
+        for partition in metadata.partitions.sorted() {
+            do {
+                try markers.writeMarker(to: partition, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch, commit: commit)
+            } catch {
+                // A partition deleted meanwhile has nothing left to mark; anything else is
+                // retried when the transaction is completed again (restart, timeout).
+                continue
+            }
+        }
+        metadata.state = commit ? .completeCommit : .completeAbort
+        metadata.partitions = []
+        _ = store(metadata, now: now)
+        return nil
+    }
+
+    // MARK: Expiry
+
+    /// Aborts transactions open longer than their timeout (fencing the producer with a new
+    /// epoch, as Kafka does) and forgets transactional ids idle past their expiration.
+    public func expireTransactions() {
+        withLock {
+            let now = clock()
+            for (id, var metadata) in transactions {
+                switch metadata.state {
+                case .ongoing where now - metadata.startTimestamp > Int64(metadata.timeoutMilliseconds):
+                    guard bumpEpoch(&metadata) else { continue }
+                    _ = complete(&metadata, commit: false, now: now)
+                case .prepareCommit, .prepareAbort:
+                    _ = complete(&metadata, commit: metadata.state == .prepareCommit, now: now)
+                case .empty, .completeCommit, .completeAbort:
+                    // (A `where` here would bind to the last pattern only.)
+                    guard now - metadata.lastUpdateTimestamp > configuration.transactionalIdExpirationMilliseconds else { continue }
+                    let record = CoordinatorRecord(key: Self.key(id), value: nil)
+                    if (try? log.append([record], partition: statePartition(for: id), now: now)) != nil {
+                        transactions[id] = nil
+                        transactionalIds[metadata.producerId] = nil
+                    }
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    // MARK: Persistence
+
+    /// Lock held. Writes the state to __transaction_state and keeps it; false when the
+    /// log refused it (then nothing changed).
+    private func store(_ metadata: TransactionMetadata, now: Int64) -> Bool {
+        var updated = metadata
+        updated.lastUpdateTimestamp = now
+        let value = TransactionLogValue(
+            producerId: updated.producerId, producerEpoch: updated.producerEpoch, transactionTimeoutMs: updated.timeoutMilliseconds,
+            transactionStatus: updated.state.rawValue,
+            transactionPartitions: Dictionary(grouping: updated.partitions, by: \.topic).sorted { $0.key < $1.key }.map {
+                .init(topic: $0.key, partitionIds: $0.value.map(\.partition).sorted())
+            },
+            transactionLastUpdateTimestampMs: now, transactionStartTimestampMs: updated.startTimestamp)
+        let record = CoordinatorRecord(key: Self.key(metadata.transactionalId), value: OffsetsTopic.encode(value, version: 0, messageVersion: 0))
+        do {
+            try log.append([record], partition: statePartition(for: metadata.transactionalId), now: now)
+        } catch {
+            return false
+        }
+        if let previous = transactions[metadata.transactionalId], previous.producerId != updated.producerId {
+            transactionalIds[previous.producerId] = nil
+        }
+        transactions[metadata.transactionalId] = updated
+        transactionalIds[updated.producerId] = metadata.transactionalId
+        return true
+    }
+
+    static func key(_ transactionalId: String) -> [UInt8] {
+        OffsetsTopic.encode(TransactionLogKey(transactionalId: transactionalId), version: 0, messageVersion: 0)
+    }
+
+    /// Applies one record of __transaction_state (start-up). False when undecodable.
+    @discardableResult
+    public func replay(key: [UInt8], value: [UInt8]?) -> Bool {
+        var keyReader = ByteReader(key)
+        guard let keyVersion = try? keyReader.readInt16(), keyVersion == 0,
+              let decodedKey = try? TransactionLogKey(from: &keyReader, version: 0) else { return false }
+        let id = decodedKey.transactionalId
+        return withLock {
+            guard let value else {
+                if let old = transactions.removeValue(forKey: id) { transactionalIds[old.producerId] = nil }
+                return true
+            }
+            var reader = ByteReader(value)
+            guard let version = try? reader.readInt16(), TransactionLogValue.validVersions.contains(version),
+                  let stored = try? TransactionLogValue(from: &reader, version: version),
+                  let state = TransactionState(rawValue: stored.transactionStatus) else { return false }
+            let previous = transactions[id]
+            var metadata = TransactionMetadata(
+                transactionalId: id, producerId: stored.producerId, producerEpoch: stored.producerEpoch,
+                timeoutMilliseconds: stored.transactionTimeoutMs, state: state,
+                partitions: Set((stored.transactionPartitions ?? []).flatMap { topic in
+                    topic.partitionIds.map { TopicPartition(topic: topic.topic, partition: $0) }
+                }),
+                startTimestamp: stored.transactionStartTimestampMs, lastUpdateTimestamp: stored.transactionLastUpdateTimestampMs)
+            if let previous, previous.producerId == metadata.producerId, previous.producerEpoch < metadata.producerEpoch {
+                metadata.lastProducerEpoch = previous.producerEpoch
+            }
+            if let previous { transactionalIds[previous.producerId] = nil }
+            transactions[id] = metadata
+            transactionalIds[metadata.producerId] = id
+            return true
+        }
+    }
+
+    /// After replay: transactions caught between PrepareCommit/PrepareAbort and their
+    /// completion are completed now (their markers written again where missing).
+    public func completeInterruptedTransactions() {
+        withLock {
+            let now = clock()
+            for (_, var metadata) in transactions where metadata.state == .prepareCommit || metadata.state == .prepareAbort {
+                _ = complete(&metadata, commit: metadata.state == .prepareCommit, now: now)
+            }
+        }
+    }
+
+    // MARK: Operators
+
+    public func describe(_ transactionalId: String) -> TransactionMetadata? {
+        withLock { transactions[transactionalId] }
+    }
+
+    /// ListTransactions: by state names, producer ids, and open for longer than
+    /// `minimumDurationMilliseconds` (-1: any); empty filters match everything.
+    public func list(states: [String], producerIds: [Int64], minimumDurationMilliseconds: Int64) -> [TransactionMetadata] {
+        withLock {
+            let now = clock()
+            return transactions.values.filter { metadata in
+                (states.isEmpty || states.contains(metadata.state.name))
+                    && (producerIds.isEmpty || producerIds.contains(metadata.producerId))
+                    && (minimumDurationMilliseconds < 0 || (metadata.startTimestamp >= 0 && now - metadata.startTimestamp >= minimumDurationMilliseconds))
+            }.sorted { $0.transactionalId < $1.transactionalId }
+        }
+    }
+}

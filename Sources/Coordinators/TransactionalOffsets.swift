@@ -1,0 +1,85 @@
+// Offsets committed inside a transaction (TxnOffsetCommit): written to __consumer_offsets
+// as the producer's transactional records, held pending until the transaction's marker
+// reaches that partition, then committed or dropped. OffsetFetch with require_stable
+// answers UNSTABLE_OFFSET_COMMIT for a partition with one pending.
+
+import KafkaProtocol
+import KafkaWire
+import LogStorage
+
+extension GroupCoordinator {
+    /// TxnOffsetCommit: one error per offset, in order. `generationId` -1 skips the member
+    /// checks (versions before 3, and producers outside a group).
+    public func commitTransactionalOffsets(groupId: String, producerId: Int64, producerEpoch: Int16, generationId: Int32,
+                                           memberId: String, groupInstanceId: String?, offsets: [OffsetCommitInput]) -> [ErrorCode] {
+        guard !groupId.isEmpty else { return offsets.map { _ in .invalidGroupId } }
+        return withSlot(groupId, create: true) { slot, now, _ -> [ErrorCode] in
+            if generationId >= 0 || !memberId.isEmpty,
+               let error = validateTransactionalCommit(slot, generationId: generationId, memberId: memberId, groupInstanceId: groupInstanceId) {
+                if slot.classic == nil && slot.consumer == nil { removeIfUnused(slot) }
+                return offsets.map { _ in error }
+            }
+            if slot.classic == nil && slot.consumer == nil { slot.classic = ClassicGroup(groupId: groupId, now: now) }
+            var errors: [ErrorCode] = []
+            var records: [CoordinatorRecord] = []
+            var accepted: [(TopicPartition, CommittedOffset)] = []
+            for input in offsets {
+                if (input.metadata?.utf8.count ?? 0) > configuration.offsetMetadataMaximumBytes {
+                    errors.append(.offsetMetadataTooLarge)
+                    continue
+                }
+                let committed = CommittedOffset(offset: input.offset, leaderEpoch: input.leaderEpoch, metadata: input.metadata ?? "", commitTimestamp: now)
+                records.append(OffsetsTopic.offsetCommit(group: groupId, topic: input.partition.topic, partition: input.partition.partition, offset: committed))
+                accepted.append((input.partition, committed))
+                errors.append(.none)
+            }
+            if !records.isEmpty {
+                do {
+                    try log.append(records, partition: slot.offsetsPartition, now: now, producer: (producerId, producerEpoch))
+                } catch {
+                    return errors.map { $0 == .none ? .coordinatorNotAvailable : $0 }
+                }
+            }
+            for (partition, committed) in accepted { slot.pendingTransactionalOffsets[producerId, default: [:]][partition] = committed }
+            return errors
+        } ?? offsets.map { _ in .coordinatorNotAvailable }
+    }
+
+    private func validateTransactionalCommit(_ slot: GroupSlot, generationId: Int32, memberId: String, groupInstanceId: String?) -> ErrorCode? {
+        if let group = slot.consumer {
+            guard let member = group.members[memberId] else { return .unknownMemberId }
+            return generationId == member.memberEpoch ? nil : .illegalGeneration
+        }
+        guard let group = slot.classic else { return .illegalGeneration }
+        if let groupInstanceId, let known = group.staticMembers[groupInstanceId], known != memberId { return .fencedInstanceId }
+        guard group.members[memberId] != nil else { return .unknownMemberId }
+        return generationId == group.generationId ? nil : .illegalGeneration
+    }
+
+    /// A transaction marker reached `offsetsPartition`: the producer's pending offsets of
+    /// every group there are committed or dropped.
+    public func completeTransaction(producerId: Int64, offsetsPartition: Int32, commit: Bool) {
+        for slot in allSlots where slot.offsetsPartition == offsetsPartition {
+            _ = withSlot(slot.groupId, create: false) { slot, _, _ in
+                guard let pending = slot.pendingTransactionalOffsets.removeValue(forKey: producerId) else { return }
+                if commit { slot.offsets.merge(pending) { _, new in new } }
+                if !commit { removeIfUnused(slot) }
+            }
+        }
+    }
+
+    /// Start-up replay of a transactional batch's record in __consumer_offsets.
+    public func replayTransactional(producerId: Int64, key: [UInt8], value: [UInt8]?) {
+        var reader = ByteReader(key)
+        guard let version = try? reader.readInt16(), version == 0 || version == 1,
+              let decoded = try? OffsetCommitKey(from: &reader, version: 0), let value else { return }
+        var valueReader = ByteReader(value)
+        guard let valueVersion = try? valueReader.readInt16(), OffsetCommitValue.validVersions.contains(valueVersion),
+              let stored = try? OffsetCommitValue(from: &valueReader, version: valueVersion) else { return }
+        _ = withSlot(decoded.group, create: true) { slot, now, _ in
+            if slot.classic == nil && slot.consumer == nil { slot.classic = ClassicGroup(groupId: decoded.group, now: now) }
+            slot.pendingTransactionalOffsets[producerId, default: [:]][TopicPartition(topic: decoded.topic, partition: decoded.partition)] =
+                CommittedOffset(offset: stored.offset, leaderEpoch: stored.leaderEpoch, metadata: stored.metadata, commitTimestamp: stored.commitTimestamp)
+        }
+    }
+}
