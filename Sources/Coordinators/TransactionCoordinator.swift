@@ -140,6 +140,8 @@ public final class TransactionCoordinator: @unchecked Sendable {
                 // Fence the previous incarnation: abort its transaction under a new epoch.
                 guard bumpEpoch(&metadata) else { return InitResult(error: .coordinatorNotAvailable) }
                 if let error = complete(&metadata, commit: false, now: now) { return InitResult(error: error) }
+                // Markers still to write: the client retries until the abort is complete.
+                if metadata.state != .completeAbort { return InitResult(error: .concurrentTransactions) }
             case .empty, .completeCommit, .completeAbort, .dead:
                 break
             }
@@ -235,18 +237,30 @@ public final class TransactionCoordinator: @unchecked Sendable {
         }
     }
 
-    /// Lock held. Runs a transaction to its end; nil when it got there.
+    /// Lock held. Runs a transaction to its end; nil once PrepareCommit/PrepareAbort is
+    /// stored (the decision stands). Partitions whose marker could not be written keep the
+    /// transaction in its Prepare state; the deadline pass retries them, as Kafka retries
+    /// markers, until every one is written.
     private func complete(_ metadata: inout TransactionMetadata, commit: Bool, now: Int64) -> ErrorCode? {
-        metadata.state = commit ? .prepareCommit : .prepareAbort
-        guard store(metadata, now: now) else { return .coordinatorNotAvailable }
+        let preparing = commit ? TransactionState.prepareCommit : .prepareAbort
+        if metadata.state != preparing {
+            metadata.state = preparing
+            guard store(metadata, now: now) else { return .coordinatorNotAvailable }
+        }
+        var unwritten: Set<TopicPartition> = []
         for partition in metadata.partitions.sorted() {
             do {
                 try markers.writeMarker(to: partition, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch, commit: commit)
+            } catch LogError.unknownPartition {
+                continue  // deleted meanwhile: nothing left to mark
             } catch {
-                // A partition deleted meanwhile has nothing left to mark; anything else is
-                // retried when the transaction is completed again (restart, timeout).
-                continue
+                unwritten.insert(partition)
             }
+        }
+        if !unwritten.isEmpty {
+            metadata.partitions = unwritten
+            _ = store(metadata, now: now)
+            return nil
         }
         metadata.state = commit ? .completeCommit : .completeAbort
         metadata.partitions = []

@@ -125,3 +125,34 @@ struct TransactionHarness {
         #expect(restarted.endTransaction(transactionalId: "open", producerId: 1000, producerEpoch: 0, commit: false) == .none)
     }
 }
+
+@Suite struct TransactionMarkerRetryTests {
+    final class FlakyMarkers: TransactionMarkerWriter {
+        struct Unavailable: Error {}
+        private let failing = Mutex<Bool>(true)
+        private let written = Mutex<Int>(0)
+        var count: Int { written.withLock { $0 } }
+        func heal() { failing.withLock { $0 = false } }
+        func writeMarker(to partition: TopicPartition, producerId: Int64, producerEpoch: Int16, commit: Bool) throws {
+            if failing.withLock({ $0 }) { throw Unavailable() }
+            written.withLock { $0 += 1 }
+        }
+    }
+
+    @Test func aMarkerThatCannotBeWrittenIsRetriedUntilItIs() {
+        let clock = ManualClock()
+        let markers = FlakyMarkers()
+        let coordinator = TransactionCoordinator(configuration: TransactionConfiguration(), log: MemoryCoordinatorLog(), markers: markers,
+                                                 producerIds: CountingProducerIds(), clock: { clock.milliseconds })
+        _ = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: -1, producerEpoch: -1)
+        _ = coordinator.addPartitions(transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: [TopicPartition(topic: "a", partition: 0)])
+        // The decision is stored: EndTxn succeeds, the transaction waits in PrepareCommit.
+        #expect(coordinator.endTransaction(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == .none)
+        #expect(coordinator.describe("t")?.state == .prepareCommit)
+        #expect(coordinator.addPartitions(transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: []) == .concurrentTransactions)
+        markers.heal()
+        coordinator.expireTransactions()
+        #expect(coordinator.describe("t")?.state == .completeCommit)
+        #expect(markers.count == 1)
+    }
+}

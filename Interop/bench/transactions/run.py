@@ -77,6 +77,7 @@ def measure(broker, quick):
     results = {}
     broker.start()
     bootstrap = broker.bootstrap
+    produce_rate(bootstrap, 10_000, transactional=False)  # warm-up: connections, first topic
     count = 20_000 if quick else 200_000
     results[f"idempotent produce, {count:,} x 100 B (msg/s)"] = produce_rate(bootstrap, count, transactional=False)
     results[f"transactional produce, {count:,} x 100 B, commit per 10,000 (msg/s)"] = produce_rate(bootstrap, count, transactional=True)
