@@ -7,6 +7,7 @@
 import KafkaProtocol
 import KafkaWire
 import LogStorage
+import Synchronization
 import SystemCalls
 
 /// One group id's state: a classic or a consumer group, and its committed offsets.
@@ -57,6 +58,10 @@ public final class GroupCoordinator: @unchecked Sendable {
     private var slots: [String: GroupSlot] = [:]
     /// When offsets retention last ran; touched only by `expireDeadlines` (one caller).
     private var lastOffsetsExpiry: Int64 = 0
+    private let writeOrder = Atomic<Int64>(0)
+
+    /// The next position in the order commits are written (and replayed) in.
+    func nextWriteOrder() -> Int64 { writeOrder.add(1, ordering: .relaxed).newValue }
 
     public init(configuration: GroupConfiguration, log: any CoordinatorLog, topics: any GroupTopicCatalog,
                 clock: @escaping @Sendable () -> Int64) {

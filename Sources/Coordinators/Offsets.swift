@@ -42,8 +42,9 @@ extension GroupCoordinator {
                     errors.append(.offsetMetadataTooLarge)
                     continue
                 }
-                let committed = CommittedOffset(offset: input.offset, leaderEpoch: input.leaderEpoch, metadata: input.metadata ?? "",
+                var committed = CommittedOffset(offset: input.offset, leaderEpoch: input.leaderEpoch, metadata: input.metadata ?? "",
                                                 commitTimestamp: now, expireTimestamp: retentionMilliseconds >= 0 ? now + retentionMilliseconds : nil)
+                committed.writeOrder = nextWriteOrder()
                 records.append(OffsetsTopic.offsetCommit(group: groupId, topic: input.partition.topic, partition: input.partition.partition, offset: committed))
                 accepted.append((input.partition, committed))
                 errors.append(.none)

@@ -84,6 +84,9 @@ public struct CommittedOffset: Sendable, Equatable {
     public var commitTimestamp: Int64
     /// Only from OffsetCommit v2-4 with a retention time.
     public var expireTimestamp: Int64?
+    /// Where the commit stands in __consumer_offsets relative to the group's other commits
+    /// (a transactional commit must not replace a later plain one).
+    var writeOrder: Int64 = 0
 
     public init(offset: Int64, leaderEpoch: Int32 = -1, metadata: String = "", commitTimestamp: Int64, expireTimestamp: Int64? = nil) {
         self.offset = offset

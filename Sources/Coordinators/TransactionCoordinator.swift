@@ -125,27 +125,27 @@ public final class TransactionCoordinator: @unchecked Sendable {
                     return InitResult(error: .coordinatorNotAvailable)
                 }
             }
-            if producerId >= 0 {
-                // KIP-360: the producer says who it was; it must be the current incarnation
-                // (or a retry of the last bump).
-                let current = producerId == metadata.producerId && producerEpoch == metadata.producerEpoch
+            // KIP-360: a producer that says who it was must be the current incarnation (or
+            // retrying the bump it asked for); one that does not is a new incarnation.
+            let current = producerId >= 0 && producerId == metadata.producerId && producerEpoch == metadata.producerEpoch
+            if producerId >= 0 && !current {
                 let retry = producerId == metadata.producerId && producerEpoch == metadata.lastProducerEpoch
                 if retry { return InitResult(error: .none, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch) }
-                if !current { return InitResult(error: .producerFenced) }
+                return InitResult(error: .producerFenced)
             }
             switch metadata.state {
             case .prepareCommit, .prepareAbort, .prepareEpochFence:
                 return InitResult(error: .concurrentTransactions)
             case .ongoing:
                 // Fence the previous incarnation: abort its transaction under a new epoch.
-                guard bumpEpoch(&metadata) else { return InitResult(error: .coordinatorNotAvailable) }
+                fence(&metadata, keepingLastEpoch: false)
                 if let error = complete(&metadata, commit: false, now: now) { return InitResult(error: error) }
                 // Markers still to write: the client retries until the abort is complete.
                 if metadata.state != .completeAbort { return InitResult(error: .concurrentTransactions) }
             case .empty, .completeCommit, .completeAbort, .dead:
                 break
             }
-            guard bumpEpoch(&metadata) else { return InitResult(error: .coordinatorNotAvailable) }
+            guard bumpEpoch(&metadata, keepingLastEpoch: current) else { return InitResult(error: .coordinatorNotAvailable) }
             metadata.timeoutMilliseconds = timeoutMilliseconds
             metadata.state = .empty
             metadata.partitions = []
@@ -155,9 +155,12 @@ public final class TransactionCoordinator: @unchecked Sendable {
         }
     }
 
-    /// Lock held. The next epoch, or a new producer id when the epoch is exhausted.
-    private func bumpEpoch(_ metadata: inout TransactionMetadata) -> Bool {
-        metadata.lastProducerEpoch = metadata.producerEpoch
+    /// Lock held. The next epoch for a (re)initialised producer, or a new producer id when the
+    /// epoch is exhausted. Only the current incarnation bumping itself (KIP-360) keeps the
+    /// epoch it had, so that a retry of that bump is recognised; for a new incarnation an
+    /// older epoch is never valid again.
+    private func bumpEpoch(_ metadata: inout TransactionMetadata, keepingLastEpoch: Bool) -> Bool {
+        metadata.lastProducerEpoch = keepingLastEpoch ? metadata.producerEpoch : -1
         if metadata.producerEpoch >= Int16.max - 1 {
             guard let id = try? producerIds.nextProducerId() else { return false }
             transactionalIds[metadata.producerId] = nil
@@ -168,6 +171,16 @@ public final class TransactionCoordinator: @unchecked Sendable {
             metadata.producerEpoch += 1
         }
         return true
+    }
+
+    /// Lock held. The epoch that fences a transaction's producer before its abort markers
+    /// are written: never a new producer id (the markers must end that producer's open
+    /// transactions), so it may reach Int16.max; the next InitProducerId then rotates.
+    /// A timed-out producer keeps its old epoch as the last one, so that it may recover with
+    /// InitProducerId (KIP-588); a new incarnation does not.
+    private func fence(_ metadata: inout TransactionMetadata, keepingLastEpoch: Bool) {
+        metadata.lastProducerEpoch = keepingLastEpoch ? metadata.producerEpoch : -1
+        if metadata.producerEpoch < Int16.max { metadata.producerEpoch += 1 }
     }
 
     // MARK: Adding partitions
@@ -278,7 +291,7 @@ public final class TransactionCoordinator: @unchecked Sendable {
             for (id, var metadata) in transactions {
                 switch metadata.state {
                 case .ongoing where now - metadata.startTimestamp > Int64(metadata.timeoutMilliseconds):
-                    guard bumpEpoch(&metadata) else { continue }
+                    fence(&metadata, keepingLastEpoch: true)
                     _ = complete(&metadata, commit: false, now: now)
                 case .prepareCommit, .prepareAbort:
                     _ = complete(&metadata, commit: metadata.state == .prepareCommit, now: now)

@@ -28,7 +28,8 @@ extension GroupCoordinator {
                     errors.append(.offsetMetadataTooLarge)
                     continue
                 }
-                let committed = CommittedOffset(offset: input.offset, leaderEpoch: input.leaderEpoch, metadata: input.metadata ?? "", commitTimestamp: now)
+                var committed = CommittedOffset(offset: input.offset, leaderEpoch: input.leaderEpoch, metadata: input.metadata ?? "", commitTimestamp: now)
+                committed.writeOrder = nextWriteOrder()
                 records.append(OffsetsTopic.offsetCommit(group: groupId, topic: input.partition.topic, partition: input.partition.partition, offset: committed))
                 accepted.append((input.partition, committed))
                 errors.append(.none)
@@ -37,7 +38,9 @@ extension GroupCoordinator {
                 do {
                     try log.append(records, partition: slot.offsetsPartition, now: now, producer: (producerId, producerEpoch))
                 } catch {
-                    return errors.map { $0 == .none ? .coordinatorNotAvailable : $0 }
+                    // The log fences an epoch a transaction marker has moved past.
+                    let fenced = if case LogError.sequence(.invalidProducerEpoch) = error { true } else { false }
+                    return errors.map { $0 == .none ? (fenced ? .invalidProducerEpoch : .coordinatorNotAvailable) : $0 }
                 }
             }
             for (partition, committed) in accepted { slot.pendingTransactionalOffsets[producerId, default: [:]][partition] = committed }
@@ -62,7 +65,9 @@ extension GroupCoordinator {
         for slot in allSlots where slot.offsetsPartition == offsetsPartition {
             _ = withSlot(slot.groupId, create: false) { slot, _, _ in
                 guard let pending = slot.pendingTransactionalOffsets.removeValue(forKey: producerId) else { return }
-                if commit { slot.offsets.merge(pending) { _, new in new } }
+                // A plain commit written after the transactional one stays (Kafka keeps the
+                // record later in the log).
+                if commit { slot.offsets.merge(pending) { existing, new in existing.writeOrder > new.writeOrder ? existing : new } }
                 if !commit { removeIfUnused(slot) }
             }
         }
@@ -78,8 +83,10 @@ extension GroupCoordinator {
               let stored = try? OffsetCommitValue(from: &valueReader, version: valueVersion) else { return }
         _ = withSlot(decoded.group, create: true) { slot, now, _ in
             if slot.classic == nil && slot.consumer == nil { slot.classic = ClassicGroup(groupId: decoded.group, now: now) }
-            slot.pendingTransactionalOffsets[producerId, default: [:]][TopicPartition(topic: decoded.topic, partition: decoded.partition)] =
-                CommittedOffset(offset: stored.offset, leaderEpoch: stored.leaderEpoch, metadata: stored.metadata, commitTimestamp: stored.commitTimestamp)
+            var committed = CommittedOffset(offset: stored.offset, leaderEpoch: stored.leaderEpoch, metadata: stored.metadata,
+                                            commitTimestamp: stored.commitTimestamp)
+            committed.writeOrder = nextWriteOrder()
+            slot.pendingTransactionalOffsets[producerId, default: [:]][TopicPartition(topic: decoded.topic, partition: decoded.partition)] = committed
         }
     }
 }

@@ -1,7 +1,8 @@
 // Log compaction (cleanup.policy=compact): keep the latest record of each key in the
-// closed segments, drop tombstones once delete.retention.ms has passed since the cleaner
-// first saw them, keep every offset and every transaction marker, recompress rewritten
-// batches with their own codec, and swap each cleaned segment in atomically.
+// closed segments below the last stable offset, drop tombstones once delete.retention.ms
+// has passed since the cleaner first saw them, drop the records of aborted transactions
+// (they never count as a key's latest value), keep every transaction marker, recompress
+// rewritten batches with their own codec, and swap each cleaned segment in atomically.
 
 import KafkaRecords
 import SystemCalls
@@ -21,12 +22,20 @@ extension PartitionLog {
         lock.lock(); defer { lock.unlock() }
         guard configuration.cleanupPolicy.compacts, segments.count > 1 else { return CompactionResult() }
         do {
-            let closed = Array(segments.dropLast())
+            // Only what no open transaction can still change (Kafka cleans below the LSO).
+            let stableEnd = producers.firstUnstableOffset ?? .max
+            let closed = Array(segments.dropLast().prefix { $0.nextOffset <= stableEnd })
+            let aborted = segments.compactMap { transactionIndexes[$0.baseOffset] }.flatMap(\.entries)
+            func isAborted(_ batch: RecordBatch) -> Bool {
+                batch.isTransactional && aborted.contains {
+                    $0.producerId == batch.producerId && batch.baseOffset >= $0.firstOffset && batch.baseOffset < $0.lastOffset
+                }
+            }
             // Pass 1: the offset of the latest record of every key.
             var latest: [[UInt8]: Int64] = [:]
             for segment in closed {
                 try forEachBatch(in: segment) { batch in
-                    guard !batch.isControl else { return }
+                    guard !batch.isControl, !isAborted(batch) else { return }
                     for record in try batch.records() {
                         if let key = record.key { latest[key] = record.offset }
                     }
@@ -36,7 +45,7 @@ extension PartitionLog {
             var result = CompactionResult()
             for (index, segment) in closed.enumerated() {
                 result.bytesBefore += segment.size
-                guard let cleaned = try clean(segment, latest: latest, now: now, result: &result) else {
+                guard let cleaned = try clean(segment, latest: latest, isAborted: isAborted, now: now, result: &result) else {
                     result.bytesAfter += segment.size
                     continue
                 }
@@ -70,7 +79,7 @@ extension PartitionLog {
 
     /// Lock held. Writes the cleaned copy of `segment` and swaps it in; nil when nothing
     /// in it would change.
-    private func clean(_ segment: Segment, latest: [[UInt8]: Int64], now: Int64,
+    private func clean(_ segment: Segment, latest: [[UInt8]: Int64], isAborted: (RecordBatch) -> Bool, now: Int64,
                        result: inout CompactionResult) throws -> Segment? {
         var output: [UInt8] = []
         var changed = false
@@ -82,6 +91,11 @@ extension PartitionLog {
                 return
             }
             let records = try batch.records()
+            if isAborted(batch) {
+                changed = true
+                removed += records.count
+                return
+            }
             let horizon: Int64? = batch.hasDeleteHorizon ? batch.baseTimestamp : nil
             let kept = records.filter { record in
                 guard let key = record.key else { return true }

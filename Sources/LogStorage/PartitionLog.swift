@@ -55,10 +55,10 @@ public final class PartitionLog: @unchecked Sendable {
     /// Everything below this offset has been forced to disk.
     private var syncedOffset: Int64 = 0
     /// Idempotent producers' epochs and last batches, and open transactions.
-    private var producers = ProducerState()
+    var producers = ProducerState()
     /// Each segment's aborted transactions (`.txnindex`), by segment base offset; a segment
     /// without any has no entry.
-    private var transactionIndexes: [Int64: TransactionIndex] = [:]
+    var transactionIndexes: [Int64: TransactionIndex] = [:]
     /// Called after each append with the new log end offset (Fetch long-polls wake on it).
     /// Runs on the appending thread, with the lock released. Set under the lock: another
     /// connection may append as soon as the partition exists.
@@ -296,14 +296,16 @@ public final class PartitionLog: @unchecked Sendable {
             try segments.last!.append(bytes, batches: headers)
             result = AppendResult(baseOffset: baseOffset, lastOffset: next - 1,
                                   logAppendTime: policy == .logAppendTime ? now : -1, logStartOffset: startOffset)
-            for var entry in aborted {
-                entry.lastStableOffset = min(producers.firstUnstableOffset ?? next, next)
-                try transactionIndex(for: segments.last!).append(entry)
-            }
         } catch {
             rollBack()
             lock.unlock()
             throw .io(error)
+        }
+        // The data is written: a failing index write cannot undo it. The entry is rebuilt from
+        // the marker when the log is next opened after it.
+        for var entry in aborted {
+            entry.lastStableOffset = min(producers.firstUnstableOffset ?? next, next)
+            try? transactionIndex(for: segments.last!).append(entry)
         }
         let notify = appendHook
         lock.unlock()
@@ -417,14 +419,16 @@ public final class PartitionLog: @unchecked Sendable {
     public var lastStableOffset: Int64 {
         lock.lock(); defer { lock.unlock() }
         let end = segments.last!.nextOffset
-        return min(producers.firstUnstableOffset ?? end, end)
+        // Retention may have deleted the start of an open transaction (Kafka clamps too).
+        return max(min(producers.firstUnstableOffset ?? end, end), startOffset)
     }
 
     /// The aborted transactions a read_committed fetch of [from, to) must report: those
     /// whose marker is at or after `from` and which began before `to`.
     public func abortedTransactions(from: Int64, to: Int64) -> [AbortedTransaction] {
         lock.lock(); defer { lock.unlock() }
-        return segments.compactMap { transactionIndexes[$0.baseOffset] }.flatMap(\.entries)
+        // A marker at or after `from` sits in a segment that ends after it.
+        return segments.filter { $0.nextOffset > from }.compactMap { transactionIndexes[$0.baseOffset] }.flatMap(\.entries)
             .filter { $0.lastOffset >= from && $0.firstOffset < to }
     }
 
@@ -460,7 +464,7 @@ public final class PartitionLog: @unchecked Sendable {
             throw .offsetOutOfRange(requested: offset, logStartOffset: startOffset, logEndOffset: end)
         }
         let limit = min(maxOffset ?? end, end)
-        let stable = min(producers.firstUnstableOffset ?? end, end)
+        let stable = max(min(producers.firstUnstableOffset ?? end, end), startOffset)
         let empty = ReadResult(regions: [], highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable)
         guard offset < limit else { return empty }
         do {

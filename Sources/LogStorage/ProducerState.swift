@@ -58,6 +58,12 @@ struct ProducerState {
             // A marker from a coordinator that has since fenced this epoch.
             return .failure(.invalidProducerEpoch(current: entry.epoch, received: header.producerEpoch))
         }
+        if header.isTransactional, header.producerId >= 0, header.baseSequence < 0, let entry = entries[header.producerId],
+           header.producerEpoch < entry.epoch {
+            // A coordinator's transactional write (TxnOffsetCommit) has no sequence, but a
+            // fenced epoch is refused all the same.
+            return .failure(.invalidProducerEpoch(current: entry.epoch, received: header.producerEpoch))
+        }
         guard header.producerId >= 0, header.baseSequence >= 0, !header.isControl else { return .success(.append) }
         guard let entry = entries[header.producerId] else {
             // No state (new producer, or its batches were deleted): any sequence starts it,
@@ -81,16 +87,20 @@ struct ProducerState {
 
     /// Records an appended (or, during rebuild, a stored) batch with its assigned offsets.
     mutating func record(_ header: RecordBatchHeader) {
-        guard header.producerId >= 0, header.baseSequence >= 0, !header.isControl else { return }
-        let batch = BatchMetadata(firstSequence: header.baseSequence, lastSequence: Self.lastSequence(of: header),
-                                  firstOffset: header.baseOffset, lastOffset: header.lastOffset)
+        // Sequenced batches (idempotent producers) and transactional ones without a sequence
+        // (a coordinator's TxnOffsetCommit records) have state; control batches end it.
+        guard header.producerId >= 0, !header.isControl, header.baseSequence >= 0 || header.isTransactional else { return }
+        let batches = header.baseSequence >= 0
+            ? [BatchMetadata(firstSequence: header.baseSequence, lastSequence: Self.lastSequence(of: header),
+                             firstOffset: header.baseOffset, lastOffset: header.lastOffset)]
+            : []
         var entry: Entry
         if var existing = entries[header.producerId], existing.epoch == header.producerEpoch {
-            existing.batches.append(batch)
+            existing.batches += batches
             if existing.batches.count > Self.retainedBatches { existing.batches.removeFirst(existing.batches.count - Self.retainedBatches) }
             entry = existing
         } else if (entries[header.producerId]?.epoch ?? Int16.min) < header.producerEpoch {
-            entry = Entry(epoch: header.producerEpoch, batches: [batch],
+            entry = Entry(epoch: header.producerEpoch, batches: batches,
                           currentTransactionFirstOffset: entries[header.producerId]?.currentTransactionFirstOffset)
         } else {
             return

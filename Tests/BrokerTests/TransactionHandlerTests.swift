@@ -42,6 +42,9 @@ import Testing
             #expect(producer.errorCode == 0 && producer.producerEpoch == 0)
             let (id, epoch) = (producer.producerId, producer.producerEpoch)
 
+            // Clients do not write transaction markers.
+            let marker = TransactionMarker(type: .commit, coordinatorEpoch: 0).batch(producerId: id, producerEpoch: epoch, timestamp: 1_000)
+            #expect(try produce(client, marker, transactionalId: "tx").errorCode == ErrorCode.invalidRecord.rawValue)
             // A transactional write to a partition outside the transaction is refused.
             let stray = try produce(client, transactionalBatch(producerId: id, epoch: epoch, sequence: 0, values: ["x"]), transactionalId: "tx")
             #expect(stray.errorCode == ErrorCode.invalidTxnState.rawValue)

@@ -112,6 +112,21 @@ import Testing
         #expect(restarted.heartbeat(groupId: "live", generationId: first.generationId, memberId: first.memberId, groupInstanceId: nil) == .none)
     }
 
+    @Test func aPlainCommitAfterATransactionalOneWins() {
+        let harness = Harness()
+        _ = harness.coordinator.commitTransactionalOffsets(groupId: "g", producerId: 7, producerEpoch: 0, generationId: -1, memberId: "",
+                                                           groupInstanceId: nil, offsets: [offset(0, 10)])
+        _ = simpleCommit(harness, [offset(0, 20)])
+        #expect(harness.coordinator.fetchOffsets(groupId: "g", partitions: nil, memberId: nil, memberEpoch: -1, requireStable: true).unstable.count == 1)
+        harness.coordinator.completeTransaction(producerId: 7, offsetsPartition: harness.coordinator.offsetsPartition(for: "g"), commit: true)
+        #expect(harness.coordinator.fetchOffsets(groupId: "g", partitions: nil, memberId: nil, memberEpoch: -1).1.values.map(\.offset) == [20])
+        // A transactional commit written after the plain one replaces it once committed.
+        _ = harness.coordinator.commitTransactionalOffsets(groupId: "g", producerId: 7, producerEpoch: 0, generationId: -1, memberId: "",
+                                                           groupInstanceId: nil, offsets: [offset(0, 30)])
+        harness.coordinator.completeTransaction(producerId: 7, offsetsPartition: harness.coordinator.offsetsPartition(for: "g"), commit: true)
+        #expect(harness.coordinator.fetchOffsets(groupId: "g", partitions: nil, memberId: nil, memberEpoch: -1).1.values.map(\.offset) == [30])
+    }
+
     @Test func groupsArePlacedLikeKafka() {
         // Java: "test-group".hashCode() == -1066466466... checked against Utils.abs and % 50.
         #expect(OffsetsTopic.partition(for: "", partitions: 50) == 0)

@@ -89,6 +89,20 @@ struct TransactionHarness {
         #expect(coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 900_001, producerId: -1, producerEpoch: -1).error == .invalidTransactionTimeout)
     }
 
+    @Test func aZombieCannotRecoverAfterANewIncarnation() {
+        let harness = TransactionHarness()
+        let coordinator = harness.coordinator
+        _ = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: -1, producerEpoch: -1)  // A: epoch 0
+        let b = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: -1, producerEpoch: -1)  // B: epoch 1
+        #expect(b.producerEpoch == 1)
+        // A tries KIP-360 recovery with its old epoch: fenced, not handed B's epoch.
+        #expect(coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: 1000, producerEpoch: 0).error == .producerFenced)
+        // B bumping itself may retry that bump.
+        let bumped = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: 1000, producerEpoch: 1)
+        #expect(bumped.producerEpoch == 2)
+        #expect(coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: 1000, producerEpoch: 1) == bumped)
+    }
+
     @Test func aSilentTransactionIsAbortedAfterItsTimeout() {
         let harness = TransactionHarness()
         let coordinator = harness.coordinator

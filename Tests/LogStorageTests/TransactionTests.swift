@@ -76,6 +76,49 @@ import Testing
         #expect(log.abortedTransactions(from: 0, to: 9).map(\.producerId) == [7, 8])
     }
 
+    @Test func aCoordinatorsWriteOfAFencedEpochIsRefused() throws {
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: LogConfiguration(), now: 0)
+        // TxnOffsetCommit records: transactional, no sequence.
+        _ = try log.append(transactionalBatch(producerId: 9, epoch: 2, sequence: -1), leaderEpoch: 0, now: 1_000)
+        #expect(log.lastStableOffset == 0)
+        try log.appendTransactionMarker(producerId: 9, producerEpoch: 3, commit: false, coordinatorEpoch: 0, now: 1_000)
+        #expect(log.lastStableOffset == 3)
+        #expect(throws: LogError.sequence(.invalidProducerEpoch(current: 3, received: 2))) {
+            _ = try log.append(transactionalBatch(producerId: 9, epoch: 2, sequence: -1), leaderEpoch: 0, now: 1_000)
+        }
+    }
+
+    @Test func compactionSkipsAbortedRecordsAndStopsAtTheLastStableOffset() throws {
+        var configuration = LogConfiguration()
+        configuration.cleanupPolicy = .compact
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: configuration, now: 0)
+        func keyed(_ value: UInt8, producerId: Int64 = -1, sequence: Int32 = -1) -> [UInt8] {
+            var builder = RecordBatchBuilder()
+            if producerId >= 0 {
+                builder.isTransactional = true
+                builder.producerId = producerId
+                builder.producerEpoch = 0
+                builder.baseSequence = sequence
+            }
+            return try! builder.build([Record(offset: 0, timestamp: 1_000, key: [7], value: [value])])
+        }
+        _ = try log.append(keyed(1), leaderEpoch: 0, now: 1_000)                               // 0: committed value
+        _ = try log.append(keyed(2, producerId: 5, sequence: 0), leaderEpoch: 0, now: 1_000)   // 1: aborted below
+        try log.appendTransactionMarker(producerId: 5, producerEpoch: 0, commit: false, coordinatorEpoch: 0, now: 1_000)  // 2
+        try log.roll(now: 1_000)
+        _ = try log.append(keyed(3, producerId: 6, sequence: 0), leaderEpoch: 0, now: 1_000)   // 3: still open
+        try log.roll(now: 1_000)
+        _ = try log.append(keyed(4), leaderEpoch: 0, now: 1_000)
+        try log.compact(now: 1_000)
+        let read = try log.read(from: 0, maxBytes: 1 << 20, minOneBatch: true, maxOffset: 3)
+        let batches = try RecordBatch.batches(in: try bytes(of: read))
+        // The aborted record is gone and did not replace the committed value; the marker stays.
+        #expect(batches.filter { !$0.isControl }.flatMap { try! $0.records() }.map(\.value) == [[1]])
+        #expect(batches.filter(\.isControl).count == 1)
+        // The segment with the open transaction was not compacted away by the later value.
+        #expect(try log.read(from: 3, maxBytes: 1 << 20, minOneBatch: true).byteCount > 0)
+    }
+
     @Test func retentionDropsTheIndexWithItsSegment() throws {
         var configuration = LogConfiguration()
         configuration.segmentBytes = 200

@@ -76,6 +76,8 @@ struct ProduceHandler: ApiHandler {
            let batches = try? RecordBatch.batches(in: records), batches.count != 1 {
             return (.invalidRecord, result)
         }
+        // Transaction markers come from the coordinator only (Kafka: INVALID_RECORD).
+        if let header = RecordBatchHeader(records), header.isControl { return (.invalidRecord, result) }
         // A transactional batch must belong to a transaction of the producer's current epoch
         // that holds this partition (Kafka's partition verification): a zombie is fenced,
         // and no stray transactional write can hold the last stable offset back.

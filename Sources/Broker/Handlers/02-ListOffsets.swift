@@ -19,7 +19,9 @@ struct ListOffsetsHandler: ApiHandler {
                 var result = ListOffsetsResponse.ListOffsetsPartitionResponse(partitionIndex: partition.partitionIndex, errorCode: 0)
                 if let log = broker.logs.partition(TopicPartition(topic: topic.name, partition: partition.partitionIndex)) {
                     do {
-                        let (offset, timestamp) = try lookup(partition.timestamp, in: log, readCommitted: request.isolationLevel == 1)
+                        var (offset, timestamp) = try lookup(partition.timestamp, in: log, readCommitted: request.isolationLevel == 1)
+                        // read_committed never learns of an offset at or past the last stable one.
+                        if request.isolationLevel == 1, partition.timestamp >= 0 || partition.timestamp == -3, offset >= log.lastStableOffset { (offset, timestamp) = (-1, -1) }
                         result.offset = offset
                         result.timestamp = timestamp
                         // Not ignorable: only versions that carry it (v4+) may get a value.
