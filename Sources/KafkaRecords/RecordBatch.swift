@@ -168,6 +168,18 @@ public struct RecordBatch: Sendable {
         }
     }
 
+    /// The first 16 bytes of a batch with its offset and leader epoch assigned (baseOffset,
+    /// batchLength, partitionLeaderEpoch), to write in place of the producer's.
+    public static func headerPatch(baseOffset: Int64, batchLength: Int32, partitionLeaderEpoch: Int32) -> [UInt8] {
+        var patch = [UInt8](repeating: 0, count: RecordBatchLayout.magic)
+        patch.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: baseOffset.bigEndian, toByteOffset: RecordBatchLayout.baseOffset, as: Int64.self)
+            raw.storeBytes(of: batchLength.bigEndian, toByteOffset: RecordBatchLayout.batchLength, as: Int32.self)
+            raw.storeBytes(of: partitionLeaderEpoch.bigEndian, toByteOffset: RecordBatchLayout.partitionLeaderEpoch, as: Int32.self)
+        }
+        return patch
+    }
+
     public static func setLogAppendTime(_ timestamp: Int64, in bytes: inout [UInt8], batchStart: Int) {
         let batchEnd = bytes.withUnsafeBytes { raw in
             batchStart + Int(Int32(bigEndian: raw.loadUnaligned(fromByteOffset: batchStart + RecordBatchLayout.batchLength, as: Int32.self)))

@@ -31,6 +31,32 @@ public final class LogFile: Sendable {
             Result { () throws(SystemCallError) in try System.pwrite(descriptor, buffer, at: offset) }
         }.get()
     }
+
+    /// Writes `bytes` with the byte ranges of `patches` replaced by their bytes (the same
+    /// length), in one gathered write: a produced batch goes to the file with its offsets
+    /// assigned without copying the batch.
+    func write(_ bytes: [UInt8], patches: [(position: Int, bytes: [UInt8])], at offset: Int64) throws(SystemCallError) {
+        guard !patches.isEmpty else { return try write(bytes, at: offset) }
+        let joined = patches.flatMap(\.bytes)
+        try bytes.withUnsafeBytes { body in
+            joined.withUnsafeBytes { patched in
+                Result { () throws(SystemCallError) in
+                    var parts: [UnsafeRawBufferPointer] = []
+                    parts.reserveCapacity(patches.count * 2 + 1)
+                    var cursor = 0
+                    var patchCursor = 0
+                    for patch in patches {
+                        if patch.position > cursor { parts.append(UnsafeRawBufferPointer(rebasing: body[cursor..<patch.position])) }
+                        parts.append(UnsafeRawBufferPointer(rebasing: patched[patchCursor..<patchCursor + patch.bytes.count]))
+                        cursor = patch.position + patch.bytes.count
+                        patchCursor += patch.bytes.count
+                    }
+                    if cursor < body.count { parts.append(UnsafeRawBufferPointer(rebasing: body[cursor...])) }
+                    try System.pwritev(descriptor, parts, at: offset)
+                }
+            }
+        }.get()
+    }
 }
 
 /// Where log files live: a directory tree on disk, or anonymous memory files (--memory)

@@ -225,7 +225,11 @@ public final class PartitionLog: @unchecked Sendable {
         }
         guard !batches.isEmpty else { throw .invalidBatch(index: 0, .truncated(needed: RecordBatchLayout.headerSize, available: 0)) }
 
+        // Offsets and the leader epoch go into each batch's first 16 bytes: written from a
+        // patch, so the request's batch is not copied. LogAppendTime rewrites more (the
+        // CRC), so that case patches a copy.
         var bytes = records
+        var patches: [(position: Int, bytes: [UInt8])] = []
         lock.lock()
         // Roll first, so that a snapshot written at the roll holds the producer state as of
         // the segment boundary, before this append is recorded.
@@ -258,13 +262,16 @@ public final class PartitionLog: @unchecked Sendable {
             case .success:
                 break
             }
-            RecordBatch.assignOffsets(in: &bytes, batchStart: batch.start, baseOffset: next, partitionLeaderEpoch: leaderEpoch)
-            header.baseOffset = next
-            header.partitionLeaderEpoch = leaderEpoch
             if policy == .logAppendTime {
+                RecordBatch.assignOffsets(in: &bytes, batchStart: batch.start, baseOffset: next, partitionLeaderEpoch: leaderEpoch)
                 RecordBatch.setLogAppendTime(now, in: &bytes, batchStart: batch.start)
                 header = RecordBatchHeader(bytes, at: batch.start)!  // attributes, maxTimestamp and CRC changed
+            } else {
+                patches.append((batch.start, RecordBatch.headerPatch(baseOffset: next, batchLength: header.batchLength,
+                                                                      partitionLeaderEpoch: leaderEpoch)))
             }
+            header.baseOffset = next
+            header.partitionLeaderEpoch = leaderEpoch
             if header.producerId >= 0 && !undo.keys.contains(header.producerId) {
                 undo[header.producerId] = .some(producers.entry(for: header.producerId))
             }
@@ -293,7 +300,7 @@ public final class PartitionLog: @unchecked Sendable {
         }
         let result: AppendResult
         do {
-            try segments.last!.append(bytes, batches: headers)
+            try segments.last!.append(bytes, patches: patches, batches: headers)
             result = AppendResult(baseOffset: baseOffset, lastOffset: next - 1,
                                   logAppendTime: policy == .logAppendTime ? now : -1, logStartOffset: startOffset)
         } catch {

@@ -204,9 +204,10 @@ final class Segment {
 
     // MARK: Appending and reading
 
-    /// Appends whole, already validated and offset-assigned batches in one write.
-    func append(_ bytes: [UInt8], batches: [RecordBatchHeader]) throws(SystemCallError) {
-        try log.write(bytes, at: size)
+    /// Appends whole, already validated batches in one write, each with its assigned offset
+    /// (in `bytes`, or in `patches` over them).
+    func append(_ bytes: [UInt8], patches: [(position: Int, bytes: [UInt8])] = [], batches: [RecordBatchHeader]) throws(SystemCallError) {
+        try log.write(bytes, patches: patches, at: size)
         var position = size
         for header in batches {
             try index(BatchLocation(position: position, header: header))

@@ -13,6 +13,12 @@ final class Connection {
     var pending: [UInt8] = []
     var pendingStart = 0
 
+    /// A frame larger than one read, being read: its body so far (no size prefix) and the
+    /// bytes still to come. Appended to as reads arrive, it is handed over as it is, without
+    /// the copy out of `pending` that small frames get.
+    var largeFrame: [UInt8] = []
+    var largeFrameRemaining = 0
+
     /// Whole frames read while reading was paused, handed over when it resumes.
     var parkedFrames: [[UInt8]] = []
     var parkedHead = 0

@@ -284,19 +284,48 @@ public final class EventLoop: @unchecked Sendable {
     /// frame) to the handler; keeps the rest. Frames are copied out before any handler runs,
     /// so no buffer is borrowed while handlers (and whatever they wake) execute.
     private func consume(_ count: Int, from connection: Connection) {
+        var start = 0
+        if connection.largeFrameRemaining > 0 {
+            let take = min(count, connection.largeFrameRemaining)
+            connection.largeFrame.append(contentsOf: scratch[0..<take])
+            connection.largeFrameRemaining -= take
+            start = take
+            if connection.largeFrameRemaining == 0 {
+                let frame = connection.largeFrame
+                connection.largeFrame = []
+                deliver([frame], to: connection)
+            }
+            if start == count || connection.isClosed { return }
+        }
         if connection.pending.isEmpty {
             var frames: [[UInt8]] = []
             let consumed = scratch.withUnsafeBytes { raw in
-                Connection.cutFrames(UnsafeRawBufferPointer(rebasing: raw[0..<count]),
+                Connection.cutFrames(UnsafeRawBufferPointer(rebasing: raw[start..<count]),
                                      maximumFrameSize: configuration.maximumFrameSize) { frames.append(Array($0)) }
             }
             guard let consumed else { close(connection); return }
-            if consumed < count { connection.pending = Array(scratch[consumed..<count]) }
+            if start + consumed < count { carryOver(scratch[(start + consumed)..<count], for: connection) }
             deliver(frames, to: connection)
         } else {
-            connection.pending.append(contentsOf: scratch[0..<count])
+            connection.pending.append(contentsOf: scratch[start..<count])
             cutPending(connection)
         }
+    }
+
+    /// Keeps the start of an incomplete frame for the next reads. A frame larger than a
+    /// read gets a buffer of its own, reserved up to 1 MiB (never the whole size a length
+    /// field claims) and grown as its bytes arrive.
+    private func carryOver(_ bytes: ArraySlice<UInt8>, for connection: Connection) {
+        if bytes.count >= 4 {
+            let size = bytes.prefix(4).reduce(0) { $0 << 8 | Int($1) }
+            if size > scratch.count {  // cutFrames has already checked it against the limit
+                connection.largeFrame.reserveCapacity(min(size, 1 << 20))
+                connection.largeFrame.append(contentsOf: bytes.dropFirst(4))
+                connection.largeFrameRemaining = size - (bytes.count - 4)
+                return
+            }
+        }
+        connection.pending = Array(bytes)
     }
 
     private func cutPending(_ connection: Connection) {
@@ -309,11 +338,14 @@ public final class EventLoop: @unchecked Sendable {
         guard let consumed else { close(connection); return }
         connection.pendingStart += consumed
         if connection.pendingStart == connection.pending.count {
-            connection.pending = []  // release a large frame's buffer at once
+            connection.pending = []
             connection.pendingStart = 0
-        } else if connection.pendingStart > connection.pending.count / 2 {
-            connection.pending.removeFirst(connection.pendingStart)
+        } else if consumed > 0 || connection.pending.count - connection.pendingStart >= 4 {
+            // What is left starts a frame: small ones stay here, a large one moves to its own buffer.
+            let rest = connection.pending[connection.pendingStart...]
+            connection.pending = []
             connection.pendingStart = 0
+            carryOver(rest, for: connection)
         }
         deliver(frames, to: connection)
     }

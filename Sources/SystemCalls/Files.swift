@@ -47,6 +47,32 @@ extension System {
         }
     }
 
+    /// Linux's UIO_MAXIOV: the most iovecs one call takes.
+    static let maximumIOVectors = 1_024
+
+    /// Writes the buffers one after another at `offset`, gathered in one call (short writes,
+    /// and more buffers than IOV_MAX, are finished piece by piece).
+    public static func pwritev(_ descriptor: Int32, _ buffers: [UnsafeRawBufferPointer], at offset: Int64) throws(SystemCallError) {
+        let pieces = buffers.filter { $0.count > 0 }
+        let total = pieces.reduce(0) { $0 + $1.count }
+        let vectors = pieces.prefix(Self.maximumIOVectors).map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        var written = try vectors.withUnsafeBufferPointer { vectors throws(SystemCallError) in
+            try retryingInterrupts("pwritev") { Glibc.pwritev(descriptor, vectors.baseAddress, Int32(vectors.count), off_t(offset)) }
+        }
+        guard written < total else { return }
+        var skip = written
+        for piece in pieces {
+            if skip >= piece.count {
+                skip -= piece.count
+                continue
+            }
+            let rest = UnsafeRawBufferPointer(rebasing: piece[skip..<piece.count])
+            try pwrite(descriptor, rest, at: offset + Int64(written))
+            written += rest.count
+            skip = 0
+        }
+    }
+
     public static func fdatasync(_ descriptor: Int32) throws(SystemCallError) {
         _ = try retryingInterrupts("fdatasync") { Glibc.fdatasync(descriptor) }
     }

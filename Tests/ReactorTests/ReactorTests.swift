@@ -318,6 +318,24 @@ import Testing
         }
     }
 
+    @Test func largeFramesSplitAnywhereArriveWhole() throws {
+        try withServer(handler: ScrambledEchoFactory()) { _, address in
+            var generator = FastRandom(state: 0xF00D)
+            let client = try TestClient(address)
+            let payloads: [[UInt8]] = [[1, 2, 3], (0..<150_000).map { UInt8(truncatingIfNeeded: $0) }, [], (0..<70_000).map { UInt8(truncatingIfNeeded: $0 * 7) }, [9]]
+            let stream = payloads.flatMap { TestClient.frame($0) }
+            // Sent in pieces that cut size prefixes and bodies at arbitrary bytes.
+            var position = 0
+            while position < stream.count {
+                let piece = min(stream.count - position, Int.random(in: 1...9_000, using: &generator))
+                try client.send(Array(stream[position..<position + piece]))
+                position += piece
+                if Int.random(in: 0..<4, using: &generator) == 0 { usleep(500) }
+            }
+            for payload in payloads { #expect(try client.readFrame() == Array(payload.reversed())) }
+        }
+    }
+
     @Test func aTimerCancelledByAnotherDueInTheSameTickDoesNotRun() throws {
         try withServer(loops: 1, handler: ScrambledEchoFactory()) { server, _ in
             let loop = server.eventLoops[0]

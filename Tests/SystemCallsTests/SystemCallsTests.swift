@@ -87,6 +87,23 @@ import Testing
         #expect(try System.fileSize(file) == 3)
     }
 
+    @Test func gatheredWritesPastTheVectorLimitLandInOrder() throws {
+        let file = try System.memoryFile(name: "gathered")
+        defer { System.close(file) }
+        // More pieces than one pwritev takes (1,024), some empty: the rest follows in order.
+        let pieces: [[UInt8]] = (0..<1_500).map { index in index % 7 == 0 ? [] : [UInt8(truncatingIfNeeded: index), UInt8(truncatingIfNeeded: index >> 8)] }
+        let expected = pieces.flatMap { $0 }
+        func gather(_ index: Int, _ buffers: [UnsafeRawBufferPointer]) throws {
+            guard index < pieces.count else { return try System.pwritev(file, buffers, at: 3) }
+            try pieces[index].withUnsafeBytes { try gather(index + 1, buffers + [$0]) }
+        }
+        try gather(0, [])
+        var read = [UInt8](repeating: 0, count: expected.count)
+        let count = try read.withUnsafeMutableBytes { try System.pread(file, into: $0, at: 3) }
+        #expect(count == expected.count)
+        #expect(read == expected)
+    }
+
     @Test func descriptorLimitsReadAndSet() throws {
         let limits = try System.openFileLimit()
         #expect(limits.soft <= limits.hard)
