@@ -369,7 +369,7 @@ extension GroupCoordinator {
                       subscription: $0.metadata(for: group.protocolName), assignment: $0.assignment)
             })
         let record = CoordinatorRecord(key: OffsetsTopic.groupMetadataKey(slot.groupId),
-                                         value: OffsetsTopic.encode(value, version: 3, messageVersion: 3))
+                                         value: InternalTopic.encode(value, version: 3, messageVersion: 3))
         return persist([record], for: slot, now: now)
     }
 }

@@ -7,20 +7,20 @@ import KafkaWire
 
 extension OffsetsTopic {
     static func consumerMemberKey(_ group: String, _ member: String) -> [UInt8] {
-        encode(ConsumerGroupMemberMetadataKey(groupId: group, memberId: member), version: consumerGroupMemberKeyVersion, messageVersion: 0)
+        InternalTopic.encode(ConsumerGroupMemberMetadataKey(groupId: group, memberId: member), version: consumerGroupMemberKeyVersion, messageVersion: 0)
     }
 
     static func targetAssignmentMetadataKey(_ group: String) -> [UInt8] {
-        encode(ConsumerGroupTargetAssignmentMetadataKey(groupId: group), version: consumerGroupTargetAssignmentMetadataKeyVersion, messageVersion: 0)
+        InternalTopic.encode(ConsumerGroupTargetAssignmentMetadataKey(groupId: group), version: consumerGroupTargetAssignmentMetadataKeyVersion, messageVersion: 0)
     }
 
     static func targetAssignmentMemberKey(_ group: String, _ member: String) -> [UInt8] {
-        encode(ConsumerGroupTargetAssignmentMemberKey(groupId: group, memberId: member),
+        InternalTopic.encode(ConsumerGroupTargetAssignmentMemberKey(groupId: group, memberId: member),
                version: consumerGroupTargetAssignmentMemberKeyVersion, messageVersion: 0)
     }
 
     static func currentAssignmentKey(_ group: String, _ member: String) -> [UInt8] {
-        encode(ConsumerGroupCurrentMemberAssignmentKey(groupId: group, memberId: member),
+        InternalTopic.encode(ConsumerGroupCurrentMemberAssignmentKey(groupId: group, memberId: member),
                version: consumerGroupCurrentAssignmentKeyVersion, messageVersion: 0)
     }
 }
@@ -59,7 +59,7 @@ extension GroupCoordinator {
     /// The member's metadata and current assignment, where they differ from what was written.
     func memberRecords(_ member: ConsumerMember, in group: ConsumerGroup) -> [CoordinatorRecord] {
         var records: [CoordinatorRecord] = []
-        let metadata = OffsetsTopic.encode(ConsumerGroupMemberMetadataValue(
+        let metadata = InternalTopic.encode(ConsumerGroupMemberMetadataValue(
             instanceId: member.instanceId, rackId: member.rackId, clientId: member.clientId, clientHost: member.clientHost,
             subscribedTopicNames: member.subscribedTopicNames, subscribedTopicRegex: member.subscribedTopicRegex,
             rebalanceTimeoutMs: member.rebalanceTimeoutMilliseconds, serverAssignor: member.serverAssignor), version: 0, messageVersion: 0)
@@ -67,7 +67,7 @@ extension GroupCoordinator {
             records.append(.init(key: OffsetsTopic.consumerMemberKey(group.groupId, member.memberId), value: metadata))
             member.writtenMetadata = metadata
         }
-        let assignment = OffsetsTopic.encode(ConsumerGroupCurrentMemberAssignmentValue(
+        let assignment = InternalTopic.encode(ConsumerGroupCurrentMemberAssignmentValue(
             memberEpoch: member.memberEpoch, previousMemberEpoch: member.previousMemberEpoch, state: member.reconciliation.stateId,
             assignedPartitions: byTopicId(member.assigned).map { .init(topicId: $0.0, partitions: $0.1) },
             partitionsPendingRevocation: byTopicId(member.partitionsPendingRevocation).map { .init(topicId: $0.0, partitions: $0.1) }),
@@ -83,17 +83,17 @@ extension GroupCoordinator {
     /// last: Kafka reads a target as complete once its epoch record arrives).
     func targetRecords(_ group: ConsumerGroup) -> [CoordinatorRecord] {
         var records = [CoordinatorRecord(key: OffsetsTopic.consumerGroupMetadataKey(group.groupId),
-                                           value: OffsetsTopic.encode(ConsumerGroupMetadataValue(epoch: group.groupEpoch), version: 0, messageVersion: 0))]
+                                           value: InternalTopic.encode(ConsumerGroupMetadataValue(epoch: group.groupEpoch), version: 0, messageVersion: 0))]
         records += group.targetAssignment.keys.sorted().compactMap { targetRecord(group, memberId: $0) }
         records.append(.init(key: OffsetsTopic.targetAssignmentMetadataKey(group.groupId),
-                             value: OffsetsTopic.encode(ConsumerGroupTargetAssignmentMetadataValue(assignmentEpoch: group.assignmentEpoch),
+                             value: InternalTopic.encode(ConsumerGroupTargetAssignmentMetadataValue(assignmentEpoch: group.assignmentEpoch),
                                                         version: 0, messageVersion: 0)))
         return records
     }
 
     /// The member's target, unless it is what was last written.
     func targetRecord(_ group: ConsumerGroup, memberId: String) -> CoordinatorRecord? {
-        let value = OffsetsTopic.encode(ConsumerGroupTargetAssignmentMemberValue(
+        let value = InternalTopic.encode(ConsumerGroupTargetAssignmentMemberValue(
             topicPartitions: byTopicId(group.targetAssignment[memberId] ?? [:]).map { .init(topicId: $0.0, partitions: $0.1) }),
             version: 0, messageVersion: 0)
         guard group.writtenTargets[memberId] != value else { return nil }

@@ -132,7 +132,7 @@ public final class GroupCoordinator: @unchecked Sendable {
     /// The partition of __consumer_offsets that holds `groupId`: by the topic's real
     /// partition count, as Kafka does, so a topic made with another count still works.
     public func offsetsPartition(for groupId: String) -> Int32 {
-        OffsetsTopic.partition(for: groupId, partitions: log.partitionCount ?? configuration.offsetsTopicPartitions)
+        InternalTopic.partition(for: groupId, partitions: log.partitionCount ?? configuration.offsetsTopicPartitions)
     }
 
     // MARK: Deadlines

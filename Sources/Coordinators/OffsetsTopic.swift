@@ -22,6 +22,28 @@ public protocol CoordinatorLog: Sendable {
     var partitionCount: Int32? { get }
 }
 
+/// What both internal topics (__consumer_offsets, __transaction_state) share: Kafka's
+/// placement of a key on a partition, and the framing of record keys and values.
+public enum InternalTopic {
+    /// The partition that holds `key` (a group id, a transactional id): Kafka's
+    /// abs(key.hashCode()) % partitions, with Java's String.hashCode over UTF-16 units.
+    public static func partition(for key: String, partitions: Int32) -> Int32 {
+        var hash: Int32 = 0
+        for unit in key.utf16 { hash = hash &* 31 &+ Int32(unit) }
+        let positive = hash == Int32.min ? 0 : abs(hash)
+        return positive % partitions
+    }
+
+    /// A record key or value: int16 version (for a key, the record type), then the message.
+    static func encode<Message: KafkaMessage>(_ message: Message, version: Int16, messageVersion: Int16) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.writeInt16(version)
+        // Our own values always fit their version; a failure here is a programming error.
+        try! message.encode(into: &writer, version: messageVersion)
+        return writer.bytes
+    }
+}
+
 extension CoordinatorLog {
     public func append(_ records: [CoordinatorRecord], partition: Int32, now: Int64) throws {
         try append(records, partition: partition, now: now, producer: nil)
@@ -30,15 +52,6 @@ extension CoordinatorLog {
 
 public enum OffsetsTopic {
     public static let name = "__consumer_offsets"
-
-    /// The partition of __consumer_offsets that holds `groupId`: Kafka's
-    /// abs(groupId.hashCode()) % partitions, with Java's String.hashCode over UTF-16 units.
-    public static func partition(for groupId: String, partitions: Int32) -> Int32 {
-        var hash: Int32 = 0
-        for unit in groupId.utf16 { hash = hash &* 31 &+ Int32(unit) }
-        let positive = hash == Int32.min ? 0 : abs(hash)
-        return positive % partitions
-    }
 
     // Key versions (the record type) and the value versions Kafka 4.x writes.
     static let offsetCommitKeyVersion: Int16 = 1
@@ -49,30 +62,22 @@ public enum OffsetsTopic {
     static let consumerGroupTargetAssignmentMemberKeyVersion: Int16 = 7
     static let consumerGroupCurrentAssignmentKeyVersion: Int16 = 8
 
-    static func encode<Message: KafkaMessage>(_ message: Message, version: Int16, messageVersion: Int16) -> [UInt8] {
-        var writer = ByteWriter()
-        writer.writeInt16(version)
-        // Our own values always fit their version; a failure here is a programming error.
-        try! message.encode(into: &writer, version: messageVersion)
-        return writer.bytes
-    }
-
     static func offsetCommit(group: String, topic: String, partition: Int32, offset: CommittedOffset?) -> CoordinatorRecord {
-        let key = encode(OffsetCommitKey(group: group, topic: topic, partition: partition), version: offsetCommitKeyVersion, messageVersion: 0)
+        let key = InternalTopic.encode(OffsetCommitKey(group: group, topic: topic, partition: partition), version: offsetCommitKeyVersion, messageVersion: 0)
         guard let offset else { return CoordinatorRecord(key: key, value: nil) }
         // Version 1 carries an explicit expiry (OffsetCommit v2-4 retention); 3 otherwise.
         let version: Int16 = offset.expireTimestamp == nil ? 3 : 1
         let value = OffsetCommitValue(offset: offset.offset, leaderEpoch: offset.leaderEpoch, metadata: offset.metadata,
                                       commitTimestamp: offset.commitTimestamp, expireTimestamp: offset.expireTimestamp ?? -1)
-        return CoordinatorRecord(key: key, value: encode(value, version: version, messageVersion: version))
+        return CoordinatorRecord(key: key, value: InternalTopic.encode(value, version: version, messageVersion: version))
     }
 
     static func consumerGroupMetadataKey(_ group: String) -> [UInt8] {
-        encode(ConsumerGroupMetadataKey(groupId: group), version: consumerGroupMetadataKeyVersion, messageVersion: 0)
+        InternalTopic.encode(ConsumerGroupMetadataKey(groupId: group), version: consumerGroupMetadataKeyVersion, messageVersion: 0)
     }
 
     static func groupMetadataKey(_ group: String) -> [UInt8] {
-        encode(GroupMetadataKey(group: group), version: groupMetadataKeyVersion, messageVersion: 0)
+        InternalTopic.encode(GroupMetadataKey(group: group), version: groupMetadataKeyVersion, messageVersion: 0)
     }
 }
 

@@ -93,7 +93,7 @@ public final class TransactionCoordinator: @unchecked Sendable {
 
     /// The partition of __transaction_state that holds `transactionalId`.
     public func statePartition(for transactionalId: String) -> Int32 {
-        OffsetsTopic.partition(for: transactionalId, partitions: log.partitionCount ?? configuration.stateTopicPartitions)
+        InternalTopic.partition(for: transactionalId, partitions: log.partitionCount ?? configuration.stateTopicPartitions)
     }
 
     // MARK: InitProducerId
@@ -324,7 +324,7 @@ public final class TransactionCoordinator: @unchecked Sendable {
                 .init(topic: $0.key, partitionIds: $0.value.map(\.partition).sorted())
             },
             transactionLastUpdateTimestampMs: now, transactionStartTimestampMs: updated.startTimestamp)
-        let record = CoordinatorRecord(key: Self.key(metadata.transactionalId), value: OffsetsTopic.encode(value, version: 0, messageVersion: 0))
+        let record = CoordinatorRecord(key: Self.key(metadata.transactionalId), value: InternalTopic.encode(value, version: 0, messageVersion: 0))
         do {
             try log.append([record], partition: statePartition(for: metadata.transactionalId), now: now)
         } catch {
@@ -339,7 +339,7 @@ public final class TransactionCoordinator: @unchecked Sendable {
     }
 
     static func key(_ transactionalId: String) -> [UInt8] {
-        OffsetsTopic.encode(TransactionLogKey(transactionalId: transactionalId), version: 0, messageVersion: 0)
+        InternalTopic.encode(TransactionLogKey(transactionalId: transactionalId), version: 0, messageVersion: 0)
     }
 
     /// Applies one record of __transaction_state (start-up). False when undecodable.

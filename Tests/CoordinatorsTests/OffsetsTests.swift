@@ -98,7 +98,7 @@ import Testing
             var reader = ByteReader(record.key)
             let version = try reader.readInt16()
             let group = version == 2 ? try GroupMetadataKey(from: &reader, version: 0).group : try OffsetCommitKey(from: &reader, version: 0).group
-            #expect(partition == OffsetsTopic.partition(for: group, partitions: 50))
+            #expect(partition == InternalTopic.partition(for: group, partitions: 50))
         }
         let restarted = harness.restarted()
         let offsets = restarted.fetchOffsets(groupId: "kept", partitions: nil, memberId: nil, memberEpoch: -1).1
@@ -129,8 +129,8 @@ import Testing
 
     @Test func groupsArePlacedLikeKafka() {
         // Java: "test-group".hashCode() == -1066466466... checked against Utils.abs and % 50.
-        #expect(OffsetsTopic.partition(for: "", partitions: 50) == 0)
-        #expect(OffsetsTopic.partition(for: "a", partitions: 50) == 97 % 50)
-        #expect(OffsetsTopic.partition(for: "ab", partitions: 50) == (97 * 31 + 98) % 50)
+        #expect(InternalTopic.partition(for: "", partitions: 50) == 0)
+        #expect(InternalTopic.partition(for: "a", partitions: 50) == 97 % 50)
+        #expect(InternalTopic.partition(for: "ab", partitions: 50) == (97 * 31 + 98) % 50)
     }
 }
