@@ -109,8 +109,9 @@ public final class GroupCoordinator: @unchecked Sendable {
 
     /// Drops an empty slot with nothing left in it; call under its lock.
     func removeIfUnused(_ slot: GroupSlot) {
-        guard slot.offsets.isEmpty, slot.pendingTransactionalOffsets.isEmpty, slot.isEmpty, slot.classic?.state ?? .empty == .empty || slot.classic?.state == .dead,
-              slot.consumer == nil || slot.consumer!.members.isEmpty else { return }
+        // An empty classic group is Empty (or Dead), never mid-rebalance.
+        guard slot.offsets.isEmpty, slot.pendingTransactionalOffsets.isEmpty, slot.isEmpty,
+              [ClassicGroupState.empty, .dead].contains(slot.classic?.state ?? .empty) else { return }
         slotsLock.lock()
         if slots[slot.groupId] === slot { slots[slot.groupId] = nil }
         slotsLock.unlock()
