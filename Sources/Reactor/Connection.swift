@@ -38,6 +38,10 @@ final class Connection {
     /// flush instead of one write each.
     var handlingReadBatch = false
     var closeAfterFlush = false
+    /// Set while `resumeReading` runs: a resume asked for meanwhile (its own flush drained
+    /// the output again) is taken by its loop instead of recursing.
+    var resuming = false
+    var resumeRequested = false
     /// The peer shut down its side (EPOLLRDHUP): read to the end of the stream, then close.
     var peerClosed = false
     var draining = false

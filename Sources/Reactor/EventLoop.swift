@@ -370,8 +370,23 @@ public final class EventLoop: @unchecked Sendable {
         connection.handler.received(frame: frame, responder: Responder(eventLoop: self, connection: connection.id, sequence: sequence))
     }
 
-    /// After a pause: parked frames first, then whatever the socket still holds.
+    /// After a pause: parked frames first, then whatever the socket still holds. The flush at
+    /// the end may drain the output and ask to resume again; that is a turn of this loop, not
+    /// a deeper call (a fast reader pipelining a lot would otherwise grow the stack).
     private func resumeReading(_ connection: Connection) {
+        guard !connection.resuming else {
+            connection.resumeRequested = true
+            return
+        }
+        connection.resuming = true
+        defer { connection.resuming = false }
+        repeat {
+            connection.resumeRequested = false
+            resumeOnce(connection)
+        } while connection.resumeRequested && !connection.isClosed && !connection.readingPaused
+    }
+
+    private func resumeOnce(_ connection: Connection) {
         connection.handlingReadBatch = true
         while connection.parkedHead < connection.parkedFrames.count, !connection.readingPaused, !connection.isClosed, !connection.draining {
             let frame = connection.parkedFrames[connection.parkedHead]

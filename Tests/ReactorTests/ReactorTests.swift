@@ -154,6 +154,32 @@ import Testing
         }
     }
 
+    @Test func manyPauseAndResumeCyclesKeepEveryResponseInOrder() throws {
+        // Tiny water marks: a client that sends and reads at once makes the connection pause
+        // and resume thousands of times (each resume a turn of a loop, not a deeper call).
+        try withServer(loops: 1, configure: {
+            $0.reactor.outputHighWaterMark = 16 * 1024
+            $0.reactor.outputLowWaterMark = 4 * 1024
+        }, handler: ScrambledEchoFactory()) { _, address in
+            let client = try TestClient(address)
+            let payloads = (0..<3_000).map { index in (0..<(1_000 + index % 3_000)).map { UInt8(truncatingIfNeeded: $0 &+ index) } }
+            let stream = payloads.flatMap { TestClient.frame($0) }
+            let descriptor = client.descriptor
+            let sender = try OSThread(name: "test-sender") {
+                var sent = 0
+                while sent < stream.count {
+                    let end = min(sent + 65_536, stream.count)
+                    let result = try? stream[sent..<end].withUnsafeBytes { try System.write(descriptor, $0) }
+                    if case .completed(let count)? = result { sent += count } else { usleep(200) }
+                }
+            }
+            for (index, payload) in payloads.enumerated() {
+                #expect(try client.readFrame() == Array(payload.reversed()), "response \(index)")
+            }
+            sender.join()
+        }
+    }
+
     @Test func inFlightLimitStopsReading() throws {
         let holder = HeldRequests()
         try withServer(loops: 1, configure: { $0.reactor.maximumInFlightRequests = 10 }, handler: holder) { _, address in
