@@ -39,7 +39,7 @@ from confluent_kafka import (OFFSET_BEGINNING, Consumer, ConsumerGroupTopicParti
                              KafkaException, Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition as KPTopicPartition
-from kafka.admin import KafkaAdminClient, TransactionState
+from kafka.admin import AbortTransactionSpec, KafkaAdminClient, TransactionState
 
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1000
@@ -627,3 +627,27 @@ def test_kafka_python_admin_lists_and_describes_transactions_and_producers(broke
     finally:
         admin.close()
         producer.close()
+
+
+def test_kafka_python_admin_aborts_a_hanging_transaction(broker):
+    """KIP-664's hanging-transaction tool: an operator finds the open transaction of a dead
+    producer with DescribeProducers and aborts it on the partition with WriteTxnMarkers; the
+    LSO moves past it at once, long before the transaction's own timeout."""
+    topic = unique("txn-hanging")
+    create_topics(broker, {topic: 1})
+    partitions = [(topic, 0)]
+    abandon_transaction(broker, unique("hanging-id"), topic, ["h0", "h1"], 600_000)  # 0..1
+    produce(plain_producer(broker), [(topic, 0, b"after")])  # 2
+    assert stable_and_high(broker, partitions) == ({(topic, 0): 0}, {(topic, 0): 3})
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        tp = KPTopicPartition(topic, 0)
+        [producer] = admin.describe_producers([tp])[tp].active_producers
+        assert producer.current_transaction_start_offset == 0
+        admin.abort_transaction(AbortTransactionSpec(tp, producer.producer_id, producer.producer_epoch))
+        assert admin.describe_producers([tp])[tp].active_producers[0].current_transaction_start_offset == -1
+    finally:
+        admin.close()
+    # The ABORT marker took offset 3: read_committed readers see only "after".
+    wait_for_offsets(broker, partitions, stable={(topic, 0): 4}, high={(topic, 0): 4})
+    assert read(broker, partitions, "read_committed", 1) == records(topic, 0, [(2, b"after")])

@@ -73,7 +73,7 @@ struct HandlerRegistry: Sendable {
         OffsetCommitHandler(), OffsetFetchHandler(), OffsetDeleteHandler(), DescribeGroupsHandler(), ListGroupsHandler(),
         DeleteGroupsHandler(), ConsumerGroupHeartbeatHandler(), ConsumerGroupDescribeHandler(),
         AddPartitionsToTxnHandler(), AddOffsetsToTxnHandler(), EndTxnHandler(), TxnOffsetCommitHandler(),
-        DescribeProducersHandler(), DescribeTransactionsHandler(), ListTransactionsHandler(),
+        DescribeProducersHandler(), DescribeTransactionsHandler(), ListTransactionsHandler(), WriteTxnMarkersHandler(),
     ])
 
     init(handlers list: [any ApiHandler]) {

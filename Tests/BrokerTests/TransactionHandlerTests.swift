@@ -85,6 +85,26 @@ import Testing
             #expect(committed.abortedTransactions?.map(\.producerId) == [id])
             #expect(try fetch(client, isolation: 0).abortedTransactions == nil)
 
+            // An operator's WriteTxnMarkers (KIP-664) ends an open transaction on a partition;
+            // a marker of an epoch older than the producer's is refused.
+            _ = try client.send(AddPartitionsToTxnRequest(v3AndBelowTransactionalId: "tx", v3AndBelowProducerId: id,
+                                                          v3AndBelowProducerEpoch: epoch, v3AndBelowTopics: [.init(name: "payments", partitions: [0])]), version: 3)
+            #expect(try produce(client, transactionalBatch(producerId: id, epoch: epoch, sequence: 3, values: ["d"]), transactionalId: "tx").errorCode == 0)
+            #expect(try fetch(client, isolation: 1).lastStableOffset == 5)
+            let markers = try client.send(WriteTxnMarkersRequest(markers: [
+                .init(producerId: id, producerEpoch: epoch, transactionResult: false, topics: [
+                    .init(name: "payments", partitionIndexes: [0, 7]),
+                ], coordinatorEpoch: -1),
+            ]), version: 1)
+            #expect(markers.markers[0].topics[0].partitions.map(\.errorCode) == [0, ErrorCode.unknownTopicOrPartition.rawValue])
+            #expect(try fetch(client, isolation: 1).lastStableOffset == 7)
+            let stale = try client.send(WriteTxnMarkersRequest(markers: [
+                .init(producerId: id, producerEpoch: epoch - 1, transactionResult: false, topics: [.init(name: "payments", partitionIndexes: [0])],
+                      coordinatorEpoch: -1),
+            ]), version: 1)
+            #expect(stale.markers[0].topics[0].partitions[0].errorCode == ErrorCode.invalidProducerEpoch.rawValue)
+            _ = try client.send(EndTxnRequest(transactionalId: "tx", producerId: id, producerEpoch: epoch, committed: false), version: 3)
+
             // A second incarnation fences the first.
             let next = try client.send(InitProducerIdRequest(transactionalId: "tx", transactionTimeoutMs: 60_000), version: 4)
             #expect(next.producerId == id && next.producerEpoch == epoch + 1)
