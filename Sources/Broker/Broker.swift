@@ -44,8 +44,8 @@ public final class Broker: Sendable {
         for event in logs.recoveryEvents { log("recovery: \(event)") }
         clusterId = try Self.loadClusterId(configuration)
         handlers = HandlerRegistry.standard
-        offsetsTopic = InternalTopicLog(name: OffsetsTopic.name, logs: logs, log: log)
-        transactionTopic = InternalTopicLog(name: TransactionCoordinator.stateTopic, logs: logs, log: log)
+        offsetsTopic = InternalTopicLog(name: OffsetsTopic.name, logs: logs, topics: topics, log: log)
+        transactionTopic = InternalTopicLog(name: TransactionCoordinator.stateTopic, logs: logs, topics: topics, log: log)
         let clock: @Sendable () -> Int64 = { System.wallClockMilliseconds() }
         groups = GroupCoordinator(configuration: configuration.groups, log: offsetsTopic, topics: RegistryTopicCatalog(topics: topics), clock: clock)
         transactions = TransactionCoordinator(configuration: configuration.transactions, log: transactionTopic,

@@ -21,15 +21,17 @@ enum InternalTopicEntry {
 final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
     let name: String
     let logs: LogManager
+    let topics: TopicRegistry
     let log: @Sendable (String) -> Void
     // `ensureTopic` is set once by the broker's init, before any request arrives, and
     // read under `lock` afterwards.
     private let lock = Lock()
     private var ensureTopicBody: (@Sendable () throws -> Void)?
 
-    init(name: String, logs: LogManager, log: @escaping @Sendable (String) -> Void) {
+    init(name: String, logs: LogManager, topics: TopicRegistry, log: @escaping @Sendable (String) -> Void) {
         self.name = name
         self.logs = logs
+        self.topics = topics
         self.log = log
     }
 
@@ -48,10 +50,8 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
         try body?()
     }
 
-    var partitionCount: Int32? {
-        let count = logs.allPartitions.filter { $0.topic == name }.count
-        return count > 0 ? Int32(count) : nil
-    }
+    /// Asked for every commit (the group's partition): a registry lookup, not a scan.
+    var partitionCount: Int32? { topics.topic(named: name)?.partitions }
 
     func partitionLog(_ partition: Int32) -> PartitionLog? {
         logs.partition(TopicPartition(topic: name, partition: partition))

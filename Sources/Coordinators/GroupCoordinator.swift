@@ -37,6 +37,13 @@ final class GroupSlot: @unchecked Sendable {
 
     var typeName: String { consumer != nil ? "consumer" : "classic" }
 
+    var hasGroup: Bool { classic != nil || consumer != nil }
+
+    /// Offsets belong to a group: without one, Kafka makes an empty classic group.
+    func ensureGroup(now: Int64) {
+        if !hasGroup { classic = ClassicGroup(groupId: groupId, now: now) }
+    }
+
     /// No members, and no member ids handed out that may still join.
     var isEmpty: Bool { consumer?.members.isEmpty ?? ((classic?.isEmpty ?? true) && (classic?.pendingMembers.isEmpty ?? true)) }
 }

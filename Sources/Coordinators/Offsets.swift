@@ -30,25 +30,12 @@ extension GroupCoordinator {
         let result = withSlot(groupId, create: simpleCommit) { slot, now, _ -> [ErrorCode] in
             if let error = validateCommit(slot, generationIdOrMemberEpoch: generationIdOrMemberEpoch, memberId: memberId,
                                           groupInstanceId: groupInstanceId, now: now) {
-                if slot.classic == nil && slot.consumer == nil { removeIfUnused(slot) }
+                if !slot.hasGroup { removeIfUnused(slot) }
                 return offsets.map { _ in error }
             }
-            if slot.classic == nil && slot.consumer == nil { slot.classic = ClassicGroup(groupId: groupId, now: now) }
-            var errors: [ErrorCode] = []
-            var records: [CoordinatorRecord] = []
-            var accepted: [(TopicPartition, CommittedOffset)] = []
-            for input in offsets {
-                if (input.metadata?.utf8.count ?? 0) > configuration.offsetMetadataMaximumBytes {
-                    errors.append(.offsetMetadataTooLarge)
-                    continue
-                }
-                var committed = CommittedOffset(offset: input.offset, leaderEpoch: input.leaderEpoch, metadata: input.metadata ?? "",
-                                                commitTimestamp: now, expireTimestamp: retentionMilliseconds >= 0 ? now + retentionMilliseconds : nil)
-                committed.writeOrder = nextWriteOrder()
-                records.append(OffsetsTopic.offsetCommit(group: groupId, topic: input.partition.topic, partition: input.partition.partition, offset: committed))
-                accepted.append((input.partition, committed))
-                errors.append(.none)
-            }
+            slot.ensureGroup(now: now)
+            let (errors, records, accepted) = offsetCommits(offsets, group: groupId, now: now,
+                                                            expireTimestamp: retentionMilliseconds >= 0 ? now + retentionMilliseconds : nil)
             guard persist(records, for: slot, now: now) else {
                 return errors.map { $0 == .none ? .coordinatorNotAvailable : $0 }
             }
@@ -56,6 +43,28 @@ extension GroupCoordinator {
             return errors
         }
         return result ?? offsets.map { _ in apiVersion >= 9 ? .groupIdNotFound : .illegalGeneration }
+    }
+
+    /// The commits of `offsets` with their records, one error per offset: metadata over
+    /// offset.metadata.max.bytes is OFFSET_METADATA_TOO_LARGE, the rest are accepted.
+    func offsetCommits(_ offsets: [OffsetCommitInput], group: String, now: Int64, expireTimestamp: Int64?)
+        -> (errors: [ErrorCode], records: [CoordinatorRecord], accepted: [(TopicPartition, CommittedOffset)]) {
+        var errors: [ErrorCode] = []
+        var records: [CoordinatorRecord] = []
+        var accepted: [(TopicPartition, CommittedOffset)] = []
+        for input in offsets {
+            if (input.metadata?.utf8.count ?? 0) > configuration.offsetMetadataMaximumBytes {
+                errors.append(.offsetMetadataTooLarge)
+                continue
+            }
+            var committed = CommittedOffset(offset: input.offset, leaderEpoch: input.leaderEpoch, metadata: input.metadata ?? "",
+                                            commitTimestamp: now, expireTimestamp: expireTimestamp)
+            committed.writeOrder = nextWriteOrder()
+            records.append(OffsetsTopic.offsetCommit(group: group, topic: input.partition.topic, partition: input.partition.partition, offset: committed))
+            accepted.append((input.partition, committed))
+            errors.append(.none)
+        }
+        return (errors, records, accepted)
     }
 
     private func validateCommit(_ slot: GroupSlot, generationIdOrMemberEpoch: Int32, memberId: String, groupInstanceId: String?, now: Int64) -> ErrorCode? {

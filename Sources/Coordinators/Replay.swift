@@ -30,7 +30,7 @@ extension GroupCoordinator {
             guard OffsetCommitValue.validVersions.contains(valueVersion),
                   let committed = try? OffsetCommitValue(from: &valueReader, version: valueVersion) else { return false }
             _ = withSlot(decoded.group, create: true) { slot, now, _ in
-                if slot.classic == nil && slot.consumer == nil { slot.classic = ClassicGroup(groupId: decoded.group, now: now) }
+                slot.ensureGroup(now: now)
                 var restored = CommittedOffset(
                     offset: committed.offset, leaderEpoch: committed.leaderEpoch, metadata: committed.metadata,
                     commitTimestamp: committed.commitTimestamp, expireTimestamp: committed.expireTimestamp >= 0 ? committed.expireTimestamp : nil)

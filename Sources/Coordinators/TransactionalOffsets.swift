@@ -16,24 +16,11 @@ extension GroupCoordinator {
         return withSlot(groupId, create: true) { slot, now, _ -> [ErrorCode] in
             if generationId >= 0 || !memberId.isEmpty,
                let error = validateTransactionalCommit(slot, generationId: generationId, memberId: memberId, groupInstanceId: groupInstanceId) {
-                if slot.classic == nil && slot.consumer == nil { removeIfUnused(slot) }
+                if !slot.hasGroup { removeIfUnused(slot) }
                 return offsets.map { _ in error }
             }
-            if slot.classic == nil && slot.consumer == nil { slot.classic = ClassicGroup(groupId: groupId, now: now) }
-            var errors: [ErrorCode] = []
-            var records: [CoordinatorRecord] = []
-            var accepted: [(TopicPartition, CommittedOffset)] = []
-            for input in offsets {
-                if (input.metadata?.utf8.count ?? 0) > configuration.offsetMetadataMaximumBytes {
-                    errors.append(.offsetMetadataTooLarge)
-                    continue
-                }
-                var committed = CommittedOffset(offset: input.offset, leaderEpoch: input.leaderEpoch, metadata: input.metadata ?? "", commitTimestamp: now)
-                committed.writeOrder = nextWriteOrder()
-                records.append(OffsetsTopic.offsetCommit(group: groupId, topic: input.partition.topic, partition: input.partition.partition, offset: committed))
-                accepted.append((input.partition, committed))
-                errors.append(.none)
-            }
+            slot.ensureGroup(now: now)
+            let (errors, records, accepted) = offsetCommits(offsets, group: groupId, now: now, expireTimestamp: nil)
             if !records.isEmpty {
                 do {
                     try log.append(records, partition: slot.offsetsPartition, now: now, producer: (producerId, producerEpoch))
@@ -82,7 +69,7 @@ extension GroupCoordinator {
         guard let valueVersion = try? valueReader.readInt16(), OffsetCommitValue.validVersions.contains(valueVersion),
               let stored = try? OffsetCommitValue(from: &valueReader, version: valueVersion) else { return }
         _ = withSlot(decoded.group, create: true) { slot, now, _ in
-            if slot.classic == nil && slot.consumer == nil { slot.classic = ClassicGroup(groupId: decoded.group, now: now) }
+            slot.ensureGroup(now: now)
             var committed = CommittedOffset(offset: stored.offset, leaderEpoch: stored.leaderEpoch, metadata: stored.metadata,
                                             commitTimestamp: stored.commitTimestamp)
             committed.writeOrder = nextWriteOrder()

@@ -1,57 +1,61 @@
 // A segment's sparse offset index and time index, kept in memory and appended to their
 // files in Kafka's layouts: `.index` entries are (int32 relative offset, int32 position),
-// `.timeindex` entries (int64 timestamp, int32 relative offset), big-endian.
+// `.timeindex` entries (int64 timestamp, int32 relative offset), big-endian. Both are a
+// SparseIndex of fixed-size entries that only grow; they differ in their entries and lookups.
 
 import KafkaWire
 import SystemCalls
 
-struct OffsetIndex {
-    struct Entry: Equatable {
-        var relativeOffset: UInt32
-        var position: UInt32
-    }
+protocol IndexEntry: Equatable {
+    /// Bytes per entry on disk.
+    static var size: Int { get }
+    init(from reader: inout ByteReader) throws(DecodeError)
+    func write(into writer: inout ByteWriter)
+    /// Entries grow: an entry that does not follow the last one is not added (and a file
+    /// where one does not is not an index).
+    func follows(_ previous: Self) -> Bool
+    /// Whether the entry can belong to a log of `logSize` bytes.
+    func fits(logSize: Int64) -> Bool
+}
 
+struct SparseIndex<Entry: IndexEntry> {
     private(set) var entries: [Entry] = []
     let file: LogFile
 
     init(file: LogFile) { self.file = file }
 
-    /// Appends an entry for a batch whose last offset is `baseOffset + relativeOffset`,
-    /// starting at byte `position`.
-    mutating func append(relativeOffset: UInt32, position: UInt32) throws(SystemCallError) {
-        if let last = entries.last, last.relativeOffset >= relativeOffset { return }
-        entries.append(Entry(relativeOffset: relativeOffset, position: position))
-        var writer = ByteWriter(capacity: 8)
-        writer.writeUInt32(relativeOffset)
-        writer.writeUInt32(position)
-        try file.write(writer.bytes, at: Int64(entries.count - 1) * 8)
+    mutating func append(_ entry: Entry) throws(SystemCallError) {
+        if let last = entries.last, !entry.follows(last) { return }
+        entries.append(entry)
+        var writer = ByteWriter(capacity: Entry.size)
+        entry.write(into: &writer)
+        try file.write(writer.bytes, at: Int64(entries.count - 1) * Int64(Entry.size))
     }
 
-    /// The position to start scanning from for `relativeOffset`: the last indexed batch
-    /// ending at or before it (0 when none).
-    func position(before relativeOffset: UInt32) -> Int64 {
+    /// The last entry for which `isBefore` holds, in entries sorted so that it holds for a
+    /// prefix (binary search); nil when none does.
+    func last(where isBefore: (Entry) -> Bool) -> Entry? {
         var low = 0
         var high = entries.count
         while low < high {
             let middle = (low + high) / 2
-            if entries[middle].relativeOffset <= relativeOffset { low = middle + 1 } else { high = middle }
+            if isBefore(entries[middle]) { low = middle + 1 } else { high = middle }
         }
-        return low == 0 ? 0 : Int64(entries[low - 1].position)
+        return low == 0 ? nil : entries[low - 1]
     }
 
     /// Loads the file's entries; nil when it is not a well-formed index for a log of
     /// `logSize` bytes (then the caller rebuilds it).
-    static func load(file: LogFile, logSize: Int64) throws(SystemCallError) -> OffsetIndex? {
+    static func load(file: LogFile, logSize: Int64) throws(SystemCallError) -> SparseIndex? {
         let size = try file.size()
-        guard size % 8 == 0 else { return nil }
+        guard size % Int64(Entry.size) == 0 else { return nil }
         let bytes = try file.read(count: Int(size), at: 0)
         var reader = ByteReader(bytes)
-        var index = OffsetIndex(file: file)
+        var index = SparseIndex(file: file)
         while !reader.isAtEnd {
-            guard let relative = try? reader.readUInt32(), let position = try? reader.readUInt32() else { return nil }
-            if let last = index.entries.last, relative <= last.relativeOffset || position <= last.position { return nil }
-            if Int64(position) >= logSize { return nil }
-            index.entries.append(Entry(relativeOffset: relative, position: position))
+            guard let entry = try? Entry(from: &reader), entry.fits(logSize: logSize) else { return nil }
+            if let last = index.entries.last, !entry.follows(last) { return nil }
+            index.entries.append(entry)
         }
         // Every non-empty segment indexes its first batch: an empty index is a lost one.
         return index.entries.isEmpty && logSize > 0 ? nil : index
@@ -62,67 +66,97 @@ struct OffsetIndex {
         try System.ftruncate(file.descriptor, length: 0)
     }
 
-    /// Drops entries at or past `position` (after a truncation).
-    mutating func truncate(toPosition position: Int64) throws(SystemCallError) {
-        entries.removeAll { Int64($0.position) >= position }
-        try System.ftruncate(file.descriptor, length: Int64(entries.count) * 8)
+    /// Drops the entries `isGone` picks (a suffix: after a truncation).
+    mutating func truncate(removing isGone: (Entry) -> Bool) throws(SystemCallError) {
+        entries.removeAll(where: isGone)
+        try System.ftruncate(file.descriptor, length: Int64(entries.count * Entry.size))
     }
 }
 
-struct TimeIndex {
-    struct Entry: Equatable {
-        var timestamp: Int64
-        var relativeOffset: UInt32
+struct OffsetIndexEntry: IndexEntry {
+    static let size = 8
+    var relativeOffset: UInt32
+    var position: UInt32
+
+    init(relativeOffset: UInt32, position: UInt32) {
+        self.relativeOffset = relativeOffset
+        self.position = position
     }
 
-    private(set) var entries: [Entry] = []
-    let file: LogFile
+    init(from reader: inout ByteReader) throws(DecodeError) {
+        relativeOffset = try reader.readUInt32()
+        position = try reader.readUInt32()
+    }
 
-    init(file: LogFile) { self.file = file }
+    func write(into writer: inout ByteWriter) {
+        writer.writeUInt32(relativeOffset)
+        writer.writeUInt32(position)
+    }
 
-    /// Appends when the timestamp grows: entries stay sorted by time and by offset.
-    mutating func append(timestamp: Int64, relativeOffset: UInt32) throws(SystemCallError) {
-        if let last = entries.last, timestamp <= last.timestamp || relativeOffset <= last.relativeOffset { return }
-        entries.append(Entry(timestamp: timestamp, relativeOffset: relativeOffset))
-        var writer = ByteWriter(capacity: 12)
+    func follows(_ previous: Self) -> Bool { relativeOffset > previous.relativeOffset && position > previous.position }
+    func fits(logSize: Int64) -> Bool { Int64(position) < logSize }
+}
+
+struct TimeIndexEntry: IndexEntry {
+    static let size = 12
+    var timestamp: Int64
+    var relativeOffset: UInt32
+
+    init(timestamp: Int64, relativeOffset: UInt32) {
+        self.timestamp = timestamp
+        self.relativeOffset = relativeOffset
+    }
+
+    init(from reader: inout ByteReader) throws(DecodeError) {
+        timestamp = try reader.readInt64()
+        relativeOffset = try reader.readUInt32()
+    }
+
+    func write(into writer: inout ByteWriter) {
         writer.writeInt64(timestamp)
         writer.writeUInt32(relativeOffset)
-        try file.write(writer.bytes, at: Int64(entries.count - 1) * 12)
+    }
+
+    /// Sorted by time and by offset.
+    func follows(_ previous: Self) -> Bool { timestamp > previous.timestamp && relativeOffset > previous.relativeOffset }
+    func fits(logSize: Int64) -> Bool { true }
+}
+
+typealias OffsetIndex = SparseIndex<OffsetIndexEntry>
+typealias TimeIndex = SparseIndex<TimeIndexEntry>
+
+extension SparseIndex where Entry == OffsetIndexEntry {
+    /// Appends an entry for a batch whose last offset is `baseOffset + relativeOffset`,
+    /// starting at byte `position`.
+    mutating func append(relativeOffset: UInt32, position: UInt32) throws(SystemCallError) {
+        try append(OffsetIndexEntry(relativeOffset: relativeOffset, position: position))
+    }
+
+    /// The position to start scanning from for `relativeOffset`: the last indexed batch
+    /// ending at or before it (0 when none).
+    func position(before relativeOffset: UInt32) -> Int64 {
+        Int64(last { $0.relativeOffset <= relativeOffset }?.position ?? 0)
+    }
+
+    /// Drops entries at or past `position` (after a truncation).
+    mutating func truncate(toPosition position: Int64) throws(SystemCallError) {
+        try truncate { Int64($0.position) >= position }
+    }
+}
+
+extension SparseIndex where Entry == TimeIndexEntry {
+    /// Appends when the timestamp grows: entries stay sorted by time and by offset.
+    mutating func append(timestamp: Int64, relativeOffset: UInt32) throws(SystemCallError) {
+        try append(TimeIndexEntry(timestamp: timestamp, relativeOffset: relativeOffset))
     }
 
     /// The relative offset to start a search for the first timestamp >= `timestamp`: the
     /// offset of the last entry whose timestamp is below it (0 when none).
     func relativeOffset(before timestamp: Int64) -> UInt32 {
-        var low = 0
-        var high = entries.count
-        while low < high {
-            let middle = (low + high) / 2
-            if entries[middle].timestamp < timestamp { low = middle + 1 } else { high = middle }
-        }
-        return low == 0 ? 0 : entries[low - 1].relativeOffset
-    }
-
-    static func load(file: LogFile, logSize: Int64) throws(SystemCallError) -> TimeIndex? {
-        let size = try file.size()
-        guard size % 12 == 0 else { return nil }
-        let bytes = try file.read(count: Int(size), at: 0)
-        var reader = ByteReader(bytes)
-        var index = TimeIndex(file: file)
-        while !reader.isAtEnd {
-            guard let timestamp = try? reader.readInt64(), let relative = try? reader.readUInt32() else { return nil }
-            if let last = index.entries.last, timestamp <= last.timestamp || relative <= last.relativeOffset { return nil }
-            index.entries.append(Entry(timestamp: timestamp, relativeOffset: relative))
-        }
-        return index.entries.isEmpty && logSize > 0 ? nil : index
-    }
-
-    mutating func reset() throws(SystemCallError) {
-        entries = []
-        try System.ftruncate(file.descriptor, length: 0)
+        last { $0.timestamp < timestamp }?.relativeOffset ?? 0
     }
 
     mutating func truncate(toRelativeOffset relative: UInt32) throws(SystemCallError) {
-        entries.removeAll { $0.relativeOffset >= relative }
-        try System.ftruncate(file.descriptor, length: Int64(entries.count) * 12)
+        try truncate { $0.relativeOffset >= relative }
     }
 }

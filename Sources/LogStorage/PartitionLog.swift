@@ -31,6 +31,8 @@ public struct ReadResult: Sendable {
     /// Where read_committed readers stop: the first offset of the oldest open transaction,
     /// else the high watermark.
     public let lastStableOffset: Int64
+    /// With `readCommitted`: the aborted transactions in range, for the consumer to drop.
+    public let abortedTransactions: [AbortedTransaction]
     public var byteCount: Int { regions.reduce(0) { $0 + $1.length } }
 }
 
@@ -425,8 +427,13 @@ public final class PartitionLog: @unchecked Sendable {
     /// Where read_committed readers stop (Kafka's LSO).
     public var lastStableOffset: Int64 {
         lock.lock(); defer { lock.unlock() }
+        return lastStableOffsetLocked
+    }
+
+    /// Lock held. The first offset of the oldest open transaction, else the log end;
+    /// retention may have deleted the start of an open transaction (Kafka clamps too).
+    private var lastStableOffsetLocked: Int64 {
         let end = segments.last!.nextOffset
-        // Retention may have deleted the start of an open transaction (Kafka clamps too).
         return max(min(producers.firstUnstableOffset ?? end, end), startOffset)
     }
 
@@ -434,9 +441,19 @@ public final class PartitionLog: @unchecked Sendable {
     /// whose marker is at or after `from` and which began before `to`.
     public func abortedTransactions(from: Int64, to: Int64) -> [AbortedTransaction] {
         lock.lock(); defer { lock.unlock() }
+        return abortedTransactionsLocked(from: from, to: to)
+    }
+
+    /// Lock held. Nothing to scan in a partition that never saw an abort (the usual case).
+    private func abortedTransactionsLocked(from: Int64, to: Int64) -> [AbortedTransaction] {
+        guard !transactionIndexes.isEmpty else { return [] }
+        var found: [AbortedTransaction] = []
         // A marker at or after `from` sits in a segment that ends after it.
-        return segments.filter { $0.nextOffset > from }.compactMap { transactionIndexes[$0.baseOffset] }.flatMap(\.entries)
-            .filter { $0.lastOffset >= from && $0.firstOffset < to }
+        for segment in segments where segment.nextOffset > from {
+            guard let index = transactionIndexes[segment.baseOffset] else { continue }
+            found += index.entries.filter { $0.lastOffset >= from && $0.firstOffset < to }
+        }
+        return found
     }
 
     /// Appends a COMMIT or ABORT marker for the producer (the transaction coordinator's
@@ -463,16 +480,20 @@ public final class PartitionLog: @unchecked Sendable {
     /// offset gets the whole batch and skips the records before it). At most `maxBytes`,
     /// except that with `minOneBatch` the first batch comes whole however large (KIP-74);
     /// the last batch may be cut at `maxBytes`, as Kafka does. `maxOffset` (exclusive)
-    /// stops earlier, for read_committed readers.
-    public func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool, maxOffset: Int64? = nil) throws(LogError) -> ReadResult {
+    /// stops earlier; `readCommitted` stops at the last stable offset and names the aborted
+    /// transactions up to it, all under one acquisition of the lock.
+    public func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool, maxOffset: Int64? = nil,
+                     readCommitted: Bool = false) throws(LogError) -> ReadResult {
         lock.lock(); defer { lock.unlock() }
         let end = segments.last!.nextOffset
         guard offset >= startOffset && offset <= end else {
             throw .offsetOutOfRange(requested: offset, logStartOffset: startOffset, logEndOffset: end)
         }
-        let limit = min(maxOffset ?? end, end)
-        let stable = max(min(producers.firstUnstableOffset ?? end, end), startOffset)
-        let empty = ReadResult(regions: [], highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable)
+        let stable = lastStableOffsetLocked
+        let limit = min(maxOffset ?? end, readCommitted ? stable : end)
+        let aborted = readCommitted ? abortedTransactionsLocked(from: offset, to: stable) : []
+        let empty = ReadResult(regions: [], highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable,
+                               abortedTransactions: aborted)
         guard offset < limit else { return empty }
         do {
             var index = segmentIndex(containing: offset)
@@ -492,7 +513,8 @@ public final class PartitionLog: @unchecked Sendable {
                     if minOneBatch { length = max(length, first.size) }
                     guard length > 0 else { return empty }
                     return ReadResult(regions: [LogRegion(file: segment.log, position: first.position, length: length)],
-                                      highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable)
+                                      highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable,
+                                      abortedTransactions: aborted)
                 }
                 index += 1
             }

@@ -9,16 +9,14 @@ message per partition, commit_transaction waited for each time). Prints a Markdo
     Interop/.venv/bin/python Interop/bench/transactions/run.py [--quick] [--swiftlet PATH] [--skip-tansu]
 """
 
-import argparse
 import pathlib
 import sys
 import time
 import uuid
 
 HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parents[2]
 sys.path.insert(0, str(HERE.parent))
-from brokers import Broker, free_port, swiftlet_command, tansu_command  # noqa: E402
+from brokers import side_by_side  # noqa: E402
 
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
@@ -87,23 +85,5 @@ def measure(broker, quick):
     return results
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--swiftlet", default=str(ROOT / ".build" / "release" / "swiftlet"))
-    parser.add_argument("--skip-tansu", action="store_true")
-    arguments = parser.parse_args()
-    port = free_port()
-    ours = measure(Broker("swiftlet", swiftlet_command(arguments.swiftlet, port), port), arguments.quick)
-    theirs = {}
-    if not arguments.skip_tansu:
-        tansu_port = free_port()
-        theirs = measure(Broker("tansu", tansu_command(tansu_port), tansu_port), arguments.quick)
-    print("| measure | swiftlet | tansu |")
-    print("|---|---|---|")
-    for key, value in ours.items():
-        print(f"| {key} | {value:,.0f} | {theirs.get(key, float('nan')):,.0f} |")
-
-
 if __name__ == "__main__":
-    main()
+    side_by_side(measure, "fewer messages and seconds", decimals=0)

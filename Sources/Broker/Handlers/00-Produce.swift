@@ -70,25 +70,29 @@ struct ProduceHandler: ApiHandler {
                         result: ProduceResponse.PartitionProduceResponse) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
         var result = result
         guard let records = data.records?.bytes, !records.isEmpty else { return (.corruptMessage, result) }
-        // Produce v3+ carries exactly one RecordBatch v2 per partition. The first header's
-        // length tells; only when bytes follow it are the rest walked (the log validates all).
-        if let header = RecordBatchHeader(records), header.hasPlausibleLength, header.totalSize < records.count,
-           let batches = try? RecordBatch.batches(in: records), batches.count != 1 {
-            return (.invalidRecord, result)
-        }
-        // Transaction markers come from the coordinator only (Kafka: INVALID_RECORD).
-        if let header = RecordBatchHeader(records), header.isControl { return (.invalidRecord, result) }
-        // A transactional batch must belong to a transaction of the producer's current epoch
-        // that holds this partition (Kafka's partition verification): a zombie is fenced,
-        // and no stray transactional write can hold the last stable offset back.
-        if let header = RecordBatchHeader(records), header.isTransactional, !header.isControl {
-            let verdict = transactions.verify(producerId: header.producerId, producerEpoch: header.producerEpoch, partition: log.topicPartition)
-            if verdict != .none { return (verdict, result) }
+        // The first batch's header, read once; the log validates every batch in full.
+        if let header = RecordBatchHeader(records) {
+            // Produce v3+ carries exactly one RecordBatch v2 per partition. The header's length
+            // tells; only when bytes follow it are the rest walked.
+            if header.hasPlausibleLength, header.totalSize < records.count,
+               let batches = try? RecordBatch.batches(in: records), batches.count != 1 {
+                return (.invalidRecord, result)
+            }
+            // Transaction markers come from the coordinator only (Kafka: INVALID_RECORD).
+            if header.isControl { return (.invalidRecord, result) }
+            // A transactional batch must belong to a transaction of the producer's current
+            // epoch that holds this partition (Kafka's partition verification): a zombie is
+            // fenced, and no stray transactional write can hold the last stable offset back.
+            if header.isTransactional {
+                let verdict = transactions.verify(producerId: header.producerId, producerEpoch: header.producerEpoch, partition: log.topicPartition)
+                if verdict != .none { return (verdict, result) }
+            }
         }
         // Compacted topics keep the latest value per key: a record without a key has no place
         // there (Kafka's INVALID_RECORD, naming the records). The only per-record check made.
+        // (Control batches were refused above.)
         if log.currentConfiguration.cleanupPolicy.compacts,
-           let batch = try? RecordBatch(bytes: records), !batch.isControl,
+           let batch = try? RecordBatch(bytes: records),
            let decoded = try? batch.records() {
             let keyless = decoded.indices.filter { decoded[$0].key == nil }
             if !keyless.isEmpty {

@@ -107,14 +107,12 @@ final class FetchOperation: @unchecked Sendable {
             // transactions in range, whose records the consumer drops.
             let readCommitted = request.isolationLevel == 1
             let read = try log.read(from: target.fetchOffset, maxBytes: Int(max(target.partitionMaxBytes, 0)), minOneBatch: true,
-                                    maxOffset: readCommitted ? log.lastStableOffset : nil)
+                                    readCommitted: readCommitted)
             data.highWatermark = read.highWatermark
             data.lastStableOffset = read.lastStableOffset
             data.logStartOffset = read.logStartOffset
             if readCommitted {
-                data.abortedTransactions = log.abortedTransactions(from: target.fetchOffset, to: read.lastStableOffset).map {
-                    .init(producerId: $0.producerId, firstOffset: $0.firstOffset)
-                }
+                data.abortedTransactions = read.abortedTransactions.map { .init(producerId: $0.producerId, firstOffset: $0.firstOffset) }
             }
             let region = read.regions.first.map {
                 FileRegion(descriptor: $0.file.descriptor, offset: $0.position, length: $0.length, owner: $0.file)

@@ -1,0 +1,28 @@
+"""Helpers the client suites share: unique names, topic creation, and bounded waits that
+say what they were waiting for."""
+
+import time
+import uuid
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def create_topics(broker, partitions_by_topic):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})  # kept alive until the results are in
+    futures = admin.create_topics([NewTopic(topic, num_partitions=count, replication_factor=1)
+                                   for topic, count in partitions_by_topic.items()])
+    for future in futures.values():
+        future.result(10)
+
+
+def wait_until(condition, timeout, what, step=lambda: time.sleep(0.05)):
+    """Runs step() until condition() holds; fails after `timeout` s with what() describing the state."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what()}")
+        step()
