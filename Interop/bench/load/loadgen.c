@@ -3,7 +3,7 @@
  * confluent-kafka wheel bundles (run.py does both).
  *
  *   loadgen produce BOOTSTRAP TOPIC COUNT SIZE ACKS CODEC   -> "messages seconds errors"
- *   loadgen consume BOOTSTRAP TOPIC COUNT                   -> "messages seconds"
+ *   loadgen consume BOOTSTRAP TOPIC COUNT                   -> "messages seconds first_message_seconds"
  *   loadgen latency BOOTSTRAP TOPIC RATE SECONDS            -> "p50_ms p99_ms p999_ms samples"
  */
 #include <librdkafka/rdkafka.h>
@@ -97,14 +97,14 @@ static rd_kafka_t *consumer_for(const char *bootstrap, const char *topic, int64_
 static int consume(const char *bootstrap, const char *topic, long count) {
     rd_kafka_t *consumer = consumer_for(bootstrap, topic, RD_KAFKA_OFFSET_BEGINNING);
     long received = 0;
-    double start = now_seconds();
+    double start = now_seconds(), first = 0;
     while (received < count && now_seconds() - start < 300) {
         rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 100);
         if (!message) continue;
-        if (!message->err) received++;
+        if (!message->err && received++ == 0) first = now_seconds() - start;
         rd_kafka_message_destroy(message);
     }
-    printf("%ld %.6f\n", received, now_seconds() - start);
+    printf("%ld %.6f %.6f\n", received, now_seconds() - start, first);
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
     return 0;
