@@ -1,12 +1,19 @@
 """Admin calls through each client's admin API: CreatePartitions, DeleteRecords,
-DescribeConfigs, IncrementalAlterConfigs, AlterConfigs and DescribeCluster, and the
-OffsetForLeaderEpoch check consumers make."""
+DescribeConfigs, IncrementalAlterConfigs, AlterConfigs and DescribeCluster, the
+OffsetForLeaderEpoch check consumers make, and the cluster operations a one-node Kafka
+answers without doing anything: ACLs without an authorizer, leader elections, reassignments."""
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions,
-                                   NewTopic)
-from kafka.admin import ConfigResource as KPConfigResource, ConfigResourceType, KafkaAdminClient, NewPartitions as KPNewPartitions
+from confluent_kafka import Consumer, ElectionType, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, AclPermissionType, AdminClient,
+                                   AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic,
+                                   ResourcePatternType, ResourceType)
+from kafka import TopicPartition as KPTopicPartition
+from kafka import errors as kafka_errors
+from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType,
+                         ConfigResource as KPConfigResource, ConfigResourceType, KafkaAdminClient,
+                         NewPartitions as KPNewPartitions, ResourcePattern, ResourcePatternFilter,
+                         ResourceType as KPResourceType)
 
 
 def admin(broker):
@@ -131,3 +138,53 @@ def test_aiokafka_admin_client(broker):
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_acls_without_an_authorizer(broker):
+    """Kafka without an authorizer answers SECURITY_DISABLED; so does swiftlet, which has none."""
+    client = admin(broker)
+    everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,
+                                  AclOperation.ANY, AclPermissionType.ANY)
+    # librdkafka reports DescribeAcls' top-level error as an empty list, not an exception.
+    assert client.describe_acls(everything).result(10) == []
+    binding = AclBinding(ResourceType.TOPIC, "guarded", ResourcePatternType.LITERAL, "User:alice", "*",
+                         AclOperation.READ, AclPermissionType.ALLOW)
+    for future in [*client.create_acls([binding]).values(), *client.delete_acls([everything]).values()]:
+        with pytest.raises(KafkaException) as error:
+            future.result(10)
+        assert error.value.args[0].code() == KafkaError.SECURITY_DISABLED
+    kafka_python = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        with pytest.raises(kafka_errors.SecurityDisabledError):
+            kafka_python.describe_acls(ACLFilter(principal=None, host="*", operation=ACLOperation.ANY,
+                                                 permission_type=ACLPermissionType.ANY,
+                                                 resource_pattern=ResourcePatternFilter(KPResourceType.TOPIC, None,
+                                                                                        ACLResourcePatternType.ANY)))
+        created = kafka_python.create_acls([ACL(principal="User:alice", host="*", operation=ACLOperation.READ,
+                                                permission_type=ACLPermissionType.ALLOW,
+                                                resource_pattern=ResourcePattern(KPResourceType.TOPIC, "guarded"))])
+        assert created["succeeded"] == [] and created["failed"] == [kafka_errors.SecurityDisabledError]
+    finally:
+        kafka_python.close()
+
+
+def test_leader_elections_and_reassignments_on_one_broker(broker):
+    client = admin(broker)
+    client.create_topics([NewTopic("elected", num_partitions=2, replication_factor=1)])["elected"].result(10)
+    results = client.elect_leaders(ElectionType.PREFERRED, [TopicPartition("elected", 0), TopicPartition("elected", 9)]).result(10)
+    codes = {partition.partition: error.code() for partition, error in results.items()}
+    assert codes == {0: KafkaError.ELECTION_NOT_NEEDED, 9: KafkaError.UNKNOWN_TOPIC_OR_PART}
+    assert client.elect_leaders(ElectionType.UNCLEAN, None).result(10) == {}
+    kafka_python = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        election = kafka_python.elect_leaders(0, {"elected": [0, 1]})
+        assert [p.error_code for p in election.replica_election_results[0].partition_result] == [84, 84]
+        altered = kafka_python.alter_partition_reassignments({KPTopicPartition("elected", 0): [1],
+                                                              KPTopicPartition("elected", 1): [1, 2]})
+        assert altered == {KPTopicPartition("elected", 0): None,
+                           KPTopicPartition("elected", 1): kafka_errors.InvalidReplicationAssignmentError}
+        cancelled = kafka_python.alter_partition_reassignments({KPTopicPartition("elected", 0): None})
+        assert cancelled == {KPTopicPartition("elected", 0): kafka_errors.NoReassignmentInProgressError}
+        assert kafka_python.list_partition_reassignments() == {}
+    finally:
+        kafka_python.close()

@@ -74,6 +74,8 @@ struct HandlerRegistry: Sendable {
         DeleteGroupsHandler(), ConsumerGroupHeartbeatHandler(), ConsumerGroupDescribeHandler(),
         AddPartitionsToTxnHandler(), AddOffsetsToTxnHandler(), EndTxnHandler(), TxnOffsetCommitHandler(),
         DescribeProducersHandler(), DescribeTransactionsHandler(), ListTransactionsHandler(), WriteTxnMarkersHandler(),
+        DescribeAclsHandler(), CreateAclsHandler(), DeleteAclsHandler(), ElectLeadersHandler(),
+        AlterPartitionReassignmentsHandler(), ListPartitionReassignmentsHandler(),
     ])
 
     init(handlers list: [any ApiHandler]) {

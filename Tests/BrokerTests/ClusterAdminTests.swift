@@ -1,0 +1,92 @@
+// The cluster-operation admin APIs a single broker answers the way a one-node Kafka does:
+// ACLs without an authorizer, leader elections with nothing to elect, reassignments that
+// can only name this broker.
+
+@testable import Broker
+import KafkaProtocol
+import TestSupport
+import Testing
+
+@Suite struct ClusterAdminTests {
+    @Test(arguments: [Int16(1), 3])
+    func aclRequestsAnswerSecurityDisabled(version: Int16) throws {
+        try withBroker { _, address in
+            let client = try KafkaTestClient(address)
+            let described = try client.send(DescribeAclsRequest(resourceTypeFilter: 1, operation: 1, permissionType: 1), version: version)
+            #expect(described.errorCode == ErrorCode.securityDisabled.rawValue)
+            #expect(described.errorMessage == "No Authorizer is configured on the broker")
+            #expect(described.resources.isEmpty)
+
+            let creation = CreateAclsRequest.AclCreation(resourceType: 2, resourceName: "orders", resourcePatternType: 3,
+                                                         principal: "User:alice", host: "*", operation: 3, permissionType: 3)
+            let created = try client.send(CreateAclsRequest(creations: [creation, creation]), version: version)
+            #expect(created.results.map(\.errorCode) == [ErrorCode.securityDisabled.rawValue, ErrorCode.securityDisabled.rawValue])
+            #expect(created.results.allSatisfy { $0.errorMessage == "No Authorizer is configured." })
+
+            let filter = DeleteAclsRequest.DeleteAclsFilter(resourceTypeFilter: 1, patternTypeFilter: 1, operation: 1, permissionType: 1)
+            let deleted = try client.send(DeleteAclsRequest(filters: [filter]), version: version)
+            #expect(deleted.filterResults.count == 1)
+            #expect(deleted.filterResults[0].errorCode == ErrorCode.securityDisabled.rawValue)
+            #expect(deleted.filterResults[0].matchingAcls.isEmpty)
+        }
+    }
+
+    @Test func electLeadersFindsNothingToElect() throws {
+        try withBroker { _, address in
+            let client = try KafkaTestClient(address)
+            _ = try client.send(CreateTopicsRequest(topics: [.init(name: "elect", numPartitions: 2, replicationFactor: 1)]), version: 5)
+            let named = try client.send(ElectLeadersRequest(electionType: 0, topicPartitions: [
+                .init(topic: "elect", partitions: [0, 1, 7]), .init(topic: "missing", partitions: [0]),
+            ]), version: 2)
+            #expect(named.errorCode == 0)
+            let results = Dictionary(uniqueKeysWithValues: named.replicaElectionResults.map { ($0.topic, $0.partitionResult) })
+            #expect(results["elect"]?.map(\.errorCode) == [ErrorCode.electionNotNeeded.rawValue, ErrorCode.electionNotNeeded.rawValue,
+                                                          ErrorCode.unknownTopicOrPartition.rawValue])
+            #expect(results["elect"]?[2].errorMessage == "No such partition as elect-7")
+            #expect(results["missing"]?.first?.errorMessage == "No such topic as missing")
+
+            // All partitions (null): every topic listed, with no partition needing an election.
+            let all = try client.send(ElectLeadersRequest(electionType: 1, topicPartitions: nil), version: 1)
+            #expect(all.replicaElectionResults.map(\.topic) == ["elect"])
+            #expect(all.replicaElectionResults[0].partitionResult.isEmpty)
+
+            let unknownType = try client.send(ElectLeadersRequest(electionType: 5, topicPartitions: [.init(topic: "elect", partitions: [0])]), version: 2)
+            #expect(unknownType.errorCode == ErrorCode.invalidRequest.rawValue)
+            #expect(unknownType.replicaElectionResults[0].partitionResult[0].errorCode == ErrorCode.invalidRequest.rawValue)
+        }
+    }
+
+    @Test func reassignmentsCanOnlyNameThisBroker() throws {
+        try withBroker { broker, address in
+            let client = try KafkaTestClient(address)
+            _ = try client.send(CreateTopicsRequest(topics: [.init(name: "moved", numPartitions: 1, replicationFactor: 1)]), version: 5)
+            let node = broker.configuration.nodeId
+            let response = try client.send(AlterPartitionReassignmentsRequest(topics: [
+                .init(name: "moved", partitions: [
+                    .init(partitionIndex: 0, replicas: [node]),
+                    .init(partitionIndex: 0, replicas: [node, node + 1]),
+                    .init(partitionIndex: 0, replicas: [node, node]),
+                    .init(partitionIndex: 0, replicas: []),
+                    .init(partitionIndex: 0, replicas: nil),
+                    .init(partitionIndex: 3, replicas: [node]),
+                ]),
+                .init(name: "absent", partitions: [.init(partitionIndex: 0, replicas: [node])]),
+            ]), version: 0)
+            #expect(response.errorCode == 0)
+            let moved = response.responses[0].partitions
+            #expect(moved.map(\.errorCode) == [
+                0, ErrorCode.invalidReplicaAssignment.rawValue, ErrorCode.invalidReplicaAssignment.rawValue,
+                ErrorCode.invalidReplicaAssignment.rawValue, ErrorCode.noReassignmentInProgress.rawValue,
+                ErrorCode.unknownTopicOrPartition.rawValue,
+            ])
+            #expect(moved[1].errorMessage == "The manual partition assignment includes broker \(node + 1), but no such broker is registered.")
+            #expect(moved[2].errorMessage == "The manual partition assignment includes the broker \(node) more than once.")
+            #expect(response.responses[1].partitions[0].errorCode == ErrorCode.unknownTopicOrPartition.rawValue)
+
+            let listed = try client.send(ListPartitionReassignmentsRequest(topics: nil), version: 0)
+            #expect(listed.errorCode == 0 && listed.topics.isEmpty)
+            let named = try client.send(ListPartitionReassignmentsRequest(topics: [.init(name: "moved", partitionIndexes: [0])]), version: 0)
+            #expect(named.topics.isEmpty)
+        }
+    }
+}
