@@ -188,3 +188,18 @@ def test_leader_elections_and_reassignments_on_one_broker(broker):
         assert kafka_python.list_partition_reassignments() == {}
     finally:
         kafka_python.close()
+
+
+def test_no_scram_credentials(broker):
+    """Without SASL there are no SCRAM credentials: all users is empty, a named one is not found."""
+    client = admin(broker)
+    assert client.describe_user_scram_credentials().result(10) == {}
+    with pytest.raises(KafkaException) as error:
+        client.describe_user_scram_credentials(["alice"])["alice"].result(10)
+    assert error.value.args[0].code() == KafkaError.RESOURCE_NOT_FOUND
+    kafka_python = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        assert kafka_python.describe_user_scram_credentials() == {}
+        assert "does not exist" in kafka_python.describe_user_scram_credentials(["bob"])["bob"]["error"]
+    finally:
+        kafka_python.close()

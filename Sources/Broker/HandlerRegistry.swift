@@ -75,7 +75,7 @@ struct HandlerRegistry: Sendable {
         AddPartitionsToTxnHandler(), AddOffsetsToTxnHandler(), EndTxnHandler(), TxnOffsetCommitHandler(),
         DescribeProducersHandler(), DescribeTransactionsHandler(), ListTransactionsHandler(), WriteTxnMarkersHandler(),
         DescribeAclsHandler(), CreateAclsHandler(), DeleteAclsHandler(), ElectLeadersHandler(),
-        AlterPartitionReassignmentsHandler(), ListPartitionReassignmentsHandler(),
+        AlterPartitionReassignmentsHandler(), ListPartitionReassignmentsHandler(), DescribeUserScramCredentialsHandler(),
     ])
 
     init(handlers list: [any ApiHandler]) {

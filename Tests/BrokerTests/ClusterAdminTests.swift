@@ -90,3 +90,17 @@ import Testing
         }
     }
 }
+
+extension ClusterAdminTests {
+    @Test func noScramCredentialsExist() throws {
+        try withBroker { _, address in
+            let client = try KafkaTestClient(address)
+            let all = try client.send(DescribeUserScramCredentialsRequest(users: nil), version: 0)
+            #expect(all.errorCode == 0 && all.results.isEmpty)
+            let named = try client.send(DescribeUserScramCredentialsRequest(users: [.init(name: "alice"), .init(name: "bob"), .init(name: "alice")]), version: 0)
+            #expect(named.results.map(\.user) == ["alice", "bob"])
+            #expect(named.results.map(\.errorCode) == [ErrorCode.duplicateResource.rawValue, ErrorCode.resourceNotFound.rawValue])
+            #expect(named.results[1].errorMessage == "Attempt to describe a user credential that does not exist: bob")
+        }
+    }
+}
