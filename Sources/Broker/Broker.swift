@@ -115,26 +115,31 @@ public final class Broker: Sendable {
         partition.onAppend = { _ in waiters.wake(name) }
     }
 
-    /// Creates a topic and its partition logs.
+    /// Kafka's controller refuses an operation of more than 10,000 metadata records (one per
+    /// new partition) as an "excessively large batch"; the same bound keeps one request from
+    /// taking every file descriptor.
+    static let maximumNewPartitionsPerRequest = 10_000
+
+    /// Creates a topic and its partition logs: all of them or, on a failure (out of file
+    /// descriptors, a full disk), none, and the topic is not registered.
     func createTopic(name: String, partitions: Int32, configs: [String: String]) throws -> TopicInfo {
         let logConfiguration = try TopicConfigs.apply(configs, to: configuration.topicDefaults).get()
         let topic = TopicInfo(name: name, id: Uuid.random().description, partitions: partitions, configs: configs)
         guard try topics.add(topic) else { throw BrokerError.topicExists(name) }
-        for index in 0..<partitions {
-            let partition = try logs.createPartition(TopicPartition(topic: name, partition: index), configuration: logConfiguration)
-            attachWaiters(to: partition)
+        do {
+            try createPartitions(of: name, 0..<partitions, configuration: logConfiguration)
+        } catch {
+            try? topics.remove(name)
+            throw error
         }
         log("created topic \(name) with \(partitions) partition(s)")
         return topic
     }
 
-    /// Adds partitions up to `count` (CreatePartitions).
+    /// Adds partitions up to `count` (CreatePartitions), all or none.
     func addPartitions(to topic: TopicInfo, count: Int32) throws {
         let logConfiguration = try TopicConfigs.apply(topic.configs, to: configuration.topicDefaults).get()
-        for index in topic.partitions..<count {
-            let partition = try logs.createPartition(TopicPartition(topic: topic.name, partition: index), configuration: logConfiguration)
-            attachWaiters(to: partition)
-        }
+        try createPartitions(of: topic.name, topic.partitions..<count, configuration: logConfiguration)
         var grown = topic
         grown.partitions = count
         try topics.update(grown)
@@ -171,6 +176,20 @@ public final class Broker: Sendable {
         }
         log("topic \(name) configs now \(overrides.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
         return (.none, nil)
+    }
+
+    private func createPartitions(of topic: String, _ indexes: Range<Int32>, configuration: LogConfiguration) throws {
+        var created: [TopicPartition] = []
+        do {
+            for index in indexes {
+                let name = TopicPartition(topic: topic, partition: index)
+                attachWaiters(to: try logs.createPartition(name, configuration: configuration))
+                created.append(name)
+            }
+        } catch {
+            for name in created { try? logs.deletePartition(name) }
+            throw error
+        }
     }
 
     func deleteTopic(_ topic: TopicInfo) throws {

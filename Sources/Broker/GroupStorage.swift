@@ -57,7 +57,7 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
         logs.partition(TopicPartition(topic: name, partition: partition))
     }
 
-    func append(_ records: [CoordinatorRecord], partition: Int32, now: Int64, producer: (id: Int64, epoch: Int16)?) throws {
+    func write(_ records: [CoordinatorRecord], partition: Int32, now: Int64, producer: (id: Int64, epoch: Int16)?) throws {
         do {
             if partitionLog(partition) == nil { try ensureTopic() }  // waits for a creation in progress
             guard let partitionLog = partitionLog(partition) else {
@@ -149,7 +149,7 @@ struct RegistryTopicCatalog: GroupTopicCatalog {
     }
 
     func subscribableTopicNames() -> [String] {
-        topics.all.map(\.name).filter { !$0.hasPrefix("__") }
+        topics.all.filter { !$0.isInternal }.map(\.name)
     }
 }
 

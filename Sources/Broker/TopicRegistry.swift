@@ -15,6 +15,12 @@ public struct TopicInfo: Sendable, Codable, Equatable {
     public var configs: [String: String]
 
     public var topicId: Uuid { Uuid(id) ?? .zero }
+
+    /// Kafka's internal topics, written by the coordinators only; a user topic named "__x"
+    /// is not one.
+    public static let internalNames: Set<String> = ["__consumer_offsets", "__transaction_state"]
+
+    public var isInternal: Bool { Self.internalNames.contains(name) }
 }
 
 public enum TopicNameError: Error, Equatable {

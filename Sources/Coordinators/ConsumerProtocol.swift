@@ -6,6 +6,7 @@
 import KafkaProtocol
 import KafkaWire
 import LogStorage
+import SystemCalls
 
 /// The topics as groups see them; the broker implements it over its topic registry.
 public protocol GroupTopicCatalog: Sendable {
@@ -160,6 +161,13 @@ extension GroupCoordinator {
     private func validate(_ input: ConsumerHeartbeatInput) -> ConsumerHeartbeatOutcome? {
         if input.groupId.isEmpty { return .failed(.invalidRequest, "GroupId can't be empty.") }
         if input.memberId.isEmpty && input.memberEpoch != 0 { return .failed(.invalidRequest, "MemberId can't be empty.") }
+        // Every id and name here goes into the member's records, whose strings keep int16
+        // lengths; the request's compact strings do not.
+        let stored: [(String, String?)] = [("GroupId", input.groupId), ("MemberId", input.memberId), ("InstanceId", input.instanceId),
+                                           ("RackId", input.rackId), ("SubscribedTopicRegex", input.subscribedTopicRegex)]
+        if let (field, _) = stored.first(where: { !InternalTopic.fits($0.1) }) {
+            return .failed(.invalidRequest, "\(field) is longer than Kafka's record format allows (\(Int16.max) bytes).")
+        }
         if input.memberEpoch == 0 {
             if input.rebalanceTimeoutMilliseconds < 0 { return .failed(.invalidRequest, "RebalanceTimeoutMs must be provided in first request.") }
             if input.ownedPartitions == nil { return .failed(.invalidRequest, "TopicPartitions must be empty when (re-)joining.") }
@@ -295,7 +303,7 @@ extension GroupCoordinator {
         // Membership changes show as a different set of subscriptions.
         guard force || subscriptions != group.lastSubscriptions || partitionCounts != group.subscribedTopicPartitions
                 || assignor != group.assignorName else { return [] }
-        group.groupEpoch += 1
+        group.groupEpoch = group.groupEpoch.clampedAdding(1)
         group.subscribedTopicPartitions = partitionCounts
         group.lastSubscriptions = subscriptions
         group.assignorName = assignor

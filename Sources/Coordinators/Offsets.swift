@@ -4,6 +4,7 @@
 import KafkaProtocol
 import KafkaWire
 import LogStorage
+import SystemCalls
 
 public struct OffsetCommitInput: Sendable {
     public var partition: TopicPartition
@@ -35,7 +36,7 @@ extension GroupCoordinator {
             }
             slot.ensureGroup(now: now)
             let (errors, records, accepted) = offsetCommits(offsets, group: groupId, now: now,
-                                                            expireTimestamp: retentionMilliseconds >= 0 ? now + retentionMilliseconds : nil)
+                                                            expireTimestamp: retentionMilliseconds >= 0 ? now.clampedAdding(retentionMilliseconds) : nil)
             guard persist(records, for: slot, now: now) else {
                 return errors.map { $0 == .none ? .coordinatorNotAvailable : $0 }
             }

@@ -10,13 +10,21 @@ import LogStorage
 public struct CoordinatorRecord: Sendable, Equatable {
     public var key: [UInt8]
     public var value: [UInt8]?
+
+    /// False when a part did not fit Kafka's format (see InternalTopic.encode).
+    var isEncoded: Bool { !key.isEmpty && value?.isEmpty != true }
 }
+
+/// A record whose key or value does not fit Kafka's format: a client-chosen id longer than
+/// the format's int16 string length. The write fails; the broker goes on.
+public struct UnencodableCoordinatorRecord: Error, Equatable {}
 
 /// Where the coordinator's records go. The broker implements it over its partition logs.
 public protocol CoordinatorLog: Sendable {
-    /// Appends the records (value nil: a tombstone) to one partition of the internal topic;
-    /// with a producer, as a transactional batch of it (TxnOffsetCommit).
-    func append(_ records: [CoordinatorRecord], partition: Int32, now: Int64, producer: (id: Int64, epoch: Int16)?) throws
+    /// Writes the records (value nil: a tombstone) to one partition of the internal topic;
+    /// with a producer, as a transactional batch of it (TxnOffsetCommit). Coordinators call
+    /// `append`, which refuses unencoded records first.
+    func write(_ records: [CoordinatorRecord], partition: Int32, now: Int64, producer: (id: Int64, epoch: Int16)?) throws
     /// How many partitions __consumer_offsets has; nil while it does not exist (then
     /// offsets.topic.num.partitions decides, as it will when it is created).
     var partitionCount: Int32? { get }
@@ -34,19 +42,26 @@ public enum InternalTopic {
         return positive % partitions
     }
 
+    /// Whether a string fits the int16 length of the record formats' strings.
+    static func fits(_ string: String?) -> Bool { (string?.utf8.count ?? 0) <= Int(Int16.max) }
+
     /// A record key or value: int16 version (for a key, the record type), then the message.
+    /// Empty when the message does not fit its version: Kafka's record formats keep int16
+    /// string lengths, while requests may carry longer ids (compact strings). Such a record
+    /// is refused by `CoordinatorLog.append`, so the request fails instead of the broker.
     static func encode<Message: KafkaMessage>(_ message: Message, version: Int16, messageVersion: Int16) -> [UInt8] {
         var writer = ByteWriter()
         writer.writeInt16(version)
-        // Our own values always fit their version; a failure here is a programming error.
-        try! message.encode(into: &writer, version: messageVersion)
+        do { try message.encode(into: &writer, version: messageVersion) } catch { return [] }
         return writer.bytes
     }
 }
 
 extension CoordinatorLog {
-    public func append(_ records: [CoordinatorRecord], partition: Int32, now: Int64) throws {
-        try append(records, partition: partition, now: now, producer: nil)
+    public func append(_ records: [CoordinatorRecord], partition: Int32, now: Int64,
+                       producer: (id: Int64, epoch: Int16)? = nil) throws {
+        guard records.allSatisfy(\.isEncoded) else { throw UnencodableCoordinatorRecord() }
+        try write(records, partition: partition, now: now, producer: producer)
     }
 }
 

@@ -290,14 +290,14 @@ public final class TransactionCoordinator: @unchecked Sendable {
             let now = clock()
             for (id, var metadata) in transactions {
                 switch metadata.state {
-                case .ongoing where now - metadata.startTimestamp > Int64(metadata.timeoutMilliseconds):
+                case .ongoing where now.clampedSubtracting(metadata.startTimestamp) > Int64(metadata.timeoutMilliseconds):
                     fence(&metadata, keepingLastEpoch: true)
                     _ = complete(&metadata, commit: false, now: now)
                 case .prepareCommit, .prepareAbort:
                     _ = complete(&metadata, commit: metadata.state == .prepareCommit, now: now)
                 case .empty, .completeCommit, .completeAbort:
                     // (A `where` here would bind to the last pattern only.)
-                    guard now - metadata.lastUpdateTimestamp > configuration.transactionalIdExpirationMilliseconds else { continue }
+                    guard now.clampedSubtracting(metadata.lastUpdateTimestamp) > configuration.transactionalIdExpirationMilliseconds else { continue }
                     let record = CoordinatorRecord(key: Self.key(id), value: nil)
                     if (try? log.append([record], partition: statePartition(for: id), now: now)) != nil {
                         transactions[id] = nil

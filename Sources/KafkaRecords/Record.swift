@@ -52,7 +52,8 @@ public struct Record: Equatable, Sendable {
             throw .invalidLength(offset: headerCountOffset, length: headerCount)
         }
         var headers: [RecordHeader] = []
-        headers.reserveCapacity(headerCount)
+        // Each header takes at least two bytes: never reserve more than the bytes can hold.
+        headers.reserveCapacity(min(headerCount, body.remaining / 2))
         for _ in 0..<headerCount {
             let keyOffset = body.position
             guard let keyBytes = try Record.readVarintBytes(&body) else {

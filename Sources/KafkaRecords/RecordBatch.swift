@@ -203,6 +203,16 @@ public struct RecordBatch: Sendable {
 
     /// Decodes every record, decompressing if needed; `limit` bounds the inflated size.
     public func records(decompressionLimit limit: Int = Compression.defaultLimit) throws(RecordBatchError) -> [Record] {
+        var records: [Record] = []
+        try forEachRecord(decompressionLimit: limit) { records.append($0); return true }
+        return records
+    }
+
+    /// Decodes the records one at a time, in order, until `body` returns false. Memory stays
+    /// at the decompressed payload (bounded by `limit`) whatever count the header claims:
+    /// a small compressed batch can hold millions of tiny records.
+    public func forEachRecord(decompressionLimit limit: Int = Compression.defaultLimit,
+                              _ body: (Record) -> Bool) throws(RecordBatchError) {
         guard let codec = compression else { throw .unknownCodec(compressionCodecBits) }
         let payload: [UInt8]
         let payloadRange: Range<Int>
@@ -218,17 +228,14 @@ public struct RecordBatch: Sendable {
             payloadRange = 0..<payload.count
         }
         var reader = ByteReader(payload, range: payloadRange)
-        var records: [Record] = []
-        records.reserveCapacity(min(Int(max(recordCount, 0)), reader.remaining))
         do {
             for _ in 0..<max(recordCount, 0) {
-                records.append(try Record(from: &reader, batch: self))
+                guard body(try Record(from: &reader, batch: self)) else { return }
             }
         } catch {
             throw .invalidRecord(error.description)
         }
         guard reader.isAtEnd else { throw .invalidRecord("\(reader.remaining) bytes after the last record") }
-        return records
     }
 
     /// Splits a buffer holding consecutive batches (a Produce request's records, a

@@ -36,8 +36,9 @@ extension PartitionLog {
             for segment in closed {
                 try forEachBatch(in: segment) { batch in
                     guard !batch.isControl, !isAborted(batch) else { return }
-                    for record in try batch.records() {
+                    try batch.forEachRecord { record in
                         if let key = record.key { latest[key] = record.offset }
+                        return true
                     }
                 }
             }
@@ -123,7 +124,7 @@ extension PartitionLog {
             // The batch keeps its offset span, so producer state and offsets stay as they were.
             builder.lastOffsetDeltaOverride = batch.lastOffsetDelta
             if kept.contains(where: { $0.value == nil }) {
-                builder.deleteHorizon = horizon ?? now + configuration.deleteRetentionMilliseconds
+                builder.deleteHorizon = horizon ?? now.clampedAdding(configuration.deleteRetentionMilliseconds)
             }
             output += try builder.build(kept)
         }

@@ -219,8 +219,8 @@ public final class PartitionLog: @unchecked Sendable {
             if batch.totalSize > limit { throw .batchTooLarge(size: batch.totalSize, limit: limit) }
             // From the header alone (no per-record work): the newest and the first timestamp.
             if policy == .createTime && !batch.isControl {
-                if batch.maxTimestamp > now &+ after { throw .invalidTimestamp(timestamp: batch.maxTimestamp, now: now) }
-                if before != .max && batch.baseTimestamp >= 0 && batch.baseTimestamp < now &- before {
+                if batch.maxTimestamp > now.clampedAdding(after) { throw .invalidTimestamp(timestamp: batch.maxTimestamp, now: now) }
+                if batch.baseTimestamp >= 0 && batch.baseTimestamp < now.clampedSubtracting(before) {
                     throw .invalidTimestamp(timestamp: batch.baseTimestamp, now: now)
                 }
             }
@@ -544,10 +544,12 @@ public final class PartitionLog: @unchecked Sendable {
         do {
             for segment in segments where segment.maxTimestamp >= timestamp {
                 guard let location = try segment.locate(timestamp: timestamp) else { continue }
-                let records = try records(at: location, in: segment)
-                if let record = records.first(where: { $0.timestamp >= timestamp && $0.offset >= startOffset }) {
-                    return (record.offset, record.timestamp)
+                var found: Record?
+                try forEachRecord(at: location, in: segment) { record in
+                    if record.timestamp >= timestamp && record.offset >= startOffset { found = record }
+                    return found == nil
                 }
+                if let found { return (found.offset, found.timestamp) }
             }
             return nil
         } catch let error as SystemCallError {
@@ -565,9 +567,12 @@ public final class PartitionLog: @unchecked Sendable {
         guard let segment = segments.filter({ $0.maxTimestamp >= 0 }).max(by: { $0.maxTimestamp < $1.maxTimestamp }) else { return nil }
         do {
             guard let location = try segment.locate(offset: segment.offsetOfMaxTimestamp) else { return nil }
-            let records = try records(at: location, in: segment)
-            guard let best = records.max(by: { $0.timestamp < $1.timestamp || ($0.timestamp == $1.timestamp && $0.offset > $1.offset) }) else { return nil }
-            return (best.offset, best.timestamp)
+            var best: Record?
+            try forEachRecord(at: location, in: segment) { record in
+                if best.map({ $0.timestamp < record.timestamp }) ?? true { best = record }
+                return true
+            }
+            return best.map { ($0.offset, $0.timestamp) }
         } catch let error as SystemCallError {
             throw .io(error)
         } catch let error as LogError {
@@ -577,10 +582,10 @@ public final class PartitionLog: @unchecked Sendable {
         }
     }
 
-    private func records(at location: BatchLocation, in segment: Segment) throws -> [Record] {
+    private func forEachRecord(at location: BatchLocation, in segment: Segment, _ body: (Record) -> Bool) throws {
         let bytes = try segment.log.read(count: location.size, at: location.position)
         do {
-            return try RecordBatch(bytes: bytes).records()
+            try RecordBatch(bytes: bytes).forEachRecord(body)
         } catch {
             throw LogError.corruptSegment(path: segment.log.path, position: location.position, reason: error.description)
         }

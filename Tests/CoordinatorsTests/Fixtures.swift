@@ -21,7 +21,7 @@ final class MemoryCoordinatorLog: CoordinatorLog {
     var partitionCount: Int32? { nil }
     func fail(_ failing: Bool) { state.withLock { $0.failing = failing } }
 
-    func append(_ records: [CoordinatorRecord], partition: Int32, now: Int64, producer: (id: Int64, epoch: Int16)?) throws {
+    func write(_ records: [CoordinatorRecord], partition: Int32, now: Int64, producer: (id: Int64, epoch: Int16)?) throws {
         try state.withLock { state in
             if state.failing { throw Failure() }
             state.records += records.map { (partition, $0) }

@@ -98,6 +98,21 @@ func contents(_ log: PartitionLog) throws -> [(offset: Int64, key: String, value
         #expect(try contents(log).map(\.value) == ["v2", "v3", "v4"])
     }
 
+    @Test func aDeleteRetentionOfInt64MaxKeepsTombstonesForever() throws {
+        var configuration = LogConfiguration()
+        configuration.cleanupPolicy = .compact
+        configuration.deleteRetentionMilliseconds = .max
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: configuration, now: 0)
+        _ = try log.append(keyedBatch([("a", "a1")]), leaderEpoch: 0, now: 0)
+        _ = try log.append(keyedBatch([("a", nil)]), leaderEpoch: 0, now: 0)
+        try log.roll(now: 0)
+        _ = try log.append(keyedBatch([("z", "z1")]), leaderEpoch: 0, now: 0)
+        // The horizon is now + Int64.max: clamped, not an overflow trap.
+        try log.compact(now: 10_000)
+        try log.compact(now: .max - 1)
+        #expect(try contents(log).map(\.key) == ["a", "z"])
+    }
+
     @Test func deletePolicyTopicsAreNotCompacted() throws {
         let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: LogConfiguration(), now: 0)
         _ = try log.append(keyedBatch([("a", "1"), ("a", "2")]), leaderEpoch: 0, now: 0)

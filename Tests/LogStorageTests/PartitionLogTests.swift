@@ -312,4 +312,14 @@ import Testing
         _ = try log.append(makeBatch(count: 1, firstTimestamp: 99_999), leaderEpoch: 0, now: 10_000)
         #expect(log.logEndOffset == 3)
     }
+
+    @Test func unboundedTimestampWindowsAcceptEverything() throws {
+        var configuration = LogConfiguration()
+        configuration.timestampAfterMaxMilliseconds = .max
+        configuration.timestampBeforeMaxMilliseconds = .max
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: configuration, now: 0)
+        _ = try log.append(makeBatch(count: 1, firstTimestamp: 10_000_000), leaderEpoch: 0, now: 10_000)
+        _ = try log.append(makeBatch(count: 1, firstTimestamp: 0), leaderEpoch: 0, now: 10_000)
+        #expect(log.logEndOffset == 2)
+    }
 }

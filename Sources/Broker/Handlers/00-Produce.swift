@@ -15,6 +15,10 @@ struct ProduceHandler: ApiHandler {
     /// Kafka 4.x advertises v0 (librdkafka before 2.11 turns compression off otherwise,
     /// KAFKA-18659) but serves v3+; requests below v3 are closed as unsupported.
     let advertised: ClosedRange<Int16> = 0...13
+    /// The client id of Kafka's own admin tools, the one client Kafka lets write internal topics.
+    static let adminClientId = "__admin_client"
+    /// The most record errors one partition's answer lists.
+    static let maximumRecordErrors = 1_000
 
     func handle(_ context: RequestContext) {
         let request = context.request.body as! ProduceRequest
@@ -33,7 +37,12 @@ struct ProduceHandler: ApiHandler {
             for partitionData in topicData.partitionData {
                 var result = ProduceResponse.PartitionProduceResponse(index: partitionData.index, errorCode: 0, baseOffset: -1)
                 let error: ErrorCode
-                if let topic, let log = broker.logs.partition(TopicPartition(topic: topic.name, partition: partitionData.index)) {
+                if let topic, topic.isInternal, context.clientId != Self.adminClientId {
+                    // Kafka's rule: only the coordinators (and Kafka's own admin tooling) write
+                    // there; what they replay on start must be what they wrote.
+                    error = .invalidTopicException
+                    result.errorMessage = "Cannot append to internal topic \(topic.name)"
+                } else if let topic, let log = broker.logs.partition(TopicPartition(topic: topic.name, partition: partitionData.index)) {
                     (error, result) = append(partitionData, to: log, transactions: broker.transactions, now: now, result: result)
                     if error == .none { durableLogs.append(log) }
                 } else {
@@ -91,13 +100,23 @@ struct ProduceHandler: ApiHandler {
         // Compacted topics keep the latest value per key: a record without a key has no place
         // there (Kafka's INVALID_RECORD, naming the records). The only per-record check made.
         // (Control batches were refused above.)
-        if log.currentConfiguration.cleanupPolicy.compacts,
-           let batch = try? RecordBatch(bytes: records),
-           let decoded = try? batch.records() {
-            let keyless = decoded.indices.filter { decoded[$0].key == nil }
+        if log.currentConfiguration.cleanupPolicy.compacts, let batch = try? RecordBatch(bytes: records) {
+            // Streamed, and at most maximumRecordErrors listed: a small compressed batch can
+            // hold millions of keyless records.
+            var keyless: [Int32] = []
+            var index: Int32 = 0
+            do {
+                try batch.forEachRecord { record in
+                    if record.key == nil { keyless.append(index) }
+                    index += 1
+                    return keyless.count < Self.maximumRecordErrors
+                }
+            } catch {
+                return (.corruptMessage, result)
+            }
             if !keyless.isEmpty {
                 result.recordErrors = keyless.map {
-                    .init(batchIndex: Int32($0), batchIndexErrorMessage: "Compacted topic cannot accept message without key in topic partition \(log.topicPartition).")
+                    .init(batchIndex: $0, batchIndexErrorMessage: "Compacted topic cannot accept message without key in topic partition \(log.topicPartition).")
                 }
                 result.errorMessage = "One or more records have been rejected"
                 return (.invalidRecord, result)

@@ -57,7 +57,7 @@ struct MetadataHandler: ApiHandler {
         let node = broker.configuration.nodeId
         return .init(
             errorCode: ErrorCode.none.rawValue, name: topic.name, topicId: topic.topicId,
-            isInternal: topic.name.hasPrefix("__"),
+            isInternal: topic.isInternal,
             partitions: (0..<topic.partitions).map { index in
                 .init(errorCode: ErrorCode.none.rawValue, partitionIndex: index, leaderId: node, leaderEpoch: 0,
                       replicaNodes: [node], isrNodes: [node], offlineReplicas: [])

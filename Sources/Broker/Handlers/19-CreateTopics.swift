@@ -15,6 +15,7 @@ struct CreateTopicsHandler: ApiHandler {
         var response = CreateTopicsResponse()
         var seen: [String: Int] = [:]
         for topic in request.topics { seen[topic.name, default: 0] += 1 }
+        let requestedPartitions = request.topics.reduce(0) { $0 + max(Int($1.numPartitions), $1.assignments.count) }
         for topic in request.topics {
             var result = CreateTopicsResponse.CreatableTopicResult(name: topic.name, errorCode: 0)
             func fail(_ error: ErrorCode, _ message: String) {
@@ -24,7 +25,9 @@ struct CreateTopicsHandler: ApiHandler {
             let partitions = topic.numPartitions == -1 ? (topic.assignments.isEmpty ? broker.configuration.defaultPartitions : Int32(topic.assignments.count)) : topic.numPartitions
             var configs: [String: String] = [:]
             for config in topic.configs { if let value = config.value { configs[config.name] = value } }
-            if seen[topic.name]! > 1 {
+            if requestedPartitions > Broker.maximumNewPartitionsPerRequest {
+                fail(.policyViolation, "Unable to perform excessively large batch operation.")
+            } else if seen[topic.name]! > 1 {
                 fail(.invalidRequest, "Create topics request from client contains the topic \(topic.name) more than once")
             } else if let problem = TopicRegistry.validate(topic.name) {
                 fail(.invalidTopicException, "Invalid topic name \(topic.name): \(problem)")
@@ -42,8 +45,10 @@ struct CreateTopicsHandler: ApiHandler {
                 do {
                     let created = try broker.createTopic(name: topic.name, partitions: partitions, configs: configs)
                     result.topicId = created.topicId
+                } catch BrokerError.topicExists {
+                    fail(.topicAlreadyExists, "Topic '\(topic.name)' already exists.")
                 } catch {
-                    fail(.topicAlreadyExists, "\(error)")
+                    fail(.kafkaStorageError, "\(error)")
                 }
             }
             if result.errorCode == 0 {

@@ -13,6 +13,9 @@ struct CreatePartitionsHandler: ApiHandler {
         let broker = context.broker
         var counts: [String: Int] = [:]
         for topic in request.topics { counts[topic.name, default: 0] += 1 }
+        let newPartitions = request.topics.reduce(0) { total, topic in
+            total + max(Int(topic.count) - Int(broker.topics.topic(named: topic.name)?.partitions ?? topic.count), 0)
+        }
         var response = CreatePartitionsResponse()
         for topic in request.topics {
             var result = CreatePartitionsResponse.CreatePartitionsTopicResult(name: topic.name, errorCode: 0)
@@ -20,7 +23,9 @@ struct CreatePartitionsHandler: ApiHandler {
                 result.errorCode = error.rawValue
                 result.errorMessage = message
             }
-            if counts[topic.name]! > 1 {
+            if newPartitions > Broker.maximumNewPartitionsPerRequest {
+                fail(.policyViolation, "Unable to perform excessively large batch operation.")
+            } else if counts[topic.name]! > 1 {
                 fail(.invalidRequest, "Duplicate topic in request.")
             } else if let info = broker.topics.topic(named: topic.name) {
                 if topic.count < info.partitions {

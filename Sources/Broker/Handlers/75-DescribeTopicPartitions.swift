@@ -6,6 +6,9 @@ import KafkaProtocol
 struct DescribeTopicPartitionsHandler: ApiHandler {
     let apiKey = ApiKey.describeTopicPartitions
     let advertised: ClosedRange<Int16> = 0...0
+    /// Kafka's max.request.partition.size.limit: the most partitions one response carries,
+    /// whatever response_partition_limit asks.
+    static let maximumPartitionsPerResponse: Int32 = 2000
 
     func handle(_ context: RequestContext) {
         let request = context.request.body as! DescribeTopicPartitionsRequest
@@ -13,7 +16,14 @@ struct DescribeTopicPartitionsHandler: ApiHandler {
         let node = broker.configuration.nodeId
         let names = request.topics.isEmpty ? broker.topics.all.map(\.name) : request.topics.map(\.name).sorted()
         var response = DescribeTopicPartitionsResponse()
-        var budget = Int(max(request.responsePartitionLimit, 1))
+        if let cursor = request.cursor, cursor.partitionIndex < 0 {
+            response.topics = request.topics.map {
+                .init(errorCode: ErrorCode.invalidRequest.rawValue, name: $0.name)
+            }
+            context.send(response)
+            return
+        }
+        var budget = Int(max(min(Self.maximumPartitionsPerResponse, request.responsePartitionLimit), 1))
         for name in names {
             if let cursor = request.cursor, name < cursor.topicName { continue }
             guard let topic = broker.topics.topic(named: name) else {
@@ -22,7 +32,7 @@ struct DescribeTopicPartitionsHandler: ApiHandler {
             }
             let first = request.cursor.map { $0.topicName == name ? $0.partitionIndex : 0 } ?? 0
             var described = DescribeTopicPartitionsResponse.DescribeTopicPartitionsResponseTopic(
-                errorCode: 0, name: name, topicId: topic.topicId, isInternal: name.hasPrefix("__"))
+                errorCode: 0, name: name, topicId: topic.topicId, isInternal: topic.isInternal)
             var index = first
             while index < topic.partitions && budget > 0 {
                 described.partitions.append(.init(errorCode: 0, partitionIndex: index, leaderId: node, leaderEpoch: 0,

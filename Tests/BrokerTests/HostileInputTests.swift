@@ -1,0 +1,132 @@
+// Requests a client is free to send that once crashed the broker, or made it allocate what a
+// field claimed: each now gets an answer (Kafka's where Kafka has one) and the broker goes on.
+
+@testable import Broker
+import KafkaProtocol
+import KafkaRecords
+import KafkaWire
+import LogStorage
+import TestSupport
+import Testing
+
+@Suite struct HostileInputTests {
+    /// The broker still answers on the same connection.
+    func expectAlive(_ client: KafkaTestClient) throws {
+        let versions = try client.send(ApiVersionsRequest(clientSoftwareName: "t", clientSoftwareVersion: "1"), version: 3)
+        #expect(versions.errorCode == 0)
+    }
+
+    @Test func clientsCannotWriteInternalTopics() throws {
+        try withBroker { broker, address in
+            let client = try KafkaTestClient(address)
+            let metadata = try client.send(MetadataRequest(topics: [.init(name: "__consumer_offsets"), .init(name: "__mine")],
+                                                           allowAutoTopicCreation: true), version: 12)
+            #expect(metadata.topics.map(\.isInternal) == [true, false])
+            let produced = try client.send(ProduceRequest(acks: 1, timeoutMs: 1_000, topicData: [
+                .init(name: "__consumer_offsets", partitionData: [.init(index: 0, records: .bytes(batch(["x"])))]),
+                .init(name: "__mine", partitionData: [.init(index: 0, records: .bytes(batch(["x"])))]),
+            ]), version: 9)
+            let refused = produced.responses[0].partitionResponses[0]
+            #expect(refused.errorCode == ErrorCode.invalidTopicException.rawValue)
+            #expect(refused.errorMessage == "Cannot append to internal topic __consumer_offsets")
+            #expect(broker.offsetsTopic.partitionLog(0)?.logEndOffset == 0)
+            #expect(produced.responses[1].partitionResponses[0].errorCode == 0)
+        }
+    }
+
+    @Test func anInt64MaxRetentionTimeIsKeptNotOverflowed() throws {
+        try withBroker { _, address in
+            let client = try KafkaTestClient(address)
+            _ = try client.send(CreateTopicsRequest(topics: [.init(name: "kept", numPartitions: 1, replicationFactor: 1)]), version: 5)
+            let commit = try client.send(OffsetCommitRequest(groupId: "forever", generationIdOrMemberEpoch: -1, retentionTimeMs: .max, topics: [
+                .init(name: "kept", partitions: [.init(partitionIndex: 0, committedOffset: 7, committedMetadata: nil)]),
+            ]), version: 2)
+            #expect(commit.topics[0].partitions[0].errorCode == 0)
+            let fetched = try client.send(OffsetFetchRequest(groupId: "forever", topics: [.init(name: "kept", partitionIndexes: [0])]), version: 3)
+            #expect(fetched.topics[0].partitions[0].committedOffset == 7)
+        }
+    }
+
+    @Test func idsTooLongForKafkasRecordFormatsFailOnlyTheirRequest() throws {
+        try withBroker { _, address in
+            let client = try KafkaTestClient(address)
+            _ = try client.send(CreateTopicsRequest(topics: [.init(name: "long", numPartitions: 1, replicationFactor: 1)]), version: 5)
+            // Flexible versions carry compact strings; Kafka's record keys keep int16 lengths.
+            let long = String(repeating: "g", count: 40_000)
+            let commit = try client.send(OffsetCommitRequest(groupId: long, generationIdOrMemberEpoch: -1, topics: [
+                .init(name: "long", partitions: [.init(partitionIndex: 0, committedOffset: 1, committedMetadata: nil)]),
+            ]), version: 8)
+            #expect(commit.topics[0].partitions[0].errorCode != 0)
+            try expectAlive(client)
+            let heartbeat = try client.send(ConsumerGroupHeartbeatRequest(
+                groupId: "g", memberId: long, memberEpoch: 0, rebalanceTimeoutMs: 30_000, subscribedTopicNames: ["long"],
+                topicPartitions: []), version: 1)
+            #expect(heartbeat.errorCode != 0)
+            try expectAlive(client)
+            let producerId = try client.send(InitProducerIdRequest(transactionalId: long, transactionTimeoutMs: 60_000), version: 4)
+            #expect(producerId.errorCode != 0)
+            try expectAlive(client)
+        }
+    }
+
+    @Test func describeTopicPartitionsRefusesANegativeCursor() throws {
+        try withBroker { _, address in
+            let client = try KafkaTestClient(address)
+            _ = try client.send(CreateTopicsRequest(topics: [.init(name: "paged", numPartitions: 3, replicationFactor: 1)]), version: 5)
+            let refused = try client.send(DescribeTopicPartitionsRequest(topics: [.init(name: "paged")], responsePartitionLimit: .max,
+                                                                         cursor: .init(topicName: "paged", partitionIndex: .min)), version: 0)
+            #expect(refused.topics.map(\.errorCode) == [ErrorCode.invalidRequest.rawValue])
+            let all = try client.send(DescribeTopicPartitionsRequest(topics: [.init(name: "paged")], responsePartitionLimit: .max), version: 0)
+            #expect(all.topics[0].partitions.map(\.partitionIndex) == [0, 1, 2] && all.nextCursor == nil)
+        }
+    }
+
+    @Test func partitionCountsBeyondKafkasBatchBoundAreAPolicyViolation() throws {
+        try withBroker { broker, address in
+            let client = try KafkaTestClient(address)
+            let created = try client.send(CreateTopicsRequest(topics: [
+                .init(name: "huge", numPartitions: .max, replicationFactor: 1), .init(name: "small", numPartitions: 1, replicationFactor: 1),
+            ]), version: 5)
+            // Kafka's controller fails the whole request ("excessively large batch").
+            #expect(created.topics.map(\.errorCode) == [ErrorCode.policyViolation.rawValue, ErrorCode.policyViolation.rawValue])
+            #expect(broker.topics.topic(named: "huge") == nil)
+            _ = try client.send(CreateTopicsRequest(topics: [.init(name: "small", numPartitions: 1, replicationFactor: 1)]), version: 5)
+            let grown = try client.send(CreatePartitionsRequest(topics: [.init(name: "small", count: 20_000)], timeoutMs: 1_000), version: 3)
+            #expect(grown.results[0].errorCode == ErrorCode.policyViolation.rawValue)
+            #expect(broker.topics.topic(named: "small")?.partitions == 1)
+        }
+    }
+
+    @Test func aTopicWhosePartitionsCannotAllBeCreatedIsNotRegistered() throws {
+        try withBroker { broker, address in
+            // Partition 1 exists already (as after a crash mid-creation): creating the topic fails there.
+            _ = try broker.logs.createPartition(TopicPartition(topic: "half", partition: 1), configuration: LogConfiguration())
+            let client = try KafkaTestClient(address)
+            let created = try client.send(CreateTopicsRequest(topics: [.init(name: "half", numPartitions: 3, replicationFactor: 1)]), version: 5)
+            #expect(created.topics[0].errorCode == ErrorCode.kafkaStorageError.rawValue)
+            #expect(broker.topics.topic(named: "half") == nil)
+            #expect(broker.logs.partition(TopicPartition(topic: "half", partition: 0)) == nil)
+        }
+    }
+
+    @Test func aBatchClaimingBillionsOfRecordsIsCorruptNotAnAllocation() throws {
+        try withBroker { _, address in
+            let client = try KafkaTestClient(address)
+            _ = try client.send(CreateTopicsRequest(topics: [.init(name: "claims", numPartitions: 1, replicationFactor: 1,
+                                                                   configs: [.init(name: "cleanup.policy", value: "compact")])]), version: 5)
+            var bytes = try RecordBatchBuilder().build([
+                Record(offset: 0, timestamp: 1_000, key: [1], value: [1]), Record(offset: 1, timestamp: 1_000, key: [2], value: [2]),
+            ])
+            // lastOffsetDelta and recordCount both claim Int32.max records; the CRC matches.
+            bytes.replaceSubrange(23..<27, with: withUnsafeBytes(of: (Int32.max - 1).bigEndian, Array.init))
+            bytes.replaceSubrange(57..<61, with: withUnsafeBytes(of: Int32.max.bigEndian, Array.init))
+            let crc = CRC32C.checksum(bytes, range: 21..<bytes.count)
+            bytes.replaceSubrange(17..<21, with: withUnsafeBytes(of: crc.bigEndian, Array.init))
+            let produced = try client.send(ProduceRequest(acks: 1, timeoutMs: 1_000, topicData: [
+                .init(name: "claims", partitionData: [.init(index: 0, records: .bytes(bytes))]),
+            ]), version: 9)
+            #expect(produced.responses[0].partitionResponses[0].errorCode == ErrorCode.corruptMessage.rawValue)
+            try expectAlive(client)
+        }
+    }
+}
