@@ -415,6 +415,35 @@ def test_kip848_members_split_read_commit_and_hand_over(broker):
         members.close()
 
 
+def broker_cpu_seconds(broker):
+    fields = open(f"/proc/{broker.process.pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_kip848_regex_subscriptions_match_in_linear_time(broker):
+    """librdkafka sends a "^..." subscription as SubscribedTopicRegex. "(a+)+b" against a
+    long name of a's takes a backtracking engine 2^n steps: the broker matches it (as Kafka,
+    with RE2/J) in linear time, and a regex subscription still finds its topics."""
+    prefix = unique("regex").replace("-", "")
+    create_topic(broker, "a" * 60, 1)
+    create_topic(broker, f"{prefix}-orders", 2)
+    stuck = consumer_protocol_consumer(broker, unique("regex-group"))
+    follower = consumer_protocol_consumer(broker, unique("regex-group"))
+    try:
+        stuck.subscribe(["^(a+)+b"])
+        follower.subscribe([f"^{prefix}-(orders|payments)"])
+        members = Members([follower])
+        members.wait_for_split(2, timeout=20)
+        stuck.poll(1)
+        before = broker_cpu_seconds(broker)
+        time.sleep(2)
+        assert broker_cpu_seconds(broker) - before < 1, "a broker thread is spinning on the pattern"
+        assert stuck.assignment() == []
+    finally:
+        stuck.close()
+        follower.close()
+
+
 # -- kafka-python and aiokafka group consumers ---------------------------------------------
 
 def python_client_settings(broker, group):

@@ -178,7 +178,7 @@ extension GroupCoordinator {
         if let assignor = input.serverAssignor, !configuration.consumerAssignors.contains(assignor) {
             return .failed(.unsupportedAssignor, "ServerAssignor \(assignor) is not supported. Supported assignors: \(configuration.consumerAssignors.joined(separator: ", ")).")
         }
-        if let regex = input.subscribedTopicRegex, (try? Regex(regex)) == nil {
+        if let regex = input.subscribedTopicRegex, (try? LinearTimeRegex(regex)) == nil {
             return .failed(.invalidRegularExpression, "SubscribedTopicRegex \(regex) is not a valid regular expression.")
         }
         return nil
@@ -278,9 +278,9 @@ extension GroupCoordinator {
         var subscriptions: [String: Set<String>] = [:]
         for member in group.members.values {
             var names = Set(member.subscribedTopicNames)
-            if let pattern = member.subscribedTopicRegex, let regex = try? Regex(pattern) {
+            if let pattern = member.subscribedTopicRegex, let regex = try? LinearTimeRegex(pattern) {
                 if allTopics == nil { allTopics = topics.subscribableTopicNames() }
-                for name in allTopics! where (try? regex.wholeMatch(in: name)) != nil { names.insert(name) }
+                for name in allTopics! where regex.wholeMatch(name) { names.insert(name) }
             }
             var existing = Set<String>()
             for name in names {

@@ -12,9 +12,9 @@ struct ListTransactionsHandler: ApiHandler {
         let request = context.request.body as! ListTransactionsRequest
         let known = Set(TransactionState.allCases.map(\.name))
         var response = ListTransactionsResponse(errorCode: 0, unknownStateFilters: request.stateFilters.filter { !known.contains($0) })
-        var pattern: Regex<AnyRegexOutput>?
+        var pattern: LinearTimeRegex?
         if let text = request.transactionalIdPattern, !text.isEmpty {
-            guard let compiled = try? Regex(text) else {
+            guard let compiled = try? LinearTimeRegex(text) else {
                 response.errorCode = ErrorCode.invalidRegularExpression.rawValue
                 return context.send(response)
             }
@@ -23,7 +23,7 @@ struct ListTransactionsHandler: ApiHandler {
         response.transactionStates = context.broker.transactions.list(
             states: request.stateFilters, producerIds: request.producerIdFilters, minimumDurationMilliseconds: request.durationFilter
         ).filter { metadata in
-            pattern.map { (try? $0.wholeMatch(in: metadata.transactionalId)) != nil } ?? true
+            pattern.map { $0.wholeMatch(metadata.transactionalId) } ?? true
         }.map {
             .init(transactionalId: $0.transactionalId, producerId: $0.producerId, transactionState: $0.state.name)
         }
