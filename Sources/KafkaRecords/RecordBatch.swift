@@ -141,6 +141,30 @@ public struct RecordBatch: Sendable {
         guard lastOffsetDelta >= 0, countAgrees else {
             throw .recordCountMismatch(recordCount: recordCount, lastOffsetDelta: lastOffsetDelta)
         }
+        if compression == CompressionCodec.none { try checkRecordFraming() }
+    }
+
+    /// An uncompressed batch holds exactly recordCount records, end to end: walked by their
+    /// length prefixes only (no decoding), as Kafka refuses a batch whose count and content
+    /// disagree. Compressed batches are stored as received, so their count is not checked.
+    private func checkRecordFraming() throws(RecordBatchError) {
+        var reader = ByteReader(bytes, range: recordsRange)
+        do {
+            for index in 0..<Int(recordCount) {
+                let length = Int(try reader.readVarint())
+                guard length > 0, length <= reader.remaining else {
+                    throw RecordBatchError.invalidRecord("record \(index) claims \(length) bytes, \(reader.remaining) remain")
+                }
+                try reader.skip(length)
+            }
+        } catch let error as RecordBatchError {
+            throw error
+        } catch {
+            throw .invalidRecord("\(recordCount) records claimed, fewer present")
+        }
+        guard reader.remaining == 0 else {
+            throw .invalidRecord("\(reader.remaining) bytes after the \(recordCount) records claimed")
+        }
     }
 
     // MARK: In-place patches

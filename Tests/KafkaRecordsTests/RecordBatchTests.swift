@@ -87,6 +87,26 @@ import Testing
         try sparse.validate(denseOffsets: false)
     }
 
+    /// A header claiming more (or fewer) records than the batch holds, with a CRC that
+    /// matches: refused for uncompressed batches, whose records are walked by length.
+    @Test func anUncompressedBatchHoldsExactlyItsRecordCount() throws {
+        let bytes = try RecordBatchBuilder().build(Self.records)
+        func claiming(_ count: Int32) -> RecordBatch {
+            var patched = bytes
+            patched.replaceSubrange(RecordBatchLayout.lastOffsetDelta..<RecordBatchLayout.lastOffsetDelta + 4,
+                                    with: withUnsafeBytes(of: (count - 1).bigEndian, Array.init))
+            patched.replaceSubrange(RecordBatchLayout.recordCount..<RecordBatchLayout.recordCount + 4,
+                                    with: withUnsafeBytes(of: count.bigEndian, Array.init))
+            let crc = CRC32C.checksum(patched, range: RecordBatchLayout.attributes..<patched.count)
+            patched.replaceSubrange(RecordBatchLayout.crc..<RecordBatchLayout.crc + 4, with: withUnsafeBytes(of: crc.bigEndian, Array.init))
+            return try! RecordBatch(bytes: patched)
+        }
+        try claiming(Int32(Self.records.count)).validate()
+        for count in [Int32(Self.records.count + 1), Int32.max, Int32(Self.records.count - 1)] {
+            #expect(throws: RecordBatchError.self, "claiming \(count)") { try claiming(count).validate() }
+        }
+    }
+
     @Test func consecutiveBatchesSplit() throws {
         var first = RecordBatchBuilder()
         first.baseOffset = 0
