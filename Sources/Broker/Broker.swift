@@ -212,7 +212,10 @@ public final class Broker: Sendable {
         server.handlesSignals = handlesSignals
         let reactor = try Server(configuration: server, handlerFactory: KafkaConnectionFactory(broker: self), log: log)
         try reactor.start()
-        try logs.startBackgroundWork(retentionCheckMilliseconds: configuration.retentionCheckMilliseconds, log: log)
+        try logs.startBackgroundWork(retentionCheckMilliseconds: configuration.retentionCheckMilliseconds,
+                                     producerIdExpiration: (configuration.producerIdExpirationMilliseconds,
+                                                            configuration.producerIdExpirationCheckIntervalMilliseconds),
+                                     log: log)
         let (groups, transactions) = (groups, transactions)
         let ticker = try CoordinatorTicker {
             groups.expireDeadlines()

@@ -27,6 +27,10 @@ public struct BrokerConfiguration: Sendable {
     public var flushPolicy: FlushPolicy = .never
     /// log.retention.check.interval.ms
     public var retentionCheckMilliseconds = 300_000
+    /// producer.id.expiration.ms: idle producers' state is forgotten after this long.
+    public var producerIdExpirationMilliseconds: Int64 = 86_400_000
+    /// producer.id.expiration.check.interval.ms
+    public var producerIdExpirationCheckIntervalMilliseconds = 600_000
     /// socket.request.max.bytes
     public var socketRequestMaxBytes = 100 * 1024 * 1024
     /// connections.max.idle.ms

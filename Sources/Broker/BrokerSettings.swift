@@ -33,6 +33,8 @@ extension BrokerConfiguration {
             entry("log.cleaner.delete.retention.ms", String(logDefaults.deleteRetentionMilliseconds), .long, "86400000"),
             entry("log.message.timestamp.type", logDefaults.timestampPolicy.rawValue, .string, "CreateTime"),
             entry("log.retention.check.interval.ms", String(retentionCheckMilliseconds), .long, "300000"),
+            entry("producer.id.expiration.ms", String(producerIdExpirationMilliseconds), .int, "86400000"),
+            entry("producer.id.expiration.check.interval.ms", String(producerIdExpirationCheckIntervalMilliseconds), .int, "600000"),
             entry("num.network.threads", String(eventLoops ?? 0), .int, "0"),
             entry("socket.request.max.bytes", String(socketRequestMaxBytes), .int, "104857600"),
             entry("connections.max.idle.ms", String(connectionsMaxIdleMilliseconds), .long, "600000"),

@@ -132,8 +132,11 @@ public final class LogManager: @unchecked Sendable {
 
     /// Starts the cleaner thread: retention every `retentionCheckMilliseconds` (Kafka's
     /// log.retention.check.interval.ms), compaction of compacted topics every
-    /// `compactionCheckMilliseconds` (log.cleaner.backoff.ms), and the interval flush policy.
+    /// `compactionCheckMilliseconds` (log.cleaner.backoff.ms), idle producers forgotten after
+    /// `producerIdExpiration.milliseconds` checked every `.checkIntervalMilliseconds`
+    /// (producer.id.expiration.ms and its check interval), and the interval flush policy.
     public func startBackgroundWork(retentionCheckMilliseconds: Int = 300_000, compactionCheckMilliseconds: Int = 15_000,
+                                    producerIdExpiration: (milliseconds: Int64, checkIntervalMilliseconds: Int) = (86_400_000, 600_000),
                                     log: @escaping @Sendable (String) -> Void = { _ in }) throws(LogError) {
         let flushInterval: Int? = if case .everyMilliseconds(let interval) = flushPolicy { interval } else { nil }
         let thread: OSThread
@@ -141,10 +144,12 @@ public final class LogManager: @unchecked Sendable {
             thread = try OSThread(name: "swiftlet-cleaner") { [self] in
                 var nextRetention = System.monotonicNanoseconds() + UInt64(retentionCheckMilliseconds) * 1_000_000
                 var nextCompaction = System.monotonicNanoseconds() + UInt64(compactionCheckMilliseconds) * 1_000_000
+                let expiryInterval = UInt64(producerIdExpiration.checkIntervalMilliseconds) * 1_000_000
+                var nextProducerExpiry = System.monotonicNanoseconds() + expiryInterval
                 var nextFlush = flushInterval.map { System.monotonicNanoseconds() + UInt64($0) * 1_000_000 }
                 while true {
                     let now = System.monotonicNanoseconds()
-                    let deadline = min(nextRetention, nextCompaction, nextFlush ?? UInt64.max)
+                    let deadline = min(nextRetention, nextCompaction, nextProducerExpiry, nextFlush ?? UInt64.max)
                     if deadline > now {
                         _ = try? System.waitReadable(wake, timeoutMilliseconds: Int32(min((deadline - now) / 1_000_000 + 1, 60_000)))
                     }
@@ -177,6 +182,14 @@ public final class LogManager: @unchecked Sendable {
                             }
                         }
                         nextCompaction = current + UInt64(compactionCheckMilliseconds) * 1_000_000
+                    }
+                    if current >= nextProducerExpiry {
+                        let wallClock = System.wallClockMilliseconds()
+                        let forgotten = logs.reduce(0) {
+                            $0 + $1.removeExpiredProducers(now: wallClock, expirationMilliseconds: producerIdExpiration.milliseconds)
+                        }
+                        if forgotten > 0 { log("forgot \(forgotten) idle producer state(s)") }
+                        nextProducerExpiry = current + expiryInterval
                     }
                     if let flushAt = nextFlush, current >= flushAt, let interval = flushInterval {
                         for partition in logs { try? partition.flush() }

@@ -616,6 +616,14 @@ public final class PartitionLog: @unchecked Sendable {
     /// Applies retention.ms and retention.bytes (delete policy only): whole segments go,
     /// oldest first, never the active one. Returns how many were deleted.
     @discardableResult
+    /// Forgets idle producers (producer.id.expiration.ms): a client that made up producer
+    /// ids, or years of short-lived idempotent producers, would otherwise keep state for
+    /// ever. A retry from a forgotten producer starts it afresh, as in Kafka.
+    public func removeExpiredProducers(now: Int64, expirationMilliseconds: Int64) -> Int {
+        lock.lock(); defer { lock.unlock() }
+        return producers.removeExpired(now: now, expiration: expirationMilliseconds)
+    }
+
     public func applyRetention(now: Int64) throws(LogError) -> Int {
         lock.lock(); defer { lock.unlock() }
         guard configuration.cleanupPolicy.deletes else { return 0 }

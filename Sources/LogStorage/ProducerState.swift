@@ -8,6 +8,7 @@
 
 import KafkaRecords
 import KafkaWire
+import SystemCalls
 
 public enum SequenceError: Error, Equatable, Sendable {
     /// INVALID_PRODUCER_EPOCH (47): an epoch older than the producer's current one.
@@ -83,6 +84,16 @@ struct ProducerState {
         }
         let expected = entry.lastSequence == Int32.max ? 0 : entry.lastSequence + 1
         return header.baseSequence == expected ? .success(.append) : .failure(.outOfOrderSequence(expected: expected, received: header.baseSequence))
+    }
+
+    /// Forgets producers whose last batch is `expiration` ms old or older and that have no
+    /// open transaction (Kafka's producer.id.expiration.ms); returns how many.
+    mutating func removeExpired(now: Int64, expiration: Int64) -> Int {
+        let expired = entries.filter { _, entry in
+            entry.currentTransactionFirstOffset == nil && now.clampedSubtracting(entry.lastTimestamp) >= expiration
+        }.keys
+        for producerId in expired { entries[producerId] = nil }
+        return expired.count
     }
 
     /// Records an appended (or, during rebuild, a stored) batch with its assigned offsets.

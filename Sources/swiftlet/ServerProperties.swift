@@ -86,6 +86,12 @@ enum ServerProperties {
         },
         "log.message.timestamp.type": { configuration, value in set(&configuration.logDefaults.timestampPolicy, TimestampPolicy(rawValue: value)) },
         "log.retention.check.interval.ms": { configuration, value in set(&configuration.retentionCheckMilliseconds, integer(value, minimum: 1)) },
+        "producer.id.expiration.ms": { configuration, value in
+            set(&configuration.producerIdExpirationMilliseconds, integer(value, minimum: Int64(1)))
+        },
+        "producer.id.expiration.check.interval.ms": { configuration, value in
+            set(&configuration.producerIdExpirationCheckIntervalMilliseconds, integer(value, minimum: 1))
+        },
         "log.flush.interval.ms": { configuration, value in
             guard let interval = Int(value), interval >= 0 else { return false }
             configuration.flushPolicy = interval == 0 ? .everyAppend : .everyMilliseconds(interval)

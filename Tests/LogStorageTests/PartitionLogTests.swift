@@ -186,12 +186,26 @@ import Testing
 }
 
 @Suite struct ProducerStateTests {
-    func idempotentBatch(producerId: Int64 = 7, epoch: Int16 = 0, sequence: Int32, count: Int = 2) -> [UInt8] {
+    func idempotentBatch(producerId: Int64 = 7, epoch: Int16 = 0, sequence: Int32, count: Int = 2,
+                         timestamp: Int64 = 1, transactional: Bool = false) -> [UInt8] {
         var builder = RecordBatchBuilder()
         builder.producerId = producerId
         builder.producerEpoch = epoch
         builder.baseSequence = sequence
-        return try! builder.build((0..<count).map { Record(offset: Int64($0), timestamp: 1, value: [UInt8($0)]) })
+        builder.isTransactional = transactional
+        return try! builder.build((0..<count).map { Record(offset: Int64($0), timestamp: timestamp, value: [UInt8($0)]) })
+    }
+
+    @Test func idleProducersAreForgottenUnlessATransactionIsOpen() throws {
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: LogConfiguration(), now: 0)
+        _ = try log.append(idempotentBatch(producerId: 1, sequence: 0, timestamp: 1_000), leaderEpoch: 0, now: 1_000)
+        _ = try log.append(idempotentBatch(producerId: 2, sequence: 0, timestamp: 9_500), leaderEpoch: 0, now: 9_500)
+        _ = try log.append(idempotentBatch(producerId: 3, sequence: 0, timestamp: 1_000, transactional: true), leaderEpoch: 0, now: 1_000)
+        #expect(log.removeExpiredProducers(now: 10_000, expirationMilliseconds: 5_000) == 1)
+        #expect(log.activeProducers.map(\.producerId) == [2, 3])
+        // Forgotten: its next batch starts it afresh, whatever the sequence.
+        _ = try log.append(idempotentBatch(producerId: 1, sequence: 40, timestamp: 10_000), leaderEpoch: 0, now: 10_000)
+        #expect(log.activeProducers.map(\.producerId) == [1, 2, 3])
     }
 
     @Test func sequencesEpochsAndDuplicates() throws {
