@@ -28,6 +28,8 @@ public final class Broker: Sendable {
     nonisolated(unsafe) private var coordinatorTicker: CoordinatorTicker?
     let handlers: HandlerRegistry
     let log: @Sendable (String) -> Void
+    /// Where handlers that create or delete files run (RequestContext.offload).
+    let adminWork: WorkQueue
 
     public init(configuration: BrokerConfiguration, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
         self.configuration = configuration
@@ -44,6 +46,7 @@ public final class Broker: Sendable {
         for event in logs.recoveryEvents { log("recovery: \(event)") }
         clusterId = try Self.loadClusterId(configuration)
         handlers = HandlerRegistry.standard
+        adminWork = try WorkQueue(name: "swiftlet-admin")
         offsetsTopic = InternalTopicLog(name: OffsetsTopic.name, logs: logs, topics: topics, log: log)
         transactionTopic = InternalTopicLog(name: TransactionCoordinator.stateTopic, logs: logs, topics: topics, log: log)
         let clock: @Sendable () -> Int64 = { System.wallClockMilliseconds() }
@@ -234,6 +237,7 @@ public final class Broker: Sendable {
         coordinatorTicker = nil
         tickerLock.unlock()
         ticker?.stop()
+        adminWork.stop()
         try logs.shutdown()
     }
 }

@@ -26,6 +26,15 @@ struct RequestContext: Sendable {
         }
     }
 
+    /// Runs `body` on the broker's admin thread: creating or deleting a topic's files (a
+    /// directory and three files per partition) would stall every other connection of this
+    /// reactor. The answer still goes out in request order; `body` answers with
+    /// `sendFromAnyThread`.
+    func offload(_ body: @escaping @Sendable (RequestContext) -> Void) {
+        let context = self
+        broker.adminWork.execute { body(context) }
+    }
+
     /// Encodes `response` at the request's version, with its correlation id. Records given
     /// as `.external(length, id)` go out as `regions[id]`, with sendfile.
     func send<Response: KafkaResponse>(_ response: Response, regions: [FileRegion] = []) {

@@ -13,14 +13,27 @@ struct MetadataHandler: ApiHandler {
     func handle(_ context: RequestContext) {
         let request = context.request.body as! MetadataRequest
         let broker = context.broker
-        let (host, port) = broker.configuration.advertised
-        var response = MetadataResponse(
-            brokers: [.init(nodeId: broker.configuration.nodeId, host: host, port: port)],
-            clusterId: broker.clusterId, controllerId: broker.configuration.nodeId)
         // v0: an empty list means all topics; v1+: null means all, empty means none.
         let requested: [MetadataRequest.MetadataRequestTopic]? =
             context.version == 0 && request.topics?.isEmpty == true ? nil : request.topics
         let allowCreate = broker.configuration.autoCreateTopics && (context.version < 4 || request.allowAutoTopicCreation)
+        let creates = allowCreate && (requested ?? []).contains {
+            $0.name.map { broker.topics.topic(named: $0) == nil && TopicRegistry.validate($0) == nil } ?? false
+        }
+        // Auto-creation makes files: on the admin thread, as CreateTopics.
+        if creates {
+            context.offload { answer($0, requested: requested, allowCreate: true) }
+        } else {
+            answer(context, requested: requested, allowCreate: allowCreate)
+        }
+    }
+
+    private func answer(_ context: RequestContext, requested: [MetadataRequest.MetadataRequestTopic]?, allowCreate: Bool) {
+        let broker = context.broker
+        let (host, port) = broker.configuration.advertised
+        var response = MetadataResponse(
+            brokers: [.init(nodeId: broker.configuration.nodeId, host: host, port: port)],
+            clusterId: broker.clusterId, controllerId: broker.configuration.nodeId)
         if let requested {
             for wanted in requested {
                 response.topics.append(describe(wanted, broker: broker, allowCreate: allowCreate))
@@ -28,7 +41,7 @@ struct MetadataHandler: ApiHandler {
         } else {
             response.topics = broker.topics.all.map { Self.describe($0, broker: broker) }
         }
-        context.send(response)
+        context.sendFromAnyThread(response)
     }
 
     private func describe(_ wanted: MetadataRequest.MetadataRequestTopic, broker: Broker, allowCreate: Bool) -> MetadataResponse.MetadataResponseTopic {

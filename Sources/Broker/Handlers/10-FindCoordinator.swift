@@ -16,6 +16,17 @@ struct FindCoordinatorHandler: ApiHandler {
 
     func handle(_ context: RequestContext) {
         let request = context.request.body as! FindCoordinatorRequest
+        // The first group lookup creates __consumer_offsets (50 partitions of files): on the
+        // admin thread, as CreateTopics.
+        if request.keyType == Self.groupKeyType && context.broker.topics.topic(named: OffsetsTopic.name) == nil {
+            context.offload(answer)
+        } else {
+            answer(context)
+        }
+    }
+
+    private func answer(_ context: RequestContext) {
+        let request = context.request.body as! FindCoordinatorRequest
         let broker = context.broker
         let (host, port) = broker.configuration.advertised
         let (error, message) = check(keyType: request.keyType, broker: broker)
@@ -33,7 +44,7 @@ struct FindCoordinatorHandler: ApiHandler {
             response.host = error == .none ? host : ""
             response.port = error == .none ? port : -1
         }
-        context.send(response)
+        context.sendFromAnyThread(response)
     }
 
     private func check(keyType: Int8, broker: Broker) -> (ErrorCode, String?) {

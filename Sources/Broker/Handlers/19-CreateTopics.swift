@@ -9,7 +9,10 @@ struct CreateTopicsHandler: ApiHandler {
     let apiKey = ApiKey.createTopics
     let advertised: ClosedRange<Int16> = 2...7
 
-    func handle(_ context: RequestContext) {
+    /// On the admin thread: it creates or deletes files.
+    func handle(_ context: RequestContext) { context.offload(answer) }
+
+    private func answer(_ context: RequestContext) {
         let request = context.request.body as! CreateTopicsRequest
         let broker = context.broker
         var response = CreateTopicsResponse()
@@ -60,6 +63,6 @@ struct CreateTopicsHandler: ApiHandler {
             }
             response.topics.append(result)
         }
-        context.send(response)
+        context.sendFromAnyThread(response)
     }
 }

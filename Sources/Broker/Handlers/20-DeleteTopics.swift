@@ -8,7 +8,10 @@ struct DeleteTopicsHandler: ApiHandler {
     let apiKey = ApiKey.deleteTopics
     let advertised: ClosedRange<Int16> = 1...6
 
-    func handle(_ context: RequestContext) {
+    /// On the admin thread: it creates or deletes files.
+    func handle(_ context: RequestContext) { context.offload(answer) }
+
+    private func answer(_ context: RequestContext) {
         let request = context.request.body as! DeleteTopicsRequest
         let broker = context.broker
         let wanted: [(name: String?, id: Uuid)] = context.version >= 6
@@ -30,6 +33,6 @@ struct DeleteTopicsHandler: ApiHandler {
             }
             response.responses.append(result)
         }
-        context.send(response)
+        context.sendFromAnyThread(response)
     }
 }

@@ -3,6 +3,7 @@
 // Transactional ids go to the transaction coordinator, which fences the previous
 // incarnation.
 
+import Coordinators
 import KafkaProtocol
 
 struct InitProducerIdHandler: ApiHandler {
@@ -10,6 +11,17 @@ struct InitProducerIdHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...5
 
     func handle(_ context: RequestContext) {
+        let request = context.request.body as! InitProducerIdRequest
+        // The first transactional id creates __transaction_state (50 partitions of files):
+        // on the admin thread, as CreateTopics.
+        if request.transactionalId != nil && context.broker.topics.topic(named: TransactionCoordinator.stateTopic) == nil {
+            context.offload(answer)
+        } else {
+            answer(context)
+        }
+    }
+
+    private func answer(_ context: RequestContext) {
         let request = context.request.body as! InitProducerIdRequest
         var response = InitProducerIdResponse(errorCode: 0, producerId: -1, producerEpoch: -1)
         if let transactionalId = request.transactionalId {
@@ -31,7 +43,7 @@ struct InitProducerIdHandler: ApiHandler {
                 response.errorCode = ErrorCode.kafkaStorageError.rawValue
             }
         }
-        context.send(response)
+        context.sendFromAnyThread(response)
     }
 }
 

@@ -8,7 +8,10 @@ struct CreatePartitionsHandler: ApiHandler {
     let apiKey = ApiKey.createPartitions
     let advertised: ClosedRange<Int16> = 0...3
 
-    func handle(_ context: RequestContext) {
+    /// On the admin thread: it creates or deletes files.
+    func handle(_ context: RequestContext) { context.offload(answer) }
+
+    private func answer(_ context: RequestContext) {
         let request = context.request.body as! CreatePartitionsRequest
         let broker = context.broker
         var counts: [String: Int] = [:]
@@ -48,6 +51,6 @@ struct CreatePartitionsHandler: ApiHandler {
             }
             response.results.append(result)
         }
-        context.send(response)
+        context.sendFromAnyThread(response)
     }
 }
