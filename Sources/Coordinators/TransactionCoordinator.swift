@@ -43,6 +43,9 @@ public struct TransactionConfiguration: Sendable {
     public var maximumTimeoutMilliseconds: Int32 = 900_000
     /// transactional.id.expiration.ms
     public var transactionalIdExpirationMilliseconds: Int64 = 604_800_000
+    /// transactions.remove.expired.transaction.cleanup.interval.ms: how often idle ids are
+    /// looked for (open transactions' timeouts are checked on every tick).
+    public var transactionalIdExpirationCheckIntervalMilliseconds: Int64 = 3_600_000
     /// transaction.state.log.num.partitions
     public var stateTopicPartitions: Int32 = 50
 
@@ -73,8 +76,9 @@ public final class TransactionCoordinator: @unchecked Sendable {
     // Everything below is read and written under `lock`. Transactions are few and short;
     // one lock keeps marker writing and state changes in one order.
     private let lock = Lock()
-    private var transactions: [String: TransactionMetadata] = [:]
+    private var transactions = TransactionTable()
     private var transactionalIds: [Int64: String] = [:]
+    private var nextIdExpirationCheck: Int64 = .min
 
     public init(configuration: TransactionConfiguration, log: any CoordinatorLog, markers: any TransactionMarkerWriter,
                 producerIds: any ProducerIdSource, clock: @escaping @Sendable () -> Int64) {
@@ -288,7 +292,12 @@ public final class TransactionCoordinator: @unchecked Sendable {
     public func expireTransactions() {
         withLock {
             let now = clock()
-            for (id, var metadata) in transactions {
+            // Every tick looks at the unfinished transactions only; all ids, for expiration,
+            // once per check interval (there may be many: a transactional id lives a week).
+            let checkIds = now >= nextIdExpirationCheck
+            if checkIds { nextIdExpirationCheck = now.clampedAdding(configuration.transactionalIdExpirationCheckIntervalMilliseconds) }
+            for id in checkIds ? Array(transactions.byId.keys) : Array(transactions.unfinished) {
+                guard var metadata = transactions[id] else { continue }
                 switch metadata.state {
                 case .ongoing where now.clampedSubtracting(metadata.startTimestamp) > Int64(metadata.timeoutMilliseconds):
                     fence(&metadata, keepingLastEpoch: true)
@@ -381,7 +390,7 @@ public final class TransactionCoordinator: @unchecked Sendable {
     public func completeInterruptedTransactions() {
         withLock {
             let now = clock()
-            for (_, var metadata) in transactions where metadata.state == .prepareCommit || metadata.state == .prepareAbort {
+            for (_, var metadata) in transactions.byId where metadata.state == .prepareCommit || metadata.state == .prepareAbort {
                 _ = complete(&metadata, commit: metadata.state == .prepareCommit, now: now)
             }
         }
@@ -398,11 +407,34 @@ public final class TransactionCoordinator: @unchecked Sendable {
     public func list(states: [String], producerIds: [Int64], minimumDurationMilliseconds: Int64) -> [TransactionMetadata] {
         withLock {
             let now = clock()
-            return transactions.values.filter { metadata in
+            return transactions.byId.values.filter { metadata in
                 (states.isEmpty || states.contains(metadata.state.name))
                     && (producerIds.isEmpty || producerIds.contains(metadata.producerId))
                     && (minimumDurationMilliseconds < 0 || (metadata.startTimestamp >= 0 && now - metadata.startTimestamp >= minimumDurationMilliseconds))
             }.sorted { $0.transactionalId < $1.transactionalId }
         }
+    }
+}
+
+/// Transactional ids and their state, with the ids whose transaction is unfinished: the only
+/// ones whose deadlines the 50 ms tick needs to look at.
+private struct TransactionTable {
+    private(set) var byId: [String: TransactionMetadata] = [:]
+    private(set) var unfinished: Set<String> = []
+
+    subscript(id: String) -> TransactionMetadata? {
+        get { byId[id] }
+        set {
+            byId[id] = newValue
+            switch newValue?.state {
+            case .ongoing, .prepareCommit, .prepareAbort: unfinished.insert(id)
+            default: unfinished.remove(id)
+            }
+        }
+    }
+
+    mutating func removeValue(forKey id: String) -> TransactionMetadata? {
+        defer { self[id] = nil }
+        return byId[id]
     }
 }

@@ -122,6 +122,9 @@ enum ServerProperties {
         "transaction.max.timeout.ms": { configuration, value in
             set(&configuration.transactions.maximumTimeoutMilliseconds, integer(value, minimum: 1))
         },
+        "transactions.remove.expired.transaction.cleanup.interval.ms": { configuration, value in
+            set(&configuration.transactions.transactionalIdExpirationCheckIntervalMilliseconds, integer(value, minimum: Int64(1)))
+        },
         "transactional.id.expiration.ms": { configuration, value in
             set(&configuration.transactions.transactionalIdExpirationMilliseconds, integer(value, minimum: 1))
         },

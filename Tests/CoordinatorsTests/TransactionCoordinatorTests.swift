@@ -121,6 +121,26 @@ struct TransactionHarness {
         #expect(coordinator.endTransaction(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == .producerFenced)
     }
 
+    @Test func idleTransactionalIdsAreForgottenAtTheNextCheck() {
+        var configuration = TransactionConfiguration()
+        configuration.transactionalIdExpirationMilliseconds = 10_000
+        configuration.transactionalIdExpirationCheckIntervalMilliseconds = 60_000
+        let clock = ManualClock()
+        let coordinator = TransactionCoordinator(configuration: configuration, log: MemoryCoordinatorLog(), markers: RecordingMarkers(),
+                                                 producerIds: CountingProducerIds(), clock: { clock.milliseconds })
+        coordinator.expireTransactions()  // the first check runs at once
+        _ = coordinator.initProducerId(transactionalId: "idle", timeoutMilliseconds: 5_000, producerId: -1, producerEpoch: -1)
+        _ = coordinator.initProducerId(transactionalId: "open", timeoutMilliseconds: 900_000, producerId: -1, producerEpoch: -1)
+        _ = coordinator.addPartitions(transactionalId: "open", producerId: 1001, producerEpoch: 0, partitions: [orders0])
+        clock.advance(by: 20_000)
+        coordinator.expireTransactions()
+        #expect(coordinator.describe("idle") != nil)  // expired, but the next id check is at 60 s
+        clock.advance(by: 40_000)
+        coordinator.expireTransactions()
+        #expect(coordinator.describe("idle") == nil)
+        #expect(coordinator.describe("open")?.state == .ongoing)  // an open transaction keeps its id
+    }
+
     @Test func stateSurvivesARestartAndInterruptedCommitsComplete() throws {
         let harness = TransactionHarness()
         let coordinator = harness.coordinator
