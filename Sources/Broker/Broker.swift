@@ -119,9 +119,9 @@ public final class Broker: Sendable {
     }
 
     /// Kafka's controller refuses an operation of more than 10,000 metadata records (one per
-    /// new partition) as an "excessively large batch"; the same bound keeps one request from
-    /// taking every file descriptor.
-    static let maximumNewPartitionsPerRequest = 10_000
+    /// new topic and one per new partition) as an "excessively large batch"; the same bound
+    /// keeps one request from taking every file descriptor.
+    static let maximumRecordsPerRequest = 10_000
 
     /// Creates a topic and its partition logs: all of them or, on a failure (out of file
     /// descriptors, a full disk), none, and the topic is not registered.
@@ -142,10 +142,16 @@ public final class Broker: Sendable {
     /// Adds partitions up to `count` (CreatePartitions), all or none.
     func addPartitions(to topic: TopicInfo, count: Int32) throws {
         let logConfiguration = try TopicConfigs.apply(topic.configs, to: configuration.topicDefaults).get()
-        try createPartitions(of: topic.name, topic.partitions..<count, configuration: logConfiguration)
-        var grown = topic
-        grown.partitions = count
-        try topics.update(grown)
+        let added = topic.partitions..<count
+        try createPartitions(of: topic.name, added, configuration: logConfiguration)
+        do {
+            guard try topics.update(named: topic.name, { $0.partitions = max($0.partitions, count); return true }) != nil else {
+                throw BrokerError.unknownTopic(topic.name)  // deleted meanwhile
+            }
+        } catch {
+            for index in added { try? logs.deletePartition(TopicPartition(topic: topic.name, partition: index)) }
+            throw error
+        }
         log("topic \(topic.name) now has \(count) partition(s)")
     }
 
@@ -160,20 +166,30 @@ public final class Broker: Sendable {
             }
             return (.invalidRequest, "Unsupported resource type \(resourceType).")
         }
-        guard var topic = topics.topic(named: name) else { return (.unknownTopicOrPartition, "Topic \(name) does not exist.") }
-        let overrides = change(topic.configs)
-        let logConfiguration: LogConfiguration
-        switch TopicConfigs.apply(overrides, to: configuration.topicDefaults) {
-        case .failure(let invalid): return (.invalidConfig, invalid.description)
-        case .success(let configuration): logConfiguration = configuration
-        }
-        if validateOnly { return (.none, nil) }
-        topic.configs = overrides
+        // Read, changed and written as one step: a concurrent change is not lost.
+        var refusal: (ErrorCode, String?)?
+        var logConfiguration = configuration.topicDefaults
+        let updated: TopicInfo?
         do {
-            try topics.update(topic)
+            updated = try topics.update(named: name) { topic in
+                let overrides = change(topic.configs)
+                switch TopicConfigs.apply(overrides, to: configuration.topicDefaults) {
+                case .failure(let invalid):
+                    refusal = (.invalidConfig, invalid.description)
+                    return false
+                case .success(let applied):
+                    logConfiguration = applied
+                    topic.configs = overrides
+                    return !validateOnly
+                }
+            }
         } catch {
             return (.kafkaStorageError, "\(error)")
         }
+        guard let topic = updated else { return (.unknownTopicOrPartition, "Topic \(name) does not exist.") }
+        if let refusal { return refusal }
+        if validateOnly { return (.none, nil) }
+        let overrides = topic.configs
         for index in 0..<topic.partitions {
             logs.partition(TopicPartition(topic: name, partition: index))?.update(configuration: logConfiguration)
         }
@@ -245,12 +261,14 @@ public final class Broker: Sendable {
 public enum BrokerError: Error, CustomStringConvertible {
     case clusterIdMismatch(stored: String, configured: String)
     case topicExists(String)
+    case unknownTopic(String)
 
     public var description: String {
         switch self {
         case let .clusterIdMismatch(stored, configured):
             return "the data directory belongs to cluster \(stored), not \(configured)"
         case let .topicExists(name): return "topic \(name) already exists"
+        case let .unknownTopic(name): return "topic \(name) does not exist"
         }
     }
 }

@@ -31,7 +31,9 @@ public final class TopicRegistry: Sendable {
     private let path: String?
     /// Topics by name, and names by topic id (Fetch v13+ and Produce v13 resolve ids on
     /// every request).
-    private let topics: Mutex<(byName: [String: TopicInfo], nameById: [Uuid: String])>
+    private typealias Table = (byName: [String: TopicInfo], nameById: [Uuid: String])
+    private let topics: Mutex<Table>
+    private let writeLock = Lock()
 
     public init(dataDirectory: String?) throws {
         path = dataDirectory.map { $0 + "/topics.json" }
@@ -61,34 +63,57 @@ public final class TopicRegistry: Sendable {
 
     public var all: [TopicInfo] { topics.withLock { $0.byName.values.sorted { $0.name < $1.name } } }
 
-    /// Adds a topic; false when the name is taken.
+    /// Adds a topic; false when the name is taken. When the file cannot be written the
+    /// topic is not added.
     public func add(_ topic: TopicInfo) throws -> Bool {
-        let snapshot = topics.withLock { table -> [TopicInfo]? in
-            if table.byName[topic.name] != nil { return nil }
+        try mutate { table in
+            if table.byName[topic.name] != nil { return false }
             table.byName[topic.name] = topic
             table.nameById[topic.topicId] = topic.name
-            return Array(table.byName.values)
+            return true
         }
-        guard let snapshot else { return false }
-        try persist(snapshot)
-        return true
     }
 
     public func remove(_ name: String) throws {
-        let snapshot = topics.withLock { table -> [TopicInfo] in
-            if let removed = table.byName.removeValue(forKey: name) { table.nameById.removeValue(forKey: removed.topicId) }
-            return Array(table.byName.values)
+        _ = try mutate { table in
+            guard let removed = table.byName.removeValue(forKey: name) else { return false }
+            table.nameById.removeValue(forKey: removed.topicId)
+            return true
         }
-        try persist(snapshot)
     }
 
-    public func update(_ topic: TopicInfo) throws {
-        let snapshot = topics.withLock { table -> [TopicInfo] in
-            table.byName[topic.name] = topic
-            table.nameById[topic.topicId] = topic.name
-            return Array(table.byName.values)
+    /// Applies `change` to the topic's current state, atomically with every other change:
+    /// nothing written when it returns false; nil when the topic does not exist.
+    public func update(named name: String, _ change: (inout TopicInfo) -> Bool) throws -> TopicInfo? {
+        var result: TopicInfo?
+        _ = try mutate { table in
+            guard var topic = table.byName[name] else { return false }
+            result = topic
+            guard change(&topic) else { return false }
+            table.byName[name] = topic
+            result = topic
+            return true
         }
-        try persist(snapshot)
+        return result
+    }
+
+    /// One change at a time, each with its file write (so topics.json follows their order
+    /// and two threads never share its temporary file); undone when the write fails.
+    private func mutate(_ change: (inout Table) -> Bool) throws -> Bool {
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        let (before, snapshot) = topics.withLock { table -> (Table, [TopicInfo]?) in
+            let before = table
+            return (before, change(&table) ? Array(table.byName.values) : nil)
+        }
+        guard let snapshot else { return false }
+        do {
+            try persist(snapshot)
+        } catch {
+            topics.withLock { $0 = before }
+            throw error
+        }
+        return true
     }
 
     private func persist(_ snapshot: [TopicInfo]) throws {

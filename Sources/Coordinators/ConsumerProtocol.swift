@@ -161,13 +161,6 @@ extension GroupCoordinator {
     private func validate(_ input: ConsumerHeartbeatInput) -> ConsumerHeartbeatOutcome? {
         if input.groupId.isEmpty { return .failed(.invalidRequest, "GroupId can't be empty.") }
         if input.memberId.isEmpty && input.memberEpoch != 0 { return .failed(.invalidRequest, "MemberId can't be empty.") }
-        // Every id and name here goes into the member's records, whose strings keep int16
-        // lengths; the request's compact strings do not.
-        let stored: [(String, String?)] = [("GroupId", input.groupId), ("MemberId", input.memberId), ("InstanceId", input.instanceId),
-                                           ("RackId", input.rackId), ("SubscribedTopicRegex", input.subscribedTopicRegex)]
-        if let (field, _) = stored.first(where: { !InternalTopic.fits($0.1) }) {
-            return .failed(.invalidRequest, "\(field) is longer than Kafka's record format allows (\(Int16.max) bytes).")
-        }
         if input.memberEpoch == 0 {
             if input.rebalanceTimeoutMilliseconds < 0 { return .failed(.invalidRequest, "RebalanceTimeoutMs must be provided in first request.") }
             if input.ownedPartitions == nil { return .failed(.invalidRequest, "TopicPartitions must be empty when (re-)joining.") }
@@ -278,9 +271,9 @@ extension GroupCoordinator {
         var subscriptions: [String: Set<String>] = [:]
         for member in group.members.values {
             var names = Set(member.subscribedTopicNames)
-            if let pattern = member.subscribedTopicRegex, let regex = try? LinearTimeRegex(pattern) {
+            if let pattern = member.subscribedTopicRegex {
                 if allTopics == nil { allTopics = topics.subscribableTopicNames() }
-                for name in allTopics! where regex.wholeMatch(name) { names.insert(name) }
+                names.formUnion(regexResolutions.topics(matching: pattern, among: allTopics!))
             }
             var existing = Set<String>()
             for name in names {

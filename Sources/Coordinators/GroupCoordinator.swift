@@ -66,6 +66,7 @@ public final class GroupCoordinator: @unchecked Sendable {
     /// When offsets retention last ran; touched only by `expireDeadlines` (one caller).
     private var lastOffsetsExpiry: Int64 = 0
     private let writeOrder = Atomic<Int64>(0)
+    let regexResolutions = RegexResolutions()
 
     /// The next position in the order commits are written (and replayed) in.
     func nextWriteOrder() -> Int64 { writeOrder.add(1, ordering: .relaxed).newValue }

@@ -42,13 +42,11 @@ public enum InternalTopic {
         return positive % partitions
     }
 
-    /// Whether a string fits the int16 length of the record formats' strings.
-    static func fits(_ string: String?) -> Bool { (string?.utf8.count ?? 0) <= Int(Int16.max) }
-
     /// A record key or value: int16 version (for a key, the record type), then the message.
-    /// Empty when the message does not fit its version: Kafka's record formats keep int16
-    /// string lengths, while requests may carry longer ids (compact strings). Such a record
-    /// is refused by `CoordinatorLog.append`, so the request fails instead of the broker.
+    /// Empty when the message does not fit its version: requests carry strings of up to
+    /// 32,767 bytes, but an id made from one (a classic member id is the client id plus a
+    /// UUID) can be longer than the formats' int16 strings. Such a record is refused by
+    /// `CoordinatorLog.append`, so the request fails instead of the broker.
     static func encode<Message: KafkaMessage>(_ message: Message, version: Int16, messageVersion: Int16) -> [UInt8] {
         var writer = ByteWriter()
         writer.writeInt16(version)

@@ -141,13 +141,14 @@ public struct RecordBatch: Sendable {
         guard lastOffsetDelta >= 0, countAgrees else {
             throw .recordCountMismatch(recordCount: recordCount, lastOffsetDelta: lastOffsetDelta)
         }
-        if compression == CompressionCodec.none { try checkRecordFraming() }
     }
 
-    /// An uncompressed batch holds exactly recordCount records, end to end: walked by their
-    /// length prefixes only (no decoding), as Kafka refuses a batch whose count and content
-    /// disagree. Compressed batches are stored as received, so their count is not checked.
-    private func checkRecordFraming() throws(RecordBatchError) {
+    /// For a batch being appended: an uncompressed batch holds exactly recordCount records,
+    /// end to end, walked by their length prefixes only (no decoding), as Kafka refuses a
+    /// batch whose count and content disagree. Compressed batches are stored as received,
+    /// so their count is not checked. (Recovery does not walk records, as Kafka's does not.)
+    public func validateRecordFraming() throws(RecordBatchError) {
+        guard compression == CompressionCodec.none else { return }
         var reader = ByteReader(bytes, range: recordsRange)
         do {
             for index in 0..<Int(recordCount) {

@@ -162,8 +162,15 @@ public struct ByteReader: Sendable {
         return length
     }
 
+    /// Kafka's strings hold at most 32,767 bytes in every version: its generated readers
+    /// refuse a longer compact string ("had invalid length"), so a request carrying one is
+    /// malformed, and ids stay within the int16 lengths of the internal topics' records.
+    public static let maximumStringLength = Int(Int16.max)
+
     public mutating func readNullableString(compact: Bool) throws(DecodeError) -> String? {
+        let start = position
         guard let length = try readLength(compact: compact, wide: false) else { return nil }
+        guard length <= Self.maximumStringLength else { throw .invalidLength(offset: start, length: length) }
         defer { position += length }
         return String(decoding: bytes[position..<position + length], as: UTF8.self)
     }

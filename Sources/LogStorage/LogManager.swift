@@ -130,6 +130,13 @@ public final class LogManager: @unchecked Sendable {
 
     // MARK: Background work
 
+    /// `milliseconds` after `now` on the monotonic clock, clamped: an interval of Int.max
+    /// (a setting at its limit) means "never", not an overflow.
+    static func deadline(after milliseconds: Int, from now: UInt64) -> UInt64 {
+        let (nanoseconds, overflow) = UInt64(max(milliseconds, 0)).multipliedReportingOverflow(by: 1_000_000)
+        return overflow ? .max : now.clampedAdding(nanoseconds)
+    }
+
     /// Starts the cleaner thread: retention every `retentionCheckMilliseconds` (Kafka's
     /// log.retention.check.interval.ms), compaction of compacted topics every
     /// `compactionCheckMilliseconds` (log.cleaner.backoff.ms), idle producers forgotten after
@@ -142,11 +149,10 @@ public final class LogManager: @unchecked Sendable {
         let thread: OSThread
         do {
             thread = try OSThread(name: "swiftlet-cleaner") { [self] in
-                var nextRetention = System.monotonicNanoseconds() + UInt64(retentionCheckMilliseconds) * 1_000_000
-                var nextCompaction = System.monotonicNanoseconds() + UInt64(compactionCheckMilliseconds) * 1_000_000
-                let expiryInterval = UInt64(producerIdExpiration.checkIntervalMilliseconds) * 1_000_000
-                var nextProducerExpiry = System.monotonicNanoseconds() + expiryInterval
-                var nextFlush = flushInterval.map { System.monotonicNanoseconds() + UInt64($0) * 1_000_000 }
+                var nextRetention = Self.deadline(after: retentionCheckMilliseconds, from: System.monotonicNanoseconds())
+                var nextCompaction = Self.deadline(after: compactionCheckMilliseconds, from: System.monotonicNanoseconds())
+                var nextProducerExpiry = Self.deadline(after: producerIdExpiration.checkIntervalMilliseconds, from: System.monotonicNanoseconds())
+                var nextFlush = flushInterval.map { Self.deadline(after: $0, from: System.monotonicNanoseconds()) }
                 while true {
                     let now = System.monotonicNanoseconds()
                     let deadline = min(nextRetention, nextCompaction, nextProducerExpiry, nextFlush ?? UInt64.max)
@@ -168,7 +174,7 @@ public final class LogManager: @unchecked Sendable {
                                 log("retention of \(partition.topicPartition) failed: \(error)")
                             }
                         }
-                        nextRetention = current + UInt64(retentionCheckMilliseconds) * 1_000_000
+                        nextRetention = Self.deadline(after: retentionCheckMilliseconds, from: current)
                     }
                     if current >= nextCompaction {
                         for partition in logs where partition.currentConfiguration.cleanupPolicy.compacts {
@@ -181,7 +187,7 @@ public final class LogManager: @unchecked Sendable {
                                 log("compaction of \(partition.topicPartition) failed: \(error)")
                             }
                         }
-                        nextCompaction = current + UInt64(compactionCheckMilliseconds) * 1_000_000
+                        nextCompaction = Self.deadline(after: compactionCheckMilliseconds, from: current)
                     }
                     if current >= nextProducerExpiry {
                         let wallClock = System.wallClockMilliseconds()
@@ -189,11 +195,11 @@ public final class LogManager: @unchecked Sendable {
                             $0 + $1.removeExpiredProducers(now: wallClock, expirationMilliseconds: producerIdExpiration.milliseconds)
                         }
                         if forgotten > 0 { log("forgot \(forgotten) idle producer state(s)") }
-                        nextProducerExpiry = current + expiryInterval
+                        nextProducerExpiry = Self.deadline(after: producerIdExpiration.checkIntervalMilliseconds, from: current)
                     }
                     if let flushAt = nextFlush, current >= flushAt, let interval = flushInterval {
                         for partition in logs { try? partition.flush() }
-                        nextFlush = current + UInt64(interval) * 1_000_000
+                        nextFlush = Self.deadline(after: interval, from: current)
                     }
                 }
             }

@@ -215,7 +215,12 @@ public final class PartitionLog: @unchecked Sendable {
         let after = configuration.timestampAfterMaxMilliseconds
         lock.unlock()
         for (index, batch) in batches.enumerated() {
-            do { try batch.validate() } catch { throw .invalidBatch(index: index, error) }
+            do {
+                try batch.validate()
+                try batch.validateRecordFraming()
+            } catch {
+                throw .invalidBatch(index: index, error)
+            }
             if batch.totalSize > limit { throw .batchTooLarge(size: batch.totalSize, limit: limit) }
             // From the header alone (no per-record work): the newest and the first timestamp.
             if policy == .createTime && !batch.isControl {
@@ -613,9 +618,6 @@ public final class PartitionLog: @unchecked Sendable {
         return startOffset
     }
 
-    /// Applies retention.ms and retention.bytes (delete policy only): whole segments go,
-    /// oldest first, never the active one. Returns how many were deleted.
-    @discardableResult
     /// Forgets idle producers (producer.id.expiration.ms): a client that made up producer
     /// ids, or years of short-lived idempotent producers, would otherwise keep state for
     /// ever. A retry from a forgotten producer starts it afresh, as in Kafka.
@@ -624,6 +626,9 @@ public final class PartitionLog: @unchecked Sendable {
         return producers.removeExpired(now: now, expiration: expirationMilliseconds)
     }
 
+    /// Applies retention.ms and retention.bytes (delete policy only): whole segments go,
+    /// oldest first, never the active one. Returns how many were deleted.
+    @discardableResult
     public func applyRetention(now: Int64) throws(LogError) -> Int {
         lock.lock(); defer { lock.unlock() }
         guard configuration.cleanupPolicy.deletes else { return 0 }

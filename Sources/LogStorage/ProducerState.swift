@@ -135,6 +135,8 @@ struct ProducerState {
             entry.epoch = header.producerEpoch
             entry.batches = []
         }
+        // The marker's time, as Kafka stamps it: its expiration counts from here.
+        entry.lastTimestamp = max(entry.lastTimestamp, header.maxTimestamp)
         set(header.producerId, entry)
         return first
     }

@@ -47,25 +47,19 @@ import Testing
         }
     }
 
-    @Test func idsTooLongForKafkasRecordFormatsFailOnlyTheirRequest() throws {
+    @Test func stringsLongerThanKafkaAllowsAreMalformed() throws {
         try withBroker { _, address in
-            let client = try KafkaTestClient(address)
-            _ = try client.send(CreateTopicsRequest(topics: [.init(name: "long", numPartitions: 1, replicationFactor: 1)]), version: 5)
-            // Flexible versions carry compact strings; Kafka's record keys keep int16 lengths.
+            // A compact string may claim more than 32,767 bytes; Kafka's readers refuse it,
+            // so the request is malformed and the connection closes (the broker goes on).
             let long = String(repeating: "g", count: 40_000)
-            let commit = try client.send(OffsetCommitRequest(groupId: long, generationIdOrMemberEpoch: -1, topics: [
-                .init(name: "long", partitions: [.init(partitionIndex: 0, committedOffset: 1, committedMetadata: nil)]),
-            ]), version: 8)
-            #expect(commit.topics[0].partitions[0].errorCode != 0)
-            try expectAlive(client)
-            let heartbeat = try client.send(ConsumerGroupHeartbeatRequest(
-                groupId: "g", memberId: long, memberEpoch: 0, rebalanceTimeoutMs: 30_000, subscribedTopicNames: ["long"],
-                topicPartitions: []), version: 1)
-            #expect(heartbeat.errorCode != 0)
-            try expectAlive(client)
-            let producerId = try client.send(InitProducerIdRequest(transactionalId: long, transactionTimeoutMs: 60_000), version: 4)
-            #expect(producerId.errorCode != 0)
-            try expectAlive(client)
+            let client = try KafkaTestClient(address)
+            try client.sendOnly(OffsetCommitRequest(groupId: long, generationIdOrMemberEpoch: -1), version: 8)
+            #expect(try client.connection.waitForClose())
+            let heartbeat = try KafkaTestClient(address)
+            try heartbeat.sendOnly(ConsumerGroupHeartbeatRequest(groupId: "g", memberId: long, memberEpoch: 0, rebalanceTimeoutMs: 30_000,
+                                                                 subscribedTopicNames: ["x"], topicPartitions: []), version: 1)
+            #expect(try heartbeat.connection.waitForClose())
+            try expectAlive(try KafkaTestClient(address))
         }
     }
 
@@ -78,6 +72,18 @@ import Testing
             #expect(refused.topics.map(\.errorCode) == [ErrorCode.invalidRequest.rawValue])
             let all = try client.send(DescribeTopicPartitionsRequest(topics: [.init(name: "paged")], responsePartitionLimit: .max), version: 0)
             #expect(all.topics[0].partitions.map(\.partitionIndex) == [0, 1, 2] && all.nextCursor == nil)
+        }
+    }
+
+    @Test func manyTopicsAtTheDefaultCountCountTowardsTheBound() throws {
+        try withBroker { broker, address in
+            let client = try KafkaTestClient(address)
+            // num.partitions (1) each: 5,001 topic records and 5,001 partition records.
+            let created = try client.send(CreateTopicsRequest(topics: (0...5_000).map {
+                .init(name: "many-\($0)", numPartitions: -1, replicationFactor: -1)
+            }), version: 5)
+            #expect(Set(created.topics.map(\.errorCode)) == [ErrorCode.policyViolation.rawValue])
+            #expect(broker.topics.all.isEmpty)
         }
     }
 

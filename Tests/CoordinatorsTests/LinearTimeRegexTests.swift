@@ -31,11 +31,34 @@ import Testing
         #expect(try matches("a+?b", "aab") && matches("\\w+\\s\\S", "topic x"))
         #expect(try matches("\\Aab\\z", "ab") && matches("a|", "") && matches("(a*)*", "aaa"))
         #expect(try !matches(".", "\n"))
+        #expect(try matches("\\x41\\x{42}", "AB"))
     }
 
-    @Test(arguments: ["(", "a)", "a**", "*a", "[a", "x{1001}", "x{3,2}", "(?=a)", "(?i)a", "\\b", "\\1", "[[:alpha:]]", "[z-a]", "a\\"])
+    @Test func flagsWordBoundariesAndPosixClasses() throws {
+        #expect(try matches("(?i)orders-[a-c]+", "ORDERS-AbC") && !matches("orders", "ORDERS"))
+        #expect(try matches("(?i:ab)c", "ABc") && !matches("(?i:ab)c", "ABC"))
+        #expect(try matches("a(?i)b|c", "aB") && matches("a(?i)b|c", "C"))  // to the end of the group
+        #expect(try matches("(?s).", "\n") && matches("(?m)a$\\n^b", "a\nb"))
+        #expect(try matches(".*\\bv2\\b.*", "orders.v2.eu") && !matches(".*\\bv2\\b.*", "ordersv2"))
+        #expect(try matches("[[:alpha:]_]+[[:digit:]]", "abc_1") && matches("[[:^digit:]]+", "ab") && !matches("[[:^digit:]]+", "a1"))
+    }
+
+    @Test(arguments: ["(", "a)", "a**", "*a", "{2}", "[a", "x{1001}", "x{3,2}", "(?=a)", "(?<=a)b>c)", "(?P<>a)", "(?x)a",
+                      "\\1", "\\pL", "[[:nope:]]", "[z-a]", "a\\"])
     func refusesWhatItCannotRead(pattern: String) {
         #expect(throws: LinearTimeRegex.SyntaxError.self) { try LinearTimeRegex(pattern) }
+    }
+
+    @Test func hostilePatternsAreRefusedNotCompiledForEver() {
+        // Nested repetitions of nothing: 10^12 copies of an empty body.
+        #expect(throws: LinearTimeRegex.SyntaxError.self) { try LinearTimeRegex("(?:(?:(?:(?:){1000}){1000}){1000}){1000}") }
+        // Nesting deeper than RE2 allows.
+        #expect(throws: LinearTimeRegex.SyntaxError.self) { try LinearTimeRegex(String(repeating: "(", count: 20_000)) }
+        // A class of 30,000 separate ranges, repeated: too large to run once per character.
+        let wide = "[" + (0..<30_000).map { String(UnicodeScalar(0x20000 + 2 * $0)!) }.joined() + "]"
+        #expect(throws: LinearTimeRegex.SyntaxError.self) { try LinearTimeRegex("(?:\(wide)?){1000}") }
+        // The same characters as one range are one range, and fine.
+        #expect(throws: Never.self) { try LinearTimeRegex("[" + String(repeating: "!", count: 30_000) + "a]{1000}") }
     }
 
     @Test func catastrophicPatternsFinish() throws {

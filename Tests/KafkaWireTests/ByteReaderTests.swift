@@ -37,6 +37,19 @@ import Testing
         }
     }
 
+    @Test func stringsHoldAtMost32767Bytes() throws {
+        // Compact: unsigned varint length + 1, then the bytes.
+        func compact(_ count: Int) -> ByteReader {
+            var writer = ByteWriter()
+            writer.writeUnsignedVarint(UInt32(count + 1))
+            return ByteReader(writer.bytes + [UInt8](repeating: 0x61, count: count))
+        }
+        var longest = compact(32_767)
+        #expect(try longest.readString(compact: true).utf8.count == 32_767)
+        var tooLong = compact(32_768)
+        #expect(throws: DecodeError.invalidLength(offset: 0, length: 32_768)) { try tooLong.readString(compact: true) }
+    }
+
     @Test func nullWhereNotAllowedIsAnError() {
         var classic = ByteReader([0xFF, 0xFF])
         #expect(throws: DecodeError.unexpectedNull(offset: 0, field: "ClientId")) {

@@ -203,9 +203,19 @@ import Testing
         _ = try log.append(idempotentBatch(producerId: 3, sequence: 0, timestamp: 1_000, transactional: true), leaderEpoch: 0, now: 1_000)
         #expect(log.removeExpiredProducers(now: 10_000, expirationMilliseconds: 5_000) == 1)
         #expect(log.activeProducers.map(\.producerId) == [2, 3])
+        // A marker ends the transaction and counts as activity, as Kafka stamps it.
+        _ = try log.append(TransactionMarker(type: .commit, coordinatorEpoch: 0).batch(producerId: 3, producerEpoch: 0, timestamp: 9_800),
+                           leaderEpoch: 0, now: 9_800)
+        #expect(log.removeExpiredProducers(now: 10_000, expirationMilliseconds: 5_000) == 0)
         // Forgotten: its next batch starts it afresh, whatever the sequence.
         _ = try log.append(idempotentBatch(producerId: 1, sequence: 40, timestamp: 10_000), leaderEpoch: 0, now: 10_000)
         #expect(log.activeProducers.map(\.producerId) == [1, 2, 3])
+    }
+
+    @Test func backgroundDeadlinesClampAtTheClocksEnd() {
+        #expect(LogManager.deadline(after: 1_000, from: 5) == 1_000_000_005)
+        #expect(LogManager.deadline(after: Int.max, from: 5) == .max)
+        #expect(LogManager.deadline(after: 1, from: .max - 10) == .max)
     }
 
     @Test func sequencesEpochsAndDuplicates() throws {

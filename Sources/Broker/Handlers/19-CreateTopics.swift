@@ -18,17 +18,22 @@ struct CreateTopicsHandler: ApiHandler {
         var response = CreateTopicsResponse()
         var seen: [String: Int] = [:]
         for topic in request.topics { seen[topic.name, default: 0] += 1 }
-        let requestedPartitions = request.topics.reduce(0) { $0 + max(Int($1.numPartitions), $1.assignments.count) }
+        func partitionCount(_ topic: CreateTopicsRequest.CreatableTopic) -> Int32 {
+            topic.numPartitions == -1 ? (topic.assignments.isEmpty ? broker.configuration.defaultPartitions : Int32(topic.assignments.count))
+                : topic.numPartitions
+        }
+        // Kafka's controller writes a record per topic and per partition, 10,000 at most.
+        let records = request.topics.reduce(0) { $0 + 1 + max(Int(partitionCount($1)), 0) }
         for topic in request.topics {
             var result = CreateTopicsResponse.CreatableTopicResult(name: topic.name, errorCode: 0)
             func fail(_ error: ErrorCode, _ message: String) {
                 result.errorCode = error.rawValue
                 result.errorMessage = message
             }
-            let partitions = topic.numPartitions == -1 ? (topic.assignments.isEmpty ? broker.configuration.defaultPartitions : Int32(topic.assignments.count)) : topic.numPartitions
+            let partitions = partitionCount(topic)
             var configs: [String: String] = [:]
             for config in topic.configs { if let value = config.value { configs[config.name] = value } }
-            if requestedPartitions > Broker.maximumNewPartitionsPerRequest {
+            if records > Broker.maximumRecordsPerRequest {
                 fail(.policyViolation, "Unable to perform excessively large batch operation.")
             } else if seen[topic.name]! > 1 {
                 fail(.invalidRequest, "Create topics request from client contains the topic \(topic.name) more than once")

@@ -26,7 +26,7 @@ struct CreatePartitionsHandler: ApiHandler {
                 result.errorCode = error.rawValue
                 result.errorMessage = message
             }
-            if newPartitions > Broker.maximumNewPartitionsPerRequest {
+            if newPartitions > Broker.maximumRecordsPerRequest {
                 fail(.policyViolation, "Unable to perform excessively large batch operation.")
             } else if counts[topic.name]! > 1 {
                 fail(.invalidRequest, "Duplicate topic in request.")
