@@ -10,30 +10,30 @@ final class SyncQueue: @unchecked Sendable {
         let completion: @Sendable (LogError?) -> Void
     }
 
-    // `lock` guards `pending` and `stopped`.
+    // `lock` guards `pending`, `draining` and `stopped`.
     private let lock = Lock()
     private var pending: [Waiter] = []
+    /// A drain is queued or running: later waiters join its next round.
+    private var draining = false
     private var stopped = false
-    private let wake: Int32
-    private var thread: OSThread?
+    private let thread: WorkQueue
 
     init() throws(SystemCallError) {
-        wake = try System.eventFileDescriptor()
-        thread = try OSThread(name: "swiftlet-fsync") { [self] in run() }
+        thread = try WorkQueue(name: "swiftlet-fsync")
     }
-
-    deinit { System.close(wake) }
 
     func enqueue(_ log: PartitionLog, completion: @escaping @Sendable (LogError?) -> Void) {
         lock.lock()
-        let accepted = !stopped
-        if accepted { pending.append(Waiter(log: log, completion: completion)) }
-        lock.unlock()
-        if accepted {
-            try? System.eventFileSignal(wake)
-        } else {
+        if stopped {
+            lock.unlock()
             completion(.io(SystemCallError(call: "fsync queue (shut down)", errno: 108)))  // ESHUTDOWN
+            return
         }
+        pending.append(Waiter(log: log, completion: completion))
+        let schedule = !draining
+        draining = true
+        lock.unlock()
+        if schedule { thread.execute { [self] in drain() } }
     }
 
     /// Syncs what is queued, then ends the thread.
@@ -41,19 +41,18 @@ final class SyncQueue: @unchecked Sendable {
         lock.lock()
         stopped = true
         lock.unlock()
-        try? System.eventFileSignal(wake)
-        thread?.join()
+        thread.stop()
     }
 
-    private func run() {
+    /// Rounds until nothing is pending: each round syncs every partition waited on once.
+    private func drain() {
         while true {
-            _ = try? System.waitReadable(wake, timeoutMilliseconds: 1_000)
-            try? System.eventFileDrain(wake)
             lock.lock()
             let batch = pending
             pending = []
-            let done = stopped
+            if batch.isEmpty { draining = false }
             lock.unlock()
+            if batch.isEmpty { return }
             var results: [ObjectIdentifier: LogError?] = [:]
             for waiter in batch {
                 let key = ObjectIdentifier(waiter.log)
@@ -67,7 +66,6 @@ final class SyncQueue: @unchecked Sendable {
                 }
                 waiter.completion(results[key] ?? nil)
             }
-            if done && batch.isEmpty { return }
         }
     }
 }
