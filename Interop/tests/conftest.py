@@ -68,6 +68,18 @@ class RunningBroker:
     def kill(self):
         return self.stop(signal.SIGKILL)
 
+    def cpu_seconds(self):
+        """User and system CPU time so far, from /proc."""
+        fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def memory(self, key):
+        """A /proc/<pid>/status figure (VmRSS, VmHWM) in MB."""
+        for line in open(f"/proc/{self.process.pid}/status"):
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
     def log(self):
         try:
             return pathlib.Path(self.log_path).read_text()

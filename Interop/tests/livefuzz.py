@@ -195,13 +195,6 @@ def replay(frames, port, alive, seconds, seed):
     return sent
 
 
-def resident_megabytes(pid, key="VmHWM"):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def session(broker, proxy_port, seconds, seed):
     """Records the workload through the proxy, then fuzzes the broker directly. Returns
     (frames recorded, frames sent)."""
@@ -231,7 +224,7 @@ if __name__ == "__main__":
         running = RunningBroker(os.path.join(directory, "data"), extra_args=extra).start()
         recorded, sent = session(running, proxy_port, arguments.seconds, arguments.seed)
         up = running.process.poll() is None
-        peak = resident_megabytes(running.process.pid) if up else float("nan")
+        peak = running.memory("VmHWM") if up else float("nan")
         code = running.stop()
         print(f"{recorded} frames recorded, {sent} mutated frames sent, broker {'up' if up else 'DOWN'}, "
               f"peak RSS {peak:.0f} MB, exit {code}")

@@ -4,6 +4,7 @@ say what they were waiting for."""
 import time
 import uuid
 
+from confluent_kafka import ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
@@ -26,3 +27,10 @@ def wait_until(condition, timeout, what, step=lambda: time.sleep(0.05)):
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout} s: {what()}")
         step()
+
+
+def group_offsets(admin, group):
+    """A group's committed offsets through confluent-kafka's admin client, by (topic, partition)."""
+    result = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(10)
+    assert all(tp.error is None for tp in result.topic_partitions), result.topic_partitions
+    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0}

@@ -38,7 +38,7 @@ from confluent_kafka import (OFFSET_BEGINNING, Consumer, ConsumerGroupState, Con
 from confluent_kafka.admin import AdminClient
 from kafka import KafkaConsumer, TopicPartition as KPTopicPartition
 from kafka.admin import KafkaAdminClient
-from support import create_topics, unique, wait_until
+from support import create_topics, group_offsets, unique, wait_until
 
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1000
@@ -415,11 +415,6 @@ def test_kip848_members_split_read_commit_and_hand_over(broker):
         members.close()
 
 
-def broker_cpu_seconds(broker):
-    fields = open(f"/proc/{broker.process.pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def test_kip848_regex_subscriptions_match_in_linear_time(broker):
     """librdkafka sends a "^..." subscription as SubscribedTopicRegex. "(a+)+b" against a
     long name of a's takes a backtracking engine 2^n steps: the broker matches it (as Kafka,
@@ -435,9 +430,9 @@ def test_kip848_regex_subscriptions_match_in_linear_time(broker):
         members = Members([follower])
         members.wait_for_split(2, timeout=20)
         stuck.poll(1)
-        before = broker_cpu_seconds(broker)
+        before = broker.cpu_seconds()
         time.sleep(2)
-        assert broker_cpu_seconds(broker) - before < 1, "a broker thread is spinning on the pattern"
+        assert broker.cpu_seconds() - before < 1, "a broker thread is spinning on the pattern"
         assert stuck.assignment() == []
     finally:
         stuck.close()
@@ -621,12 +616,6 @@ def active_group(broker):
 def error_code(exception):
     error = exception.args[0] if exception.args else None
     return error.code() if isinstance(error, KafkaError) else None
-
-
-def group_offsets(admin, group):
-    result = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(10)
-    assert all(tp.error is None for tp in result.topic_partitions), result.topic_partitions
-    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0}
 
 
 def test_confluent_kafka_admin_group_calls(broker, active_group):

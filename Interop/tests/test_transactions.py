@@ -34,12 +34,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition as AioTopicPartition
-from confluent_kafka import (OFFSET_BEGINNING, Consumer, ConsumerGroupTopicPartitions, IsolationLevel, KafkaError,
+from confluent_kafka import (OFFSET_BEGINNING, Consumer, IsolationLevel, KafkaError,
                              KafkaException, Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition as KPTopicPartition
 from kafka.admin import AbortTransactionSpec, KafkaAdminClient, TransactionState
-from support import create_topics, unique, wait_until
+from support import create_topics, group_offsets, unique, wait_until
 
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1000
@@ -304,13 +304,6 @@ def stable_committed(consumer, topic, partitions):
     return result["offsets"]
 
 
-def group_offsets(broker, group):
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-    result = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(10)
-    assert all(tp.error is None for tp in result.topic_partitions), result.topic_partitions
-    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0}
-
-
 def test_consume_transform_produce_commits_the_group_offsets_in_the_transaction(broker):
     source, sink, group = unique("ctp-in"), unique("ctp-out"), unique("ctp-group")
     create_topics(broker, {source: 2, sink: 2})
@@ -334,14 +327,14 @@ def test_consume_transform_produce_commits_the_group_offsets_in_the_transaction(
         first = consume(consumer, 10)
         transform(first, 5, producer.commit_transaction)
         assert stable_committed(consumer, source, 2) == {0: 5, 1: 5}
-        assert group_offsets(broker, group) == {(source, 0): 5, (source, 1): 5}
+        assert group_offsets(AdminClient({"bootstrap.servers": broker.bootstrap}), group) == {(source, 0): 5, (source, 1): 5}
 
         # An aborted transaction leaves the group's offsets where they were.
         produce(plain, [(source, index % 2, f"v{index}".encode()) for index in range(10, 14)])
         second = consume(consumer, 4)
         transform(second, 7, producer.abort_transaction)
         assert stable_committed(consumer, source, 2) == {0: 5, 1: 5}, "the aborted transaction moved the offsets"
-        assert group_offsets(broker, group) == {(source, 0): 5, (source, 1): 5}
+        assert group_offsets(AdminClient({"bootstrap.servers": broker.bootstrap}), group) == {(source, 0): 5, (source, 1): 5}
 
         # Back to the committed offsets: the same input again, committed this time.
         for partition in (0, 1):
@@ -350,7 +343,7 @@ def test_consume_transform_produce_commits_the_group_offsets_in_the_transaction(
         assert sorted(m.value() for m in again) == sorted(m.value() for m in second)
         transform(again, 7, producer.commit_transaction)
         assert stable_committed(consumer, source, 2) == {0: 7, 1: 7}
-        assert group_offsets(broker, group) == {(source, 0): 7, (source, 1): 7}
+        assert group_offsets(AdminClient({"bootstrap.servers": broker.bootstrap}), group) == {(source, 0): 7, (source, 1): 7}
     finally:
         consumer.close()
         producer.close()

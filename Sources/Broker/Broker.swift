@@ -28,7 +28,7 @@ public final class Broker: Sendable {
     nonisolated(unsafe) private var coordinatorTicker: CoordinatorTicker?
     let handlers: HandlerRegistry
     let log: @Sendable (String) -> Void
-    /// Where handlers that create or delete files run (RequestContext.offload).
+    /// Where handlers that create or delete files run (ApiHandler.runsOnAdminThread).
     let adminWork: WorkQueue
 
     public init(configuration: BrokerConfiguration, log: @escaping @Sendable (String) -> Void = { _ in }) throws {

@@ -16,28 +16,15 @@ struct RequestContext: Sendable {
     var version: Int16 { request.apiVersion }
     var clientId: String { request.header.clientId ?? "" }
 
-    /// `send` from any thread: a parked request completed by another one (a JoinGroup
-    /// barrier released by the last member's join) answers on its connection's loop.
-    func sendFromAnyThread<Response: KafkaResponse>(_ response: Response) {
-        if eventLoop.inEventLoop {
-            send(response)
-        } else {
-            eventLoop.execute { send(response) }
-        }
-    }
-
-    /// Runs `body` on the broker's admin thread: creating or deleting a topic's files (a
-    /// directory and three files per partition) would stall every other connection of this
-    /// reactor. The answer still goes out in request order; `body` answers with
-    /// `sendFromAnyThread`.
-    func offload(_ body: @escaping @Sendable (RequestContext) -> Void) {
-        let context = self
-        broker.adminWork.execute { body(context) }
-    }
-
     /// Encodes `response` at the request's version, with its correlation id. Records given
-    /// as `.external(length, id)` go out as `regions[id]`, with sendfile.
+    /// as `.external(length, id)` go out as `regions[id]`, with sendfile. From any thread: an
+    /// answer from elsewhere (the admin thread, a parked JoinGroup released by another
+    /// member) hops to the connection's loop.
     func send<Response: KafkaResponse>(_ response: Response, regions: [FileRegion] = []) {
+        guard eventLoop.inEventLoop else {
+            eventLoop.execute { send(response, regions: regions) }
+            return
+        }
         do {
             let (bytes, splices) = try RequestCodec.encodeWithSplices(response: response, version: version, correlationId: request.correlationId)
             guard !splices.isEmpty else {
@@ -67,7 +54,15 @@ protocol ApiHandler: Sendable {
     var advertised: ClosedRange<Int16> { get }
     /// What the handler accepts: the advertised range clipped to what the schema decodes.
     var apiKey: ApiKey { get }
+    /// True when this request creates or deletes files (a topic: a directory and three
+    /// files per partition): it then runs on the broker's admin thread, so the reactor's
+    /// other connections are not stalled. Answers still leave in request order.
+    func runsOnAdminThread(_ context: RequestContext) -> Bool
     func handle(_ context: RequestContext)
+}
+
+extension ApiHandler {
+    func runsOnAdminThread(_ context: RequestContext) -> Bool { false }
 }
 
 struct HandlerRegistry: Sendable {

@@ -48,7 +48,12 @@ final class KafkaConnection: ConnectionHandler {
             responder.closeConnection()
             return
         }
-        handler.handle(RequestContext(broker: broker, request: request, responder: responder, eventLoop: info.eventLoop, clientHost: clientHost))
+        let context = RequestContext(broker: broker, request: request, responder: responder, eventLoop: info.eventLoop, clientHost: clientHost)
+        if handler.runsOnAdminThread(context) {
+            broker.adminWork.execute { handler.handle(context) }
+        } else {
+            handler.handle(context)
+        }
     }
 
     func connectionClosed() {}

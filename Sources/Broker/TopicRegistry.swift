@@ -1,6 +1,7 @@
 // Topics of the cluster: names, ids, partition counts and config overrides, persisted as
 // one JSON file in the data directory (written to a temporary file, then renamed).
 
+import Coordinators
 import FoundationEssentials
 import KafkaWire
 import LogStorage
@@ -18,7 +19,7 @@ public struct TopicInfo: Sendable, Codable, Equatable {
 
     /// Kafka's internal topics, written by the coordinators only; a user topic named "__x"
     /// is not one.
-    public static let internalNames: Set<String> = ["__consumer_offsets", "__transaction_state"]
+    public static let internalNames: Set<String> = [OffsetsTopic.name, TransactionCoordinator.stateTopic]
 
     public var isInternal: Bool { Self.internalNames.contains(name) }
 }
@@ -59,6 +60,11 @@ public final class TopicRegistry: Sendable {
 
     public func topic(id: Uuid) -> TopicInfo? {
         topics.withLock { table in table.nameById[id].flatMap { table.byName[$0] } }
+    }
+
+    /// The topic a request names: by id in the versions that key topics by id, else by name.
+    public func topic(named name: String?, id: Uuid, byId: Bool) -> TopicInfo? {
+        byId ? topic(id: id) : name.flatMap { topic(named: $0) }
     }
 
     public var all: [TopicInfo] { topics.withLock { $0.byName.values.sorted { $0.name < $1.name } } }

@@ -16,8 +16,9 @@ public enum ConsumerGroupState: String, Sendable {
 /// Partitions by topic name.
 typealias TopicAssignment = [String: Set<Int32>]
 
-enum MemberReconciliation: Sendable {
-    case stable
+/// Raw values: Kafka's MemberState ids in the current-assignment record.
+enum MemberReconciliation: Int8, Sendable {
+    case stable = 0
     /// Waiting for the member to stop owning `partitionsPendingRevocation`.
     case unrevokedPartitions
     /// Some target partitions are still owned by other members.

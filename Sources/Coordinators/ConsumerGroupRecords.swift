@@ -25,25 +25,6 @@ extension OffsetsTopic {
     }
 }
 
-extension MemberReconciliation {
-    /// Kafka's MemberState ids.
-    var stateId: Int8 {
-        switch self {
-        case .stable: 0
-        case .unrevokedPartitions: 1
-        case .unreleasedPartitions: 2
-        }
-    }
-
-    init(stateId: Int8) {
-        self = switch stateId {
-        case 1: .unrevokedPartitions
-        case 2: .unreleasedPartitions
-        default: .stable
-        }
-    }
-}
-
 extension GroupCoordinator {
     private func byTopicId(_ assignment: TopicAssignment) -> [(Uuid, [Int32])] {
         assignment.keys.sorted().compactMap { name in
@@ -68,7 +49,7 @@ extension GroupCoordinator {
             member.writtenMetadata = metadata
         }
         let assignment = InternalTopic.encode(ConsumerGroupCurrentMemberAssignmentValue(
-            memberEpoch: member.memberEpoch, previousMemberEpoch: member.previousMemberEpoch, state: member.reconciliation.stateId,
+            memberEpoch: member.memberEpoch, previousMemberEpoch: member.previousMemberEpoch, state: member.reconciliation.rawValue,
             assignedPartitions: byTopicId(member.assigned).map { .init(topicId: $0.0, partitions: $0.1) },
             partitionsPendingRevocation: byTopicId(member.partitionsPendingRevocation).map { .init(topicId: $0.0, partitions: $0.1) }),
             version: 0, messageVersion: 0)
@@ -181,7 +162,7 @@ extension GroupCoordinator {
                 let restored = member(id)
                 restored.memberEpoch = stored.memberEpoch
                 restored.previousMemberEpoch = stored.previousMemberEpoch
-                restored.reconciliation = MemberReconciliation(stateId: stored.state)
+                restored.reconciliation = MemberReconciliation(rawValue: stored.state) ?? .stable
                 restored.assigned = byTopicName(stored.assignedPartitions.map { ($0.topicId, $0.partitions) })
                 restored.partitionsPendingRevocation = byTopicName(stored.partitionsPendingRevocation.map { ($0.topicId, $0.partitions) })
                 restored.lastSentAssignment = restored.assigned

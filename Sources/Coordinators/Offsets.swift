@@ -77,11 +77,11 @@ extension GroupCoordinator {
         guard let group = slot.classic else { return nil }
         if group.state == .dead { return .coordinatorNotAvailable }
         if generationIdOrMemberEpoch < 0 && group.state == .empty { return nil }
-        if let groupInstanceId, let known = group.staticMembers[groupInstanceId], known != memberId { return .fencedInstanceId }
-        guard let member = group.members[memberId] else { return .unknownMemberId }
-        guard generationIdOrMemberEpoch == group.generationId else { return .illegalGeneration }
+        if let error = validateMember(group, memberId: memberId, groupInstanceId: groupInstanceId, generationId: generationIdOrMemberEpoch) {
+            return error
+        }
         if group.state == .completingRebalance { return .rebalanceInProgress }
-        member.restartSession(now: now)
+        group.members[memberId]!.restartSession(now: now)  // validateMember found it
         return nil
     }
 
@@ -166,23 +166,21 @@ extension GroupCoordinator {
     /// Drops offsets past retention in an empty group (Kafka: offsets.retention.minutes after
     /// the group became empty, or the commit's own expiry), then the group once it has none.
     func expireOffsets(_ slot: GroupSlot, now: Int64) {
-        guard !slot.offsets.isEmpty || slot.isEmpty else { return }
-        if slot.isEmpty {
-            let emptySince = slot.classic?.stateTimestamp ?? slot.consumer?.stateTimestamp ?? now
-            let expired = slot.offsets.filter { _, committed in
-                if let expiry = committed.expireTimestamp { return now >= expiry }
-                return now - max(committed.commitTimestamp, emptySince) >= configuration.offsetsRetentionMilliseconds
-            }.map(\.key)
-            if !expired.isEmpty {
-                let records = expired.map { OffsetsTopic.offsetCommit(group: slot.groupId, topic: $0.topic, partition: $0.partition, offset: nil) }
-                guard persist(records, for: slot, now: now) else { return }
-                for partition in expired { slot.offsets[partition] = nil }
-            }
-            if slot.offsets.isEmpty, slot.classic?.state ?? .empty == .empty {
-                // Nothing left: the group goes (Kafka writes its metadata tombstone).
-                guard persist(tombstones(for: slot), for: slot, now: now) else { return }
-                removeIfUnused(slot)
-            }
+        guard slot.isEmpty else { return }
+        let emptySince = slot.classic?.stateTimestamp ?? slot.consumer?.stateTimestamp ?? now
+        let expired = slot.offsets.filter { _, committed in
+            if let expiry = committed.expireTimestamp { return now >= expiry }
+            return now - max(committed.commitTimestamp, emptySince) >= configuration.offsetsRetentionMilliseconds
+        }.map(\.key)
+        if !expired.isEmpty {
+            let records = expired.map { OffsetsTopic.offsetCommit(group: slot.groupId, topic: $0.topic, partition: $0.partition, offset: nil) }
+            guard persist(records, for: slot, now: now) else { return }
+            for partition in expired { slot.offsets[partition] = nil }
+        }
+        if slot.offsets.isEmpty, slot.classic?.state ?? .empty == .empty {
+            // Nothing left: the group goes (Kafka writes its metadata tombstone).
+            guard persist(tombstones(for: slot), for: slot, now: now) else { return }
+            removeIfUnused(slot)
         }
     }
 }

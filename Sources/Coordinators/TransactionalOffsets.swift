@@ -41,9 +41,7 @@ extension GroupCoordinator {
             return generationId == member.memberEpoch ? nil : .illegalGeneration
         }
         guard let group = slot.classic else { return .illegalGeneration }
-        if let groupInstanceId, let known = group.staticMembers[groupInstanceId], known != memberId { return .fencedInstanceId }
-        guard group.members[memberId] != nil else { return .unknownMemberId }
-        return generationId == group.generationId ? nil : .illegalGeneration
+        return validateMember(group, memberId: memberId, groupInstanceId: groupInstanceId, generationId: generationId)
     }
 
     /// A transaction marker reached `offsetsPartition`: the producer's pending offsets of

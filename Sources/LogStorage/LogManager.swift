@@ -130,12 +130,6 @@ public final class LogManager: @unchecked Sendable {
 
     // MARK: Background work
 
-    /// `milliseconds` after `now` on the monotonic clock, clamped: an interval of Int.max
-    /// (a setting at its limit) means "never", not an overflow.
-    static func deadline(after milliseconds: Int, from now: UInt64) -> UInt64 {
-        let (nanoseconds, overflow) = UInt64(max(milliseconds, 0)).multipliedReportingOverflow(by: 1_000_000)
-        return overflow ? .max : now.clampedAdding(nanoseconds)
-    }
 
     /// Starts the cleaner thread: retention every `retentionCheckMilliseconds` (Kafka's
     /// log.retention.check.interval.ms), compaction of compacted topics every
@@ -149,10 +143,10 @@ public final class LogManager: @unchecked Sendable {
         let thread: OSThread
         do {
             thread = try OSThread(name: "swiftlet-cleaner") { [self] in
-                var nextRetention = Self.deadline(after: retentionCheckMilliseconds, from: System.monotonicNanoseconds())
-                var nextCompaction = Self.deadline(after: compactionCheckMilliseconds, from: System.monotonicNanoseconds())
-                var nextProducerExpiry = Self.deadline(after: producerIdExpiration.checkIntervalMilliseconds, from: System.monotonicNanoseconds())
-                var nextFlush = flushInterval.map { Self.deadline(after: $0, from: System.monotonicNanoseconds()) }
+                var nextRetention = System.deadline(afterMilliseconds: retentionCheckMilliseconds, from: System.monotonicNanoseconds())
+                var nextCompaction = System.deadline(afterMilliseconds: compactionCheckMilliseconds, from: System.monotonicNanoseconds())
+                var nextProducerExpiry = System.deadline(afterMilliseconds: producerIdExpiration.checkIntervalMilliseconds, from: System.monotonicNanoseconds())
+                var nextFlush = flushInterval.map { System.deadline(afterMilliseconds: $0, from: System.monotonicNanoseconds()) }
                 while true {
                     let now = System.monotonicNanoseconds()
                     let deadline = min(nextRetention, nextCompaction, nextProducerExpiry, nextFlush ?? UInt64.max)
@@ -174,7 +168,7 @@ public final class LogManager: @unchecked Sendable {
                                 log("retention of \(partition.topicPartition) failed: \(error)")
                             }
                         }
-                        nextRetention = Self.deadline(after: retentionCheckMilliseconds, from: current)
+                        nextRetention = System.deadline(afterMilliseconds: retentionCheckMilliseconds, from: current)
                     }
                     if current >= nextCompaction {
                         for partition in logs where partition.currentConfiguration.cleanupPolicy.compacts {
@@ -187,7 +181,7 @@ public final class LogManager: @unchecked Sendable {
                                 log("compaction of \(partition.topicPartition) failed: \(error)")
                             }
                         }
-                        nextCompaction = Self.deadline(after: compactionCheckMilliseconds, from: current)
+                        nextCompaction = System.deadline(afterMilliseconds: compactionCheckMilliseconds, from: current)
                     }
                     if current >= nextProducerExpiry {
                         let wallClock = System.wallClockMilliseconds()
@@ -195,11 +189,11 @@ public final class LogManager: @unchecked Sendable {
                             $0 + $1.removeExpiredProducers(now: wallClock, expirationMilliseconds: producerIdExpiration.milliseconds)
                         }
                         if forgotten > 0 { log("forgot \(forgotten) idle producer state(s)") }
-                        nextProducerExpiry = Self.deadline(after: producerIdExpiration.checkIntervalMilliseconds, from: current)
+                        nextProducerExpiry = System.deadline(afterMilliseconds: producerIdExpiration.checkIntervalMilliseconds, from: current)
                     }
                     if let flushAt = nextFlush, current >= flushAt, let interval = flushInterval {
                         for partition in logs { try? partition.flush() }
-                        nextFlush = Self.deadline(after: interval, from: current)
+                        nextFlush = System.deadline(afterMilliseconds: interval, from: current)
                     }
                 }
             }

@@ -214,10 +214,14 @@ public final class PartitionLog: @unchecked Sendable {
         let before = configuration.timestampBeforeMaxMilliseconds
         let after = configuration.timestampAfterMaxMilliseconds
         lock.unlock()
+        // Every header parsed and every marker read here, before the partition lock.
+        var parsed: [(header: RecordBatchHeader, marker: TransactionMarker?)] = []
+        parsed.reserveCapacity(batches.count)
         for (index, batch) in batches.enumerated() {
             do {
                 try batch.validate()
                 try batch.validateRecordFraming()
+                parsed.append((RecordBatchHeader(records, at: batch.start)!, batch.isControl ? try TransactionMarker(batch: batch) : nil))
             } catch {
                 throw .invalidBatch(index: index, error)
             }
@@ -254,8 +258,8 @@ public final class PartitionLog: @unchecked Sendable {
         var undo: [Int64: ProducerState.Entry?] = [:]
         var aborted: [AbortedTransaction] = []
         func rollBack() { for (producerId, entry) in undo { producers.restore(producerId, entry) } }
-        for batch in batches {
-            var header = RecordBatchHeader(bytes, at: batch.start)!
+        for (batch, (parsedHeader, marker)) in zip(batches, parsed) {
+            var header = parsedHeader
             switch producers.check(header) {
             case .failure(let error):
                 rollBack()
@@ -282,19 +286,8 @@ public final class PartitionLog: @unchecked Sendable {
             if header.producerId >= 0 && !undo.keys.contains(header.producerId) {
                 undo[header.producerId] = .some(producers.entry(for: header.producerId))
             }
-            if header.isControl {
+            if let marker {
                 // A transaction marker: COMMIT or ABORT ends the producer's transaction.
-                let marker: TransactionMarker
-                do {
-                    guard let record = try RecordBatch(bytes: bytes, start: batch.start).records().first else {
-                        throw RecordBatchError.invalidBatchLength(header.batchLength)
-                    }
-                    marker = try TransactionMarker(record: record)
-                } catch {
-                    rollBack()
-                    lock.unlock()
-                    throw .invalidBatch(index: headers.count, .invalidBatchLength(header.batchLength))
-                }
                 if let first = producers.endTransaction(header), marker.type == .abort {
                     aborted.append(AbortedTransaction(producerId: header.producerId, firstOffset: first, lastOffset: header.lastOffset,
                                                       lastStableOffset: -1))
@@ -396,8 +389,7 @@ public final class PartitionLog: @unchecked Sendable {
     /// The marker of a control batch on disk; nil when it cannot be read as one.
     private func marker(at location: BatchLocation, in segment: Segment) throws(SystemCallError) -> TransactionMarker? {
         let bytes = try segment.log.read(count: location.size, at: location.position)
-        guard let record = try? RecordBatch(bytes: bytes).records().first else { return nil }
-        return try? TransactionMarker(record: record)
+        return (try? RecordBatch(bytes: bytes)).flatMap { try? TransactionMarker(batch: $0) }
     }
 
     /// Lock held. The segment's aborted-transaction index, created on first use.
@@ -453,8 +445,9 @@ public final class PartitionLog: @unchecked Sendable {
     private func abortedTransactionsLocked(from: Int64, to: Int64) -> [AbortedTransaction] {
         guard !transactionIndexes.isEmpty else { return [] }
         var found: [AbortedTransaction] = []
-        // A marker at or after `from` sits in a segment that ends after it.
-        for segment in segments where segment.nextOffset > from {
+        // A marker at or after `from` sits in a segment that ends after it: from the one
+        // holding `from` on.
+        for segment in segments[segmentIndex(containing: from)...] where segment.nextOffset > from {
             guard let index = transactionIndexes[segment.baseOffset] else { continue }
             found += index.entries.filter { $0.lastOffset >= from && $0.firstOffset < to }
         }

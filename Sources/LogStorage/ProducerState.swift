@@ -55,26 +55,19 @@ struct ProducerState {
 
     /// Checks a batch before it is written.
     func check(_ header: RecordBatchHeader) -> Result<Verdict, SequenceError> {
-        if header.isControl, header.producerId >= 0, let entry = entries[header.producerId], header.producerEpoch < entry.epoch {
-            // A marker from a coordinator that has since fenced this epoch.
-            return .failure(.invalidProducerEpoch(current: entry.epoch, received: header.producerEpoch))
-        }
-        if header.isTransactional, header.producerId >= 0, header.baseSequence < 0, let entry = entries[header.producerId],
-           header.producerEpoch < entry.epoch {
-            // A coordinator's transactional write (TxnOffsetCommit) has no sequence, but a
-            // fenced epoch is refused all the same.
-            return .failure(.invalidProducerEpoch(current: entry.epoch, received: header.producerEpoch))
-        }
-        guard header.producerId >= 0, header.baseSequence >= 0, !header.isControl else { return .success(.append) }
-        guard let entry = entries[header.producerId] else {
+        guard header.producerId >= 0, let entry = entries[header.producerId] else {
             // No state (new producer, or its batches were deleted): any sequence starts it,
             // as Kafka 4.x accepts for idempotent producers (KIP-360).
             return .success(.append)
         }
-        let lastSequence = Self.lastSequence(of: header)
-        if header.producerEpoch < entry.epoch {
+        let sequenced = header.baseSequence >= 0 && !header.isControl
+        // An older epoch is fenced: idempotent batches, markers from a coordinator that has
+        // since fenced it, and a coordinator's unsequenced transactional writes (TxnOffsetCommit).
+        if header.producerEpoch < entry.epoch && (sequenced || header.isControl || header.isTransactional) {
             return .failure(.invalidProducerEpoch(current: entry.epoch, received: header.producerEpoch))
         }
+        guard sequenced else { return .success(.append) }
+        let lastSequence = Self.lastSequence(of: header)
         if header.producerEpoch == entry.epoch,
            let duplicate = entry.batches.first(where: { $0.firstSequence == header.baseSequence && $0.lastSequence == lastSequence }) {
             return .success(.duplicate(firstOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset))
@@ -101,17 +94,17 @@ struct ProducerState {
         // Sequenced batches (idempotent producers) and transactional ones without a sequence
         // (a coordinator's TxnOffsetCommit records) have state; control batches end it.
         guard header.producerId >= 0, !header.isControl, header.baseSequence >= 0 || header.isTransactional else { return }
-        let batches = header.baseSequence >= 0
-            ? [BatchMetadata(firstSequence: header.baseSequence, lastSequence: Self.lastSequence(of: header),
-                             firstOffset: header.baseOffset, lastOffset: header.lastOffset)]
-            : []
+        let batch = header.baseSequence >= 0
+            ? BatchMetadata(firstSequence: header.baseSequence, lastSequence: Self.lastSequence(of: header),
+                            firstOffset: header.baseOffset, lastOffset: header.lastOffset)
+            : nil
         var entry: Entry
         if var existing = entries[header.producerId], existing.epoch == header.producerEpoch {
-            existing.batches += batches
+            if let batch { existing.batches.append(batch) }
             if existing.batches.count > Self.retainedBatches { existing.batches.removeFirst(existing.batches.count - Self.retainedBatches) }
             entry = existing
         } else if (entries[header.producerId]?.epoch ?? Int16.min) < header.producerEpoch {
-            entry = Entry(epoch: header.producerEpoch, batches: batches,
+            entry = Entry(epoch: header.producerEpoch, batches: batch.map { [$0] } ?? [],
                           currentTransactionFirstOffset: entries[header.producerId]?.currentTransactionFirstOffset)
         } else {
             return

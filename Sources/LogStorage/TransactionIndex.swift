@@ -3,6 +3,7 @@
 // 0, int64 producer id, first offset, last offset, last stable offset). read_committed
 // fetches use it to tell consumers which records to drop.
 
+import KafkaWire
 import SystemCalls
 
 public struct AbortedTransaction: Equatable, Sendable {
@@ -29,27 +30,24 @@ final class TransactionIndex {
         guard store.exists(path) else { return }
         let opened = try store.open(path, create: false)
         let whole = (Int(try opened.size()) / Self.entrySize) * Self.entrySize
-        let bytes = try opened.read(count: whole, at: 0)
-        var position = 0
-        func int64(_ at: Int) -> Int64 {
-            bytes[at..<at + 8].reduce(Int64(0)) { $0 << 8 | Int64($1) }
-        }
-        while position + Self.entrySize <= bytes.count {
-            entries.append(AbortedTransaction(producerId: int64(position + 2), firstOffset: int64(position + 10),
-                                              lastOffset: int64(position + 18), lastStableOffset: int64(position + 26)))
-            position += Self.entrySize
-        }
+        var reader = ByteReader(try opened.read(count: whole, at: 0))
+        do {
+            while reader.remaining >= Self.entrySize {
+                _ = try reader.readInt16()  // version 0
+                entries.append(AbortedTransaction(producerId: try reader.readInt64(), firstOffset: try reader.readInt64(),
+                                                  lastOffset: try reader.readInt64(), lastStableOffset: try reader.readInt64()))
+            }
+        } catch {}  // not reached: only whole entries are read
         file = opened
         if Int64(whole) != (try opened.size()) { try System.ftruncate(opened.descriptor, length: Int64(whole)) }
     }
 
     func append(_ entry: AbortedTransaction) throws(SystemCallError) {
         if file == nil { file = try store.open(path, create: true) }
-        var bytes: [UInt8] = [0, 0]
-        for value in [entry.producerId, entry.firstOffset, entry.lastOffset, entry.lastStableOffset] {
-            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> Int64(shift))) }
-        }
-        try file!.write(bytes, at: Int64(entries.count * Self.entrySize))
+        var writer = ByteWriter(capacity: Self.entrySize)
+        writer.writeInt16(0)
+        for value in [entry.producerId, entry.firstOffset, entry.lastOffset, entry.lastStableOffset] { writer.writeInt64(value) }
+        try file!.write(writer.takeBytes(), at: Int64(entries.count * Self.entrySize))
         entries.append(entry)
     }
 

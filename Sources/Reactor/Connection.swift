@@ -11,7 +11,6 @@ final class Connection {
     /// Bytes of an incomplete frame carried over between reads; empty (no allocation) when
     /// the last read ended on a frame boundary, which is the usual case.
     var pending: [UInt8] = []
-    var pendingStart = 0
 
     /// A frame larger than one read, being read: its body so far (no size prefix) and the
     /// bytes still to come. Appended to as reads arrive, it is handed over as it is, without

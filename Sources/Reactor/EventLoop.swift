@@ -330,21 +330,16 @@ public final class EventLoop: @unchecked Sendable {
 
     private func cutPending(_ connection: Connection) {
         var frames: [[UInt8]] = []
-        let start = connection.pendingStart
         let consumed = connection.pending.withUnsafeBytes { raw in
-            Connection.cutFrames(UnsafeRawBufferPointer(rebasing: raw[start...]),
-                                 maximumFrameSize: configuration.maximumFrameSize) { frames.append(Array($0)) }
+            Connection.cutFrames(raw, maximumFrameSize: configuration.maximumFrameSize) { frames.append(Array($0)) }
         }
         guard let consumed else { close(connection); return }
-        connection.pendingStart += consumed
-        if connection.pendingStart == connection.pending.count {
+        if consumed == connection.pending.count {
             connection.pending = []
-            connection.pendingStart = 0
-        } else if consumed > 0 || connection.pending.count - connection.pendingStart >= 4 {
+        } else if consumed > 0 || connection.pending.count >= 4 {
             // What is left starts a frame: small ones stay here, a large one moves to its own buffer.
-            let rest = connection.pending[connection.pendingStart...]
+            let rest = connection.pending[consumed...]
             connection.pending = []
-            connection.pendingStart = 0
             carryOver(rest, for: connection)
         }
         deliver(frames, to: connection)

@@ -213,9 +213,9 @@ import Testing
     }
 
     @Test func backgroundDeadlinesClampAtTheClocksEnd() {
-        #expect(LogManager.deadline(after: 1_000, from: 5) == 1_000_000_005)
-        #expect(LogManager.deadline(after: Int.max, from: 5) == .max)
-        #expect(LogManager.deadline(after: 1, from: .max - 10) == .max)
+        #expect(System.deadline(afterMilliseconds: 1_000, from: 5) == 1_000_000_005)
+        #expect(System.deadline(afterMilliseconds: Int.max, from: 5) == .max)
+        #expect(System.deadline(afterMilliseconds: 1, from: .max - 10) == .max)
     }
 
     @Test func sequencesEpochsAndDuplicates() throws {

@@ -32,7 +32,7 @@ struct ProduceHandler: ApiHandler {
             return
         }
         for topicData in request.topicData {
-            let topic = context.version >= 13 ? broker.topics.topic(id: topicData.topicId) : broker.topics.topic(named: topicData.name)
+            let topic = broker.topics.topic(named: topicData.name, id: topicData.topicId, byId: context.version >= 13)
             var topicResponse = ProduceResponse.TopicProduceResponse(name: topicData.name, topicId: topicData.topicId)
             for partitionData in topicData.partitionData {
                 var result = ProduceResponse.PartitionProduceResponse(index: partitionData.index, errorCode: 0, baseOffset: -1)

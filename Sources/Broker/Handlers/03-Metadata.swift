@@ -10,25 +10,25 @@ struct MetadataHandler: ApiHandler {
     let apiKey = ApiKey.metadata
     let advertised: ClosedRange<Int16> = 0...13
 
-    func handle(_ context: RequestContext) {
+    /// The topics asked for (nil: all) and whether missing ones may be created.
+    private func wanted(_ context: RequestContext) -> (topics: [MetadataRequest.MetadataRequestTopic]?, allowCreate: Bool) {
         let request = context.request.body as! MetadataRequest
-        let broker = context.broker
         // v0: an empty list means all topics; v1+: null means all, empty means none.
-        let requested: [MetadataRequest.MetadataRequestTopic]? =
-            context.version == 0 && request.topics?.isEmpty == true ? nil : request.topics
-        let allowCreate = broker.configuration.autoCreateTopics && (context.version < 4 || request.allowAutoTopicCreation)
-        let creates = allowCreate && (requested ?? []).contains {
-            $0.name.map { broker.topics.topic(named: $0) == nil && TopicRegistry.validate($0) == nil } ?? false
-        }
-        // Auto-creation makes files: on the admin thread, as CreateTopics.
-        if creates {
-            context.offload { answer($0, requested: requested, allowCreate: true) }
-        } else {
-            answer(context, requested: requested, allowCreate: allowCreate)
+        let requested = context.version == 0 && request.topics?.isEmpty == true ? nil : request.topics
+        return (requested, context.broker.configuration.autoCreateTopics && (context.version < 4 || request.allowAutoTopicCreation))
+    }
+
+    /// Auto-creation makes files: then on the admin thread, as CreateTopics.
+    func runsOnAdminThread(_ context: RequestContext) -> Bool {
+        let (requested, allowCreate) = wanted(context)
+        let topics = context.broker.topics
+        return allowCreate && (requested ?? []).contains {
+            $0.name.map { topics.topic(named: $0) == nil && TopicRegistry.validate($0) == nil } ?? false
         }
     }
 
-    private func answer(_ context: RequestContext, requested: [MetadataRequest.MetadataRequestTopic]?, allowCreate: Bool) {
+    func handle(_ context: RequestContext) {
+        let (requested, allowCreate) = wanted(context)
         let broker = context.broker
         let (host, port) = broker.configuration.advertised
         var response = MetadataResponse(
@@ -41,7 +41,7 @@ struct MetadataHandler: ApiHandler {
         } else {
             response.topics = broker.topics.all.map { Self.describe($0, broker: broker) }
         }
-        context.sendFromAnyThread(response)
+        context.send(response)
     }
 
     private func describe(_ wanted: MetadataRequest.MetadataRequestTopic, broker: Broker, allowCreate: Bool) -> MetadataResponse.MetadataResponseTopic {

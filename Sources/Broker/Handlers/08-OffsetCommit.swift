@@ -19,7 +19,7 @@ struct OffsetCommitHandler: ApiHandler {
         // Per partition, in request order: an error found here, or nil for the coordinator's.
         var checked: [[ErrorCode?]] = []
         for topic in request.topics {
-            let info = byId ? broker.topics.topic(id: topic.topicId) : broker.topics.topic(named: topic.name)
+            let info = broker.topics.topic(named: topic.name, id: topic.topicId, byId: byId)
             checked.append(topic.partitions.map { partition in
                 guard let info, (0..<info.partitions).contains(partition.partitionIndex) else {
                     return byId && info == nil ? .unknownTopicId : .unknownTopicOrPartition
@@ -47,7 +47,7 @@ struct OffsetCommitHandler: ApiHandler {
         let finished = response
         broker.logs.whenDurable(log) { error in
             if let error { broker.log("offsets of group \(request.groupId) not made durable: \(error)") }
-            context.sendFromAnyThread(finished)
+            context.send(finished)
         }
     }
 }

@@ -58,11 +58,13 @@ struct OffsetFetchHandler: ApiHandler {
         let broker = context.broker
         let byId = context.version >= 10
         var topics: [TopicOffsets] = []
+        var resolvedNames: [String?] = []  // per entry of `topics`: the name offsets are kept under
         var partitions: [TopicPartition]? = nil
         if let wanted {
             var named: [TopicPartition] = []
             for (name, id, indexes) in wanted {
                 let resolved = byId ? broker.topics.topic(id: id)?.name : name
+                resolvedNames.append(resolved)
                 topics.append(TopicOffsets(name: name, id: id, partitions: indexes.map {
                     (index: $0, committed: nil, error: resolved == nil ? ErrorCode.unknownTopicId : .none)
                 }))
@@ -83,8 +85,7 @@ struct OffsetFetchHandler: ApiHandler {
             return (.none, topics)
         }
         for topicIndex in topics.indices {
-            let name = byId ? broker.topics.topic(id: topics[topicIndex].id)?.name : topics[topicIndex].name
-            guard let name else { continue }
+            guard let name = resolvedNames[topicIndex] else { continue }
             for partitionIndex in topics[topicIndex].partitions.indices {
                 let key = TopicPartition(topic: name, partition: topics[topicIndex].partitions[partitionIndex].index)
                 topics[topicIndex].partitions[partitionIndex].committed = offsets[key]

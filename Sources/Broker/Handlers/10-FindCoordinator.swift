@@ -14,18 +14,13 @@ struct FindCoordinatorHandler: ApiHandler {
     private static let groupKeyType: Int8 = 0
     private static let transactionKeyType: Int8 = 1
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! FindCoordinatorRequest
-        // The first group lookup creates __consumer_offsets (50 partitions of files): on the
-        // admin thread, as CreateTopics.
-        if request.keyType == Self.groupKeyType && context.broker.topics.topic(named: OffsetsTopic.name) == nil {
-            context.offload(answer)
-        } else {
-            answer(context)
-        }
+    /// The first group lookup creates __consumer_offsets (50 partitions of files).
+    func runsOnAdminThread(_ context: RequestContext) -> Bool {
+        (context.request.body as! FindCoordinatorRequest).keyType == Self.groupKeyType
+            && context.broker.topics.topic(named: OffsetsTopic.name) == nil
     }
 
-    private func answer(_ context: RequestContext) {
+    func handle(_ context: RequestContext) {
         let request = context.request.body as! FindCoordinatorRequest
         let broker = context.broker
         let (host, port) = broker.configuration.advertised
@@ -44,7 +39,7 @@ struct FindCoordinatorHandler: ApiHandler {
             response.host = error == .none ? host : ""
             response.port = error == .none ? port : -1
         }
-        context.sendFromAnyThread(response)
+        context.send(response)
     }
 
     private func check(keyType: Int8, broker: Broker) -> (ErrorCode, String?) {

@@ -34,7 +34,7 @@ struct JoinGroupHandler: ApiHandler {
             response.members = members.map {
                 JoinGroupResponse.JoinGroupResponseMember(memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, metadata: $0.metadata)
             }
-            context.sendFromAnyThread(response)
+            context.send(response)
         }
     }
 }

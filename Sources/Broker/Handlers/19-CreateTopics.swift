@@ -9,10 +9,9 @@ struct CreateTopicsHandler: ApiHandler {
     let apiKey = ApiKey.createTopics
     let advertised: ClosedRange<Int16> = 2...7
 
-    /// On the admin thread: it creates or deletes files.
-    func handle(_ context: RequestContext) { context.offload(answer) }
+    func runsOnAdminThread(_ context: RequestContext) -> Bool { true }
 
-    private func answer(_ context: RequestContext) {
+    func handle(_ context: RequestContext) {
         let request = context.request.body as! CreateTopicsRequest
         let broker = context.broker
         var response = CreateTopicsResponse()
@@ -68,6 +67,6 @@ struct CreateTopicsHandler: ApiHandler {
             }
             response.topics.append(result)
         }
-        context.sendFromAnyThread(response)
+        context.send(response)
     }
 }

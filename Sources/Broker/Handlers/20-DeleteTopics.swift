@@ -8,10 +8,9 @@ struct DeleteTopicsHandler: ApiHandler {
     let apiKey = ApiKey.deleteTopics
     let advertised: ClosedRange<Int16> = 1...6
 
-    /// On the admin thread: it creates or deletes files.
-    func handle(_ context: RequestContext) { context.offload(answer) }
+    func runsOnAdminThread(_ context: RequestContext) -> Bool { true }
 
-    private func answer(_ context: RequestContext) {
+    func handle(_ context: RequestContext) {
         let request = context.request.body as! DeleteTopicsRequest
         let broker = context.broker
         let wanted: [(name: String?, id: Uuid)] = context.version >= 6
@@ -33,6 +32,6 @@ struct DeleteTopicsHandler: ApiHandler {
             }
             response.responses.append(result)
         }
-        context.sendFromAnyThread(response)
+        context.send(response)
     }
 }

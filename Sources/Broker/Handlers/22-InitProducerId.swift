@@ -10,18 +10,13 @@ struct InitProducerIdHandler: ApiHandler {
     let apiKey = ApiKey.initProducerId
     let advertised: ClosedRange<Int16> = 0...5
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! InitProducerIdRequest
-        // The first transactional id creates __transaction_state (50 partitions of files):
-        // on the admin thread, as CreateTopics.
-        if request.transactionalId != nil && context.broker.topics.topic(named: TransactionCoordinator.stateTopic) == nil {
-            context.offload(answer)
-        } else {
-            answer(context)
-        }
+    /// The first transactional id creates __transaction_state (50 partitions of files).
+    func runsOnAdminThread(_ context: RequestContext) -> Bool {
+        (context.request.body as! InitProducerIdRequest).transactionalId != nil
+            && context.broker.topics.topic(named: TransactionCoordinator.stateTopic) == nil
     }
 
-    private func answer(_ context: RequestContext) {
+    func handle(_ context: RequestContext) {
         let request = context.request.body as! InitProducerIdRequest
         var response = InitProducerIdResponse(errorCode: 0, producerId: -1, producerEpoch: -1)
         if let transactionalId = request.transactionalId {
@@ -43,7 +38,7 @@ struct InitProducerIdHandler: ApiHandler {
                 response.errorCode = ErrorCode.kafkaStorageError.rawValue
             }
         }
-        context.sendFromAnyThread(response)
+        context.send(response)
     }
 }
 

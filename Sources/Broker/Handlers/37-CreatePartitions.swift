@@ -8,10 +8,9 @@ struct CreatePartitionsHandler: ApiHandler {
     let apiKey = ApiKey.createPartitions
     let advertised: ClosedRange<Int16> = 0...3
 
-    /// On the admin thread: it creates or deletes files.
-    func handle(_ context: RequestContext) { context.offload(answer) }
+    func runsOnAdminThread(_ context: RequestContext) -> Bool { true }
 
-    private func answer(_ context: RequestContext) {
+    func handle(_ context: RequestContext) {
         let request = context.request.body as! CreatePartitionsRequest
         let broker = context.broker
         var counts: [String: Int] = [:]
@@ -51,6 +50,6 @@ struct CreatePartitionsHandler: ApiHandler {
             }
             response.results.append(result)
         }
-        context.sendFromAnyThread(response)
+        context.send(response)
     }
 }
