@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from support import create_topics
 
 
 @pytest.mark.parametrize("acks", [0, 1, "all"])
@@ -65,3 +66,57 @@ def test_aiokafka_round_trip(broker, codec):
         assert values == [f"v{i}".encode() for i in range(50)]
 
     asyncio.run(scenario())
+
+
+def _produce_v3(bootstrap, topic, records):
+    """One Produce v3 (acks=1) over a plain socket, for batches no client would send;
+    returns the partition's error code."""
+    import socket
+    import struct
+
+    def string(text):
+        return struct.pack(">h", len(text)) + text.encode()
+
+    body = (struct.pack(">hhi", 0, 3, 1) + string("interop") + struct.pack(">hhi", -1, 1, 5000)
+            + struct.pack(">i", 1) + string(topic) + struct.pack(">ii", 1, 0) + struct.pack(">i", len(records)) + records)
+    host, port = bootstrap.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(struct.pack(">i", len(body)) + body)
+        size = struct.unpack(">i", connection.recv(4, socket.MSG_WAITALL))[0]
+        response = connection.recv(size, socket.MSG_WAITALL)
+    # correlation id, 1 topic, its name, 1 partition, index, then the error code.
+    name_length = struct.unpack(">h", response[8:10])[0]
+    position = 10 + name_length + 4 + 4
+    return struct.unpack(">h", response[position:position + 2])[0]
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+def test_a_compressed_batch_must_hold_the_records_it_claims(broker, codec):
+    """Batches built by kafka-python's own record encoder, then made to claim one record more
+    than they hold (CRC recomputed): refused with INVALID_RECORD, as Kafka refuses them, and
+    nothing appended; the intact batch is then stored and read back by a consumer."""
+    import struct
+    from kafka.record.default_records import DefaultRecordBatchBuilder
+    from kafka.record.util import calc_crc32c
+    topic = f"claims-{codec}"
+    create_topics(broker, {topic: 1})
+    builder = DefaultRecordBatchBuilder(magic=2, compression_type={"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}[codec],
+                                        is_transactional=False, producer_id=-1, producer_epoch=-1, base_sequence=-1,
+                                        batch_size=1 << 20)
+    for index in range(100):
+        builder.append(index, timestamp=None, key=None, value=f"value {index}".encode() * 3, headers=[])
+    intact = bytes(builder.build())
+    forged = bytearray(intact)
+    forged[23:27] = struct.pack(">i", 100)      # lastOffsetDelta
+    forged[57:61] = struct.pack(">i", 101)      # recordCount
+    forged[17:21] = struct.pack(">I", calc_crc32c(bytes(forged[21:])))
+    INVALID_RECORD = 87
+    assert _produce_v3(broker.bootstrap, topic, bytes(forged)) == INVALID_RECORD
+    assert _produce_v3(broker.bootstrap, topic, intact) == 0
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=None, enable_auto_commit=False,
+                             consumer_timeout_ms=5000)
+    consumer.assign([TopicPartition(topic, 0)])
+    consumer.seek_to_beginning()
+    records = [record for _, record in zip(range(100), consumer)]
+    consumer.close()
+    assert [(r.offset, r.value) for r in records] == [(i, f"value {i}".encode() * 3) for i in range(100)]

@@ -56,13 +56,41 @@ public enum Compression {
 
     public static func decompress(_ input: ArraySlice<UInt8>, codec: CompressionCodec,
                                   limit: Int = defaultLimit) throws(CompressionError) -> [UInt8] {
-        switch codec {
-        case .none: return Array(input)
-        case .gzip: return try gzipDecompress(input, limit: limit)
-        case .snappy: return try snappyDecompress(input, limit: limit)
-        case .lz4: return try lz4Decompress(input, limit: limit)
-        case .zstd: return try zstdDecompress(input, limit: limit)
+        if codec == .none { return Array(input) }
+        var output: [UInt8] = []
+        try inflate(input, codec: codec, limit: limit) { piece in
+            // As typed bytes, so the append is one copy rather than a byte-by-byte walk.
+            piece.withMemoryRebound(to: UInt8.self) { output.append(contentsOf: $0) }
+            return true
         }
+        return output
+    }
+
+    /// Inflates `input` a piece at a time (64 KiB, or one snappy block), handing each piece
+    /// to `consume` and keeping none: a reader that only walks the bytes needs no buffer the
+    /// size of the whole. `consume` returns false to stop early.
+    public static func inflate(_ input: ArraySlice<UInt8>, codec: CompressionCodec, limit: Int = defaultLimit,
+                               into consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) {
+        switch codec {
+        case .none:
+            guard input.count <= limit else { throw .tooLarge(codec: codec, limit: limit) }
+            _ = input.withUnsafeBytes(consume)
+        case .gzip: try gzipInflate(input, limit: limit, into: consume)
+        case .snappy: try snappyInflate(input, limit: limit, into: consume)
+        case .lz4: try lz4Inflate(input, limit: limit, into: consume)
+        case .zstd: try zstdInflate(input, limit: limit, into: consume)
+        }
+    }
+
+    static let pieceSize = 64 * 1024
+
+    /// Counts `produced` against `limit` and hands the first `produced` bytes of `piece` on.
+    private static func hand(_ piece: [UInt8], _ produced: Int, total: inout Int, limit: Int, codec: CompressionCodec,
+                             to consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) -> Bool {
+        total += produced
+        guard total <= limit else { throw .tooLarge(codec: codec, limit: limit) }
+        guard produced > 0 else { return true }
+        return piece.withUnsafeBytes { consume(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) }
     }
 
     // MARK: gzip (zlib with the gzip wrapper)
@@ -92,37 +120,37 @@ public enum Compression {
         return output
     }
 
-    static func gzipDecompress(_ input: ArraySlice<UInt8>, limit: Int) throws(CompressionError) -> [UInt8] {
+    static func gzipInflate(_ input: ArraySlice<UInt8>, limit: Int,
+                            into consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) {
+        if input.isEmpty { throw .corrupt(codec: .gzip, reason: "empty input") }
         var stream = z_stream()
         // windowBits 15 + 32: accept gzip or zlib headers.
         guard inflateInit2_(&stream, 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw .failed(codec: .gzip, reason: "inflateInit2")
         }
         defer { inflateEnd(&stream) }
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        var input = Array(input)
-        if input.isEmpty { throw .corrupt(codec: .gzip, reason: "empty input") }
+        var piece = [UInt8](repeating: 0, count: pieceSize)
         var consumed = 0
+        var total = 0
         while true {
-            let (status, produced, used): (Int32, Int, Int) = input.withUnsafeMutableBufferPointer { source in
-                chunk.withUnsafeMutableBufferPointer { destination in
-                    stream.next_in = source.baseAddress! + consumed
+            let (status, produced, used): (Int32, Int, Int) = input.withUnsafeBytes { source in
+                piece.withUnsafeMutableBufferPointer { destination in
+                    // zlib's next_in is not const, but inflate only reads it.
+                    stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress!.assumingMemoryBound(to: UInt8.self)) + consumed
                     stream.avail_in = uInt(source.count - consumed)
                     stream.next_out = destination.baseAddress
                     stream.avail_out = uInt(destination.count)
-                    let status = inflate(&stream, Z_NO_FLUSH)
+                    let status = CZlib.inflate(&stream, Z_NO_FLUSH)
                     return (status, destination.count - Int(stream.avail_out),
                             source.count - consumed - Int(stream.avail_in))
                 }
             }
             consumed += used
-            if output.count + produced > limit { throw .tooLarge(codec: .gzip, limit: limit) }
-            output.append(contentsOf: chunk[0..<produced])
+            guard try hand(piece, produced, total: &total, limit: limit, codec: .gzip, to: consume) else { return }
             switch status {
             case Z_STREAM_END:
                 // Java's GZIPInputStream reads concatenated members; so do we.
-                if consumed >= input.count { return output }
+                if consumed >= input.count { return }
                 guard inflateReset(&stream) == Z_OK else { throw .corrupt(codec: .gzip, reason: "reset") }
             case Z_OK:
                 if used == 0 && produced == 0 { throw .corrupt(codec: .gzip, reason: "truncated stream") }
@@ -171,22 +199,29 @@ public enum Compression {
         return output
     }
 
-    static func snappyDecompress(_ input: ArraySlice<UInt8>, limit: Int) throws(CompressionError) -> [UInt8] {
+    static func snappyInflate(_ input: ArraySlice<UInt8>, limit: Int,
+                              into consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) {
+        var total = 0
         guard input.count >= 16, input.prefix(8).elementsEqual(xerialMagic) else {
-            return try snappyDecompressRaw(input, limit: limit)
+            let block = try snappyDecompressRaw(input, limit: limit)
+            _ = try hand(block, block.count, total: &total, limit: limit, codec: .snappy, to: consume)
+            return
         }
-        var output: [UInt8] = []
         var position = input.startIndex + 16
         while position < input.endIndex {
             guard input.endIndex - position >= 4 else { throw .corrupt(codec: .snappy, reason: "truncated xerial block length") }
             let length = input[position..<position + 4].reduce(0) { ($0 << 8) | Int($1) }
             position += 4
             guard length <= input.endIndex - position else { throw .corrupt(codec: .snappy, reason: "xerial block past the end") }
-            output += try snappyDecompressRaw(input[position..<position + length], limit: limit - output.count)
+            let block = try snappyDecompressRaw(input[position..<position + length], limit: limit - total)
+            guard try hand(block, block.count, total: &total, limit: limit, codec: .snappy, to: consume) else { return }
             position += length
         }
-        return output
     }
+
+    /// Snappy's densest element, a copy of 64 bytes, takes 3: no valid block inflates
+    /// further, so a length header claiming more is refused before anything is allocated.
+    static let snappyMaximumRatio = 22
 
     static func snappyDecompressRaw(_ input: ArraySlice<UInt8>, limit: Int) throws(CompressionError) -> [UInt8] {
         var length = 0
@@ -195,6 +230,9 @@ public enum Compression {
         }
         guard lengthStatus == SNAPPY_OK else { throw .corrupt(codec: .snappy, reason: "bad length header") }
         guard length <= limit else { throw .tooLarge(codec: .snappy, limit: limit) }
+        guard length <= input.count * snappyMaximumRatio else {
+            throw .corrupt(codec: .snappy, reason: "\(input.count) bytes cannot inflate to the \(length) claimed")
+        }
         var output = [UInt8](repeating: 0, count: length)
         let status = input.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { destination in
@@ -227,29 +265,29 @@ public enum Compression {
         return output
     }
 
-    static func lz4Decompress(_ input: ArraySlice<UInt8>, limit: Int) throws(CompressionError) -> [UInt8] {
+    static func lz4Inflate(_ input: ArraySlice<UInt8>, limit: Int,
+                           into consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) {
         var context: OpaquePointer?
         guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context else {
             throw .failed(codec: .lz4, reason: "context")
         }
         defer { LZ4F_freeDecompressionContext(context) }
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var piece = [UInt8](repeating: 0, count: pieceSize)
         var consumed = 0
+        var total = 0
         while true {
             var sourceSize = input.count - consumed
-            var destinationSize = chunk.count
+            var destinationSize = piece.count
             let hint = input.withUnsafeBytes { source in
-                chunk.withUnsafeMutableBytes { destination in
+                piece.withUnsafeMutableBytes { destination in
                     LZ4F_decompress(context, destination.baseAddress, &destinationSize,
                                     source.baseAddress! + consumed, &sourceSize, nil)
                 }
             }
             guard LZ4F_isError(hint) == 0 else { throw .corrupt(codec: .lz4, reason: lz4Error(hint)) }
             consumed += sourceSize
-            if output.count + destinationSize > limit { throw .tooLarge(codec: .lz4, limit: limit) }
-            output.append(contentsOf: chunk[0..<destinationSize])
-            if hint == 0 { return output }  // frame complete
+            guard try hand(piece, destinationSize, total: &total, limit: limit, codec: .lz4, to: consume) else { return }
+            if hint == 0 { return }  // frame complete
             if consumed >= input.count && destinationSize == 0 {
                 throw .corrupt(codec: .lz4, reason: "truncated frame")
             }
@@ -276,17 +314,17 @@ public enum Compression {
         return output
     }
 
-    static func zstdDecompress(_ input: ArraySlice<UInt8>, limit: Int) throws(CompressionError) -> [UInt8] {
+    static func zstdInflate(_ input: ArraySlice<UInt8>, limit: Int,
+                            into consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) {
         guard let stream = ZSTD_createDStream() else { throw .failed(codec: .zstd, reason: "context") }
         defer { ZSTD_freeDStream(stream) }
         ZSTD_initDStream(stream)
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var piece = [UInt8](repeating: 0, count: pieceSize)
         var position = 0
-        var lastHint = 1
+        var total = 0
         while true {
             let (hint, produced, newPosition): (Int, Int, Int) = input.withUnsafeBytes { source in
-                chunk.withUnsafeMutableBytes { destination in
+                piece.withUnsafeMutableBytes { destination in
                     var inBuffer = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: position)
                     var outBuffer = ZSTD_outBuffer(dst: destination.baseAddress, size: destination.count, pos: 0)
                     let hint = ZSTD_decompressStream(stream, &outBuffer, &inBuffer)
@@ -296,14 +334,12 @@ public enum Compression {
             guard ZSTD_isError(hint) == 0 else {
                 throw .corrupt(codec: .zstd, reason: String(cString: ZSTD_getErrorName(hint)))
             }
-            if output.count + produced > limit { throw .tooLarge(codec: .zstd, limit: limit) }
-            output.append(contentsOf: chunk[0..<produced])
+            guard try hand(piece, produced, total: &total, limit: limit, codec: .zstd, to: consume) else { return }
             let progressed = newPosition != position || produced > 0
             position = newPosition
-            lastHint = hint
-            if position >= input.count && produced < chunk.count {
-                // All input read and the decoder did not fill the chunk: done if a frame ended.
-                if lastHint == 0 { return output }
+            if position >= input.count && produced < piece.count {
+                // All input read and the decoder did not fill the piece: done if a frame ended.
+                if hint == 0 { return }
                 throw .corrupt(codec: .zstd, reason: "truncated frame")
             }
             if !progressed { throw .corrupt(codec: .zstd, reason: "no progress") }

@@ -143,29 +143,19 @@ public struct RecordBatch: Sendable {
         }
     }
 
-    /// For a batch being appended: an uncompressed batch holds exactly recordCount records,
-    /// end to end, walked by their length prefixes only (no decoding), as Kafka refuses a
-    /// batch whose count and content disagree. Compressed batches are stored as received,
-    /// so their count is not checked. (Recovery does not walk records, as Kafka's does not.)
-    public func validateRecordFraming() throws(RecordBatchError) {
-        guard compression == CompressionCodec.none else { return }
-        var reader = ByteReader(bytes, range: recordsRange)
+    /// For a batch being appended: it holds exactly recordCount records, end to end, as
+    /// Kafka requires of what a client sends. Walked by length prefixes only (no record is
+    /// decoded); a compressed batch is inflated a piece at a time and nothing kept.
+    /// (Recovery does not walk records, as Kafka's does not.)
+    public func validateRecordFraming(decompressionLimit limit: Int = Compression.defaultLimit) throws(RecordBatchError) {
+        guard let codec = compression else { throw .unknownCodec(compressionCodecBits) }
+        var framing = RecordFraming(claimed: recordCount)
         do {
-            for index in 0..<Int(recordCount) {
-                let length = Int(try reader.readVarint())
-                guard length > 0, length <= reader.remaining else {
-                    throw RecordBatchError.invalidRecord("record \(index) claims \(length) bytes, \(reader.remaining) remain")
-                }
-                try reader.skip(length)
-            }
-        } catch let error as RecordBatchError {
-            throw error
+            try Compression.inflate(bytes[recordsRange], codec: codec, limit: limit) { framing.feed($0) }
         } catch {
-            throw .invalidRecord("\(recordCount) records claimed, fewer present")
+            throw .compression(error)
         }
-        guard reader.remaining == 0 else {
-            throw .invalidRecord("\(reader.remaining) bytes after the \(recordCount) records claimed")
-        }
+        try framing.finish()
     }
 
     // MARK: In-place patches

@@ -44,8 +44,10 @@ public struct RecordBatchHeader: Sendable, Equatable {
     /// Bytes of the whole batch, baseOffset included.
     public var totalSize: Int { Int(batchLength) + RecordBatchLayout.logOverhead }
     public var lastOffset: Int64 { baseOffset + Int64(lastOffsetDelta) }
+    public var timestampType: TimestampType { attributes & 0x08 != 0 ? .logAppendTime : .createTime }
     public var isTransactional: Bool { attributes & 0x10 != 0 }
     public var isControl: Bool { attributes & 0x20 != 0 }
+    public var hasProducerId: Bool { producerId >= 0 }
     /// The smallest a v2 batch can claim to be.
     public var hasPlausibleLength: Bool { batchLength >= Int32(RecordBatchLayout.headerSize - RecordBatchLayout.logOverhead) }
 }

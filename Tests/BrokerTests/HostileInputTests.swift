@@ -115,7 +115,7 @@ import Testing
         }
     }
 
-    @Test func aBatchClaimingBillionsOfRecordsIsCorruptNotAnAllocation() throws {
+    @Test func aBatchClaimingBillionsOfRecordsIsInvalidNotAnAllocation() throws {
         try withBroker { _, address in
             let client = try KafkaTestClient(address)
             _ = try client.send(CreateTopicsRequest(topics: [.init(name: "claims", numPartitions: 1, replicationFactor: 1,
@@ -134,7 +134,58 @@ import Testing
                 .init(name: "plain", partitionData: [.init(index: 0, records: .bytes(bytes))]),
             ]), version: 9)
             // Compacted (decoded) and plain (walked by record lengths) alike.
-            #expect(produced.responses.map { $0.partitionResponses[0].errorCode } == [ErrorCode.corruptMessage.rawValue, ErrorCode.corruptMessage.rawValue])
+            #expect(produced.responses.map { $0.partitionResponses[0].errorCode } == [ErrorCode.invalidRecord.rawValue, ErrorCode.invalidRecord.rawValue])
+            try expectAlive(client)
+        }
+    }
+
+    /// What Kafka's validateBatch refuses from a client, and a compressed batch whose content
+    /// is not what its header claims: each refused with Kafka's code, nothing appended.
+    @Test func batchesOnlyABrokerCouldWriteOrThatContradictThemselvesAreRefused() throws {
+        try withBroker { _, address in
+            let client = try KafkaTestClient(address)
+            _ = try client.send(CreateTopicsRequest(topics: [.init(name: "strict", numPartitions: 1, replicationFactor: 1)]), version: 5)
+            let records = (0..<50).map { Record(offset: Int64($0), timestamp: 1_000, key: nil, value: Array("value \($0)".utf8)) }
+            func built(_ configure: (inout RecordBatchBuilder) -> Void) throws -> [UInt8] {
+                var builder = RecordBatchBuilder()
+                configure(&builder)
+                return try builder.build(records)
+            }
+            func claimingOneMore(_ bytes: [UInt8]) -> [UInt8] {
+                var patched = bytes
+                patched.replaceSubrange(RecordBatchLayout.lastOffsetDelta..<RecordBatchLayout.lastOffsetDelta + 4,
+                                        with: withUnsafeBytes(of: Int32(records.count).bigEndian, Array.init))
+                patched.replaceSubrange(RecordBatchLayout.recordCount..<RecordBatchLayout.recordCount + 4,
+                                        with: withUnsafeBytes(of: Int32(records.count + 1).bigEndian, Array.init))
+                let crc = CRC32C.checksum(patched, range: RecordBatchLayout.attributes..<patched.count)
+                patched.replaceSubrange(RecordBatchLayout.crc..<RecordBatchLayout.crc + 4, with: withUnsafeBytes(of: crc.bigEndian, Array.init))
+                return patched
+            }
+            var garbled = try built { $0.compression = .lz4 }
+            for position in RecordBatchLayout.recordsStart + 8..<garbled.count { garbled[position] = 0xA5 }
+            let crc = CRC32C.checksum(garbled, range: RecordBatchLayout.attributes..<garbled.count)
+            garbled.replaceSubrange(RecordBatchLayout.crc..<RecordBatchLayout.crc + 4, with: withUnsafeBytes(of: crc.bigEndian, Array.init))
+            let cases: [(String, [UInt8], ErrorCode)] = [
+                ("a producer id without a sequence", try built { $0.producerId = 5; $0.producerEpoch = 0 }, .invalidRecord),
+                ("LogAppendTime set by the client", try built { $0.timestampType = .logAppendTime }, .invalidTimestamp),
+                ("zstd claiming one record more", claimingOneMore(try built { $0.compression = .zstd }), .invalidRecord),
+                ("gzip claiming one record more", claimingOneMore(try built { $0.compression = .gzip }), .invalidRecord),
+                ("lz4 that does not inflate", garbled, .corruptMessage),
+            ]
+            for (label, bytes, expected) in cases {
+                let produced = try client.send(ProduceRequest(acks: 1, timeoutMs: 1_000, topicData: [
+                    .init(name: "strict", partitionData: [.init(index: 0, records: .bytes(bytes))]),
+                ]), version: 9)
+                let partition = produced.responses[0].partitionResponses[0]
+                #expect(partition.errorCode == expected.rawValue, "\(label)")
+                #expect(partition.errorMessage?.isEmpty == false, "\(label)")
+                if expected == .invalidTimestamp { #expect(partition.recordErrors.count == records.count) }
+            }
+            let accepted = try client.send(ProduceRequest(acks: 1, timeoutMs: 1_000, topicData: [
+                .init(name: "strict", partitionData: [.init(index: 0, records: .bytes(try built { $0.compression = .zstd }))]),
+            ]), version: 9)
+            #expect(accepted.responses[0].partitionResponses[0].errorCode == 0)
+            #expect(accepted.responses[0].partitionResponses[0].baseOffset == 0)
             try expectAlive(client)
         }
     }

@@ -49,4 +49,32 @@ import Testing
         let second = try Compression.compress(Array("def".utf8), codec: .gzip)
         #expect(try Compression.decompress((first + second)[...], codec: .gzip) == Array("abcdef".utf8))
     }
+
+    /// Inflation hands over pieces that join to the whole, and stops when told to.
+    @Test(arguments: [CompressionCodec.gzip, .snappy, .lz4, .zstd])
+    func inflatesInPieces(codec: CompressionCodec) throws {
+        let compressed = try Compression.compress(CompressionTests.text, codec: codec)
+        var joined: [UInt8] = []
+        var pieces = 0
+        try Compression.inflate(compressed[...], codec: codec) { piece in
+            #expect(piece.count <= 64 * 1_024)
+            joined.append(contentsOf: piece)
+            pieces += 1
+            return true
+        }
+        #expect(joined == CompressionTests.text && pieces > 1)
+        var handed = 0
+        try Compression.inflate(compressed[...], codec: codec) { _ in handed += 1; return false }
+        #expect(handed == 1)
+    }
+
+    /// A raw snappy block's length header is a claim: one no valid block of its size could
+    /// reach is refused before anything that large is allocated.
+    @Test func aSnappyLengthClaimBeyondTheFormatIsRefused() throws {
+        // Varint 0x7FFFFFF0 (about 2 GiB), then a literal of one byte.
+        let claim: [UInt8] = [0xF0, 0xFF, 0xFF, 0xFF, 0x07, 0x00, 0x41]
+        #expect(throws: CompressionError.self) {
+            try Compression.decompress(claim[...], codec: .snappy, limit: Int.max)
+        }
+    }
 }

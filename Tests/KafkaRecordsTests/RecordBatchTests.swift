@@ -88,9 +88,17 @@ import Testing
     }
 
     /// A header claiming more (or fewer) records than the batch holds, with a CRC that
-    /// matches: refused for uncompressed batches, whose records are walked by length.
-    @Test func anUncompressedBatchHoldsExactlyItsRecordCount() throws {
-        let bytes = try RecordBatchBuilder().build(Self.records)
+    /// matches: refused whatever the codec, as Kafka refuses it. The records are varied in
+    /// size and many, so compressed ones inflate in several pieces split mid-record.
+    @Test(arguments: CompressionCodec.allCases)
+    func aBatchHoldsExactlyItsRecordCount(codec: CompressionCodec) throws {
+        let records = (0..<3_000).map { index in
+            Record(offset: Int64(index), timestamp: 1_700_000_000_000, key: Array("key-\(index)".utf8),
+                   value: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: index % 300))
+        }
+        var builder = RecordBatchBuilder()
+        builder.compression = codec
+        let bytes = try builder.build(records)
         func claiming(_ count: Int32) -> RecordBatch {
             var patched = bytes
             patched.replaceSubrange(RecordBatchLayout.lastOffsetDelta..<RecordBatchLayout.lastOffsetDelta + 4,
@@ -101,10 +109,30 @@ import Testing
             patched.replaceSubrange(RecordBatchLayout.crc..<RecordBatchLayout.crc + 4, with: withUnsafeBytes(of: crc.bigEndian, Array.init))
             return try! RecordBatch(bytes: patched)
         }
-        try claiming(Int32(Self.records.count)).validateRecordFraming()
-        for count in [Int32(Self.records.count + 1), Int32.max, Int32(Self.records.count - 1)] {
+        try claiming(Int32(records.count)).validateRecordFraming()
+        for count in [Int32(records.count + 1), Int32.max, Int32(records.count - 1), 1] {
             try claiming(count).validate()  // the header alone agrees with itself
-            #expect(throws: RecordBatchError.self, "claiming \(count)") { try claiming(count).validateRecordFraming() }
+            #expect(throws: RecordBatchError.self, "\(codec) claiming \(count)") { try claiming(count).validateRecordFraming() }
+        }
+    }
+
+    /// A compressed payload that is not a stream of its codec is refused as such.
+    @Test(arguments: [CompressionCodec.gzip, .snappy, .lz4, .zstd])
+    func aCompressedBatchThatDoesNotInflateIsRefused(codec: CompressionCodec) throws {
+        var builder = RecordBatchBuilder()
+        builder.compression = codec
+        var bytes = try builder.build(Self.records)
+        // Keep the header, replace the payload with bytes of the same length, fix the CRC.
+        for position in RecordBatchLayout.recordsStart..<bytes.count { bytes[position] = 0xA5 }
+        let crc = CRC32C.checksum(bytes, range: RecordBatchLayout.attributes..<bytes.count)
+        bytes.replaceSubrange(RecordBatchLayout.crc..<RecordBatchLayout.crc + 4, with: withUnsafeBytes(of: crc.bigEndian, Array.init))
+        let batch = try RecordBatch(bytes: bytes)
+        try batch.validate()
+        do {
+            try batch.validateRecordFraming()
+            Issue.record("\(codec): a payload of 0xA5 bytes passed")
+        } catch {
+            guard case .compression = error else { Issue.record("\(codec): \(error)"); return }
         }
     }
 

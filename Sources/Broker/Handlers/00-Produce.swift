@@ -87,8 +87,24 @@ struct ProduceHandler: ApiHandler {
                let batches = try? RecordBatch.batches(in: records), batches.count != 1 {
                 return (.invalidRecord, result)
             }
-            // Transaction markers come from the coordinator only (Kafka: INVALID_RECORD).
-            if header.isControl { return (.invalidRecord, result) }
+            // What only a broker may write, refused as Kafka's validateBatch refuses it:
+            // transaction markers come from the coordinator, a producer id needs a sequence,
+            // and LogAppendTime is the broker's to stamp.
+            if header.isControl {
+                result.errorMessage = "Clients are not allowed to write control records in topic partition \(log.topicPartition)"
+                return (.invalidRecord, result)
+            }
+            if header.hasProducerId && header.baseSequence < 0 {
+                result.errorMessage = "Invalid sequence number \(header.baseSequence) in record batch with producerId \(header.producerId) in topic partition \(log.topicPartition)"
+                return (.invalidRecord, result)
+            }
+            if header.timestampType == .logAppendTime {
+                result.recordErrors = (0..<min(max(header.recordCount, 1), Int32(Self.maximumRecordErrors))).map {
+                    .init(batchIndex: $0, batchIndexErrorMessage: "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.")
+                }
+                result.errorMessage = "One or more records have been rejected due to invalid timestamp"
+                return (.invalidTimestamp, result)
+            }
             // A transactional batch must belong to a transaction of the producer's current
             // epoch that holds this partition (Kafka's partition verification): a zombie is
             // fenced, and no stray transactional write can hold the last stable offset back.
@@ -112,7 +128,7 @@ struct ProduceHandler: ApiHandler {
                     return keyless.count < Self.maximumRecordErrors
                 }
             } catch {
-                return (.corruptMessage, result)
+                return refuse(error, result, in: log.topicPartition)
             }
             if !keyless.isEmpty {
                 result.recordErrors = keyless.map {
@@ -136,9 +152,23 @@ struct ProduceHandler: ApiHandler {
             case .batchTooLarge: return (.messageTooLarge, result)
             case .invalidTimestamp: return (.invalidTimestamp, result)
             case .invalidBatch(_, .unsupportedMagic): return (.unsupportedForMessageFormat, result)
-            case .invalidBatch: return (.corruptMessage, result)
+            // A count its offsets or records contradict is Kafka's InvalidRecordException, not
+            // retried by clients; a bad CRC or codec stream is corruption, which they retry.
+            case .invalidBatch(_, let reason): return refuse(reason, result, in: log.topicPartition)
             default: return (.kafkaStorageError, result)
             }
+        }
+    }
+
+    /// A count its offsets or records contradict is Kafka's InvalidRecordException, which
+    /// clients do not retry; a bad CRC or compressed stream is corruption, which they do.
+    private func refuse(_ reason: RecordBatchError, _ result: ProduceResponse.PartitionProduceResponse,
+                        in topicPartition: TopicPartition) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
+        var result = result
+        result.errorMessage = "\(reason) in topic partition \(topicPartition)"
+        switch reason {
+        case .recordCountMismatch, .invalidRecord: return (.invalidRecord, result)
+        default: return (.corruptMessage, result)
         }
     }
 

@@ -1,0 +1,65 @@
+// Checks that a batch's records section holds exactly the records its header claims, by
+// their length prefixes alone, fed in pieces as decompression hands them over.
+
+/// Kafka refuses a batch whose count and content disagree ("Incorrect declared batch size"):
+/// its offsets would be reserved for records no reader can decode. The walk keeps no bytes,
+/// so a compressed batch is checked in constant memory however far it inflates.
+struct RecordFraming {
+    let claimed: Int
+    private(set) var records = 0
+    /// Bytes of the current record's body not yet seen.
+    private var bodyRemaining = 0
+    /// The length prefix being read: a zigzag varint, possibly split across pieces.
+    private var prefix: UInt32 = 0
+    private var prefixShift: UInt32 = 0
+    private var failure: String?
+
+    init(claimed: Int32) { self.claimed = Int(max(claimed, 0)) }
+
+    /// Walks the next piece; false once the records are known to be wrong (stop feeding).
+    mutating func feed(_ piece: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        while index < piece.count {
+            if bodyRemaining > 0 {
+                let skipped = min(bodyRemaining, piece.count - index)
+                bodyRemaining -= skipped
+                index += skipped
+                continue
+            }
+            guard records < claimed else {
+                failure = "bytes remain after the \(claimed) records claimed"
+                return false
+            }
+            let byte = piece[index]
+            index += 1
+            prefix |= UInt32(byte & 0x7f) << prefixShift
+            if byte & 0x80 != 0 {
+                prefixShift += 7
+                guard prefixShift <= 28 else {
+                    failure = "record \(records) has a malformed length"
+                    return false
+                }
+                continue
+            }
+            let length = Int32(bitPattern: (prefix >> 1) ^ (0 &- (prefix & 1)))
+            prefix = 0
+            prefixShift = 0
+            guard length > 0 else {
+                failure = "record \(records) claims \(length) bytes"
+                return false
+            }
+            bodyRemaining = Int(length)
+            records += 1
+        }
+        return true
+    }
+
+    /// After the last piece: the claimed records, each whole, and nothing else.
+    func finish() throws(RecordBatchError) {
+        if let failure { throw .invalidRecord(failure) }
+        let whole = records - (bodyRemaining > 0 ? 1 : 0)
+        guard whole == claimed, prefixShift == 0 else {
+            throw .invalidRecord("incorrect declared batch size: \(claimed) records claimed, \(whole) present")
+        }
+    }
+}
