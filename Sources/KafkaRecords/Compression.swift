@@ -84,13 +84,19 @@ public enum Compression {
 
     static let pieceSize = 64 * 1024
 
+    /// The buffer each piece is inflated into: on the stack when the thread has room, so a
+    /// produce request's check neither allocates nor zeroes 64 KiB.
+    private static func withPiece(_ body: (UnsafeMutableRawBufferPointer) throws(CompressionError) -> Void) throws(CompressionError) {
+        try withUnsafeTemporaryAllocation(byteCount: pieceSize, alignment: 16, body)
+    }
+
     /// Counts `produced` against `limit` and hands the first `produced` bytes of `piece` on.
-    private static func hand(_ piece: [UInt8], _ produced: Int, total: inout Int, limit: Int, codec: CompressionCodec,
+    private static func hand(_ piece: UnsafeRawBufferPointer, _ produced: Int, total: inout Int, limit: Int, codec: CompressionCodec,
                              to consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) -> Bool {
         total += produced
         guard total <= limit else { throw .tooLarge(codec: codec, limit: limit) }
         guard produced > 0 else { return true }
-        return piece.withUnsafeBytes { consume(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) }
+        return consume(UnsafeRawBufferPointer(rebasing: piece[0..<produced]))
     }
 
     // MARK: gzip (zlib with the gzip wrapper)
@@ -129,35 +135,33 @@ public enum Compression {
             throw .failed(codec: .gzip, reason: "inflateInit2")
         }
         defer { inflateEnd(&stream) }
-        var piece = [UInt8](repeating: 0, count: pieceSize)
         var consumed = 0
         var total = 0
-        while true {
-            let (status, produced, used): (Int32, Int, Int) = input.withUnsafeBytes { source in
-                piece.withUnsafeMutableBufferPointer { destination in
+        try withPiece { piece throws(CompressionError) in
+            while true {
+                let (status, produced, used): (Int32, Int, Int) = input.withUnsafeBytes { source in
                     // zlib's next_in is not const, but inflate only reads it.
                     stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress!.assumingMemoryBound(to: UInt8.self)) + consumed
                     stream.avail_in = uInt(source.count - consumed)
-                    stream.next_out = destination.baseAddress
-                    stream.avail_out = uInt(destination.count)
+                    stream.next_out = piece.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    stream.avail_out = uInt(piece.count)
                     let status = CZlib.inflate(&stream, Z_NO_FLUSH)
-                    return (status, destination.count - Int(stream.avail_out),
-                            source.count - consumed - Int(stream.avail_in))
+                    return (status, piece.count - Int(stream.avail_out), source.count - consumed - Int(stream.avail_in))
                 }
-            }
-            consumed += used
-            guard try hand(piece, produced, total: &total, limit: limit, codec: .gzip, to: consume) else { return }
-            switch status {
-            case Z_STREAM_END:
-                // Java's GZIPInputStream reads concatenated members; so do we.
-                if consumed >= input.count { return }
-                guard inflateReset(&stream) == Z_OK else { throw .corrupt(codec: .gzip, reason: "reset") }
-            case Z_OK:
-                if used == 0 && produced == 0 { throw .corrupt(codec: .gzip, reason: "truncated stream") }
-            case Z_BUF_ERROR:
-                if consumed >= input.count { throw .corrupt(codec: .gzip, reason: "truncated stream") }
-            default:
-                throw .corrupt(codec: .gzip, reason: "inflate status \(status)")
+                consumed += used
+                guard try hand(UnsafeRawBufferPointer(piece), produced, total: &total, limit: limit, codec: .gzip, to: consume) else { return }
+                switch status {
+                case Z_STREAM_END:
+                    // Java's GZIPInputStream reads concatenated members; so do we.
+                    if consumed >= input.count { return }
+                    guard inflateReset(&stream) == Z_OK else { throw .corrupt(codec: .gzip, reason: "reset") }
+                case Z_OK:
+                    if used == 0 && produced == 0 { throw .corrupt(codec: .gzip, reason: "truncated stream") }
+                case Z_BUF_ERROR:
+                    if consumed >= input.count { throw .corrupt(codec: .gzip, reason: "truncated stream") }
+                default:
+                    throw .corrupt(codec: .gzip, reason: "inflate status \(status)")
+                }
             }
         }
     }
@@ -201,20 +205,21 @@ public enum Compression {
 
     static func snappyInflate(_ input: ArraySlice<UInt8>, limit: Int,
                               into consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) {
-        var total = 0
         guard input.count >= 16, input.prefix(8).elementsEqual(xerialMagic) else {
             let block = try snappyDecompressRaw(input, limit: limit)
-            _ = try hand(block, block.count, total: &total, limit: limit, codec: .snappy, to: consume)
+            _ = block.withUnsafeBytes(consume)
             return
         }
         var position = input.startIndex + 16
+        var total = 0
         while position < input.endIndex {
             guard input.endIndex - position >= 4 else { throw .corrupt(codec: .snappy, reason: "truncated xerial block length") }
             let length = input[position..<position + 4].reduce(0) { ($0 << 8) | Int($1) }
             position += 4
             guard length <= input.endIndex - position else { throw .corrupt(codec: .snappy, reason: "xerial block past the end") }
             let block = try snappyDecompressRaw(input[position..<position + length], limit: limit - total)
-            guard try hand(block, block.count, total: &total, limit: limit, codec: .snappy, to: consume) else { return }
+            total += block.count  // each block is bounded by what the others left of the limit
+            guard block.withUnsafeBytes(consume) else { return }
             position += length
         }
     }
@@ -272,24 +277,22 @@ public enum Compression {
             throw .failed(codec: .lz4, reason: "context")
         }
         defer { LZ4F_freeDecompressionContext(context) }
-        var piece = [UInt8](repeating: 0, count: pieceSize)
         var consumed = 0
         var total = 0
-        while true {
-            var sourceSize = input.count - consumed
-            var destinationSize = piece.count
-            let hint = input.withUnsafeBytes { source in
-                piece.withUnsafeMutableBytes { destination in
-                    LZ4F_decompress(context, destination.baseAddress, &destinationSize,
-                                    source.baseAddress! + consumed, &sourceSize, nil)
+        try withPiece { piece throws(CompressionError) in
+            while true {
+                var sourceSize = input.count - consumed
+                var destinationSize = piece.count
+                let hint = input.withUnsafeBytes { source in
+                    LZ4F_decompress(context, piece.baseAddress, &destinationSize, source.baseAddress! + consumed, &sourceSize, nil)
                 }
-            }
-            guard LZ4F_isError(hint) == 0 else { throw .corrupt(codec: .lz4, reason: lz4Error(hint)) }
-            consumed += sourceSize
-            guard try hand(piece, destinationSize, total: &total, limit: limit, codec: .lz4, to: consume) else { return }
-            if hint == 0 { return }  // frame complete
-            if consumed >= input.count && destinationSize == 0 {
-                throw .corrupt(codec: .lz4, reason: "truncated frame")
+                guard LZ4F_isError(hint) == 0 else { throw .corrupt(codec: .lz4, reason: lz4Error(hint)) }
+                consumed += sourceSize
+                guard try hand(UnsafeRawBufferPointer(piece), destinationSize, total: &total, limit: limit, codec: .lz4, to: consume) else { return }
+                if hint == 0 { return }  // frame complete
+                if consumed >= input.count && destinationSize == 0 {
+                    throw .corrupt(codec: .lz4, reason: "truncated frame")
+                }
             }
         }
     }
@@ -319,30 +322,29 @@ public enum Compression {
         guard let stream = ZSTD_createDStream() else { throw .failed(codec: .zstd, reason: "context") }
         defer { ZSTD_freeDStream(stream) }
         ZSTD_initDStream(stream)
-        var piece = [UInt8](repeating: 0, count: pieceSize)
         var position = 0
         var total = 0
-        while true {
-            let (hint, produced, newPosition): (Int, Int, Int) = input.withUnsafeBytes { source in
-                piece.withUnsafeMutableBytes { destination in
+        try withPiece { piece throws(CompressionError) in
+            while true {
+                let (hint, produced, newPosition): (Int, Int, Int) = input.withUnsafeBytes { source in
                     var inBuffer = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: position)
-                    var outBuffer = ZSTD_outBuffer(dst: destination.baseAddress, size: destination.count, pos: 0)
+                    var outBuffer = ZSTD_outBuffer(dst: piece.baseAddress, size: piece.count, pos: 0)
                     let hint = ZSTD_decompressStream(stream, &outBuffer, &inBuffer)
                     return (hint, outBuffer.pos, inBuffer.pos)
                 }
+                guard ZSTD_isError(hint) == 0 else {
+                    throw .corrupt(codec: .zstd, reason: String(cString: ZSTD_getErrorName(hint)))
+                }
+                guard try hand(UnsafeRawBufferPointer(piece), produced, total: &total, limit: limit, codec: .zstd, to: consume) else { return }
+                let progressed = newPosition != position || produced > 0
+                position = newPosition
+                if position >= input.count && produced < piece.count {
+                    // All input read and the decoder did not fill the piece: done if a frame ended.
+                    if hint == 0 { return }
+                    throw .corrupt(codec: .zstd, reason: "truncated frame")
+                }
+                if !progressed { throw .corrupt(codec: .zstd, reason: "no progress") }
             }
-            guard ZSTD_isError(hint) == 0 else {
-                throw .corrupt(codec: .zstd, reason: String(cString: ZSTD_getErrorName(hint)))
-            }
-            guard try hand(piece, produced, total: &total, limit: limit, codec: .zstd, to: consume) else { return }
-            let progressed = newPosition != position || produced > 0
-            position = newPosition
-            if position >= input.count && produced < piece.count {
-                // All input read and the decoder did not fill the piece: done if a frame ended.
-                if hint == 0 { return }
-                throw .corrupt(codec: .zstd, reason: "truncated frame")
-            }
-            if !progressed { throw .corrupt(codec: .zstd, reason: "no progress") }
         }
     }
 }
