@@ -25,7 +25,7 @@ public final class Broker: Sendable {
     private let tickerLock = Lock()
     /// Held while an internal topic is being created.
     private let internalTopicLock = Lock()
-    nonisolated(unsafe) private var coordinatorTicker: CoordinatorTicker?
+    nonisolated(unsafe) private var coordinatorTicker: WorkQueue?
     let handlers: HandlerRegistry
     let log: @Sendable (String) -> Void
     /// Where handlers that create or delete files run (ApiHandler.runsOnAdminThread).
@@ -236,7 +236,9 @@ public final class Broker: Sendable {
                                                             configuration.producerIdExpirationCheckIntervalMilliseconds),
                                      log: log)
         let (groups, transactions) = (groups, transactions)
-        let ticker = try CoordinatorTicker {
+        // The coordinators' deadlines (session timeouts, rebalance and transaction timeouts).
+        let ticker = try WorkQueue(name: "swiftlet-coord")
+        ticker.every(milliseconds: 50) {
             groups.expireDeadlines()
             transactions.expireTransactions()
         }

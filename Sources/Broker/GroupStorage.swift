@@ -152,31 +152,3 @@ struct RegistryTopicCatalog: GroupTopicCatalog {
         topics.all.filter { !$0.isInternal }.map(\.name)
     }
 }
-
-/// Runs the coordinators' deadline checks every `intervalMilliseconds` until stopped.
-final class CoordinatorTicker: Sendable {
-    private let thread: OSThread
-    private let wake: Int32
-
-    init(intervalMilliseconds: Int32 = 50, _ tick: @escaping @Sendable () -> Void) throws {
-        let wake = try System.eventFileDescriptor()
-        self.wake = wake
-        do {
-            thread = try OSThread(name: "swiftlet-coord") {
-                while true {
-                    if (try? System.waitReadable(wake, timeoutMilliseconds: intervalMilliseconds)) == true { return }
-                    tick()
-                }
-            }
-        } catch {
-            System.close(wake)
-            throw error
-        }
-    }
-
-    func stop() {
-        try? System.eventFileSignal(wake)
-        thread.join()
-        System.close(wake)
-    }
-}

@@ -20,13 +20,12 @@ public final class LogManager: @unchecked Sendable {
         }
         return result
     }
-    // `lock` guards `partitions`, `stopped` and `cleaner`.
+    // `lock` guards `partitions` and `cleaner`.
     private let lock = Lock()
     private var partitions: [TopicPartition: PartitionLog] = [:]
-    private var stopped = false
-    private var cleaner: OSThread?
+    /// The thread of retention, compaction, producer expiry and interval flushes.
+    private var cleaner: WorkQueue?
     private let lockFile: LogFile?
-    private let wake: Int32
     /// The fsync thread, for FlushPolicy.everyAppend.
     private let syncQueue: SyncQueue?
 
@@ -40,7 +39,6 @@ public final class LogManager: @unchecked Sendable {
                 flushPolicy: FlushPolicy = .never, now: Int64 = System.wallClockMilliseconds()) throws(LogError) {
         self.flushPolicy = flushPolicy
         do {
-            wake = try System.eventFileDescriptor()
             syncQueue = flushPolicy == .everyAppend ? try SyncQueue() : nil
         } catch { throw .io(error) }
         if let dataDirectory {
@@ -52,13 +50,10 @@ public final class LogManager: @unchecked Sendable {
                 guard try System.tryLockExclusive(file.descriptor) else { throw LogError.dataDirectoryLocked(dataDirectory) }
                 lockFile = file
             } catch let error as LogError {
-                System.close(wake)
                 throw error
             } catch let error as SystemCallError {
-                System.close(wake)
                 throw .io(error)
             } catch {
-                System.close(wake)
                 throw .dataDirectoryLocked(dataDirectory)
             }
         } else {
@@ -80,8 +75,6 @@ public final class LogManager: @unchecked Sendable {
         }
         recoveryEvents = events
     }
-
-    deinit { System.close(wake) }
 
     public func partition(_ topicPartition: TopicPartition) -> PartitionLog? {
         lock.lock(); defer { lock.unlock() }
@@ -130,6 +123,11 @@ public final class LogManager: @unchecked Sendable {
 
     // MARK: Background work
 
+    private func openLogs() -> [PartitionLog] {
+        lock.lock(); defer { lock.unlock() }
+        return Array(partitions.values)
+    }
+
 
     /// Starts the cleaner thread: retention every `retentionCheckMilliseconds` (Kafka's
     /// log.retention.check.interval.ms), compaction of compacted topics every
@@ -139,69 +137,44 @@ public final class LogManager: @unchecked Sendable {
     public func startBackgroundWork(retentionCheckMilliseconds: Int = 300_000, compactionCheckMilliseconds: Int = 15_000,
                                     producerIdExpiration: (milliseconds: Int64, checkIntervalMilliseconds: Int) = (86_400_000, 600_000),
                                     log: @escaping @Sendable (String) -> Void = { _ in }) throws(LogError) {
-        let flushInterval: Int? = if case .everyMilliseconds(let interval) = flushPolicy { interval } else { nil }
-        let thread: OSThread
-        do {
-            thread = try OSThread(name: "swiftlet-cleaner") { [self] in
-                var nextRetention = System.deadline(afterMilliseconds: retentionCheckMilliseconds, from: System.monotonicNanoseconds())
-                var nextCompaction = System.deadline(afterMilliseconds: compactionCheckMilliseconds, from: System.monotonicNanoseconds())
-                var nextProducerExpiry = System.deadline(afterMilliseconds: producerIdExpiration.checkIntervalMilliseconds, from: System.monotonicNanoseconds())
-                var nextFlush = flushInterval.map { System.deadline(afterMilliseconds: $0, from: System.monotonicNanoseconds()) }
-                while true {
-                    let now = System.monotonicNanoseconds()
-                    let deadline = min(nextRetention, nextCompaction, nextProducerExpiry, nextFlush ?? UInt64.max)
-                    if deadline > now {
-                        _ = try? System.waitReadable(wake, timeoutMilliseconds: Int32(min((deadline - now) / 1_000_000 + 1, 60_000)))
-                    }
-                    lock.lock()
-                    let done = stopped
-                    let logs = Array(partitions.values)
-                    lock.unlock()
-                    if done { return }
-                    let current = System.monotonicNanoseconds()
-                    if current >= nextRetention {
-                        for partition in logs {
-                            do {
-                                let deleted = try partition.applyRetention(now: System.wallClockMilliseconds())
-                                if deleted > 0 { log("retention deleted \(deleted) segment(s) of \(partition.topicPartition)") }
-                            } catch {
-                                log("retention of \(partition.topicPartition) failed: \(error)")
-                            }
-                        }
-                        nextRetention = System.deadline(afterMilliseconds: retentionCheckMilliseconds, from: current)
-                    }
-                    if current >= nextCompaction {
-                        for partition in logs where partition.currentConfiguration.cleanupPolicy.compacts {
-                            do {
-                                let result = try partition.compact(now: System.wallClockMilliseconds())
-                                if result.recordsRemoved > 0 {
-                                    log("compacted \(partition.topicPartition): \(result.recordsRemoved) records, \(result.bytesBefore) -> \(result.bytesAfter) bytes")
-                                }
-                            } catch {
-                                log("compaction of \(partition.topicPartition) failed: \(error)")
-                            }
-                        }
-                        nextCompaction = System.deadline(afterMilliseconds: compactionCheckMilliseconds, from: current)
-                    }
-                    if current >= nextProducerExpiry {
-                        let wallClock = System.wallClockMilliseconds()
-                        let forgotten = logs.reduce(0) {
-                            $0 + $1.removeExpiredProducers(now: wallClock, expirationMilliseconds: producerIdExpiration.milliseconds)
-                        }
-                        if forgotten > 0 { log("forgot \(forgotten) idle producer state(s)") }
-                        nextProducerExpiry = System.deadline(afterMilliseconds: producerIdExpiration.checkIntervalMilliseconds, from: current)
-                    }
-                    if let flushAt = nextFlush, current >= flushAt, let interval = flushInterval {
-                        for partition in logs { try? partition.flush() }
-                        nextFlush = System.deadline(afterMilliseconds: interval, from: current)
-                    }
+        let cleaner: WorkQueue
+        do { cleaner = try WorkQueue(name: "swiftlet-cleaner") } catch { throw .io(error) }
+        cleaner.every(milliseconds: retentionCheckMilliseconds) { [self] in
+            for partition in openLogs() {
+                do {
+                    let deleted = try partition.applyRetention(now: System.wallClockMilliseconds())
+                    if deleted > 0 { log("retention deleted \(deleted) segment(s) of \(partition.topicPartition)") }
+                } catch {
+                    log("retention of \(partition.topicPartition) failed: \(error)")
                 }
             }
-        } catch {
-            throw .io(error)
+        }
+        cleaner.every(milliseconds: compactionCheckMilliseconds) { [self] in
+            for partition in openLogs() where partition.currentConfiguration.cleanupPolicy.compacts {
+                do {
+                    let result = try partition.compact(now: System.wallClockMilliseconds())
+                    if result.recordsRemoved > 0 {
+                        log("compacted \(partition.topicPartition): \(result.recordsRemoved) records, \(result.bytesBefore) -> \(result.bytesAfter) bytes")
+                    }
+                } catch {
+                    log("compaction of \(partition.topicPartition) failed: \(error)")
+                }
+            }
+        }
+        cleaner.every(milliseconds: producerIdExpiration.checkIntervalMilliseconds) { [self] in
+            let now = System.wallClockMilliseconds()
+            let forgotten = openLogs().reduce(0) {
+                $0 + $1.removeExpiredProducers(now: now, expirationMilliseconds: producerIdExpiration.milliseconds)
+            }
+            if forgotten > 0 { log("forgot \(forgotten) idle producer state(s)") }
+        }
+        if case .everyMilliseconds(let interval) = flushPolicy {
+            cleaner.every(milliseconds: interval) { [self] in
+                for partition in openLogs() { try? partition.flush() }
+            }
         }
         lock.lock()
-        cleaner = thread
+        self.cleaner = cleaner
         lock.unlock()
     }
 
@@ -209,13 +182,11 @@ public final class LogManager: @unchecked Sendable {
     /// The directory lock is released when the manager goes away.
     public func shutdown() throws(LogError) {
         lock.lock()
-        stopped = true
-        let thread = cleaner
-        cleaner = nil
-        let logs = Array(partitions.values)
+        let cleaner = self.cleaner
+        self.cleaner = nil
         lock.unlock()
-        try? System.eventFileSignal(wake)
-        thread?.join()
+        cleaner?.stop()
+        let logs = openLogs()
         syncQueue?.stop()
         for log in logs { try log.closeCleanly() }
         do {

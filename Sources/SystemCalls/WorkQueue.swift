@@ -1,17 +1,30 @@
-// One thread running closures in the order they came: work that blocks on the disk (creating
-// or deleting a topic's files) goes here instead of stalling a reactor's other connections.
+// One thread running closures in the order they came, and periodic jobs between them: work
+// that blocks on the disk (creating or deleting a topic's files) or runs on a clock
+// (retention, compaction, coordinator deadlines) goes here instead of onto a reactor.
 
 public final class WorkQueue: @unchecked Sendable {
-    // `lock` guards `pending` and `stopped`.
+    private struct Periodic {
+        let intervalMilliseconds: Int
+        var due: UInt64
+        let work: @Sendable () -> Void
+    }
+
+    // `lock` guards `pending`, `periodic` and `stopped`.
     private let lock = Lock()
     private var pending: [@Sendable () -> Void] = []
+    private var periodic: [Periodic] = []
     private var stopped = false
     private let wake: Int32
     private var thread: OSThread?
 
     public init(name: String) throws(SystemCallError) {
         wake = try System.eventFileDescriptor()
-        thread = try OSThread(name: name) { [self] in run() }
+        do {
+            thread = try OSThread(name: name) { [self] in run() }
+        } catch {
+            System.close(wake)
+            throw error
+        }
     }
 
     deinit { System.close(wake) }
@@ -26,7 +39,17 @@ public final class WorkQueue: @unchecked Sendable {
         if accepted { try? System.eventFileSignal(wake) } else { work() }
     }
 
-    /// Runs what is queued, then ends the thread.
+    /// Runs `work` on the queue's thread every `milliseconds` (first after one interval)
+    /// until the queue stops. A job that overruns delays the next ones, never doubles up.
+    public func every(milliseconds: Int, _ work: @escaping @Sendable () -> Void) {
+        lock.lock()
+        periodic.append(Periodic(intervalMilliseconds: milliseconds,
+                                 due: System.deadline(afterMilliseconds: milliseconds, from: System.monotonicNanoseconds()), work: work))
+        lock.unlock()
+        try? System.eventFileSignal(wake)
+    }
+
+    /// Runs what is queued, then ends the thread; periodic jobs do not run again.
     public func stop() {
         lock.lock()
         stopped = true
@@ -37,7 +60,14 @@ public final class WorkQueue: @unchecked Sendable {
 
     private func run() {
         while true {
-            _ = try? System.waitReadable(wake, timeoutMilliseconds: 60_000)
+            lock.lock()
+            let nextDue = periodic.map(\.due).min()
+            lock.unlock()
+            let now = System.monotonicNanoseconds()
+            let timeout = nextDue.map { $0 <= now ? 0 : Int32(min(($0 - now) / 1_000_000 + 1, 60_000)) } ?? 60_000
+            if timeout > 0 {
+                _ = try? System.waitReadable(wake, timeoutMilliseconds: timeout)
+            }
             try? System.eventFileDrain(wake)
             while true {
                 lock.lock()
@@ -51,6 +81,19 @@ public final class WorkQueue: @unchecked Sendable {
                     break
                 }
             }
+            runDuePeriodicJobs()
         }
+    }
+
+    private func runDuePeriodicJobs() {
+        let now = System.monotonicNanoseconds()
+        var due: [@Sendable () -> Void] = []
+        lock.lock()
+        for index in periodic.indices where !stopped && periodic[index].due <= now {
+            due.append(periodic[index].work)
+            periodic[index].due = System.deadline(afterMilliseconds: periodic[index].intervalMilliseconds, from: now)
+        }
+        lock.unlock()
+        for work in due { work() }
     }
 }
