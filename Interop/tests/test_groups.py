@@ -787,3 +787,19 @@ def test_consumer_offsets_topic_holds_kafka_offset_commit_records(broker):
     assert offset == 42, f"value version {value_version} holds offset {offset}"
     assert found.partition() == offsets_partition_for(group, partitions), (
         f"the record is in partition {found.partition()}, Kafka puts it in {offsets_partition_for(group, partitions)}")
+
+
+def test_kip848_regex_subscriptions_read_quoted_text(broker):
+    """A pattern with \\Q...\\E, as Java's Pattern.quote writes it, matches its text literally:
+    the '.' in the quoted name is no wildcard, so the look-alike topic stays out."""
+    prefix = unique("quoted").replace("-", "")
+    create_topic(broker, f"{prefix}.orders", 2)
+    create_topic(broker, f"{prefix}Xorders", 1)
+    consumer = consumer_protocol_consumer(broker, unique("quoted-group"))
+    try:
+        consumer.subscribe([f"^\\Q{prefix}.orders\\E"])
+        members = Members([consumer])
+        members.wait_for_split(2, timeout=20)
+        assert {partition.topic for partition in consumer.assignment()} == {f"{prefix}.orders"}
+    finally:
+        consumer.close()

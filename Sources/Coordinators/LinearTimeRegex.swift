@@ -1,7 +1,7 @@
 // Regular expressions from clients (KIP-848 subscriptions, ListTransactions' id pattern),
 // matched in time linear in the input: Kafka uses RE2/J for these because a backtracking
 // engine (Swift's Regex included) can spin for ever on "(a+)+b", holding a reactor thread.
-// RE2 syntax, with ASCII case folding and without Unicode classes (\p) or \Q...\E.
+// RE2 syntax, with ASCII case folding and without Unicode classes (\p).
 
 /// A pattern compiled to a Thompson NFA and run as a set of states per input character.
 public struct LinearTimeRegex: Sendable {
@@ -237,7 +237,17 @@ private struct Parser {
     private mutating func concatenation() throws(LinearTimeRegex.SyntaxError) -> Node {
         var items: [Node] = []
         while let scalar = peek, scalar != "|", scalar != ")" {
-            guard var item = try atom() else { continue }  // a flag group: nothing to match
+            // \Q...\E (what Java's Pattern.quote writes): literal text, and as in RE2 a
+            // quantifier after it applies to its last character only.
+            var item: Node
+            if let quoted = quotedLiterals() {
+                guard let last = quoted.last else { continue }
+                items += quoted.dropLast()
+                item = last
+            } else {
+                guard let parsed = try atom() else { continue }  // a flag group: nothing to match
+                item = parsed
+            }
             var quantified = false
             while let quantifier = peek, ["*", "+", "?", "{"].contains(quantifier) {
                 let start = position
@@ -251,6 +261,23 @@ private struct Parser {
             items.append(item)
         }
         return items.isEmpty ? .empty : items.count == 1 ? items[0] : .concatenation(items)
+    }
+
+    /// The literals of a \Q...\E at the current position (to \E or the end of the pattern);
+    /// nil, and nothing consumed, anywhere else.
+    private mutating func quotedLiterals() -> [Node]? {
+        guard position + 1 < pattern.count, pattern[position] == "\\", pattern[position + 1] == "Q" else { return nil }
+        position += 2
+        var literals: [Node] = []
+        while position < pattern.count {
+            if pattern[position] == "\\", position + 1 < pattern.count, pattern[position + 1] == "E" {
+                position += 2
+                break
+            }
+            literals.append(literal(pattern[position]))
+            position += 1
+        }
+        return literals
     }
 
     /// *, +, ? or {m}, {m,}, {m,n}; nil for a "{" that is a literal (RE2 reads it so).
@@ -395,7 +422,7 @@ private struct Parser {
         case "B" where !inClass: return .assert(.notWordBoundary)
         default:
             // Punctuation stands for itself; other letters and digits would be RE2 features
-            // this does not have (\p classes, \Q...\E, back references, which RE2 refuses).
+            // this does not have (\p classes, back references, which RE2 refuses).
             guard scalar.isASCII, !scalar.properties.isAlphabetic, !("0"..."9").contains(scalar) else {
                 throw failure("unsupported escape \\\(scalar)")
             }

@@ -34,6 +34,17 @@ import Testing
         #expect(try matches("\\x41\\x{42}", "AB"))
     }
 
+    /// \Q...\E, as Java's Pattern.quote writes it: literal text; a quantifier after it
+    /// applies to its last character, as in RE2; an unclosed quote runs to the end.
+    @Test func quotedTextIsLiteral() throws {
+        #expect(try matches("\\Qorders.v1\\E.*", "orders.v1-eu") && !matches("\\Qorders.v1\\E.*", "ordersXv1-eu"))
+        #expect(try matches("\\Qa+(b\\E", "a+(b") && !matches("\\Qa+(b\\E", "aab"))
+        #expect(try matches("\\Qab\\E*", "a") && matches("\\Qab\\E*", "abbb") && !matches("\\Qab\\E*", "abab"))
+        #expect(try matches("x\\Q\\Ey", "xy") && matches("\\Q\\E", "") && matches("a|\\Q|\\E", "|"))
+        #expect(try matches("\\Q[a]\\E|b", "[a]") && matches("\\Q[a]\\E|b", "b"))
+        #expect(try matches("(?i)\\QAb\\E", "aB") && matches("\\Qopen(", "open("))
+    }
+
     @Test func flagsWordBoundariesAndPosixClasses() throws {
         #expect(try matches("(?i)orders-[a-c]+", "ORDERS-AbC") && !matches("orders", "ORDERS"))
         #expect(try matches("(?i:ab)c", "ABc") && !matches("(?i:ab)c", "ABC"))
