@@ -99,12 +99,24 @@ public final class Server: @unchecked Sendable {
 
     /// Starts the event loops and the acceptor.
     public func start() throws(SystemCallError) {
-        for loop in eventLoops { try loop.start() }
-        let signals = configuration.handlesSignals
-        acceptor = try OSThread(name: "swiftlet-accept") { [self] in
-            // Blocked here too, so a signal sent to this thread waits for the signalfd.
-            if signals { try? System.blockSignals([SIGTERM, SIGINT]) }
-            acceptLoop()
+        var started: [EventLoop] = []
+        do {
+            for loop in eventLoops {
+                try loop.start()
+                started.append(loop)
+            }
+            let signals = configuration.handlesSignals
+            acceptor = try OSThread(name: "swiftlet-accept") { [self] in
+                // Blocked here too, so a signal sent to this thread waits for the signalfd.
+                if signals { try? System.blockSignals([SIGTERM, SIGINT]) }
+                acceptLoop()
+            }
+        } catch {
+            // Out of threads part way: the loops already running end, rather than serve
+            // nothing for ever beside the caller's error.
+            for loop in started { loop.beginShutdown() }
+            for loop in started { loop.join() }
+            throw error
         }
     }
 
