@@ -128,3 +128,41 @@ def test_topics_and_configs_survive_restart(broker_factory):
     consumer.close()
     assert sum(ends) == 5
     assert second.stop() == 0
+
+
+def test_compaction_follows_the_topic_configs(broker_factory, tmp_path):
+    """The cleaner (log.cleaner.backoff.ms=100) compacts a topic whose segments roll every
+    200 ms down to the latest value per key, and leaves one with min.compaction.lag.ms of an
+    hour as written; a consumer reading from the start sees each."""
+    config = tmp_path / "server.properties"
+    config.write_text("log.cleaner.backoff.ms=100\n")
+    broker = broker_factory(extra_args=["--config", str(config)]).start()
+    settings = {"cleanup.policy": "compact", "segment.ms": "200", "min.cleanable.dirty.ratio": "0.01"}
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    for future in admin.create_topics([NewTopic("compact-now", 1, 1, config=settings),
+                                       NewTopic("compact-later", 1, 1, config={**settings, "min.compaction.lag.ms": "3600000"})]).values():
+        future.result(10)
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+    for topic in ("compact-now", "compact-later"):
+        for index in range(300):
+            producer.produce(topic, key=f"key{index % 3}", value=f"v{index}")
+    assert producer.flush(30) == 0
+    time.sleep(0.3)  # older than segment.ms: the next append rolls
+    for topic in ("compact-now", "compact-later"):
+        producer.produce(topic, key="last", value="last")
+    assert producer.flush(30) == 0
+
+    def latest(topic, expected):
+        return [(m.key(), m.value()) for m in consume(broker, topic, expected, timeout=5)]
+
+    # Read from offset 0: once compacted, the first four records are the last four written.
+    compacted = [(b"key0", b"v297"), (b"key1", b"v298"), (b"key2", b"v299"), (b"last", b"last")]
+    deadline = time.monotonic() + 20
+    while latest("compact-now", 4) != compacted and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert latest("compact-now", 4) == compacted
+    assert len(latest("compact-later", 301)) == 301
+    # The setting is validated as Kafka validates it.
+    with pytest.raises(Exception) as error:
+        admin.create_topics([NewTopic("bad-ratio", 1, 1, config={"min.cleanable.dirty.ratio": "1.5"})])["bad-ratio"].result(10)
+    assert "INVALID_CONFIG" in str(error.value)

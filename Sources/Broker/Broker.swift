@@ -232,6 +232,7 @@ public final class Broker: Sendable {
         let reactor = try Server(configuration: server, handlerFactory: KafkaConnectionFactory(broker: self), log: log)
         try reactor.start()
         try logs.startBackgroundWork(retentionCheckMilliseconds: configuration.retentionCheckMilliseconds,
+                                     compactionCheckMilliseconds: configuration.compactionCheckMilliseconds,
                                      producerIdExpiration: (configuration.producerIdExpirationMilliseconds,
                                                             configuration.producerIdExpirationCheckIntervalMilliseconds),
                                      log: log)

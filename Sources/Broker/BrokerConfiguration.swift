@@ -27,6 +27,9 @@ public struct BrokerConfiguration: Sendable {
     public var flushPolicy: FlushPolicy = .never
     /// log.retention.check.interval.ms
     public var retentionCheckMilliseconds = 300_000
+    /// log.cleaner.backoff.ms: how often compacted partitions are looked at (a pass runs
+    /// only when one is due).
+    public var compactionCheckMilliseconds = 15_000
     /// producer.id.expiration.ms: idle producers' state is forgotten after this long.
     public var producerIdExpirationMilliseconds: Int64 = 86_400_000
     /// producer.id.expiration.check.interval.ms

@@ -17,6 +17,12 @@ public enum TopicConfigs {
         "segment.ms": { configuration, value in setInt64(&configuration.segmentMilliseconds, value, minimum: 1) },
         "delete.retention.ms": { configuration, value in setInt64(&configuration.deleteRetentionMilliseconds, value, minimum: 0) },
         "min.compaction.lag.ms": { configuration, value in setInt64(&configuration.minimumCompactionLagMilliseconds, value, minimum: 0) },
+        "max.compaction.lag.ms": { configuration, value in setInt64(&configuration.maximumCompactionLagMilliseconds, value, minimum: 1) },
+        "min.cleanable.dirty.ratio": { configuration, value in
+            guard let ratio = Double(value), (0...1).contains(ratio) else { return false }
+            configuration.minimumCleanableDirtyRatio = ratio
+            return true
+        },
         "message.timestamp.before.max.ms": { configuration, value in setInt64(&configuration.timestampBeforeMaxMilliseconds, value, minimum: 0) },
         "message.timestamp.after.max.ms": { configuration, value in setInt64(&configuration.timestampAfterMaxMilliseconds, value, minimum: 0) },
         "index.interval.bytes": { configuration, value in

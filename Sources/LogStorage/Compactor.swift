@@ -3,57 +3,92 @@
 // has passed since the cleaner first saw them, drop the records of aborted transactions
 // (they never count as a key's latest value), keep every transaction marker, recompress
 // rewritten batches with their own codec, and swap each cleaned segment in atomically.
+// A pass runs only when Kafka's cleaner would (dirty ratio, compaction lags, tombstones due).
 
 import KafkaRecords
 import SystemCalls
 
 public struct CompactionResult: Sendable, Equatable {
+    /// Closed segments read by the pass; 0 when none was due.
+    public var segmentsRead = 0
     public var segmentsRewritten = 0
     public var recordsRemoved = 0
     public var bytesBefore: Int64 = 0
     public var bytesAfter: Int64 = 0
 }
 
+/// What one pass cleans, chosen under the lock.
+private struct CompactionPlan {
+    /// The closed segments below the first uncleanable offset.
+    let segments: [Segment]
+    let aborted: [AbortedTransaction]
+    let deleteRetentionMilliseconds: Int64
+
+    func isAborted(_ batch: RecordBatch) -> Bool {
+        batch.isTransactional && aborted.contains {
+            $0.producerId == batch.producerId && batch.baseOffset >= $0.firstOffset && batch.baseOffset < $0.lastOffset
+        }
+    }
+}
+
 extension PartitionLog {
-    /// Compacts every segment but the active one. The lock is held throughout: appends
-    /// wait (the cleaner runs on its own thread, never a reactor).
+    /// Compacts the closed segments that may be cleaned, when Kafka's cleaner would: the
+    /// part written since the last pass is more than min.cleanable.dirty.ratio of them, or
+    /// some of it is older than max.compaction.lag.ms, or tombstones kept by a pass have
+    /// passed their delete horizon. Segments are read and rewritten outside the lock, so
+    /// appends and fetches go on; each cleaned segment is swapped in under it.
     @discardableResult
     public func compact(now: Int64) throws(LogError) -> CompactionResult {
-        lock.lock(); defer { lock.unlock() }
-        guard configuration.cleanupPolicy.compacts, segments.count > 1 else { return CompactionResult() }
+        guard let plan = planCompaction(now: now) else { return CompactionResult() }
         do {
-            // Only what no open transaction can still change (Kafka cleans below the LSO).
-            let stableEnd = producers.firstUnstableOffset ?? .max
-            let closed = Array(segments.dropLast().prefix { $0.nextOffset <= stableEnd })
-            let aborted = segments.compactMap { transactionIndexes[$0.baseOffset] }.flatMap(\.entries)
-            func isAborted(_ batch: RecordBatch) -> Bool {
-                batch.isTransactional && aborted.contains {
-                    $0.producerId == batch.producerId && batch.baseOffset >= $0.firstOffset && batch.baseOffset < $0.lastOffset
-                }
-            }
             // Pass 1: the offset of the latest record of every key.
             var latest: [[UInt8]: Int64] = [:]
-            for segment in closed {
+            for segment in plan.segments {
                 try forEachBatch(in: segment) { batch in
-                    guard !batch.isControl, !isAborted(batch) else { return }
+                    guard !batch.isControl, !plan.isAborted(batch) else { return }
                     try batch.forEachRecord { record in
                         if let key = record.key { latest[key] = record.offset }
                         return true
                     }
                 }
             }
-            // Pass 2: rewrite each closed segment that has something to drop.
+            // Pass 2: write a cleaned copy of each segment that has something to drop.
             var result = CompactionResult()
-            for (index, segment) in closed.enumerated() {
+            result.segmentsRead = plan.segments.count
+            var horizon: Int64?
+            var cleaned: [(original: Segment, removed: Int)] = []
+            for segment in plan.segments {
                 result.bytesBefore += segment.size
-                guard let cleaned = try clean(segment, latest: latest, isAborted: isAborted, now: now, result: &result) else {
+                if let removed = try writeCleanedCopy(of: segment, latest: latest, plan: plan, now: now, horizon: &horizon) {
+                    cleaned.append((segment, removed))
+                } else {
                     result.bytesAfter += segment.size
+                }
+            }
+            beforeCompactionSwap?()
+            lock.lock(); defer { lock.unlock() }
+            for (original, removed) in cleaned {
+                let base = directory + "/" + Segment.fileName(original.baseOffset, "")
+                // DeleteRecords or retention may have removed it meanwhile.
+                guard let index = segments.firstIndex(where: { $0 === original }) else {
+                    try? store.remove(base + ".log.cleaned")
                     continue
                 }
-                segments[index] = cleaned
-                result.bytesAfter += cleaned.size
+                // Indexes first: a crash then leaves the old log without them (rebuilt on
+                // open), never the new log with the old ones. Written by this pass, the
+                // copy's batches need no CRC check: the indexes come from their headers.
+                try? store.remove(base + ".index")
+                try? store.remove(base + ".timeindex")
+                try store.rename(base + ".log.cleaned", to: base + ".log")
+                let swapped = try Segment.open(store: store, directory: directory, baseOffset: original.baseOffset,
+                                               indexIntervalBytes: configuration.indexIntervalBytes, recover: false, now: now).segment
+                segments[index] = swapped
+                result.bytesAfter += swapped.size
                 result.segmentsRewritten += 1
+                result.recordsRemoved += removed
             }
+            if let last = plan.segments.last { firstDirtyOffset = max(firstDirtyOffset, last.nextOffset) }
+            latestDeleteHorizon = horizon
             return result
         } catch let error as LogError {
             throw error
@@ -64,7 +99,36 @@ extension PartitionLog {
         }
     }
 
-    /// Lock held. Calls `body` with every batch of `segment`, in order.
+    /// Under the lock: the segments a pass may clean, if one is due. Cleaning stops at the
+    /// active segment, at the first open transaction (Kafka cleans below the last stable
+    /// offset) and at the first segment with records younger than min.compaction.lag.ms.
+    private func planCompaction(now: Int64) -> CompactionPlan? {
+        lock.lock(); defer { lock.unlock() }
+        guard configuration.cleanupPolicy.compacts, segments.count > 1 else { return nil }
+        let stableEnd = producers.firstUnstableOffset ?? .max
+        let youngest = now.clampedSubtracting(configuration.minimumCompactionLagMilliseconds)
+        let cleanable = Array(segments.dropLast().prefix { segment in
+            segment.nextOffset <= stableEnd
+                && (configuration.minimumCompactionLagMilliseconds == 0 || segment.largestTimestamp <= youngest)
+        })
+        let dirty = cleanable.filter { $0.nextOffset > firstDirtyOffset }
+        let dirtyBytes = dirty.reduce(Int64(0)) { $0 + $1.size }
+        let totalBytes = cleanable.reduce(Int64(0)) { $0 + $1.size }
+        let ratio = totalBytes > 0 ? Double(dirtyBytes) / Double(totalBytes) : 0
+        let overdue = dirty.first.map { segment in
+            configuration.maximumCompactionLagMilliseconds < .max
+                && now.clampedSubtracting(segment.firstBatchTimestamp) > configuration.maximumCompactionLagMilliseconds
+        } ?? false
+        let tombstonesDue = latestDeleteHorizon.map { $0 <= now } ?? false
+        guard !cleanable.isEmpty, (dirtyBytes > 0 && (ratio > configuration.minimumCleanableDirtyRatio || overdue)) || tombstonesDue else {
+            return nil
+        }
+        return CompactionPlan(segments: cleanable, aborted: segments.compactMap { transactionIndexes[$0.baseOffset] }.flatMap(\.entries),
+                              deleteRetentionMilliseconds: configuration.deleteRetentionMilliseconds)
+    }
+
+    /// Calls `body` with every batch of a closed `segment`, in order (no lock: a closed
+    /// segment does not change, and holding it keeps its file open).
     private func forEachBatch(in segment: Segment, _ body: (RecordBatch) throws -> Void) throws {
         var position: Int64 = 0
         while let location = try segment.batch(at: position) {
@@ -78,10 +142,11 @@ extension PartitionLog {
         }
     }
 
-    /// Lock held. Writes the cleaned copy of `segment` and swaps it in; nil when nothing
-    /// in it would change.
-    private func clean(_ segment: Segment, latest: [[UInt8]: Int64], isAborted: (RecordBatch) -> Bool, now: Int64,
-                       result: inout CompactionResult) throws -> Segment? {
+    /// Writes the cleaned copy of `segment` beside it (`.log.cleaned`, synced) and returns
+    /// how many records it drops; nil when nothing in it would change. `horizon` gathers the
+    /// latest delete horizon of the tombstones kept.
+    private func writeCleanedCopy(of segment: Segment, latest: [[UInt8]: Int64], plan: CompactionPlan, now: Int64,
+                                  horizon latestHorizon: inout Int64?) throws -> Int? {
         var output: [UInt8] = []
         var changed = false
         var removed = 0
@@ -92,7 +157,7 @@ extension PartitionLog {
                 return
             }
             let records = try batch.records()
-            if isAborted(batch) {
+            if plan.isAborted(batch) {
                 changed = true
                 removed += records.count
                 return
@@ -104,8 +169,10 @@ extension PartitionLog {
                 if record.value == nil, let horizon, now >= horizon { return false }  // tombstone past its horizon
                 return true
             }
-            let needsHorizon = horizon == nil && kept.contains { $0.value == nil && $0.key != nil }
-            if kept.count == records.count && !needsHorizon {
+            let keepsTombstones = kept.contains { $0.value == nil && $0.key != nil }
+            let keptHorizon = keepsTombstones ? horizon ?? now.clampedAdding(plan.deleteRetentionMilliseconds) : nil
+            if let keptHorizon { latestHorizon = max(latestHorizon ?? keptHorizon, keptHorizon) }
+            if kept.count == records.count && (horizon != nil || !keepsTombstones) {
                 output += batch.bytes[batch.range]
                 return
             }
@@ -124,21 +191,18 @@ extension PartitionLog {
             // The batch keeps its offset span, so producer state and offsets stay as they were.
             builder.lastOffsetDeltaOverride = batch.lastOffsetDelta
             if kept.contains(where: { $0.value == nil }) {
-                builder.deleteHorizon = horizon ?? now.clampedAdding(configuration.deleteRetentionMilliseconds)
+                builder.deleteHorizon = horizon ?? now.clampedAdding(plan.deleteRetentionMilliseconds)
             }
             output += try builder.build(kept)
         }
         guard changed else { return nil }
-        result.recordsRemoved += removed
-        // Write aside, sync, then rename over the segment: a crash leaves either the old
-        // file or the new one, and a stray .cleaned file is removed on open.
+        // Written aside and synced; the swap renames it over the segment, so a crash leaves
+        // either the old file or the new one, and a stray .cleaned file is removed on open.
         let base = directory + "/" + Segment.fileName(segment.baseOffset, "")
         let cleaned = try store.open(base + ".log.cleaned", create: true)
         try System.ftruncate(cleaned.descriptor, length: 0)
         try cleaned.write(output, at: 0)
         try store.sync(cleaned)
-        try store.rename(base + ".log.cleaned", to: base + ".log")
-        return try Segment.open(store: store, directory: directory, baseOffset: segment.baseOffset,
-                                indexIntervalBytes: configuration.indexIntervalBytes, recover: true, now: now).segment
+        return removed
     }
 }

@@ -40,8 +40,13 @@ public struct LogConfiguration: Sendable, Equatable {
     public var cleanupPolicy: CleanupPolicy = .delete
     /// delete.retention.ms: how long tombstones survive compaction (1 day)
     public var deleteRetentionMilliseconds: Int64 = 24 * 3_600_000
-    /// min.compaction.lag.ms
+    /// min.compaction.lag.ms: records younger than this stay as written.
     public var minimumCompactionLagMilliseconds: Int64 = 0
+    /// max.compaction.lag.ms: dirty records older than this are cleaned whatever the ratio.
+    public var maximumCompactionLagMilliseconds: Int64 = .max
+    /// min.cleanable.dirty.ratio: how much of the cleanable log must be new since the last
+    /// pass before compaction rereads it.
+    public var minimumCleanableDirtyRatio = 0.5
     /// message.timestamp.type
     public var timestampPolicy: TimestampPolicy = .createTime
     /// max.message.bytes (Kafka 4.x default: 1 MiB + 12 bytes of log overhead)
@@ -52,6 +57,13 @@ public struct LogConfiguration: Sendable, Equatable {
     public var timestampAfterMaxMilliseconds: Int64 = 3_600_000
 
     public init() {}
+
+    /// How old the active segment may grow: segment.ms, or max.compaction.lag.ms when a
+    /// compacted topic's is shorter (Kafka rolls so that such records can be cleaned).
+    public var rollMilliseconds: Int64 {
+        cleanupPolicy.compacts && maximumCompactionLagMilliseconds > 0
+            ? min(segmentMilliseconds, maximumCompactionLagMilliseconds) : segmentMilliseconds
+    }
 }
 
 /// When appended data is forced to disk. Kafka's default leaves it to the page cache,

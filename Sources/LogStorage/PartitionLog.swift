@@ -61,6 +61,14 @@ public final class PartitionLog: @unchecked Sendable {
     /// Each segment's aborted transactions (`.txnindex`), by segment base offset; a segment
     /// without any has no entry.
     var transactionIndexes: [Int64: TransactionIndex] = [:]
+    /// Compaction's progress (Kafka's cleaner checkpoint, kept in memory: the first pass
+    /// after a start reads everything once): the closed segments below this offset are clean.
+    var firstDirtyOffset: Int64 = 0
+    /// The latest delete horizon compaction has written: once it passes, a pass is due to
+    /// drop those tombstones even with nothing new to clean.
+    var latestDeleteHorizon: Int64?
+    /// Tests only: runs between a compaction pass's copies and its swap, with the lock free.
+    nonisolated(unsafe) var beforeCompactionSwap: (() -> Void)?
     /// Called after each append with the new log end offset (Fetch long-polls wake on it).
     /// Runs on the appending thread, with the lock released. Set under the lock: another
     /// connection may append as soon as the partition exists.
@@ -327,7 +335,7 @@ public final class PartitionLog: @unchecked Sendable {
         guard active.size > 0 else { return }
         let full = active.size + Int64(incomingBytes) > configuration.segmentBytes
             || active.size + Int64(incomingBytes) > Int64(UInt32.max)  // index positions are 32-bit
-        let old = now - active.createdMilliseconds >= configuration.segmentMilliseconds
+        let old = now - active.createdMilliseconds >= configuration.rollMilliseconds
         if full || old { try rollLocked(now: now) }
     }
 

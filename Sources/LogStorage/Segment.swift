@@ -42,6 +42,16 @@ final class Segment {
     /// Why the last rebuild cut the file, when it did.
     private(set) var truncationReason: String?
 
+    /// Kafka's largestTimestamp: the newest record's, or when the records carry none, when
+    /// the segment was made (what min.compaction.lag.ms is measured against).
+    var largestTimestamp: Int64 { maxTimestamp >= 0 ? maxTimestamp : createdMilliseconds }
+
+    /// The first batch's newest timestamp (what max.compaction.lag.ms counts from).
+    var firstBatchTimestamp: Int64 {
+        guard let first = try? batch(at: 0), first.header.maxTimestamp >= 0 else { return createdMilliseconds }
+        return first.header.maxTimestamp
+    }
+
     static func fileName(_ baseOffset: Int64, _ suffix: String) -> String {
         let digits = String(baseOffset)
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + suffix

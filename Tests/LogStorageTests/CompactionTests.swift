@@ -140,4 +140,82 @@ func contents(_ log: PartitionLog) throws -> [(offset: Int64, key: String, value
         #expect(try contents(log).map(\.value) == ["a4", "b4", "c0"])
         #expect(log.logEndOffset == 11)
     }
+
+    func compactedLog(_ configure: (inout LogConfiguration) -> Void) throws -> PartitionLog {
+        var configuration = LogConfiguration()
+        configuration.cleanupPolicy = .compact
+        configure(&configuration)
+        return try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: configuration, now: 0)
+    }
+
+    /// A closed segment of `count` updates of key "k" (all but the last removable), after
+    /// `others` records of keys of their own.
+    func closeSegment(_ log: PartitionLog, updates count: Int, others: Int = 0, timestamp: Int64 = 1_000) throws {
+        let entries = (0..<others).map { ("a\($0)", Optional("kept")) } + (0..<count).map { ("k", Optional("v\($0)")) }
+        _ = try log.append(keyedBatch(entries, timestamp: timestamp), leaderEpoch: 0, now: timestamp)
+        try log.roll(now: timestamp)
+    }
+
+    /// Kafka's min.cleanable.dirty.ratio: a pass rereads the log only when more than that
+    /// share of it is new since the last pass.
+    @Test func aPassRunsOnlyWhenEnoughIsDirty() throws {
+        let log = try compactedLog { _ in }
+        try closeSegment(log, updates: 30, others: 20)
+        #expect(try log.compact(now: 2_000).segmentsRead == 1)
+        #expect(try log.compact(now: 2_000).segmentsRead == 0, "nothing new: nothing read")
+        try closeSegment(log, updates: 1)  // a sliver beside 21 clean records
+        #expect(try log.compact(now: 2_000).segmentsRead == 0)
+        try closeSegment(log, updates: 50)
+        let pass = try log.compact(now: 2_000)
+        #expect(pass.segmentsRead == 3 && pass.recordsRemoved == 51)
+        #expect(try contents(log).map(\.value) == Array(repeating: "kept", count: 20) + ["v49"])
+    }
+
+    /// min.compaction.lag.ms: records younger than the lag are not compacted yet.
+    @Test func youngRecordsWaitForTheMinimumLag() throws {
+        let log = try compactedLog { $0.minimumCompactionLagMilliseconds = 10_000 }
+        try closeSegment(log, updates: 5, timestamp: 1_000)
+        #expect(try log.compact(now: 5_000).segmentsRead == 0)
+        #expect(try contents(log).count == 5)
+        #expect(try log.compact(now: 11_005).recordsRemoved == 4)
+        #expect(try contents(log).map(\.value) == ["v4"])
+    }
+
+    /// max.compaction.lag.ms: dirty records older than the lag are cleaned below the ratio,
+    /// and the active segment of a compacted topic rolls once it is that old.
+    @Test func oldRecordsAreCleanedByTheMaximumLag() throws {
+        let log = try compactedLog {
+            $0.minimumCleanableDirtyRatio = 0.99
+            $0.maximumCompactionLagMilliseconds = 60_000
+        }
+        try closeSegment(log, updates: 100, timestamp: 1_000)
+        #expect(try log.compact(now: 2_000).recordsRemoved == 99)
+        try closeSegment(log, updates: 2, timestamp: 3_000)  // 2 records against the cleaned one: under the ratio
+        #expect(try log.compact(now: 4_000).segmentsRead == 0)
+        #expect(try log.compact(now: 63_001).segmentsRead == 0, "exactly the lag: not yet")
+        #expect(try log.compact(now: 63_002).recordsRemoved == 2)
+        #expect(try contents(log).map(\.value) == ["v1"])
+        // The active segment rolls at the lag even though segment.ms is a week.
+        let segments = log.segments.count
+        _ = try log.append(keyedBatch([("k", "x")], timestamp: 70_000), leaderEpoch: 0, now: 70_000)
+        _ = try log.append(keyedBatch([("k", "y")], timestamp: 140_000), leaderEpoch: 0, now: 140_000)
+        #expect(log.segments.count == segments + 1)
+    }
+
+    /// A segment DeleteRecords removes while its cleaned copy is being written is not put
+    /// back: the swap skips it and drops the copy.
+    @Test func aSegmentDeletedDuringAPassStaysDeleted() throws {
+        let store = MemoryFileStore()
+        var configuration = LogConfiguration()
+        configuration.cleanupPolicy = .compact
+        let log = try PartitionLog.create(partitionA, store: store, configuration: configuration, now: 0)
+        try closeSegment(log, updates: 10)
+        try closeSegment(log, updates: 10)
+        log.beforeCompactionSwap = { try? log.deleteRecords(before: 10, now: 0) }
+        let pass = try log.compact(now: 2_000)
+        #expect(pass.segmentsRead == 2 && pass.segmentsRewritten == 1)
+        #expect(log.logStartOffset == 10)
+        #expect(try contents(log).map(\.offset) == [19])
+        #expect(try store.list(log.directory).allSatisfy { !$0.hasSuffix(".cleaned") })
+    }
 }
