@@ -39,7 +39,8 @@ extension PartitionLog {
     /// appends and fetches go on; each cleaned segment is swapped in under it.
     @discardableResult
     public func compact(now: Int64) throws(LogError) -> CompactionResult {
-        guard let plan = planCompaction(now: now) else { return CompactionResult() }
+        compactionLock.lock(); defer { compactionLock.unlock() }
+        guard !isDeleted, let plan = planCompaction(now: now) else { return CompactionResult() }
         do {
             // Pass 1: the offset of the latest record of every key.
             var latest: [[UInt8]: Int64] = [:]
@@ -89,6 +90,12 @@ extension PartitionLog {
             }
             if let last = plan.segments.last { firstDirtyOffset = max(firstDirtyOffset, last.nextOffset) }
             latestDeleteHorizon = horizon
+            try writeCheckpoint(Self.cleanerOffsetFile, firstDirtyOffset)
+            if let horizon {
+                try writeCheckpoint(Self.deleteHorizonFile, horizon)
+            } else {
+                try? store.remove(directory + "/" + Self.deleteHorizonFile)
+            }
             return result
         } catch let error as LogError {
             throw error

@@ -100,7 +100,8 @@ public final class LogManager: @unchecked Sendable {
         lock.lock()
         let removed = partitions.removeValue(forKey: topicPartition)
         lock.unlock()
-        guard removed != nil else { throw .unknownPartition(topicPartition) }
+        guard let removed else { throw .unknownPartition(topicPartition) }
+        removed.markDeleted()
         let directory = topicPartition.directoryName
         do {
             for name in try store.list(directory) { try store.remove(directory + "/" + name) }

@@ -61,12 +61,16 @@ public final class PartitionLog: @unchecked Sendable {
     /// Each segment's aborted transactions (`.txnindex`), by segment base offset; a segment
     /// without any has no entry.
     var transactionIndexes: [Int64: TransactionIndex] = [:]
-    /// Compaction's progress (Kafka's cleaner checkpoint, kept in memory: the first pass
-    /// after a start reads everything once): the closed segments below this offset are clean.
+    /// Compaction's progress: the closed segments below this offset are clean.
     var firstDirtyOffset: Int64 = 0
     /// The latest delete horizon compaction has written: once it passes, a pass is due to
     /// drop those tombstones even with nothing new to clean.
     var latestDeleteHorizon: Int64?
+    /// Held for a whole compaction pass (most of it outside `lock`) and by deletion, so
+    /// that a pass never writes into a partition directory being removed.
+    let compactionLock = Lock()
+    /// Guarded by `compactionLock`: the partition's files are gone or going.
+    var isDeleted = false
     /// Tests only: runs between a compaction pass's copies and its swap, with the lock free.
     nonisolated(unsafe) var beforeCompactionSwap: (() -> Void)?
     /// Called after each append with the new log end offset (Fetch long-polls wake on it).
@@ -80,6 +84,10 @@ public final class PartitionLog: @unchecked Sendable {
 
     static let logStartFile = "log-start-offset"
     static let recoveryPointFile = "recovery-point"
+    /// Compaction's progress (Kafka's cleaner-offset-checkpoint), and the latest delete
+    /// horizon it wrote, so a restart neither rereads clean segments nor forgets tombstones.
+    static let cleanerOffsetFile = "cleaner-offset-checkpoint"
+    static let deleteHorizonFile = "cleaner-delete-horizon"
 
     private init(topicPartition: TopicPartition, directory: String, store: any FileStore,
                  segments: [Segment], configuration: LogConfiguration, startOffset: Int64) {
@@ -159,6 +167,9 @@ public final class PartitionLog: @unchecked Sendable {
             }
             try log.rebuildProducerState()
         } catch { throw .io(error) }
+        // A checkpoint past a log cut short by recovery no longer describes it.
+        log.firstDirtyOffset = min((try? readCheckpoint(store: store, path: directory + "/" + cleanerOffsetFile)) ?? 0, end)
+        log.latestDeleteHorizon = try? readCheckpoint(store: store, path: directory + "/" + deleteHorizonFile)
         return (log, events)
     }
 
@@ -599,6 +610,13 @@ public final class PartitionLog: @unchecked Sendable {
 
     // MARK: Deleting data
 
+    /// Before the partition's files are removed: waits out a running compaction pass and
+    /// keeps any other from starting.
+    public func markDeleted() {
+        compactionLock.lock(); defer { compactionLock.unlock() }
+        isDeleted = true
+    }
+
     /// DeleteRecords: moves the log start offset up to `offset` (at most the high
     /// watermark) and deletes the segments wholly below it. Returns the new log start.
     @discardableResult
@@ -718,7 +736,7 @@ public final class PartitionLog: @unchecked Sendable {
     }
 
     /// Lock held (or not yet shared). Writes a small checkpoint file atomically.
-    private func writeCheckpoint(_ name: String, _ value: Int64) throws(SystemCallError) {
+    func writeCheckpoint(_ name: String, _ value: Int64) throws(SystemCallError) {
         let temporary = directory + "/" + name + ".tmp"
         let file = try store.open(temporary, create: true)
         try System.ftruncate(file.descriptor, length: 0)

@@ -218,4 +218,34 @@ func contents(_ log: PartitionLog) throws -> [(offset: Int64, key: String, value
         #expect(try contents(log).map(\.offset) == [19])
         #expect(try store.list(log.directory).allSatisfy { !$0.hasSuffix(".cleaned") })
     }
+
+    /// Where the cleaner stopped, and the horizon of the tombstones it kept, survive a
+    /// restart: clean segments are not reread, and due tombstones still go.
+    @Test func progressSurvivesARestart() throws {
+        let directory = TemporaryDirectory()
+        var configuration = LogConfiguration()
+        configuration.cleanupPolicy = .compact
+        configuration.deleteRetentionMilliseconds = 1_000
+        do {
+            let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in configuration })
+            let log = try manager.createPartition(partitionA, configuration: configuration)
+            _ = try log.append(keyedBatch([("a", "a1"), ("b", "b1"), ("a", nil)]), leaderEpoch: 0, now: 0)
+            try log.roll(now: 0)
+            #expect(try log.compact(now: 10_000).segmentsRead == 1)
+            try manager.shutdown()
+        }
+        let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in configuration })
+        let log = try #require(manager.partition(partitionA))
+        #expect(try log.compact(now: 10_500).segmentsRead == 0, "clean and no tombstone due: nothing reread")
+        #expect(try contents(log).map(\.key) == ["b", "a"])
+        #expect(try log.compact(now: 11_001).segmentsRead == 1)
+        #expect(try contents(log).map(\.key) == ["b"])
+    }
+
+    @Test func aDeletedPartitionIsNotCompacted() throws {
+        let log = try compactedLog { _ in }
+        try closeSegment(log, updates: 10)
+        log.markDeleted()
+        #expect(try log.compact(now: 2_000) == CompactionResult())
+    }
 }
