@@ -142,9 +142,7 @@ public final class PartitionLog: @unchecked Sendable {
                 for later in bases {
                     events.append(RecoveryEvent(path: directory + "/" + Segment.fileName(later, ".log"), position: 0,
                                                 truncatedBytes: -1, reason: "follows a damaged segment; removed"))
-                    for file in ["log", "index", "timeindex", "txnindex"] {
-                        try? store.remove(directory + "/" + Segment.fileName(later, "." + file))
-                    }
+                    for path in Segment.files(baseOffset: later, directory: directory) { try? store.remove(path) }
                 }
                 bases = []
             }
@@ -686,7 +684,7 @@ public final class PartitionLog: @unchecked Sendable {
             }
             segments.removeFirst()
             transactionIndexes[first.baseOffset] = nil
-            for path in first.files(store: store, directory: directory) { try? store.remove(path) }
+            for path in first.files(in: directory) { try? store.remove(path) }
             deleted += 1
         }
         if let first = segments.first, first.baseOffset > startOffset {
@@ -704,7 +702,7 @@ public final class PartitionLog: @unchecked Sendable {
             while segments.count > 1, segments.last!.baseOffset >= offset {
                 let last = segments.removeLast()
                 transactionIndexes[last.baseOffset] = nil
-                for path in last.files(store: store, directory: directory) { try? store.remove(path) }
+                for path in last.files(in: directory) { try? store.remove(path) }
             }
             try segments.last!.truncate(to: offset)
             for stale in snapshotOffsets() where stale > offset {

@@ -268,8 +268,12 @@ final class Segment {
         bytesSinceLastIndexEntry = indexIntervalBytes
     }
 
-    func files(store: any FileStore, directory: String) -> [String] {
-        let prefix = directory + "/" + Self.fileName(baseOffset, "")
-        return [prefix + ".log", prefix + ".index", prefix + ".timeindex", prefix + ".txnindex"]
+    /// The files a segment may have, by suffix.
+    static let fileSuffixes = [".log", ".index", ".timeindex", ".txnindex"]
+
+    func files(in directory: String) -> [String] { Self.files(baseOffset: baseOffset, directory: directory) }
+
+    static func files(baseOffset: Int64, directory: String) -> [String] {
+        fileSuffixes.map { directory + "/" + fileName(baseOffset, $0) }
     }
 }
