@@ -203,3 +203,32 @@ def test_no_scram_credentials(broker):
         assert "does not exist" in kafka_python.describe_user_scram_credentials(["bob"])["bob"]["error"]
     finally:
         kafka_python.close()
+
+
+def test_metadata_quorum_and_replica_log_dirs_with_kafka_python(broker):
+    """kafka-python's describe_metadata_quorum: this node leads the quorum alone. Its
+    alter_replica_log_dirs: a hosted partition asked into the one log dir (as DescribeLogDirs
+    names it) is already there; another directory is not found."""
+    from kafka import TopicPartitionReplica
+    from kafka.errors import LogDirNotFoundError, NoError, ReplicaNotAvailableError
+    client = admin(broker)
+    client.create_topics([NewTopic("log-dirs", num_partitions=1, replication_factor=1)])["log-dirs"].result(10)
+    kafka_python = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        quorum = kafka_python.describe_metadata_quorum()
+        partition = quorum["topics"][0]["partitions"][0]
+        assert quorum["topics"][0]["topic_name"] == "__cluster_metadata"
+        assert partition["error"] is None and partition["leader_id"] == 1
+        assert [voter["replica_id"] for voter in partition["current_voters"]] == [1] and partition["observers"] == []
+        assert [node["node_id"] for node in quorum["nodes"]] == [1]
+        log_dir = kafka_python.describe_log_dirs()[0]["log_dirs"][0]["log_dir"]
+        results = kafka_python.alter_replica_log_dirs({
+            TopicPartitionReplica("log-dirs", 0, 1): log_dir,
+            TopicPartitionReplica("log-dirs", 7, 1): log_dir,
+        })
+        assert results[TopicPartitionReplica("log-dirs", 0, 1)] is NoError
+        assert results[TopicPartitionReplica("log-dirs", 7, 1)] is ReplicaNotAvailableError
+        elsewhere = kafka_python.alter_replica_log_dirs({TopicPartitionReplica("log-dirs", 0, 1): "/no/such/dir"})
+        assert elsewhere[TopicPartitionReplica("log-dirs", 0, 1)] is LogDirNotFoundError
+    finally:
+        kafka_python.close()

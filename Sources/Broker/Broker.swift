@@ -12,6 +12,8 @@ import SystemCalls
 public final class Broker: Sendable {
     public let configuration: BrokerConfiguration
     public let clusterId: String
+    /// The data directory as an absolute path (what Kafka calls the log dir); nil in memory.
+    public let logDirectory: String?
     public let logs: LogManager
     public let topics: TopicRegistry
     let fetchWaiters = FetchWaiters()
@@ -35,6 +37,7 @@ public final class Broker: Sendable {
         self.configuration = configuration
         self.log = log
         if let directory = configuration.dataDirectory { try System.makeDirectory(directory) }
+        logDirectory = try configuration.dataDirectory.map { try System.canonicalPath($0) }
         topics = try TopicRegistry(dataDirectory: configuration.dataDirectory)
         producerIds = ProducerIds(dataDirectory: configuration.dataDirectory)
         let registry = topics

@@ -146,6 +146,13 @@ extension System {
         }
     }
 
+    /// The absolute path of an existing `path`, with links and "." and ".." resolved.
+    public static func canonicalPath(_ path: String) throws(SystemCallError) -> String {
+        guard let resolved = realpath(path, nil) else { throw SystemCallError(call: "realpath \(path)", errno: swiftlet_errno()) }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     /// Total and available bytes of the file system holding `path` (statvfs).
     public static func fileSystemSpace(_ path: String) throws(SystemCallError) -> (total: Int64, available: Int64) {
         var info = statvfs()

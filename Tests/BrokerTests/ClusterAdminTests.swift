@@ -103,4 +103,50 @@ extension ClusterAdminTests {
             #expect(named.results[1].errorMessage == "Attempt to describe a user credential that does not exist: bob")
         }
     }
+
+    /// A single node is the metadata quorum's leader and only voter; any other partition is
+    /// UNKNOWN_TOPIC_OR_PARTITION on each partition named, as Kafka's raft client answers.
+    @Test(arguments: [Int16(0), 2])
+    func theQuorumIsThisNodeAlone(version: Int16) throws {
+        try withBroker({ $0.nodeId = 7 }) { broker, address in
+            let client = try KafkaTestClient(address)
+            let described = try client.send(DescribeQuorumRequest(topics: [.init(topicName: "__cluster_metadata", partitions: [.init(partitionIndex: 0)])]),
+                                            version: version)
+            #expect(described.errorCode == 0)
+            let partition = try #require(described.topics.first?.partitions.first)
+            #expect(partition.errorCode == 0 && partition.leaderId == 7 && partition.leaderEpoch >= 1)
+            #expect(partition.currentVoters.map(\.replicaId) == [7] && partition.observers.isEmpty)
+            if version >= 2 {
+                let (host, port) = broker.configuration.advertised
+                #expect(described.nodes.map(\.nodeId) == [7])
+                #expect(described.nodes.first?.listeners.map { "\($0.host):\($0.port)" } == ["\(host):\(port)"])
+            }
+            let other = try client.send(DescribeQuorumRequest(topics: [.init(topicName: "orders", partitions: [.init(partitionIndex: 0), .init(partitionIndex: 1)])]),
+                                        version: version)
+            #expect(other.topics.map(\.topicName) == ["orders"])
+            #expect(other.topics[0].partitions.map(\.errorCode) == [ErrorCode.unknownTopicOrPartition.rawValue, ErrorCode.unknownTopicOrPartition.rawValue])
+        }
+    }
+
+    /// One log dir: a hosted partition asked into it is already there (success), another
+    /// partition is REPLICA_NOT_AVAILABLE and another directory LOG_DIR_NOT_FOUND.
+    @Test func replicasCanOnlyStayInTheOneLogDir() throws {
+        let directory = TemporaryDirectory()
+        try withBroker({ $0.dataDirectory = directory.path + "/./data" }) { broker, address in
+            let client = try KafkaTestClient(address)
+            _ = try client.send(CreateTopicsRequest(topics: [.init(name: "moved", numPartitions: 1, replicationFactor: 1)]), version: 5)
+            let logDirectory = try #require(broker.logDirectory)
+            #expect(!logDirectory.contains("/./") && logDirectory.hasPrefix("/"))
+            let described = try client.send(DescribeLogDirsRequest(topics: nil), version: 4)
+            #expect(described.results.map(\.logDir) == [logDirectory])
+            let altered = try client.send(AlterReplicaLogDirsRequest(dirs: [
+                .init(path: logDirectory, topics: [.init(name: "moved", partitions: [0, 5])]),
+                .init(path: "/elsewhere", topics: [.init(name: "moved", partitions: [0])]),
+            ]), version: 2)
+            #expect(altered.results.map(\.topicName) == ["moved", "moved"])
+            #expect(altered.results.map { $0.partitions.map(\.errorCode) } == [
+                [ErrorCode.none.rawValue, ErrorCode.replicaNotAvailable.rawValue], [ErrorCode.logDirNotFound.rawValue],
+            ])
+        }
+    }
 }

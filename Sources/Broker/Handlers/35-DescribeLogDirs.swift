@@ -12,7 +12,7 @@ struct DescribeLogDirsHandler: ApiHandler {
     func handle(_ context: RequestContext) {
         let request = context.request.body as! DescribeLogDirsRequest
         let broker = context.broker
-        let directory = broker.configuration.dataDirectory
+        let directory = broker.logDirectory
         var result = DescribeLogDirsResponse.DescribeLogDirsResult(errorCode: 0, logDir: directory ?? "(memory)")
         let wanted: [(String, [Int32])] = request.topics.map { $0.map { ($0.topic, $0.partitions) } }
             ?? broker.topics.all.map { ($0.name, Array(0..<$0.partitions)) }

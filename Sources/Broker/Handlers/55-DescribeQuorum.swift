@@ -1,0 +1,43 @@
+// DescribeQuorum (key 55): the KRaft quorum of the cluster metadata log, as a single node
+// that is broker and controller at once reports it: this node the leader and only voter,
+// no observers. Swiftlet keeps no metadata log, so its offsets are 0.
+
+import KafkaProtocol
+import SystemCalls
+
+struct DescribeQuorumHandler: ApiHandler {
+    let apiKey = ApiKey.describeQuorum
+    let advertised: ClosedRange<Int16> = 0...2
+
+    static let metadataTopic = "__cluster_metadata"
+    static let leaderEpoch: Int32 = 1
+
+    func handle(_ context: RequestContext) {
+        let request = context.request.body as! DescribeQuorumRequest
+        let broker = context.broker
+        let nodeId = broker.configuration.nodeId
+        // Kafka's raft client answers exactly one partition, its own; any other request gets
+        // UNKNOWN_TOPIC_OR_PARTITION on every partition it names.
+        guard request.topics.count == 1, request.topics[0].topicName == Self.metadataTopic,
+              request.topics[0].partitions.map(\.partitionIndex) == [0] else {
+            return context.send(DescribeQuorumResponse(topics: request.topics.map { topic in
+                .init(topicName: topic.topicName, partitions: topic.partitions.map {
+                    .init(partitionIndex: $0.partitionIndex, errorCode: ErrorCode.unknownTopicOrPartition.rawValue,
+                          errorMessage: context.version >= 2 ? "Only \(Self.metadataTopic)-0 has a quorum" : nil)
+                })
+            }))
+        }
+        let leader = DescribeQuorumResponse.ReplicaState(replicaId: nodeId, logEndOffset: 0, lastFetchTimestamp: -1,
+                                                         lastCaughtUpTimestamp: System.wallClockMilliseconds())
+        var response = DescribeQuorumResponse(topics: [.init(topicName: Self.metadataTopic, partitions: [
+            .init(partitionIndex: 0, leaderId: nodeId, leaderEpoch: Self.leaderEpoch, highWatermark: 0,
+                  currentVoters: [leader], observers: []),
+        ])])
+        if context.version >= 2 {
+            // The voters' endpoints (KIP-853): this node's one listener.
+            let (host, port) = broker.configuration.advertised
+            response.nodes = [.init(nodeId: nodeId, listeners: [.init(name: "PLAINTEXT", host: host, port: UInt16(clamping: port))])]
+        }
+        context.send(response)
+    }
+}
