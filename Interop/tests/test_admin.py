@@ -190,19 +190,36 @@ def test_leader_elections_and_reassignments_on_one_broker(broker):
         kafka_python.close()
 
 
-def test_no_scram_credentials(broker):
-    """Without SASL there are no SCRAM credentials: all users is empty, a named one is not found."""
+def test_scram_credentials_are_recorded(broker):
+    """confluent-kafka records credentials (too few iterations is refused, as Kafka refuses
+    it) and describes them; kafka-python sees the same and deletes one."""
+    from confluent_kafka.admin import (ScramCredentialInfo, ScramMechanism, UserScramCredentialDeletion,
+                                       UserScramCredentialUpsertion)
     client = admin(broker)
     assert client.describe_user_scram_credentials().result(10) == {}
+    results = client.alter_user_scram_credentials([
+        UserScramCredentialUpsertion("alice", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 8192), b"secret"),
+        UserScramCredentialUpsertion("bob", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 100), b"secret"),
+    ])
+    assert results["alice"].result(10) is None
     with pytest.raises(KafkaException) as error:
-        client.describe_user_scram_credentials(["alice"])["alice"].result(10)
+        results["bob"].result(10)
+    assert error.value.args[0].code() == KafkaError.UNACCEPTABLE_CREDENTIAL
+    described = client.describe_user_scram_credentials().result(10)
+    assert list(described) == ["alice"]
+    assert [(info.mechanism, info.iterations) for info in described["alice"].scram_credential_infos] == [(ScramMechanism.SCRAM_SHA_256, 8192)]
+    with pytest.raises(KafkaException) as error:
+        client.describe_user_scram_credentials(["carol"])["carol"].result(10)
     assert error.value.args[0].code() == KafkaError.RESOURCE_NOT_FOUND
     kafka_python = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
     try:
-        assert kafka_python.describe_user_scram_credentials() == {}
+        assert "alice" in kafka_python.describe_user_scram_credentials()
         assert "does not exist" in kafka_python.describe_user_scram_credentials(["bob"])["bob"]["error"]
     finally:
         kafka_python.close()
+    deleted = client.alter_user_scram_credentials([UserScramCredentialDeletion("alice", ScramMechanism.SCRAM_SHA_256)])
+    assert deleted["alice"].result(10) is None
+    assert client.describe_user_scram_credentials().result(10) == {}
 
 
 def test_metadata_quorum_and_replica_log_dirs_with_kafka_python(broker):

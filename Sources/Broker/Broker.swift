@@ -16,6 +16,7 @@ public final class Broker: Sendable {
     public let logDirectory: String?
     public let logs: LogManager
     public let topics: TopicRegistry
+    let scramCredentials: ScramCredentialStore
     let fetchWaiters = FetchWaiters()
     let fetchSessions = FetchSessionCache()
     let producerIds: ProducerIds
@@ -40,6 +41,7 @@ public final class Broker: Sendable {
         logDirectory = try configuration.dataDirectory.map { try System.canonicalPath($0) }
         topics = try TopicRegistry(dataDirectory: configuration.dataDirectory)
         producerIds = ProducerIds(dataDirectory: configuration.dataDirectory)
+        scramCredentials = try ScramCredentialStore(dataDirectory: configuration.dataDirectory)
         let registry = topics
         let defaults = configuration.topicDefaults
         logs = try LogManager(dataDirectory: configuration.dataDirectory.map { $0 + "/logs" }, configuration: { partition in

@@ -80,7 +80,7 @@ struct HandlerRegistry: Sendable {
         DescribeProducersHandler(), DescribeTransactionsHandler(), ListTransactionsHandler(), WriteTxnMarkersHandler(),
         DescribeAclsHandler(), CreateAclsHandler(), DeleteAclsHandler(), ElectLeadersHandler(),
         AlterPartitionReassignmentsHandler(), ListPartitionReassignmentsHandler(), DescribeUserScramCredentialsHandler(),
-        DescribeQuorumHandler(), AlterReplicaLogDirsHandler(),
+        DescribeQuorumHandler(), AlterReplicaLogDirsHandler(), AlterUserScramCredentialsHandler(),
     ])
 
     init(handlers list: [any ApiHandler]) {

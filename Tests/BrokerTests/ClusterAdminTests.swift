@@ -92,15 +92,43 @@ import Testing
 }
 
 extension ClusterAdminTests {
-    @Test func noScramCredentialsExist() throws {
-        try withBroker { _, address in
+    /// AlterUserScramCredentials with Kafka's checks, DescribeUserScramCredentials of what it
+    /// recorded, and both across a restart.
+    @Test func scramCredentialsAreRecordedAndDescribed() throws {
+        let directory = TemporaryDirectory()
+        let configure: (inout BrokerConfiguration) -> Void = { $0.dataDirectory = directory.path }
+        try withBroker(configure) { _, address in
+            let client = try KafkaTestClient(address)
+            #expect(try client.send(DescribeUserScramCredentialsRequest(users: nil), version: 0).results.isEmpty)
+            func upsert(_ user: String, _ mechanism: Int8 = 1, _ iterations: Int32 = 8_192) -> AlterUserScramCredentialsRequest.ScramCredentialUpsertion {
+                .init(name: user, mechanism: mechanism, iterations: iterations, salt: [1, 2, 3], saltedPassword: [UInt8](repeating: 7, count: 32))
+            }
+            let altered = try client.send(AlterUserScramCredentialsRequest(
+                deletions: [.init(name: "frank", mechanism: 1), .init(name: "gina", mechanism: 1)],
+                upsertions: [upsert("alice"), upsert("bob", 2, 4_096), upsert(""), upsert("carol", 3), upsert("dave", 1, 100),
+                             upsert("erin", 1, 20_000), upsert("gina"), upsert("hal"), upsert("hal", 2)]), version: 0)
+            let codes = Dictionary(uniqueKeysWithValues: altered.results.map { ($0.user, $0.errorCode) })
+            #expect(codes == [
+                "alice": 0, "bob": 0, "": ErrorCode.unacceptableCredential.rawValue, "carol": ErrorCode.unsupportedSaslMechanism.rawValue,
+                "dave": ErrorCode.unacceptableCredential.rawValue, "erin": ErrorCode.unacceptableCredential.rawValue,
+                "frank": ErrorCode.resourceNotFound.rawValue, "gina": ErrorCode.resourceNotFound.rawValue,
+                "hal": ErrorCode.duplicateResource.rawValue,
+            ])
+            #expect(altered.results.first { $0.user == "dave" }?.errorMessage == "Too few iterations")
+            let all = try client.send(DescribeUserScramCredentialsRequest(users: []), version: 0)
+            #expect(all.results.map(\.user) == ["alice", "bob"])
+            #expect(all.results.map { $0.credentialInfos.map { [Int32($0.mechanism), $0.iterations] } } == [[[1, 8_192]], [[2, 4_096]]])
+            let named = try client.send(DescribeUserScramCredentialsRequest(users: [.init(name: "alice"), .init(name: "zed"), .init(name: "alice")]), version: 0)
+            #expect(named.results.map(\.user) == ["alice", "zed"])
+            #expect(named.results.map(\.errorCode) == [ErrorCode.duplicateResource.rawValue, ErrorCode.resourceNotFound.rawValue])
+            #expect(named.results[1].errorMessage == "Attempt to describe a user credential that does not exist: zed")
+            let deleted = try client.send(AlterUserScramCredentialsRequest(deletions: [.init(name: "alice", mechanism: 1)]), version: 0)
+            #expect(deleted.results.map(\.errorCode) == [0])
+        }
+        try withBroker(configure) { _, address in
             let client = try KafkaTestClient(address)
             let all = try client.send(DescribeUserScramCredentialsRequest(users: nil), version: 0)
-            #expect(all.errorCode == 0 && all.results.isEmpty)
-            let named = try client.send(DescribeUserScramCredentialsRequest(users: [.init(name: "alice"), .init(name: "bob"), .init(name: "alice")]), version: 0)
-            #expect(named.results.map(\.user) == ["alice", "bob"])
-            #expect(named.results.map(\.errorCode) == [ErrorCode.duplicateResource.rawValue, ErrorCode.resourceNotFound.rawValue])
-            #expect(named.results[1].errorMessage == "Attempt to describe a user credential that does not exist: bob")
+            #expect(all.results.map(\.user) == ["bob"], "kept across a restart, the deletion included")
         }
     }
 

@@ -1,6 +1,6 @@
-// DescribeUserScramCredentials (key 50): Swiftlet has no SASL and stores no SCRAM
-// credentials, so all users is an empty list and each named user is RESOURCE_NOT_FOUND,
-// as a Kafka without credentials answers (duplicates: DUPLICATE_RESOURCE).
+// DescribeUserScramCredentials (key 50): the mechanisms and iteration counts recorded by
+// AlterUserScramCredentials; all users for a null or empty list, a named user without any
+// RESOURCE_NOT_FOUND, a user named twice DUPLICATE_RESOURCE, as Kafka answers.
 
 import KafkaProtocol
 
@@ -10,9 +10,22 @@ struct DescribeUserScramCredentialsHandler: ApiHandler {
 
     func handle(_ context: RequestContext) {
         let request = context.request.body as! DescribeUserScramCredentialsRequest
+        let credentials = context.broker.scramCredentials.all
+        func described(_ user: String) -> DescribeUserScramCredentialsResponse.DescribeUserScramCredentialsResult {
+            guard let mechanisms = credentials[user] else {
+                return .init(user: user, errorCode: ErrorCode.resourceNotFound.rawValue,
+                             errorMessage: "Attempt to describe a user credential that does not exist: \(user)")
+            }
+            return .init(user: user, errorCode: 0, credentialInfos: mechanisms.sorted { $0.key < $1.key }.map {
+                .init(mechanism: $0.key, iterations: $0.value)
+            })
+        }
+        guard let users = request.users, !users.isEmpty else {
+            return context.send(DescribeUserScramCredentialsResponse(results: credentials.keys.sorted().map(described)))
+        }
         var seen: [String: Int] = [:]
         var order: [String] = []
-        for user in request.users ?? [] {
+        for user in users {
             if seen[user.name] == nil { order.append(user.name) }
             seen[user.name, default: 0] += 1
         }
@@ -20,8 +33,7 @@ struct DescribeUserScramCredentialsHandler: ApiHandler {
             seen[user]! > 1
                 ? .init(user: user, errorCode: ErrorCode.duplicateResource.rawValue,
                         errorMessage: "Cannot describe SCRAM credentials for the same user twice in a single request: \(user)")
-                : .init(user: user, errorCode: ErrorCode.resourceNotFound.rawValue,
-                        errorMessage: "Attempt to describe a user credential that does not exist: \(user)")
+                : described(user)
         }))
     }
 }
