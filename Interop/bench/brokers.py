@@ -80,6 +80,16 @@ class Broker:
             self.process.kill()
 
 
+def create_topics(bootstrap, partitions_by_topic):
+    """Creates topics ({name: partitions}) and waits for each; one place for every benchmark."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the results are in
+    futures = admin.create_topics([NewTopic(name, num_partitions=count, replication_factor=1)
+                                   for name, count in partitions_by_topic.items()])
+    for future in futures.values():
+        future.result(30)
+
+
 def side_by_side(measure, quick_help, decimals):
     """The command line every Python benchmark shares (--quick, --swiftlet, --skip-tansu):
     runs measure(broker, quick) on swiftlet, then on Tansu, and prints both as a table."""

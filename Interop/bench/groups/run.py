@@ -18,17 +18,11 @@ import uuid
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from brokers import side_by_side  # noqa: E402
+from brokers import create_topics, side_by_side  # noqa: E402
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 TIMEOUT = 120.0
-
-
-def create_topic(bootstrap, name, partitions):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(30)
 
 
 def consumer(bootstrap, group):
@@ -38,7 +32,7 @@ def consumer(bootstrap, group):
 
 def first_message_seconds(bootstrap):
     topic, group = f"first-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
-    create_topic(bootstrap, topic, 1)
+    create_topics(bootstrap, {topic: 1})
     producer = Producer({"bootstrap.servers": bootstrap})
     producer.produce(topic, b"hello")
     producer.flush(30)
@@ -58,7 +52,7 @@ def first_message_seconds(bootstrap):
 def rebalance_seconds(bootstrap, members):
     """members - 1 consumers settle; one more joins; the time until all hold partitions."""
     topic, group = f"rebalance-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
-    create_topic(bootstrap, topic, members)
+    create_topics(bootstrap, {topic: members})
     group_members = []
 
     def settled(expected):
@@ -91,7 +85,7 @@ def rebalance_seconds(bootstrap, members):
 
 def commits_per_second(bootstrap, seconds):
     topic, group = f"commits-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
-    create_topic(bootstrap, topic, 1)
+    create_topics(bootstrap, {topic: 1})
     client = consumer(bootstrap, group)
     client.assign([TopicPartition(topic, 0, 0)])
     count = 0

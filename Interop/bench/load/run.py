@@ -29,7 +29,7 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(HERE.parent))
-from brokers import Broker, free_port, swiftlet_command, tansu_command  # noqa: E402
+from brokers import Broker, create_topics, free_port, swiftlet_command, tansu_command  # noqa: E402
 
 
 def build_loadgen(output):
@@ -39,13 +39,6 @@ def build_loadgen(output):
         sys.exit("no bundled librdkafka in the confluent-kafka wheel")
     subprocess.run(["cc", "-O2", "-o", output, str(HERE / "loadgen.c"), libs[0], f"-Wl,-rpath,{os.path.dirname(libs[0])}",
                     "-lpthread"], check=True)
-
-
-def create_topics(port, names):
-    from confluent_kafka.admin import AdminClient, NewTopic
-    admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"})
-    for future in admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1) for name in names]).values():
-        future.result(30)
 
 
 def loadgen(binary, *args, cpus=None):
@@ -62,7 +55,7 @@ def measure(broker, binary, scale):
     time.sleep(1)
     results["idle RSS (MB)"] = broker.memory("VmRSS")
     bootstrap = f"127.0.0.1:{broker.port}"
-    create_topics(broker.port, ["small", "large", "lz4", "latency"])
+    create_topics(f"127.0.0.1:{broker.port}", {"small": 1, "large": 1, "lz4": 1, "latency": 1})
     steps = [("produce 1M x 100 B acks=1", "small", int(1_000_000 * scale), 100, "1", "none"),
              ("produce 200k x 1 KiB acks=all", "large", int(200_000 * scale), 1024, "all", "none"),
              ("produce 200k x 1 KiB lz4", "lz4", int(200_000 * scale), 1024, "1", "lz4")]

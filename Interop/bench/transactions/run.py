@@ -16,20 +16,14 @@ import uuid
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from brokers import side_by_side  # noqa: E402
+from brokers import create_topics, side_by_side  # noqa: E402
 
 from confluent_kafka import Producer  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
-
-
-def create_topic(bootstrap, name, partitions):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(30)
 
 
 def produce_rate(bootstrap, count, transactional):
     topic = f"rate-{uuid.uuid4().hex[:8]}"
-    create_topic(bootstrap, topic, 1)
+    create_topics(bootstrap, {topic: 1})
     config = {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5}
     if transactional:
         config["transactional.id"] = f"bench-{uuid.uuid4().hex[:8]}"
@@ -57,7 +51,7 @@ def produce_rate(bootstrap, count, transactional):
 
 def transactions_per_second(bootstrap, partitions, seconds):
     topic = f"txns-{uuid.uuid4().hex[:8]}"
-    create_topic(bootstrap, topic, partitions)
+    create_topics(bootstrap, {topic: partitions})
     producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"bench-{uuid.uuid4().hex[:8]}", "linger.ms": 0})
     producer.init_transactions(30)
     count = 0
