@@ -34,3 +34,14 @@ def group_offsets(admin, group):
     result = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(10)
     assert all(tp.error is None for tp in result.topic_partitions), result.topic_partitions
     return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0}
+
+
+def first_message(consumer, timeout, step=0.05):
+    """Polls a confluent-kafka consumer until a message without an error arrives; None after
+    `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        candidate = consumer.poll(step)
+        if candidate is not None and candidate.error() is None:
+            return candidate
+    return None

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from support import first_message
 
 
 def produce(broker, topic, count, acks="all", **extra):
@@ -64,11 +65,7 @@ def test_parked_fetch_is_woken_by_a_produce(broker):
     sent = time.monotonic()
     producer.produce(topic, value=b"wake up")
     producer.flush(10)
-    message = None
-    while message is None and time.monotonic() - sent < 10:
-        candidate = consumer.poll(0.05)
-        if candidate is not None and candidate.error() is None:
-            message = candidate
+    message = first_message(consumer, 10)
     latency = time.monotonic() - sent
     consumer.close()
     assert message is not None and message.value() == b"wake up"

@@ -38,7 +38,7 @@ from confluent_kafka import (OFFSET_BEGINNING, Consumer, ConsumerGroupState, Con
 from confluent_kafka.admin import AdminClient
 from kafka import KafkaConsumer, TopicPartition as KPTopicPartition
 from kafka.admin import KafkaAdminClient
-from support import create_topics, group_offsets, unique, wait_until
+from support import create_topics, first_message, group_offsets, unique, wait_until
 
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1000
@@ -283,11 +283,7 @@ def test_a_fresh_group_member_gets_its_first_message_within_five_seconds(broker)
     try:
         subscribed = time.monotonic()
         consumer.subscribe([topic])
-        message = None
-        while message is None and time.monotonic() - subscribed < 15:
-            candidate = consumer.poll(0.05)
-            if candidate is not None and candidate.error() is None:
-                message = candidate
+        message = first_message(consumer, 15)
         took = time.monotonic() - subscribed
     finally:
         consumer.close()
