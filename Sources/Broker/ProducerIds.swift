@@ -29,13 +29,12 @@ final class ProducerIds: Sendable {
     }
 
     private func readPersisted() throws -> Int64 {
-        guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return 0 }
-        return Int64(text.trimmed) ?? 0
+        guard let path, let bytes = try System.readFileIfPresent(path) else { return 0 }
+        return Int64(String(decoding: bytes, as: UTF8.self).trimmed) ?? 0
     }
 
     private func persist(_ end: Int64) throws {
         guard let path else { return }
-        try "\(end)\n".write(toFile: path + ".tmp", atomically: false, encoding: .utf8)
-        try System.rename(path + ".tmp", to: path)
+        try System.replaceFile(path, with: Array("\(end)\n".utf8))
     }
 }

@@ -1,14 +1,14 @@
 // SCRAM credentials as AlterUserScramCredentials records them and DescribeUserScramCredentials
 // lists them: each user's mechanisms and iteration counts, in one JSON file in the data
-// directory (written aside, then renamed). Swiftlet has no SASL, so nothing authenticates
-// with them, and the salted passwords are not kept.
+// directory (replaced whole: written aside, synced, renamed). Swiftlet has no SASL, so nothing
+// authenticates with them, and the salted passwords are not kept.
 
 import FoundationEssentials
 import Synchronization
 import SystemCalls
 
 /// Kafka's ScramMechanism types (KIP-554).
-enum ScramMechanism: Int8, CaseIterable {
+enum ScramMechanism: Int8 {
     case sha256 = 1, sha512 = 2
 
     /// Kafka's minimum for both mechanisms, and its maximum.
@@ -34,25 +34,25 @@ final class ScramCredentialStore: Sendable {
     init(dataDirectory: String?) throws {
         path = dataDirectory.map { $0 + "/scram-credentials.json" }
         var loaded: Credentials = [:]
-        if let path, let data = FileManager.default.contents(atPath: path) {
-            for entry in try JSONDecoder().decode([Entry].self, from: data) { loaded[entry.user, default: [:]][entry.mechanism] = entry.iterations }
+        if let path, let bytes = try System.readFileIfPresent(path) {
+            for entry in try JSONDecoder().decode([Entry].self, from: Data(bytes)) { loaded[entry.user, default: [:]][entry.mechanism] = entry.iterations }
         }
         credentials = Mutex(loaded)
     }
 
     var all: Credentials { credentials.withLock { $0 } }
 
-    /// Removes and sets credentials as one change, kept only once it is on disk.
-    func apply(deletions: [(user: String, mechanism: Int8)], upsertions: [(user: String, mechanism: Int8, iterations: Int32)]) throws {
+    /// Applies one change, worked out by `change` from the credentials as they are (nil: no
+    /// change). Changes run one at a time, each checked against the state the one before left,
+    /// as Kafka's controller works through requests; a change is kept only once it is on disk.
+    func update<Result>(_ change: (Credentials) -> (Credentials?, Result)) throws -> Result {
         writeLock.lock(); defer { writeLock.unlock() }
-        var next = all
-        for deletion in deletions {
-            next[deletion.user]?[deletion.mechanism] = nil
-            if next[deletion.user]?.isEmpty == true { next[deletion.user] = nil }
+        let (next, result) = change(all)
+        if let next {
+            try persist(next)
+            credentials.withLock { $0 = next }
         }
-        for upsertion in upsertions { next[upsertion.user, default: [:]][upsertion.mechanism] = upsertion.iterations }
-        try persist(next)
-        credentials.withLock { $0 = next }
+        return result
     }
 
     private func persist(_ snapshot: Credentials) throws {
@@ -61,8 +61,6 @@ final class ScramCredentialStore: Sendable {
             .sorted { ($0.user, $0.mechanism) < ($1.user, $1.mechanism) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let temporary = path + ".tmp"
-        try encoder.encode(entries).write(to: URL(fileURLWithPath: temporary))
-        try System.rename(temporary, to: path)
+        try System.replaceFile(path, with: Array(try encoder.encode(entries)))
     }
 }

@@ -62,6 +62,11 @@ public enum TopicConfigs {
                 return .failure(InvalidConfig(key: key, value: value, reason: "invalid value"))
             }
         }
+        // Kafka's LogConfig.validateValues: the two compaction lags must not cross.
+        if configuration.minimumCompactionLagMilliseconds > configuration.maximumCompactionLagMilliseconds {
+            return .failure(InvalidConfig(key: "min.compaction.lag.ms", value: String(configuration.minimumCompactionLagMilliseconds),
+                                          reason: "must not exceed max.compaction.lag.ms=\(configuration.maximumCompactionLagMilliseconds)"))
+        }
         return .success(configuration)
     }
 

@@ -1,5 +1,5 @@
 // Topics of the cluster: names, ids, partition counts and config overrides, persisted as
-// one JSON file in the data directory (written to a temporary file, then renamed).
+// one JSON file in the data directory (replaced whole: written aside, synced, renamed).
 
 import Coordinators
 import FoundationEssentials
@@ -39,8 +39,8 @@ public final class TopicRegistry: Sendable {
     public init(dataDirectory: String?) throws {
         path = dataDirectory.map { $0 + "/topics.json" }
         var loaded: [String: TopicInfo] = [:]
-        if let path, let data = FileManager.default.contents(atPath: path) {
-            for topic in try JSONDecoder().decode([TopicInfo].self, from: data) { loaded[topic.name] = topic }
+        if let path, let bytes = try System.readFileIfPresent(path) {
+            for topic in try JSONDecoder().decode([TopicInfo].self, from: Data(bytes)) { loaded[topic.name] = topic }
         }
         topics = Mutex((loaded, Dictionary(uniqueKeysWithValues: loaded.values.map { ($0.topicId, $0.name) })))
     }
@@ -126,9 +126,6 @@ public final class TopicRegistry: Sendable {
         guard let path else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(snapshot.sorted { $0.name < $1.name })
-        let temporary = path + ".tmp"
-        try data.write(to: URL(fileURLWithPath: temporary))
-        try System.rename(temporary, to: path)
+        try System.replaceFile(path, with: Array(try encoder.encode(snapshot.sorted { $0.name < $1.name })))
     }
 }

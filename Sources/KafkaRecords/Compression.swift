@@ -28,12 +28,15 @@ public enum CompressionCodec: Int16, Sendable, CaseIterable, CustomStringConvert
 
 public enum CompressionError: Error, Equatable, Sendable, CustomStringConvertible {
     case corrupt(codec: CompressionCodec, reason: String)
+    /// The stream ends before its frame does (Kafka: a premature end of the record stream).
+    case truncated(codec: CompressionCodec)
     case tooLarge(codec: CompressionCodec, limit: Int)
     case failed(codec: CompressionCodec, reason: String)
 
     public var description: String {
         switch self {
         case let .corrupt(codec, reason): return "corrupt \(codec) data: \(reason)"
+        case let .truncated(codec): return "\(codec) data ends inside its stream"
         case let .tooLarge(codec, limit): return "\(codec) data inflates past \(limit) bytes"
         case let .failed(codec, reason): return "\(codec) compression failed: \(reason)"
         }
@@ -56,7 +59,10 @@ public enum Compression {
 
     public static func decompress(_ input: ArraySlice<UInt8>, codec: CompressionCodec,
                                   limit: Int = defaultLimit) throws(CompressionError) -> [UInt8] {
-        if codec == .none { return Array(input) }
+        if codec == .none {
+            guard input.count <= limit else { throw .tooLarge(codec: codec, limit: limit) }
+            return Array(input)
+        }
         var output: [UInt8] = []
         try inflate(input, codec: codec, limit: limit) { piece in
             // As typed bytes, so the append is one copy rather than a byte-by-byte walk.
@@ -68,7 +74,8 @@ public enum Compression {
 
     /// Inflates `input` a piece at a time (64 KiB, or one snappy block), handing each piece
     /// to `consume` and keeping none: a reader that only walks the bytes needs no buffer the
-    /// size of the whole. `consume` returns false to stop early.
+    /// size of the whole. A piece is valid only during its call; `consume` returns false to
+    /// stop early.
     public static func inflate(_ input: ArraySlice<UInt8>, codec: CompressionCodec, limit: Int = defaultLimit,
                                into consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) {
         switch codec {
@@ -156,9 +163,9 @@ public enum Compression {
                     if consumed >= input.count { return }
                     guard inflateReset(&stream) == Z_OK else { throw .corrupt(codec: .gzip, reason: "reset") }
                 case Z_OK:
-                    if used == 0 && produced == 0 { throw .corrupt(codec: .gzip, reason: "truncated stream") }
+                    if used == 0 && produced == 0 { throw .truncated(codec: .gzip) }
                 case Z_BUF_ERROR:
-                    if consumed >= input.count { throw .corrupt(codec: .gzip, reason: "truncated stream") }
+                    if consumed >= input.count { throw .truncated(codec: .gzip) }
                 default:
                     throw .corrupt(codec: .gzip, reason: "inflate status \(status)")
                 }
@@ -213,12 +220,19 @@ public enum Compression {
         var position = input.startIndex + 16
         var total = 0
         while position < input.endIndex {
-            guard input.endIndex - position >= 4 else { throw .corrupt(codec: .snappy, reason: "truncated xerial block length") }
+            guard input.endIndex - position >= 4 else { throw .truncated(codec: .snappy) }
             let length = input[position..<position + 4].reduce(0) { ($0 << 8) | Int($1) }
             position += 4
             guard length <= input.endIndex - position else { throw .corrupt(codec: .snappy, reason: "xerial block past the end") }
-            let block = try snappyDecompressRaw(input[position..<position + length], limit: limit - total)
-            total += block.count  // each block is bounded by what the others left of the limit
+            // Each block is bounded by what the blocks before left of the limit.
+            let block: [UInt8]
+            do {
+                block = try snappyDecompressRaw(input[position..<position + length], limit: limit - total)
+            } catch {
+                if case .tooLarge = error { throw .tooLarge(codec: .snappy, limit: limit) }
+                throw error
+            }
+            total += block.count
             guard block.withUnsafeBytes(consume) else { return }
             position += length
         }
@@ -291,7 +305,7 @@ public enum Compression {
                 guard try hand(UnsafeRawBufferPointer(piece), destinationSize, total: &total, limit: limit, codec: .lz4, to: consume) else { return }
                 if hint == 0 { return }  // frame complete
                 if consumed >= input.count && destinationSize == 0 {
-                    throw .corrupt(codec: .lz4, reason: "truncated frame")
+                    throw .truncated(codec: .lz4)
                 }
             }
         }
@@ -338,11 +352,10 @@ public enum Compression {
                 guard try hand(UnsafeRawBufferPointer(piece), produced, total: &total, limit: limit, codec: .zstd, to: consume) else { return }
                 let progressed = newPosition != position || produced > 0
                 position = newPosition
-                if position >= input.count && produced < piece.count {
-                    // All input read and the decoder did not fill the piece: done if a frame ended.
-                    if hint == 0 { return }
-                    throw .corrupt(codec: .zstd, reason: "truncated frame")
-                }
+                // 0: a frame is decoded and flushed. With no input left that is the end, even
+                // when its last piece filled the buffer exactly.
+                if hint == 0 && position >= input.count { return }
+                if position >= input.count && produced < piece.count { throw .truncated(codec: .zstd) }
                 if !progressed { throw .corrupt(codec: .zstd, reason: "no progress") }
             }
         }

@@ -196,14 +196,28 @@ public struct RecordBatch: Sendable {
     }
 
     public static func setLogAppendTime(_ timestamp: Int64, in bytes: inout [UInt8], batchStart: Int) {
-        let batchEnd = bytes.withUnsafeBytes { raw in
-            batchStart + Int(Int32(bigEndian: raw.loadUnaligned(fromByteOffset: batchStart + RecordBatchLayout.batchLength, as: Int32.self)))
-                + RecordBatchLayout.logOverhead
-        }
         bytes.withUnsafeMutableBytes { raw in
             let attributes = Int16(bigEndian: raw.loadUnaligned(fromByteOffset: batchStart + RecordBatchLayout.attributes, as: Int16.self))
             raw.storeBytes(of: (attributes | 0x08).bigEndian, toByteOffset: batchStart + RecordBatchLayout.attributes, as: Int16.self)
             raw.storeBytes(of: timestamp.bigEndian, toByteOffset: batchStart + RecordBatchLayout.maxTimestamp, as: Int64.self)
+        }
+        storeCRC(in: &bytes, batchStart: batchStart)
+    }
+
+    /// A client's batch marked LogAppendTime on a CreateTime topic: Kafka keeps it as
+    /// CreateTime, so the attribute is cleared, then the CRC, which covers it, recomputed.
+    public static func setCreateTime(in bytes: inout [UInt8], batchStart: Int) {
+        bytes.withUnsafeMutableBytes { raw in
+            let attributes = Int16(bigEndian: raw.loadUnaligned(fromByteOffset: batchStart + RecordBatchLayout.attributes, as: Int16.self))
+            raw.storeBytes(of: (attributes & ~0x08).bigEndian, toByteOffset: batchStart + RecordBatchLayout.attributes, as: Int16.self)
+        }
+        storeCRC(in: &bytes, batchStart: batchStart)
+    }
+
+    private static func storeCRC(in bytes: inout [UInt8], batchStart: Int) {
+        let batchEnd = bytes.withUnsafeBytes { raw in
+            batchStart + Int(Int32(bigEndian: raw.loadUnaligned(fromByteOffset: batchStart + RecordBatchLayout.batchLength, as: Int32.self)))
+                + RecordBatchLayout.logOverhead
         }
         let crc = CRC32C.checksum(bytes, range: batchStart + RecordBatchLayout.attributes..<batchEnd)
         bytes.withUnsafeMutableBytes { raw in

@@ -14,6 +14,8 @@ struct RecordFraming {
     private var prefixShift: UInt32 = 0
     private var failure: String?
 
+    static let minimumRecordBody: Int32 = 6
+
     init(claimed: Int32) { self.claimed = Int(max(claimed, 0)) }
 
     /// Walks the next piece; false once the records are known to be wrong (stop feeding).
@@ -44,8 +46,10 @@ struct RecordFraming {
             let length = Int32(bitPattern: (prefix >> 1) ^ (0 &- (prefix & 1)))
             prefix = 0
             prefixShift = 0
-            guard length > 0 else {
-                failure = "record \(records) claims \(length) bytes"
+            // Attributes, timestamp delta, offset delta, key and value lengths and the header
+            // count take a byte each at the least: Kafka finds a shorter body invalid.
+            guard length >= Self.minimumRecordBody else {
+                failure = "record \(records) claims \(length) bytes, fewer than any record holds"
                 return false
             }
             bodyRemaining = Int(length)
@@ -57,8 +61,10 @@ struct RecordFraming {
     /// After the last piece: the claimed records, each whole, and nothing else.
     func finish() throws(RecordBatchError) {
         if let failure { throw .invalidRecord(failure) }
+        // (A length prefix cut short leaves fewer whole records than claimed: any byte after
+        // the last claimed record has already failed the walk.)
         let whole = records - (bodyRemaining > 0 ? 1 : 0)
-        guard whole == claimed, prefixShift == 0 else {
+        guard whole == claimed else {
             throw .invalidRecord("incorrect declared batch size: \(claimed) records claimed, \(whole) present")
         }
     }

@@ -21,6 +21,8 @@ public struct CompactionResult: Sendable, Equatable {
 private struct CompactionPlan {
     /// The closed segments below the first uncleanable offset.
     let segments: [Segment]
+    /// The first uncleanable offset: where the next pass's dirty part starts.
+    let end: Int64
     let aborted: [AbortedTransaction]
     let deleteRetentionMilliseconds: Int64
 
@@ -31,16 +33,21 @@ private struct CompactionPlan {
     }
 }
 
+/// A pass stopped because the partition is being deleted.
+private struct CompactionStopped: Error {}
+
 extension PartitionLog {
     /// Compacts the closed segments that may be cleaned, when Kafka's cleaner would: the
     /// part written since the last pass is more than min.cleanable.dirty.ratio of them, or
-    /// some of it is older than max.compaction.lag.ms, or tombstones kept by a pass have
-    /// passed their delete horizon. Segments are read and rewritten outside the lock, so
-    /// appends and fetches go on; each cleaned segment is swapped in under it.
+    /// some of it is older than max.compaction.lag.ms. Swiftlet adds one reason: tombstones a
+    /// pass kept have passed their delete horizon (Kafka drops them only when another pass
+    /// happens to run). Segments are read and rewritten outside the lock, so appends and
+    /// fetches go on; each cleaned segment is swapped in under it.
     @discardableResult
     public func compact(now: Int64) throws(LogError) -> CompactionResult {
         compactionLock.lock(); defer { compactionLock.unlock() }
-        guard !isDeleted, let plan = planCompaction(now: now) else { return CompactionResult() }
+        guard !isDeleted.load(ordering: .acquiring), let plan = planCompaction(now: now) else { return CompactionResult() }
+        var cleaned: [(original: Segment, removed: Int)] = []
         do {
             // Pass 1: the offset of the latest record of every key.
             var latest: [[UInt8]: Int64] = [:]
@@ -57,39 +64,41 @@ extension PartitionLog {
             var result = CompactionResult()
             result.segmentsRead = plan.segments.count
             var horizon: Int64?
-            var cleaned: [(original: Segment, removed: Int)] = []
             for segment in plan.segments {
-                result.bytesBefore += segment.size
                 if let removed = try writeCleanedCopy(of: segment, latest: latest, plan: plan, now: now, horizon: &horizon) {
                     cleaned.append((segment, removed))
                 } else {
+                    result.bytesBefore += segment.size
                     result.bytesAfter += segment.size
                 }
             }
             beforeCompactionSwap?()
             lock.lock(); defer { lock.unlock() }
+            if isDeleted.load(ordering: .acquiring) { throw CompactionStopped() }
             for (original, removed) in cleaned {
-                let base = directory + "/" + Segment.fileName(original.baseOffset, "")
+                let cleanedPath = Segment.cleanedPath(baseOffset: original.baseOffset, directory: directory)
                 // DeleteRecords or retention may have removed it meanwhile.
                 guard let index = segments.firstIndex(where: { $0 === original }) else {
-                    try? store.remove(base + ".log.cleaned")
+                    try? store.remove(cleanedPath)
                     continue
                 }
                 // Indexes first: a crash then leaves the old log without them (rebuilt on
                 // open), never the new log with the old ones. Written by this pass, the
                 // copy's batches need no CRC check: the indexes come from their headers.
+                let base = directory + "/" + Segment.fileName(original.baseOffset, "")
                 try? store.remove(base + ".index")
                 try? store.remove(base + ".timeindex")
-                try store.rename(base + ".log.cleaned", to: base + ".log")
+                try store.rename(cleanedPath, to: base + ".log")
                 let swapped = try Segment.open(store: store, directory: directory, baseOffset: original.baseOffset,
                                                indexIntervalBytes: configuration.indexIntervalBytes, recover: false, now: now).segment
                 segments[index] = swapped
+                result.bytesBefore += original.size
                 result.bytesAfter += swapped.size
                 result.segmentsRewritten += 1
                 result.recordsRemoved += removed
             }
-            if let last = plan.segments.last { firstDirtyOffset = max(firstDirtyOffset, last.nextOffset) }
-            latestDeleteHorizon = horizon
+            firstDirtyOffset = max(firstDirtyOffset, plan.end)
+            earliestDeleteHorizon = horizon
             try writeCheckpoint(Self.cleanerOffsetFile, firstDirtyOffset)
             if let horizon {
                 try writeCheckpoint(Self.deleteHorizonFile, horizon)
@@ -97,6 +106,9 @@ extension PartitionLog {
                 try? store.remove(directory + "/" + Self.deleteHorizonFile)
             }
             return result
+        } catch is CompactionStopped {
+            for (original, _) in cleaned { try? store.remove(Segment.cleanedPath(baseOffset: original.baseOffset, directory: directory)) }
+            return CompactionResult()
         } catch let error as LogError {
             throw error
         } catch let error as SystemCallError {
@@ -106,31 +118,36 @@ extension PartitionLog {
         }
     }
 
-    /// Under the lock: the segments a pass may clean, if one is due. Cleaning stops at the
-    /// active segment, at the first open transaction (Kafka cleans below the last stable
-    /// offset) and at the first segment with records younger than min.compaction.lag.ms.
+    /// Under the lock: the segments a pass may clean, if one is due (Kafka's
+    /// LogCleanerManager). Cleaning stops at the active segment, at the first open transaction
+    /// (Kafka cleans below the last stable offset) and at the first dirty segment holding
+    /// records younger than min.compaction.lag.ms.
     private func planCompaction(now: Int64) -> CompactionPlan? {
         lock.lock(); defer { lock.unlock() }
         guard configuration.cleanupPolicy.compacts, segments.count > 1 else { return nil }
+        let closed = segments.dropLast()
         let stableEnd = producers.firstUnstableOffset ?? .max
-        let youngest = now.clampedSubtracting(configuration.minimumCompactionLagMilliseconds)
-        let cleanable = Array(segments.dropLast().prefix { segment in
+        let minimumLag = configuration.minimumCompactionLagMilliseconds
+        let youngest = now.clampedSubtracting(minimumLag)
+        let cleanable = Array(closed.prefix { segment in
             segment.nextOffset <= stableEnd
-                && (configuration.minimumCompactionLagMilliseconds == 0 || segment.largestTimestamp <= youngest)
+                && (segment.nextOffset <= firstDirtyOffset || minimumLag == 0 || segment.largestTimestamp <= youngest)
         })
         let dirty = cleanable.filter { $0.nextOffset > firstDirtyOffset }
         let dirtyBytes = dirty.reduce(Int64(0)) { $0 + $1.size }
         let totalBytes = cleanable.reduce(Int64(0)) { $0 + $1.size }
         let ratio = totalBytes > 0 ? Double(dirtyBytes) / Double(totalBytes) : 0
-        let overdue = dirty.first.map { segment in
-            configuration.maximumCompactionLagMilliseconds < .max
-                && now.clampedSubtracting(segment.firstBatchTimestamp) > configuration.maximumCompactionLagMilliseconds
-        } ?? false
-        let tombstonesDue = latestDeleteHorizon.map { $0 <= now } ?? false
-        guard !cleanable.isEmpty, (dirtyBytes > 0 && (ratio > configuration.minimumCleanableDirtyRatio || overdue)) || tombstonesDue else {
+        // max.compaction.lag.ms counts from the oldest first batch of any dirty closed segment.
+        let maximumLag = configuration.maximumCompactionLagMilliseconds
+        let oldestDirty = closed.filter { $0.nextOffset > firstDirtyOffset }.compactMap(\.firstBatchTimestamp).min()
+        let overdue = maximumLag < .max && oldestDirty.map { $0 < now.clampedSubtracting(maximumLag) } == true
+        let tombstonesDue = earliestDeleteHorizon.map { $0 <= now } ?? false
+        guard let last = cleanable.last,
+              (dirtyBytes > 0 && (ratio > configuration.minimumCleanableDirtyRatio || overdue)) || tombstonesDue else {
             return nil
         }
-        return CompactionPlan(segments: cleanable, aborted: segments.compactMap { transactionIndexes[$0.baseOffset] }.flatMap(\.entries),
+        return CompactionPlan(segments: cleanable, end: last.nextOffset,
+                              aborted: segments.compactMap { transactionIndexes[$0.baseOffset] }.flatMap(\.entries),
                               deleteRetentionMilliseconds: configuration.deleteRetentionMilliseconds)
     }
 
@@ -139,6 +156,7 @@ extension PartitionLog {
     private func forEachBatch(in segment: Segment, _ body: (RecordBatch) throws -> Void) throws {
         var position: Int64 = 0
         while let location = try segment.batch(at: position) {
+            if isDeleted.load(ordering: .relaxed) { throw CompactionStopped() }
             let bytes = try segment.log.read(count: location.size, at: position)
             do {
                 try body(try RecordBatch(bytes: bytes))
@@ -151,9 +169,9 @@ extension PartitionLog {
 
     /// Writes the cleaned copy of `segment` beside it (`.log.cleaned`, synced) and returns
     /// how many records it drops; nil when nothing in it would change. `horizon` gathers the
-    /// latest delete horizon of the tombstones kept.
+    /// earliest delete horizon of the tombstones kept.
     private func writeCleanedCopy(of segment: Segment, latest: [[UInt8]: Int64], plan: CompactionPlan, now: Int64,
-                                  horizon latestHorizon: inout Int64?) throws -> Int? {
+                                  horizon earliestHorizon: inout Int64?) throws -> Int? {
         var output: [UInt8] = []
         var changed = false
         var removed = 0
@@ -178,7 +196,7 @@ extension PartitionLog {
             }
             let keepsTombstones = kept.contains { $0.value == nil && $0.key != nil }
             let keptHorizon = keepsTombstones ? horizon ?? now.clampedAdding(plan.deleteRetentionMilliseconds) : nil
-            if let keptHorizon { latestHorizon = max(latestHorizon ?? keptHorizon, keptHorizon) }
+            if let keptHorizon { earliestHorizon = min(earliestHorizon ?? keptHorizon, keptHorizon) }
             if kept.count == records.count && (horizon != nil || !keepsTombstones) {
                 output += batch.bytes[batch.range]
                 return
@@ -205,8 +223,7 @@ extension PartitionLog {
         guard changed else { return nil }
         // Written aside and synced; the swap renames it over the segment, so a crash leaves
         // either the old file or the new one, and a stray .cleaned file is removed on open.
-        let base = directory + "/" + Segment.fileName(segment.baseOffset, "")
-        let cleaned = try store.open(base + ".log.cleaned", create: true)
+        let cleaned = try store.open(Segment.cleanedPath(baseOffset: segment.baseOffset, directory: directory), create: true)
         try System.ftruncate(cleaned.descriptor, length: 0)
         try cleaned.write(output, at: 0)
         try store.sync(cleaned)

@@ -3,6 +3,7 @@
 // DeleteRecords and retention. One lock, held only for the append or the lookup.
 
 import KafkaRecords
+import Synchronization
 import SystemCalls
 
 /// Bytes of a segment file to send as they are (zero copy). `file` keeps it open.
@@ -63,15 +64,17 @@ public final class PartitionLog: @unchecked Sendable {
     var transactionIndexes: [Int64: TransactionIndex] = [:]
     /// Compaction's progress: the closed segments below this offset are clean.
     var firstDirtyOffset: Int64 = 0
-    /// The latest delete horizon compaction has written: once it passes, a pass is due to
-    /// drop those tombstones even with nothing new to clean.
-    var latestDeleteHorizon: Int64?
-    /// Held for a whole compaction pass (most of it outside `lock`) and by deletion, so
-    /// that a pass never writes into a partition directory being removed.
+    /// The earliest delete horizon of the tombstones compaction kept: once it passes, a pass
+    /// is due to drop them even with nothing new to clean.
+    var earliestDeleteHorizon: Int64?
+    /// Held for a whole compaction pass (most of it outside `lock`), by deletion and by
+    /// truncation, so that a pass never writes into a directory being removed nor swaps in a
+    /// copy of data cut meanwhile.
     let compactionLock = Lock()
-    /// Guarded by `compactionLock`: the partition's files are gone or going.
-    var isDeleted = false
-    /// Tests only: runs between a compaction pass's copies and its swap, with the lock free.
+    /// Set when the partition's files are about to go: a running pass stops at its next batch.
+    let isDeleted = Atomic(false)
+    /// Tests only (nothing else sets it): runs between a compaction pass's copies and its
+    /// swap, with the lock free.
     nonisolated(unsafe) var beforeCompactionSwap: (() -> Void)?
     /// Called after each append with the new log end offset (Fetch long-polls wake on it).
     /// Runs on the appending thread, with the lock released. Set under the lock: another
@@ -167,7 +170,7 @@ public final class PartitionLog: @unchecked Sendable {
         } catch { throw .io(error) }
         // A checkpoint past a log cut short by recovery no longer describes it.
         log.firstDirtyOffset = min((try? readCheckpoint(store: store, path: directory + "/" + cleanerOffsetFile)) ?? 0, end)
-        log.latestDeleteHorizon = try? readCheckpoint(store: store, path: directory + "/" + deleteHorizonFile)
+        log.earliestDeleteHorizon = try? readCheckpoint(store: store, path: directory + "/" + deleteHorizonFile)
         return (log, events)
     }
 
@@ -235,6 +238,8 @@ public final class PartitionLog: @unchecked Sendable {
         var parsed: [(header: RecordBatchHeader, marker: TransactionMarker?)] = []
         parsed.reserveCapacity(batches.count)
         for (index, batch) in batches.enumerated() {
+            // The size first, as Kafka: an oversized batch is not inflated to be refused.
+            if batch.totalSize > limit { throw .batchTooLarge(size: batch.totalSize, limit: limit) }
             do {
                 try batch.validate()
                 try batch.validateRecordFraming()
@@ -242,7 +247,6 @@ public final class PartitionLog: @unchecked Sendable {
             } catch {
                 throw .invalidBatch(index: index, error)
             }
-            if batch.totalSize > limit { throw .batchTooLarge(size: batch.totalSize, limit: limit) }
             // From the header alone (no per-record work): the newest and the first timestamp.
             if policy == .createTime && !batch.isControl {
                 if batch.maxTimestamp > now.clampedAdding(after) { throw .invalidTimestamp(timestamp: batch.maxTimestamp, now: now) }
@@ -608,11 +612,12 @@ public final class PartitionLog: @unchecked Sendable {
 
     // MARK: Deleting data
 
-    /// Before the partition's files are removed: waits out a running compaction pass and
-    /// keeps any other from starting.
+    /// Before the partition's files are removed: stops a running compaction pass (at its next
+    /// batch, its copies dropped), waits for it to end, and keeps any other from starting.
     public func markDeleted() {
-        compactionLock.lock(); defer { compactionLock.unlock() }
-        isDeleted = true
+        isDeleted.store(true, ordering: .releasing)
+        compactionLock.lock()
+        compactionLock.unlock()
     }
 
     /// DeleteRecords: moves the log start offset up to `offset` (at most the high
@@ -697,8 +702,15 @@ public final class PartitionLog: @unchecked Sendable {
 
     /// Cuts the log so that `offset` is the next offset (recovery and tests).
     public func truncate(to offset: Int64) throws(LogError) {
+        compactionLock.lock(); defer { compactionLock.unlock() }
         lock.lock(); defer { lock.unlock() }
         do {
+            // Compaction's progress cannot lie past the data that is left (Kafka's
+            // maybeTruncateCheckpoint).
+            if firstDirtyOffset > offset {
+                firstDirtyOffset = offset
+                try writeCheckpoint(Self.cleanerOffsetFile, offset)
+            }
             while segments.count > 1, segments.last!.baseOffset >= offset {
                 let last = segments.removeLast()
                 transactionIndexes[last.baseOffset] = nil

@@ -42,14 +42,22 @@ final class Segment {
     /// Why the last rebuild cut the file, when it did.
     private(set) var truncationReason: String?
 
-    /// Kafka's largestTimestamp: the newest record's, or when the records carry none, when
-    /// the segment was made (what min.compaction.lag.ms is measured against).
-    var largestTimestamp: Int64 { maxTimestamp >= 0 ? maxTimestamp : createdMilliseconds }
+    /// Kafka's largestTimestamp: the newest record's, or when the records carry none, the
+    /// log file's last modification (what min.compaction.lag.ms is measured against).
+    var largestTimestamp: Int64 {
+        maxTimestamp >= 0 ? maxTimestamp : (try? System.modificationMilliseconds(log.descriptor)) ?? createdMilliseconds
+    }
 
-    /// The first batch's newest timestamp (what max.compaction.lag.ms counts from).
-    var firstBatchTimestamp: Int64 {
-        guard let first = try? batch(at: 0), first.header.maxTimestamp >= 0 else { return createdMilliseconds }
+    /// The first batch's newest timestamp (what max.compaction.lag.ms counts from); nil when
+    /// it has none, as Kafka leaves such segments out.
+    var firstBatchTimestamp: Int64? {
+        guard let first = try? batch(at: 0), first.header.maxTimestamp > 0 else { return nil }
         return first.header.maxTimestamp
+    }
+
+    /// The copy compaction writes beside the log file, renamed over it by the swap.
+    static func cleanedPath(baseOffset: Int64, directory: String) -> String {
+        directory + "/" + fileName(baseOffset, ".log.cleaned")
     }
 
     static func fileName(_ baseOffset: Int64, _ suffix: String) -> String {

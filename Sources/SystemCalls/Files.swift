@@ -96,6 +96,13 @@ extension System {
         return Int64(status.st_size)
     }
 
+    /// When the file was last written, in milliseconds since the epoch (fstat's st_mtim).
+    public static func modificationMilliseconds(_ descriptor: Int32) throws(SystemCallError) -> Int64 {
+        var status = stat()
+        _ = try retryingInterrupts("fstat") { Glibc.fstat(descriptor, &status) }
+        return Int64(status.st_mtim.tv_sec) * 1_000 + Int64(status.st_mtim.tv_nsec) / 1_000_000
+    }
+
     public static func rename(_ from: String, to: String) throws(SystemCallError) {
         _ = try retryingInterrupts("rename \(from) -> \(to)") { Glibc.rename(from, to) }
     }
@@ -144,6 +151,46 @@ extension System {
             if error == EWOULDBLOCK { return false }
             throw SystemCallError(call: "flock", errno: error)
         }
+    }
+
+    /// Replaces the file at `path` with `bytes` so that a crash or power cut leaves the old
+    /// contents or the new, never a torn mix: written beside it, synced, renamed over it, and
+    /// the directory synced so that the rename itself is durable.
+    public static func replaceFile(_ path: String, with bytes: [UInt8]) throws(SystemCallError) {
+        let temporary = path + ".tmp"
+        let descriptor = try open(temporary, [.readWrite, .create, .truncate])
+        let written = bytes.withUnsafeBytes { buffer in
+            Result { () throws(SystemCallError) in
+                try pwrite(descriptor, buffer, at: 0)
+                try fsync(descriptor)
+            }
+        }
+        close(descriptor)
+        try written.get()
+        try rename(temporary, to: path)
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let directoryDescriptor = try open(directory, [.directory])
+        defer { close(directoryDescriptor) }
+        try fsync(directoryDescriptor)
+    }
+
+    /// The whole file at `path`, or nil when there is no such file; any other failure (no
+    /// permission, an I/O error) throws instead of passing for an empty file.
+    public static func readFileIfPresent(_ path: String) throws(SystemCallError) -> [UInt8]? {
+        let descriptor: Int32
+        do {
+            descriptor = try open(path, .readOnly)
+        } catch where error.errno == ENOENT {
+            return nil
+        }
+        defer { close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: Int(try fileSize(descriptor)))
+        let read = bytes.withUnsafeMutableBytes { buffer in
+            Result { () throws(SystemCallError) in try pread(descriptor, into: buffer, at: 0) }
+        }
+        bytes.removeSubrange(try read.get()...)
+        return bytes
     }
 
     /// The absolute path of an existing `path`, with links and "." and ".." resolved.

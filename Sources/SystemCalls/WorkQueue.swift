@@ -39,12 +39,14 @@ public final class WorkQueue: @unchecked Sendable {
         if accepted { try? System.eventFileSignal(wake) } else { work() }
     }
 
-    /// Runs `work` on the queue's thread every `milliseconds` (first after one interval)
-    /// until the queue stops. A job that overruns delays the next ones, never doubles up.
+    /// Runs `work` on the queue's thread every `milliseconds` (at least 1; first after one
+    /// interval) until the queue stops. A job that overruns delays the next ones, never
+    /// doubles up.
     public func every(milliseconds: Int, _ work: @escaping @Sendable () -> Void) {
+        let interval = max(milliseconds, 1)
         lock.lock()
-        periodic.append(Periodic(intervalMilliseconds: milliseconds,
-                                 due: System.deadline(afterMilliseconds: milliseconds, from: System.monotonicNanoseconds()), work: work))
+        periodic.append(Periodic(intervalMilliseconds: interval,
+                                 due: System.deadline(afterMilliseconds: interval, from: System.monotonicNanoseconds()), work: work))
         lock.unlock()
         try? System.eventFileSignal(wake)
     }

@@ -94,7 +94,7 @@ enum ServerProperties {
             set(&configuration.logDefaults.minimumCleanableDirtyRatio, Double(value).flatMap { (0...1).contains($0) ? $0 : nil })
         },
         "log.message.timestamp.type": { configuration, value in set(&configuration.logDefaults.timestampPolicy, TimestampPolicy(rawValue: value)) },
-        "log.cleaner.backoff.ms": { configuration, value in set(&configuration.compactionCheckMilliseconds, integer(value, minimum: 1)) },
+        "log.cleaner.backoff.ms": { configuration, value in set(&configuration.compactionCheckMilliseconds, integer(value, minimum: 0)) },
         "log.retention.check.interval.ms": { configuration, value in set(&configuration.retentionCheckMilliseconds, integer(value, minimum: 1)) },
         "producer.id.expiration.ms": { configuration, value in
             set(&configuration.producerIdExpirationMilliseconds, integer(value, minimum: Int64(1)))

@@ -85,6 +85,10 @@ struct Serve: ParsableCommand {
             settings.nodeId = id
         }
         if let id = clusterId ?? environment["SWIFTLET_CLUSTER_ID"] { settings.clusterId = id }
+        // Kafka's LogConfig.validateValues, for the broker-wide defaults.
+        if settings.logDefaults.minimumCompactionLagMilliseconds > settings.logDefaults.maximumCompactionLagMilliseconds {
+            throw ValidationError("log.cleaner.min.compaction.lag.ms must not exceed log.cleaner.max.compaction.lag.ms")
+        }
         let levelName = logLevel ?? environment["SWIFTLET_LOG_LEVEL"] ?? "info"
         guard let level = LogLevel(rawValue: levelName) else { throw ValidationError("--log-level: \"\(levelName)\" is not error, warn, info or debug") }
 

@@ -144,7 +144,11 @@ import Testing
     @Test func batchesOnlyABrokerCouldWriteOrThatContradictThemselvesAreRefused() throws {
         try withBroker { _, address in
             let client = try KafkaTestClient(address)
-            _ = try client.send(CreateTopicsRequest(topics: [.init(name: "strict", numPartitions: 1, replicationFactor: 1)]), version: 5)
+            _ = try client.send(CreateTopicsRequest(topics: [
+                .init(name: "strict", numPartitions: 1, replicationFactor: 1),
+                .init(name: "stamped", numPartitions: 1, replicationFactor: 1, configs: [.init(name: "message.timestamp.type", value: "LogAppendTime")]),
+                .init(name: "keyed", numPartitions: 1, replicationFactor: 1, configs: [.init(name: "cleanup.policy", value: "compact")]),
+            ]), version: 5)
             let records = (0..<50).map { Record(offset: Int64($0), timestamp: 1_000, key: nil, value: Array("value \($0)".utf8)) }
             func built(_ configure: (inout RecordBatchBuilder) -> Void) throws -> [UInt8] {
                 var builder = RecordBatchBuilder()
@@ -165,16 +169,22 @@ import Testing
             for position in RecordBatchLayout.recordsStart + 8..<garbled.count { garbled[position] = 0xA5 }
             let crc = CRC32C.checksum(garbled, range: RecordBatchLayout.attributes..<garbled.count)
             garbled.replaceSubrange(RecordBatchLayout.crc..<RecordBatchLayout.crc + 4, with: withUnsafeBytes(of: crc.bigEndian, Array.init))
-            let cases: [(String, [UInt8], ErrorCode)] = [
-                ("a producer id without a sequence", try built { $0.producerId = 5; $0.producerEpoch = 0 }, .invalidRecord),
-                ("LogAppendTime set by the client", try built { $0.timestampType = .logAppendTime }, .invalidTimestamp),
-                ("zstd claiming one record more", claimingOneMore(try built { $0.compression = .zstd }), .invalidRecord),
-                ("gzip claiming one record more", claimingOneMore(try built { $0.compression = .gzip }), .invalidRecord),
-                ("lz4 that does not inflate", garbled, .corruptMessage),
+            var damaged = try built { $0.producerId = 5; $0.producerEpoch = 0 }  // refused by its header, unless damaged
+            damaged[damaged.count - 1] ^= 0x01
+            var damagedKeyless = try built { _ in }  // keyless: a compacted topic's walk would refuse it, after the CRC
+            damagedKeyless[damagedKeyless.count - 1] ^= 0x01
+            let cases: [(String, String, [UInt8], ErrorCode)] = [
+                ("a producer id without a sequence", "strict", try built { $0.producerId = 5; $0.producerEpoch = 0 }, .invalidRecord),
+                ("the same with a bad CRC", "strict", damaged, .corruptMessage),
+                ("LogAppendTime set by the client, on a LogAppendTime topic", "stamped", try built { $0.timestampType = .logAppendTime }, .invalidTimestamp),
+                ("zstd claiming one record more", "strict", claimingOneMore(try built { $0.compression = .zstd }), .invalidRecord),
+                ("gzip claiming one record more", "strict", claimingOneMore(try built { $0.compression = .gzip }), .invalidRecord),
+                ("lz4 that does not inflate", "strict", garbled, .unknownServerError),
+                ("a bad CRC on a compacted topic", "keyed", damagedKeyless, .corruptMessage),
             ]
-            for (label, bytes, expected) in cases {
+            for (label, topic, bytes, expected) in cases {
                 let produced = try client.send(ProduceRequest(acks: 1, timeoutMs: 1_000, topicData: [
-                    .init(name: "strict", partitionData: [.init(index: 0, records: .bytes(bytes))]),
+                    .init(name: topic, partitionData: [.init(index: 0, records: .bytes(bytes))]),
                 ]), version: 9)
                 let partition = produced.responses[0].partitionResponses[0]
                 #expect(partition.errorCode == expected.rawValue, "\(label)")
@@ -186,6 +196,17 @@ import Testing
             ]), version: 9)
             #expect(accepted.responses[0].partitionResponses[0].errorCode == 0)
             #expect(accepted.responses[0].partitionResponses[0].baseOffset == 0)
+            // On a CreateTime topic Kafka 4.x takes a batch a client marked LogAppendTime, as CreateTime.
+            let converted = try client.send(ProduceRequest(acks: 1, timeoutMs: 1_000, topicData: [
+                .init(name: "strict", partitionData: [.init(index: 0, records: .bytes(try built { $0.timestampType = .logAppendTime }))]),
+            ]), version: 9)
+            #expect(converted.responses[0].partitionResponses[0].errorCode == 0)
+            let fetched = try client.send(FetchRequest(maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, topics: [
+                .init(topic: "strict", partitions: [.init(partition: 0, fetchOffset: 50, partitionMaxBytes: 1 << 20)]),
+            ]), version: 12)
+            let stored = try RecordBatch(bytes: try #require(fetched.responses[0].partitions[0].records?.bytes))
+            try stored.validate()
+            #expect(stored.timestampType == .createTime && stored.baseOffset == 50)
             try expectAlive(client)
         }
     }

@@ -16,11 +16,26 @@ import Testing
         }
     }
 
+    /// Below the first piece and between pieces (the running total and, for snappy, what
+    /// the blocks before left of the limit).
     @Test(arguments: [CompressionCodec.gzip, .snappy, .lz4, .zstd])
     func inflationIsBounded(codec: CompressionCodec) throws {
         let compressed = try Compression.compress(CompressionTests.text, codec: codec)
-        #expect(throws: CompressionError.tooLarge(codec: codec, limit: 1_000)) {
-            try Compression.decompress(compressed[...], codec: codec, limit: 1_000)
+        for limit in [1_000, 40_000, 100_000] {
+            #expect(throws: CompressionError.tooLarge(codec: codec, limit: limit)) {
+                try Compression.decompress(compressed[...], codec: codec, limit: limit)
+            }
+        }
+        #expect(try Compression.decompress(compressed[...], codec: codec, limit: CompressionTests.text.count) == CompressionTests.text)
+    }
+
+    /// Inflated sizes that fill the last 64 KiB piece exactly end where they should.
+    @Test(arguments: [CompressionCodec.gzip, .snappy, .lz4, .zstd])
+    func wholePiecesRoundTrip(codec: CompressionCodec) throws {
+        for size in [65_536, 131_072] {
+            let input = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+            let compressed = try Compression.compress(input, codec: codec)
+            #expect(try Compression.decompress(compressed[...], codec: codec) == input, "\(codec) \(size)")
         }
     }
 
@@ -73,7 +88,7 @@ import Testing
     @Test func aSnappyLengthClaimBeyondTheFormatIsRefused() throws {
         // Varint 0x7FFFFFF0 (about 2 GiB), then a literal of one byte.
         let claim: [UInt8] = [0xF0, 0xFF, 0xFF, 0xFF, 0x07, 0x00, 0x41]
-        #expect(throws: CompressionError.self) {
+        #expect(throws: CompressionError.corrupt(codec: .snappy, reason: "7 bytes cannot inflate to the 2147483632 claimed")) {
             try Compression.decompress(claim[...], codec: .snappy, limit: Int.max)
         }
     }

@@ -5,6 +5,7 @@ import Testing
 
 @Suite struct RecordFramingTests {
     /// Length-prefixed records: a 1-byte prefix, a 2-byte prefix (length 200), and another.
+    /// (A record body is 6 bytes at the least.)
     static let section: [UInt8] = {
         func record(_ length: Int) -> [UInt8] {
             var prefix: [UInt8] = []
@@ -13,7 +14,7 @@ import Testing
             prefix.append(UInt8(zigzag))
             return prefix + [UInt8](repeating: 7, count: length)
         }
-        return record(5) + record(200) + record(1)
+        return record(6) + record(200) + record(7)
     }()
 
     static func verdict(_ bytes: [UInt8], claimed: Int32, pieceSize: Int) -> Bool {
@@ -34,17 +35,20 @@ import Testing
         #expect(!Self.verdict(Self.section, claimed: 2, pieceSize: pieceSize))
         #expect(!Self.verdict(Self.section, claimed: 4, pieceSize: pieceSize))
         #expect(!Self.verdict(Array(Self.section.dropLast()), claimed: 3, pieceSize: pieceSize))
-        // A prefix cut in half at the end, and a zero or negative length.
-        #expect(!Self.verdict(Self.section + [0x80], claimed: 3, pieceSize: pieceSize))
+        // A prefix cut in half at the end (a fourth record claimed), a zero, negative or
+        // too short length.
+        #expect(!Self.verdict(Self.section + [0x80], claimed: 4, pieceSize: pieceSize))
         #expect(!Self.verdict([0x00, 1], claimed: 1, pieceSize: pieceSize))
         #expect(!Self.verdict([0x01, 1], claimed: 1, pieceSize: pieceSize))
-        // A prefix longer than an int32's five bytes.
+        #expect(!Self.verdict([0x0A, 1, 2, 3, 4, 5], claimed: 1, pieceSize: pieceSize))
+        // Five prefix bytes are an int32's most (Kafka reads them, minimal or not); six are not.
+        #expect(Self.verdict([0x8C, 0x80, 0x80, 0x80, 0x00] + [UInt8](repeating: 1, count: 6), claimed: 1, pieceSize: pieceSize))
         #expect(!Self.verdict([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], claimed: 1, pieceSize: pieceSize))
     }
 
     @Test func nothingClaimedNothingPresent() {
         #expect(Self.verdict([], claimed: 0, pieceSize: 1))
         #expect(!Self.verdict([], claimed: 1, pieceSize: 1))
-        #expect(!Self.verdict([0x02, 1], claimed: 0, pieceSize: 1))
+        #expect(!Self.verdict([0x0C, 1, 1, 1, 1, 1, 1], claimed: 0, pieceSize: 1))
     }
 }

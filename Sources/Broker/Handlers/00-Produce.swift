@@ -78,7 +78,20 @@ struct ProduceHandler: ApiHandler {
     private func append(_ data: ProduceRequest.PartitionProduceData, to log: PartitionLog, transactions: TransactionCoordinator, now: Int64,
                         result: ProduceResponse.PartitionProduceResponse) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
         var result = result
-        guard let records = data.records?.bytes, !records.isEmpty else { return (.corruptMessage, result) }
+        guard var records = data.records?.bytes, !records.isEmpty else { return (.corruptMessage, result) }
+        // Kafka checks a batch's size, magic, CRC and count before what its fields say, so a
+        // refusal read from the header first makes sure the header can be trusted: a batch
+        // damaged on the way is CORRUPT_MESSAGE, whatever its bytes seem to say.
+        func refused(_ code: ErrorCode, _ message: String?) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
+            do {
+                try RecordBatch(bytes: records).validate()
+            } catch {
+                return refuse(error, result, in: log.topicPartition)
+            }
+            var refusal = result
+            refusal.errorMessage = message
+            return (code, refusal)
+        }
         // The first batch's header, read once; the log validates every batch in full.
         if let header = RecordBatchHeader(records) {
             // Produce v3+ carries exactly one RecordBatch v2 per partition. The header's length
@@ -88,29 +101,35 @@ struct ProduceHandler: ApiHandler {
                 return (.invalidRecord, result)
             }
             // What only a broker may write, refused as Kafka's validateBatch refuses it:
-            // transaction markers come from the coordinator, a producer id needs a sequence,
-            // and LogAppendTime is the broker's to stamp.
+            // transaction markers come from the coordinator, and a producer id needs a sequence.
             if header.isControl {
-                result.errorMessage = "Clients are not allowed to write control records in topic partition \(log.topicPartition)"
-                return (.invalidRecord, result)
+                return refused(.invalidRecord, "Clients are not allowed to write control records in topic partition \(log.topicPartition)")
             }
             if header.hasProducerId && header.baseSequence < 0 {
-                result.errorMessage = "Invalid sequence number \(header.baseSequence) in record batch with producerId \(header.producerId) in topic partition \(log.topicPartition)"
-                return (.invalidRecord, result)
+                return refused(.invalidRecord, "Invalid sequence number \(header.baseSequence) in record batch with producerId \(header.producerId) in topic partition \(log.topicPartition)")
             }
             if header.timestampType == .logAppendTime {
-                result.recordErrors = (0..<min(max(header.recordCount, 1), Int32(Self.maximumRecordErrors))).map {
-                    .init(batchIndex: $0, batchIndexErrorMessage: "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.")
+                // Kafka 4.x's validateTimestamp: on a LogAppendTime topic, or without a timestamp,
+                // the broker's stamp cannot come from a client. On a CreateTime topic Kafka keeps
+                // the batch as CreateTime.
+                if log.currentConfiguration.timestampPolicy == .logAppendTime || header.maxTimestamp == -1 {
+                    var refusal = refused(.invalidTimestamp, "One or more records have been rejected due to invalid timestamp")
+                    if refusal.0 == .invalidTimestamp {
+                        refusal.1.recordErrors = (0..<min(max(header.recordCount, 1), Int32(Self.maximumRecordErrors))).map {
+                            .init(batchIndex: $0, batchIndexErrorMessage: "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.")
+                        }
+                    }
+                    return refusal
                 }
-                result.errorMessage = "One or more records have been rejected due to invalid timestamp"
-                return (.invalidTimestamp, result)
+                // Rewritten only when intact: a new CRC must not hide a damaged batch.
+                if (try? RecordBatch(bytes: records).validate()) != nil { RecordBatch.setCreateTime(in: &records, batchStart: 0) }
             }
             // A transactional batch must belong to a transaction of the producer's current
             // epoch that holds this partition (Kafka's partition verification): a zombie is
             // fenced, and no stray transactional write can hold the last stable offset back.
             if header.isTransactional {
                 let verdict = transactions.verify(producerId: header.producerId, producerEpoch: header.producerEpoch, partition: log.topicPartition)
-                if verdict != .none { return (verdict, result) }
+                if verdict != .none { return refused(verdict, nil) }
             }
         }
         // Compacted topics keep the latest value per key: a record without a key has no place
@@ -118,10 +137,11 @@ struct ProduceHandler: ApiHandler {
         // (Control batches were refused above.)
         if log.currentConfiguration.cleanupPolicy.compacts, let batch = try? RecordBatch(bytes: records) {
             // Streamed, and at most maximumRecordErrors listed: a small compressed batch can
-            // hold millions of keyless records.
+            // hold millions of keyless records. The CRC first, as everywhere.
             var keyless: [Int32] = []
             var index: Int32 = 0
             do {
+                try batch.validate()
                 try batch.forEachRecord { record in
                     if record.key == nil { keyless.append(index) }
                     index += 1
@@ -152,22 +172,26 @@ struct ProduceHandler: ApiHandler {
             case .batchTooLarge: return (.messageTooLarge, result)
             case .invalidTimestamp: return (.invalidTimestamp, result)
             case .invalidBatch(_, .unsupportedMagic): return (.unsupportedForMessageFormat, result)
-            // A count its offsets or records contradict is Kafka's InvalidRecordException, not
-            // retried by clients; a bad CRC or codec stream is corruption, which they retry.
             case .invalidBatch(_, let reason): return refuse(reason, result, in: log.topicPartition)
             default: return (.kafkaStorageError, result)
             }
         }
     }
 
-    /// A count its offsets or records contradict is Kafka's InvalidRecordException, which
-    /// clients do not retry; a bad CRC or compressed stream is corruption, which they do.
+    /// Kafka's codes for a batch it cannot take: a count its offsets or records contradict, or
+    /// a compressed stream that ends early, is InvalidRecordException (clients do not retry
+    /// it); a stream that does not decompress is Kafka's KafkaException, an unknown server
+    /// error; a bad CRC is CORRUPT_MESSAGE (which clients retry: it may be the network's doing).
     private func refuse(_ reason: RecordBatchError, _ result: ProduceResponse.PartitionProduceResponse,
                         in topicPartition: TopicPartition) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
         var result = result
         result.errorMessage = "\(reason) in topic partition \(topicPartition)"
         switch reason {
-        case .recordCountMismatch, .invalidRecord: return (.invalidRecord, result)
+        case .recordCountMismatch, .invalidRecord, .compression(.truncated): return (.invalidRecord, result)
+        case .compression(.tooLarge): return (.messageTooLarge, result)
+        case .compression:
+            result.errorMessage = "Failed to decompress record stream: \(reason) in topic partition \(topicPartition)"
+            return (.unknownServerError, result)
         default: return (.corruptMessage, result)
         }
     }

@@ -9,10 +9,27 @@ struct AlterUserScramCredentialsHandler: ApiHandler {
     let apiKey = ApiKey.alterUserScramCredentials
     let advertised: ClosedRange<Int16> = 0...0
 
+    private typealias Outcome = (order: [String], errors: [String: (ErrorCode, String)])
+
     func handle(_ context: RequestContext) {
         let request = context.request.body as! AlterUserScramCredentialsRequest
-        let store = context.broker.scramCredentials
-        let existing = store.all
+        var outcome: Outcome
+        do {
+            outcome = try context.broker.scramCredentials.update { existing in Self.alter(existing, request) }
+        } catch {
+            // Nothing was kept: every user not refused already failed to be stored.
+            outcome = Self.alter(context.broker.scramCredentials.all, request).1
+            for user in outcome.order where outcome.errors[user] == nil { outcome.errors[user] = (.kafkaStorageError, "\(error)") }
+        }
+        context.send(AlterUserScramCredentialsResponse(results: outcome.order.map { user in
+            let (code, message) = outcome.errors[user] ?? (.none, nil)
+            return .init(user: user, errorCode: code.rawValue, errorMessage: message)
+        }))
+    }
+
+    /// The credentials after the request (nil when it changes nothing), and each user's error.
+    private static func alter(_ existing: ScramCredentialStore.Credentials,
+                              _ request: AlterUserScramCredentialsRequest) -> (ScramCredentialStore.Credentials?, Outcome) {
         var order: [String] = []
         var deletions: [String: Int8] = [:]
         var upsertions: [String: (mechanism: Int8, iterations: Int32)] = [:]
@@ -28,7 +45,7 @@ struct AlterUserScramCredentialsHandler: ApiHandler {
             return true
         }
         for deletion in request.deletions where claim(deletion.name) {
-            if let error = Self.check(deletion.name, deletion.mechanism) {
+            if let error = check(deletion.name, deletion.mechanism) {
                 errors[deletion.name] = error
             } else if existing[deletion.name]?[deletion.mechanism] == nil {
                 errors[deletion.name] = (.resourceNotFound, "Attempt to delete a user credential that does not exist")
@@ -37,7 +54,7 @@ struct AlterUserScramCredentialsHandler: ApiHandler {
             }
         }
         for upsertion in request.upsertions where claim(upsertion.name) {
-            if let error = Self.check(upsertion.name, upsertion.mechanism) {
+            if let error = check(upsertion.name, upsertion.mechanism) {
                 errors[upsertion.name] = error
             } else if upsertion.iterations < ScramMechanism.minimumIterations {
                 errors[upsertion.name] = (.unacceptableCredential, "Too few iterations")
@@ -47,19 +64,17 @@ struct AlterUserScramCredentialsHandler: ApiHandler {
                 upsertions[upsertion.name] = (upsertion.mechanism, upsertion.iterations)
             }
         }
-        do {
-            try store.apply(deletions: deletions.map { ($0.key, $0.value) },
-                            upsertions: upsertions.map { ($0.key, $0.value.mechanism, $0.value.iterations) })
-        } catch {
-            for user in order where errors[user] == nil { errors[user] = (.kafkaStorageError, "\(error)") }
+        guard !deletions.isEmpty || !upsertions.isEmpty else { return (nil, (order, errors)) }
+        var next = existing
+        for (user, mechanism) in deletions {
+            next[user]?[mechanism] = nil
+            if next[user]?.isEmpty == true { next[user] = nil }
         }
-        context.send(AlterUserScramCredentialsResponse(results: order.map { user in
-            let (code, message) = errors[user] ?? (.none, nil)
-            return .init(user: user, errorCode: code.rawValue, errorMessage: message)
-        }))
+        for (user, credential) in upsertions { next[user, default: [:]][credential.mechanism] = credential.iterations }
+        return (next, (order, errors))
     }
 
-    static func check(_ user: String, _ mechanism: Int8) -> (ErrorCode, String)? {
+    private static func check(_ user: String, _ mechanism: Int8) -> (ErrorCode, String)? {
         if user.isEmpty { return (.unacceptableCredential, "Username must not be empty") }
         if ScramMechanism(rawValue: mechanism) == nil { return (.unsupportedSaslMechanism, "Unknown SCRAM mechanism") }
         return nil
