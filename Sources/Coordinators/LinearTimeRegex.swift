@@ -240,13 +240,27 @@ private struct Parser {
             // \Q...\E (what Java's Pattern.quote writes): literal text, and as in RE2 a
             // quantifier after it applies to its last character only.
             var item: Node
+            var matchesNothing = false
             if let quoted = quotedLiterals() {
-                guard let last = quoted.last else { continue }
-                items += quoted.dropLast()
-                item = last
-            } else {
-                guard let parsed = try atom() else { continue }  // a flag group: nothing to match
+                if let last = quoted.last {
+                    items += quoted.dropLast()
+                    item = last
+                } else {
+                    matchesNothing = true
+                    item = .empty
+                }
+            } else if let parsed = try atom() {
                 item = parsed
+            } else {
+                matchesNothing = true  // a flag group
+                item = .empty
+            }
+            if matchesNothing {
+                // RE2 reads a quantifier after an empty \Q\E or a flag group as applying to
+                // what came before ("x\Q\E*" is "x*"); with nothing before, the next atom
+                // reports the missing argument (or reads "{" as a literal).
+                guard let quantifier = peek, ["*", "+", "?", "{"].contains(quantifier), let previous = items.popLast() else { continue }
+                item = previous
             }
             var quantified = false
             while let quantifier = peek, ["*", "+", "?", "{"].contains(quantifier) {

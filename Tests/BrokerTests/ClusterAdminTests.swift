@@ -134,7 +134,7 @@ extension ClusterAdminTests {
 
     /// A single node is the metadata quorum's leader and only voter; any other partition is
     /// UNKNOWN_TOPIC_OR_PARTITION on each partition named, as Kafka's raft client answers.
-    @Test(arguments: [Int16(0), 2])
+    @Test(arguments: [Int16(0), 1, 2])
     func theQuorumIsThisNodeAlone(version: Int16) throws {
         try withBroker({ $0.nodeId = 7 }) { broker, address in
             let client = try KafkaTestClient(address)
@@ -144,6 +144,10 @@ extension ClusterAdminTests {
             let partition = try #require(described.topics.first?.partitions.first)
             #expect(partition.errorCode == 0 && partition.leaderId == 7 && partition.leaderEpoch >= 1)
             #expect(partition.currentVoters.map(\.replicaId) == [7] && partition.observers.isEmpty)
+            if version >= 1 {  // the leader's own timestamps are now
+                let voter = partition.currentVoters[0]
+                #expect(voter.lastFetchTimestamp > 0 && voter.lastCaughtUpTimestamp == voter.lastFetchTimestamp)
+            }
             if version >= 2 {
                 let (host, port) = broker.configuration.advertised
                 #expect(described.nodes.map(\.nodeId) == [7])
@@ -167,14 +171,23 @@ extension ClusterAdminTests {
             #expect(!logDirectory.contains("/./") && logDirectory.hasPrefix("/"))
             let described = try client.send(DescribeLogDirsRequest(topics: nil), version: 4)
             #expect(described.results.map(\.logDir) == [logDirectory])
+            // As Kafka: a partition named twice goes where it was named last, one result per topic.
             let altered = try client.send(AlterReplicaLogDirsRequest(dirs: [
-                .init(path: logDirectory, topics: [.init(name: "moved", partitions: [0, 5])]),
+                .init(path: logDirectory, topics: [.init(name: "moved", partitions: [0, 5]), .init(name: "other", partitions: [0])]),
                 .init(path: "/elsewhere", topics: [.init(name: "moved", partitions: [0])]),
             ]), version: 2)
-            #expect(altered.results.map(\.topicName) == ["moved", "moved"])
+            #expect(altered.results.map(\.topicName) == ["moved", "other"])
+            #expect(altered.results.map { $0.partitions.map(\.partitionIndex) } == [[0, 5], [0]])
             #expect(altered.results.map { $0.partitions.map(\.errorCode) } == [
-                [ErrorCode.none.rawValue, ErrorCode.replicaNotAvailable.rawValue], [ErrorCode.logDirNotFound.rawValue],
+                [ErrorCode.logDirNotFound.rawValue, ErrorCode.replicaNotAvailable.rawValue], [ErrorCode.replicaNotAvailable.rawValue],
             ])
+            let stays = try client.send(AlterReplicaLogDirsRequest(dirs: [.init(path: logDirectory, topics: [.init(name: "moved", partitions: [0])])]),
+                                        version: 1)
+            #expect(stays.results.map { $0.partitions.map(\.errorCode) } == [[0]])
+            // Only the path DescribeLogDirs gives: another spelling of it is another directory.
+            let spelled = try client.send(AlterReplicaLogDirsRequest(dirs: [.init(path: logDirectory + "/.", topics: [.init(name: "moved", partitions: [0])])]),
+                                          version: 2)
+            #expect(spelled.results.map { $0.partitions.map(\.errorCode) } == [[ErrorCode.logDirNotFound.rawValue]])
         }
     }
 }

@@ -43,6 +43,12 @@ import Testing
         #expect(try matches("x\\Q\\Ey", "xy") && matches("\\Q\\E", "") && matches("a|\\Q|\\E", "|"))
         #expect(try matches("\\Q[a]\\E|b", "[a]") && matches("\\Q[a]\\E|b", "b"))
         #expect(try matches("(?i)\\QAb\\E", "aB") && matches("\\Qopen(", "open("))
+        // Nothing to match, so a quantifier after it repeats what came before, as in RE2.
+        #expect(try matches("x\\Q\\E*", "xxx") && matches("x\\Q\\E*", "") && matches("x*\\Q\\E*", "xx"))
+        #expect(try matches("a(?i)*", "aaa") && matches("x\\Q\\E{", "x{"))
+        for pattern in ["\\Q\\E*", "(?i)*", "[\\Q]"] {
+            #expect(throws: LinearTimeRegex.SyntaxError.self, "\(pattern)") { try LinearTimeRegex(pattern) }
+        }
     }
 
     @Test func flagsWordBoundariesAndPosixClasses() throws {

@@ -55,7 +55,7 @@ def measure(broker, binary, scale):
     time.sleep(1)
     results["idle RSS (MB)"] = broker.memory("VmRSS")
     bootstrap = f"127.0.0.1:{broker.port}"
-    create_topics(f"127.0.0.1:{broker.port}", {"small": 1, "large": 1, "lz4": 1, "latency": 1})
+    create_topics(bootstrap, {"small": 1, "large": 1, "lz4": 1, "latency": 1})
     steps = [("produce 1M x 100 B acks=1", "small", int(1_000_000 * scale), 100, "1", "none"),
              ("produce 200k x 1 KiB acks=all", "large", int(200_000 * scale), 1024, "all", "none"),
              ("produce 200k x 1 KiB lz4", "lz4", int(200_000 * scale), 1024, "1", "lz4")]

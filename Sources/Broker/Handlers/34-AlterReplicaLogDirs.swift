@@ -4,7 +4,6 @@
 
 import KafkaProtocol
 import LogStorage
-import SystemCalls
 
 struct AlterReplicaLogDirsHandler: ApiHandler {
     let apiKey = ApiKey.alterReplicaLogDirs
@@ -13,16 +12,27 @@ struct AlterReplicaLogDirsHandler: ApiHandler {
     func handle(_ context: RequestContext) {
         let request = context.request.body as! AlterReplicaLogDirsRequest
         let broker = context.broker
-        var response = AlterReplicaLogDirsResponse()
+        // As Kafka: one destination per partition (the last named wins), one result per topic.
+        var destinations: [TopicPartition: String] = [:]
+        var order: [TopicPartition] = []
         for directory in request.dirs {
-            // Kafka compares absolute paths; a path naming the same directory otherwise is it too.
-            let isOurs = broker.logDirectory != nil && broker.logDirectory == ((try? System.canonicalPath(directory.path)) ?? directory.path)
             for topic in directory.topics {
-                response.results.append(.init(topicName: topic.name, partitions: topic.partitions.map { index in
-                    let error: ErrorCode = !isOurs ? .logDirNotFound
-                        : broker.logs.partition(TopicPartition(topic: topic.name, partition: index)) == nil ? .replicaNotAvailable : .none
-                    return .init(partitionIndex: index, errorCode: error.rawValue)
-                }))
+                for index in topic.partitions {
+                    let partition = TopicPartition(topic: topic.name, partition: index)
+                    if destinations.updateValue(directory.path, forKey: partition) == nil { order.append(partition) }
+                }
+            }
+        }
+        var response = AlterReplicaLogDirsResponse()
+        for partition in order {
+            // Kafka compares the path with each log dir's absolute path, as DescribeLogDirs names it.
+            let error: ErrorCode = destinations[partition] != broker.logDirectory ? .logDirNotFound
+                : broker.logs.partition(partition) == nil ? .replicaNotAvailable : .none
+            let result = AlterReplicaLogDirsResponse.AlterReplicaLogDirPartitionResult(partitionIndex: partition.partition, errorCode: error.rawValue)
+            if let existing = response.results.firstIndex(where: { $0.topicName == partition.topic }) {
+                response.results[existing].partitions.append(result)
+            } else {
+                response.results.append(.init(topicName: partition.topic, partitions: [result]))
             }
         }
         context.send(response)

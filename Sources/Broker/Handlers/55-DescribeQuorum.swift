@@ -11,6 +11,9 @@ struct DescribeQuorumHandler: ApiHandler {
 
     static let metadataTopic = "__cluster_metadata"
     static let leaderEpoch: Int32 = 1
+    /// Swiftlet's one listener serves clients and "controller" requests alike, without TLS or
+    /// SASL: Kafka's name for such a listener.
+    static let listenerName = "PLAINTEXT"
 
     func handle(_ context: RequestContext) {
         let request = context.request.body as! DescribeQuorumRequest
@@ -23,12 +26,14 @@ struct DescribeQuorumHandler: ApiHandler {
             return context.send(DescribeQuorumResponse(topics: request.topics.map { topic in
                 .init(topicName: topic.topicName, partitions: topic.partitions.map {
                     .init(partitionIndex: $0.partitionIndex, errorCode: ErrorCode.unknownTopicOrPartition.rawValue,
-                          errorMessage: context.version >= 2 ? "Only \(Self.metadataTopic)-0 has a quorum" : nil)
+                          errorMessage: context.version >= 2 ? "This server does not host this topic-partition." : nil)
                 })
             }))
         }
-        let leader = DescribeQuorumResponse.ReplicaState(replicaId: nodeId, logEndOffset: 0, lastFetchTimestamp: -1,
-                                                         lastCaughtUpTimestamp: System.wallClockMilliseconds())
+        // Kafka reports the current time for the leader's own fetch and catch-up.
+        let now = System.wallClockMilliseconds()
+        let leader = DescribeQuorumResponse.ReplicaState(replicaId: nodeId, logEndOffset: 0, lastFetchTimestamp: now,
+                                                         lastCaughtUpTimestamp: now)
         var response = DescribeQuorumResponse(topics: [.init(topicName: Self.metadataTopic, partitions: [
             .init(partitionIndex: 0, leaderId: nodeId, leaderEpoch: Self.leaderEpoch, highWatermark: 0,
                   currentVoters: [leader], observers: []),
@@ -36,7 +41,7 @@ struct DescribeQuorumHandler: ApiHandler {
         if context.version >= 2 {
             // The voters' endpoints (KIP-853): this node's one listener.
             let (host, port) = broker.configuration.advertised
-            response.nodes = [.init(nodeId: nodeId, listeners: [.init(name: "PLAINTEXT", host: host, port: UInt16(clamping: port))])]
+            response.nodes = [.init(nodeId: nodeId, listeners: [.init(name: Self.listenerName, host: host, port: UInt16(clamping: port))])]
         }
         context.send(response)
     }
