@@ -2,8 +2,10 @@
 // only after delete.retention.ms, leaves the active segment and transaction markers alone,
 // and recompresses rewritten batches with their own codec.
 
+import Glibc
 import KafkaRecords
 @testable import LogStorage
+import Synchronization
 import SystemCalls
 import TestSupport
 import Testing
@@ -247,5 +249,74 @@ func contents(_ log: PartitionLog) throws -> [(offset: Int64, key: String, value
         try closeSegment(log, updates: 10)
         log.markDeleted()
         #expect(try log.compact(now: 2_000) == CompactionResult())
+    }
+
+    /// Kafka cleans when the dirty share is above the ratio: exactly at it is not enough.
+    @Test func aDirtyShareEqualToTheRatioWaits() throws {
+        let log = try compactedLog { _ in }
+        _ = try log.append(keyedBatch((0..<10).map { ("a\($0)", "v") }), leaderEpoch: 0, now: 0)
+        try log.roll(now: 0)
+        #expect(try log.compact(now: 1_000).segmentsRead == 1)
+        _ = try log.append(keyedBatch((0..<10).map { ("b\($0)", "v") }), leaderEpoch: 0, now: 0)  // the same size, all dirty
+        try log.roll(now: 0)
+        #expect(try log.compact(now: 1_000).segmentsRead == 0, "0.5 is not above 0.5")
+        var configuration = log.currentConfiguration
+        configuration.minimumCleanableDirtyRatio = 0.49
+        log.update(configuration: configuration)
+        #expect(try log.compact(now: 1_000).segmentsRead == 2)
+    }
+
+    /// A record exactly min.compaction.lag.ms old may be cleaned (Kafka waits while the
+    /// newest record is younger than the lag).
+    @Test func theMinimumLagBoundary() throws {
+        let log = try compactedLog { $0.minimumCompactionLagMilliseconds = 10_000 }
+        try closeSegment(log, updates: 5, timestamp: 1_000)  // newest record at 1_004
+        #expect(try log.compact(now: 11_003).segmentsRead == 0)
+        #expect(try log.compact(now: 11_004).recordsRemoved == 4)
+    }
+
+    /// A clean segment holding records newer than the lag (a future CreateTime, say) does not
+    /// hold back older dirty ones: Kafka applies the lag to dirty segments only.
+    @Test func aYoungCleanSegmentDoesNotBlockOlderDirtyOnes() throws {
+        let log = try compactedLog { _ in }
+        try closeSegment(log, updates: 3, timestamp: 1_000_000)
+        #expect(try log.compact(now: 2_000).recordsRemoved == 2)
+        var configuration = log.currentConfiguration
+        configuration.minimumCompactionLagMilliseconds = 10_000
+        log.update(configuration: configuration)
+        try closeSegment(log, updates: 3, timestamp: 1_000)
+        let pass = try log.compact(now: 20_000)
+        #expect(pass.segmentsRead == 2 && pass.recordsRemoved == 3)
+    }
+
+    /// Only compacted topics roll at max.compaction.lag.ms.
+    @Test func deletePolicyTopicsDoNotRollAtTheCompactionLag() throws {
+        var configuration = LogConfiguration()
+        configuration.maximumCompactionLagMilliseconds = 1_000
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: configuration, now: 0)
+        _ = try log.append(keyedBatch([("k", "x")]), leaderEpoch: 0, now: 0)
+        _ = try log.append(keyedBatch([("k", "y")]), leaderEpoch: 0, now: 5_000)
+        #expect(log.segments.count == 1)
+    }
+
+    /// Deleting the partition stops a pass under way: nothing is swapped in, no copy is left,
+    /// and the deletion waits for the pass to let go.
+    @Test func deletionStopsARunningPass() throws {
+        let store = MemoryFileStore()
+        var configuration = LogConfiguration()
+        configuration.cleanupPolicy = .compact
+        let log = try PartitionLog.create(partitionA, store: store, configuration: configuration, now: 0)
+        try closeSegment(log, updates: 10)
+        let before = try contents(log)
+        let deleter = Mutex<OSThread?>(nil)
+        log.beforeCompactionSwap = {
+            deleter.withLock { $0 = try? OSThread(name: "test-delete") { log.markDeleted() } }
+            while !log.isDeleted.load(ordering: .acquiring) { usleep(1_000) }
+        }
+        #expect(try log.compact(now: 2_000) == CompactionResult())
+        deleter.withLock { $0 }?.join()
+        #expect(try contents(log).map(\.value) == before.map(\.value))
+        #expect(try store.list(log.directory).allSatisfy { !$0.hasSuffix(".cleaned") })
+        #expect(try log.compact(now: 3_000) == CompactionResult(), "no pass after deletion")
     }
 }
