@@ -159,7 +159,9 @@ def test_compaction_follows_the_topic_configs(broker_factory, tmp_path):
         time.sleep(0.2)
     assert latest("compact-now", 4) == compacted
     assert len(latest("compact-later", 301)) == 301
-    # The setting is validated as Kafka validates it.
-    with pytest.raises(Exception) as error:
-        admin.create_topics([NewTopic("bad-ratio", 1, 1, config={"min.cleanable.dirty.ratio": "1.5"})])["bad-ratio"].result(10)
-    assert "INVALID_CONFIG" in str(error.value)
+    # The settings are validated as Kafka validates them.
+    for name, config in [("bad-ratio", {"min.cleanable.dirty.ratio": "1.5"}),
+                         ("crossed-lags", {"min.compaction.lag.ms": "2000", "max.compaction.lag.ms": "1000"})]:
+        with pytest.raises(Exception) as error:
+            admin.create_topics([NewTopic(name, 1, 1, config=config)])[name].result(10)
+        assert "INVALID_CONFIG" in str(error.value)
