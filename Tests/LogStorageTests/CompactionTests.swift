@@ -143,11 +143,11 @@ func contents(_ log: PartitionLog) throws -> [(offset: Int64, key: String, value
         #expect(log.logEndOffset == 11)
     }
 
-    func compactedLog(_ configure: (inout LogConfiguration) -> Void) throws -> PartitionLog {
+    func compactedLog(store: any FileStore = MemoryFileStore(), _ configure: (inout LogConfiguration) -> Void) throws -> PartitionLog {
         var configuration = LogConfiguration()
         configuration.cleanupPolicy = .compact
         configure(&configuration)
-        return try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: configuration, now: 0)
+        return try PartitionLog.create(partitionA, store: store, configuration: configuration, now: 0)
     }
 
     /// A closed segment of `count` updates of key "k" (all but the last removable), after
@@ -208,9 +208,7 @@ func contents(_ log: PartitionLog) throws -> [(offset: Int64, key: String, value
     /// back: the swap skips it and drops the copy.
     @Test func aSegmentDeletedDuringAPassStaysDeleted() throws {
         let store = MemoryFileStore()
-        var configuration = LogConfiguration()
-        configuration.cleanupPolicy = .compact
-        let log = try PartitionLog.create(partitionA, store: store, configuration: configuration, now: 0)
+        let log = try compactedLog(store: store) { _ in }
         try closeSegment(log, updates: 10)
         try closeSegment(log, updates: 10)
         log.beforeCompactionSwap = { try? log.deleteRecords(before: 10, now: 0) }
@@ -303,9 +301,7 @@ func contents(_ log: PartitionLog) throws -> [(offset: Int64, key: String, value
     /// and the deletion waits for the pass to let go.
     @Test func deletionStopsARunningPass() throws {
         let store = MemoryFileStore()
-        var configuration = LogConfiguration()
-        configuration.cleanupPolicy = .compact
-        let log = try PartitionLog.create(partitionA, store: store, configuration: configuration, now: 0)
+        let log = try compactedLog(store: store) { _ in }
         try closeSegment(log, updates: 10)
         let before = try contents(log)
         let deleter = Mutex<OSThread?>(nil)
