@@ -82,7 +82,8 @@ struct ProduceHandler: ApiHandler {
         // Kafka checks a batch's size, magic, CRC and count before what its fields say, so a
         // refusal read from the header first makes sure the header can be trusted: a batch
         // damaged on the way is CORRUPT_MESSAGE, whatever its bytes seem to say.
-        func refused(_ code: ErrorCode, _ message: String?) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
+        func refusedByHeader(_ code: ErrorCode, _ message: String?,
+                             recordErrors: [ProduceResponse.BatchIndexAndErrorMessage] = []) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
             do {
                 try RecordBatch(bytes: records).validate()
             } catch {
@@ -90,6 +91,7 @@ struct ProduceHandler: ApiHandler {
             }
             var refusal = result
             refusal.errorMessage = message
+            refusal.recordErrors = recordErrors
             return (code, refusal)
         }
         // The first batch's header, read once; the log validates every batch in full.
@@ -103,23 +105,20 @@ struct ProduceHandler: ApiHandler {
             // What only a broker may write, refused as Kafka's validateBatch refuses it:
             // transaction markers come from the coordinator, and a producer id needs a sequence.
             if header.isControl {
-                return refused(.invalidRecord, "Clients are not allowed to write control records in topic partition \(log.topicPartition)")
+                return refusedByHeader(.invalidRecord, "Clients are not allowed to write control records in topic partition \(log.topicPartition)")
             }
             if header.hasProducerId && header.baseSequence < 0 {
-                return refused(.invalidRecord, "Invalid sequence number \(header.baseSequence) in record batch with producerId \(header.producerId) in topic partition \(log.topicPartition)")
+                return refusedByHeader(.invalidRecord, "Invalid sequence number \(header.baseSequence) in record batch with producerId \(header.producerId) in topic partition \(log.topicPartition)")
             }
             if header.timestampType == .logAppendTime {
                 // Kafka 4.x's validateTimestamp: on a LogAppendTime topic, or without a timestamp,
                 // the broker's stamp cannot come from a client. On a CreateTime topic Kafka keeps
                 // the batch as CreateTime.
                 if log.currentConfiguration.timestampPolicy == .logAppendTime || header.maxTimestamp == -1 {
-                    var refusal = refused(.invalidTimestamp, "One or more records have been rejected due to invalid timestamp")
-                    if refusal.0 == .invalidTimestamp {
-                        refusal.1.recordErrors = (0..<min(max(header.recordCount, 1), Int32(Self.maximumRecordErrors))).map {
-                            .init(batchIndex: $0, batchIndexErrorMessage: "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.")
-                        }
-                    }
-                    return refusal
+                    return refusedByHeader(.invalidTimestamp, "One or more records have been rejected due to invalid timestamp",
+                                           recordErrors: (0..<min(max(header.recordCount, 1), Int32(Self.maximumRecordErrors))).map {
+                        .init(batchIndex: $0, batchIndexErrorMessage: "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.")
+                    })
                 }
                 // Rewritten only when intact: a new CRC must not hide a damaged batch.
                 if (try? RecordBatch(bytes: records).validate()) != nil { RecordBatch.setCreateTime(in: &records, batchStart: 0) }
@@ -129,7 +128,7 @@ struct ProduceHandler: ApiHandler {
             // fenced, and no stray transactional write can hold the last stable offset back.
             if header.isTransactional {
                 let verdict = transactions.verify(producerId: header.producerId, producerEpoch: header.producerEpoch, partition: log.topicPartition)
-                if verdict != .none { return refused(verdict, nil) }
+                if verdict != .none { return refusedByHeader(verdict, nil) }
             }
         }
         // Compacted topics keep the latest value per key: a record without a key has no place
