@@ -20,6 +20,19 @@ struct RecordFraming {
 
     /// Walks the next piece; false once the records are known to be wrong (stop feeding).
     mutating func feed(_ piece: UnsafeRawBufferPointer) -> Bool {
+        // The walk runs on locals, stored back once: kept in fields, every step would be a
+        // store the compiler cannot drop (the piece's memory might alias them), and at some
+        // 10,000 small records to the mebibyte that costs more than the CRC.
+        var records = self.records
+        var bodyRemaining = self.bodyRemaining
+        var prefix = self.prefix
+        var prefixShift = self.prefixShift
+        defer {
+            self.records = records
+            self.bodyRemaining = bodyRemaining
+            self.prefix = prefix
+            self.prefixShift = prefixShift
+        }
         var index = 0
         while index < piece.count {
             if bodyRemaining > 0 {
@@ -52,7 +65,10 @@ struct RecordFraming {
                 failure = "record \(records) claims \(length) bytes, fewer than any record holds"
                 return false
             }
-            bodyRemaining = Int(length)
+            // The body is skipped at once, as far as this piece goes.
+            let skipped = min(Int(length), piece.count - index)
+            index += skipped
+            bodyRemaining = Int(length) - skipped
             records += 1
         }
         return true
