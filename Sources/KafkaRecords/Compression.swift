@@ -59,10 +59,6 @@ public enum Compression {
 
     public static func decompress(_ input: ArraySlice<UInt8>, codec: CompressionCodec,
                                   limit: Int = defaultLimit) throws(CompressionError) -> [UInt8] {
-        if codec == .none {
-            guard input.count <= limit else { throw .tooLarge(codec: codec, limit: limit) }
-            return Array(input)
-        }
         var output: [UInt8] = []
         try inflate(input, codec: codec, limit: limit) { piece in
             // As typed bytes, so the append is one copy rather than a byte-by-byte walk.
@@ -223,7 +219,7 @@ public enum Compression {
             guard input.endIndex - position >= 4 else { throw .truncated(codec: .snappy) }
             let length = input[position..<position + 4].reduce(0) { ($0 << 8) | Int($1) }
             position += 4
-            guard length <= input.endIndex - position else { throw .corrupt(codec: .snappy, reason: "xerial block past the end") }
+            guard length <= input.endIndex - position else { throw .truncated(codec: .snappy) }
             // Each block is bounded by what the blocks before left of the limit.
             let block: [UInt8]
             do {
