@@ -3,7 +3,8 @@
 // has passed since the cleaner first saw them, drop the records of aborted transactions
 // (they never count as a key's latest value), keep every transaction marker, recompress
 // rewritten batches with their own codec, and swap each cleaned segment in atomically.
-// A pass runs only when Kafka's cleaner would (dirty ratio, compaction lags, tombstones due).
+// A pass runs when Kafka's cleaner would (dirty ratio, compaction lags), or when kept
+// tombstones fall due.
 
 import KafkaRecords
 import SystemCalls
@@ -139,8 +140,9 @@ extension PartitionLog {
         let ratio = totalBytes > 0 ? Double(dirtyBytes) / Double(totalBytes) : 0
         // max.compaction.lag.ms counts from the oldest first batch of any dirty closed segment.
         let maximumLag = configuration.maximumCompactionLagMilliseconds
-        let oldestDirty = closed.filter { $0.nextOffset > firstDirtyOffset }.compactMap(\.firstBatchTimestamp).min()
-        let overdue = maximumLag < .max && oldestDirty.map { $0 < now.clampedSubtracting(maximumLag) } == true
+        let overdue = maximumLag < .max
+            && closed.filter { $0.nextOffset > firstDirtyOffset }.compactMap(\.firstBatchTimestamp).min()
+                .map { $0 < now.clampedSubtracting(maximumLag) } == true
         let tombstonesDue = earliestDeleteHorizon.map { $0 <= now } ?? false
         guard let last = cleanable.last,
               (dirtyBytes > 0 && (ratio > configuration.minimumCleanableDirtyRatio || overdue)) || tombstonesDue else {
