@@ -147,15 +147,20 @@ public struct RecordBatch: Sendable {
     /// Kafka requires of what a client sends. Walked by length prefixes only (no record is
     /// decoded); a compressed batch is inflated a piece at a time and nothing kept.
     /// (Recovery does not walk records, as Kafka's does not.)
-    public func validateRecordFraming(decompressionLimit limit: Int = Compression.defaultLimit) throws(RecordBatchError) {
+    /// With `listingKeyless`, also returns the indexes of records without a key, at most that
+    /// many (what a compacted topic refuses), read on the same walk.
+    @discardableResult
+    public func validateRecordFraming(decompressionLimit limit: Int = Compression.defaultLimit,
+                                      listingKeyless keylessLimit: Int = 0) throws(RecordBatchError) -> [Int32] {
         guard let codec = compression else { throw .unknownCodec(compressionCodecBits) }
-        var framing = RecordFraming(claimed: recordCount)
+        var framing = RecordFraming(claimed: recordCount, listingKeyless: keylessLimit)
         do {
             try Compression.inflate(bytes[recordsRange], codec: codec, limit: limit) { framing.feed($0) }
         } catch {
             throw .compression(error)
         }
         try framing.finish()
+        return framing.keyless
     }
 
     // MARK: In-place patches

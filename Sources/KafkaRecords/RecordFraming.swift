@@ -1,6 +1,8 @@
 // Checks that a batch's records section holds exactly the records its header claims, by
 // their length prefixes alone, fed in pieces as decompression hands them over.
 
+import KafkaWire
+
 /// Kafka refuses a batch whose count and content disagree ("Incorrect declared batch size"):
 /// its offsets would be reserved for records no reader can decode. The walk keeps no bytes,
 /// so a compressed batch is checked in constant memory however far it inflates.
@@ -16,7 +18,22 @@ struct RecordFraming {
 
     static let minimumRecordBody: Int32 = 6
 
-    init(claimed: Int32) { self.claimed = Int(max(claimed, 0)) }
+    /// With `listingKeyless`, the indexes of records without a key (a compacted topic refuses
+    /// them), at most that many. Each record's key length lies in its first bytes
+    /// (attributes, two deltas, the key length: `headCapacity` at the most), gathered across
+    /// pieces into `head`, so the walk still keeps nothing of the records.
+    private let keylessLimit: Int
+    private(set) var keyless: [Int32] = []
+    static let headCapacity = 1 + 10 + 5 + 5
+    private var head: [UInt8] = []
+    /// How many of the current record's first bytes to gather (0: none).
+    private var headWanted = 0
+
+    init(claimed: Int32, listingKeyless keylessLimit: Int = 0) {
+        self.claimed = Int(max(claimed, 0))
+        self.keylessLimit = keylessLimit
+        if keylessLimit > 0 { head.reserveCapacity(Self.headCapacity) }
+    }
 
     /// Walks the next piece; false once the records are known to be wrong (stop feeding).
     mutating func feed(_ piece: UnsafeRawBufferPointer) -> Bool {
@@ -36,6 +53,14 @@ struct RecordFraming {
         var index = 0
         while index < piece.count {
             if bodyRemaining > 0 {
+                if headWanted > head.count {
+                    let taken = min(headWanted - head.count, piece.count - index)
+                    head.append(contentsOf: UnsafeRawBufferPointer(rebasing: piece[index..<index + taken]))
+                    index += taken
+                    bodyRemaining -= taken
+                    if head.count == headWanted && !inspectHead(ofRecord: records - 1) { return false }
+                    continue
+                }
                 let skipped = min(bodyRemaining, piece.count - index)
                 bodyRemaining -= skipped
                 index += skipped
@@ -65,13 +90,36 @@ struct RecordFraming {
                 failure = "record \(records) claims \(length) bytes, fewer than any record holds"
                 return false
             }
-            // The body is skipped at once, as far as this piece goes.
-            let skipped = min(Int(length), piece.count - index)
-            index += skipped
-            bodyRemaining = Int(length) - skipped
             records += 1
+            bodyRemaining = Int(length)
+            if keyless.count < keylessLimit {
+                head.removeAll(keepingCapacity: true)
+                headWanted = min(Int(length), Self.headCapacity)
+                continue
+            }
+            // The body is skipped at once, as far as this piece goes.
+            let skipped = min(bodyRemaining, piece.count - index)
+            index += skipped
+            bodyRemaining -= skipped
         }
         return true
+    }
+
+    /// Reads the key length from a record's first bytes; false (the walk fails) when they do
+    /// not parse as a record.
+    private mutating func inspectHead(ofRecord index: Int) -> Bool {
+        headWanted = 0
+        var reader = ByteReader(head)
+        do {
+            _ = try reader.readInt8()  // attributes
+            _ = try reader.readVarlong()  // timestamp delta
+            _ = try reader.readVarint()  // offset delta
+            if try reader.readVarint() < 0 { keyless.append(Int32(index)) }
+            return true
+        } catch {
+            failure = "record \(index) is malformed: \(error)"
+            return false
+        }
     }
 
     /// After the last piece: the claimed records, each whole, and nothing else.

@@ -116,6 +116,24 @@ import Testing
         }
     }
 
+    /// The framing walk lists the records without a key (what a compacted topic refuses), up
+    /// to the limit asked, whatever the codec and however the pieces cut the records' heads.
+    @Test(arguments: CompressionCodec.allCases)
+    func theWalkListsKeylessRecords(codec: CompressionCodec) throws {
+        let records = (0..<5_000).map { index in
+            Record(offset: Int64(index), timestamp: 1_700_000_000_000 + Int64(index) * 1_000_003,
+                   key: index % 7 == 3 ? nil : Array("key-\(index)".utf8),
+                   value: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: index % 200))
+        }
+        var builder = RecordBatchBuilder()
+        builder.compression = codec
+        let batch = try RecordBatch(bytes: try builder.build(records))
+        let expected = records.indices.filter { records[$0].key == nil }.map(Int32.init)
+        #expect(try batch.validateRecordFraming(listingKeyless: 10_000) == expected)
+        #expect(try batch.validateRecordFraming(listingKeyless: 10) == Array(expected.prefix(10)))
+        #expect(try batch.validateRecordFraming().isEmpty)
+    }
+
     /// A compressed payload that is not a stream of its codec is refused as such.
     @Test(arguments: [CompressionCodec.gzip, .snappy, .lz4, .zstd])
     func aCompressedBatchThatDoesNotInflateIsRefused(codec: CompressionCodec) throws {

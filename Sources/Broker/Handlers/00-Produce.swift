@@ -135,17 +135,13 @@ struct ProduceHandler: ApiHandler {
         // there (Kafka's INVALID_RECORD, naming the records). The only per-record check made.
         // (Control batches were refused above.)
         if log.currentConfiguration.cleanupPolicy.compacts, let batch = try? RecordBatch(bytes: records) {
-            // Streamed, and at most maximumRecordErrors listed: a small compressed batch can
-            // hold millions of keyless records. The CRC first, as everywhere.
-            var keyless: [Int32] = []
-            var index: Int32 = 0
+            // Read on the framing walk, 64 KiB at a time whatever the batch inflates to, and at
+            // most maximumRecordErrors listed: a small compressed batch can hold millions of
+            // keyless records. The CRC first, as everywhere.
+            let keyless: [Int32]
             do {
                 try batch.validate()
-                try batch.forEachRecord { record in
-                    if record.key == nil { keyless.append(index) }
-                    index += 1
-                    return keyless.count < Self.maximumRecordErrors
-                }
+                keyless = try batch.validateRecordFraming(listingKeyless: Self.maximumRecordErrors)
             } catch {
                 return refuse(error, result, in: log.topicPartition)
             }
