@@ -26,6 +26,7 @@ private struct CompactionPlan {
     let end: Int64
     let aborted: [AbortedTransaction]
     let deleteRetentionMilliseconds: Int64
+    let indexIntervalBytes: Int
 
     func isAborted(_ batch: RecordBatch) -> Bool {
         batch.isTransactional && aborted.contains {
@@ -36,6 +37,13 @@ private struct CompactionPlan {
 
 /// A pass stopped because the partition is being deleted.
 private struct CompactionStopped: Error {}
+
+/// A segment's cleaned copy, its files written and its indexes built before the swap takes
+/// the lock.
+private struct CleanedCopy {
+    let original: Segment
+    let removed: Int
+}
 
 extension PartitionLog {
     /// Compacts the closed segments that may be cleaned, when Kafka's cleaner would: the
@@ -48,7 +56,7 @@ extension PartitionLog {
     public func compact(now: Int64) throws(LogError) -> CompactionResult {
         compactionLock.lock(); defer { compactionLock.unlock() }
         guard !isDeleted.load(ordering: .acquiring), let plan = planCompaction(now: now) else { return CompactionResult() }
-        var cleaned: [(original: Segment, removed: Int)] = []
+        var cleaned: [CleanedCopy] = []
         do {
             // Pass 1: the offset of the latest record of every key.
             var latest: [[UInt8]: Int64] = [:]
@@ -66,8 +74,8 @@ extension PartitionLog {
             result.segmentsRead = plan.segments.count
             var horizon: Int64?
             for segment in plan.segments {
-                if let removed = try writeCleanedCopy(of: segment, latest: latest, plan: plan, now: now, horizon: &horizon) {
-                    cleaned.append((segment, removed))
+                if let copy = try writeCleanedCopy(of: segment, latest: latest, plan: plan, now: now, horizon: &horizon) {
+                    cleaned.append(copy)
                 } else {
                     result.bytesBefore += segment.size
                     result.bytesAfter += segment.size
@@ -76,27 +84,27 @@ extension PartitionLog {
             beforeCompactionSwap?()
             lock.lock(); defer { lock.unlock() }
             if isDeleted.load(ordering: .acquiring) { throw CompactionStopped() }
-            for (original, removed) in cleaned {
-                let cleanedPath = Segment.cleanedPath(baseOffset: original.baseOffset, directory: directory)
+            for copy in cleaned {
                 // DeleteRecords or retention may have removed it meanwhile.
-                guard let index = segments.firstIndex(where: { $0 === original }) else {
-                    try? store.remove(cleanedPath)
+                guard let index = segments.firstIndex(where: { $0 === copy.original }) else {
+                    removeCleanedFiles(of: copy.original)
                     continue
                 }
-                // Indexes first: a crash then leaves the old log without them (rebuilt on
-                // open), never the new log with the old ones. Written by this pass, the
-                // copy's batches need no CRC check: the indexes come from their headers.
-                let base = directory + "/" + Segment.fileName(original.baseOffset, "")
+                // Renames, then a reopen under the segment's own names that loads the indexes
+                // built outside the lock. The old indexes go first and the new ones follow the
+                // log: a crash leaves a log without indexes (rebuilt on open) or with its own,
+                // never with another's.
+                let base = directory + "/" + Segment.fileName(copy.original.baseOffset, "")
                 try? store.remove(base + ".index")
                 try? store.remove(base + ".timeindex")
-                try store.rename(cleanedPath, to: base + ".log")
-                let swapped = try Segment.open(store: store, directory: directory, baseOffset: original.baseOffset,
+                for file in Segment.cleanedFiles { try store.rename(base + file + Segment.cleanedSuffix, to: base + file) }
+                let swapped = try Segment.open(store: store, directory: directory, baseOffset: copy.original.baseOffset,
                                                indexIntervalBytes: configuration.indexIntervalBytes, recover: false, now: now).segment
                 segments[index] = swapped
-                result.bytesBefore += original.size
+                result.bytesBefore += copy.original.size
                 result.bytesAfter += swapped.size
                 result.segmentsRewritten += 1
-                result.recordsRemoved += removed
+                result.recordsRemoved += copy.removed
             }
             firstDirtyOffset = max(firstDirtyOffset, plan.end)
             earliestDeleteHorizon = horizon
@@ -108,7 +116,7 @@ extension PartitionLog {
             }
             return result
         } catch is CompactionStopped {
-            for (original, _) in cleaned { try? store.remove(Segment.cleanedPath(baseOffset: original.baseOffset, directory: directory)) }
+            for copy in cleaned { removeCleanedFiles(of: copy.original) }
             return CompactionResult()
         } catch let error as LogError {
             throw error
@@ -150,7 +158,8 @@ extension PartitionLog {
         }
         return CompactionPlan(segments: cleanable, end: last.nextOffset,
                               aborted: segments.compactMap { transactionIndexes[$0.baseOffset] }.flatMap(\.entries),
-                              deleteRetentionMilliseconds: configuration.deleteRetentionMilliseconds)
+                              deleteRetentionMilliseconds: configuration.deleteRetentionMilliseconds,
+                              indexIntervalBytes: configuration.indexIntervalBytes)
     }
 
     /// Calls `body` with every batch of a closed `segment`, in order (no lock: a closed
@@ -169,11 +178,12 @@ extension PartitionLog {
         }
     }
 
-    /// Writes the cleaned copy of `segment` beside it (`.log.cleaned`, synced) and returns
-    /// how many records it drops; nil when nothing in it would change. `horizon` gathers the
-    /// earliest delete horizon of the tombstones kept.
+    /// Writes the cleaned copy of `segment` beside it (`.log.cleaned`, synced, and its indexes
+    /// built from the batch headers: written by this pass, the batches need no CRC check); nil
+    /// when nothing in it would change. `horizon` gathers the earliest delete
+    /// horizon of the tombstones kept.
     private func writeCleanedCopy(of segment: Segment, latest: [[UInt8]: Int64], plan: CompactionPlan, now: Int64,
-                                  horizon earliestHorizon: inout Int64?) throws -> Int? {
+                                  horizon earliestHorizon: inout Int64?) throws -> CleanedCopy? {
         var output: [UInt8] = []
         var changed = false
         var removed = 0
@@ -225,10 +235,23 @@ extension PartitionLog {
         guard changed else { return nil }
         // Written aside and synced; the swap renames it over the segment, so a crash leaves
         // either the old file or the new one, and a stray .cleaned file is removed on open.
-        let cleaned = try store.open(Segment.cleanedPath(baseOffset: segment.baseOffset, directory: directory), create: true)
-        try System.ftruncate(cleaned.descriptor, length: 0)
-        try cleaned.write(output, at: 0)
-        try store.sync(cleaned)
-        return removed
+        let base = directory + "/" + Segment.fileName(segment.baseOffset, "")
+        for file in Segment.cleanedFiles {
+            let handle = try store.open(base + file + Segment.cleanedSuffix, create: true)
+            try System.ftruncate(handle.descriptor, length: 0)
+            if file == ".log" {
+                try handle.write(output, at: 0)
+                try store.sync(handle)
+            }
+        }
+        // Opening the copy builds its index files from the batch headers, here, off the lock.
+        _ = try Segment.open(store: store, directory: directory, baseOffset: segment.baseOffset,
+                             indexIntervalBytes: plan.indexIntervalBytes, recover: false, now: now, suffix: Segment.cleanedSuffix)
+        return CleanedCopy(original: segment, removed: removed)
+    }
+
+    private func removeCleanedFiles(of segment: Segment) {
+        let base = directory + "/" + Segment.fileName(segment.baseOffset, "")
+        for file in Segment.cleanedFiles { try? store.remove(base + file + Segment.cleanedSuffix) }
     }
 }

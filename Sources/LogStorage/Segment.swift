@@ -55,10 +55,10 @@ final class Segment {
         return first.header.maxTimestamp
     }
 
-    /// The copy compaction writes beside the log file, renamed over it by the swap.
-    static func cleanedPath(baseOffset: Int64, directory: String) -> String {
-        directory + "/" + fileName(baseOffset, ".log.cleaned")
-    }
+    /// Compaction writes a segment's cleaned copy beside it, as these files with this suffix,
+    /// and renames them over the segment's own.
+    static let cleanedSuffix = ".cleaned"
+    static let cleanedFiles = [".log", ".index", ".timeindex"]
 
     static func fileName(_ baseOffset: Int64, _ suffix: String) -> String {
         let digits = String(baseOffset)
@@ -92,14 +92,15 @@ final class Segment {
     /// Opens an existing segment. `recover` walks and CRC-checks every batch, cutting the
     /// file at the first invalid one, and rebuilds both indexes; otherwise the indexes are
     /// loaded (and rebuilt only when missing or malformed) and the tail is found from them.
+    /// `suffix` opens a copy beside the segment's files (compaction's `.cleaned` set).
     static func open(store: any FileStore, directory: String, baseOffset: Int64, indexIntervalBytes: Int,
-                     recover: Bool, now: Int64) throws(LogError) -> (segment: Segment, recovery: RecoveryEvent?) {
+                     recover: Bool, now: Int64, suffix: String = "") throws(LogError) -> (segment: Segment, recovery: RecoveryEvent?) {
         let prefix = directory + "/" + fileName(baseOffset, "")
         do {
-            let log = try store.open(prefix + ".log", create: false)
+            let log = try store.open(prefix + ".log" + suffix, create: false)
             let size = try log.size()
-            let indexFile = try store.open(prefix + ".index", create: true)
-            let timeFile = try store.open(prefix + ".timeindex", create: true)
+            let indexFile = try store.open(prefix + ".index" + suffix, create: true)
+            let timeFile = try store.open(prefix + ".timeindex" + suffix, create: true)
             let loadedIndex = recover ? nil : try OffsetIndex.load(file: indexFile, logSize: size)
             let loadedTime = recover ? nil : try TimeIndex.load(file: timeFile, logSize: size)
             let segment = Segment(baseOffset: baseOffset, log: log, offsetIndex: loadedIndex ?? OffsetIndex(file: indexFile),
