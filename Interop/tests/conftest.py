@@ -6,12 +6,15 @@ import pathlib
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "Interop"))
+import procstat  # noqa: E402
 
 
 def swiftlet_binary():
@@ -69,16 +72,10 @@ class RunningBroker:
         return self.stop(signal.SIGKILL)
 
     def cpu_seconds(self):
-        """User and system CPU time so far, from /proc."""
-        fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return procstat.cpu_seconds(self.process.pid)
 
     def memory(self, key):
-        """A /proc/<pid>/status figure (VmRSS, VmHWM) in MB."""
-        for line in open(f"/proc/{self.process.pid}/status"):
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        return procstat.memory(self.process.pid, key)
 
     def log(self):
         try:

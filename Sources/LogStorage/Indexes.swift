@@ -78,16 +78,6 @@ struct OffsetIndexEntry: IndexEntry {
     var relativeOffset: UInt32
     var position: UInt32
 
-    init(relativeOffset: UInt32, position: UInt32) {
-        self.relativeOffset = relativeOffset
-        self.position = position
-    }
-
-    init(from reader: inout ByteReader) throws(DecodeError) {
-        relativeOffset = try reader.readUInt32()
-        position = try reader.readUInt32()
-    }
-
     func write(into writer: inout ByteWriter) {
         writer.writeUInt32(relativeOffset)
         writer.writeUInt32(position)
@@ -102,16 +92,6 @@ struct TimeIndexEntry: IndexEntry {
     var timestamp: Int64
     var relativeOffset: UInt32
 
-    init(timestamp: Int64, relativeOffset: UInt32) {
-        self.timestamp = timestamp
-        self.relativeOffset = relativeOffset
-    }
-
-    init(from reader: inout ByteReader) throws(DecodeError) {
-        timestamp = try reader.readInt64()
-        relativeOffset = try reader.readUInt32()
-    }
-
     func write(into writer: inout ByteWriter) {
         writer.writeInt64(timestamp)
         writer.writeUInt32(relativeOffset)
@@ -120,6 +100,19 @@ struct TimeIndexEntry: IndexEntry {
     /// Sorted by time and by offset.
     func follows(_ previous: Self) -> Bool { timestamp > previous.timestamp && relativeOffset > previous.relativeOffset }
     func fits(logSize: Int64) -> Bool { true }
+}
+
+// Decoders in extensions, so each entry keeps its synthesized memberwise initializer.
+extension OffsetIndexEntry {
+    init(from reader: inout ByteReader) throws(DecodeError) {
+        self.init(relativeOffset: try reader.readUInt32(), position: try reader.readUInt32())
+    }
+}
+
+extension TimeIndexEntry {
+    init(from reader: inout ByteReader) throws(DecodeError) {
+        self.init(timestamp: try reader.readInt64(), relativeOffset: try reader.readUInt32())
+    }
 }
 
 typealias OffsetIndex = SparseIndex<OffsetIndexEntry>

@@ -6,8 +6,12 @@ import SystemCalls
 public enum LogError: Error, Equatable, Sendable, CustomStringConvertible {
     /// OFFSET_OUT_OF_RANGE
     case offsetOutOfRange(requested: Int64, logStartOffset: Int64, logEndOffset: Int64)
-    /// CORRUPT_MESSAGE (bad CRC, magic, framing) for the batch at `index` in the request.
+    /// A batch at `index` in the request that is not what it claims (bad CRC, magic, codec
+    /// stream or record count); the broker picks Kafka's code from the reason.
     case invalidBatch(index: Int, RecordBatchError)
+    /// INVALID_RECORD: records without a key on a compacted topic, by index in their batch
+    /// (at most `PartitionLog.maximumListedRecordErrors`).
+    case keylessRecords([Int32])
     /// MESSAGE_TOO_LARGE: a batch over max.message.bytes.
     case batchTooLarge(size: Int, limit: Int)
     /// INVALID_TIMESTAMP: a CreateTime timestamp outside message.timestamp.{before,after}.max.ms.
@@ -28,6 +32,7 @@ public enum LogError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .offsetOutOfRange(requested, start, end):
             return "offset \(requested) is outside the log [\(start), \(end)]"
         case let .invalidBatch(index, error): return "batch \(index): \(error)"
+        case let .keylessRecords(indexes): return "\(indexes.count) record(s) without a key on a compacted topic"
         case let .batchTooLarge(size, limit): return "batch of \(size) bytes exceeds max.message.bytes \(limit)"
         case let .invalidTimestamp(timestamp, now): return "timestamp \(timestamp) is too far from the broker's time \(now)"
         case let .io(error): return error.description

@@ -85,6 +85,10 @@ public final class PartitionLog: @unchecked Sendable {
     }
     private var appendHook: (@Sendable (Int64) -> Void)?
 
+    /// At most this many refused records are named in one answer: a small compressed batch
+    /// can hold millions.
+    public static let maximumListedRecordErrors = 1_000
+
     static let logStartFile = "log-start-offset"
     static let recoveryPointFile = "recovery-point"
     /// Compaction's progress (Kafka's cleaner-offset-checkpoint), and the latest delete
@@ -233,6 +237,7 @@ public final class PartitionLog: @unchecked Sendable {
         let policy = configuration.timestampPolicy
         let before = configuration.timestampBeforeMaxMilliseconds
         let after = configuration.timestampAfterMaxMilliseconds
+        let compacts = configuration.cleanupPolicy.compacts
         lock.unlock()
         // Every header parsed and every marker read here, before the partition lock.
         var parsed: [(header: RecordBatchHeader, marker: TransactionMarker?)] = []
@@ -240,13 +245,17 @@ public final class PartitionLog: @unchecked Sendable {
         for (index, batch) in batches.enumerated() {
             // The size first, as Kafka: an oversized batch is not inflated to be refused.
             if batch.totalSize > limit { throw .batchTooLarge(size: batch.totalSize, limit: limit) }
+            let keyless: [Int32]
             do {
                 try batch.validate()
-                try batch.validateRecordFraming()
+                // A compacted log keeps the latest value per key: a record without one has no
+                // place in it (Kafka's INVALID_RECORD), found on the same walk.
+                keyless = try batch.validateRecordFraming(listingKeyless: compacts && !batch.isControl ? Self.maximumListedRecordErrors : 0)
                 parsed.append((RecordBatchHeader(records, at: batch.start)!, batch.isControl ? try TransactionMarker(batch: batch) : nil))
             } catch {
                 throw .invalidBatch(index: index, error)
             }
+            if !keyless.isEmpty { throw .keylessRecords(keyless) }
             // From the header alone (no per-record work): the newest and the first timestamp.
             if policy == .createTime && !batch.isControl {
                 if batch.maxTimestamp > now.clampedAdding(after) { throw .invalidTimestamp(timestamp: batch.maxTimestamp, now: now) }

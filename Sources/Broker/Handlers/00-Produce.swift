@@ -17,8 +17,6 @@ struct ProduceHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...13
     /// The client id of Kafka's own admin tools, the one client Kafka lets write internal topics.
     static let adminClientId = "__admin_client"
-    /// The most record errors one partition's answer lists.
-    static let maximumRecordErrors = 1_000
 
     func handle(_ context: RequestContext) {
         let request = context.request.body as! ProduceRequest
@@ -116,7 +114,7 @@ struct ProduceHandler: ApiHandler {
                 // the batch as CreateTime.
                 if log.currentConfiguration.timestampPolicy == .logAppendTime || header.maxTimestamp == -1 {
                     return refusedByHeader(.invalidTimestamp, "One or more records have been rejected due to invalid timestamp",
-                                           recordErrors: (0..<min(max(header.recordCount, 1), Int32(Self.maximumRecordErrors))).map {
+                                           recordErrors: (0..<min(max(header.recordCount, 1), Int32(PartitionLog.maximumListedRecordErrors))).map {
                         .init(batchIndex: $0, batchIndexErrorMessage: "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.")
                     })
                 }
@@ -129,28 +127,6 @@ struct ProduceHandler: ApiHandler {
             if header.isTransactional {
                 let verdict = transactions.verify(producerId: header.producerId, producerEpoch: header.producerEpoch, partition: log.topicPartition)
                 if verdict != .none { return refusedByHeader(verdict, nil) }
-            }
-        }
-        // Compacted topics keep the latest value per key: a record without a key has no place
-        // there (Kafka's INVALID_RECORD, naming the records). The only per-record check made.
-        // (Control batches were refused above.)
-        if log.currentConfiguration.cleanupPolicy.compacts, let batch = try? RecordBatch(bytes: records) {
-            // Read on the framing walk, 64 KiB at a time whatever the batch inflates to, and at
-            // most maximumRecordErrors listed: a small compressed batch can hold millions of
-            // keyless records. The CRC first, as everywhere.
-            let keyless: [Int32]
-            do {
-                try batch.validate()
-                keyless = try batch.validateRecordFraming(listingKeyless: Self.maximumRecordErrors)
-            } catch {
-                return refuse(error, result, in: log.topicPartition)
-            }
-            if !keyless.isEmpty {
-                result.recordErrors = keyless.map {
-                    .init(batchIndex: $0, batchIndexErrorMessage: "Compacted topic cannot accept message without key in topic partition \(log.topicPartition).")
-                }
-                result.errorMessage = "One or more records have been rejected"
-                return (.invalidRecord, result)
             }
         }
         do {
@@ -168,6 +144,12 @@ struct ProduceHandler: ApiHandler {
             case .invalidTimestamp: return (.invalidTimestamp, result)
             case .invalidBatch(_, .unsupportedMagic): return (.unsupportedForMessageFormat, result)
             case .invalidBatch(_, let reason): return refuse(reason, result, in: log.topicPartition)
+            case .keylessRecords(let indexes):
+                result.recordErrors = indexes.map {
+                    .init(batchIndex: $0, batchIndexErrorMessage: "Compacted topic cannot accept message without key in topic partition \(log.topicPartition).")
+                }
+                result.errorMessage = "One or more records have been rejected"
+                return (.invalidRecord, result)
             default: return (.kafkaStorageError, result)
             }
         }
