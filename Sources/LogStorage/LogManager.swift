@@ -77,30 +77,26 @@ public final class LogManager: @unchecked Sendable {
     }
 
     public func partition(_ topicPartition: TopicPartition) -> PartitionLog? {
-        lock.lock(); defer { lock.unlock() }
-        return partitions[topicPartition]
+        lock.withLock { partitions[topicPartition] }
     }
 
     public var allPartitions: [TopicPartition] {
-        lock.lock(); defer { lock.unlock() }
-        return partitions.keys.sorted()
+        lock.withLock { partitions.keys.sorted() }
     }
 
     public func createPartition(_ topicPartition: TopicPartition, configuration: LogConfiguration,
                                 now: Int64 = System.wallClockMilliseconds()) throws(LogError) -> PartitionLog {
-        lock.lock(); defer { lock.unlock() }
-        if partitions[topicPartition] != nil { throw .partitionExists(topicPartition) }
-        let log = try PartitionLog.create(topicPartition, store: store, configuration: configuration, now: now)
-        partitions[topicPartition] = log
-        return log
+        try lock.withLock { () throws(LogError) in
+            if partitions[topicPartition] != nil { throw .partitionExists(topicPartition) }
+            let log = try PartitionLog.create(topicPartition, store: store, configuration: configuration, now: now)
+            partitions[topicPartition] = log
+            return log
+        }
     }
 
     /// Removes a partition and its files; readers holding its segments finish first.
     public func deletePartition(_ topicPartition: TopicPartition) throws(LogError) {
-        lock.lock()
-        let removed = partitions.removeValue(forKey: topicPartition)
-        lock.unlock()
-        guard let removed else { throw .unknownPartition(topicPartition) }
+        guard let removed = lock.withLock({ partitions.removeValue(forKey: topicPartition) }) else { throw .unknownPartition(topicPartition) }
         removed.markDeleted()
         let directory = topicPartition.directoryName
         do {
@@ -125,8 +121,7 @@ public final class LogManager: @unchecked Sendable {
     // MARK: Background work
 
     private func openLogs() -> [PartitionLog] {
-        lock.lock(); defer { lock.unlock() }
-        return Array(partitions.values)
+        lock.withLock { Array(partitions.values) }
     }
 
 
@@ -174,18 +169,16 @@ public final class LogManager: @unchecked Sendable {
                 for partition in openLogs() { try? partition.flush() }
             }
         }
-        lock.lock()
-        self.cleaner = cleaner
-        lock.unlock()
+        lock.withLock { self.cleaner = cleaner }
     }
 
     /// Flushes every partition, writes the clean-shutdown marker and stops the cleaner.
     /// The directory lock is released when the manager goes away.
     public func shutdown() throws(LogError) {
-        lock.lock()
-        let cleaner = self.cleaner
-        self.cleaner = nil
-        lock.unlock()
+        let cleaner = lock.withLock {
+            defer { self.cleaner = nil }
+            return self.cleaner
+        }
         cleaner?.stop()
         let logs = openLogs()
         syncQueue?.stop()

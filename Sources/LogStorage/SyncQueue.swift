@@ -23,35 +23,34 @@ final class SyncQueue: @unchecked Sendable {
     }
 
     func enqueue(_ log: PartitionLog, completion: @escaping @Sendable (LogError?) -> Void) {
-        lock.lock()
-        if stopped {
-            lock.unlock()
-            completion(.io(SystemCallError(call: "fsync queue (shut down)", errno: 108)))  // ESHUTDOWN
-            return
+        // nil: the queue has stopped.
+        let schedule: Bool? = lock.withLock {
+            if stopped { return nil }
+            pending.append(Waiter(log: log, completion: completion))
+            defer { draining = true }
+            return !draining
         }
-        pending.append(Waiter(log: log, completion: completion))
-        let schedule = !draining
-        draining = true
-        lock.unlock()
-        if schedule { thread.execute { [self] in drain() } }
+        switch schedule {
+        case nil: completion(.io(SystemCallError(call: "fsync queue (shut down)", errno: 108)))  // ESHUTDOWN
+        case true?: thread.execute { [self] in drain() }
+        case false?: break
+        }
     }
 
     /// Syncs what is queued, then ends the thread.
     func stop() {
-        lock.lock()
-        stopped = true
-        lock.unlock()
+        lock.withLock { stopped = true }
         thread.stop()
     }
 
     /// Rounds until nothing is pending: each round syncs every partition waited on once.
     private func drain() {
         while true {
-            lock.lock()
-            let batch = pending
-            pending = []
-            if batch.isEmpty { draining = false }
-            lock.unlock()
+            let batch = lock.withLock {
+                defer { pending = [] }
+                if pending.isEmpty { draining = false }
+                return pending
+            }
             if batch.isEmpty { return }
             var results: [ObjectIdentifier: LogError?] = [:]
             for waiter in batch {

@@ -1,11 +1,11 @@
-// A plain mutex (pthread) for state that must be locked across calls with typed throws,
-// where a closure-taking lock would erase the error type. Lock, defer unlock.
+// A plain mutex (pthread) whose `withLock` passes a typed error through, where
+// Synchronization.Mutex's closure would erase the error type.
 
 import Glibc
 
 public final class Lock: @unchecked Sendable {
     // The pthread mutex is the synchronization itself; it lives at a stable heap address.
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
     public init() {
         mutex = .allocate(capacity: 1)
@@ -18,6 +18,16 @@ public final class Lock: @unchecked Sendable {
         mutex.deallocate()
     }
 
+    /// Runs `body` with the mutex held; whatever it throws, the mutex is released.
+    @inlinable
+    public func withLock<Result, Failure: Error>(_ body: () throws(Failure) -> Result) throws(Failure) -> Result {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+
+    /// For a lock held across calls (a condition wait, a handover between functions); prefer
+    /// `withLock` everywhere else.
     public func lock() { pthread_mutex_lock(mutex) }
     public func unlock() { pthread_mutex_unlock(mutex) }
 }

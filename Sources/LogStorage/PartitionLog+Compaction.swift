@@ -54,7 +54,10 @@ extension PartitionLog {
     /// fetches go on; each cleaned segment is swapped in under it.
     @discardableResult
     public func compact(now: Int64) throws(LogError) -> CompactionResult {
-        compactionLock.lock(); defer { compactionLock.unlock() }
+        try compactionLock.withLock { () throws(LogError) in try compactHoldingCompactionLock(now: now) }
+    }
+
+    private func compactHoldingCompactionLock(now: Int64) throws(LogError) -> CompactionResult {
         guard !isDeleted.load(ordering: .acquiring), let plan = planCompaction(now: now) else { return CompactionResult() }
         var cleaned: [CleanedCopy] = []
         do {
@@ -82,39 +85,40 @@ extension PartitionLog {
                 }
             }
             beforeCompactionSwap?()
-            lock.lock(); defer { lock.unlock() }
-            if isDeleted.load(ordering: .acquiring) { throw CompactionStopped() }
-            for copy in cleaned {
-                // DeleteRecords or retention may have removed it meanwhile.
-                guard let index = segments.firstIndex(where: { $0 === copy.original }) else {
-                    removeCleanedFiles(of: copy.original)
-                    continue
+            return try lock.withLock { () throws(any Error) -> CompactionResult in
+                if isDeleted.load(ordering: .acquiring) { throw CompactionStopped() }
+                for copy in cleaned {
+                    // DeleteRecords or retention may have removed it meanwhile.
+                    guard let index = segments.firstIndex(where: { $0 === copy.original }) else {
+                        removeCleanedFiles(of: copy.original)
+                        continue
+                    }
+                    // Renames, then a reopen under the segment's own names that loads the indexes
+                    // built outside the lock. The old indexes go first and the new ones follow the
+                    // log: a crash leaves a log without indexes (rebuilt on open) or with its own,
+                    // never with another's.
+                    let base = directory + "/" + Segment.fileName(copy.original.baseOffset, "")
+                    try? store.remove(base + ".index")
+                    try? store.remove(base + ".timeindex")
+                    for file in Segment.cleanedFiles { try store.rename(base + file + Segment.cleanedSuffix, to: base + file) }
+                    let swapped = try Segment.open(store: store, directory: directory, baseOffset: copy.original.baseOffset,
+                                                   indexIntervalBytes: configuration.indexIntervalBytes, recover: false, now: now).segment
+                    segments[index] = swapped
+                    result.bytesBefore += copy.original.size
+                    result.bytesAfter += swapped.size
+                    result.segmentsRewritten += 1
+                    result.recordsRemoved += copy.removed
                 }
-                // Renames, then a reopen under the segment's own names that loads the indexes
-                // built outside the lock. The old indexes go first and the new ones follow the
-                // log: a crash leaves a log without indexes (rebuilt on open) or with its own,
-                // never with another's.
-                let base = directory + "/" + Segment.fileName(copy.original.baseOffset, "")
-                try? store.remove(base + ".index")
-                try? store.remove(base + ".timeindex")
-                for file in Segment.cleanedFiles { try store.rename(base + file + Segment.cleanedSuffix, to: base + file) }
-                let swapped = try Segment.open(store: store, directory: directory, baseOffset: copy.original.baseOffset,
-                                               indexIntervalBytes: configuration.indexIntervalBytes, recover: false, now: now).segment
-                segments[index] = swapped
-                result.bytesBefore += copy.original.size
-                result.bytesAfter += swapped.size
-                result.segmentsRewritten += 1
-                result.recordsRemoved += copy.removed
+                firstDirtyOffset = max(firstDirtyOffset, plan.end)
+                earliestDeleteHorizon = horizon
+                try writeCheckpoint(Self.cleanerOffsetFile, firstDirtyOffset)
+                if let horizon {
+                    try writeCheckpoint(Self.deleteHorizonFile, horizon)
+                } else {
+                    try? store.remove(directory + "/" + Self.deleteHorizonFile)
+                }
+                return result
             }
-            firstDirtyOffset = max(firstDirtyOffset, plan.end)
-            earliestDeleteHorizon = horizon
-            try writeCheckpoint(Self.cleanerOffsetFile, firstDirtyOffset)
-            if let horizon {
-                try writeCheckpoint(Self.deleteHorizonFile, horizon)
-            } else {
-                try? store.remove(directory + "/" + Self.deleteHorizonFile)
-            }
-            return result
         } catch is CompactionStopped {
             for copy in cleaned { removeCleanedFiles(of: copy.original) }
             return CompactionResult()
@@ -132,34 +136,35 @@ extension PartitionLog {
     /// (Kafka cleans below the last stable offset) and at the first dirty segment holding
     /// records younger than min.compaction.lag.ms.
     private func planCompaction(now: Int64) -> CompactionPlan? {
-        lock.lock(); defer { lock.unlock() }
-        guard configuration.cleanupPolicy.compacts, segments.count > 1 else { return nil }
-        let closed = segments.dropLast()
-        let stableEnd = producers.firstUnstableOffset ?? .max
-        let minimumLag = configuration.minimumCompactionLagMilliseconds
-        let youngest = now.clampedSubtracting(minimumLag)
-        let cleanable = Array(closed.prefix { segment in
-            segment.nextOffset <= stableEnd
-                && (segment.nextOffset <= firstDirtyOffset || minimumLag == 0 || segment.largestTimestamp <= youngest)
-        })
-        let dirty = cleanable.filter { $0.nextOffset > firstDirtyOffset }
-        let dirtyBytes = dirty.reduce(Int64(0)) { $0 + $1.size }
-        let totalBytes = cleanable.reduce(Int64(0)) { $0 + $1.size }
-        let ratio = totalBytes > 0 ? Double(dirtyBytes) / Double(totalBytes) : 0
-        // max.compaction.lag.ms counts from the oldest first batch of any dirty closed segment.
-        let maximumLag = configuration.maximumCompactionLagMilliseconds
-        let overdue = maximumLag < .max
-            && closed.filter { $0.nextOffset > firstDirtyOffset }.compactMap(\.firstBatchTimestamp).min()
-                .map { $0 < now.clampedSubtracting(maximumLag) } == true
-        let tombstonesDue = earliestDeleteHorizon.map { $0 <= now } ?? false
-        guard let last = cleanable.last,
-              (dirtyBytes > 0 && (ratio > configuration.minimumCleanableDirtyRatio || overdue)) || tombstonesDue else {
-            return nil
+        lock.withLock { () -> CompactionPlan? in
+            guard configuration.cleanupPolicy.compacts, segments.count > 1 else { return nil }
+            let closed = segments.dropLast()
+            let stableEnd = producers.firstUnstableOffset ?? .max
+            let minimumLag = configuration.minimumCompactionLagMilliseconds
+            let youngest = now.clampedSubtracting(minimumLag)
+            let cleanable = Array(closed.prefix { segment in
+                segment.nextOffset <= stableEnd
+                    && (segment.nextOffset <= firstDirtyOffset || minimumLag == 0 || segment.largestTimestamp <= youngest)
+            })
+            let dirty = cleanable.filter { $0.nextOffset > firstDirtyOffset }
+            let dirtyBytes = dirty.reduce(Int64(0)) { $0 + $1.size }
+            let totalBytes = cleanable.reduce(Int64(0)) { $0 + $1.size }
+            let ratio = totalBytes > 0 ? Double(dirtyBytes) / Double(totalBytes) : 0
+            // max.compaction.lag.ms counts from the oldest first batch of any dirty closed segment.
+            let maximumLag = configuration.maximumCompactionLagMilliseconds
+            let overdue = maximumLag < .max
+                && closed.filter { $0.nextOffset > firstDirtyOffset }.compactMap(\.firstBatchTimestamp).min()
+                    .map { $0 < now.clampedSubtracting(maximumLag) } == true
+            let tombstonesDue = earliestDeleteHorizon.map { $0 <= now } ?? false
+            guard let last = cleanable.last,
+                  (dirtyBytes > 0 && (ratio > configuration.minimumCleanableDirtyRatio || overdue)) || tombstonesDue else {
+                return nil
+            }
+            return CompactionPlan(segments: cleanable, end: last.nextOffset,
+                                  aborted: segments.compactMap { transactionIndexes[$0.baseOffset] }.flatMap(\.entries),
+                                  deleteRetentionMilliseconds: configuration.deleteRetentionMilliseconds,
+                                  indexIntervalBytes: configuration.indexIntervalBytes)
         }
-        return CompactionPlan(segments: cleanable, end: last.nextOffset,
-                              aborted: segments.compactMap { transactionIndexes[$0.baseOffset] }.flatMap(\.entries),
-                              deleteRetentionMilliseconds: configuration.deleteRetentionMilliseconds,
-                              indexIntervalBytes: configuration.indexIntervalBytes)
     }
 
     /// Calls `body` with every batch of a closed `segment`, in order (no lock: a closed

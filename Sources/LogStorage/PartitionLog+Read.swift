@@ -1,0 +1,127 @@
+// Reading a partition: file regions for sendfile from the batch that holds an offset, and
+// the lookups by timestamp that ListOffsets makes.
+
+import KafkaRecords
+import SystemCalls
+
+extension PartitionLog {
+    // MARK: Read
+
+    /// Reads from the batch that contains `offset` (a consumer asking for a mid-batch
+    /// offset gets the whole batch and skips the records before it). At most `maxBytes`,
+    /// except that with `minOneBatch` the first batch comes whole however large (KIP-74);
+    /// the last batch may be cut at `maxBytes`, as Kafka does. `maxOffset` (exclusive)
+    /// stops earlier; `readCommitted` stops at the last stable offset and names the aborted
+    /// transactions up to it, all under one acquisition of the lock.
+    public func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool, maxOffset: Int64? = nil,
+                     readCommitted: Bool = false) throws(LogError) -> ReadResult {
+        try lock.withLock { () throws(LogError) in
+            let end = segments.last!.nextOffset
+            guard offset >= startOffset && offset <= end else {
+                throw .offsetOutOfRange(requested: offset, logStartOffset: startOffset, logEndOffset: end)
+            }
+            let stable = lastStableOffsetLocked
+            let limit = min(maxOffset ?? end, readCommitted ? stable : end)
+            let aborted = readCommitted ? abortedTransactionsLocked(from: offset, to: stable) : []
+            let empty = ReadResult(regions: [], highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable,
+                                   abortedTransactions: aborted)
+            guard offset < limit else { return empty }
+            do throws(SystemCallError) {
+                var index = segmentIndex(containing: offset)
+                while index < segments.count {
+                    let segment = segments[index]
+                    if let first = try segment.locate(offset: offset), first.header.baseOffset < limit {
+                        var stop = segment.size
+                        if limit < segment.nextOffset {
+                            // Up to the first batch at or past the limit.
+                            var position = first.position
+                            while let location = try segment.batch(at: position), location.header.baseOffset < limit {
+                                position = location.end
+                            }
+                            stop = position
+                        }
+                        var length = Int(min(stop - first.position, Int64(maxBytes)))
+                        if minOneBatch { length = max(length, first.size) }
+                        guard length > 0 else { return empty }
+                        return ReadResult(regions: [LogRegion(file: segment.log, position: first.position, length: length)],
+                                          highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable,
+                                          abortedTransactions: aborted)
+                    }
+                    index += 1
+                }
+                return empty
+            } catch {
+                throw .io(error)
+            }
+        }
+    }
+
+    /// Lock held. The last segment whose base offset is at or below `offset`.
+    func segmentIndex(containing offset: Int64) -> Int {
+        var low = 0
+        var high = segments.count
+        while low < high {
+            let middle = (low + high) / 2
+            if segments[middle].baseOffset <= offset { low = middle + 1 } else { high = middle }
+        }
+        return max(0, low - 1)
+    }
+
+    // MARK: Timestamps (ListOffsets)
+
+    /// The first offset whose record timestamp is at or after `timestamp`, with that
+    /// record's timestamp; nil when every record is older.
+    public func offset(forTimestamp timestamp: Int64) throws(LogError) -> (offset: Int64, timestamp: Int64)? {
+        try lock.withLock { () throws(LogError) in
+            do {
+                for segment in segments where segment.maxTimestamp >= timestamp {
+                    guard let location = try segment.locate(timestamp: timestamp) else { continue }
+                    var found: Record?
+                    try forEachRecord(at: location, in: segment) { record in
+                        if record.timestamp >= timestamp && record.offset >= startOffset { found = record }
+                        return found == nil
+                    }
+                    if let found { return (found.offset, found.timestamp) }
+                }
+                return nil
+            } catch let error as SystemCallError {
+                throw .io(error)
+            } catch let error as LogError {
+                throw error
+            } catch {
+                throw .io(SystemCallError(call: "timestamp lookup", errno: 5))
+            }
+        }
+    }
+
+    /// The record with the largest timestamp (ListOffsets -3, KIP-734); nil for an empty log.
+    public func maxTimestampRecord() throws(LogError) -> (offset: Int64, timestamp: Int64)? {
+        try lock.withLock { () throws(LogError) in
+            guard let segment = segments.filter({ $0.maxTimestamp >= 0 }).max(by: { $0.maxTimestamp < $1.maxTimestamp }) else { return nil }
+            do {
+                guard let location = try segment.locate(offset: segment.offsetOfMaxTimestamp) else { return nil }
+                var best: Record?
+                try forEachRecord(at: location, in: segment) { record in
+                    if best.map({ $0.timestamp < record.timestamp }) ?? true { best = record }
+                    return true
+                }
+                return best.map { ($0.offset, $0.timestamp) }
+            } catch let error as SystemCallError {
+                throw .io(error)
+            } catch let error as LogError {
+                throw error
+            } catch {
+                throw .io(SystemCallError(call: "max timestamp lookup", errno: 5))
+            }
+        }
+    }
+
+    private func forEachRecord(at location: BatchLocation, in segment: Segment, _ body: (Record) -> Bool) throws {
+        let bytes = try segment.log.read(count: location.size, at: location.position)
+        do {
+            try RecordBatch(bytes: bytes).forEachRecord(body)
+        } catch {
+            throw LogError.corruptSegment(path: segment.log.path, position: location.position, reason: error.description)
+        }
+    }
+}
