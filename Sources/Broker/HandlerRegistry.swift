@@ -4,29 +4,30 @@
 import KafkaProtocol
 import Reactor
 
-/// Everything a handler needs to answer one request.
-struct RequestContext: Sendable {
+/// Everything a handler needs to answer one request, typed by that request so that only its
+/// response can be sent.
+struct RequestContext<Request: KafkaRequest>: Sendable {
     let broker: Broker
-    let request: DecodedRequest
+    let header: RequestHeader
     let responder: Responder
     let eventLoop: EventLoop
     /// The client's address as Kafka prints it ("/127.0.0.1"), for group member listings.
     let clientHost: String
 
-    var version: Int16 { request.apiVersion }
-    var clientId: String { request.header.clientId ?? "" }
+    var version: Int16 { header.requestApiVersion }
+    var clientId: String { header.clientId ?? "" }
 
     /// Encodes `response` at the request's version, with its correlation id. Records given
     /// as `.external(length, id)` go out as `regions[id]`, with sendfile. From any thread: an
     /// answer from elsewhere (the admin thread, a parked JoinGroup released by another
     /// member) hops to the connection's loop.
-    func send<Response: KafkaResponse>(_ response: Response, regions: [FileRegion] = []) {
+    func send(_ response: Request.Response, regions: [FileRegion] = []) {
         guard eventLoop.inEventLoop else {
             eventLoop.execute { send(response, regions: regions) }
             return
         }
         do {
-            let (bytes, splices) = try RequestCodec.encodeWithSplices(response: response, version: version, correlationId: request.correlationId)
+            let (bytes, splices) = try RequestCodec.encodeWithSplices(response: response, version: version, correlationId: header.correlationId)
             guard !splices.isEmpty else {
                 responder.respond(bytes)
                 return
@@ -42,27 +43,55 @@ struct RequestContext: Sendable {
             responder.respond(parts)
         } catch {
             // A handler built a response its version cannot carry: a bug, not the client's.
-            broker.log("cannot encode \(Response.self) v\(version): \(error); closing the connection")
+            broker.log("cannot encode \(Request.Response.self) v\(version): \(error); closing the connection")
             responder.closeConnection()
         }
     }
 }
 
+/// The connection a request came on, as every handler's context carries it.
+struct RequestOrigin: Sendable {
+    let broker: Broker
+    let responder: Responder
+    let eventLoop: EventLoop
+    let clientHost: String
+}
+
 protocol ApiHandler: Sendable {
+    /// The request this handler answers; its api key is the handler's.
+    associatedtype Request: KafkaRequest
     /// What ApiVersions advertises. May start below the schema's minimum where Kafka 4.x
     /// does (Produce from v0 for old librdkafka's feature checks).
     var advertised: ClosedRange<Int16> { get }
-    /// What the handler accepts: the advertised range clipped to what the schema decodes.
-    var apiKey: ApiKey { get }
     /// True when this request creates or deletes files (a topic: a directory and three
     /// files per partition): it then runs on the broker's admin thread, so the reactor's
     /// other connections are not stalled. Answers still leave in request order.
-    func runsOnAdminThread(_ context: RequestContext) -> Bool
-    func handle(_ context: RequestContext)
+    func runsOnAdminThread(_ request: Request, _ context: RequestContext<Request>) -> Bool
+    func handle(_ request: Request, _ context: RequestContext<Request>)
 }
 
 extension ApiHandler {
-    func runsOnAdminThread(_ context: RequestContext) -> Bool { false }
+    var apiKey: ApiKey { Request.apiKey }
+
+    func runsOnAdminThread(_ request: Request, _ context: RequestContext<Request>) -> Bool { false }
+
+    /// Hands a decoded request to `handle` as this handler's own type, on the admin thread
+    /// when the handler asks for it. The registry chose this handler by the request's api key,
+    /// so the body is of type `Request`; were it not (a bug), the connection is closed.
+    func dispatch(_ decoded: DecodedRequest, from origin: RequestOrigin) {
+        guard let request = decoded.body as? Request else {
+            origin.broker.log("\(decoded.apiKey.name) was decoded as \(type(of: decoded.body)), not \(Request.self); closing the connection")
+            origin.responder.closeConnection()
+            return
+        }
+        let context = RequestContext<Request>(broker: origin.broker, header: decoded.header, responder: origin.responder,
+                                              eventLoop: origin.eventLoop, clientHost: origin.clientHost)
+        if runsOnAdminThread(request, context) {
+            origin.broker.adminWork.execute { handle(request, context) }
+        } else {
+            handle(request, context)
+        }
+    }
 }
 
 struct HandlerRegistry: Sendable {

@@ -48,12 +48,7 @@ final class KafkaConnection: ConnectionHandler {
             responder.closeConnection()
             return
         }
-        let context = RequestContext(broker: broker, request: request, responder: responder, eventLoop: info.eventLoop, clientHost: clientHost)
-        if handler.runsOnAdminThread(context) {
-            broker.adminWork.execute { handler.handle(context) }
-        } else {
-            handler.handle(context)
-        }
+        handler.dispatch(request, from: RequestOrigin(broker: broker, responder: responder, eventLoop: info.eventLoop, clientHost: clientHost))
     }
 
     func connectionClosed() {}

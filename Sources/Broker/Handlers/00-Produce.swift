@@ -11,15 +11,14 @@ import Synchronization
 import SystemCalls
 
 struct ProduceHandler: ApiHandler {
-    let apiKey = ApiKey.produce
+    typealias Request = ProduceRequest
     /// Kafka 4.x advertises v0 (librdkafka before 2.11 turns compression off otherwise,
     /// KAFKA-18659) but serves v3+; requests below v3 are closed as unsupported.
     let advertised: ClosedRange<Int16> = 0...13
     /// The client id of Kafka's own admin tools, the one client Kafka lets write internal topics.
     static let adminClientId = "__admin_client"
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! ProduceRequest
+    func handle(_ request: ProduceRequest, _ context: RequestContext<ProduceRequest>) {
         let broker = context.broker
         let now = System.wallClockMilliseconds()
         var response = ProduceResponse()
@@ -173,7 +172,7 @@ struct ProduceHandler: ApiHandler {
         }
     }
 
-    private func respondToAll(_ request: ProduceRequest, with error: ErrorCode, context: RequestContext) {
+    private func respondToAll(_ request: ProduceRequest, with error: ErrorCode, context: RequestContext<ProduceRequest>) {
         guard request.acks != 0 else {
             context.responder.closeConnection()
             return

@@ -11,11 +11,10 @@ import Reactor
 import SystemCalls
 
 struct FetchHandler: ApiHandler {
-    let apiKey = ApiKey.fetch
+    typealias Request = FetchRequest
     let advertised: ClosedRange<Int16> = 4...18
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! FetchRequest
+    func handle(_ request: FetchRequest, _ context: RequestContext<FetchRequest>) {
         let broker = context.broker
         let byId = context.version >= 13
         func resolve(name: String, id: Uuid) -> (String?, Uuid) {
@@ -49,7 +48,7 @@ struct FetchHandler: ApiHandler {
 /// One Fetch, possibly parked. Lives on its connection's event loop.
 final class FetchOperation: @unchecked Sendable {
     // Touched only on `context.eventLoop` (wake-ups and the timer both run there).
-    let context: RequestContext
+    let context: RequestContext<FetchRequest>
     let request: FetchRequest
     let plan: FetchPlan
     private var done = false
@@ -57,7 +56,7 @@ final class FetchOperation: @unchecked Sendable {
     private var timer: UInt64?
     private let partitions: [TopicPartition]
 
-    init(context: RequestContext, request: FetchRequest, plan: FetchPlan) {
+    init(context: RequestContext<FetchRequest>, request: FetchRequest, plan: FetchPlan) {
         self.context = context
         self.request = request
         self.plan = plan

@@ -6,11 +6,10 @@ import KafkaProtocol
 import LogStorage
 
 struct ListOffsetsHandler: ApiHandler {
-    let apiKey = ApiKey.listOffsets
+    typealias Request = ListOffsetsRequest
     let advertised: ClosedRange<Int16> = 1...11
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! ListOffsetsRequest
+    func handle(_ request: ListOffsetsRequest, _ context: RequestContext<ListOffsetsRequest>) {
         let broker = context.broker
         var response = ListOffsetsResponse()
         for topic in request.topics {

@@ -7,28 +7,28 @@ import KafkaWire
 import LogStorage
 
 struct MetadataHandler: ApiHandler {
-    let apiKey = ApiKey.metadata
+    typealias Request = MetadataRequest
     let advertised: ClosedRange<Int16> = 0...13
 
     /// The topics asked for (nil: all) and whether missing ones may be created.
-    private func wanted(_ context: RequestContext) -> (topics: [MetadataRequest.MetadataRequestTopic]?, allowCreate: Bool) {
-        let request = context.request.body as! MetadataRequest
+    private func wanted(_ request: MetadataRequest, _ context: RequestContext<MetadataRequest>)
+        -> (topics: [MetadataRequest.MetadataRequestTopic]?, allowCreate: Bool) {
         // v0: an empty list means all topics; v1+: null means all, empty means none.
         let requested = context.version == 0 && request.topics?.isEmpty == true ? nil : request.topics
         return (requested, context.broker.configuration.autoCreateTopics && (context.version < 4 || request.allowAutoTopicCreation))
     }
 
     /// Auto-creation makes files: then on the admin thread, as CreateTopics.
-    func runsOnAdminThread(_ context: RequestContext) -> Bool {
-        let (requested, allowCreate) = wanted(context)
+    func runsOnAdminThread(_ request: MetadataRequest, _ context: RequestContext<MetadataRequest>) -> Bool {
+        let (requested, allowCreate) = wanted(request, context)
         let topics = context.broker.topics
         return allowCreate && (requested ?? []).contains {
             $0.name.map { topics.topic(named: $0) == nil && TopicRegistry.validate($0) == nil } ?? false
         }
     }
 
-    func handle(_ context: RequestContext) {
-        let (requested, allowCreate) = wanted(context)
+    func handle(_ request: MetadataRequest, _ context: RequestContext<MetadataRequest>) {
+        let (requested, allowCreate) = wanted(request, context)
         let broker = context.broker
         let (host, port) = broker.configuration.advertised
         var response = MetadataResponse(

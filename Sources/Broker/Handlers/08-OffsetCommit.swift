@@ -8,11 +8,10 @@ import KafkaWire
 import LogStorage
 
 struct OffsetCommitHandler: ApiHandler {
-    let apiKey = ApiKey.offsetCommit
+    typealias Request = OffsetCommitRequest
     let advertised: ClosedRange<Int16> = 2...10
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! OffsetCommitRequest
+    func handle(_ request: OffsetCommitRequest, _ context: RequestContext<OffsetCommitRequest>) {
         let broker = context.broker
         let byId = context.version >= 10
         var inputs: [OffsetCommitInput] = []

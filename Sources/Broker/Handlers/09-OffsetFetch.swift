@@ -8,7 +8,7 @@ import KafkaWire
 import LogStorage
 
 struct OffsetFetchHandler: ApiHandler {
-    let apiKey = ApiKey.offsetFetch
+    typealias Request = OffsetFetchRequest
     let advertised: ClosedRange<Int16> = 1...10
 
     /// One topic of the answer.
@@ -18,8 +18,7 @@ struct OffsetFetchHandler: ApiHandler {
         var partitions: [(index: Int32, committed: CommittedOffset?, error: ErrorCode)]
     }
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! OffsetFetchRequest
+    func handle(_ request: OffsetFetchRequest, _ context: RequestContext<OffsetFetchRequest>) {
         var response = OffsetFetchResponse()
         if context.version >= 8 {
             response.groups = request.groups.map { group in
@@ -53,7 +52,7 @@ struct OffsetFetchHandler: ApiHandler {
     /// `wanted` nil: every committed offset of the group.
     /// With `requireStable`, a partition whose offset waits on an open transaction answers
     /// UNSTABLE_OFFSET_COMMIT (the client retries).
-    private func fetch(_ context: RequestContext, groupId: String, wanted: [(String, Uuid, [Int32])]?,
+    private func fetch(_ context: RequestContext<OffsetFetchRequest>, groupId: String, wanted: [(String, Uuid, [Int32])]?,
                        memberId: String?, memberEpoch: Int32, requireStable: Bool) -> (ErrorCode, [TopicOffsets]) {
         let broker = context.broker
         let byId = context.version >= 10

@@ -6,7 +6,7 @@ import Coordinators
 import KafkaProtocol
 
 struct FindCoordinatorHandler: ApiHandler {
-    let apiKey = ApiKey.findCoordinator
+    typealias Request = FindCoordinatorRequest
     /// Kafka 4.x advertises v0 (librdkafka before 2.11 gates lz4 on it).
     let advertised: ClosedRange<Int16> = 0...6
 
@@ -15,13 +15,12 @@ struct FindCoordinatorHandler: ApiHandler {
     private static let transactionKeyType: Int8 = 1
 
     /// The first group lookup creates __consumer_offsets (50 partitions of files).
-    func runsOnAdminThread(_ context: RequestContext) -> Bool {
-        (context.request.body as! FindCoordinatorRequest).keyType == Self.groupKeyType
+    func runsOnAdminThread(_ request: FindCoordinatorRequest, _ context: RequestContext<FindCoordinatorRequest>) -> Bool {
+        request.keyType == Self.groupKeyType
             && context.broker.topics.topic(named: OffsetsTopic.name) == nil
     }
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! FindCoordinatorRequest
+    func handle(_ request: FindCoordinatorRequest, _ context: RequestContext<FindCoordinatorRequest>) {
         let broker = context.broker
         let (host, port) = broker.configuration.advertised
         let (error, message) = check(keyType: request.keyType, broker: broker)

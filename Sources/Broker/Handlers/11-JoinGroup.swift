@@ -6,12 +6,11 @@ import Coordinators
 import KafkaProtocol
 
 struct JoinGroupHandler: ApiHandler {
-    let apiKey = ApiKey.joinGroup
+    typealias Request = JoinGroupRequest
     /// Kafka 4.x advertises v0 (old librdkafka gates SASL GSSAPI on it).
     let advertised: ClosedRange<Int16> = 0...9
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! JoinGroupRequest
+    func handle(_ request: JoinGroupRequest, _ context: RequestContext<JoinGroupRequest>) {
         let version = context.version
         let input = JoinGroupInput(
             groupId: request.groupId, memberId: request.memberId, groupInstanceId: request.groupInstanceId,

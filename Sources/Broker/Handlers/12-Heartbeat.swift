@@ -4,11 +4,10 @@
 import KafkaProtocol
 
 struct HeartbeatHandler: ApiHandler {
-    let apiKey = ApiKey.heartbeat
+    typealias Request = HeartbeatRequest
     let advertised: ClosedRange<Int16> = 0...4
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! HeartbeatRequest
+    func handle(_ request: HeartbeatRequest, _ context: RequestContext<HeartbeatRequest>) {
         let error = context.broker.groups.heartbeat(groupId: request.groupId, generationId: request.generationId,
                                                     memberId: request.memberId, groupInstanceId: request.groupInstanceId)
         context.send(HeartbeatResponse(errorCode: error.rawValue))

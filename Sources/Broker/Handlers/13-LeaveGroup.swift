@@ -4,11 +4,10 @@
 import KafkaProtocol
 
 struct LeaveGroupHandler: ApiHandler {
-    let apiKey = ApiKey.leaveGroup
+    typealias Request = LeaveGroupRequest
     let advertised: ClosedRange<Int16> = 0...5
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! LeaveGroupRequest
+    func handle(_ request: LeaveGroupRequest, _ context: RequestContext<LeaveGroupRequest>) {
         let identities: [(memberId: String, groupInstanceId: String?)] = context.version >= 3
             ? request.members.map { ($0.memberId, $0.groupInstanceId) }
             : [(request.memberId, nil)]

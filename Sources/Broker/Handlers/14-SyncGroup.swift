@@ -5,11 +5,10 @@ import Coordinators
 import KafkaProtocol
 
 struct SyncGroupHandler: ApiHandler {
-    let apiKey = ApiKey.syncGroup
+    typealias Request = SyncGroupRequest
     let advertised: ClosedRange<Int16> = 0...5
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! SyncGroupRequest
+    func handle(_ request: SyncGroupRequest, _ context: RequestContext<SyncGroupRequest>) {
         let version = context.version
         context.broker.groups.sync(
             groupId: request.groupId, generationId: request.generationId, memberId: request.memberId,

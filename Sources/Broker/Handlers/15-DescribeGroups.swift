@@ -5,11 +5,10 @@ import Coordinators
 import KafkaProtocol
 
 struct DescribeGroupsHandler: ApiHandler {
-    let apiKey = ApiKey.describeGroups
+    typealias Request = DescribeGroupsRequest
     let advertised: ClosedRange<Int16> = 0...6
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! DescribeGroupsRequest
+    func handle(_ request: DescribeGroupsRequest, _ context: RequestContext<DescribeGroupsRequest>) {
         let response = DescribeGroupsResponse(groups: request.groups.map { groupId in
             guard let group = context.broker.groups.describeClassicGroup(groupId), group.error == .none else {
                 let notFound = context.version >= 6

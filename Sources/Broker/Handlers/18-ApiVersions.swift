@@ -6,11 +6,10 @@ import KafkaProtocol
 import KafkaWire
 
 struct ApiVersionsHandler: ApiHandler {
-    let apiKey = ApiKey.apiVersions
+    typealias Request = ApiVersionsRequest
     let advertised: ClosedRange<Int16> = 0...4
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! ApiVersionsRequest
+    func handle(_ request: ApiVersionsRequest, _ context: RequestContext<ApiVersionsRequest>) {
         var response = ApiVersionsResponse(errorCode: ErrorCode.none.rawValue, apiKeys: context.broker.handlers.advertisedVersions)
         if context.version >= 3 && (!Self.isValidSoftwareField(request.clientSoftwareName) || !Self.isValidSoftwareField(request.clientSoftwareVersion)) {
             response.errorCode = ErrorCode.invalidRequest.rawValue

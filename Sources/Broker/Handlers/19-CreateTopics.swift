@@ -6,13 +6,12 @@ import KafkaProtocol
 import LogStorage
 
 struct CreateTopicsHandler: ApiHandler {
-    let apiKey = ApiKey.createTopics
+    typealias Request = CreateTopicsRequest
     let advertised: ClosedRange<Int16> = 2...7
 
-    func runsOnAdminThread(_ context: RequestContext) -> Bool { true }
+    func runsOnAdminThread(_ request: CreateTopicsRequest, _ context: RequestContext<CreateTopicsRequest>) -> Bool { true }
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! CreateTopicsRequest
+    func handle(_ request: CreateTopicsRequest, _ context: RequestContext<CreateTopicsRequest>) {
         let broker = context.broker
         var response = CreateTopicsResponse()
         var seen: [String: Int] = [:]

@@ -5,13 +5,12 @@ import KafkaProtocol
 import KafkaWire
 
 struct DeleteTopicsHandler: ApiHandler {
-    let apiKey = ApiKey.deleteTopics
+    typealias Request = DeleteTopicsRequest
     let advertised: ClosedRange<Int16> = 1...6
 
-    func runsOnAdminThread(_ context: RequestContext) -> Bool { true }
+    func runsOnAdminThread(_ request: DeleteTopicsRequest, _ context: RequestContext<DeleteTopicsRequest>) -> Bool { true }
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! DeleteTopicsRequest
+    func handle(_ request: DeleteTopicsRequest, _ context: RequestContext<DeleteTopicsRequest>) {
         let broker = context.broker
         let wanted: [(name: String?, id: Uuid)] = context.version >= 6
             ? request.topics.map { ($0.name, $0.topicId) }

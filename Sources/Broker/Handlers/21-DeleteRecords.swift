@@ -6,11 +6,10 @@ import LogStorage
 import SystemCalls
 
 struct DeleteRecordsHandler: ApiHandler {
-    let apiKey = ApiKey.deleteRecords
+    typealias Request = DeleteRecordsRequest
     let advertised: ClosedRange<Int16> = 0...2
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! DeleteRecordsRequest
+    func handle(_ request: DeleteRecordsRequest, _ context: RequestContext<DeleteRecordsRequest>) {
         let now = System.wallClockMilliseconds()
         var response = DeleteRecordsResponse()
         for topic in request.topics {

@@ -7,17 +7,16 @@ import Coordinators
 import KafkaProtocol
 
 struct InitProducerIdHandler: ApiHandler {
-    let apiKey = ApiKey.initProducerId
+    typealias Request = InitProducerIdRequest
     let advertised: ClosedRange<Int16> = 0...5
 
     /// The first transactional id creates __transaction_state (50 partitions of files).
-    func runsOnAdminThread(_ context: RequestContext) -> Bool {
-        (context.request.body as! InitProducerIdRequest).transactionalId != nil
+    func runsOnAdminThread(_ request: InitProducerIdRequest, _ context: RequestContext<InitProducerIdRequest>) -> Bool {
+        request.transactionalId != nil
             && context.broker.topics.topic(named: TransactionCoordinator.stateTopic) == nil
     }
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! InitProducerIdRequest
+    func handle(_ request: InitProducerIdRequest, _ context: RequestContext<InitProducerIdRequest>) {
         var response = InitProducerIdResponse(errorCode: 0, producerId: -1, producerEpoch: -1)
         if let transactionalId = request.transactionalId {
             let result = context.broker.transactions.initProducerId(

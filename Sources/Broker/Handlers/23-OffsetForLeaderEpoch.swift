@@ -6,11 +6,10 @@ import KafkaProtocol
 import LogStorage
 
 struct OffsetForLeaderEpochHandler: ApiHandler {
-    let apiKey = ApiKey.offsetForLeaderEpoch
+    typealias Request = OffsetForLeaderEpochRequest
     let advertised: ClosedRange<Int16> = 2...4
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! OffsetForLeaderEpochRequest
+    func handle(_ request: OffsetForLeaderEpochRequest, _ context: RequestContext<OffsetForLeaderEpochRequest>) {
         var response = OffsetForLeaderEpochResponse()
         for topic in request.topics {
             var topicResult = OffsetForLeaderEpochResponse.OffsetForLeaderTopicResult(topic: topic.topic)

@@ -7,13 +7,12 @@ import KafkaProtocol
 import LogStorage
 
 struct AddPartitionsToTxnHandler: ApiHandler {
-    let apiKey = ApiKey.addPartitionsToTxn
+    typealias Request = AddPartitionsToTxnRequest
     let advertised: ClosedRange<Int16> = 0...5
 
     typealias TopicResult = AddPartitionsToTxnResponse.AddPartitionsToTxnTopicResult
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! AddPartitionsToTxnRequest
+    func handle(_ request: AddPartitionsToTxnRequest, _ context: RequestContext<AddPartitionsToTxnRequest>) {
         var response = AddPartitionsToTxnResponse()
         if context.version <= 3 {
             response.resultsByTopicV3AndBelow = add(context, transactionalId: request.v3AndBelowTransactionalId, producerId: request.v3AndBelowProducerId,
@@ -28,7 +27,7 @@ struct AddPartitionsToTxnHandler: ApiHandler {
         context.send(response)
     }
 
-    private func add(_ context: RequestContext, transactionalId: String, producerId: Int64, producerEpoch: Int16,
+    private func add(_ context: RequestContext<AddPartitionsToTxnRequest>, transactionalId: String, producerId: Int64, producerEpoch: Int16,
                      topics: [AddPartitionsToTxnRequest.AddPartitionsToTxnTopic], verifyOnly: Bool) -> [TopicResult] {
         let broker = context.broker
         let partitions = topics.flatMap { topic in topic.partitions.map { TopicPartition(topic: topic.name, partition: $0) } }

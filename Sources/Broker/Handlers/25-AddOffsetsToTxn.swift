@@ -6,11 +6,10 @@ import KafkaProtocol
 import LogStorage
 
 struct AddOffsetsToTxnHandler: ApiHandler {
-    let apiKey = ApiKey.addOffsetsToTxn
+    typealias Request = AddOffsetsToTxnRequest
     let advertised: ClosedRange<Int16> = 0...4
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! AddOffsetsToTxnRequest
+    func handle(_ request: AddOffsetsToTxnRequest, _ context: RequestContext<AddOffsetsToTxnRequest>) {
         let broker = context.broker
         var result = ErrorCode.none
         do {

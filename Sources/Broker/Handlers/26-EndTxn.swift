@@ -4,11 +4,10 @@
 import KafkaProtocol
 
 struct EndTxnHandler: ApiHandler {
-    let apiKey = ApiKey.endTxn
+    typealias Request = EndTxnRequest
     let advertised: ClosedRange<Int16> = 0...5
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! EndTxnRequest
+    func handle(_ request: EndTxnRequest, _ context: RequestContext<EndTxnRequest>) {
         let error = context.broker.transactions.endTransaction(
             transactionalId: request.transactionalId, producerId: request.producerId, producerEpoch: request.producerEpoch,
             commit: request.committed)

@@ -8,11 +8,10 @@ import KafkaProtocol
 import LogStorage
 
 struct WriteTxnMarkersHandler: ApiHandler {
-    let apiKey = ApiKey.writeTxnMarkers
+    typealias Request = WriteTxnMarkersRequest
     let advertised: ClosedRange<Int16> = 1...2
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! WriteTxnMarkersRequest
+    func handle(_ request: WriteTxnMarkersRequest, _ context: RequestContext<WriteTxnMarkersRequest>) {
         let writer = BrokerMarkerWriter(logs: context.broker.logs, groups: context.broker.groups)
         context.send(WriteTxnMarkersResponse(markers: request.markers.map { marker in
             .init(producerId: marker.producerId, topics: marker.topics.map { topic in

@@ -6,11 +6,10 @@ import KafkaProtocol
 import LogStorage
 
 struct TxnOffsetCommitHandler: ApiHandler {
-    let apiKey = ApiKey.txnOffsetCommit
+    typealias Request = TxnOffsetCommitRequest
     let advertised: ClosedRange<Int16> = 0...5
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! TxnOffsetCommitRequest
+    func handle(_ request: TxnOffsetCommitRequest, _ context: RequestContext<TxnOffsetCommitRequest>) {
         let broker = context.broker
         let groupPartition = TopicPartition(topic: OffsetsTopic.name, partition: broker.groups.offsetsPartition(for: request.groupId))
         // The group's partition must be in the producer's transaction (AddOffsetsToTxn).

@@ -4,10 +4,10 @@
 import KafkaProtocol
 
 struct DescribeAclsHandler: ApiHandler {
-    let apiKey = ApiKey.describeAcls
+    typealias Request = DescribeAclsRequest
     let advertised: ClosedRange<Int16> = 1...3
 
-    func handle(_ context: RequestContext) {
+    func handle(_ request: DescribeAclsRequest, _ context: RequestContext<DescribeAclsRequest>) {
         context.send(DescribeAclsResponse(errorCode: ErrorCode.securityDisabled.rawValue,
                                           errorMessage: "No Authorizer is configured on the broker"))
     }

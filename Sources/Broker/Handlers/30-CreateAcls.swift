@@ -4,11 +4,10 @@
 import KafkaProtocol
 
 struct CreateAclsHandler: ApiHandler {
-    let apiKey = ApiKey.createAcls
+    typealias Request = CreateAclsRequest
     let advertised: ClosedRange<Int16> = 1...3
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! CreateAclsRequest
+    func handle(_ request: CreateAclsRequest, _ context: RequestContext<CreateAclsRequest>) {
         context.send(CreateAclsResponse(results: request.creations.map { _ in
             .init(errorCode: ErrorCode.securityDisabled.rawValue, errorMessage: noAuthorizerMessage)
         }))

@@ -4,11 +4,10 @@
 import KafkaProtocol
 
 struct DeleteAclsHandler: ApiHandler {
-    let apiKey = ApiKey.deleteAcls
+    typealias Request = DeleteAclsRequest
     let advertised: ClosedRange<Int16> = 1...3
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! DeleteAclsRequest
+    func handle(_ request: DeleteAclsRequest, _ context: RequestContext<DeleteAclsRequest>) {
         context.send(DeleteAclsResponse(filterResults: request.filters.map { _ in
             .init(errorCode: ErrorCode.securityDisabled.rawValue, errorMessage: noAuthorizerMessage)
         }))

@@ -13,11 +13,10 @@ enum ConfigResourceType: Int8 {
 }
 
 struct DescribeConfigsHandler: ApiHandler {
-    let apiKey = ApiKey.describeConfigs
+    typealias Request = DescribeConfigsRequest
     let advertised: ClosedRange<Int16> = 1...4
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! DescribeConfigsRequest
+    func handle(_ request: DescribeConfigsRequest, _ context: RequestContext<DescribeConfigsRequest>) {
         let broker = context.broker
         var response = DescribeConfigsResponse()
         for resource in request.resources {

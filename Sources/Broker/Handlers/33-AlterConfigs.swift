@@ -4,11 +4,10 @@
 import KafkaProtocol
 
 struct AlterConfigsHandler: ApiHandler {
-    let apiKey = ApiKey.alterConfigs
+    typealias Request = AlterConfigsRequest
     let advertised: ClosedRange<Int16> = 0...2
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! AlterConfigsRequest
+    func handle(_ request: AlterConfigsRequest, _ context: RequestContext<AlterConfigsRequest>) {
         var response = AlterConfigsResponse()
         for resource in request.resources {
             var overrides: [String: String] = [:]

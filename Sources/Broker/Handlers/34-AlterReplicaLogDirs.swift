@@ -6,11 +6,10 @@ import KafkaProtocol
 import LogStorage
 
 struct AlterReplicaLogDirsHandler: ApiHandler {
-    let apiKey = ApiKey.alterReplicaLogDirs
+    typealias Request = AlterReplicaLogDirsRequest
     let advertised: ClosedRange<Int16> = 1...2
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! AlterReplicaLogDirsRequest
+    func handle(_ request: AlterReplicaLogDirsRequest, _ context: RequestContext<AlterReplicaLogDirsRequest>) {
         let broker = context.broker
         // As Kafka: one destination per partition (the last named wins), one result per topic.
         var destinations: [TopicPartition: String] = [:]

@@ -6,11 +6,10 @@ import LogStorage
 import SystemCalls
 
 struct DescribeLogDirsHandler: ApiHandler {
-    let apiKey = ApiKey.describeLogDirs
+    typealias Request = DescribeLogDirsRequest
     let advertised: ClosedRange<Int16> = 1...5
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! DescribeLogDirsRequest
+    func handle(_ request: DescribeLogDirsRequest, _ context: RequestContext<DescribeLogDirsRequest>) {
         let broker = context.broker
         let directory = broker.logDirectory
         var result = DescribeLogDirsResponse.DescribeLogDirsResult(errorCode: 0, logDir: directory ?? "(memory)")

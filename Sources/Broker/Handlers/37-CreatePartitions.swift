@@ -5,13 +5,12 @@ import KafkaProtocol
 import LogStorage
 
 struct CreatePartitionsHandler: ApiHandler {
-    let apiKey = ApiKey.createPartitions
+    typealias Request = CreatePartitionsRequest
     let advertised: ClosedRange<Int16> = 0...3
 
-    func runsOnAdminThread(_ context: RequestContext) -> Bool { true }
+    func runsOnAdminThread(_ request: CreatePartitionsRequest, _ context: RequestContext<CreatePartitionsRequest>) -> Bool { true }
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! CreatePartitionsRequest
+    func handle(_ request: CreatePartitionsRequest, _ context: RequestContext<CreatePartitionsRequest>) {
         let broker = context.broker
         var counts: [String: Int] = [:]
         for topic in request.topics { counts[topic.name, default: 0] += 1 }

@@ -4,11 +4,10 @@
 import KafkaProtocol
 
 struct DeleteGroupsHandler: ApiHandler {
-    let apiKey = ApiKey.deleteGroups
+    typealias Request = DeleteGroupsRequest
     let advertised: ClosedRange<Int16> = 0...2
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! DeleteGroupsRequest
+    func handle(_ request: DeleteGroupsRequest, _ context: RequestContext<DeleteGroupsRequest>) {
         context.send(DeleteGroupsResponse(results: request.groupsNames.map {
             .init(groupId: $0, errorCode: context.broker.groups.deleteGroup($0).rawValue)
         }))

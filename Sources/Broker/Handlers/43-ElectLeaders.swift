@@ -4,14 +4,13 @@
 import KafkaProtocol
 
 struct ElectLeadersHandler: ApiHandler {
-    let apiKey = ApiKey.electLeaders
+    typealias Request = ElectLeadersRequest
     let advertised: ClosedRange<Int16> = 0...2
 
     /// Kafka's election types: preferred (0) and unclean (1); v0 asks for preferred only.
     private static let electionTypes: ClosedRange<Int8> = 0...1
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! ElectLeadersRequest
+    func handle(_ request: ElectLeadersRequest, _ context: RequestContext<ElectLeadersRequest>) {
         let topics = context.broker.topics
         guard Self.electionTypes.contains(request.electionType) else {
             let message = "Unknown election type \(request.electionType)"

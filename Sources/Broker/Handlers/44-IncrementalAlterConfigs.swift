@@ -4,11 +4,10 @@
 import KafkaProtocol
 
 struct IncrementalAlterConfigsHandler: ApiHandler {
-    let apiKey = ApiKey.incrementalAlterConfigs
+    typealias Request = IncrementalAlterConfigsRequest
     let advertised: ClosedRange<Int16> = 0...1
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! IncrementalAlterConfigsRequest
+    func handle(_ request: IncrementalAlterConfigsRequest, _ context: RequestContext<IncrementalAlterConfigsRequest>) {
         var response = IncrementalAlterConfigsResponse()
         for resource in request.resources {
             var invalid: String?

@@ -5,11 +5,10 @@
 import KafkaProtocol
 
 struct AlterPartitionReassignmentsHandler: ApiHandler {
-    let apiKey = ApiKey.alterPartitionReassignments
+    typealias Request = AlterPartitionReassignmentsRequest
     let advertised: ClosedRange<Int16> = 0...1
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! AlterPartitionReassignmentsRequest
+    func handle(_ request: AlterPartitionReassignmentsRequest, _ context: RequestContext<AlterPartitionReassignmentsRequest>) {
         let broker = context.broker
         context.send(AlterPartitionReassignmentsResponse(
             allowReplicationFactorChange: request.allowReplicationFactorChange,

@@ -4,10 +4,10 @@
 import KafkaProtocol
 
 struct ListPartitionReassignmentsHandler: ApiHandler {
-    let apiKey = ApiKey.listPartitionReassignments
+    typealias Request = ListPartitionReassignmentsRequest
     let advertised: ClosedRange<Int16> = 0...0
 
-    func handle(_ context: RequestContext) {
+    func handle(_ request: ListPartitionReassignmentsRequest, _ context: RequestContext<ListPartitionReassignmentsRequest>) {
         context.send(ListPartitionReassignmentsResponse(topics: []))
     }
 }

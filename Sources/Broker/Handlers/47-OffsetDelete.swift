@@ -6,11 +6,10 @@ import KafkaProtocol
 import LogStorage
 
 struct OffsetDeleteHandler: ApiHandler {
-    let apiKey = ApiKey.offsetDelete
+    typealias Request = OffsetDeleteRequest
     let advertised: ClosedRange<Int16> = 0...0
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! OffsetDeleteRequest
+    func handle(_ request: OffsetDeleteRequest, _ context: RequestContext<OffsetDeleteRequest>) {
         let partitions = request.topics.flatMap { topic in
             topic.partitions.map { TopicPartition(topic: topic.name, partition: $0.partitionIndex) }
         }

@@ -5,11 +5,10 @@
 import KafkaProtocol
 
 struct DescribeUserScramCredentialsHandler: ApiHandler {
-    let apiKey = ApiKey.describeUserScramCredentials
+    typealias Request = DescribeUserScramCredentialsRequest
     let advertised: ClosedRange<Int16> = 0...0
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! DescribeUserScramCredentialsRequest
+    func handle(_ request: DescribeUserScramCredentialsRequest, _ context: RequestContext<DescribeUserScramCredentialsRequest>) {
         let credentials = context.broker.scramCredentials.all
         func described(_ user: String) -> DescribeUserScramCredentialsResponse.DescribeUserScramCredentialsResult {
             guard let mechanisms = credentials[user] else {

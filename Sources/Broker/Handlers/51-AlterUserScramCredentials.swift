@@ -6,13 +6,12 @@
 import KafkaProtocol
 
 struct AlterUserScramCredentialsHandler: ApiHandler {
-    let apiKey = ApiKey.alterUserScramCredentials
+    typealias Request = AlterUserScramCredentialsRequest
     let advertised: ClosedRange<Int16> = 0...0
 
     private typealias Outcome = (order: [String], errors: [String: (ErrorCode, String)])
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! AlterUserScramCredentialsRequest
+    func handle(_ request: AlterUserScramCredentialsRequest, _ context: RequestContext<AlterUserScramCredentialsRequest>) {
         var outcome: Outcome
         do {
             outcome = try context.broker.scramCredentials.update { existing in Self.alter(existing, request) }

@@ -6,7 +6,7 @@ import KafkaProtocol
 import SystemCalls
 
 struct DescribeQuorumHandler: ApiHandler {
-    let apiKey = ApiKey.describeQuorum
+    typealias Request = DescribeQuorumRequest
     let advertised: ClosedRange<Int16> = 0...2
 
     static let metadataTopic = "__cluster_metadata"
@@ -15,8 +15,7 @@ struct DescribeQuorumHandler: ApiHandler {
     /// SASL: Kafka's name for such a listener.
     static let listenerName = "PLAINTEXT"
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! DescribeQuorumRequest
+    func handle(_ request: DescribeQuorumRequest, _ context: RequestContext<DescribeQuorumRequest>) {
         let broker = context.broker
         let nodeId = broker.configuration.nodeId
         // Kafka's raft client answers exactly one partition, its own; any other request gets

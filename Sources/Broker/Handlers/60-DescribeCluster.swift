@@ -3,11 +3,10 @@
 import KafkaProtocol
 
 struct DescribeClusterHandler: ApiHandler {
-    let apiKey = ApiKey.describeCluster
+    typealias Request = DescribeClusterRequest
     let advertised: ClosedRange<Int16> = 0...2
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! DescribeClusterRequest
+    func handle(_ request: DescribeClusterRequest, _ context: RequestContext<DescribeClusterRequest>) {
         let broker = context.broker
         let (host, port) = broker.configuration.advertised
         var response = DescribeClusterResponse(errorCode: 0, endpointType: request.endpointType, clusterId: broker.clusterId,

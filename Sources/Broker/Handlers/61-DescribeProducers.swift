@@ -5,11 +5,10 @@ import KafkaProtocol
 import LogStorage
 
 struct DescribeProducersHandler: ApiHandler {
-    let apiKey = ApiKey.describeProducers
+    typealias Request = DescribeProducersRequest
     let advertised: ClosedRange<Int16> = 0...0
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! DescribeProducersRequest
+    func handle(_ request: DescribeProducersRequest, _ context: RequestContext<DescribeProducersRequest>) {
         context.send(DescribeProducersResponse(topics: request.topics.map { topic in
             .init(name: topic.name, partitions: topic.partitionIndexes.map { index in
                 guard let log = context.broker.logs.partition(TopicPartition(topic: topic.name, partition: index)) else {

@@ -3,11 +3,10 @@
 import KafkaProtocol
 
 struct DescribeTransactionsHandler: ApiHandler {
-    let apiKey = ApiKey.describeTransactions
+    typealias Request = DescribeTransactionsRequest
     let advertised: ClosedRange<Int16> = 0...0
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! DescribeTransactionsRequest
+    func handle(_ request: DescribeTransactionsRequest, _ context: RequestContext<DescribeTransactionsRequest>) {
         context.send(DescribeTransactionsResponse(transactionStates: request.transactionalIds.map { id in
             guard let metadata = context.broker.transactions.describe(id) else {
                 return .init(errorCode: ErrorCode.transactionalIdNotFound.rawValue, transactionalId: id, transactionState: "",

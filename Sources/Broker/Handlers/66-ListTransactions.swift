@@ -5,11 +5,10 @@ import Coordinators
 import KafkaProtocol
 
 struct ListTransactionsHandler: ApiHandler {
-    let apiKey = ApiKey.listTransactions
+    typealias Request = ListTransactionsRequest
     let advertised: ClosedRange<Int16> = 0...2
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! ListTransactionsRequest
+    func handle(_ request: ListTransactionsRequest, _ context: RequestContext<ListTransactionsRequest>) {
         let known = Set(TransactionState.allCases.map(\.name))
         var response = ListTransactionsResponse(errorCode: 0, unknownStateFilters: request.stateFilters.filter { !known.contains($0) })
         var pattern: LinearTimeRegex?

@@ -6,11 +6,10 @@ import Coordinators
 import KafkaProtocol
 
 struct ConsumerGroupHeartbeatHandler: ApiHandler {
-    let apiKey = ApiKey.consumerGroupHeartbeat
+    typealias Request = ConsumerGroupHeartbeatRequest
     let advertised: ClosedRange<Int16> = 0...1
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! ConsumerGroupHeartbeatRequest
+    func handle(_ request: ConsumerGroupHeartbeatRequest, _ context: RequestContext<ConsumerGroupHeartbeatRequest>) {
         let outcome = context.broker.groups.consumerGroupHeartbeat(ConsumerHeartbeatInput(
             groupId: request.groupId, memberId: request.memberId, memberEpoch: request.memberEpoch, instanceId: request.instanceId,
             rackId: request.rackId, rebalanceTimeoutMilliseconds: request.rebalanceTimeoutMs,

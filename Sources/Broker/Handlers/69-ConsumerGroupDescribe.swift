@@ -5,11 +5,10 @@ import Coordinators
 import KafkaProtocol
 
 struct ConsumerGroupDescribeHandler: ApiHandler {
-    let apiKey = ApiKey.consumerGroupDescribe
+    typealias Request = ConsumerGroupDescribeRequest
     let advertised: ClosedRange<Int16> = 0...1
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! ConsumerGroupDescribeRequest
+    func handle(_ request: ConsumerGroupDescribeRequest, _ context: RequestContext<ConsumerGroupDescribeRequest>) {
         func assignment(_ partitions: [TopicIdPartitions]) -> ConsumerGroupDescribeResponse.Assignment {
             .init(topicPartitions: partitions.map { .init(topicId: $0.topicId, topicName: $0.topicName, partitions: $0.partitions) })
         }

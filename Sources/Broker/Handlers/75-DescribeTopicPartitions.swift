@@ -4,14 +4,13 @@
 import KafkaProtocol
 
 struct DescribeTopicPartitionsHandler: ApiHandler {
-    let apiKey = ApiKey.describeTopicPartitions
+    typealias Request = DescribeTopicPartitionsRequest
     let advertised: ClosedRange<Int16> = 0...0
     /// Kafka's max.request.partition.size.limit: the most partitions one response carries,
     /// whatever response_partition_limit asks.
     static let maximumPartitionsPerResponse: Int32 = 2000
 
-    func handle(_ context: RequestContext) {
-        let request = context.request.body as! DescribeTopicPartitionsRequest
+    func handle(_ request: DescribeTopicPartitionsRequest, _ context: RequestContext<DescribeTopicPartitionsRequest>) {
         let broker = context.broker
         let node = broker.configuration.nodeId
         let names = request.topics.isEmpty ? broker.topics.all.map(\.name) : request.topics.map(\.name).sorted()
