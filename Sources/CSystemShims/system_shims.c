@@ -34,7 +34,12 @@ int swiftlet_epoll_ctl(int epfd, int operation, int fd, uint32_t events, uint64_
     return epoll_ctl(epfd, operation, fd, &event);
 }
 
-pid_t swiftlet_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+// Cached per thread: the reactors ask on every loop-only call, and a thread keeps its id.
+pid_t swiftlet_gettid(void) {
+    static __thread pid_t cached = 0;
+    if (cached == 0) cached = (pid_t)syscall(SYS_gettid);
+    return cached;
+}
 
 int swiftlet_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
     return accept4(fd, address, length, flags);

@@ -23,7 +23,8 @@ public struct ReactorConfiguration: Sendable {
 }
 
 public final class EventLoop: @unchecked Sendable {
-    // Everything but `tasks` is touched only on this loop's thread (assertInLoop checks it);
+    // Everything but `tasks` is touched only on this loop's thread (preconditionInEventLoop
+    // checks it, in release builds too);
     // `tasks` is guarded by its Mutex.
     public let name: String
     let configuration: ReactorConfiguration
@@ -88,11 +89,12 @@ public final class EventLoop: @unchecked Sendable {
 
     public var inEventLoop: Bool { threadIdentifier.load(ordering: .acquiring) == System.currentThreadId() }
 
-    /// Loop-only code calls this first: state here is not locked, so another thread must
-    /// never reach it.
+    /// Loop-only code calls this first: state here is not locked, and another thread
+    /// reaching it would corrupt it, so the check holds in release builds too (the thread id
+    /// is cached per thread, so it costs a load and a compare).
     @inline(__always)
-    public func assertInEventLoop(file: StaticString = #fileID, line: UInt = #line) {
-        assert(inEventLoop, "not on event loop \(name)", file: file, line: line)
+    public func preconditionInEventLoop(file: StaticString = #fileID, line: UInt = #line) {
+        precondition(inEventLoop, "not on event loop \(name)", file: file, line: line)
     }
 
     /// Runs `task` on this loop's thread, soon. Safe from any thread.
@@ -109,23 +111,23 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs `callback` on this loop after `milliseconds`. Loop thread only.
     @discardableResult
     public func schedule(afterMilliseconds milliseconds: Int, _ callback: @escaping () -> Void) -> UInt64 {
-        assertInEventLoop()
+        preconditionInEventLoop()
         return timers.schedule(deadline: System.monotonicNanoseconds() + UInt64(max(milliseconds, 0)) * 1_000_000, callback)
     }
 
     public func cancelTimer(_ id: UInt64) {
-        assertInEventLoop()
+        preconditionInEventLoop()
         timers.cancel(id)
     }
 
     public var connectionCount: Int {
-        assertInEventLoop()
+        preconditionInEventLoop()
         return connections.count
     }
 
     /// Response bytes queued on this loop's connections, not yet written. Loop thread only.
     public var queuedOutputBytes: Int {
-        assertInEventLoop()
+        preconditionInEventLoop()
         return connections.values.reduce(0) { $0 + $1.outbound.queuedBytes }
     }
 
@@ -198,7 +200,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Takes ownership of an accepted socket. Loop thread only.
     func adopt(descriptor: Int32, peer: SocketAddress?) {
-        assertInEventLoop()
+        preconditionInEventLoop()
         if draining {
             System.close(descriptor)
             return
@@ -207,6 +209,9 @@ public final class EventLoop: @unchecked Sendable {
         nextGeneration = nextGeneration == UInt32.max ? 1 : nextGeneration + 1
         let info = ConnectionInfo(id: id, peer: peer, local: try? System.localAddress(descriptor), eventLoop: self)
         let connection = Connection(id: id, peer: peer, handler: handlerFactory.makeHandler(for: info),
+                                    transport: PlainSocketTransport(descriptor: descriptor),
+                                    framing: handlerFactory.makeFraming(maximumFrameSize: configuration.maximumFrameSize,
+                                                                        largeFrameThreshold: scratch.count),
                                     now: System.monotonicNanoseconds())
         do {
             try System.epollAdd(epoll, descriptor, events: Self.readEvents, data: id.epollData)
@@ -230,7 +235,7 @@ public final class EventLoop: @unchecked Sendable {
             connection.peerClosed = true
             // Paused or draining connections do not read, so an edge-triggered hang-up
             // would be lost: Kafka drops the connection on EOF anyway.
-            if events.contains(.hangUp) || events.contains(.error) || connection.readingPaused || connection.draining {
+            if events.contains(.hangUp) || events.contains(.error) || !connection.state.isReading {
                 close(connection)
                 return
             }
@@ -241,7 +246,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func readAvailable(_ connection: Connection) {
-        if connection.readingPaused || connection.draining {
+        if !connection.state.isReading {
             connection.mayHaveUnreadData = true
             return
         }
@@ -255,7 +260,7 @@ public final class EventLoop: @unchecked Sendable {
             let result: IOResult<Int>
             do {
                 result = try scratch.withUnsafeMutableBytes { buffer throws(SystemCallError) in
-                    try System.read(connection.id.descriptor, into: buffer)
+                    try connection.transport.read(into: buffer)
                 }
             } catch {
                 close(connection)  // ECONNRESET and friends
@@ -269,7 +274,7 @@ public final class EventLoop: @unchecked Sendable {
             }
             connection.lastActivity = System.monotonicNanoseconds()
             consume(count, from: connection)
-            if connection.readingPaused || connection.draining {
+            if !connection.state.isReading {
                 connection.mayHaveUnreadData = true
                 return
             }
@@ -281,66 +286,17 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Hands the whole frames among the `count` new bytes (plus any carried-over partial
-    /// frame) to the handler; keeps the rest. Frames are copied out before any handler runs,
-    /// so no buffer is borrowed while handlers (and whatever they wake) execute.
+    /// frame) to the handler. Frames are copied out before any handler runs, so no buffer is
+    /// borrowed while handlers (and whatever they wake) execute.
     private func consume(_ count: Int, from connection: Connection) {
-        var start = 0
-        if connection.largeFrameRemaining > 0 {
-            let take = min(count, connection.largeFrameRemaining)
-            connection.largeFrame.append(contentsOf: scratch[0..<take])
-            connection.largeFrameRemaining -= take
-            start = take
-            if connection.largeFrameRemaining == 0 {
-                let frame = connection.largeFrame
-                connection.largeFrame = []
-                deliver([frame], to: connection)
+        let frames: [[UInt8]]
+        do {
+            frames = try scratch.withUnsafeBytes { raw throws(FramingError) in
+                try connection.framing.frames(in: UnsafeRawBufferPointer(rebasing: raw[0..<count]))
             }
-            if start == count || connection.isClosed { return }
-        }
-        if connection.pending.isEmpty {
-            var frames: [[UInt8]] = []
-            let consumed = scratch.withUnsafeBytes { raw in
-                Connection.cutFrames(UnsafeRawBufferPointer(rebasing: raw[start..<count]),
-                                     maximumFrameSize: configuration.maximumFrameSize) { frames.append(Array($0)) }
-            }
-            guard let consumed else { close(connection); return }
-            if start + consumed < count { carryOver(scratch[(start + consumed)..<count], for: connection) }
-            deliver(frames, to: connection)
-        } else {
-            connection.pending.append(contentsOf: scratch[start..<count])
-            cutPending(connection)
-        }
-    }
-
-    /// Keeps the start of an incomplete frame for the next reads. A frame larger than a
-    /// read gets a buffer of its own, reserved up to 1 MiB (never the whole size a length
-    /// field claims) and grown as its bytes arrive.
-    private func carryOver(_ bytes: ArraySlice<UInt8>, for connection: Connection) {
-        if bytes.count >= 4 {
-            let size = bytes.prefix(4).reduce(0) { $0 << 8 | Int($1) }
-            if size > scratch.count {  // cutFrames has already checked it against the limit
-                connection.largeFrame.reserveCapacity(min(size, 1 << 20))
-                connection.largeFrame.append(contentsOf: bytes.dropFirst(4))
-                connection.largeFrameRemaining = size - (bytes.count - 4)
-                return
-            }
-        }
-        connection.pending = Array(bytes)
-    }
-
-    private func cutPending(_ connection: Connection) {
-        var frames: [[UInt8]] = []
-        let consumed = connection.pending.withUnsafeBytes { raw in
-            Connection.cutFrames(raw, maximumFrameSize: configuration.maximumFrameSize) { frames.append(Array($0)) }
-        }
-        guard let consumed else { close(connection); return }
-        if consumed == connection.pending.count {
-            connection.pending = []
-        } else if consumed > 0 || connection.pending.count >= 4 {
-            // What is left starts a frame: small ones stay here, a large one moves to its own buffer.
-            let rest = connection.pending[consumed...]
-            connection.pending = []
-            carryOver(rest, for: connection)
+        } catch {
+            close(connection)  // a size no frame may have: closed before anything is allocated
+            return
         }
         deliver(frames, to: connection)
     }
@@ -349,8 +305,8 @@ public final class EventLoop: @unchecked Sendable {
     /// rest wait in `parkedFrames` (one read can hold thousands of small requests).
     private func deliver(_ frames: [[UInt8]], to connection: Connection) {
         for frame in frames {
-            if connection.isClosed || connection.closeAfterFlush || connection.draining { return }
-            if connection.readingPaused || connection.parkedHead < connection.parkedFrames.count {
+            guard connection.state.acceptsRequests else { return }
+            if connection.state == .readingPaused || connection.hasParkedFrames {
                 connection.parkedFrames.append(frame)
                 continue
             }
@@ -360,8 +316,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func handOver(_ frame: [UInt8], to connection: Connection) {
-        let sequence = connection.nextSequence
-        connection.nextSequence += 1
+        let sequence = connection.responses.register()
         connection.handler.received(frame: frame, responder: Responder(eventLoop: self, connection: connection.id, sequence: sequence))
     }
 
@@ -369,34 +324,33 @@ public final class EventLoop: @unchecked Sendable {
     /// the end may drain the output and ask to resume again; that is a turn of this loop, not
     /// a deeper call (a fast reader pipelining a lot would otherwise grow the stack).
     private func resumeReading(_ connection: Connection) {
-        guard !connection.resuming else {
-            connection.resumeRequested = true
+        guard connection.resume == .idle else {
+            connection.resume = .runAgain
             return
         }
-        connection.resuming = true
-        defer { connection.resuming = false }
+        defer { connection.resume = .idle }
         repeat {
-            connection.resumeRequested = false
+            connection.resume = .running
             resumeOnce(connection)
-        } while connection.resumeRequested && !connection.isClosed && !connection.readingPaused
+        } while connection.resume == .runAgain && connection.state.isReading
     }
 
     private func resumeOnce(_ connection: Connection) {
         connection.handlingReadBatch = true
-        while connection.parkedHead < connection.parkedFrames.count, !connection.readingPaused, !connection.isClosed, !connection.draining {
+        while connection.hasParkedFrames, connection.state.isReading {
             let frame = connection.parkedFrames[connection.parkedHead]
             connection.parkedFrames[connection.parkedHead] = []
             connection.parkedHead += 1
             handOver(frame, to: connection)
             updateBackpressure(connection)
         }
-        if connection.parkedHead == connection.parkedFrames.count {
+        if !connection.hasParkedFrames {
             connection.parkedFrames = []
             connection.parkedHead = 0
         }
         connection.handlingReadBatch = false
         if connection.isClosed { return }
-        if !connection.readingPaused && connection.mayHaveUnreadData {
+        if connection.state.isReading && connection.mayHaveUnreadData {
             readAvailable(connection)
         } else {
             flush(connection)
@@ -412,36 +366,30 @@ public final class EventLoop: @unchecked Sendable {
             return
         }
         guard let connection = connections[id.descriptor], connection.id == id, !connection.isClosed else { return }
-        guard sequence >= connection.nextToSend, sequence < connection.nextSequence,
-              connection.outOfOrder[sequence] == nil else {
-            assertionFailure("\(id): request \(sequence) answered twice")
+        do {
+            try connection.responses.complete(sequence, with: completion)
+        } catch {
+            assertionFailure("\(id): \(error)")
             return
         }
-        if sequence != connection.nextToSend {
-            connection.outOfOrder[sequence] = completion
-            return
-        }
-        var next: Completion? = completion
-        while let current = next {
-            connection.nextToSend += 1
+        while let current = connection.responses.nextReady() {
             switch current {
             case .parts(let parts):
-                let size = parts.reduce(0) { $0 + $1.count }
-                guard size <= Int(Int32.max) else {
-                    // No Kafka frame can say so much: a handler bug, not the client's fault.
-                    assertionFailure("\(id): response of \(size) bytes")
+                let prefix: [UInt8]
+                do {
+                    prefix = try connection.framing.responsePrefix(size: parts.reduce(0) { $0 + $1.count })
+                } catch {
+                    assertionFailure("\(id): \(error)")
                     close(connection)
                     return
                 }
-                connection.outbound.append(.bytes(withUnsafeBytes(of: Int32(size).bigEndian) { Array($0) }))
+                connection.outbound.append(.bytes(prefix))
                 for part in parts { connection.outbound.append(part) }
             case .nothing:
                 break
             case .close:
-                connection.closeAfterFlush = true
-                connection.readingPaused = true
+                if connection.state != .closingAfterFlush { connection.state.move(to: .closingAfterFlush) }
             }
-            next = connection.outOfOrder.removeValue(forKey: connection.nextToSend)
         }
         if !connection.handlingReadBatch { flush(connection) }
     }
@@ -450,13 +398,13 @@ public final class EventLoop: @unchecked Sendable {
         let result: OutboundQueue.FlushResult
         let queuedBefore = connection.outbound.queuedBytes
         do {
-            result = try connection.outbound.flush(to: connection.id.descriptor)
+            result = try connection.transport.flush(&connection.outbound)
         } catch {
             close(connection)
             return
         }
         if connection.outbound.queuedBytes != queuedBefore { connection.lastActivity = System.monotonicNanoseconds() }
-        let wantWrite = result == .wouldBlock
+        let wantWrite = result == .wouldBlock || connection.transport.interest.contains(.wantsWrite)
         if wantWrite != connection.writeInterest {
             // EPOLLOUT only while a write would block: armed permanently, a level-triggered
             // write event would spin the CPU.
@@ -469,11 +417,11 @@ public final class EventLoop: @unchecked Sendable {
                 return
             }
         }
-        if result == .drained && connection.closeAfterFlush {
+        if result == .drained && connection.state == .closingAfterFlush {
             close(connection)
             return
         }
-        if connection.draining && connection.isIdleCandidate {
+        if connection.state == .draining && connection.isIdleCandidate {
             close(connection)
             return
         }
@@ -483,21 +431,25 @@ public final class EventLoop: @unchecked Sendable {
     /// Stops reading a connection whose output or in-flight requests pile up; resumes it
     /// below the low-water mark. Other connections are not affected.
     private func updateBackpressure(_ connection: Connection) {
-        guard !connection.isClosed, !connection.closeAfterFlush else { return }
         let queued = connection.outbound.queuedBytes
-        if !connection.readingPaused {
+        switch connection.state {
+        case .open:
             if queued > configuration.outputHighWaterMark || connection.inFlight >= configuration.maximumInFlightRequests {
-                connection.readingPaused = true
+                connection.state.move(to: .readingPaused)
             }
-        } else if queued < configuration.outputLowWaterMark && connection.inFlight < configuration.maximumInFlightRequests / 2 + 1 {
-            connection.readingPaused = false
-            if !connection.handlingReadBatch { resumeReading(connection) }
+        case .readingPaused:
+            if queued < configuration.outputLowWaterMark && connection.inFlight < configuration.maximumInFlightRequests / 2 + 1 {
+                connection.state.move(to: .open)
+                if !connection.handlingReadBatch { resumeReading(connection) }
+            }
+        case .draining, .closingAfterFlush, .closed:
+            break
         }
     }
 
     private func close(_ connection: Connection) {
         guard !connection.isClosed else { return }
-        connection.isClosed = true
+        connection.state.move(to: .closed)
         try? System.epollRemove(epoll, connection.id.descriptor)
         System.close(connection.id.descriptor)
         connections.removeValue(forKey: connection.id.descriptor)
@@ -530,7 +482,7 @@ public final class EventLoop: @unchecked Sendable {
             guard !draining else { return }
             draining = true
             for connection in Array(connections.values) {
-                connection.draining = true
+                if connection.state.acceptsRequests { connection.state.move(to: .draining) }
                 if connection.isIdleCandidate { close(connection) }
             }
             if connections.isEmpty { stopping = true }

@@ -73,6 +73,15 @@ public protocol ConnectionHandler: AnyObject {
 public protocol ConnectionHandlerFactory: Sendable {
     /// Called on the connection's reactor thread.
     func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler
+    /// How this listener's byte stream is cut into frames and its responses framed.
+    func makeFraming(maximumFrameSize: Int, largeFrameThreshold: Int) -> any Framing
+}
+
+extension ConnectionHandlerFactory {
+    /// Kafka's: a big-endian int32 size before each request and response.
+    public func makeFraming(maximumFrameSize: Int, largeFrameThreshold: Int) -> any Framing {
+        FrameAssembler(maximumFrameSize: maximumFrameSize, largeFrameThreshold: largeFrameThreshold)
+    }
 }
 
 /// Answers one request. Responses leave in request order whatever order they are given in.

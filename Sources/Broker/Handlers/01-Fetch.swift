@@ -64,7 +64,7 @@ final class FetchOperation: @unchecked Sendable {
     }
 
     func attempt(final: Bool) {
-        context.eventLoop.assertInEventLoop()
+        context.eventLoop.preconditionInEventLoop()
         guard !done else { return }
         let results = plan.targets.map(read)
         let bytes = results.reduce(0) { $0 + ($1.region?.length ?? 0) }
