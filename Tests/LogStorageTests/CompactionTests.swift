@@ -211,7 +211,7 @@ func contents(_ log: PartitionLog) throws -> [(offset: Int64, key: String, value
         let log = try compactedLog(store: store) { _ in }
         try closeSegment(log, updates: 10)
         try closeSegment(log, updates: 10)
-        log.beforeCompactionSwap = { try? log.deleteRecords(before: 10, now: 0) }
+        log.beforeCompactionSwap = { _ = try? log.deleteRecords(before: 10, now: 0) }
         let pass = try log.compact(now: 2_000)
         #expect(pass.segmentsRead == 2 && pass.segmentsRewritten == 1)
         #expect(log.logStartOffset == 10)

@@ -102,10 +102,11 @@ import Testing
         let limits = try System.openFileLimit()
         try System.setOpenFileLimit(soft: limits.hard, hard: limits.hard)
         let count = 10_000
+        let manyClientsScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("many_clients.py").path
         try withServer(configure: { $0.backlog = 4_096 }, handler: ScrambledEchoFactory()) { server, address in
             let clients = Process()
             clients.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            clients.arguments = ["python3", "-c", manyClientsScript, address.host, String(address.port), String(count)]
+            clients.arguments = ["python3", manyClientsScript, address.host, String(address.port), String(count)]
             let output = Pipe()
             let input = Pipe()
             clients.standardOutput = output
@@ -141,8 +142,17 @@ import Testing
                 guard case .completed(let count) = result else { break }  // the server stopped reading
                 sent += count
             }
-            usleep(200_000)
+            // The client's writes block once the server stops reading: wait for the queue to
+            // settle (unchanged over 20 polls) and check that it stopped near the mark.
             let loop = server.eventLoops[0]
+            var last = -1
+            var unchanged = 0
+            #expect(waitUntil {
+                let queued = onLoop(loop) { loop.queuedOutputBytes }
+                unchanged = queued == last ? unchanged + 1 : 0
+                last = queued
+                return unchanged >= 20
+            })
             let queued = onLoop(loop) { loop.queuedOutputBytes }
             #expect(queued <= 2 * 1024 * 1024 + 2 * responseSize, "queued \(queued) bytes")
             // Another connection on the same loop is not slowed.
@@ -185,14 +195,15 @@ import Testing
         try withServer(loops: 1, configure: { $0.reactor.maximumInFlightRequests = 10 }, handler: holder) { _, address in
             let client = try TestClient(address)
             try client.send((0..<50).flatMap { _ in TestClient.frame([1]) })
-            usleep(100_000)
+            #expect(waitUntil { holder.received.load(ordering: .relaxed) >= 10 })
             #expect(holder.received.load(ordering: .relaxed) == 10)
-            // Releasing them lets the rest in, batch by batch.
-            for _ in 0..<10 {
+            // Releasing them lets the rest in, batch by batch: each release drops the
+            // in-flight count below the low-water mark, and reading resumes up to the limit.
+            for expected in stride(from: 20, through: 50, by: 10) {
                 holder.releaseAll(with: [2])
-                usleep(20_000)
+                #expect(waitUntil { holder.received.load(ordering: .relaxed) >= expected })
+                #expect(holder.received.load(ordering: .relaxed) == expected)
             }
-            #expect(holder.received.load(ordering: .relaxed) == 50)
             holder.releaseAll(with: [2])
             for _ in 0..<50 { #expect(try client.readFrame() == [2]) }
         }
@@ -249,7 +260,7 @@ import Testing
             for _ in 0..<8 {
                 try busy.sendFrame([0, 5])
                 #expect(try busy.readFrame() == [5, 0])
-                usleep(50_000)
+                usleep(50_000)  // time passing is what this test is about
             }
             #expect(try idle.waitForClose(timeoutMilliseconds: 2_000))
             let idleLifetime = System.monotonicNanoseconds() - start
@@ -272,9 +283,9 @@ import Testing
             let client6 = try TestClient(server.boundAddresses[1])
             try client.sendFrame([1])
             try client6.sendFrame([2])
-            while holder.received.load(ordering: .relaxed) < 2 { usleep(1_000) }
+            #expect(waitUntil { holder.received.load(ordering: .relaxed) == 2 })
             server.shutdown()
-            usleep(50_000)
+            #expect(waitUntil { (try? TestClient(server.boundAddresses[0])) == nil })
             // New connections are refused once shutdown began...
             #expect(throws: (any Error).self) {
                 let late = try TestClient(server.boundAddresses[0])
@@ -290,11 +301,9 @@ import Testing
         }
         // Other suites run in parallel and open files and threads of their own: wait for
         // the counts to come back rather than sampling once.
-        let deadline = System.monotonicNanoseconds() + 5_000_000_000
         func threadCount() -> Int { (try? System.directoryEntries("/proc/self/task").count) ?? 0 }
-        while System.monotonicNanoseconds() < deadline,
-              System.openDescriptorCount() > descriptorsBefore || threadCount() > threadsBefore {
-            usleep(10_000)
+        _ = waitUntil(timeoutMilliseconds: 5_000) {
+            System.openDescriptorCount() <= descriptorsBefore && threadCount() <= threadsBefore
         }
         #expect(System.openDescriptorCount() <= descriptorsBefore)
         #expect(try System.directoryEntries("/proc/self/task").count <= threadsBefore)
@@ -309,10 +318,11 @@ import Testing
         try server.start()
         let client = try TestClient(server.boundAddresses[0])
         try client.sendFrame([1])
-        while holder.received.load(ordering: .relaxed) < 1 { usleep(1_000) }
+        #expect(waitUntil { holder.received.load(ordering: .relaxed) == 1 })
         // Thread-directed, so only the acceptor (which blocks it for its signalfd) sees it.
         try server.signalAcceptor(SIGTERM)
-        usleep(50_000)
+        // The shutdown has begun once the listener refuses connections.
+        #expect(waitUntil { (try? TestClient(server.boundAddresses[0])) == nil })
         holder.releaseAll(with: [7])
         #expect(try client.readFrame() == [7])
         #expect(try client.waitForClose())
@@ -329,8 +339,7 @@ import Testing
                 try System.shutdownWrite(client.descriptor)
                 _ = try client.waitForClose(timeoutMilliseconds: 2_000)
             }
-            let deadline = System.monotonicNanoseconds() + 2_000_000_000
-            while closed.count.load(ordering: .relaxed) < 20 && System.monotonicNanoseconds() < deadline { usleep(1_000) }
+            _ = waitUntil { closed.count.load(ordering: .relaxed) >= 20 }
             #expect(closed.count.load(ordering: .relaxed) == 20)
         }
     }
@@ -406,33 +415,3 @@ struct FastRandom: RandomNumberGenerator {
         return state ^ (state >> 29)
     }
 }
-
-/// Opens N connections, sends one frame on each, checks each echo, says "connected", and
-/// keeps them open until a line arrives on stdin.
-let manyClientsScript = """
-import resource, socket, struct, sys
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-sockets = []
-for index in range(count):
-    connection = socket.create_connection((host, port), timeout=30)
-    connection.sendall(struct.pack(">i", 3) + bytes([0, index % 256, index // 256]))
-    sockets.append(connection)
-for index, connection in enumerate(sockets):
-    data = b""
-    while len(data) < 7:
-        chunk = connection.recv(7 - len(data))
-        if not chunk:
-            sys.exit("connection %d closed" % index)
-        data += chunk
-    if data != struct.pack(">i", 3) + bytes([index // 256, index % 256, 0]):
-        sys.exit("connection %d: wrong echo %r" % (index, data))
-sys.stdout.write("connected")
-sys.stdout.flush()
-sys.stdin.readline()
-print("\\nround trips: %d" % count)
-sys.stdout.flush()
-for connection in sockets:
-    connection.close()
-"""
