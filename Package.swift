@@ -5,7 +5,6 @@ import PackageDescription
 
 let package = Package(
     name: "Swiftlet",
-    platforms: [.macOS(.v13)],
     products: [
         .library(name: "KafkaWire", targets: ["KafkaWire"]),
         .library(name: "KafkaRecords", targets: ["KafkaRecords"]),
@@ -39,9 +38,9 @@ let package = Package(
         .target(name: "KafkaWire"),
         .target(name: "KafkaRecords",
                 dependencies: ["KafkaWire", "CCRC32C", "CZlib", "CSnappy", "CLZ4", "CZstd"]),
-        .target(name: "KafkaProtocol", dependencies: ["KafkaWire", "KafkaRecords"]),
-        .target(name: "LogStorage", dependencies: ["SystemCalls", "KafkaRecords"]),
-        .target(name: "Coordinators", dependencies: ["KafkaProtocol", "KafkaWire", "LogStorage", "SystemCalls"]),
+        .target(name: "KafkaProtocol", dependencies: ["KafkaWire"]),
+        .target(name: "LogStorage", dependencies: ["SystemCalls", "KafkaRecords", "KafkaWire"]),
+        .target(name: "Coordinators", dependencies: ["KafkaProtocol", "KafkaWire", "SystemCalls"]),
         .target(name: "Broker", dependencies: ["Coordinators", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls"]),
         .executableTarget(name: "swiftlet", dependencies: [
             "Broker", "LogStorage", "Reactor", "SystemCalls",
@@ -53,7 +52,7 @@ let package = Package(
         .executableTarget(name: "DecoderFuzzer", dependencies: ["KafkaProtocol", "KafkaRecords"],
                           path: "Tests/Fuzz"),
         // Release-mode benchmark of the protocol layer (README: Performance).
-        .executableTarget(name: "CodecBench", dependencies: ["KafkaProtocol", "KafkaRecords"],
+        .executableTarget(name: "CodecBench", dependencies: ["KafkaProtocol", "KafkaRecords", "KafkaWire"],
                           path: "Interop/bench/codec"),
         // Release-mode benchmark of the network core (README: Performance).
         .executableTarget(name: "ReactorBench", dependencies: ["Reactor", "SystemCalls"],
@@ -68,11 +67,11 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "SystemCalls", "TestSupport"],
                     exclude: ["many_clients.py"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls", "TestSupport"]),
-        .testTarget(name: "CoordinatorsTests", dependencies: ["Coordinators", "KafkaProtocol", "KafkaWire", "LogStorage"]),
+        .testTarget(name: "CoordinatorsTests", dependencies: ["Coordinators", "KafkaProtocol", "KafkaWire"]),
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"]),
         .testTarget(name: "LogStorageTests", dependencies: ["LogStorage", "KafkaRecords", "SystemCalls", "TestSupport"]),
-        .testTarget(name: "KafkaRecordsTests", dependencies: ["KafkaRecords", "TestSupport"]),
-        .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", "KafkaRecords", "TestSupport"]),
+        .testTarget(name: "KafkaRecordsTests", dependencies: ["KafkaRecords", "KafkaWire", "TestSupport"]),
+        .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", "KafkaRecords", "KafkaWire", "TestSupport"]),
         .testTarget(name: "KafkaCodegenTests", dependencies: ["KafkaCodegen"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 // Parked Fetch requests, by partition: an append wakes the fetches waiting on its
 // partition (on their own event loops) instead of letting them sleep until max_wait_ms.
 
+import KafkaWire
 import LogStorage
 import Reactor
 import Synchronization

@@ -6,7 +6,6 @@
 
 import KafkaProtocol
 import KafkaWire
-import LogStorage
 import Synchronization
 import SystemCalls
 

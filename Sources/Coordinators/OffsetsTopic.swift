@@ -4,7 +4,6 @@
 
 import KafkaProtocol
 import KafkaWire
-import LogStorage
 
 /// One record of a coordinator's internal topic; a nil value is a tombstone.
 public struct CoordinatorRecord: Sendable, Equatable {
@@ -19,11 +18,21 @@ public struct CoordinatorRecord: Sendable, Equatable {
 /// the format's int16 string length. The write fails; the broker goes on.
 public struct UnencodableCoordinatorRecord: Error, Equatable {}
 
+/// The failures of the broker's writes that a coordinator answers differently from the rest
+/// (which are all COORDINATOR_NOT_AVAILABLE or a retry).
+public enum CoordinatorWriteError: Error, Equatable {
+    /// The partition was deleted meanwhile: nothing is left to write to.
+    case unknownPartition(TopicPartition)
+    /// The log refused the producer's epoch: a transaction marker has moved past it.
+    case fencedProducerEpoch
+}
+
 /// Where the coordinator's records go. The broker implements it over its partition logs.
 public protocol CoordinatorLog: Sendable {
     /// Writes the records (value nil: a tombstone) to one partition of the internal topic;
-    /// with a producer, as a transactional batch of it (TxnOffsetCommit). Coordinators call
-    /// `append`, which refuses unencoded records first.
+    /// with a producer, as a transactional batch of it (TxnOffsetCommit), which throws
+    /// `CoordinatorWriteError.fencedProducerEpoch` for an epoch fenced by the log.
+    /// Coordinators call `append`, which refuses unencoded records first.
     func write(_ records: [CoordinatorRecord], partition: Int32, now: Int64, producer: (id: Int64, epoch: Int16)?) throws
     /// How many partitions __consumer_offsets has; nil while it does not exist (then
     /// offsets.topic.num.partitions decides, as it will when it is created).

@@ -6,7 +6,6 @@
 
 import KafkaProtocol
 import KafkaWire
-import LogStorage
 import SystemCalls
 
 public enum TransactionState: Int8, Sendable, CaseIterable {
@@ -31,6 +30,7 @@ public enum TransactionState: Int8, Sendable, CaseIterable {
 /// Writes transaction markers to data partitions (and completes transactional offsets when
 /// the partition is one of __consumer_offsets). The broker implements it.
 public protocol TransactionMarkerWriter: Sendable {
+    /// Throws `CoordinatorWriteError.unknownPartition` for a partition deleted meanwhile.
     func writeMarker(to partition: TopicPartition, producerId: Int64, producerEpoch: Int16, commit: Bool) throws
 }
 
@@ -268,7 +268,7 @@ public final class TransactionCoordinator: @unchecked Sendable {
         for partition in metadata.partitions.sorted() {
             do {
                 try markers.writeMarker(to: partition, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch, commit: commit)
-            } catch LogError.unknownPartition {
+            } catch CoordinatorWriteError.unknownPartition {
                 continue  // deleted meanwhile: nothing left to mark
             } catch {
                 unwritten.insert(partition)

@@ -1,6 +1,7 @@
 // Why a log operation failed, in terms the broker maps to Kafka error codes.
 
 import KafkaRecords
+import KafkaWire
 import SystemCalls
 
 public enum LogError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -3,6 +3,7 @@
 // applies retention and the interval flush policy.
 
 import Glibc
+import KafkaWire
 import SystemCalls
 
 public final class LogManager: @unchecked Sendable {

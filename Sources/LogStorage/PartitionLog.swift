@@ -3,6 +3,7 @@
 // DeleteRecords and retention. One lock, held only for the append or the lookup.
 
 import KafkaRecords
+import KafkaWire
 import Synchronization
 import SystemCalls
 

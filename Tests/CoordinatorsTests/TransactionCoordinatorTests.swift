@@ -3,7 +3,7 @@
 
 @testable import Coordinators
 import KafkaProtocol
-import LogStorage
+import KafkaWire
 import Synchronization
 import Testing
 

@@ -3,6 +3,7 @@
 
 import Glibc
 import KafkaRecords
+import KafkaWire
 @testable import LogStorage
 import SystemCalls
 import TestSupport

@@ -3,6 +3,7 @@
 // clean-shutdown marker and the directory lock do what they say.
 
 import KafkaRecords
+import KafkaWire
 @testable import LogStorage
 import SystemCalls
 import TestSupport

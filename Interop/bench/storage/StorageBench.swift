@@ -5,6 +5,7 @@
 
 import Foundation
 import KafkaRecords
+import KafkaWire
 import LogStorage
 import SystemCalls
 

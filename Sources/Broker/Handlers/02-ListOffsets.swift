@@ -1,8 +1,9 @@
-// ListOffsets (key 2): -1 latest (the high watermark; the LSO under read_committed, the same
-// until transactions exist), -2 earliest, -3 the record with the largest timestamp (v7+),
+// ListOffsets (key 2): -1 latest (the high watermark; the last stable offset under
+// read_committed), -2 earliest, -3 the record with the largest timestamp (v7+),
 // -4 earliest local (v8+), and a timestamp: the first offset whose record is at or after it.
 
 import KafkaProtocol
+import KafkaWire
 import LogStorage
 
 struct ListOffsetsHandler: ApiHandler {

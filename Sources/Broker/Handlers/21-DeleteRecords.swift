@@ -2,6 +2,7 @@
 // (-1: the high watermark); whole segments below it are deleted.
 
 import KafkaProtocol
+import KafkaWire
 import LogStorage
 import SystemCalls
 

@@ -3,6 +3,7 @@
 // (librdkafka's KIP-320 validation, kafka-python) use this to check their position.
 
 import KafkaProtocol
+import KafkaWire
 import LogStorage
 
 struct OffsetForLeaderEpochHandler: ApiHandler {

@@ -4,6 +4,7 @@
 // others OPERATION_NOT_ATTEMPTED, as Kafka answers.
 
 import KafkaProtocol
+import KafkaWire
 import LogStorage
 
 struct AddPartitionsToTxnHandler: ApiHandler {

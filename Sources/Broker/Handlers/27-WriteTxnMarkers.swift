@@ -5,6 +5,7 @@
 
 import Coordinators
 import KafkaProtocol
+import KafkaWire
 import LogStorage
 
 struct WriteTxnMarkersHandler: ApiHandler {
@@ -21,7 +22,7 @@ struct WriteTxnMarkersHandler: ApiHandler {
                         try writer.writeMarker(to: TopicPartition(topic: topic.name, partition: index), producerId: marker.producerId,
                                                producerEpoch: marker.producerEpoch, commit: marker.transactionResult)
                         result = .none
-                    } catch LogError.unknownPartition {
+                    } catch CoordinatorWriteError.unknownPartition {
                         result = .unknownTopicOrPartition
                     } catch LogError.sequence(.invalidProducerEpoch) {
                         result = .invalidProducerEpoch

@@ -3,6 +3,7 @@
 // Another path is LOG_DIR_NOT_FOUND and a partition not hosted REPLICA_NOT_AVAILABLE, as Kafka.
 
 import KafkaProtocol
+import KafkaWire
 import LogStorage
 
 struct AlterReplicaLogDirsHandler: ApiHandler {

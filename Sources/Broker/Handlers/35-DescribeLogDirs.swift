@@ -2,6 +2,7 @@
 // (v4+) the file system's total and usable bytes.
 
 import KafkaProtocol
+import KafkaWire
 import LogStorage
 import SystemCalls
 

@@ -3,6 +3,7 @@
 
 import Coordinators
 import KafkaProtocol
+import KafkaWire
 import LogStorage
 
 struct OffsetDeleteHandler: ApiHandler {

@@ -2,6 +2,7 @@
 // sequences and the start of an open transaction (kafka-transactions.sh describe-producers).
 
 import KafkaProtocol
+import KafkaWire
 import LogStorage
 
 struct DescribeProducersHandler: ApiHandler {

@@ -4,7 +4,6 @@
 
 import KafkaProtocol
 import KafkaWire
-import LogStorage
 
 extension GroupCoordinator {
     /// Applies one record of __consumer_offsets. Returns false when it cannot be decoded.

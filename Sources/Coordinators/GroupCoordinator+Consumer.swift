@@ -5,7 +5,6 @@
 
 import KafkaProtocol
 import KafkaWire
-import LogStorage
 import SystemCalls
 
 /// The topics as groups see them; the broker implements it over its topic registry.

@@ -5,7 +5,6 @@
 
 import KafkaProtocol
 import KafkaWire
-import LogStorage
 
 extension GroupCoordinator {
     /// TxnOffsetCommit: one error per offset, in order. `generationId` -1 skips the member
@@ -26,7 +25,7 @@ extension GroupCoordinator {
                     try log.append(records, partition: slot.offsetsPartition, now: now, producer: (producerId, producerEpoch))
                 } catch {
                     // The log fences an epoch a transaction marker has moved past.
-                    let fenced = if case LogError.sequence(.invalidProducerEpoch) = error { true } else { false }
+                    let fenced = if case CoordinatorWriteError.fencedProducerEpoch = error { true } else { false }
                     return errors.map { $0 == .none ? (fenced ? .invalidProducerEpoch : .coordinatorNotAvailable) : $0 }
                 }
             }

@@ -3,7 +3,6 @@
 
 import KafkaProtocol
 import KafkaWire
-import LogStorage
 import SystemCalls
 
 public struct OffsetCommitInput: Sendable {

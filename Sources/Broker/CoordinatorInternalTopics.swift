@@ -61,7 +61,7 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
         do {
             if partitionLog(partition) == nil { try ensureTopic() }  // waits for a creation in progress
             guard let partitionLog = partitionLog(partition) else {
-                throw LogError.unknownPartition(TopicPartition(topic: name, partition: partition))
+                throw CoordinatorWriteError.unknownPartition(TopicPartition(topic: name, partition: partition))
             }
             var builder = RecordBatchBuilder()
             if let producer {
@@ -72,7 +72,12 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
             let batch = try builder.build(records.enumerated().map {
                 Record(offset: Int64($0.offset), timestamp: now, key: $0.element.key, value: $0.element.value)
             })
-            _ = try partitionLog.append(batch, leaderEpoch: 0, now: now)
+            do {
+                _ = try partitionLog.append(batch, leaderEpoch: 0, now: now)
+            } catch {
+                if case .sequence(.invalidProducerEpoch) = error { throw CoordinatorWriteError.fencedProducerEpoch }
+                throw error
+            }
         } catch {
             log("cannot write to \(name)-\(partition): \(error)")
             throw error
@@ -122,7 +127,7 @@ struct BrokerMarkerWriter: TransactionMarkerWriter {
     let groups: GroupCoordinator
 
     func writeMarker(to partition: TopicPartition, producerId: Int64, producerEpoch: Int16, commit: Bool) throws {
-        guard let log = logs.partition(partition) else { throw LogError.unknownPartition(partition) }
+        guard let log = logs.partition(partition) else { throw CoordinatorWriteError.unknownPartition(partition) }
         try log.appendTransactionMarker(producerId: producerId, producerEpoch: producerEpoch, commit: commit, coordinatorEpoch: 0,
                                         now: System.wallClockMilliseconds())
         if partition.topic == OffsetsTopic.name {
