@@ -1,6 +1,8 @@
 // swift-tools-version:6.0
 // Swiftlet: a Kafka wire-protocol compatible broker. Module layering follows DESIGN.md:
 // KafkaWire <- KafkaRecords <- KafkaProtocol; KafkaCodegen writes KafkaProtocol/Generated.
+// Linux only: the reactor is epoll (SwiftPM's `platforms` names Apple systems alone, so
+// SystemCalls says so with a compile-time #error elsewhere).
 import PackageDescription
 
 let package = Package(

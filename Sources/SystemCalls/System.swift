@@ -2,6 +2,10 @@
 // EAGAIN returned as `.wouldBlock`, anything else a SystemCallError naming the call.
 // Callers above this file never see errno or -1.
 
+#if !os(Linux)
+#error("Swiftlet runs on Linux only: its reactor is epoll, its storage memfd and sendfile.")
+#endif
+
 import CSystemShims
 import Glibc
 
