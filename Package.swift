@@ -19,18 +19,22 @@ let package = Package(
         .executable(name: "storage-bench", targets: ["StorageBench"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
     targets: [
         // System libraries for the four Kafka compression codecs (Debian -dev packages).
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
-                       providers: [.apt(["zlib1g-dev"])]),
-        .systemLibrary(name: "CSnappy", path: "Sources/CSnappy",
-                       providers: [.apt(["libsnappy-dev"])]),
-        .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
-                       providers: [.apt(["liblz4-dev"])]),
-        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
-                       providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CSnappy", path: "Sources/CSnappy",
+            providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(
+            name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(
+            name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]),
         // CRC32C with the SSE4.2 crc32 instruction where the CPU has it.
         .target(name: "CCRC32C", path: "Sources/CCRC32C"),
 
@@ -38,37 +42,49 @@ let package = Package(
         .target(name: "SystemCalls", dependencies: ["CSystemShims"]),
         .target(name: "Reactor", dependencies: ["SystemCalls"]),
         .target(name: "KafkaWire"),
-        .target(name: "KafkaRecords",
-                dependencies: ["KafkaWire", "CCRC32C", "CZlib", "CSnappy", "CLZ4", "CZstd"]),
+        .target(
+            name: "KafkaRecords",
+            dependencies: ["KafkaWire", "CCRC32C", "CZlib", "CSnappy", "CLZ4", "CZstd"]),
         .target(name: "KafkaProtocol", dependencies: ["KafkaWire"]),
         .target(name: "LogStorage", dependencies: ["SystemCalls", "KafkaRecords", "KafkaWire"]),
         .target(name: "Coordinators", dependencies: ["KafkaProtocol", "KafkaWire", "SystemCalls"]),
-        .target(name: "Broker", dependencies: ["Coordinators", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls"]),
-        .executableTarget(name: "swiftlet", dependencies: [
-            "Broker", "LogStorage", "Reactor", "SystemCalls",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "Broker",
+            dependencies: ["Coordinators", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls"]),
+        .executableTarget(
+            name: "swiftlet",
+            dependencies: [
+                "Broker", "LogStorage", "Reactor", "SystemCalls",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(name: "KafkaCodegen", path: "Sources/KafkaCodegen"),
 
         // libFuzzer target for the request decoder and the batch parser (README: Fuzzing).
-        .executableTarget(name: "DecoderFuzzer", dependencies: ["KafkaProtocol", "KafkaRecords"],
-                          path: "Tests/Fuzz"),
+        .executableTarget(
+            name: "DecoderFuzzer", dependencies: ["KafkaProtocol", "KafkaRecords"],
+            path: "Tests/Fuzz"),
         // Release-mode benchmark of the protocol layer (README: Performance).
-        .executableTarget(name: "CodecBench", dependencies: ["KafkaProtocol", "KafkaRecords", "KafkaWire"],
-                          path: "Interop/bench/codec"),
+        .executableTarget(
+            name: "CodecBench", dependencies: ["KafkaProtocol", "KafkaRecords", "KafkaWire"],
+            path: "Interop/bench/codec"),
         // Release-mode benchmark of the network core (README: Performance).
-        .executableTarget(name: "ReactorBench", dependencies: ["Reactor", "SystemCalls"],
-                          path: "Interop/bench/reactor"),
+        .executableTarget(
+            name: "ReactorBench", dependencies: ["Reactor", "SystemCalls"],
+            path: "Interop/bench/reactor"),
         // Release-mode benchmark of the log (README: Performance).
-        .executableTarget(name: "StorageBench", dependencies: ["LogStorage", "KafkaRecords", "SystemCalls"],
-                          path: "Interop/bench/storage"),
+        .executableTarget(
+            name: "StorageBench", dependencies: ["LogStorage", "KafkaRecords", "SystemCalls"],
+            path: "Interop/bench/storage"),
         // Helpers shared by test targets: input mutation for the "never trap" tests and a
         // plain socket client for tests against a live server.
         .target(name: "TestSupport", dependencies: ["SystemCalls"], path: "Tests/TestSupport"),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "SystemCalls", "TestSupport"],
-                    exclude: ["many_clients.py"]),
-        .testTarget(name: "BrokerTests", dependencies: ["Broker", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls", "TestSupport"]),
+        .testTarget(
+            name: "ReactorTests", dependencies: ["Reactor", "SystemCalls", "TestSupport"],
+            exclude: ["many_clients.py"]),
+        .testTarget(
+            name: "BrokerTests",
+            dependencies: ["Broker", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls", "TestSupport"]),
         .testTarget(name: "CoordinatorsTests", dependencies: ["Coordinators", "KafkaProtocol", "KafkaWire"]),
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"]),
         .testTarget(name: "LogStorageTests", dependencies: ["LogStorage", "KafkaRecords", "SystemCalls", "TestSupport"]),

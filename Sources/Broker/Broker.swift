@@ -44,10 +44,12 @@ public final class Broker: Sendable {
         scramCredentials = try ScramCredentialStore(dataDirectory: configuration.dataDirectory)
         let registry = topics
         let defaults = configuration.topicDefaults
-        logs = try LogManager(dataDirectory: configuration.dataDirectory.map { $0 + "/logs" }, configuration: { partition in
-            let overrides = registry.topic(named: partition.topic)?.configs ?? [:]
-            return (try? TopicConfigs.apply(overrides, to: defaults).get()) ?? defaults
-        }, flushPolicy: configuration.flushPolicy)
+        logs = try LogManager(
+            dataDirectory: configuration.dataDirectory.map { $0 + "/logs" },
+            configuration: { partition in
+                let overrides = registry.topic(named: partition.topic)?.configs ?? [:]
+                return (try? TopicConfigs.apply(overrides, to: defaults).get()) ?? defaults
+            }, flushPolicy: configuration.flushPolicy)
         for event in logs.recoveryEvents { log("recovery: \(event)") }
         clusterId = try Self.loadClusterId(configuration)
         handlers = HandlerRegistry.standard
@@ -55,9 +57,11 @@ public final class Broker: Sendable {
         offsetsTopic = InternalTopicLog(name: OffsetsTopic.name, logs: logs, topics: topics, log: log)
         transactionTopic = InternalTopicLog(name: TransactionCoordinator.stateTopic, logs: logs, topics: topics, log: log)
         let clock: @Sendable () -> Int64 = { System.wallClockMilliseconds() }
-        groups = GroupCoordinator(configuration: configuration.groups, log: offsetsTopic, topics: RegistryTopicCatalog(topics: topics), clock: clock)
-        transactions = TransactionCoordinator(configuration: configuration.transactions, log: transactionTopic,
-                                              markers: BrokerMarkerWriter(logs: logs, groups: groups), producerIds: producerIds, clock: clock)
+        groups = GroupCoordinator(
+            configuration: configuration.groups, log: offsetsTopic, topics: RegistryTopicCatalog(topics: topics), clock: clock)
+        transactions = TransactionCoordinator(
+            configuration: configuration.transactions, log: transactionTopic,
+            markers: BrokerMarkerWriter(logs: logs, groups: groups), producerIds: producerIds, clock: clock)
         for name in logs.allPartitions { attachWaiters(to: logs.partition(name)!) }
         offsetsTopic.setEnsureTopic { [unowned self] in
             try ensureInternalTopic(OffsetsTopic.name, partitions: configuration.groups.offsetsTopicPartitions)
@@ -74,17 +78,17 @@ public final class Broker: Sendable {
         let (groups, transactions, log) = (groups, transactions, log)
         let offsetRecords = try offsetsTopic.replay { entry in
             switch entry {
-            case let .record(key, value, nil):
+            case .record(let key, let value, nil):
                 if !groups.replay(key: key, value: value) { log("skipped an undecodable record of \(OffsetsTopic.name)") }
-            case let .record(key, value, producerId?):
+            case .record(let key, let value, let producerId?):
                 groups.replayTransactional(producerId: producerId, key: key, value: value)
-            case let .marker(producerId, commit, partition):
+            case .marker(let producerId, let commit, let partition):
                 groups.completeTransaction(producerId: producerId, offsetsPartition: partition, commit: commit)
             }
         }
         if offsetRecords > 0 { log("loaded \(offsetRecords) record(s) of \(OffsetsTopic.name)") }
         let transactionRecords = try transactionTopic.replay { entry in
-            guard case let .record(key, value, _) = entry else { return }
+            guard case .record(let key, let value, _) = entry else { return }
             if !transactions.replay(key: key, value: value) { log("skipped an undecodable record of \(TransactionCoordinator.stateTopic)") }
         }
         if transactionRecords > 0 { log("loaded \(transactionRecords) record(s) of \(TransactionCoordinator.stateTopic)") }
@@ -105,7 +109,8 @@ public final class Broker: Sendable {
         guard let directory = configuration.dataDirectory else { return configuration.clusterId ?? Uuid.random().base64 }
         let path = directory + "/meta.properties"
         if let text = try? String(contentsOfFile: path, encoding: .utf8),
-           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cluster.id=") }) {
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cluster.id=") })
+        {
             let stored = String(line.dropFirst("cluster.id=".count))
             if let wanted = configuration.clusterId, wanted != stored {
                 throw BrokerError.clusterIdMismatch(stored: stored, configured: wanted)
@@ -150,7 +155,14 @@ public final class Broker: Sendable {
         let added = topic.partitions..<count
         try createPartitions(of: topic.name, added, configuration: logConfiguration)
         do {
-            guard try topics.update(named: topic.name, { $0.partitions = max($0.partitions, count); return true }) != nil else {
+            guard
+                try topics.update(
+                    named: topic.name,
+                    {
+                        $0.partitions = max($0.partitions, count)
+                        return true
+                    }) != nil
+            else {
                 throw BrokerError.unknownTopic(topic.name)  // deleted meanwhile
             }
         } catch {
@@ -163,8 +175,10 @@ public final class Broker: Sendable {
     /// Applies `change` to a topic's overrides, validates the result and, unless
     /// `validateOnly`, stores it and reconfigures the topic's partition logs. Returns the
     /// Kafka error and message for the resource.
-    func alterTopicConfigs(resourceType: Int8, name: String, validateOnly: Bool,
-                           _ change: ([String: String]) -> [String: String]) -> (ErrorCode, String?) {
+    func alterTopicConfigs(
+        resourceType: Int8, name: String, validateOnly: Bool,
+        _ change: ([String: String]) -> [String: String]
+    ) -> (ErrorCode, String?) {
         guard resourceType == ConfigResourceType.topic.rawValue else {
             if resourceType == ConfigResourceType.broker.rawValue {
                 return (.invalidRequest, "Broker settings are fixed when Swiftlet starts (flags, environment, --config).")
@@ -236,11 +250,14 @@ public final class Broker: Sendable {
         server.handlesSignals = handlesSignals
         let reactor = try Server(configuration: server, handlerFactory: KafkaConnectionFactory(broker: self), log: log)
         try reactor.start()
-        try logs.startBackgroundWork(retentionCheckMilliseconds: configuration.retentionCheckMilliseconds,
-                                     compactionCheckMilliseconds: configuration.compactionCheckMilliseconds,
-                                     producerIdExpiration: (configuration.producerIdExpirationMilliseconds,
-                                                            configuration.producerIdExpirationCheckIntervalMilliseconds),
-                                     log: log)
+        try logs.startBackgroundWork(
+            retentionCheckMilliseconds: configuration.retentionCheckMilliseconds,
+            compactionCheckMilliseconds: configuration.compactionCheckMilliseconds,
+            producerIdExpiration: (
+                configuration.producerIdExpirationMilliseconds,
+                configuration.producerIdExpirationCheckIntervalMilliseconds
+            ),
+            log: log)
         let (groups, transactions) = (groups, transactions)
         // The coordinators' deadlines (session timeouts, rebalance and transaction timeouts).
         let ticker = try WorkQueue(name: "swiftlet-coord")
@@ -273,10 +290,10 @@ public enum BrokerError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .clusterIdMismatch(stored, configured):
+        case .clusterIdMismatch(let stored, let configured):
             return "the data directory belongs to cluster \(stored), not \(configured)"
-        case let .topicExists(name): return "topic \(name) already exists"
-        case let .unknownTopic(name): return "topic \(name) does not exist"
+        case .topicExists(let name): return "topic \(name) already exists"
+        case .unknownTopic(let name): return "topic \(name) does not exist"
         }
     }
 }

@@ -56,8 +56,9 @@ extension BrokerConfiguration {
             entry("group.consumer.max.size", String(groups.consumerMaximumGroupSize), .int, String(Int32.max)),
             entry("transaction.max.timeout.ms", String(transactions.maximumTimeoutMilliseconds), .int, "900000"),
             entry("transactional.id.expiration.ms", String(transactions.transactionalIdExpirationMilliseconds), .int, "604800000"),
-            entry("transactions.remove.expired.transaction.cleanup.interval.ms",
-                  String(transactions.transactionalIdExpirationCheckIntervalMilliseconds), .int, "3600000"),
+            entry(
+                "transactions.remove.expired.transaction.cleanup.interval.ms",
+                String(transactions.transactionalIdExpirationCheckIntervalMilliseconds), .int, "3600000"),
             entry("transaction.state.log.num.partitions", String(transactions.stateTopicPartitions), .int, "50"),
             entry("transaction.state.log.replication.factor", "1", .short, "1"),
             entry("group.consumer.assignors", groups.consumerAssignors.joined(separator: ","), .list, "uniform,range"),

@@ -69,9 +69,10 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
                 builder.producerId = producer.id
                 builder.producerEpoch = producer.epoch
             }
-            let batch = try builder.build(records.enumerated().map {
-                Record(offset: Int64($0.offset), timestamp: now, key: $0.element.key, value: $0.element.value)
-            })
+            let batch = try builder.build(
+                records.enumerated().map {
+                    Record(offset: Int64($0.offset), timestamp: now, key: $0.element.key, value: $0.element.value)
+                })
             do {
                 _ = try partitionLog.append(batch, leaderEpoch: 0, now: now)
             } catch {
@@ -128,8 +129,9 @@ struct BrokerMarkerWriter: TransactionMarkerWriter {
 
     func writeMarker(to partition: TopicPartition, producerId: Int64, producerEpoch: Int16, commit: Bool) throws {
         guard let log = logs.partition(partition) else { throw CoordinatorWriteError.unknownPartition(partition) }
-        try log.appendTransactionMarker(producerId: producerId, producerEpoch: producerEpoch, commit: commit, coordinatorEpoch: 0,
-                                        now: System.wallClockMilliseconds())
+        try log.appendTransactionMarker(
+            producerId: producerId, producerEpoch: producerEpoch, commit: commit, coordinatorEpoch: 0,
+            now: System.wallClockMilliseconds())
         if partition.topic == OffsetsTopic.name {
             groups.completeTransaction(producerId: producerId, offsetsPartition: partition.partition, commit: commit)
         }

@@ -72,13 +72,15 @@ final class FetchSessionCache: Sendable {
             if request.sessionEpoch == -1 { return .sessionless(targets) }
             if request.sessionEpoch == 0 {
                 if state.sessions.count >= capacity,
-                   let oldest = state.sessions.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key {
+                    let oldest = state.sessions.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key
+                {
                     state.sessions.removeValue(forKey: oldest)
                 }
                 var id: Int32 = 0
                 while id == 0 || state.sessions[id] != nil { id = Int32.random(in: 1...Int32.max, using: &state.generator) }
-                state.sessions[id] = Session(epoch: 1, order: targets.map(\.key),
-                                             targets: Dictionary(targets.map { ($0.key, $0) }, uniquingKeysWith: { $1 }), lastUsed: now)
+                state.sessions[id] = Session(
+                    epoch: 1, order: targets.map(\.key),
+                    targets: Dictionary(targets.map { ($0.key, $0) }, uniquingKeysWith: { $1 }), lastUsed: now)
                 return .full(sessionId: id, targets)
             }
             guard var session = state.sessions[request.sessionId] else { return .error(.fetchSessionIdNotFound) }

@@ -27,7 +27,8 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
             return
         }
         do {
-            let (bytes, splices) = try RequestCodec.encodeWithSplices(response: response, version: version, correlationId: header.correlationId)
+            let (bytes, splices) = try RequestCodec.encodeWithSplices(
+                response: response, version: version, correlationId: header.correlationId)
             guard !splices.isEmpty else {
                 responder.respond(bytes)
                 return
@@ -80,12 +81,14 @@ extension ApiHandler {
     /// so the body is of type `Request`; were it not (a bug), the connection is closed.
     func dispatch(_ decoded: DecodedRequest, from origin: RequestOrigin) {
         guard let request = decoded.body as? Request else {
-            origin.broker.log("\(decoded.apiKey.name) was decoded as \(type(of: decoded.body)), not \(Request.self); closing the connection")
+            origin.broker.log(
+                "\(decoded.apiKey.name) was decoded as \(type(of: decoded.body)), not \(Request.self); closing the connection")
             origin.responder.closeConnection()
             return
         }
-        let context = RequestContext<Request>(broker: origin.broker, header: decoded.header, responder: origin.responder,
-                                              eventLoop: origin.eventLoop, clientHost: origin.clientHost)
+        let context = RequestContext<Request>(
+            broker: origin.broker, header: decoded.header, responder: origin.responder,
+            eventLoop: origin.eventLoop, clientHost: origin.clientHost)
         if runsOnAdminThread(request, context) {
             origin.broker.adminWork.execute { handle(request, context) }
         } else {
@@ -121,13 +124,15 @@ struct HandlerRegistry: Sendable {
     /// The ApiVersions entries: every handler's advertised range, by api key.
     var advertisedVersions: [ApiVersionsResponse.ApiVersion] {
         handlers.values.sorted { $0.apiKey.rawValue < $1.apiKey.rawValue }.map {
-            ApiVersionsResponse.ApiVersion(apiKey: $0.apiKey.rawValue, minVersion: $0.advertised.lowerBound, maxVersion: $0.advertised.upperBound)
+            ApiVersionsResponse.ApiVersion(
+                apiKey: $0.apiKey.rawValue, minVersion: $0.advertised.lowerBound, maxVersion: $0.advertised.upperBound)
         }
     }
 
     func handler(for apiKey: ApiKey, version: Int16) -> (any ApiHandler)? {
         guard let handler = handlers[apiKey], handler.advertised.contains(version),
-              apiKey.validVersions.contains(version) else { return nil }
+            apiKey.validVersions.contains(version)
+        else { return nil }
         return handler
     }
 }

@@ -31,7 +31,7 @@ final class KafkaConnection: ConnectionHandler {
         do {
             request = try RequestCodec.decode(frame: frame)
         } catch {
-            if case let .unsupportedVersion(header, .apiVersions) = error {
+            if case .unsupportedVersion(let header, .apiVersions) = error {
                 responder.respond(ApiVersionsHandler.unsupportedVersionResponse(header: header, registry: broker.handlers))
                 return
             }
@@ -44,11 +44,14 @@ final class KafkaConnection: ConnectionHandler {
                 responder.respond(ApiVersionsHandler.unsupportedVersionResponse(header: request.header, registry: broker.handlers))
                 return
             }
-            broker.log("\(info.peer?.description ?? "client"): \(request.apiKey.name) v\(request.apiVersion) is not served; closing the connection")
+            broker.log(
+                "\(info.peer?.description ?? "client"): \(request.apiKey.name) v\(request.apiVersion) is not served; closing the connection"
+            )
             responder.closeConnection()
             return
         }
-        handler.dispatch(request, from: RequestOrigin(broker: broker, responder: responder, eventLoop: info.eventLoop, clientHost: clientHost))
+        handler.dispatch(
+            request, from: RequestOrigin(broker: broker, responder: responder, eventLoop: info.eventLoop, clientHost: clientHost))
     }
 
     func connectionClosed() {}

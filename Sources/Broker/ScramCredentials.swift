@@ -9,7 +9,8 @@ import SystemCalls
 
 /// Kafka's ScramMechanism types (KIP-554).
 enum ScramMechanism: Int8 {
-    case sha256 = 1, sha512 = 2
+    case sha256 = 1
+    case sha512 = 2
 
     /// Kafka's minimum for both mechanisms, and its maximum.
     static let minimumIterations: Int32 = 4_096
@@ -35,7 +36,9 @@ final class ScramCredentialStore: Sendable {
         path = dataDirectory.map { $0 + "/scram-credentials.json" }
         var loaded: Credentials = [:]
         if let path, let bytes = try System.readFileIfPresent(path) {
-            for entry in try JSONDecoder().decode([Entry].self, from: Data(bytes)) { loaded[entry.user, default: [:]][entry.mechanism] = entry.iterations }
+            for entry in try JSONDecoder().decode([Entry].self, from: Data(bytes)) {
+                loaded[entry.user, default: [:]][entry.mechanism] = entry.iterations
+            }
         }
         credentials = Mutex(loaded)
     }
@@ -46,7 +49,8 @@ final class ScramCredentialStore: Sendable {
     /// change). Changes run one at a time, each checked against the state the one before left,
     /// as Kafka's controller works through requests; a change is kept only once it is on disk.
     func update<Result>(_ change: (Credentials) -> (Credentials?, Result)) throws -> Result {
-        writeLock.lock(); defer { writeLock.unlock() }
+        writeLock.lock()
+        defer { writeLock.unlock() }
         let (next, result) = change(all)
         if let next {
             try persist(next)

@@ -23,8 +23,12 @@ public enum TopicConfigs {
             configuration.minimumCleanableDirtyRatio = ratio
             return true
         },
-        "message.timestamp.before.max.ms": { configuration, value in setInt64(&configuration.timestampBeforeMaxMilliseconds, value, minimum: 0) },
-        "message.timestamp.after.max.ms": { configuration, value in setInt64(&configuration.timestampAfterMaxMilliseconds, value, minimum: 0) },
+        "message.timestamp.before.max.ms": { configuration, value in
+            setInt64(&configuration.timestampBeforeMaxMilliseconds, value, minimum: 0)
+        },
+        "message.timestamp.after.max.ms": { configuration, value in
+            setInt64(&configuration.timestampAfterMaxMilliseconds, value, minimum: 0)
+        },
         "index.interval.bytes": { configuration, value in
             guard let number = Int(value), number >= 0 else { return false }
             configuration.indexIntervalBytes = number
@@ -64,8 +68,10 @@ public enum TopicConfigs {
         }
         // Kafka's LogConfig.validateValues: the two compaction lags must not cross.
         if configuration.minimumCompactionLagMilliseconds > configuration.maximumCompactionLagMilliseconds {
-            return .failure(InvalidConfig(key: "min.compaction.lag.ms", value: String(configuration.minimumCompactionLagMilliseconds),
-                                          reason: "must not exceed max.compaction.lag.ms=\(configuration.maximumCompactionLagMilliseconds)"))
+            return .failure(
+                InvalidConfig(
+                    key: "min.compaction.lag.ms", value: String(configuration.minimumCompactionLagMilliseconds),
+                    reason: "must not exceed max.compaction.lag.ms=\(configuration.maximumCompactionLagMilliseconds)"))
         }
         return .success(configuration)
     }

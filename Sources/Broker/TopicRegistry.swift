@@ -51,7 +51,8 @@ public final class TopicRegistry: Sendable {
         if name == "." || name == ".." { return .dotOnly }
         if name.utf8.count > 249 { return .tooLong }
         let legal = name.utf8.allSatisfy { byte in
-            (byte >= 97 && byte <= 122) || (byte >= 65 && byte <= 90) || (byte >= 48 && byte <= 57) || byte == 46 || byte == 95 || byte == 45
+            (byte >= 97 && byte <= 122) || (byte >= 65 && byte <= 90) || (byte >= 48 && byte <= 57) || byte == 46 || byte == 95
+                || byte == 45
         }
         return legal ? nil : .illegalCharacters
     }

@@ -75,8 +75,9 @@ enum ServerAssignor {
             rounds += 1
             for partition in partitions.reversed() {
                 guard let current = owner[partition],
-                      let lightest = eligible(partition).min(by: { (counts[$0]!, $0) < (counts[$1]!, $1) }),
-                      counts[current]! > counts[lightest]! + 1 else { continue }
+                    let lightest = eligible(partition).min(by: { (counts[$0]!, $0) < (counts[$1]!, $1) }),
+                    counts[current]! > counts[lightest]! + 1
+                else { continue }
                 owner[partition] = lightest
                 counts[current]! -= 1
                 counts[lightest]! += 1

@@ -26,9 +26,11 @@ public struct JoinGroupInput: Sendable {
     /// JoinGroup v4+ without an instance id: a first join gets MEMBER_ID_REQUIRED.
     public var requireKnownMemberId: Bool
 
-    public init(groupId: String, memberId: String, groupInstanceId: String?, clientId: String, clientHost: String,
-                protocolType: String, protocols: [(name: String, metadata: [UInt8])], sessionTimeoutMilliseconds: Int32,
-                rebalanceTimeoutMilliseconds: Int32, requireKnownMemberId: Bool) {
+    public init(
+        groupId: String, memberId: String, groupInstanceId: String?, clientId: String, clientHost: String,
+        protocolType: String, protocols: [(name: String, metadata: [UInt8])], sessionTimeoutMilliseconds: Int32,
+        rebalanceTimeoutMilliseconds: Int32, requireKnownMemberId: Bool
+    ) {
         self.groupId = groupId
         self.memberId = memberId
         self.groupInstanceId = groupInstanceId
@@ -218,7 +220,8 @@ final class ClassicGroup {
         }
         let preference = orderedMembers.first?.protocols.map(\.name) ?? []
         return votes.max { lhs, rhs in
-            lhs.value != rhs.value ? lhs.value < rhs.value
+            lhs.value != rhs.value
+                ? lhs.value < rhs.value
                 : (preference.firstIndex(of: lhs.key) ?? .max) > (preference.firstIndex(of: rhs.key) ?? .max)
         }?.key
     }
@@ -233,8 +236,9 @@ final class ClassicGroup {
 
     /// The join response for `member` in the current generation.
     func joinOutcome(for member: ClassicMember, skipAssignment: Bool = false) -> JoinGroupOutcome {
-        var outcome = JoinGroupOutcome(generationId: generationId, protocolType: protocolType, protocolName: protocolName,
-                                       leader: leaderId ?? "", memberId: member.memberId)
+        var outcome = JoinGroupOutcome(
+            generationId: generationId, protocolType: protocolType, protocolName: protocolName,
+            leader: leaderId ?? "", memberId: member.memberId)
         if member.memberId == leaderId {
             outcome.members = orderedMembers.map {
                 .init(memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, metadata: $0.metadata(for: protocolName))

@@ -7,21 +7,26 @@ import KafkaWire
 
 extension OffsetsTopic {
     static func consumerMemberKey(_ group: String, _ member: String) -> [UInt8] {
-        InternalTopic.encode(ConsumerGroupMemberMetadataKey(groupId: group, memberId: member), version: consumerGroupMemberKeyVersion, messageVersion: 0)
+        InternalTopic.encode(
+            ConsumerGroupMemberMetadataKey(groupId: group, memberId: member), version: consumerGroupMemberKeyVersion, messageVersion: 0)
     }
 
     static func targetAssignmentMetadataKey(_ group: String) -> [UInt8] {
-        InternalTopic.encode(ConsumerGroupTargetAssignmentMetadataKey(groupId: group), version: consumerGroupTargetAssignmentMetadataKeyVersion, messageVersion: 0)
+        InternalTopic.encode(
+            ConsumerGroupTargetAssignmentMetadataKey(groupId: group), version: consumerGroupTargetAssignmentMetadataKeyVersion,
+            messageVersion: 0)
     }
 
     static func targetAssignmentMemberKey(_ group: String, _ member: String) -> [UInt8] {
-        InternalTopic.encode(ConsumerGroupTargetAssignmentMemberKey(groupId: group, memberId: member),
-               version: consumerGroupTargetAssignmentMemberKeyVersion, messageVersion: 0)
+        InternalTopic.encode(
+            ConsumerGroupTargetAssignmentMemberKey(groupId: group, memberId: member),
+            version: consumerGroupTargetAssignmentMemberKeyVersion, messageVersion: 0)
     }
 
     static func currentAssignmentKey(_ group: String, _ member: String) -> [UInt8] {
-        InternalTopic.encode(ConsumerGroupCurrentMemberAssignmentKey(groupId: group, memberId: member),
-               version: consumerGroupCurrentAssignmentKeyVersion, messageVersion: 0)
+        InternalTopic.encode(
+            ConsumerGroupCurrentMemberAssignmentKey(groupId: group, memberId: member),
+            version: consumerGroupCurrentAssignmentKeyVersion, messageVersion: 0)
     }
 }
 
@@ -40,18 +45,21 @@ extension GroupCoordinator {
     /// The member's metadata and current assignment, where they differ from what was written.
     func memberRecords(_ member: ConsumerMember, in group: ConsumerGroup) -> [CoordinatorRecord] {
         var records: [CoordinatorRecord] = []
-        let metadata = InternalTopic.encode(ConsumerGroupMemberMetadataValue(
-            instanceId: member.instanceId, rackId: member.rackId, clientId: member.clientId, clientHost: member.clientHost,
-            subscribedTopicNames: member.subscribedTopicNames, subscribedTopicRegex: member.subscribedTopicRegex,
-            rebalanceTimeoutMs: member.rebalanceTimeoutMilliseconds, serverAssignor: member.serverAssignor), version: 0, messageVersion: 0)
+        let metadata = InternalTopic.encode(
+            ConsumerGroupMemberMetadataValue(
+                instanceId: member.instanceId, rackId: member.rackId, clientId: member.clientId, clientHost: member.clientHost,
+                subscribedTopicNames: member.subscribedTopicNames, subscribedTopicRegex: member.subscribedTopicRegex,
+                rebalanceTimeoutMs: member.rebalanceTimeoutMilliseconds, serverAssignor: member.serverAssignor), version: 0,
+            messageVersion: 0)
         if metadata != member.writtenMetadata {
             records.append(.init(key: OffsetsTopic.consumerMemberKey(group.groupId, member.memberId), value: metadata))
             member.writtenMetadata = metadata
         }
-        let assignment = InternalTopic.encode(ConsumerGroupCurrentMemberAssignmentValue(
-            memberEpoch: member.memberEpoch, previousMemberEpoch: member.previousMemberEpoch, state: member.reconciliation.rawValue,
-            assignedPartitions: byTopicId(member.assigned).map { .init(topicId: $0.0, partitions: $0.1) },
-            partitionsPendingRevocation: byTopicId(member.partitionsPendingRevocation).map { .init(topicId: $0.0, partitions: $0.1) }),
+        let assignment = InternalTopic.encode(
+            ConsumerGroupCurrentMemberAssignmentValue(
+                memberEpoch: member.memberEpoch, previousMemberEpoch: member.previousMemberEpoch, state: member.reconciliation.rawValue,
+                assignedPartitions: byTopicId(member.assigned).map { .init(topicId: $0.0, partitions: $0.1) },
+                partitionsPendingRevocation: byTopicId(member.partitionsPendingRevocation).map { .init(topicId: $0.0, partitions: $0.1) }),
             version: 0, messageVersion: 0)
         if assignment != member.writtenAssignment {
             records.append(.init(key: OffsetsTopic.currentAssignmentKey(group.groupId, member.memberId), value: assignment))
@@ -63,19 +71,26 @@ extension GroupCoordinator {
     /// The group epoch, the members' targets that changed, and the target's epoch (written
     /// last: Kafka reads a target as complete once its epoch record arrives).
     func targetRecords(_ group: ConsumerGroup) -> [CoordinatorRecord] {
-        var records = [CoordinatorRecord(key: OffsetsTopic.consumerGroupMetadataKey(group.groupId),
-                                           value: InternalTopic.encode(ConsumerGroupMetadataValue(epoch: group.groupEpoch), version: 0, messageVersion: 0))]
+        var records = [
+            CoordinatorRecord(
+                key: OffsetsTopic.consumerGroupMetadataKey(group.groupId),
+                value: InternalTopic.encode(ConsumerGroupMetadataValue(epoch: group.groupEpoch), version: 0, messageVersion: 0))
+        ]
         records += group.targetAssignment.keys.sorted().compactMap { targetRecord(group, memberId: $0) }
-        records.append(.init(key: OffsetsTopic.targetAssignmentMetadataKey(group.groupId),
-                             value: InternalTopic.encode(ConsumerGroupTargetAssignmentMetadataValue(assignmentEpoch: group.assignmentEpoch),
-                                                        version: 0, messageVersion: 0)))
+        records.append(
+            .init(
+                key: OffsetsTopic.targetAssignmentMetadataKey(group.groupId),
+                value: InternalTopic.encode(
+                    ConsumerGroupTargetAssignmentMetadataValue(assignmentEpoch: group.assignmentEpoch),
+                    version: 0, messageVersion: 0)))
         return records
     }
 
     /// The member's target, unless it is what was last written.
     func targetRecord(_ group: ConsumerGroup, memberId: String) -> CoordinatorRecord? {
-        let value = InternalTopic.encode(ConsumerGroupTargetAssignmentMemberValue(
-            topicPartitions: byTopicId(group.targetAssignment[memberId] ?? [:]).map { .init(topicId: $0.0, partitions: $0.1) }),
+        let value = InternalTopic.encode(
+            ConsumerGroupTargetAssignmentMemberValue(
+                topicPartitions: byTopicId(group.targetAssignment[memberId] ?? [:]).map { .init(topicId: $0.0, partitions: $0.1) }),
             version: 0, messageVersion: 0)
         guard group.writtenTargets[memberId] != value else { return nil }
         group.writtenTargets[memberId] = value
@@ -124,8 +139,9 @@ extension GroupCoordinator {
             group.isRestored = true
             func member(_ id: String) -> ConsumerMember {
                 if let existing = group.members[id] { return existing }
-                let created = ConsumerMember(memberId: id, clientId: "", clientHost: "",
-                                             heartbeatDeadline: now + Int64(configuration.consumerSessionTimeoutMilliseconds))
+                let created = ConsumerMember(
+                    memberId: id, clientId: "", clientHost: "",
+                    heartbeatDeadline: now + Int64(configuration.consumerSessionTimeoutMilliseconds))
                 group.members[id] = created
                 return created
             }

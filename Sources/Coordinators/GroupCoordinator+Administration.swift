@@ -33,15 +33,17 @@ extension GroupCoordinator {
         withSlot(groupId, create: false) { slot, _, _ -> DescribedClassicGroup? in
             guard let group = slot.classic else {
                 guard slot.consumer != nil else { return nil }
-                return DescribedClassicGroup(error: .groupIdNotFound, state: ClassicGroupState.dead.rawValue, protocolType: "", protocolName: "", members: [])
+                return DescribedClassicGroup(
+                    error: .groupIdNotFound, state: ClassicGroupState.dead.rawValue, protocolType: "", protocolName: "", members: [])
             }
             // Kafka shows member metadata and assignments only once the group is stable.
             let stable = group.state == .stable
             return DescribedClassicGroup(
                 state: group.state.rawValue, protocolType: group.protocolType ?? "", protocolName: stable ? group.protocolName ?? "" : "",
                 members: group.orderedMembers.map {
-                    .init(memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, clientId: $0.clientId, clientHost: $0.clientHost,
-                          metadata: stable ? $0.metadata(for: group.protocolName) : [], assignment: stable ? $0.assignment : [])
+                    .init(
+                        memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, clientId: $0.clientId, clientHost: $0.clientHost,
+                        metadata: stable ? $0.metadata(for: group.protocolName) : [], assignment: stable ? $0.assignment : [])
                 })
         } ?? nil
     }
@@ -52,10 +54,12 @@ extension GroupCoordinator {
         let wantedTypes = Set(types.map { $0.lowercased() })
         return allSlots.compactMap { slot in
             withSlot(slot.groupId, create: false) { slot, _, _ -> ListedGroup? in
-                let listed = ListedGroup(groupId: slot.groupId, protocolType: slot.consumer != nil ? "consumer" : slot.classic?.protocolType ?? "",
-                                         state: slot.stateName, type: slot.typeName)
+                let listed = ListedGroup(
+                    groupId: slot.groupId, protocolType: slot.consumer != nil ? "consumer" : slot.classic?.protocolType ?? "",
+                    state: slot.stateName, type: slot.typeName)
                 guard wantedStates.isEmpty || wantedStates.contains(listed.state.lowercased()),
-                      wantedTypes.isEmpty || wantedTypes.contains(listed.type) else { return nil }
+                    wantedTypes.isEmpty || wantedTypes.contains(listed.type)
+                else { return nil }
                 return listed
             } ?? nil
         }.sorted { $0.groupId < $1.groupId }
@@ -90,7 +94,9 @@ extension GroupCoordinator {
 
     /// Tombstones for a KIP-848 group's own records (it has no members left).
     func consumerGroupTombstones(_ groupId: String) -> [CoordinatorRecord] {
-        [CoordinatorRecord(key: OffsetsTopic.targetAssignmentMetadataKey(groupId), value: nil),
-         CoordinatorRecord(key: OffsetsTopic.consumerGroupMetadataKey(groupId), value: nil)]
+        [
+            CoordinatorRecord(key: OffsetsTopic.targetAssignmentMetadataKey(groupId), value: nil),
+            CoordinatorRecord(key: OffsetsTopic.consumerGroupMetadataKey(groupId), value: nil),
+        ]
     }
 }

@@ -12,38 +12,46 @@ extension GroupCoordinator {
     /// maybe later, when the rebalance completes; it must not block.
     public func join(_ input: JoinGroupInput, completion: @escaping @Sendable (JoinGroupOutcome) -> Void) {
         guard !input.groupId.isEmpty else { return completion(.failed(.invalidGroupId, memberId: input.memberId)) }
-        guard (configuration.minimumSessionTimeoutMilliseconds...configuration.maximumSessionTimeoutMilliseconds)
-            .contains(input.sessionTimeoutMilliseconds) else {
+        guard
+            (configuration.minimumSessionTimeoutMilliseconds...configuration.maximumSessionTimeoutMilliseconds)
+                .contains(input.sessionTimeoutMilliseconds)
+        else {
             return completion(.failed(.invalidSessionTimeout, memberId: input.memberId))
         }
-        let immediate: JoinGroupOutcome? = withSlot(input.groupId, create: input.memberId.isEmpty) { slot, now, deliveries in
-            if let consumer = slot.consumer {
-                // Kafka lets classic members into consumer groups (KIP-848 upgrade); not yet here.
-                guard consumer.members.isEmpty else { return .failed(.inconsistentGroupProtocol, memberId: input.memberId) }
-                // An empty consumer group gives way to a classic one, keeping its offsets.
-                _ = persist(consumerGroupTombstones(slot.groupId), for: slot, now: now)
-                slot.consumer = nil
-            }
-            let group = slot.classic ?? {
-                let created = ClassicGroup(groupId: input.groupId, now: now)
-                slot.classic = created
-                return created
-            }()
-            if group.state == .dead { return .failed(.coordinatorNotAvailable, memberId: input.memberId) }
-            guard group.supports(input) else { return .failed(.inconsistentGroupProtocol, memberId: input.memberId) }
-            if input.memberId.isEmpty {
-                return joinNewMember(input, group: group, slot: slot, now: now, completion: completion, deliveries: &deliveries)
-            }
-            return joinExistingMember(input, group: group, slot: slot, now: now, completion: completion, deliveries: &deliveries)
-        } ?? .failed(.unknownMemberId, memberId: input.memberId)
+        let immediate: JoinGroupOutcome? =
+            withSlot(input.groupId, create: input.memberId.isEmpty) { slot, now, deliveries in
+                if let consumer = slot.consumer {
+                    // Kafka lets classic members into consumer groups (KIP-848 upgrade); not yet here.
+                    guard consumer.members.isEmpty else { return .failed(.inconsistentGroupProtocol, memberId: input.memberId) }
+                    // An empty consumer group gives way to a classic one, keeping its offsets.
+                    _ = persist(consumerGroupTombstones(slot.groupId), for: slot, now: now)
+                    slot.consumer = nil
+                }
+                let group =
+                    slot.classic
+                    ?? {
+                        let created = ClassicGroup(groupId: input.groupId, now: now)
+                        slot.classic = created
+                        return created
+                    }()
+                if group.state == .dead { return .failed(.coordinatorNotAvailable, memberId: input.memberId) }
+                guard group.supports(input) else { return .failed(.inconsistentGroupProtocol, memberId: input.memberId) }
+                if input.memberId.isEmpty {
+                    return joinNewMember(input, group: group, slot: slot, now: now, completion: completion, deliveries: &deliveries)
+                }
+                return joinExistingMember(input, group: group, slot: slot, now: now, completion: completion, deliveries: &deliveries)
+            } ?? .failed(.unknownMemberId, memberId: input.memberId)
         if let immediate { completion(immediate) }
     }
 
-    private func joinNewMember(_ input: JoinGroupInput, group: ClassicGroup, slot: GroupSlot, now: Int64,
-                               completion: @escaping @Sendable (JoinGroupOutcome) -> Void,
-                               deliveries: inout Deliveries) -> JoinGroupOutcome? {
+    private func joinNewMember(
+        _ input: JoinGroupInput, group: ClassicGroup, slot: GroupSlot, now: Int64,
+        completion: @escaping @Sendable (JoinGroupOutcome) -> Void,
+        deliveries: inout Deliveries
+    ) -> JoinGroupOutcome? {
         if let instance = input.groupInstanceId, let oldId = group.staticMembers[instance] {
-            return rejoinStaticMember(input, oldId: oldId, group: group, slot: slot, now: now, completion: completion, deliveries: &deliveries)
+            return rejoinStaticMember(
+                input, oldId: oldId, group: group, slot: slot, now: now, completion: completion, deliveries: &deliveries)
         }
         guard group.members.count + group.pendingMembers.count < configuration.maximumGroupSize else {
             return .failed(.groupMaxSizeReached)
@@ -53,19 +61,23 @@ extension GroupCoordinator {
             group.pendingMembers[memberId] = now + Int64(input.sessionTimeoutMilliseconds)
             return .failed(.memberIdRequired, memberId: memberId)
         }
-        addMemberAndRebalance(memberId: memberId, input, group: group, slot: slot, now: now, completion: completion, deliveries: &deliveries)
+        addMemberAndRebalance(
+            memberId: memberId, input, group: group, slot: slot, now: now, completion: completion, deliveries: &deliveries)
         return nil
     }
 
-    private func joinExistingMember(_ input: JoinGroupInput, group: ClassicGroup, slot: GroupSlot, now: Int64,
-                                    completion: @escaping @Sendable (JoinGroupOutcome) -> Void,
-                                    deliveries: inout Deliveries) -> JoinGroupOutcome? {
+    private func joinExistingMember(
+        _ input: JoinGroupInput, group: ClassicGroup, slot: GroupSlot, now: Int64,
+        completion: @escaping @Sendable (JoinGroupOutcome) -> Void,
+        deliveries: inout Deliveries
+    ) -> JoinGroupOutcome? {
         if let instance = input.groupInstanceId, let known = group.staticMembers[instance], known != input.memberId {
             return .failed(.fencedInstanceId, memberId: input.memberId)
         }
         if group.pendingMembers.removeValue(forKey: input.memberId) != nil {
             guard group.members.count < configuration.maximumGroupSize else { return .failed(.groupMaxSizeReached) }
-            addMemberAndRebalance(memberId: input.memberId, input, group: group, slot: slot, now: now, completion: completion, deliveries: &deliveries)
+            addMemberAndRebalance(
+                memberId: input.memberId, input, group: group, slot: slot, now: now, completion: completion, deliveries: &deliveries)
             return nil
         }
         guard let member = group.members[input.memberId], group.state != .empty else {
@@ -92,9 +104,11 @@ extension GroupCoordinator {
 
     /// A static member (group.instance.id) rejoining with an empty member id: it takes a new
     /// id; the previous incarnation is fenced. A stable group does not rebalance for it.
-    private func rejoinStaticMember(_ input: JoinGroupInput, oldId: String, group: ClassicGroup, slot: GroupSlot, now: Int64,
-                                    completion: @escaping @Sendable (JoinGroupOutcome) -> Void,
-                                    deliveries: inout Deliveries) -> JoinGroupOutcome? {
+    private func rejoinStaticMember(
+        _ input: JoinGroupInput, oldId: String, group: ClassicGroup, slot: GroupSlot, now: Int64,
+        completion: @escaping @Sendable (JoinGroupOutcome) -> Void,
+        deliveries: inout Deliveries
+    ) -> JoinGroupOutcome? {
         guard let old = group.members[oldId] else { return .failed(.unknownMemberId) }
         let member = ClassicMember(memberId: input.groupInstanceId! + "-" + Uuid.random().description, input: input, now: now)
         member.assignment = old.assignment
@@ -124,8 +138,10 @@ extension GroupCoordinator {
         }
     }
 
-    private func addMemberAndRebalance(memberId: String, _ input: JoinGroupInput, group: ClassicGroup, slot: GroupSlot, now: Int64,
-                                       completion: @escaping @Sendable (JoinGroupOutcome) -> Void, deliveries: inout Deliveries) {
+    private func addMemberAndRebalance(
+        memberId: String, _ input: JoinGroupInput, group: ClassicGroup, slot: GroupSlot, now: Int64,
+        completion: @escaping @Sendable (JoinGroupOutcome) -> Void, deliveries: inout Deliveries
+    ) {
         let member = ClassicMember(memberId: memberId, input: input, now: now)
         member.isNew = true
         member.heartbeatDeadline = now + ClassicMember.newMemberJoinTimeoutMilliseconds
@@ -144,8 +160,10 @@ extension GroupCoordinator {
         }
     }
 
-    private func update(_ member: ClassicMember, with input: JoinGroupInput,
-                        completion: @escaping @Sendable (JoinGroupOutcome) -> Void, deliveries: inout Deliveries) {
+    private func update(
+        _ member: ClassicMember, with input: JoinGroupInput,
+        completion: @escaping @Sendable (JoinGroupOutcome) -> Void, deliveries: inout Deliveries
+    ) {
         if let previous = member.awaitingJoin {
             // A second join from the same member replaces the first, which is told to rejoin.
             deliveries.add { previous(.failed(.rebalanceInProgress, memberId: member.memberId)) }
@@ -175,7 +193,8 @@ extension GroupCoordinator {
         group.syncDeadline = nil
         group.transition(to: .preparingRebalance, now: now)
         group.rebalanceDeadline = now + max(group.maximumRebalanceTimeout, 0)
-        group.initialJoinDeadline = initial
+        group.initialJoinDeadline =
+            initial
             ? min(now + configuration.initialRebalanceDelayMilliseconds, group.rebalanceDeadline!) : nil
         tryCompleteJoin(group, slot: slot, now: now, deliveries: &deliveries)
     }
@@ -205,7 +224,8 @@ extension GroupCoordinator {
         }
         group.protocolName = group.selectProtocol()
         if group.leaderId.map({ group.members[$0]?.awaitingJoin == nil }) ?? true,
-           let joined = group.orderedMembers.first(where: { $0.awaitingJoin != nil }) {
+            let joined = group.orderedMembers.first(where: { $0.awaitingJoin != nil })
+        {
             group.leaderId = joined.memberId
         }
         group.transition(to: .completingRebalance, now: now)
@@ -223,48 +243,55 @@ extension GroupCoordinator {
 
     // MARK: SyncGroup
 
-    public func sync(groupId: String, generationId: Int32, memberId: String, groupInstanceId: String?,
-                     protocolType: String?, protocolName: String?, assignments: [(memberId: String, assignment: [UInt8])],
-                     completion: @escaping @Sendable (SyncGroupOutcome) -> Void) {
-        let immediate: SyncGroupOutcome? = withSlot(groupId, create: false) { slot, now, deliveries in
-            guard let group = slot.classic else { return SyncGroupOutcome(error: slot.consumer != nil ? .inconsistentGroupProtocol : .unknownMemberId) }
-            if group.state == .dead { return SyncGroupOutcome(error: .coordinatorNotAvailable) }
-            if let error = validateMember(group, memberId: memberId, groupInstanceId: groupInstanceId, generationId: generationId) {
-                return SyncGroupOutcome(error: error)
-            }
-            if let protocolType, protocolType != group.protocolType { return SyncGroupOutcome(error: .inconsistentGroupProtocol) }
-            if let protocolName, protocolName != group.protocolName { return SyncGroupOutcome(error: .inconsistentGroupProtocol) }
-            let member = group.members[memberId]!
-            member.restartSession(now: now)
-            if group.state == .completingRebalance || group.state == .stable {
-                group.pendingSync.remove(memberId)
-                if group.pendingSync.isEmpty { group.syncDeadline = nil }
-            }
-            switch group.state {
-            case .empty, .dead: return SyncGroupOutcome(error: .unknownMemberId)
-            case .preparingRebalance: return SyncGroupOutcome(error: .rebalanceInProgress)
-            case .stable:
-                return SyncGroupOutcome(protocolType: group.protocolType, protocolName: group.protocolName, assignment: member.assignment)
-            case .completingRebalance:
-                member.awaitingSync = completion
-                guard memberId == group.leaderId else { return nil }
-                let given = Dictionary(assignments.map { ($0.memberId, $0.assignment) }, uniquingKeysWith: { first, _ in first })
-                for member in group.orderedMembers { member.assignment = given[member.memberId] ?? [] }
-                guard persistGroup(slot, now: now) else {
-                    prepareRebalance(group, slot: slot, now: now, deliveries: &deliveries)
+    public func sync(
+        groupId: String, generationId: Int32, memberId: String, groupInstanceId: String?,
+        protocolType: String?, protocolName: String?, assignments: [(memberId: String, assignment: [UInt8])],
+        completion: @escaping @Sendable (SyncGroupOutcome) -> Void
+    ) {
+        let immediate: SyncGroupOutcome? =
+            withSlot(groupId, create: false) { slot, now, deliveries in
+                guard let group = slot.classic else {
+                    return SyncGroupOutcome(error: slot.consumer != nil ? .inconsistentGroupProtocol : .unknownMemberId)
+                }
+                if group.state == .dead { return SyncGroupOutcome(error: .coordinatorNotAvailable) }
+                if let error = validateMember(group, memberId: memberId, groupInstanceId: groupInstanceId, generationId: generationId) {
+                    return SyncGroupOutcome(error: error)
+                }
+                if let protocolType, protocolType != group.protocolType { return SyncGroupOutcome(error: .inconsistentGroupProtocol) }
+                if let protocolName, protocolName != group.protocolName { return SyncGroupOutcome(error: .inconsistentGroupProtocol) }
+                let member = group.members[memberId]!
+                member.restartSession(now: now)
+                if group.state == .completingRebalance || group.state == .stable {
+                    group.pendingSync.remove(memberId)
+                    if group.pendingSync.isEmpty { group.syncDeadline = nil }
+                }
+                switch group.state {
+                case .empty, .dead: return SyncGroupOutcome(error: .unknownMemberId)
+                case .preparingRebalance: return SyncGroupOutcome(error: .rebalanceInProgress)
+                case .stable:
+                    return SyncGroupOutcome(
+                        protocolType: group.protocolType, protocolName: group.protocolName, assignment: member.assignment)
+                case .completingRebalance:
+                    member.awaitingSync = completion
+                    guard memberId == group.leaderId else { return nil }
+                    let given = Dictionary(assignments.map { ($0.memberId, $0.assignment) }, uniquingKeysWith: { first, _ in first })
+                    for member in group.orderedMembers { member.assignment = given[member.memberId] ?? [] }
+                    guard persistGroup(slot, now: now) else {
+                        prepareRebalance(group, slot: slot, now: now, deliveries: &deliveries)
+                        return nil
+                    }
+                    group.transition(to: .stable, now: now)
+                    for member in group.orderedMembers {
+                        guard let waiting = member.awaitingSync else { continue }
+                        member.awaitingSync = nil
+                        member.restartSession(now: now)
+                        let outcome = SyncGroupOutcome(
+                            protocolType: group.protocolType, protocolName: group.protocolName, assignment: member.assignment)
+                        deliveries.add { waiting(outcome) }
+                    }
                     return nil
                 }
-                group.transition(to: .stable, now: now)
-                for member in group.orderedMembers {
-                    guard let waiting = member.awaitingSync else { continue }
-                    member.awaitingSync = nil
-                    member.restartSession(now: now)
-                    let outcome = SyncGroupOutcome(protocolType: group.protocolType, protocolName: group.protocolName, assignment: member.assignment)
-                    deliveries.add { waiting(outcome) }
-                }
-                return nil
-            }
-        } ?? SyncGroupOutcome(error: .unknownMemberId)
+            } ?? SyncGroupOutcome(error: .unknownMemberId)
         if let immediate { completion(immediate) }
     }
 
@@ -364,12 +391,14 @@ extension GroupCoordinator {
             protocolType: group.protocolType ?? "", generation: group.generationId, protocol: group.protocolName,
             leader: group.leaderId, currentStateTimestamp: group.stateTimestamp,
             members: group.orderedMembers.map {
-                .init(memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, clientId: $0.clientId, clientHost: $0.clientHost,
-                      rebalanceTimeout: $0.rebalanceTimeoutMilliseconds, sessionTimeout: $0.sessionTimeoutMilliseconds,
-                      subscription: $0.metadata(for: group.protocolName), assignment: $0.assignment)
+                .init(
+                    memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, clientId: $0.clientId, clientHost: $0.clientHost,
+                    rebalanceTimeout: $0.rebalanceTimeoutMilliseconds, sessionTimeout: $0.sessionTimeoutMilliseconds,
+                    subscription: $0.metadata(for: group.protocolName), assignment: $0.assignment)
             })
-        let record = CoordinatorRecord(key: OffsetsTopic.groupMetadataKey(slot.groupId),
-                                         value: InternalTopic.encode(value, version: 3, messageVersion: 3))
+        let record = CoordinatorRecord(
+            key: OffsetsTopic.groupMetadataKey(slot.groupId),
+            value: InternalTopic.encode(value, version: 3, messageVersion: 3))
         return persist([record], for: slot, now: now)
     }
 }

@@ -30,9 +30,11 @@ public struct ConsumerHeartbeatInput: Sendable {
     public var clientId: String
     public var clientHost: String
 
-    public init(groupId: String, memberId: String, memberEpoch: Int32, instanceId: String?, rackId: String?,
-                rebalanceTimeoutMilliseconds: Int32, subscribedTopicNames: [String]?, subscribedTopicRegex: String?,
-                serverAssignor: String?, ownedPartitions: [(topicId: Uuid, partitions: [Int32])]?, clientId: String, clientHost: String) {
+    public init(
+        groupId: String, memberId: String, memberEpoch: Int32, instanceId: String?, rackId: String?,
+        rebalanceTimeoutMilliseconds: Int32, subscribedTopicNames: [String]?, subscribedTopicRegex: String?,
+        serverAssignor: String?, ownedPartitions: [(topicId: Uuid, partitions: [Int32])]?, clientId: String, clientHost: String
+    ) {
         self.groupId = groupId
         self.memberId = memberId
         self.memberEpoch = memberEpoch
@@ -128,14 +130,19 @@ extension GroupCoordinator {
             let member: ConsumerMember
             switch join(input, group: group, now: now) {
             case .failure(let failure):
-                if group.members.isEmpty && slot.offsets.isEmpty && group.groupEpoch == 0 { slot.consumer = nil; removeIfUnused(slot) }
+                if group.members.isEmpty && slot.offsets.isEmpty && group.groupEpoch == 0 {
+                    slot.consumer = nil
+                    removeIfUnused(slot)
+                }
                 return failure.outcome
             case .success(let found): member = found
             }
             member.heartbeatDeadline = now + Int64(configuration.consumerSessionTimeoutMilliseconds)
             var records = takeOverStaticMember(member, in: group)
             if let names = input.subscribedTopicNames { member.subscribedTopicNames = names }
-            if input.subscribedTopicRegex != nil || input.subscribedTopicNames != nil { member.subscribedTopicRegex = input.subscribedTopicRegex }
+            if input.subscribedTopicRegex != nil || input.subscribedTopicNames != nil {
+                member.subscribedTopicRegex = input.subscribedTopicRegex
+            }
             if let assignor = input.serverAssignor { member.serverAssignor = assignor }
             if input.rebalanceTimeoutMilliseconds >= 0 { member.rebalanceTimeoutMilliseconds = input.rebalanceTimeoutMilliseconds }
             if input.rackId != nil { member.rackId = input.rackId }
@@ -147,8 +154,9 @@ extension GroupCoordinator {
             records += memberRecords(member, in: group)
             // A refused write leaves the group running from memory; the log says why.
             _ = persist(records, for: slot, now: now)
-            var outcome = ConsumerHeartbeatOutcome(memberId: member.memberId, memberEpoch: member.memberEpoch,
-                                                   heartbeatIntervalMilliseconds: configuration.consumerHeartbeatIntervalMilliseconds)
+            var outcome = ConsumerHeartbeatOutcome(
+                memberId: member.memberId, memberEpoch: member.memberEpoch,
+                heartbeatIntervalMilliseconds: configuration.consumerHeartbeatIntervalMilliseconds)
             if input.memberEpoch == 0 || member.lastSentAssignment != member.assigned || (owned != nil && owned != member.assigned) {
                 outcome.assignment = describe(member.assigned)
                 member.lastSentAssignment = member.assigned
@@ -161,14 +169,19 @@ extension GroupCoordinator {
         if input.groupId.isEmpty { return .failed(.invalidRequest, "GroupId can't be empty.") }
         if input.memberId.isEmpty && input.memberEpoch != 0 { return .failed(.invalidRequest, "MemberId can't be empty.") }
         if input.memberEpoch == 0 {
-            if input.rebalanceTimeoutMilliseconds < 0 { return .failed(.invalidRequest, "RebalanceTimeoutMs must be provided in first request.") }
+            if input.rebalanceTimeoutMilliseconds < 0 {
+                return .failed(.invalidRequest, "RebalanceTimeoutMs must be provided in first request.")
+            }
             if input.ownedPartitions == nil { return .failed(.invalidRequest, "TopicPartitions must be empty when (re-)joining.") }
             if input.subscribedTopicNames == nil && input.subscribedTopicRegex == nil {
                 return .failed(.invalidRequest, "SubscribedTopicNames or SubscribedTopicRegex must be set in first request.")
             }
         }
         if let assignor = input.serverAssignor, !configuration.consumerAssignors.contains(assignor) {
-            return .failed(.unsupportedAssignor, "ServerAssignor \(assignor) is not supported. Supported assignors: \(configuration.consumerAssignors.joined(separator: ", ")).")
+            return .failed(
+                .unsupportedAssignor,
+                "ServerAssignor \(assignor) is not supported. Supported assignors: \(configuration.consumerAssignors.joined(separator: ", "))."
+            )
         }
         if let regex = input.subscribedTopicRegex, (try? LinearTimeRegex(regex)) == nil {
             return .failed(.invalidRegularExpression, "SubscribedTopicRegex \(regex) is not a valid regular expression.")
@@ -195,14 +208,20 @@ extension GroupCoordinator {
                 return .success(existing)
             }
             if let instanceId = input.instanceId, let holder = group.member(withInstanceId: instanceId),
-               holder.memberEpoch != Self.staticLeaveEpoch {
-                return .failure(HeartbeatFailure(.unreleasedInstanceId, "Static member \(instanceId) is still held by member \(holder.memberId)."))
+                holder.memberEpoch != Self.staticLeaveEpoch
+            {
+                return .failure(
+                    HeartbeatFailure(.unreleasedInstanceId, "Static member \(instanceId) is still held by member \(holder.memberId)."))
             }
             guard group.members.count < configuration.consumerMaximumGroupSize else {
-                return .failure(HeartbeatFailure(.groupMaxSizeReached, "The consumer group has reached its maximum capacity of \(configuration.consumerMaximumGroupSize) members."))
+                return .failure(
+                    HeartbeatFailure(
+                        .groupMaxSizeReached,
+                        "The consumer group has reached its maximum capacity of \(configuration.consumerMaximumGroupSize) members."))
             }
-            let member = ConsumerMember(memberId: input.memberId.isEmpty ? Uuid.random().base64 : input.memberId,
-                                        clientId: input.clientId, clientHost: input.clientHost, heartbeatDeadline: now)
+            let member = ConsumerMember(
+                memberId: input.memberId.isEmpty ? Uuid.random().base64 : input.memberId,
+                clientId: input.clientId, clientHost: input.clientHost, heartbeatDeadline: now)
             member.instanceId = input.instanceId
             group.members[member.memberId] = member
             return .success(member)
@@ -214,9 +233,14 @@ extension GroupCoordinator {
             // The previous epoch is fine while the member owns nothing it should not
             // (the response that moved it on was lost).
             let owned = input.ownedPartitions.map { resolve($0) }
-            let ownsOnlyAssigned = owned.map { $0.allSatisfy { topic, partitions in partitions.isSubset(of: member.assigned[topic] ?? []) } } ?? false
+            let ownsOnlyAssigned =
+                owned.map { $0.allSatisfy { topic, partitions in partitions.isSubset(of: member.assigned[topic] ?? []) } } ?? false
             guard input.memberEpoch == member.previousMemberEpoch && ownsOnlyAssigned else {
-                return .failure(HeartbeatFailure(.fencedMemberEpoch, "The consumer group member has a member epoch (\(input.memberEpoch)) different from the one known by the group coordinator (\(member.memberEpoch))."))
+                return .failure(
+                    HeartbeatFailure(
+                        .fencedMemberEpoch,
+                        "The consumer group member has a member epoch (\(input.memberEpoch)) different from the one known by the group coordinator (\(member.memberEpoch))."
+                    ))
             }
         }
         return .success(member)
@@ -229,9 +253,10 @@ extension GroupCoordinator {
     /// its place: its epoch, target and partitions, without a rebalance. Returns the records.
     func takeOverStaticMember(_ member: ConsumerMember, in group: ConsumerGroup) -> [CoordinatorRecord] {
         guard member.memberEpoch == 0, let instanceId = member.instanceId,
-              let previous = group.members.values.first(where: {
-                  $0.instanceId == instanceId && $0.memberId != member.memberId && $0.memberEpoch == Self.staticLeaveEpoch
-              }) else { return [] }
+            let previous = group.members.values.first(where: {
+                $0.instanceId == instanceId && $0.memberId != member.memberId && $0.memberEpoch == Self.staticLeaveEpoch
+            })
+        else { return [] }
         group.members[previous.memberId] = nil
         member.memberEpoch = previous.previousMemberEpoch
         member.previousMemberEpoch = previous.previousMemberEpoch
@@ -293,14 +318,18 @@ extension GroupCoordinator {
             if !force { return [] }
         }
         // Membership changes show as a different set of subscriptions.
-        guard force || subscriptions != group.lastSubscriptions || partitionCounts != group.subscribedTopicPartitions
-                || assignor != group.assignorName else { return [] }
+        guard
+            force || subscriptions != group.lastSubscriptions || partitionCounts != group.subscribedTopicPartitions
+                || assignor != group.assignorName
+        else { return [] }
         group.groupEpoch = group.groupEpoch.clampedAdding(1)
         group.subscribedTopicPartitions = partitionCounts
         group.lastSubscriptions = subscriptions
         group.assignorName = assignor
-        group.targetAssignment = ServerAssignor.assign(assignor, AssignmentSpec(
-            subscriptions: subscriptions, partitionCounts: partitionCounts, current: group.targetAssignment))
+        group.targetAssignment = ServerAssignor.assign(
+            assignor,
+            AssignmentSpec(
+                subscriptions: subscriptions, partitionCounts: partitionCounts, current: group.targetAssignment))
         group.assignmentEpoch = group.groupEpoch
         group.stateTimestamp = now
         return targetRecords(group)
@@ -318,9 +347,10 @@ extension GroupCoordinator {
     /// assigned with the new epoch.
     func reconcile(_ member: ConsumerMember, in group: ConsumerGroup, owned: TopicAssignment?, now: Int64) {
         if member.reconciliation == .unrevokedPartitions {
-            let stillOwned = owned.map { owned in
-                member.partitionsPendingRevocation.contains { topic, partitions in !(owned[topic] ?? []).isDisjoint(with: partitions) }
-            } ?? true
+            let stillOwned =
+                owned.map { owned in
+                    member.partitionsPendingRevocation.contains { topic, partitions in !(owned[topic] ?? []).isDisjoint(with: partitions) }
+                } ?? true
             guard !stillOwned else { return }
             member.partitionsPendingRevocation = [:]
             member.revocationDeadline = nil
@@ -388,17 +418,19 @@ extension GroupCoordinator {
         withSlot(groupId, create: false) { slot, _, _ -> DescribedConsumerGroup? in
             guard let group = slot.consumer else {
                 guard slot.classic != nil else { return nil }
-                return DescribedConsumerGroup(error: .groupIdNotFound, errorMessage: "Group \(groupId) is not a consumer group.",
-                                              state: "Dead", groupEpoch: 0, assignmentEpoch: 0, assignorName: "", members: [])
+                return DescribedConsumerGroup(
+                    error: .groupIdNotFound, errorMessage: "Group \(groupId) is not a consumer group.",
+                    state: "Dead", groupEpoch: 0, assignmentEpoch: 0, assignorName: "", members: [])
             }
             return DescribedConsumerGroup(
                 state: group.state.rawValue, groupEpoch: group.groupEpoch, assignmentEpoch: group.assignmentEpoch,
                 assignorName: group.assignorName ?? configuration.consumerAssignors.first ?? "uniform",
                 members: group.members.values.sorted { $0.memberId < $1.memberId }.map {
-                    .init(memberId: $0.memberId, instanceId: $0.instanceId, rackId: $0.rackId, memberEpoch: $0.memberEpoch,
-                          clientId: $0.clientId, clientHost: $0.clientHost, subscribedTopicNames: $0.subscribedTopicNames,
-                          subscribedTopicRegex: $0.subscribedTopicRegex, assignment: describe($0.assigned),
-                          targetAssignment: describe(group.targetAssignment[$0.memberId] ?? [:]))
+                    .init(
+                        memberId: $0.memberId, instanceId: $0.instanceId, rackId: $0.rackId, memberEpoch: $0.memberEpoch,
+                        clientId: $0.clientId, clientHost: $0.clientHost, subscribedTopicNames: $0.subscribedTopicNames,
+                        subscribedTopicRegex: $0.subscribedTopicRegex, assignment: describe($0.assigned),
+                        targetAssignment: describe(group.targetAssignment[$0.memberId] ?? [:]))
                 })
         } ?? nil
     }

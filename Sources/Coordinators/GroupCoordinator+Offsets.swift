@@ -23,19 +23,24 @@ extension GroupCoordinator {
     /// Commits `offsets` for the group; returns one error per offset, in order.
     /// `retentionMilliseconds` is OffsetCommit v2-4's retention time (-1: the broker's).
     /// `apiVersion` matters for an unknown group: v9+ (KIP-848) says GROUP_ID_NOT_FOUND.
-    public func commitOffsets(groupId: String, generationIdOrMemberEpoch: Int32, memberId: String, groupInstanceId: String?,
-                              retentionMilliseconds: Int64, apiVersion: Int16, offsets: [OffsetCommitInput]) -> [ErrorCode] {
+    public func commitOffsets(
+        groupId: String, generationIdOrMemberEpoch: Int32, memberId: String, groupInstanceId: String?,
+        retentionMilliseconds: Int64, apiVersion: Int16, offsets: [OffsetCommitInput]
+    ) -> [ErrorCode] {
         guard !groupId.isEmpty else { return offsets.map { _ in .invalidGroupId } }
         let simpleCommit = generationIdOrMemberEpoch < 0
         let result = withSlot(groupId, create: simpleCommit) { slot, now, _ -> [ErrorCode] in
-            if let error = validateCommit(slot, generationIdOrMemberEpoch: generationIdOrMemberEpoch, memberId: memberId,
-                                          groupInstanceId: groupInstanceId, now: now) {
+            if let error = validateCommit(
+                slot, generationIdOrMemberEpoch: generationIdOrMemberEpoch, memberId: memberId,
+                groupInstanceId: groupInstanceId, now: now)
+            {
                 if !slot.hasGroup { removeIfUnused(slot) }
                 return offsets.map { _ in error }
             }
             slot.ensureGroup(now: now)
-            let (errors, records, accepted) = offsetCommits(offsets, group: groupId, now: now,
-                                                            expireTimestamp: retentionMilliseconds >= 0 ? now.clampedAdding(retentionMilliseconds) : nil)
+            let (errors, records, accepted) = offsetCommits(
+                offsets, group: groupId, now: now,
+                expireTimestamp: retentionMilliseconds >= 0 ? now.clampedAdding(retentionMilliseconds) : nil)
             guard persist(records, for: slot, now: now) else {
                 return errors.map { $0 == .none ? .coordinatorNotAvailable : $0 }
             }
@@ -48,7 +53,8 @@ extension GroupCoordinator {
     /// The commits of `offsets` with their records, one error per offset: metadata over
     /// offset.metadata.max.bytes is OFFSET_METADATA_TOO_LARGE, the rest are accepted.
     func offsetCommits(_ offsets: [OffsetCommitInput], group: String, now: Int64, expireTimestamp: Int64?)
-        -> (errors: [ErrorCode], records: [CoordinatorRecord], accepted: [(TopicPartition, CommittedOffset)]) {
+        -> (errors: [ErrorCode], records: [CoordinatorRecord], accepted: [(TopicPartition, CommittedOffset)])
+    {
         var errors: [ErrorCode] = []
         var records: [CoordinatorRecord] = []
         var accepted: [(TopicPartition, CommittedOffset)] = []
@@ -57,17 +63,22 @@ extension GroupCoordinator {
                 errors.append(.offsetMetadataTooLarge)
                 continue
             }
-            var committed = CommittedOffset(offset: input.offset, leaderEpoch: input.leaderEpoch, metadata: input.metadata ?? "",
-                                            commitTimestamp: now, expireTimestamp: expireTimestamp)
+            var committed = CommittedOffset(
+                offset: input.offset, leaderEpoch: input.leaderEpoch, metadata: input.metadata ?? "",
+                commitTimestamp: now, expireTimestamp: expireTimestamp)
             committed.writeOrder = nextWriteOrder()
-            records.append(OffsetsTopic.offsetCommit(group: group, topic: input.partition.topic, partition: input.partition.partition, offset: committed))
+            records.append(
+                OffsetsTopic.offsetCommit(
+                    group: group, topic: input.partition.topic, partition: input.partition.partition, offset: committed))
             accepted.append((input.partition, committed))
             errors.append(.none)
         }
         return (errors, records, accepted)
     }
 
-    private func validateCommit(_ slot: GroupSlot, generationIdOrMemberEpoch: Int32, memberId: String, groupInstanceId: String?, now: Int64) -> ErrorCode? {
+    private func validateCommit(_ slot: GroupSlot, generationIdOrMemberEpoch: Int32, memberId: String, groupInstanceId: String?, now: Int64)
+        -> ErrorCode?
+    {
         if let group = slot.consumer {
             if generationIdOrMemberEpoch < 0 && memberId.isEmpty && group.members.isEmpty { return nil }
             guard let member = group.members[memberId] else { return .unknownMemberId }
@@ -76,7 +87,8 @@ extension GroupCoordinator {
         guard let group = slot.classic else { return nil }
         if group.state == .dead { return .coordinatorNotAvailable }
         if generationIdOrMemberEpoch < 0 && group.state == .empty { return nil }
-        if let error = validateMember(group, memberId: memberId, groupInstanceId: groupInstanceId, generationId: generationIdOrMemberEpoch) {
+        if let error = validateMember(group, memberId: memberId, groupInstanceId: groupInstanceId, generationId: generationIdOrMemberEpoch)
+        {
             return error
         }
         if group.state == .completingRebalance { return .rebalanceInProgress }
@@ -95,16 +107,19 @@ extension GroupCoordinator {
     /// no commit is absent from the result. For KIP-848 groups a given member id and epoch
     /// are checked (OffsetFetch v9+).
     public func fetchOffsets(groupId: String, partitions: [TopicPartition]?, memberId: String?, memberEpoch: Int32)
-        -> (ErrorCode, [TopicPartition: CommittedOffset]) {
-        let (error, offsets, _) = fetchOffsets(groupId: groupId, partitions: partitions, memberId: memberId, memberEpoch: memberEpoch,
-                                               requireStable: false)
+        -> (ErrorCode, [TopicPartition: CommittedOffset])
+    {
+        let (error, offsets, _) = fetchOffsets(
+            groupId: groupId, partitions: partitions, memberId: memberId, memberEpoch: memberEpoch,
+            requireStable: false)
         return (error, offsets)
     }
 
     /// With `requireStable`, also the partitions that have an offset pending in an open
     /// transaction (OffsetFetch answers UNSTABLE_OFFSET_COMMIT for them).
     public func fetchOffsets(groupId: String, partitions: [TopicPartition]?, memberId: String?, memberEpoch: Int32, requireStable: Bool)
-        -> (ErrorCode, [TopicPartition: CommittedOffset], unstable: Set<TopicPartition>) {
+        -> (ErrorCode, [TopicPartition: CommittedOffset], unstable: Set<TopicPartition>)
+    {
         withSlot(groupId, create: false) { slot, _, _ -> (ErrorCode, [TopicPartition: CommittedOffset], unstable: Set<TopicPartition>) in
             let pending = requireStable ? Set(slot.pendingTransactionalOffsets.values.flatMap(\.keys)) : []
             let unstable = partitions.map { pending.intersection($0) } ?? pending
@@ -144,7 +159,8 @@ extension GroupCoordinator {
                 errors.append(.none)
                 if slot.offsets[partition] != nil {
                     removed.append(partition)
-                    records.append(OffsetsTopic.offsetCommit(group: groupId, topic: partition.topic, partition: partition.partition, offset: nil))
+                    records.append(
+                        OffsetsTopic.offsetCommit(group: groupId, topic: partition.topic, partition: partition.partition, offset: nil))
                 }
             }
             guard persist(records, for: slot, now: now) else { return (.coordinatorNotAvailable, []) }
@@ -157,7 +173,8 @@ extension GroupCoordinator {
     static func subscribedTopics(in metadata: [UInt8]) -> [String] {
         var reader = ByteReader(metadata)
         guard let version = try? reader.readInt16(),
-              let subscription = try? ConsumerProtocolSubscription(from: &reader, version: min(max(version, 0), ConsumerProtocolSubscription.validVersions.upperBound))
+            let subscription = try? ConsumerProtocolSubscription(
+                from: &reader, version: min(max(version, 0), ConsumerProtocolSubscription.validVersions.upperBound))
         else { return [] }
         return subscription.topics
     }
@@ -172,7 +189,9 @@ extension GroupCoordinator {
             return now - max(committed.commitTimestamp, emptySince) >= configuration.offsetsRetentionMilliseconds
         }.map(\.key)
         if !expired.isEmpty {
-            let records = expired.map { OffsetsTopic.offsetCommit(group: slot.groupId, topic: $0.topic, partition: $0.partition, offset: nil) }
+            let records = expired.map {
+                OffsetsTopic.offsetCommit(group: slot.groupId, topic: $0.topic, partition: $0.partition, offset: nil)
+            }
             guard persist(records, for: slot, now: now) else { return }
             for partition in expired { slot.offsets[partition] = nil }
         }

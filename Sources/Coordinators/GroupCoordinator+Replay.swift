@@ -27,12 +27,14 @@ extension GroupCoordinator {
                 return true
             }
             guard OffsetCommitValue.validVersions.contains(valueVersion),
-                  let committed = try? OffsetCommitValue(from: &valueReader, version: valueVersion) else { return false }
+                let committed = try? OffsetCommitValue(from: &valueReader, version: valueVersion)
+            else { return false }
             _ = withSlot(decoded.group, create: true) { slot, now, _ in
                 slot.ensureGroup(now: now)
                 var restored = CommittedOffset(
                     offset: committed.offset, leaderEpoch: committed.leaderEpoch, metadata: committed.metadata,
-                    commitTimestamp: committed.commitTimestamp, expireTimestamp: committed.expireTimestamp >= 0 ? committed.expireTimestamp : nil)
+                    commitTimestamp: committed.commitTimestamp,
+                    expireTimestamp: committed.expireTimestamp >= 0 ? committed.expireTimestamp : nil)
                 restored.writeOrder = nextWriteOrder()
                 slot.offsets[partition] = restored
             }
@@ -47,7 +49,8 @@ extension GroupCoordinator {
                 return true
             }
             guard GroupMetadataValue.validVersions.contains(valueVersion),
-                  let metadata = try? GroupMetadataValue(from: &valueReader, version: valueVersion) else { return false }
+                let metadata = try? GroupMetadataValue(from: &valueReader, version: valueVersion)
+            else { return false }
             _ = withSlot(decoded.group, create: true) { slot, _, _ in
                 slot.consumer = nil
                 slot.classic = ClassicGroup(restoring: metadata, groupId: decoded.group, now: now)
@@ -89,12 +92,13 @@ extension ClassicGroup {
         protocolType = metadata.protocolType.isEmpty && metadata.members.isEmpty ? nil : metadata.protocolType
         protocolName = metadata.protocol
         for stored in metadata.members {
-            let input = JoinGroupInput(groupId: groupId, memberId: stored.memberId, groupInstanceId: stored.groupInstanceId,
-                                       clientId: stored.clientId, clientHost: stored.clientHost, protocolType: metadata.protocolType,
-                                       protocols: [(metadata.protocol ?? "", stored.subscription)],
-                                       sessionTimeoutMilliseconds: stored.sessionTimeout,
-                                       rebalanceTimeoutMilliseconds: stored.rebalanceTimeout >= 0 ? stored.rebalanceTimeout : stored.sessionTimeout,
-                                       requireKnownMemberId: false)
+            let input = JoinGroupInput(
+                groupId: groupId, memberId: stored.memberId, groupInstanceId: stored.groupInstanceId,
+                clientId: stored.clientId, clientHost: stored.clientHost, protocolType: metadata.protocolType,
+                protocols: [(metadata.protocol ?? "", stored.subscription)],
+                sessionTimeoutMilliseconds: stored.sessionTimeout,
+                rebalanceTimeoutMilliseconds: stored.rebalanceTimeout >= 0 ? stored.rebalanceTimeout : stored.sessionTimeout,
+                requireKnownMemberId: false)
             let member = ClassicMember(memberId: stored.memberId, input: input, now: now)
             member.assignment = stored.assignment
             add(member)

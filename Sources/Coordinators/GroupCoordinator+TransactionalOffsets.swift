@@ -9,12 +9,16 @@ import KafkaWire
 extension GroupCoordinator {
     /// TxnOffsetCommit: one error per offset, in order. `generationId` -1 skips the member
     /// checks (versions before 3, and producers outside a group).
-    public func commitTransactionalOffsets(groupId: String, producerId: Int64, producerEpoch: Int16, generationId: Int32,
-                                           memberId: String, groupInstanceId: String?, offsets: [OffsetCommitInput]) -> [ErrorCode] {
+    public func commitTransactionalOffsets(
+        groupId: String, producerId: Int64, producerEpoch: Int16, generationId: Int32,
+        memberId: String, groupInstanceId: String?, offsets: [OffsetCommitInput]
+    ) -> [ErrorCode] {
         guard !groupId.isEmpty else { return offsets.map { _ in .invalidGroupId } }
         return withSlot(groupId, create: true) { slot, now, _ -> [ErrorCode] in
             if generationId >= 0 || !memberId.isEmpty,
-               let error = validateTransactionalCommit(slot, generationId: generationId, memberId: memberId, groupInstanceId: groupInstanceId) {
+                let error = validateTransactionalCommit(
+                    slot, generationId: generationId, memberId: memberId, groupInstanceId: groupInstanceId)
+            {
                 if !slot.hasGroup { removeIfUnused(slot) }
                 return offsets.map { _ in error }
             }
@@ -34,7 +38,9 @@ extension GroupCoordinator {
         } ?? offsets.map { _ in .coordinatorNotAvailable }
     }
 
-    private func validateTransactionalCommit(_ slot: GroupSlot, generationId: Int32, memberId: String, groupInstanceId: String?) -> ErrorCode? {
+    private func validateTransactionalCommit(_ slot: GroupSlot, generationId: Int32, memberId: String, groupInstanceId: String?)
+        -> ErrorCode?
+    {
         if let group = slot.consumer {
             guard let member = group.members[memberId] else { return .unknownMemberId }
             return generationId == member.memberEpoch ? nil : .illegalGeneration
@@ -61,16 +67,20 @@ extension GroupCoordinator {
     public func replayTransactional(producerId: Int64, key: [UInt8], value: [UInt8]?) {
         var reader = ByteReader(key)
         guard let version = try? reader.readInt16(), version == 0 || version == 1,
-              let decoded = try? OffsetCommitKey(from: &reader, version: 0), let value else { return }
+            let decoded = try? OffsetCommitKey(from: &reader, version: 0), let value
+        else { return }
         var valueReader = ByteReader(value)
         guard let valueVersion = try? valueReader.readInt16(), OffsetCommitValue.validVersions.contains(valueVersion),
-              let stored = try? OffsetCommitValue(from: &valueReader, version: valueVersion) else { return }
+            let stored = try? OffsetCommitValue(from: &valueReader, version: valueVersion)
+        else { return }
         _ = withSlot(decoded.group, create: true) { slot, now, _ in
             slot.ensureGroup(now: now)
-            var committed = CommittedOffset(offset: stored.offset, leaderEpoch: stored.leaderEpoch, metadata: stored.metadata,
-                                            commitTimestamp: stored.commitTimestamp)
+            var committed = CommittedOffset(
+                offset: stored.offset, leaderEpoch: stored.leaderEpoch, metadata: stored.metadata,
+                commitTimestamp: stored.commitTimestamp)
             committed.writeOrder = nextWriteOrder()
-            slot.pendingTransactionalOffsets[producerId, default: [:]][TopicPartition(topic: decoded.topic, partition: decoded.partition)] = committed
+            slot.pendingTransactionalOffsets[producerId, default: [:]][TopicPartition(topic: decoded.topic, partition: decoded.partition)] =
+                committed
         }
     }
 }

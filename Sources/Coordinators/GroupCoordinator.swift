@@ -70,8 +70,10 @@ public final class GroupCoordinator: @unchecked Sendable {
     /// The next position in the order commits are written (and replayed) in.
     func nextWriteOrder() -> Int64 { writeOrder.add(1, ordering: .relaxed).newValue }
 
-    public init(configuration: GroupConfiguration, log: any CoordinatorLog, topics: any GroupTopicCatalog,
-                clock: @escaping @Sendable () -> Int64) {
+    public init(
+        configuration: GroupConfiguration, log: any CoordinatorLog, topics: any GroupTopicCatalog,
+        clock: @escaping @Sendable () -> Int64
+    ) {
         self.configuration = configuration
         self.log = log
         self.topics = topics
@@ -118,7 +120,8 @@ public final class GroupCoordinator: @unchecked Sendable {
     func removeIfUnused(_ slot: GroupSlot) {
         // An empty classic group is Empty (or Dead), never mid-rebalance.
         guard slot.offsets.isEmpty, slot.pendingTransactionalOffsets.isEmpty, slot.isEmpty,
-              [ClassicGroupState.empty, .dead].contains(slot.classic?.state ?? .empty) else { return }
+            [ClassicGroupState.empty, .dead].contains(slot.classic?.state ?? .empty)
+        else { return }
         slotsLock.lock()
         if slots[slot.groupId] === slot { slots[slot.groupId] = nil }
         slotsLock.unlock()

@@ -55,7 +55,9 @@ public struct LinearTimeRegex: Sendable {
             guard set.insert(state) else { continue }
             switch program[state] {
             case .jump(let target): pending.append(target)
-            case .split(let first, let second): pending.append(second); pending.append(first)
+            case .split(let first, let second):
+                pending.append(second)
+                pending.append(first)
             case .assert(let assertion): if assertion.holds(at: position, in: input) { pending.append(state + 1) }
             case .scalar, .match: break
             }
@@ -267,7 +269,10 @@ private struct Parser {
                 let start = position
                 guard let (minimum, maximum) = try repetitionBounds() else { break }
                 // "a**" is refused as RE2 does; "(a*)*" is fine.
-                if quantified { position = start; throw failure("bad repetition operator") }
+                if quantified {
+                    position = start
+                    throw failure("bad repetition operator")
+                }
                 quantified = true
                 item = .repetition(item, minimum: minimum, maximum: maximum)
                 if peek == "?" { position += 1 }  // lazy: same answer for a whole match
@@ -298,19 +303,31 @@ private struct Parser {
     private mutating func repetitionBounds() throws(LinearTimeRegex.SyntaxError) -> (Int, Int?)? {
         let start = position
         switch pattern[position] {
-        case "*": position += 1; return (0, nil)
-        case "+": position += 1; return (1, nil)
-        case "?": position += 1; return (0, 1)
+        case "*":
+            position += 1
+            return (0, nil)
+        case "+":
+            position += 1
+            return (1, nil)
+        case "?":
+            position += 1
+            return (0, 1)
         default: break
         }
         position += 1
-        guard let minimum = number() else { position = start; return nil }
+        guard let minimum = number() else {
+            position = start
+            return nil
+        }
         var maximum: Int? = minimum
         if peek == "," {
             position += 1
             maximum = number()
         }
-        guard peek == "}" else { position = start; return nil }
+        guard peek == "}" else {
+            position = start
+            return nil
+        }
         position += 1
         if minimum > LinearTimeRegex.maximumRepeat || (maximum ?? 0) > LinearTimeRegex.maximumRepeat {
             throw failure("bad repetition operator (more than \(LinearTimeRegex.maximumRepeat))")
@@ -449,7 +466,10 @@ private struct Parser {
         var digits = ""
         if peek == "{" {
             position += 1
-            while let next = peek, next != "}" { digits.unicodeScalars.append(next); position += 1 }
+            while let next = peek, next != "}" {
+                digits.unicodeScalars.append(next)
+                position += 1
+            }
             guard peek == "}" else { throw failure("invalid escape \\x") }
             position += 1
         } else {
@@ -520,7 +540,10 @@ private struct Parser {
             position += 1
         }
         var name = ""
-        while let next = peek, next != ":" { name.unicodeScalars.append(next); position += 1 }
+        while let next = peek, next != ":" {
+            name.unicodeScalars.append(next)
+            position += 1
+        }
         guard position + 1 < pattern.count, pattern[position + 1] == "]", let matcher = ScalarMatcher.posix(name) else {
             throw failure("invalid character class range")
         }

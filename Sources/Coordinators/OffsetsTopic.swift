@@ -65,8 +65,10 @@ public enum InternalTopic {
 }
 
 extension CoordinatorLog {
-    public func append(_ records: [CoordinatorRecord], partition: Int32, now: Int64,
-                       producer: (id: Int64, epoch: Int16)? = nil) throws {
+    public func append(
+        _ records: [CoordinatorRecord], partition: Int32, now: Int64,
+        producer: (id: Int64, epoch: Int16)? = nil
+    ) throws {
         guard records.allSatisfy(\.isEncoded) else { throw UnencodableCoordinatorRecord() }
         try write(records, partition: partition, now: now, producer: producer)
     }
@@ -85,12 +87,14 @@ public enum OffsetsTopic {
     static let consumerGroupCurrentAssignmentKeyVersion: Int16 = 8
 
     static func offsetCommit(group: String, topic: String, partition: Int32, offset: CommittedOffset?) -> CoordinatorRecord {
-        let key = InternalTopic.encode(OffsetCommitKey(group: group, topic: topic, partition: partition), version: offsetCommitKeyVersion, messageVersion: 0)
+        let key = InternalTopic.encode(
+            OffsetCommitKey(group: group, topic: topic, partition: partition), version: offsetCommitKeyVersion, messageVersion: 0)
         guard let offset else { return CoordinatorRecord(key: key, value: nil) }
         // Version 1 carries an explicit expiry (OffsetCommit v2-4 retention); 3 otherwise.
         let version: Int16 = offset.expireTimestamp == nil ? 3 : 1
-        let value = OffsetCommitValue(offset: offset.offset, leaderEpoch: offset.leaderEpoch, metadata: offset.metadata,
-                                      commitTimestamp: offset.commitTimestamp, expireTimestamp: offset.expireTimestamp ?? -1)
+        let value = OffsetCommitValue(
+            offset: offset.offset, leaderEpoch: offset.leaderEpoch, metadata: offset.metadata,
+            commitTimestamp: offset.commitTimestamp, expireTimestamp: offset.expireTimestamp ?? -1)
         return CoordinatorRecord(key: key, value: InternalTopic.encode(value, version: version, messageVersion: version))
     }
 

@@ -9,7 +9,13 @@ import KafkaWire
 import SystemCalls
 
 public enum TransactionState: Int8, Sendable, CaseIterable {
-    case empty = 0, ongoing = 1, prepareCommit = 2, prepareAbort = 3, completeCommit = 4, completeAbort = 5, dead = 6
+    case empty = 0
+    case ongoing = 1
+    case prepareCommit = 2
+    case prepareAbort = 3
+    case completeCommit = 4
+    case completeAbort = 5
+    case dead = 6
     case prepareEpochFence = 7
 
     /// Kafka's names (DescribeTransactions, ListTransactions).
@@ -80,8 +86,10 @@ public final class TransactionCoordinator: @unchecked Sendable {
     private var transactionalIds: [Int64: String] = [:]
     private var nextIdExpirationCheck: Int64 = .min
 
-    public init(configuration: TransactionConfiguration, log: any CoordinatorLog, markers: any TransactionMarkerWriter,
-                producerIds: any ProducerIdSource, clock: @escaping @Sendable () -> Int64) {
+    public init(
+        configuration: TransactionConfiguration, log: any CoordinatorLog, markers: any TransactionMarkerWriter,
+        producerIds: any ProducerIdSource, clock: @escaping @Sendable () -> Int64
+    ) {
         self.configuration = configuration
         self.log = log
         self.markers = markers
@@ -121,8 +129,9 @@ public final class TransactionCoordinator: @unchecked Sendable {
             guard var metadata = transactions[transactionalId] else {
                 do {
                     let id = try producerIds.nextProducerId()
-                    let metadata = TransactionMetadata(transactionalId: transactionalId, producerId: id, producerEpoch: 0,
-                                                       timeoutMilliseconds: timeoutMilliseconds, state: .empty, lastUpdateTimestamp: now)
+                    let metadata = TransactionMetadata(
+                        transactionalId: transactionalId, producerId: id, producerEpoch: 0,
+                        timeoutMilliseconds: timeoutMilliseconds, state: .empty, lastUpdateTimestamp: now)
                     guard store(metadata, now: now) else { return InitResult(error: .coordinatorNotAvailable) }
                     return InitResult(error: .none, producerId: id, producerEpoch: 0)
                 } catch {
@@ -267,7 +276,8 @@ public final class TransactionCoordinator: @unchecked Sendable {
         var unwritten: Set<TopicPartition> = []
         for partition in metadata.partitions.sorted() {
             do {
-                try markers.writeMarker(to: partition, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch, commit: commit)
+                try markers.writeMarker(
+                    to: partition, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch, commit: commit)
             } catch CoordinatorWriteError.unknownPartition {
                 continue  // deleted meanwhile: nothing left to mark
             } catch {
@@ -306,7 +316,9 @@ public final class TransactionCoordinator: @unchecked Sendable {
                     _ = complete(&metadata, commit: metadata.state == .prepareCommit, now: now)
                 case .empty, .completeCommit, .completeAbort:
                     // (A `where` here would bind to the last pattern only.)
-                    guard now.clampedSubtracting(metadata.lastUpdateTimestamp) > configuration.transactionalIdExpirationMilliseconds else { continue }
+                    guard now.clampedSubtracting(metadata.lastUpdateTimestamp) > configuration.transactionalIdExpirationMilliseconds else {
+                        continue
+                    }
                     let record = CoordinatorRecord(key: Self.key(id), value: nil)
                     if (try? log.append([record], partition: statePartition(for: id), now: now)) != nil {
                         transactions[id] = nil
@@ -333,7 +345,8 @@ public final class TransactionCoordinator: @unchecked Sendable {
                 .init(topic: $0.key, partitionIds: $0.value.map(\.partition).sorted())
             },
             transactionLastUpdateTimestampMs: now, transactionStartTimestampMs: updated.startTimestamp)
-        let record = CoordinatorRecord(key: Self.key(metadata.transactionalId), value: InternalTopic.encode(value, version: 0, messageVersion: 0))
+        let record = CoordinatorRecord(
+            key: Self.key(metadata.transactionalId), value: InternalTopic.encode(value, version: 0, messageVersion: 0))
         do {
             try log.append([record], partition: statePartition(for: metadata.transactionalId), now: now)
         } catch {
@@ -356,7 +369,8 @@ public final class TransactionCoordinator: @unchecked Sendable {
     public func replay(key: [UInt8], value: [UInt8]?) -> Bool {
         var keyReader = ByteReader(key)
         guard let keyVersion = try? keyReader.readInt16(), keyVersion == 0,
-              let decodedKey = try? TransactionLogKey(from: &keyReader, version: 0) else { return false }
+            let decodedKey = try? TransactionLogKey(from: &keyReader, version: 0)
+        else { return false }
         let id = decodedKey.transactionalId
         return withLock {
             guard let value else {
@@ -365,15 +379,17 @@ public final class TransactionCoordinator: @unchecked Sendable {
             }
             var reader = ByteReader(value)
             guard let version = try? reader.readInt16(), TransactionLogValue.validVersions.contains(version),
-                  let stored = try? TransactionLogValue(from: &reader, version: version),
-                  let state = TransactionState(rawValue: stored.transactionStatus) else { return false }
+                let stored = try? TransactionLogValue(from: &reader, version: version),
+                let state = TransactionState(rawValue: stored.transactionStatus)
+            else { return false }
             let previous = transactions[id]
             var metadata = TransactionMetadata(
                 transactionalId: id, producerId: stored.producerId, producerEpoch: stored.producerEpoch,
                 timeoutMilliseconds: stored.transactionTimeoutMs, state: state,
-                partitions: Set((stored.transactionPartitions ?? []).flatMap { topic in
-                    topic.partitionIds.map { TopicPartition(topic: topic.topic, partition: $0) }
-                }),
+                partitions: Set(
+                    (stored.transactionPartitions ?? []).flatMap { topic in
+                        topic.partitionIds.map { TopicPartition(topic: topic.topic, partition: $0) }
+                    }),
                 startTimestamp: stored.transactionStartTimestampMs, lastUpdateTimestamp: stored.transactionLastUpdateTimestampMs)
             if let previous, previous.producerId == metadata.producerId, previous.producerEpoch < metadata.producerEpoch {
                 metadata.lastProducerEpoch = previous.producerEpoch
@@ -410,7 +426,8 @@ public final class TransactionCoordinator: @unchecked Sendable {
             return transactions.byId.values.filter { metadata in
                 (states.isEmpty || states.contains(metadata.state.name))
                     && (producerIds.isEmpty || producerIds.contains(metadata.producerId))
-                    && (minimumDurationMilliseconds < 0 || (metadata.startTimestamp >= 0 && now - metadata.startTimestamp >= minimumDurationMilliseconds))
+                    && (minimumDurationMilliseconds < 0
+                        || (metadata.startTimestamp >= 0 && now - metadata.startTimestamp >= minimumDurationMilliseconds))
             }.sorted { $0.transactionalId < $1.transactionalId }
         }
     }

@@ -3,6 +3,7 @@
 // fails the test.
 
 import Foundation
+
 enum SampleEmitter {
     static func emit(files: [SchemaFile]) -> String {
         var text = SwiftText()

@@ -18,13 +18,17 @@ struct VersionRange: Equatable, Sendable, CustomStringConvertible {
     }
 
     init?(parsing text: String) {
-        if text == "none" { self = .none; return }
+        if text == "none" {
+            self = .none
+            return
+        }
         if text.hasSuffix("+") {
             guard let low = Int16(text.dropLast()) else { return nil }
             self.init(lowest: low, highest: nil)
         } else if let dash = text.firstIndex(of: "-") {
             guard let low = Int16(text[..<dash]), let high = Int16(text[text.index(after: dash)...]),
-                  low <= high else { return nil }
+                low <= high
+            else { return nil }
             self.init(lowest: low, highest: high)
         } else {
             guard let single = Int16(text) else { return nil }

@@ -81,9 +81,10 @@ enum SchemaParser {
                 if (kind == .request || kind == .response) && apiKey == nil {
                     throw fail(lineNumber, "\(kind.rawValue) needs key=")
                 }
-                current = MessageSchema(kind: kind, name: words[1], apiKey: apiKey,
-                                        validVersions: valid.lowest...highest,
-                                        flexibleVersions: flexible, fields: [])
+                current = MessageSchema(
+                    kind: kind, name: words[1], apiKey: apiKey,
+                    validVersions: valid.lowest...highest,
+                    flexibleVersions: flexible, fields: [])
                 continue
             }
             guard indent % 2 == 0 else { throw fail(lineNumber, "indentation must be a multiple of two spaces") }
@@ -94,7 +95,10 @@ enum SchemaParser {
             var field = Field(name: words[0], type: FieldType(parsing: words[1]), versions: versions)
             field.line = lineNumber
             for word in words.dropFirst(3) {
-                if word == "ignorable" { field.ignorable = true; continue }
+                if word == "ignorable" {
+                    field.ignorable = true
+                    continue
+                }
                 let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
                 guard parts.count == 2 else { throw fail(lineNumber, "bad option \(word)") }
                 switch parts[0] {

@@ -150,7 +150,9 @@ enum SwiftEmitter {
             if message.kind == .request {
                 body.line("public typealias Response = \(message.name)Response")
             }
-            body.line("public static let validVersions: ClosedRange<Int16> = \(message.validVersions.lowerBound)...\(message.validVersions.upperBound)")
+            body.line(
+                "public static let validVersions: ClosedRange<Int16> = \(message.validVersions.lowerBound)...\(message.validVersions.upperBound)"
+            )
             // Open-ended as Kafka's "N+": a version past the newest is still flexible, which
             // is how a broker reads the header of an ApiVersions request it cannot serve.
             if message.flexibleVersions.isNone {
@@ -159,8 +161,9 @@ enum SwiftEmitter {
                 body.line("public static let flexibleVersions: PartialRangeFrom<Int16>? = \(message.flexibleVersions.lowest)...")
             }
             body.line()
-            emitStructBody(name: message.typeName, fields: message.fields, context: context,
-                           topLevel: true, into: &body)
+            emitStructBody(
+                name: message.typeName, fields: message.fields, context: context,
+                topLevel: true, into: &body)
             for (name, fields) in context.structs {
                 body.line()
                 body.block("public struct \(name): KafkaStruct") { nested in
@@ -170,8 +173,10 @@ enum SwiftEmitter {
         }
     }
 
-    static func emitStructBody(name: String, fields: [Field], context: MessageContext,
-                               topLevel: Bool, into text: inout SwiftText) {
+    static func emitStructBody(
+        name: String, fields: [Field], context: MessageContext,
+        topLevel: Bool, into text: inout SwiftText
+    ) {
         let tagged = context.hasFlexibleVersions
         for field in fields {
             text.line("public var \(Naming.property(field.name)): \(propertyType(field))")
@@ -211,8 +216,10 @@ enum SwiftEmitter {
 
     // MARK: Decoding
 
-    static func emitDecoder(name: String, fields: [Field], context: MessageContext,
-                            topLevel: Bool, into text: inout SwiftText) {
+    static func emitDecoder(
+        name: String, fields: [Field], context: MessageContext,
+        topLevel: Bool, into text: inout SwiftText
+    ) {
         var body = SwiftText()
         if topLevel {
             body.block("guard Self.validVersions.contains(version) else") { guardBody in
@@ -328,7 +335,8 @@ enum SwiftEmitter {
     static func mergeElse(_ text: inout SwiftText) {
         var lines = text.lines
         guard let elseIndex = lines.lastIndex(where: { $0.trimmingLeadingSpaces == "else {" }),
-              elseIndex > 0, lines[elseIndex - 1].trimmingLeadingSpaces == "}" else { return }
+            elseIndex > 0, lines[elseIndex - 1].trimmingLeadingSpaces == "}"
+        else { return }
         lines[elseIndex - 1] += " else {"
         lines.remove(at: elseIndex)
         text = SwiftText(replacing: lines, from: text)
@@ -366,8 +374,10 @@ enum SwiftEmitter {
 
     // MARK: Encoding
 
-    static func emitEncoder(name: String, fields: [Field], context: MessageContext,
-                            topLevel: Bool, into text: inout SwiftText) {
+    static func emitEncoder(
+        name: String, fields: [Field], context: MessageContext,
+        topLevel: Bool, into text: inout SwiftText
+    ) {
         var fieldLines = SwiftText()
         for field in fields where field.tag == nil {
             let present = context.condition(field.versions)
@@ -409,7 +419,9 @@ enum SwiftEmitter {
             for field in known {
                 let present = context.condition(field.taggedVersions)
                 guard present != "true", let refuse = refusal(field, message: name, present: present) else { continue }
-                if present == "false" { fieldLines.append(refuse) } else {
+                if present == "false" {
+                    fieldLines.append(refuse)
+                } else {
                     fieldLines.block("if !(\(present))") { $0.append(refuse) }
                 }
             }
@@ -440,14 +452,17 @@ enum SwiftEmitter {
         return text
     }
 
-    static func encode(_ field: Field, writer: String, message: String, context: MessageContext,
-                       into text: inout SwiftText) {
+    static func encode(
+        _ field: Field, writer: String, message: String, context: MessageContext,
+        into text: inout SwiftText
+    ) {
         let value = "self.\(Naming.property(field.name))"
         let compact = compactFlag(field, context: context)
         let nullAllowed = context.condition(field.nullableVersions)
         let refuseNull = "throw .nullNotAllowed(message: \"\(message)\", field: \"\(field.name)\", version: version)"
         if isOptional(field) && nullAllowed != "true" {
-            if case .structure = field.type {} else {
+            if case .structure = field.type {
+            } else {
                 let condition = nullAllowed == "false" ? "\(value) == nil" : "\(value) == nil && !(\(nullAllowed))"
                 text.block("if \(condition)") { $0.line(refuseNull) }
             }
@@ -466,8 +481,11 @@ enum SwiftEmitter {
                     inner.line("try value.encode(into: &\(writer), version: version)")
                 }
                 text.block("else") { inner in
-                    if nullAllowed == "false" { inner.line(refuseNull) }
-                    else if nullAllowed != "true" { inner.block("if !(\(nullAllowed))") { $0.line(refuseNull) } }
+                    if nullAllowed == "false" {
+                        inner.line(refuseNull)
+                    } else if nullAllowed != "true" {
+                        inner.block("if !(\(nullAllowed))") { $0.line(refuseNull) }
+                    }
                     inner.line("\(writer).writeInt8(-1)")
                 }
                 mergeElse(&text)

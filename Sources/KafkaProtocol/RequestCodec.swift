@@ -31,13 +31,13 @@ public enum RequestDecodeError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .malformedHeader(error):
+        case .malformedHeader(let error):
             return "malformed request header: \(error)"
-        case let .unknownApiKey(header):
+        case .unknownApiKey(let header):
             return "unknown api key \(header.requestApiKey) (correlation id \(header.correlationId))"
-        case let .unsupportedVersion(header, apiKey):
+        case .unsupportedVersion(let header, let apiKey):
             return "\(apiKey.name) v\(header.requestApiVersion) is not supported (valid \(apiKey.validVersions))"
-        case let .malformedBody(header, apiKey, error):
+        case .malformedBody(let header, let apiKey, let error):
             return "malformed \(apiKey.name) v\(header.requestApiVersion) body: \(error)"
         }
     }
@@ -80,8 +80,9 @@ public enum RequestCodec {
         request: Request, version: Int16, correlationId: Int32, clientId: String?
     ) throws(EncodeError) -> [UInt8] {
         var writer = ByteWriter()
-        let header = RequestHeader(requestApiKey: Request.apiKey.rawValue, requestApiVersion: version,
-                                   correlationId: correlationId, clientId: clientId)
+        let header = RequestHeader(
+            requestApiKey: Request.apiKey.rawValue, requestApiVersion: version,
+            correlationId: correlationId, clientId: clientId)
         try header.encode(into: &writer, version: Request.apiKey.requestHeaderVersion(version))
         try request.encode(into: &writer, version: version)
         return writer.takeBytes()

@@ -35,10 +35,10 @@ public enum CompressionError: Error, Equatable, Sendable, CustomStringConvertibl
 
     public var description: String {
         switch self {
-        case let .corrupt(codec, reason): return "corrupt \(codec) data: \(reason)"
-        case let .truncated(codec): return "\(codec) data ends inside its stream"
-        case let .tooLarge(codec, limit): return "\(codec) data inflates past \(limit) bytes"
-        case let .failed(codec, reason): return "\(codec) compression failed: \(reason)"
+        case .corrupt(let codec, let reason): return "corrupt \(codec) data: \(reason)"
+        case .truncated(let codec): return "\(codec) data ends inside its stream"
+        case .tooLarge(let codec, let limit): return "\(codec) data inflates past \(limit) bytes"
+        case .failed(let codec, let reason): return "\(codec) compression failed: \(reason)"
         }
     }
 }
@@ -57,8 +57,10 @@ public enum Compression {
         }
     }
 
-    public static func decompress(_ input: ArraySlice<UInt8>, codec: CompressionCodec,
-                                  limit: Int = defaultLimit) throws(CompressionError) -> [UInt8] {
+    public static func decompress(
+        _ input: ArraySlice<UInt8>, codec: CompressionCodec,
+        limit: Int = defaultLimit
+    ) throws(CompressionError) -> [UInt8] {
         var output: [UInt8] = []
         try inflate(input, codec: codec, limit: limit) { piece in
             // As typed bytes, so the append is one copy rather than a byte-by-byte walk.
@@ -72,8 +74,10 @@ public enum Compression {
     /// to `consume` and keeping none: a reader that only walks the bytes needs no buffer the
     /// size of the whole. A piece is valid only during its call; `consume` returns false to
     /// stop early.
-    public static func inflate(_ input: ArraySlice<UInt8>, codec: CompressionCodec, limit: Int = defaultLimit,
-                               into consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) {
+    public static func inflate(
+        _ input: ArraySlice<UInt8>, codec: CompressionCodec, limit: Int = defaultLimit,
+        into consume: (UnsafeRawBufferPointer) -> Bool
+    ) throws(CompressionError) {
         switch codec {
         case .none:
             guard input.count <= limit else { throw .tooLarge(codec: codec, limit: limit) }
@@ -94,8 +98,10 @@ public enum Compression {
     }
 
     /// Counts `produced` against `limit` and hands the first `produced` bytes of `piece` on.
-    private static func hand(_ piece: UnsafeRawBufferPointer, _ produced: Int, total: inout Int, limit: Int, codec: CompressionCodec,
-                             to consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) -> Bool {
+    private static func hand(
+        _ piece: UnsafeRawBufferPointer, _ produced: Int, total: inout Int, limit: Int, codec: CompressionCodec,
+        to consume: (UnsafeRawBufferPointer) -> Bool
+    ) throws(CompressionError) -> Bool {
         total += produced
         guard total <= limit else { throw .tooLarge(codec: codec, limit: limit) }
         guard produced > 0 else { return true }
@@ -107,8 +113,11 @@ public enum Compression {
     static func gzipCompress(_ input: [UInt8]) throws(CompressionError) -> [UInt8] {
         var stream = z_stream()
         // windowBits 15 + 16 asks zlib for the gzip wrapper.
-        guard deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
-                            zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        guard
+            deflateInit2_(
+                &stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+                zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK
+        else {
             throw .failed(codec: .gzip, reason: "deflateInit2")
         }
         defer { deflateEnd(&stream) }
@@ -129,8 +138,10 @@ public enum Compression {
         return output
     }
 
-    static func gzipInflate(_ input: ArraySlice<UInt8>, limit: Int,
-                            into consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) {
+    static func gzipInflate(
+        _ input: ArraySlice<UInt8>, limit: Int,
+        into consume: (UnsafeRawBufferPointer) -> Bool
+    ) throws(CompressionError) {
         if input.isEmpty { throw .corrupt(codec: .gzip, reason: "empty input") }
         var stream = z_stream()
         // windowBits 15 + 32: accept gzip or zlib headers.
@@ -152,7 +163,9 @@ public enum Compression {
                     return (status, piece.count - Int(stream.avail_out), source.count - consumed - Int(stream.avail_in))
                 }
                 consumed += used
-                guard try hand(UnsafeRawBufferPointer(piece), produced, total: &total, limit: limit, codec: .gzip, to: consume) else { return }
+                guard try hand(UnsafeRawBufferPointer(piece), produced, total: &total, limit: limit, codec: .gzip, to: consume) else {
+                    return
+                }
                 switch status {
                 case Z_STREAM_END:
                     // Java's GZIPInputStream reads concatenated members; so do we.
@@ -206,8 +219,10 @@ public enum Compression {
         return output
     }
 
-    static func snappyInflate(_ input: ArraySlice<UInt8>, limit: Int,
-                              into consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) {
+    static func snappyInflate(
+        _ input: ArraySlice<UInt8>, limit: Int,
+        into consume: (UnsafeRawBufferPointer) -> Bool
+    ) throws(CompressionError) {
         guard input.count >= 16, input.prefix(8).elementsEqual(xerialMagic) else {
             let block = try snappyDecompressRaw(input, limit: limit)
             _ = block.withUnsafeBytes(consume)
@@ -280,8 +295,10 @@ public enum Compression {
         return output
     }
 
-    static func lz4Inflate(_ input: ArraySlice<UInt8>, limit: Int,
-                           into consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) {
+    static func lz4Inflate(
+        _ input: ArraySlice<UInt8>, limit: Int,
+        into consume: (UnsafeRawBufferPointer) -> Bool
+    ) throws(CompressionError) {
         var context: OpaquePointer?
         guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context else {
             throw .failed(codec: .lz4, reason: "context")
@@ -298,7 +315,9 @@ public enum Compression {
                 }
                 guard LZ4F_isError(hint) == 0 else { throw .corrupt(codec: .lz4, reason: lz4Error(hint)) }
                 consumed += sourceSize
-                guard try hand(UnsafeRawBufferPointer(piece), destinationSize, total: &total, limit: limit, codec: .lz4, to: consume) else { return }
+                guard try hand(UnsafeRawBufferPointer(piece), destinationSize, total: &total, limit: limit, codec: .lz4, to: consume) else {
+                    return
+                }
                 if hint == 0 { return }  // frame complete
                 if consumed >= input.count && destinationSize == 0 {
                     throw .truncated(codec: .lz4)
@@ -327,8 +346,10 @@ public enum Compression {
         return output
     }
 
-    static func zstdInflate(_ input: ArraySlice<UInt8>, limit: Int,
-                            into consume: (UnsafeRawBufferPointer) -> Bool) throws(CompressionError) {
+    static func zstdInflate(
+        _ input: ArraySlice<UInt8>, limit: Int,
+        into consume: (UnsafeRawBufferPointer) -> Bool
+    ) throws(CompressionError) {
         guard let stream = ZSTD_createDStream() else { throw .failed(codec: .zstd, reason: "context") }
         defer { ZSTD_freeDStream(stream) }
         ZSTD_initDStream(stream)
@@ -345,7 +366,9 @@ public enum Compression {
                 guard ZSTD_isError(hint) == 0 else {
                     throw .corrupt(codec: .zstd, reason: String(cString: ZSTD_getErrorName(hint)))
                 }
-                guard try hand(UnsafeRawBufferPointer(piece), produced, total: &total, limit: limit, codec: .zstd, to: consume) else { return }
+                guard try hand(UnsafeRawBufferPointer(piece), produced, total: &total, limit: limit, codec: .zstd, to: consume) else {
+                    return
+                }
                 let progressed = newPosition != position || produced > 0
                 position = newPosition
                 // 0: a frame is decoded and flushed. With no input left that is the end, even

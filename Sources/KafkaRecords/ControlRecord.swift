@@ -50,7 +50,10 @@ public struct TransactionMarker: Equatable, Sendable {
     /// The marker of a control batch: its first (and only) record, decoded alone.
     public init(batch: RecordBatch) throws(RecordBatchError) {
         var first: Record?
-        try batch.forEachRecord { first = $0; return false }
+        try batch.forEachRecord {
+            first = $0
+            return false
+        }
         guard let first else { throw .invalidBatchLength(batch.batchLength) }
         do {
             try self.init(record: first)
@@ -60,8 +63,10 @@ public struct TransactionMarker: Equatable, Sendable {
     }
 
     /// A whole control batch for this marker, as a transaction coordinator writes it.
-    public func batch(producerId: Int64, producerEpoch: Int16, baseOffset: Int64 = 0,
-                      timestamp: Int64, partitionLeaderEpoch: Int32 = 0) -> [UInt8] {
+    public func batch(
+        producerId: Int64, producerEpoch: Int16, baseOffset: Int64 = 0,
+        timestamp: Int64, partitionLeaderEpoch: Int32 = 0
+    ) -> [UInt8] {
         var builder = RecordBatchBuilder()
         builder.baseOffset = baseOffset
         builder.partitionLeaderEpoch = partitionLeaderEpoch

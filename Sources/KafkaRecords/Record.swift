@@ -22,8 +22,10 @@ public struct Record: Equatable, Sendable {
     /// Unused by Kafka so far, kept for byte-exact rebuilds.
     public var attributes: Int8
 
-    public init(offset: Int64 = 0, timestamp: Int64 = 0, key: [UInt8]? = nil, value: [UInt8]?,
-                headers: [RecordHeader] = [], attributes: Int8 = 0) {
+    public init(
+        offset: Int64 = 0, timestamp: Int64 = 0, key: [UInt8]? = nil, value: [UInt8]?,
+        headers: [RecordHeader] = [], attributes: Int8 = 0
+    ) {
         self.offset = offset
         self.timestamp = timestamp
         self.key = key
@@ -59,8 +61,10 @@ public struct Record: Equatable, Sendable {
             guard let keyBytes = try Record.readVarintBytes(&body) else {
                 throw .unexpectedNull(offset: keyOffset, field: "header key")
             }
-            headers.append(RecordHeader(key: String(decoding: keyBytes, as: UTF8.self),
-                                        value: try Record.readVarintBytes(&body)))
+            headers.append(
+                RecordHeader(
+                    key: String(decoding: keyBytes, as: UTF8.self),
+                    value: try Record.readVarintBytes(&body)))
         }
         self.headers = headers
         guard body.isAtEnd else {
@@ -81,7 +85,10 @@ public struct Record: Equatable, Sendable {
     }
 
     static func writeVarintBytes(_ bytes: [UInt8]?, into writer: inout ByteWriter) {
-        guard let bytes else { writer.writeVarint(-1); return }
+        guard let bytes else {
+            writer.writeVarint(-1)
+            return
+        }
         writer.writeVarint(Int32(bytes.count))
         writer.writeBytes(bytes)
     }

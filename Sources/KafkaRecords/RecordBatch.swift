@@ -16,14 +16,14 @@ public enum RecordBatchError: Error, Equatable, Sendable, CustomStringConvertibl
 
     public var description: String {
         switch self {
-        case let .truncated(needed, available): return "batch needs \(needed) bytes, \(available) present"
-        case let .invalidBatchLength(length): return "invalid batch length \(length)"
-        case let .unsupportedMagic(magic): return "unsupported magic \(magic) (only RecordBatch v2 is accepted)"
-        case let .crcMismatch(stored, computed): return "CRC mismatch: stored \(stored), computed \(computed)"
-        case let .recordCountMismatch(count, delta): return "record count \(count) does not match lastOffsetDelta \(delta)"
-        case let .invalidRecord(reason): return "invalid record: \(reason)"
-        case let .unknownCodec(code): return "unknown compression codec \(code)"
-        case let .compression(error): return error.description
+        case .truncated(let needed, let available): return "batch needs \(needed) bytes, \(available) present"
+        case .invalidBatchLength(let length): return "invalid batch length \(length)"
+        case .unsupportedMagic(let magic): return "unsupported magic \(magic) (only RecordBatch v2 is accepted)"
+        case .crcMismatch(let stored, let computed): return "CRC mismatch: stored \(stored), computed \(computed)"
+        case .recordCountMismatch(let count, let delta): return "record count \(count) does not match lastOffsetDelta \(delta)"
+        case .invalidRecord(let reason): return "invalid record: \(reason)"
+        case .unknownCodec(let code): return "unknown compression codec \(code)"
+        case .compression(let error): return error.description
         }
     }
 }
@@ -135,7 +135,8 @@ public struct RecordBatch: Sendable {
         let computed = computeCRC()
         guard computed == storedCRC else { throw .crcMismatch(stored: storedCRC, computed: computed) }
         guard compression != nil else { throw .unknownCodec(compressionCodecBits) }
-        let countAgrees = denseOffsets
+        let countAgrees =
+            denseOffsets
             ? Int64(recordCount) == Int64(lastOffsetDelta) + 1
             : recordCount >= 0 && Int64(recordCount) <= Int64(lastOffsetDelta) + 1
         guard lastOffsetDelta >= 0, countAgrees else {
@@ -150,8 +151,10 @@ public struct RecordBatch: Sendable {
     /// With `listingKeyless`, also returns the indexes of records without a key, at most that
     /// many (what a compacted topic refuses), read on the same walk.
     @discardableResult
-    public func validateRecordFraming(decompressionLimit limit: Int = Compression.defaultLimit,
-                                      listingKeyless keylessLimit: Int = 0) throws(RecordBatchError) -> [Int32] {
+    public func validateRecordFraming(
+        decompressionLimit limit: Int = Compression.defaultLimit,
+        listingKeyless keylessLimit: Int = 0
+    ) throws(RecordBatchError) -> [Int32] {
         guard let codec = compression else { throw .unknownCodec(compressionCodecBits) }
         var framing = RecordFraming(claimed: recordCount, listingKeyless: keylessLimit)
         do {
@@ -184,7 +187,8 @@ public struct RecordBatch: Sendable {
     public static func assignOffsets(in bytes: inout [UInt8], batchStart: Int, baseOffset: Int64, partitionLeaderEpoch: Int32) {
         bytes.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: baseOffset.bigEndian, toByteOffset: batchStart + RecordBatchLayout.baseOffset, as: Int64.self)
-            raw.storeBytes(of: partitionLeaderEpoch.bigEndian, toByteOffset: batchStart + RecordBatchLayout.partitionLeaderEpoch, as: Int32.self)
+            raw.storeBytes(
+                of: partitionLeaderEpoch.bigEndian, toByteOffset: batchStart + RecordBatchLayout.partitionLeaderEpoch, as: Int32.self)
         }
     }
 
@@ -221,7 +225,8 @@ public struct RecordBatch: Sendable {
 
     private static func storeCRC(in bytes: inout [UInt8], batchStart: Int) {
         let batchEnd = bytes.withUnsafeBytes { raw in
-            batchStart + Int(Int32(bigEndian: raw.loadUnaligned(fromByteOffset: batchStart + RecordBatchLayout.batchLength, as: Int32.self)))
+            batchStart
+                + Int(Int32(bigEndian: raw.loadUnaligned(fromByteOffset: batchStart + RecordBatchLayout.batchLength, as: Int32.self)))
                 + RecordBatchLayout.logOverhead
         }
         let crc = CRC32C.checksum(bytes, range: batchStart + RecordBatchLayout.attributes..<batchEnd)
@@ -238,15 +243,20 @@ public struct RecordBatch: Sendable {
     /// Decodes every record, decompressing if needed; `limit` bounds the inflated size.
     public func records(decompressionLimit limit: Int = Compression.defaultLimit) throws(RecordBatchError) -> [Record] {
         var records: [Record] = []
-        try forEachRecord(decompressionLimit: limit) { records.append($0); return true }
+        try forEachRecord(decompressionLimit: limit) {
+            records.append($0)
+            return true
+        }
         return records
     }
 
     /// Decodes the records one at a time, in order, until `body` returns false. Memory stays
     /// at the decompressed payload (bounded by `limit`) whatever count the header claims:
     /// a small compressed batch can hold millions of tiny records.
-    public func forEachRecord(decompressionLimit limit: Int = Compression.defaultLimit,
-                              _ body: (Record) -> Bool) throws(RecordBatchError) {
+    public func forEachRecord(
+        decompressionLimit limit: Int = Compression.defaultLimit,
+        _ body: (Record) -> Bool
+    ) throws(RecordBatchError) {
         guard let codec = compression else { throw .unknownCodec(compressionCodecBits) }
         let payload: [UInt8]
         let payloadRange: Range<Int>

@@ -30,12 +30,14 @@ public struct RecordBatchBuilder: Sendable {
         let maxTimestamp = records.map(\.timestamp).max() ?? -1
         var body = ByteWriter(capacity: records.count * 32)
         for record in records {
-            record.encode(into: &body,
-                          offsetDelta: Int32(truncatingIfNeeded: record.offset - baseOffset),
-                          timestampDelta: record.timestamp &- baseTimestamp)
+            record.encode(
+                into: &body,
+                offsetDelta: Int32(truncatingIfNeeded: record.offset - baseOffset),
+                timestampDelta: record.timestamp &- baseTimestamp)
         }
         let payload = try Compression.compress(body.bytes, codec: compression)
-        let lastOffsetDelta = lastOffsetDeltaOverride
+        let lastOffsetDelta =
+            lastOffsetDeltaOverride
             ?? Int32(truncatingIfNeeded: (records.last?.offset ?? baseOffset) - baseOffset)
 
         var attributes = compression.rawValue

@@ -19,17 +19,17 @@ public enum DecodeError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .truncated(offset, needed, remaining):
+        case .truncated(let offset, let needed, let remaining):
             return "truncated at byte \(offset): needed \(needed) bytes, \(remaining) remain"
-        case let .invalidLength(offset, length):
+        case .invalidLength(let offset, let length):
             return "invalid length \(length) at byte \(offset)"
-        case let .varintTooLong(offset):
+        case .varintTooLong(let offset):
             return "varint too long at byte \(offset)"
-        case let .unexpectedNull(offset, field):
+        case .unexpectedNull(let offset, let field):
             return "null \(field) at byte \(offset) where the version does not allow null"
-        case let .invalidValue(offset, reason):
+        case .invalidValue(let offset, let reason):
             return "invalid value at byte \(offset): \(reason)"
-        case let .unsupportedVersion(message, version):
+        case .unsupportedVersion(let message, let version):
             return "\(message) has no version \(version)"
         }
     }
@@ -49,13 +49,13 @@ public enum EncodeError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .fieldNotInVersion(message, field, version):
+        case .fieldNotInVersion(let message, let field, let version):
             return "\(message).\(field) has a value that version \(version) cannot carry"
-        case let .nullNotAllowed(message, field, version):
+        case .nullNotAllowed(let message, let field, let version):
             return "\(message).\(field) cannot be null in version \(version)"
-        case let .tooLong(field, count):
+        case .tooLong(let field, let count):
             return "\(field) is too long (\(count))"
-        case let .unsupportedVersion(message, version):
+        case .unsupportedVersion(let message, let version):
             return "\(message) has no version \(version)"
         }
     }

@@ -44,8 +44,9 @@ public struct Uuid: Hashable, Sendable, Comparable, CustomStringConvertible {
     public init?(_ text: String) {
         let digits = text.filter { $0 != "-" }
         guard digits.count == 32,
-              let high = UInt64(digits.prefix(16), radix: 16),
-              let low = UInt64(digits.suffix(16), radix: 16) else { return nil }
+            let high = UInt64(digits.prefix(16), radix: 16),
+            let low = UInt64(digits.suffix(16), radix: 16)
+        else { return nil }
         self.init(mostSignificantBits: high, leastSignificantBits: low)
     }
 

@@ -30,19 +30,19 @@ public enum LogError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .offsetOutOfRange(requested, start, end):
+        case .offsetOutOfRange(let requested, let start, let end):
             return "offset \(requested) is outside the log [\(start), \(end)]"
-        case let .invalidBatch(index, error): return "batch \(index): \(error)"
-        case let .keylessRecords(indexes): return "\(indexes.count) record(s) without a key on a compacted topic"
-        case let .batchTooLarge(size, limit): return "batch of \(size) bytes exceeds max.message.bytes \(limit)"
-        case let .invalidTimestamp(timestamp, now): return "timestamp \(timestamp) is too far from the broker's time \(now)"
-        case let .io(error): return error.description
-        case let .corruptSegment(path, position, reason): return "corrupt segment \(path) at byte \(position): \(reason)"
-        case let .dataDirectoryLocked(path):
+        case .invalidBatch(let index, let error): return "batch \(index): \(error)"
+        case .keylessRecords(let indexes): return "\(indexes.count) record(s) without a key on a compacted topic"
+        case .batchTooLarge(let size, let limit): return "batch of \(size) bytes exceeds max.message.bytes \(limit)"
+        case .invalidTimestamp(let timestamp, let now): return "timestamp \(timestamp) is too far from the broker's time \(now)"
+        case .io(let error): return error.description
+        case .corruptSegment(let path, let position, let reason): return "corrupt segment \(path) at byte \(position): \(reason)"
+        case .dataDirectoryLocked(let path):
             return "data directory \(path) is in use by another process (its .lock is held)"
-        case let .sequence(error): return "producer sequence: \(error)"
-        case let .partitionExists(partition): return "partition \(partition) already exists"
-        case let .unknownPartition(partition): return "no partition \(partition)"
+        case .sequence(let error): return "producer sequence: \(error)"
+        case .partitionExists(let partition): return "partition \(partition) already exists"
+        case .unknownPartition(let partition): return "no partition \(partition)"
         }
     }
 }

@@ -36,8 +36,10 @@ public final class LogManager: @unchecked Sendable {
     /// Opens a data directory (on disk, or in memory when `dataDirectory` is nil), locks it
     /// against a second broker, and loads every partition found in it, recovering them when
     /// the last stop was not clean.
-    public init(dataDirectory: String?, configuration: (TopicPartition) -> LogConfiguration,
-                flushPolicy: FlushPolicy = .never, now: Int64 = System.wallClockMilliseconds()) throws(LogError) {
+    public init(
+        dataDirectory: String?, configuration: (TopicPartition) -> LogConfiguration,
+        flushPolicy: FlushPolicy = .never, now: Int64 = System.wallClockMilliseconds()
+    ) throws(LogError) {
         self.flushPolicy = flushPolicy
         do {
             syncQueue = flushPolicy == .everyAppend ? try SyncQueue() : nil
@@ -69,8 +71,9 @@ public final class LogManager: @unchecked Sendable {
         do { names = try store.list("") } catch { throw .io(error) }
         for name in names {
             guard let topicPartition = TopicPartition(directoryName: name) else { continue }
-            let (log, recovery) = try PartitionLog.open(topicPartition, store: store, configuration: configuration(topicPartition),
-                                                       recover: !clean, now: now)
+            let (log, recovery) = try PartitionLog.open(
+                topicPartition, store: store, configuration: configuration(topicPartition),
+                recover: !clean, now: now)
             partitions[topicPartition] = log
             events += recovery
         }
@@ -85,8 +88,10 @@ public final class LogManager: @unchecked Sendable {
         lock.withLock { partitions.keys.sorted() }
     }
 
-    public func createPartition(_ topicPartition: TopicPartition, configuration: LogConfiguration,
-                                now: Int64 = System.wallClockMilliseconds()) throws(LogError) -> PartitionLog {
+    public func createPartition(
+        _ topicPartition: TopicPartition, configuration: LogConfiguration,
+        now: Int64 = System.wallClockMilliseconds()
+    ) throws(LogError) -> PartitionLog {
         try lock.withLock { () throws(LogError) in
             if partitions[topicPartition] != nil { throw .partitionExists(topicPartition) }
             let log = try PartitionLog.create(topicPartition, store: store, configuration: configuration, now: now)
@@ -97,7 +102,9 @@ public final class LogManager: @unchecked Sendable {
 
     /// Removes a partition and its files; readers holding its segments finish first.
     public func deletePartition(_ topicPartition: TopicPartition) throws(LogError) {
-        guard let removed = lock.withLock({ partitions.removeValue(forKey: topicPartition) }) else { throw .unknownPartition(topicPartition) }
+        guard let removed = lock.withLock({ partitions.removeValue(forKey: topicPartition) }) else {
+            throw .unknownPartition(topicPartition)
+        }
         removed.markDeleted()
         let directory = topicPartition.directoryName
         do {
@@ -125,15 +132,16 @@ public final class LogManager: @unchecked Sendable {
         lock.withLock { Array(partitions.values) }
     }
 
-
     /// Starts the cleaner thread: retention every `retentionCheckMilliseconds` (Kafka's
     /// log.retention.check.interval.ms), compaction of compacted topics every
     /// `compactionCheckMilliseconds` (log.cleaner.backoff.ms), idle producers forgotten after
     /// `producerIdExpiration.milliseconds` checked every `.checkIntervalMilliseconds`
     /// (producer.id.expiration.ms and its check interval), and the interval flush policy.
-    public func startBackgroundWork(retentionCheckMilliseconds: Int = 300_000, compactionCheckMilliseconds: Int = 15_000,
-                                    producerIdExpiration: (milliseconds: Int64, checkIntervalMilliseconds: Int) = (86_400_000, 600_000),
-                                    log: @escaping @Sendable (String) -> Void = { _ in }) throws(LogError) {
+    public func startBackgroundWork(
+        retentionCheckMilliseconds: Int = 300_000, compactionCheckMilliseconds: Int = 15_000,
+        producerIdExpiration: (milliseconds: Int64, checkIntervalMilliseconds: Int) = (86_400_000, 600_000),
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws(LogError) {
         let cleaner: WorkQueue
         do { cleaner = try WorkQueue(name: "swiftlet-cleaner") } catch { throw .io(error) }
         cleaner.every(milliseconds: retentionCheckMilliseconds) { [self] in
@@ -151,7 +159,9 @@ public final class LogManager: @unchecked Sendable {
                 do {
                     let result = try partition.compact(now: System.wallClockMilliseconds())
                     if result.recordsRemoved > 0 {
-                        log("compacted \(partition.topicPartition): \(result.recordsRemoved) records, \(result.bytesBefore) -> \(result.bytesAfter) bytes")
+                        log(
+                            "compacted \(partition.topicPartition): \(result.recordsRemoved) records, \(result.bytesBefore) -> \(result.bytesAfter) bytes"
+                        )
                     }
                 } catch {
                     log("compaction of \(partition.topicPartition) failed: \(error)")

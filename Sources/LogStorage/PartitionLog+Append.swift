@@ -31,10 +31,13 @@ extension PartitionLog {
     /// Appends a COMMIT or ABORT marker for the producer (the transaction coordinator's
     /// WriteTxnMarkers). Returns its offset.
     @discardableResult
-    public func appendTransactionMarker(producerId: Int64, producerEpoch: Int16, commit: Bool, coordinatorEpoch: Int32,
-                                        now: Int64) throws(LogError) -> Int64 {
+    public func appendTransactionMarker(
+        producerId: Int64, producerEpoch: Int16, commit: Bool, coordinatorEpoch: Int32,
+        now: Int64
+    ) throws(LogError) -> Int64 {
         let marker = TransactionMarker(type: commit ? .commit : .abort, coordinatorEpoch: coordinatorEpoch)
-        return try append(marker.batch(producerId: producerId, producerEpoch: producerEpoch, timestamp: now), leaderEpoch: 0, now: now).baseOffset
+        return try append(marker.batch(producerId: producerId, producerEpoch: producerEpoch, timestamp: now), leaderEpoch: 0, now: now)
+            .baseOffset
     }
 
     /// Starts a new segment now (tests, and compaction of the old active segment).
@@ -92,8 +95,10 @@ extension PartitionLog {
 
     /// Lock held. Checks each batch against its producer's state, assigns offsets and writes.
     /// Returns the result and the hook to call, once the lock is released, with the new log end.
-    private func commit(_ records: [UInt8], _ checked: CheckedBatches, leaderEpoch: Int32,
-                        now: Int64) throws(LogError) -> (AppendResult, (@Sendable (Int64) -> Void)?) {
+    private func commit(
+        _ records: [UInt8], _ checked: CheckedBatches, leaderEpoch: Int32,
+        now: Int64
+    ) throws(LogError) -> (AppendResult, (@Sendable (Int64) -> Void)?) {
         // Offsets and the leader epoch go into each batch's first 16 bytes: written from a
         // patch, so the request's batch is not copied. LogAppendTime rewrites more (the
         // CRC), so that case patches a copy.
@@ -119,8 +124,11 @@ extension PartitionLog {
                 rollBack()
                 throw .sequence(error)
             case .success(.duplicate(let firstOffset, let lastOffset)) where checked.batches.count == 1:
-                return (AppendResult(baseOffset: firstOffset, lastOffset: lastOffset, logAppendTime: -1,
-                                     logStartOffset: startOffset, isDuplicate: true), nil)
+                return (
+                    AppendResult(
+                        baseOffset: firstOffset, lastOffset: lastOffset, logAppendTime: -1,
+                        logStartOffset: startOffset, isDuplicate: true), nil
+                )
             case .success:
                 break
             }
@@ -129,8 +137,13 @@ extension PartitionLog {
                 RecordBatch.setLogAppendTime(now, in: &bytes, batchStart: batch.start)
                 header = RecordBatchHeader(bytes, at: batch.start)!  // attributes, maxTimestamp and CRC changed
             } else {
-                patches.append((batch.start, RecordBatch.headerPatch(baseOffset: next, batchLength: header.batchLength,
-                                                                      partitionLeaderEpoch: leaderEpoch)))
+                patches.append(
+                    (
+                        batch.start,
+                        RecordBatch.headerPatch(
+                            baseOffset: next, batchLength: header.batchLength,
+                            partitionLeaderEpoch: leaderEpoch)
+                    ))
             }
             header.baseOffset = next
             header.partitionLeaderEpoch = leaderEpoch
@@ -140,8 +153,10 @@ extension PartitionLog {
             if let marker {
                 // A transaction marker: COMMIT or ABORT ends the producer's transaction.
                 if let first = producers.endTransaction(header), marker.type == .abort {
-                    aborted.append(AbortedTransaction(producerId: header.producerId, firstOffset: first, lastOffset: header.lastOffset,
-                                                      lastStableOffset: -1))
+                    aborted.append(
+                        AbortedTransaction(
+                            producerId: header.producerId, firstOffset: first, lastOffset: header.lastOffset,
+                            lastStableOffset: -1))
                 }
             } else {
                 producers.record(header)
@@ -161,8 +176,9 @@ extension PartitionLog {
             entry.lastStableOffset = min(producers.firstUnstableOffset ?? next, next)
             try? transactionIndex(for: segments.last!).append(entry)
         }
-        let result = AppendResult(baseOffset: baseOffset, lastOffset: next - 1,
-                                  logAppendTime: checked.timestampPolicy == .logAppendTime ? now : -1, logStartOffset: startOffset)
+        let result = AppendResult(
+            baseOffset: baseOffset, lastOffset: next - 1,
+            logAppendTime: checked.timestampPolicy == .logAppendTime ? now : -1, logStartOffset: startOffset)
         return (result, appendHook)
     }
 
@@ -171,7 +187,8 @@ extension PartitionLog {
     private func rollIfNeeded(incomingBytes: Int, now: Int64) throws(SystemCallError) {
         let active = segments.last!
         guard active.size > 0 else { return }
-        let full = active.size + Int64(incomingBytes) > configuration.segmentBytes
+        let full =
+            active.size + Int64(incomingBytes) > configuration.segmentBytes
             || active.size + Int64(incomingBytes) > Int64(UInt32.max)  // index positions are 32-bit
         let old = now - active.createdMilliseconds >= configuration.rollMilliseconds
         if full || old { try rollLocked(now: now) }
@@ -180,8 +197,9 @@ extension PartitionLog {
     /// Lock held.
     private func rollLocked(now: Int64) throws(SystemCallError) {
         try writeProducerSnapshot()
-        let segment = try Segment.create(store: store, directory: directory, baseOffset: segments.last!.nextOffset,
-                                         indexIntervalBytes: configuration.indexIntervalBytes, now: now)
+        let segment = try Segment.create(
+            store: store, directory: directory, baseOffset: segments.last!.nextOffset,
+            indexIntervalBytes: configuration.indexIntervalBytes, now: now)
         segments.append(segment)
     }
 }

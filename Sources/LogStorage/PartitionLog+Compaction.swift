@@ -29,9 +29,10 @@ private struct CompactionPlan {
     let indexIntervalBytes: Int
 
     func isAborted(_ batch: RecordBatch) -> Bool {
-        batch.isTransactional && aborted.contains {
-            $0.producerId == batch.producerId && batch.baseOffset >= $0.firstOffset && batch.baseOffset < $0.lastOffset
-        }
+        batch.isTransactional
+            && aborted.contains {
+                $0.producerId == batch.producerId && batch.baseOffset >= $0.firstOffset && batch.baseOffset < $0.lastOffset
+            }
     }
 }
 
@@ -101,8 +102,10 @@ extension PartitionLog {
                     try? store.remove(base + ".index")
                     try? store.remove(base + ".timeindex")
                     for file in Segment.cleanedFiles { try store.rename(base + file + Segment.cleanedSuffix, to: base + file) }
-                    let swapped = try Segment.open(store: store, directory: directory, baseOffset: copy.original.baseOffset,
-                                                   indexIntervalBytes: configuration.indexIntervalBytes, recover: false, now: now).segment
+                    let swapped = try Segment.open(
+                        store: store, directory: directory, baseOffset: copy.original.baseOffset,
+                        indexIntervalBytes: configuration.indexIntervalBytes, recover: false, now: now
+                    ).segment
                     segments[index] = swapped
                     result.bytesBefore += copy.original.size
                     result.bytesAfter += swapped.size
@@ -142,28 +145,32 @@ extension PartitionLog {
             let stableEnd = producers.firstUnstableOffset ?? .max
             let minimumLag = configuration.minimumCompactionLagMilliseconds
             let youngest = now.clampedSubtracting(minimumLag)
-            let cleanable = Array(closed.prefix { segment in
-                segment.nextOffset <= stableEnd
-                    && (segment.nextOffset <= firstDirtyOffset || minimumLag == 0 || segment.largestTimestamp <= youngest)
-            })
+            let cleanable = Array(
+                closed.prefix { segment in
+                    segment.nextOffset <= stableEnd
+                        && (segment.nextOffset <= firstDirtyOffset || minimumLag == 0 || segment.largestTimestamp <= youngest)
+                })
             let dirty = cleanable.filter { $0.nextOffset > firstDirtyOffset }
             let dirtyBytes = dirty.reduce(Int64(0)) { $0 + $1.size }
             let totalBytes = cleanable.reduce(Int64(0)) { $0 + $1.size }
             let ratio = totalBytes > 0 ? Double(dirtyBytes) / Double(totalBytes) : 0
             // max.compaction.lag.ms counts from the oldest first batch of any dirty closed segment.
             let maximumLag = configuration.maximumCompactionLagMilliseconds
-            let overdue = maximumLag < .max
+            let overdue =
+                maximumLag < .max
                 && closed.filter { $0.nextOffset > firstDirtyOffset }.compactMap(\.firstBatchTimestamp).min()
                     .map { $0 < now.clampedSubtracting(maximumLag) } == true
             let tombstonesDue = earliestDeleteHorizon.map { $0 <= now } ?? false
             guard let last = cleanable.last,
-                  (dirtyBytes > 0 && (ratio > configuration.minimumCleanableDirtyRatio || overdue)) || tombstonesDue else {
+                (dirtyBytes > 0 && (ratio > configuration.minimumCleanableDirtyRatio || overdue)) || tombstonesDue
+            else {
                 return nil
             }
-            return CompactionPlan(segments: cleanable, end: last.nextOffset,
-                                  aborted: segments.compactMap { transactionIndexes[$0.baseOffset] }.flatMap(\.entries),
-                                  deleteRetentionMilliseconds: configuration.deleteRetentionMilliseconds,
-                                  indexIntervalBytes: configuration.indexIntervalBytes)
+            return CompactionPlan(
+                segments: cleanable, end: last.nextOffset,
+                aborted: segments.compactMap { transactionIndexes[$0.baseOffset] }.flatMap(\.entries),
+                deleteRetentionMilliseconds: configuration.deleteRetentionMilliseconds,
+                indexIntervalBytes: configuration.indexIntervalBytes)
         }
     }
 
@@ -187,8 +194,10 @@ extension PartitionLog {
     /// built from the batch headers: written by this pass, the batches need no CRC check); nil
     /// when nothing in it would change. `horizon` gathers the earliest delete
     /// horizon of the tombstones kept.
-    private func writeCleanedCopy(of segment: Segment, latest: [[UInt8]: Int64], plan: CompactionPlan, now: Int64,
-                                  horizon earliestHorizon: inout Int64?) throws -> CleanedCopy? {
+    private func writeCleanedCopy(
+        of segment: Segment, latest: [[UInt8]: Int64], plan: CompactionPlan, now: Int64,
+        horizon earliestHorizon: inout Int64?
+    ) throws -> CleanedCopy? {
         var output: [UInt8] = []
         var changed = false
         var removed = 0
@@ -250,8 +259,9 @@ extension PartitionLog {
             }
         }
         // Opening the copy builds its index files from the batch headers, here, off the lock.
-        _ = try Segment.open(store: store, directory: directory, baseOffset: segment.baseOffset,
-                             indexIntervalBytes: plan.indexIntervalBytes, recover: false, now: now, suffix: Segment.cleanedSuffix)
+        _ = try Segment.open(
+            store: store, directory: directory, baseOffset: segment.baseOffset,
+            indexIntervalBytes: plan.indexIntervalBytes, recover: false, now: now, suffix: Segment.cleanedSuffix)
         return CleanedCopy(original: segment, removed: removed)
     }
 

@@ -13,8 +13,10 @@ extension PartitionLog {
     /// the last batch may be cut at `maxBytes`, as Kafka does. `maxOffset` (exclusive)
     /// stops earlier; `readCommitted` stops at the last stable offset and names the aborted
     /// transactions up to it, all under one acquisition of the lock.
-    public func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool, maxOffset: Int64? = nil,
-                     readCommitted: Bool = false) throws(LogError) -> ReadResult {
+    public func read(
+        from offset: Int64, maxBytes: Int, minOneBatch: Bool, maxOffset: Int64? = nil,
+        readCommitted: Bool = false
+    ) throws(LogError) -> ReadResult {
         try lock.withLock { () throws(LogError) in
             let end = segments.last!.nextOffset
             guard offset >= startOffset && offset <= end else {
@@ -23,8 +25,9 @@ extension PartitionLog {
             let stable = lastStableOffsetLocked
             let limit = min(maxOffset ?? end, readCommitted ? stable : end)
             let aborted = readCommitted ? abortedTransactionsLocked(from: offset, to: stable) : []
-            let empty = ReadResult(regions: [], highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable,
-                                   abortedTransactions: aborted)
+            let empty = ReadResult(
+                regions: [], highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable,
+                abortedTransactions: aborted)
             guard offset < limit else { return empty }
             do throws(SystemCallError) {
                 var index = segmentIndex(containing: offset)
@@ -43,9 +46,10 @@ extension PartitionLog {
                         var length = Int(min(stop - first.position, Int64(maxBytes)))
                         if minOneBatch { length = max(length, first.size) }
                         guard length > 0 else { return empty }
-                        return ReadResult(regions: [LogRegion(file: segment.log, position: first.position, length: length)],
-                                          highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable,
-                                          abortedTransactions: aborted)
+                        return ReadResult(
+                            regions: [LogRegion(file: segment.log, position: first.position, length: length)],
+                            highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable,
+                            abortedTransactions: aborted)
                     }
                     index += 1
                 }

@@ -51,8 +51,10 @@ extension PartitionLog {
             do throws(SystemCallError) {
                 return try deleteSegments(now: now) { segment, isActive in
                     if isActive { return false }
-                    let expired = retentionMilliseconds >= 0 && segment.maxTimestamp >= 0 && now - segment.maxTimestamp > retentionMilliseconds
-                        || retentionMilliseconds >= 0 && segment.maxTimestamp < 0 && now - segment.createdMilliseconds > retentionMilliseconds
+                    let expired =
+                        retentionMilliseconds >= 0 && segment.maxTimestamp >= 0 && now - segment.maxTimestamp > retentionMilliseconds
+                        || retentionMilliseconds >= 0 && segment.maxTimestamp < 0
+                            && now - segment.createdMilliseconds > retentionMilliseconds
                     let oversize = retentionBytes >= 0 && total - segment.size >= retentionBytes
                     if expired || oversize {
                         total -= segment.size
@@ -76,8 +78,10 @@ extension PartitionLog {
             if segments.count == 1 {
                 // Deleting the active segment (DeleteRecords to the end): start afresh.
                 let end = first.nextOffset
-                segments.append(try Segment.create(store: store, directory: directory, baseOffset: end,
-                                                   indexIntervalBytes: configuration.indexIntervalBytes, now: now))
+                segments.append(
+                    try Segment.create(
+                        store: store, directory: directory, baseOffset: end,
+                        indexIntervalBytes: configuration.indexIntervalBytes, now: now))
             }
             segments.removeFirst()
             transactionIndexes[first.baseOffset] = nil

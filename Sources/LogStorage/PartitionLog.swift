@@ -97,8 +97,10 @@ public final class PartitionLog: @unchecked Sendable {
     static let cleanerOffsetFile = "cleaner-offset-checkpoint"
     static let deleteHorizonFile = "cleaner-delete-horizon"
 
-    private init(topicPartition: TopicPartition, directory: String, store: any FileStore,
-                 segments: [Segment], configuration: LogConfiguration, startOffset: Int64) {
+    private init(
+        topicPartition: TopicPartition, directory: String, store: any FileStore,
+        segments: [Segment], configuration: LogConfiguration, startOffset: Int64
+    ) {
         self.topicPartition = topicPartition
         self.directory = directory
         self.store = store
@@ -108,15 +110,19 @@ public final class PartitionLog: @unchecked Sendable {
     }
 
     /// A new, empty partition log.
-    public static func create(_ topicPartition: TopicPartition, store: any FileStore, configuration: LogConfiguration,
-                              now: Int64) throws(LogError) -> PartitionLog {
+    public static func create(
+        _ topicPartition: TopicPartition, store: any FileStore, configuration: LogConfiguration,
+        now: Int64
+    ) throws(LogError) -> PartitionLog {
         let directory = topicPartition.directoryName
         do {
             try store.makeDirectory(directory)
-            let segment = try Segment.create(store: store, directory: directory, baseOffset: 0,
-                                             indexIntervalBytes: configuration.indexIntervalBytes, now: now)
-            let log = PartitionLog(topicPartition: topicPartition, directory: directory, store: store, segments: [segment],
-                                   configuration: configuration, startOffset: 0)
+            let segment = try Segment.create(
+                store: store, directory: directory, baseOffset: 0,
+                indexIntervalBytes: configuration.indexIntervalBytes, now: now)
+            let log = PartitionLog(
+                topicPartition: topicPartition, directory: directory, store: store, segments: [segment],
+                configuration: configuration, startOffset: 0)
             try log.writeCheckpoint(Self.logStartFile, 0)
             return log
         } catch {
@@ -127,8 +133,10 @@ public final class PartitionLog: @unchecked Sendable {
     /// Opens an existing partition directory. After an unclean stop (`recover`), every
     /// segment past the recovery point is re-read with CRC checks; a bad batch cuts the log
     /// there (what follows it is dropped, as Kafka does).
-    public static func open(_ topicPartition: TopicPartition, store: any FileStore, configuration: LogConfiguration,
-                            recover: Bool, now: Int64) throws(LogError) -> (log: PartitionLog, recovery: [RecoveryEvent]) {
+    public static func open(
+        _ topicPartition: TopicPartition, store: any FileStore, configuration: LogConfiguration,
+        recover: Bool, now: Int64
+    ) throws(LogError) -> (log: PartitionLog, recovery: [RecoveryEvent]) {
         let directory = topicPartition.directoryName
         let names: [String]
         do { names = try store.list(directory) } catch { throw .io(error) }
@@ -140,16 +148,19 @@ public final class PartitionLog: @unchecked Sendable {
         var events: [RecoveryEvent] = []
         while !bases.isEmpty {
             let base = bases.removeFirst()
-            let (segment, event) = try Segment.open(store: store, directory: directory, baseOffset: base,
-                                                   indexIntervalBytes: configuration.indexIntervalBytes,
-                                                   recover: recover && (bases.isEmpty || bases[0] > recoveryPoint), now: now)
+            let (segment, event) = try Segment.open(
+                store: store, directory: directory, baseOffset: base,
+                indexIntervalBytes: configuration.indexIntervalBytes,
+                recover: recover && (bases.isEmpty || bases[0] > recoveryPoint), now: now)
             segments.append(segment)
             if let event { events.append(event) }
             if event != nil && !bases.isEmpty {
                 // A hole in the middle: later segments cannot follow it.
                 for later in bases {
-                    events.append(RecoveryEvent(path: directory + "/" + Segment.fileName(later, ".log"), position: 0,
-                                                truncatedBytes: -1, reason: "follows a damaged segment; removed"))
+                    events.append(
+                        RecoveryEvent(
+                            path: directory + "/" + Segment.fileName(later, ".log"), position: 0,
+                            truncatedBytes: -1, reason: "follows a damaged segment; removed"))
                     for path in Segment.files(baseOffset: later, directory: directory) { try? store.remove(path) }
                 }
                 bases = []
@@ -157,15 +168,19 @@ public final class PartitionLog: @unchecked Sendable {
         }
         if segments.isEmpty {
             do {
-                segments = [try Segment.create(store: store, directory: directory, baseOffset: 0,
-                                               indexIntervalBytes: configuration.indexIntervalBytes, now: now)]
+                segments = [
+                    try Segment.create(
+                        store: store, directory: directory, baseOffset: 0,
+                        indexIntervalBytes: configuration.indexIntervalBytes, now: now)
+                ]
             } catch { throw .io(error) }
         }
         let savedStart = (try? readCheckpoint(store: store, path: directory + "/" + logStartFile)) ?? segments[0].baseOffset
         let end = segments.last!.nextOffset
         let start = min(max(savedStart, segments[0].baseOffset), end)
-        let log = PartitionLog(topicPartition: topicPartition, directory: directory, store: store, segments: segments,
-                               configuration: configuration, startOffset: start)
+        let log = PartitionLog(
+            topicPartition: topicPartition, directory: directory, store: store, segments: segments,
+            configuration: configuration, startOffset: start)
         do {
             for segment in segments where names.contains(Segment.fileName(segment.baseOffset, ".txnindex")) {
                 log.transactionIndexes[segment.baseOffset] = try TransactionIndex(
@@ -201,7 +216,6 @@ public final class PartitionLog: @unchecked Sendable {
         lock.withLock { configuration = newConfiguration }
     }
 
-
     // MARK: Producer state
 
     /// Lock held or not yet shared. Loads the newest sound producer-state snapshot at or
@@ -213,8 +227,9 @@ public final class PartitionLog: @unchecked Sendable {
         var from: Int64 = segments.first!.baseOffset
         for offset in snapshotOffsets().reversed() where offset <= end {
             guard let file = try? store.open(directory + "/" + Segment.fileName(offset, ".snapshot"), create: false),
-                  let size = try? file.size(), let bytes = try? file.read(count: Int(size), at: 0),
-                  let loaded = ProducerState.load(snapshot: bytes), loaded.offset == offset else { continue }
+                let size = try? file.size(), let bytes = try? file.read(count: Int(size), at: 0),
+                let loaded = ProducerState.load(snapshot: bytes), loaded.offset == offset
+            else { continue }
             state = loaded.state
             from = offset
             break
@@ -229,9 +244,10 @@ public final class PartitionLog: @unchecked Sendable {
                     if header.isControl {
                         let first = state.endTransaction(header)
                         if let first, try marker(at: location, in: segment)?.type == .abort {
-                            try transactionIndex(for: segment).append(AbortedTransaction(
-                                producerId: header.producerId, firstOffset: first, lastOffset: header.lastOffset,
-                                lastStableOffset: min(state.firstUnstableOffset ?? header.lastOffset + 1, header.lastOffset + 1)))
+                            try transactionIndex(for: segment).append(
+                                AbortedTransaction(
+                                    producerId: header.producerId, firstOffset: first, lastOffset: header.lastOffset,
+                                    lastStableOffset: min(state.firstUnstableOffset ?? header.lastOffset + 1, header.lastOffset + 1)))
                         }
                     } else {
                         state.record(header)
@@ -312,8 +328,9 @@ public final class PartitionLog: @unchecked Sendable {
     public var activeProducers: [ProducerSummary] {
         lock.withLock {
             producers.entries.sorted { $0.key < $1.key }.map { producerId, entry in
-                ProducerSummary(producerId: producerId, producerEpoch: entry.epoch, lastSequence: entry.lastSequence,
-                                lastTimestamp: entry.lastTimestamp, currentTransactionStartOffset: entry.currentTransactionFirstOffset ?? -1)
+                ProducerSummary(
+                    producerId: producerId, producerEpoch: entry.epoch, lastSequence: entry.lastSequence,
+                    lastTimestamp: entry.lastTimestamp, currentTransactionStartOffset: entry.currentTransactionFirstOffset ?? -1)
             }
         }
     }

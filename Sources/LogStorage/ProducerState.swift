@@ -69,14 +69,16 @@ struct ProducerState {
         guard sequenced else { return .success(.append) }
         let lastSequence = Self.lastSequence(of: header)
         if header.producerEpoch == entry.epoch,
-           let duplicate = entry.batches.first(where: { $0.firstSequence == header.baseSequence && $0.lastSequence == lastSequence }) {
+            let duplicate = entry.batches.first(where: { $0.firstSequence == header.baseSequence && $0.lastSequence == lastSequence })
+        {
             return .success(.duplicate(firstOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset))
         }
         if header.producerEpoch > entry.epoch {
             return header.baseSequence == 0 ? .success(.append) : .failure(.outOfOrderSequence(expected: 0, received: header.baseSequence))
         }
         let expected = entry.lastSequence == Int32.max ? 0 : entry.lastSequence + 1
-        return header.baseSequence == expected ? .success(.append) : .failure(.outOfOrderSequence(expected: expected, received: header.baseSequence))
+        return header.baseSequence == expected
+            ? .success(.append) : .failure(.outOfOrderSequence(expected: expected, received: header.baseSequence))
     }
 
     /// Forgets producers whose last batch is `expiration` ms old or older and that have no
@@ -94,9 +96,11 @@ struct ProducerState {
         // Sequenced batches (idempotent producers) and transactional ones without a sequence
         // (a coordinator's TxnOffsetCommit records) have state; control batches end it.
         guard header.producerId >= 0, !header.isControl, header.baseSequence >= 0 || header.isTransactional else { return }
-        let batch = header.baseSequence >= 0
-            ? BatchMetadata(firstSequence: header.baseSequence, lastSequence: Self.lastSequence(of: header),
-                            firstOffset: header.baseOffset, lastOffset: header.lastOffset)
+        let batch =
+            header.baseSequence >= 0
+            ? BatchMetadata(
+                firstSequence: header.baseSequence, lastSequence: Self.lastSequence(of: header),
+                firstOffset: header.baseOffset, lastOffset: header.lastOffset)
             : nil
         var entry: Entry
         if var existing = entries[header.producerId], existing.epoch == header.producerEpoch {
@@ -104,8 +108,9 @@ struct ProducerState {
             if existing.batches.count > Self.retainedBatches { existing.batches.removeFirst(existing.batches.count - Self.retainedBatches) }
             entry = existing
         } else if (entries[header.producerId]?.epoch ?? Int16.min) < header.producerEpoch {
-            entry = Entry(epoch: header.producerEpoch, batches: batch.map { [$0] } ?? [],
-                          currentTransactionFirstOffset: entries[header.producerId]?.currentTransactionFirstOffset)
+            entry = Entry(
+                epoch: header.producerEpoch, batches: batch.map { [$0] } ?? [],
+                currentTransactionFirstOffset: entries[header.producerId]?.currentTransactionFirstOffset)
         } else {
             return
         }
@@ -209,8 +214,10 @@ extension ProducerState {
                 let batchCount = try reader.readInt8()
                 var batches: [BatchMetadata] = []
                 for _ in 0..<max(batchCount, 0) {
-                    batches.append(BatchMetadata(firstSequence: try reader.readInt32(), lastSequence: try reader.readInt32(),
-                                                 firstOffset: try reader.readInt64(), lastOffset: try reader.readInt64()))
+                    batches.append(
+                        BatchMetadata(
+                            firstSequence: try reader.readInt32(), lastSequence: try reader.readInt32(),
+                            firstOffset: try reader.readInt64(), lastOffset: try reader.readInt64()))
                 }
                 var entry = Entry(epoch: epoch, batches: batches)
                 if version >= 2 {

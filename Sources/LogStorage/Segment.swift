@@ -65,8 +65,10 @@ final class Segment {
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + suffix
     }
 
-    private init(baseOffset: Int64, log: LogFile, offsetIndex: OffsetIndex, timeIndex: TimeIndex, size: Int64,
-                 indexIntervalBytes: Int, now: Int64) {
+    private init(
+        baseOffset: Int64, log: LogFile, offsetIndex: OffsetIndex, timeIndex: TimeIndex, size: Int64,
+        indexIntervalBytes: Int, now: Int64
+    ) {
         self.baseOffset = baseOffset
         self.log = log
         self.offsetIndex = offsetIndex
@@ -77,7 +79,9 @@ final class Segment {
         self.createdMilliseconds = now
     }
 
-    static func create(store: any FileStore, directory: String, baseOffset: Int64, indexIntervalBytes: Int, now: Int64) throws(SystemCallError) -> Segment {
+    static func create(store: any FileStore, directory: String, baseOffset: Int64, indexIntervalBytes: Int, now: Int64)
+        throws(SystemCallError) -> Segment
+    {
         let prefix = directory + "/" + fileName(baseOffset, "")
         let log = try store.open(prefix + ".log", create: true)
         try System.ftruncate(log.descriptor, length: 0)
@@ -85,16 +89,19 @@ final class Segment {
         try System.ftruncate(index.descriptor, length: 0)
         let time = try store.open(prefix + ".timeindex", create: true)
         try System.ftruncate(time.descriptor, length: 0)
-        return Segment(baseOffset: baseOffset, log: log, offsetIndex: OffsetIndex(file: index), timeIndex: TimeIndex(file: time),
-                       size: 0, indexIntervalBytes: indexIntervalBytes, now: now)
+        return Segment(
+            baseOffset: baseOffset, log: log, offsetIndex: OffsetIndex(file: index), timeIndex: TimeIndex(file: time),
+            size: 0, indexIntervalBytes: indexIntervalBytes, now: now)
     }
 
     /// Opens an existing segment. `recover` walks and CRC-checks every batch, cutting the
     /// file at the first invalid one, and rebuilds both indexes; otherwise the indexes are
     /// loaded (and rebuilt only when missing or malformed) and the tail is found from them.
     /// `suffix` opens a copy beside the segment's files (compaction's `.cleaned` set).
-    static func open(store: any FileStore, directory: String, baseOffset: Int64, indexIntervalBytes: Int,
-                     recover: Bool, now: Int64, suffix: String = "") throws(LogError) -> (segment: Segment, recovery: RecoveryEvent?) {
+    static func open(
+        store: any FileStore, directory: String, baseOffset: Int64, indexIntervalBytes: Int,
+        recover: Bool, now: Int64, suffix: String = ""
+    ) throws(LogError) -> (segment: Segment, recovery: RecoveryEvent?) {
         let prefix = directory + "/" + fileName(baseOffset, "")
         do {
             let log = try store.open(prefix + ".log" + suffix, create: false)
@@ -103,9 +110,10 @@ final class Segment {
             let timeFile = try store.open(prefix + ".timeindex" + suffix, create: true)
             let loadedIndex = recover ? nil : try OffsetIndex.load(file: indexFile, logSize: size)
             let loadedTime = recover ? nil : try TimeIndex.load(file: timeFile, logSize: size)
-            let segment = Segment(baseOffset: baseOffset, log: log, offsetIndex: loadedIndex ?? OffsetIndex(file: indexFile),
-                                  timeIndex: loadedTime ?? TimeIndex(file: timeFile), size: size,
-                                  indexIntervalBytes: indexIntervalBytes, now: now)
+            let segment = Segment(
+                baseOffset: baseOffset, log: log, offsetIndex: loadedIndex ?? OffsetIndex(file: indexFile),
+                timeIndex: loadedTime ?? TimeIndex(file: timeFile), size: size,
+                indexIntervalBytes: indexIntervalBytes, now: now)
             let truncated: Int64
             if recover || loadedIndex == nil || loadedTime == nil {
                 truncated = try segment.rebuild(validateCRC: recover)
@@ -113,8 +121,12 @@ final class Segment {
                 truncated = try segment.findTail()
             }
             guard truncated > 0 else { return (segment, nil) }
-            return (segment, RecoveryEvent(path: log.path, position: segment.size, truncatedBytes: truncated,
-                                           reason: segment.truncationReason ?? "unreadable tail"))
+            return (
+                segment,
+                RecoveryEvent(
+                    path: log.path, position: segment.size, truncatedBytes: truncated,
+                    reason: segment.truncationReason ?? "unreadable tail")
+            )
         } catch let error as SystemCallError {
             throw .io(error)
         } catch let error as LogError {
@@ -133,7 +145,8 @@ final class Segment {
         guard end - position >= Int64(RecordBatchLayout.headerSize) else { return nil }
         let bytes = try log.read(count: RecordBatchLayout.headerSize, at: position)
         guard let header = RecordBatchHeader(bytes), header.hasPlausibleLength, header.magic == 2,
-              position + Int64(header.totalSize) <= end else { return nil }
+            position + Int64(header.totalSize) <= end
+        else { return nil }
         return BatchLocation(position: position, header: header)
     }
 

@@ -34,8 +34,10 @@ final class TransactionIndex {
         do {
             while reader.remaining >= Self.entrySize {
                 _ = try reader.readInt16()  // version 0
-                entries.append(AbortedTransaction(producerId: try reader.readInt64(), firstOffset: try reader.readInt64(),
-                                                  lastOffset: try reader.readInt64(), lastStableOffset: try reader.readInt64()))
+                entries.append(
+                    AbortedTransaction(
+                        producerId: try reader.readInt64(), firstOffset: try reader.readInt64(),
+                        lastOffset: try reader.readInt64(), lastStableOffset: try reader.readInt64()))
             }
         } catch {}  // not reached: only whole entries are read
         file = opened

@@ -38,8 +38,10 @@ final class Connection {
         case runAgain
     }
 
-    init(id: ConnectionID, peer: SocketAddress?, handler: any ConnectionHandler, transport: any Transport,
-         framing: any Framing, now: UInt64) {
+    init(
+        id: ConnectionID, peer: SocketAddress?, handler: any ConnectionHandler, transport: any Transport,
+        framing: any Framing, now: UInt64
+    ) {
         self.id = id
         self.peer = peer
         self.handler = handler

@@ -208,11 +208,13 @@ public final class EventLoop: @unchecked Sendable {
         let id = ConnectionID(descriptor: descriptor, generation: nextGeneration)
         nextGeneration = nextGeneration == UInt32.max ? 1 : nextGeneration + 1
         let info = ConnectionInfo(id: id, peer: peer, local: try? System.localAddress(descriptor), eventLoop: self)
-        let connection = Connection(id: id, peer: peer, handler: handlerFactory.makeHandler(for: info),
-                                    transport: PlainSocketTransport(descriptor: descriptor),
-                                    framing: handlerFactory.makeFraming(maximumFrameSize: configuration.maximumFrameSize,
-                                                                        largeFrameThreshold: scratch.count),
-                                    now: System.monotonicNanoseconds())
+        let connection = Connection(
+            id: id, peer: peer, handler: handlerFactory.makeHandler(for: info),
+            transport: PlainSocketTransport(descriptor: descriptor),
+            framing: handlerFactory.makeFraming(
+                maximumFrameSize: configuration.maximumFrameSize,
+                largeFrameThreshold: scratch.count),
+            now: System.monotonicNanoseconds())
         do {
             try System.epollAdd(epoll, descriptor, events: Self.readEvents, data: id.epollData)
         } catch {
@@ -410,8 +412,9 @@ public final class EventLoop: @unchecked Sendable {
             // write event would spin the CPU.
             connection.writeInterest = wantWrite
             do {
-                try System.epollModify(epoll, connection.id.descriptor, events: wantWrite ? Self.writeEvents : Self.readEvents,
-                                       data: connection.id.epollData)
+                try System.epollModify(
+                    epoll, connection.id.descriptor, events: wantWrite ? Self.writeEvents : Self.readEvents,
+                    data: connection.id.epollData)
             } catch {
                 close(connection)
                 return
@@ -486,7 +489,9 @@ public final class EventLoop: @unchecked Sendable {
                 if connection.isIdleCandidate { close(connection) }
             }
             if connections.isEmpty { stopping = true }
-            _ = timers.schedule(deadline: System.monotonicNanoseconds() + UInt64(max(configuration.shutdownGracePeriodMilliseconds, 0)) * 1_000_000) { [self] in
+            _ = timers.schedule(
+                deadline: System.monotonicNanoseconds() + UInt64(max(configuration.shutdownGracePeriodMilliseconds, 0)) * 1_000_000
+            ) { [self] in
                 stopping = true
             }
         }

@@ -103,8 +103,10 @@ public struct FrameAssembler: Framing {
     /// Calls `deliver` for each whole frame in `bytes` and returns where the unconsumed
     /// bytes start. A size that is negative or over the limit throws before anything is
     /// allocated for it.
-    private static func cut(_ bytes: UnsafeRawBufferPointer, maximumFrameSize: Int,
-                            deliver: (UnsafeRawBufferPointer) -> Void) throws(FramingError) -> Int {
+    private static func cut(
+        _ bytes: UnsafeRawBufferPointer, maximumFrameSize: Int,
+        deliver: (UnsafeRawBufferPointer) -> Void
+    ) throws(FramingError) -> Int {
         var position = 0
         while bytes.count - position >= 4 {
             let size = Int(Int32(bigEndian: bytes.loadUnaligned(fromByteOffset: position, as: Int32.self)))

@@ -11,8 +11,8 @@ struct OutboundQueue {
 
         var remaining: Int {
             switch self {
-            case let .bytes(bytes, written): return bytes.count - written
-            case let .file(region, sent): return region.length - sent
+            case .bytes(let bytes, let written): return bytes.count - written
+            case .file(let region, let sent): return region.length - sent
             }
         }
     }
@@ -50,9 +50,10 @@ struct OutboundQueue {
         while head < parts.count {
             let progress: IOResult<Int>
             switch parts[head] {
-            case let .file(region, sent):
-                progress = try System.sendfile(to: socket, from: region.descriptor,
-                                               offset: region.offset + Int64(sent), count: region.length - sent)
+            case .file(let region, let sent):
+                progress = try System.sendfile(
+                    to: socket, from: region.descriptor,
+                    offset: region.offset + Int64(sent), count: region.length - sent)
             case .bytes:
                 progress = try writeGathered(to: socket)
             }
@@ -79,14 +80,17 @@ struct OutboundQueue {
 
     /// Nests `withUnsafeBytes` once per part, so every iovec's pointer is valid for the
     /// single writev at the bottom; no pointer escapes its closure.
-    private func gather(from index: Int, to end: Int, into vectors: inout [iovec], socket: Int32) -> Result<IOResult<Int>, SystemCallError> {
+    private func gather(from index: Int, to end: Int, into vectors: inout [iovec], socket: Int32) -> Result<IOResult<Int>, SystemCallError>
+    {
         if index == end {
             return vectors.withUnsafeBufferPointer { buffer in Result { () throws(SystemCallError) in try System.writev(socket, buffer) } }
         }
-        guard case let .bytes(bytes, written) = parts[index] else { fatalError("gather over a file part") }
+        guard case .bytes(let bytes, let written) = parts[index] else { fatalError("gather over a file part") }
         return bytes.withUnsafeBytes { raw in
-            vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress! + written),
-                                 iov_len: raw.count - written))
+            vectors.append(
+                iovec(
+                    iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress! + written),
+                    iov_len: raw.count - written))
             return gather(from: index + 1, to: end, into: &vectors, socket: socket)
         }
     }
@@ -102,8 +106,8 @@ struct OutboundQueue {
                 head += 1
             } else {
                 switch parts[head] {
-                case let .bytes(bytes, written): parts[head] = .bytes(bytes, written: written + left)
-                case let .file(region, sent): parts[head] = .file(region, sent: sent + left)
+                case .bytes(let bytes, let written): parts[head] = .bytes(bytes, written: written + left)
+                case .file(let region, let sent): parts[head] = .file(region, sent: sent + left)
                 }
                 left = 0
             }

@@ -47,8 +47,10 @@ public final class Server: @unchecked Sendable {
     private static let shutdownData: UInt64 = .max
     private static let signalData: UInt64 = .max - 1
 
-    public init(configuration: ServerConfiguration, handlerFactory: any ConnectionHandlerFactory,
-                log: @escaping @Sendable (String) -> Void = { _ in }) throws(SystemCallError) {
+    public init(
+        configuration: ServerConfiguration, handlerFactory: any ConnectionHandlerFactory,
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws(SystemCallError) {
         self.configuration = configuration
         self.log = log
         // A write to a peer that reset its connection raises SIGPIPE, whose default action
@@ -157,11 +159,12 @@ public final class Server: @unchecked Sendable {
                 timeout = Int32((until - now) / 1_000_000 + 1)
             }
             if shuttingDown { timeout = 50 }
-            let count = (try? events.withUnsafeMutableBufferPointer { eventBuffer throws(SystemCallError) in
-                try data.withUnsafeMutableBufferPointer { dataBuffer throws(SystemCallError) in
-                    try System.epollWait(epoll, events: eventBuffer, data: dataBuffer, timeoutMilliseconds: timeout)
-                }
-            }) ?? 0
+            let count =
+                (try? events.withUnsafeMutableBufferPointer { eventBuffer throws(SystemCallError) in
+                    try data.withUnsafeMutableBufferPointer { dataBuffer throws(SystemCallError) in
+                        try System.epollWait(epoll, events: eventBuffer, data: dataBuffer, timeoutMilliseconds: timeout)
+                    }
+                }) ?? 0
             if shuttingDown && eventLoops.allSatisfy({ $0.hasStopped }) { return }
             for index in 0..<count {
                 switch data[index] {
@@ -212,7 +215,7 @@ public final class Server: @unchecked Sendable {
                     log("accept: \(error); pausing for \(configuration.acceptBackoffMilliseconds) ms")
                     return .exhausted
                 }
-                guard case let .completed((descriptor, peer)) = result else { break }
+                guard case .completed((let descriptor, let peer)) = result else { break }
                 try? System.setSocketOption(descriptor, level: Int32(IPPROTO_TCP), option: TCP_NODELAY, value: 1)
                 if let size = configuration.socketSendBufferBytes {
                     try? System.setSocketOption(descriptor, level: SOL_SOCKET, option: SO_SNDBUF, value: size)

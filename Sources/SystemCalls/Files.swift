@@ -23,7 +23,9 @@ extension System {
     }
 
     /// Reads up to `buffer.count` bytes at `offset`; fewer only at end of file.
-    public static func pread(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SystemCallError) -> Int {
+    public static func pread(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SystemCallError)
+        -> Int
+    {
         var total = 0
         while total < buffer.count {
             let count = try retryingInterrupts("pread") {
@@ -55,7 +57,9 @@ extension System {
     public static func pwritev(_ descriptor: Int32, _ buffers: [UnsafeRawBufferPointer], at offset: Int64) throws(SystemCallError) {
         let pieces = buffers.filter { $0.count > 0 }
         let total = pieces.reduce(0) { $0 + $1.count }
-        let vectors = pieces.prefix(Self.maximumIOVectors).map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        let vectors = pieces.prefix(Self.maximumIOVectors).map {
+            iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
+        }
         var written = try vectors.withUnsafeBufferPointer { vectors throws(SystemCallError) in
             try retryingInterrupts("pwritev") { Glibc.pwritev(descriptor, vectors.baseAddress, Int32(vectors.count), off_t(offset)) }
         }
@@ -181,7 +185,7 @@ extension System {
         let descriptor: Int32
         do {
             descriptor = try open(path, .readOnly)
-        } catch where error.errno == ENOENT {
+        } catch  where error.errno == ENOENT {
             return nil
         }
         defer { close(descriptor) }

@@ -30,7 +30,8 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
         var v4 = in_addr()
         if inet_pton(AF_INET, String(host), &v4) == 1 {
             let value = UInt32(bigEndian: v4.s_addr)
-            self = .ipv4(host: (UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)), port: port)
+            self = .ipv4(
+                host: (UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)), port: port)
             return
         }
         var v6 = in6_addr()
@@ -44,7 +45,7 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
 
     public var port: UInt16 {
         switch self {
-        case let .ipv4(_, port), let .ipv6(_, port): return port
+        case .ipv4(_, let port), .ipv6(_, let port): return port
         }
     }
 
@@ -57,8 +58,8 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
 
     public var host: String {
         switch self {
-        case let .ipv4(host, _): return "\(host.0).\(host.1).\(host.2).\(host.3)"
-        case let .ipv6(bytes, _):
+        case .ipv4(let host, _): return "\(host.0).\(host.1).\(host.2).\(host.3)"
+        case .ipv6(let bytes, _):
             var address = in6_addr()
             withUnsafeMutableBytes(of: &address) { $0.copyBytes(from: bytes) }
             var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
@@ -75,9 +76,11 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Calls `body` with this address as a sockaddr pointer and its length.
-    func withSockAddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(SystemCallError) -> Result) throws(SystemCallError) -> Result {
+    func withSockAddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(SystemCallError) -> Result) throws(SystemCallError)
+        -> Result
+    {
         switch self {
-        case let .ipv4(host, port):
+        case .ipv4(let host, let port):
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = port.bigEndian
@@ -87,7 +90,7 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
                     try body(raw, socklen_t(MemoryLayout<sockaddr_in>.size))
                 }
             }
-        case let .ipv6(host, port):
+        case .ipv6(let host, let port):
             var address = sockaddr_in6()
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_port = port.bigEndian
@@ -107,8 +110,9 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
         case AF_INET:
             let address = withUnsafeBytes(of: &copy) { $0.load(as: sockaddr_in.self) }
             let value = UInt32(bigEndian: address.sin_addr.s_addr)
-            self = .ipv4(host: (UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)),
-                         port: UInt16(bigEndian: address.sin_port))
+            self = .ipv4(
+                host: (UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)),
+                port: UInt16(bigEndian: address.sin_port))
         case AF_INET6:
             let address = withUnsafeBytes(of: &copy) { $0.load(as: sockaddr_in6.self) }
             self = .ipv6(host: withUnsafeBytes(of: address.sin6_addr) { Array($0) }, port: UInt16(bigEndian: address.sin6_port))

@@ -2,19 +2,21 @@
 // EAGAIN returned as `.wouldBlock`, anything else a SystemCallError naming the call.
 // Callers above this file never see errno or -1.
 
-#if !os(Linux)
-#error("Swiftlet runs on Linux only: its reactor is epoll, its storage memfd and sendfile.")
-#endif
-
 import CSystemShims
 import Glibc
+
+#if !os(Linux)
+    #error("Swiftlet runs on Linux only: its reactor is epoll, its storage memfd and sendfile.")
+#endif
 
 public enum System {
     // MARK: Sockets
 
     /// A non-blocking, close-on-exec TCP socket.
     public static func tcpSocket(family: Int32) throws(SystemCallError) -> Int32 {
-        try retryingInterrupts("socket") { socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        try retryingInterrupts("socket") {
+            socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
     }
 
     public static func bind(_ descriptor: Int32, to address: SocketAddress) throws(SystemCallError) {
@@ -147,9 +149,12 @@ public enum System {
 
     /// Waits for events; `timeoutMilliseconds` -1 waits forever. An interrupted wait
     /// returns 0 events (the caller recomputes its timeout) rather than retrying blindly.
-    public static func epollWait(_ epoll: Int32, events: UnsafeMutableBufferPointer<UInt32>,
-                                 data: UnsafeMutableBufferPointer<UInt64>, timeoutMilliseconds: Int32) throws(SystemCallError) -> Int {
-        let count = swiftlet_epoll_wait(epoll, events.baseAddress, data.baseAddress, Int32(min(events.count, data.count)), timeoutMilliseconds)
+    public static func epollWait(
+        _ epoll: Int32, events: UnsafeMutableBufferPointer<UInt32>,
+        data: UnsafeMutableBufferPointer<UInt64>, timeoutMilliseconds: Int32
+    ) throws(SystemCallError) -> Int {
+        let count = swiftlet_epoll_wait(
+            epoll, events.baseAddress, data.baseAddress, Int32(min(events.count, data.count)), timeoutMilliseconds)
         if count >= 0 { return Int(count) }
         let error = swiftlet_errno()
         if error == EINTR { return 0 }

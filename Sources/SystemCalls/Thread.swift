@@ -21,13 +21,15 @@ public final class OSThread: @unchecked Sendable {
     public init(name: String, _ body: @escaping @Sendable () -> Void) throws(SystemCallError) {
         self.name = name
         let box = Unmanaged.passRetained(Box(body: body, name: name))
-        let result = pthread_create(&handle, nil, { argument in
-            let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
-            // Linux limits thread names to 15 bytes.
-            _ = swiftlet_set_thread_name(String(box.name.prefix(15)))
-            box.body()
-            return nil
-        }, box.toOpaque())
+        let result = pthread_create(
+            &handle, nil,
+            { argument in
+                let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
+                // Linux limits thread names to 15 bytes.
+                _ = swiftlet_set_thread_name(String(box.name.prefix(15)))
+                box.body()
+                return nil
+            }, box.toOpaque())
         if result != 0 {
             box.release()
             throw SystemCallError(call: "pthread_create", errno: result)

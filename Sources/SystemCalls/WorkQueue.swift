@@ -45,8 +45,10 @@ public final class WorkQueue: @unchecked Sendable {
     public func every(milliseconds: Int, _ work: @escaping @Sendable () -> Void) {
         let interval = max(milliseconds, 1)
         lock.lock()
-        periodic.append(Periodic(intervalMilliseconds: interval,
-                                 due: System.deadline(afterMilliseconds: interval, from: System.monotonicNanoseconds()), work: work))
+        periodic.append(
+            Periodic(
+                intervalMilliseconds: interval,
+                due: System.deadline(afterMilliseconds: interval, from: System.monotonicNanoseconds()), work: work))
         lock.unlock()
         try? System.eventFileSignal(wake)
     }

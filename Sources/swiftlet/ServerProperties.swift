@@ -9,7 +9,7 @@ import LogStorage
 import SystemCalls
 
 /// Bad settings exit with ArgumentParser's usage status (64) and a message naming them.
-func SettingError(description: String) -> ValidationError { ValidationError(description) }
+func settingError(_ description: String) -> ValidationError { ValidationError(description) }
 
 enum ServerProperties {
     /// key=value lines; '#' and '!' start comments.
@@ -19,10 +19,13 @@ enum ServerProperties {
             let line = rawLine.trimmed
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix("!") { continue }
             guard let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
-                throw SettingError(description: "\(source):\(number + 1): expected key=value, found \"\(line)\"")
+                throw settingError("\(source):\(number + 1): expected key=value, found \"\(line)\"")
             }
-            result.append((line[..<equals].trimmed,
-                           line[line.index(after: equals)...].trimmed))
+            result.append(
+                (
+                    line[..<equals].trimmed,
+                    line[line.index(after: equals)...].trimmed
+                ))
         }
         return result
     }
@@ -38,7 +41,10 @@ enum ServerProperties {
     static let keys: [String: Apply] = [
         "node.id": { configuration, value in set(&configuration.nodeId, integer(value, minimum: 0)) },
         "broker.id": { configuration, value in set(&configuration.nodeId, integer(value, minimum: 0)) },
-        "cluster.id": { configuration, value in configuration.clusterId = value; return !value.isEmpty },
+        "cluster.id": { configuration, value in
+            configuration.clusterId = value
+            return !value.isEmpty
+        },
         "listeners": { configuration, value in
             let addresses = value.split(separator: ",").map { listener -> SocketAddress? in
                 let trimmed = listener.trimmed
@@ -58,9 +64,13 @@ enum ServerProperties {
             return true
         },
         "log.dirs": { configuration, value in
-            configuration.dataDirectory = value.split(separator: ",").first.map(String.init); return configuration.dataDirectory != nil
+            configuration.dataDirectory = value.split(separator: ",").first.map(String.init)
+            return configuration.dataDirectory != nil
         },
-        "log.dir": { configuration, value in configuration.dataDirectory = value; return !value.isEmpty },
+        "log.dir": { configuration, value in
+            configuration.dataDirectory = value
+            return !value.isEmpty
+        },
         "num.network.threads": { configuration, value in set(&configuration.eventLoops, integer(value, minimum: 1)) },
         "num.partitions": { configuration, value in set(&configuration.defaultPartitions, integer(value, minimum: 1)) },
         "auto.create.topics.enable": { configuration, value in set(&configuration.autoCreateTopics, Bool(value.lowercased())) },
@@ -80,7 +90,8 @@ enum ServerProperties {
             set(&configuration.logDefaults.segmentMilliseconds, integer(value, minimum: Int64(1)).map { $0 * 3_600_000 })
         },
         "log.cleanup.policy": { configuration, value in set(&configuration.logDefaults.cleanupPolicy, CleanupPolicy(kafkaValue: value)) },
-        "log.index.interval.bytes": { configuration, value in set(&configuration.logDefaults.indexIntervalBytes, integer(value, minimum: 0)) },
+        "log.index.interval.bytes": { configuration, value in set(&configuration.logDefaults.indexIntervalBytes, integer(value, minimum: 0))
+        },
         "log.cleaner.delete.retention.ms": { configuration, value in
             set(&configuration.logDefaults.deleteRetentionMilliseconds, integer(value, minimum: 0))
         },
@@ -93,9 +104,13 @@ enum ServerProperties {
         "log.cleaner.min.cleanable.ratio": { configuration, value in
             set(&configuration.logDefaults.minimumCleanableDirtyRatio, Double(value).flatMap { (0...1).contains($0) ? $0 : nil })
         },
-        "log.message.timestamp.type": { configuration, value in set(&configuration.logDefaults.timestampPolicy, TimestampPolicy(rawValue: value)) },
+        "log.message.timestamp.type": { configuration, value in
+            set(&configuration.logDefaults.timestampPolicy, TimestampPolicy(rawValue: value))
+        },
         "log.cleaner.backoff.ms": { configuration, value in set(&configuration.compactionCheckMilliseconds, integer(value, minimum: 0)) },
-        "log.retention.check.interval.ms": { configuration, value in set(&configuration.retentionCheckMilliseconds, integer(value, minimum: 1)) },
+        "log.retention.check.interval.ms": { configuration, value in
+            set(&configuration.retentionCheckMilliseconds, integer(value, minimum: 1))
+        },
         "producer.id.expiration.ms": { configuration, value in
             set(&configuration.producerIdExpirationMilliseconds, integer(value, minimum: Int64(1)))
         },
@@ -108,19 +123,30 @@ enum ServerProperties {
             return true
         },
         "socket.request.max.bytes": { configuration, value in set(&configuration.socketRequestMaxBytes, integer(value, minimum: 1)) },
-        "connections.max.idle.ms": { configuration, value in set(&configuration.connectionsMaxIdleMilliseconds, integer(value, minimum: 1)) },
-        "group.min.session.timeout.ms": { configuration, value in set(&configuration.groups.minimumSessionTimeoutMilliseconds, integer(value, minimum: 1)) },
-        "group.max.session.timeout.ms": { configuration, value in set(&configuration.groups.maximumSessionTimeoutMilliseconds, integer(value, minimum: 1)) },
-        "group.initial.rebalance.delay.ms": { configuration, value in set(&configuration.groups.initialRebalanceDelayMilliseconds, integer(value, minimum: 0)) },
+        "connections.max.idle.ms": { configuration, value in set(&configuration.connectionsMaxIdleMilliseconds, integer(value, minimum: 1))
+        },
+        "group.min.session.timeout.ms": { configuration, value in
+            set(&configuration.groups.minimumSessionTimeoutMilliseconds, integer(value, minimum: 1))
+        },
+        "group.max.session.timeout.ms": { configuration, value in
+            set(&configuration.groups.maximumSessionTimeoutMilliseconds, integer(value, minimum: 1))
+        },
+        "group.initial.rebalance.delay.ms": { configuration, value in
+            set(&configuration.groups.initialRebalanceDelayMilliseconds, integer(value, minimum: 0))
+        },
         "group.max.size": { configuration, value in set(&configuration.groups.maximumGroupSize, integer(value, minimum: 1)) },
-        "offset.metadata.max.bytes": { configuration, value in set(&configuration.groups.offsetMetadataMaximumBytes, integer(value, minimum: 0)) },
+        "offset.metadata.max.bytes": { configuration, value in
+            set(&configuration.groups.offsetMetadataMaximumBytes, integer(value, minimum: 0))
+        },
         "offsets.retention.minutes": { configuration, value in
             set(&configuration.groups.offsetsRetentionMilliseconds, integer(value, minimum: Int64(1)).map { $0 * 60_000 })
         },
         "offsets.retention.check.interval.ms": { configuration, value in
             set(&configuration.groups.offsetsRetentionCheckIntervalMilliseconds, integer(value, minimum: 1))
         },
-        "offsets.topic.num.partitions": { configuration, value in set(&configuration.groups.offsetsTopicPartitions, integer(value, minimum: 1)) },
+        "offsets.topic.num.partitions": { configuration, value in
+            set(&configuration.groups.offsetsTopicPartitions, integer(value, minimum: 1))
+        },
         "offsets.topic.replication.factor": { _, value in value == "1" || value == "-1" },
         "group.consumer.session.timeout.ms": { configuration, value in
             set(&configuration.groups.consumerSessionTimeoutMilliseconds, integer(value, minimum: 1))
@@ -128,7 +154,8 @@ enum ServerProperties {
         "group.consumer.heartbeat.interval.ms": { configuration, value in
             set(&configuration.groups.consumerHeartbeatIntervalMilliseconds, integer(value, minimum: 1))
         },
-        "group.consumer.max.size": { configuration, value in set(&configuration.groups.consumerMaximumGroupSize, integer(value, minimum: 1)) },
+        "group.consumer.max.size": { configuration, value in set(&configuration.groups.consumerMaximumGroupSize, integer(value, minimum: 1))
+        },
         "transaction.max.timeout.ms": { configuration, value in
             set(&configuration.transactions.maximumTimeoutMilliseconds, integer(value, minimum: 1))
         },
@@ -163,7 +190,7 @@ enum ServerProperties {
     }
 
     static func apply(_ key: String, _ value: String, to configuration: inout BrokerConfiguration, source: String) throws {
-        guard let apply = keys[key] else { throw SettingError(description: "\(source): unknown setting \(key)") }
-        guard apply(&configuration, value) else { throw SettingError(description: "\(source): invalid value for \(key): \"\(value)\"") }
+        guard let apply = keys[key] else { throw settingError("\(source): unknown setting \(key)") }
+        guard apply(&configuration, value) else { throw settingError("\(source): invalid value for \(key): \"\(value)\"") }
     }
 }

@@ -65,7 +65,9 @@ struct Serve: ParsableCommand {
         let listens = !listen.isEmpty ? listen : environment["SWIFTLET_LISTEN"]?.split(separator: ",").map(String.init) ?? []
         if !listens.isEmpty {
             settings.listeners = try listens.map { text in
-                guard let address = SocketAddress(text) else { throw ValidationError("--listen: \"\(text)\" is not host:port (an IP address or localhost)") }
+                guard let address = SocketAddress(text) else {
+                    throw ValidationError("--listen: \"\(text)\" is not host:port (an IP address or localhost)")
+                }
                 return address
             }
         }
@@ -90,7 +92,9 @@ struct Serve: ParsableCommand {
             throw ValidationError("log.cleaner.min.compaction.lag.ms must not exceed log.cleaner.max.compaction.lag.ms")
         }
         let levelName = logLevel ?? environment["SWIFTLET_LOG_LEVEL"] ?? "info"
-        guard let level = LogLevel(rawValue: levelName) else { throw ValidationError("--log-level: \"\(levelName)\" is not error, warn, info or debug") }
+        guard let level = LogLevel(rawValue: levelName) else {
+            throw ValidationError("--log-level: \"\(levelName)\" is not error, warn, info or debug")
+        }
 
         let logger = Logger(level: level)
         // Only the acceptor's signalfd may see these: block them before any thread starts.
@@ -110,7 +114,9 @@ struct Serve: ParsableCommand {
             throw ExitCode(2)
         }
         let advertised = settings.advertisedHost.map { "\($0):\(settings.advertisedPort ?? 9092)" } ?? server.boundAddresses[0].description
-        logger.info("swiftlet \(Swiftlet.version) listening on \(server.boundAddresses.map(\.description).joined(separator: ", ")) (advertised \(advertised)), data \(settings.dataDirectory ?? "in memory"), node \(settings.nodeId), cluster \(broker.clusterId), \(server.eventLoops.count) event loop(s)")
+        logger.info(
+            "swiftlet \(Swiftlet.version) listening on \(server.boundAddresses.map(\.description).joined(separator: ", ")) (advertised \(advertised)), data \(settings.dataDirectory ?? "in memory"), node \(settings.nodeId), cluster \(broker.clusterId), \(server.eventLoops.count) event loop(s)"
+        )
         server.waitUntilStopped()
         do {
             try broker.shutdown()
@@ -147,7 +153,8 @@ struct Logger: Sendable {
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
         let fraction = milliseconds % 1_000
         let millis = fraction < 10 ? "00\(fraction)" : fraction < 100 ? "0\(fraction)" : "\(fraction)"
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(millis)Z"
+        return
+            "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(millis)Z"
     }
 
     func info(_ message: String) { log(.info, message) }

@@ -1,11 +1,12 @@
 // Handlers that create or delete files run on the broker's admin thread: the reactor keeps
 // answering its other connections meanwhile, and a connection's answers keep request order.
 
-@testable import Broker
 import KafkaProtocol
 import SystemCalls
 import TestSupport
 import Testing
+
+@testable import Broker
 
 @Suite struct AdminWorkTests {
     @Test func topicCreationWaitsOnTheAdminThreadNotTheReactor() throws {
@@ -13,12 +14,17 @@ import Testing
             // Hold the admin thread until the test lets go.
             let gate = Lock()
             gate.lock()
-            broker.adminWork.execute { gate.lock(); gate.unlock() }
+            broker.adminWork.execute {
+                gate.lock()
+                gate.unlock()
+            }
             let creator = try KafkaTestClient(address)
-            let createId = try creator.sendOnly(CreateTopicsRequest(topics: [.init(name: "offloaded", numPartitions: 3, replicationFactor: 1)]), version: 5)
+            let createId = try creator.sendOnly(
+                CreateTopicsRequest(topics: [.init(name: "offloaded", numPartitions: 3, replicationFactor: 1)]), version: 5)
             let versionsId = try creator.sendOnly(ApiVersionsRequest(clientSoftwareName: "t", clientSoftwareVersion: "1"), version: 3)
             let metadataCreation = try KafkaTestClient(address)
-            let autoCreateId = try metadataCreation.sendOnly(MetadataRequest(topics: [.init(name: "auto-offloaded")], allowAutoTopicCreation: true), version: 12)
+            let autoCreateId = try metadataCreation.sendOnly(
+                MetadataRequest(topics: [.init(name: "auto-offloaded")], allowAutoTopicCreation: true), version: 12)
 
             // Another connection on the same reactor is answered at once.
             let other = try KafkaTestClient(address)

@@ -1,12 +1,13 @@
 // The broker in-process, in memory mode on an ephemeral port, and a client that speaks
 // typed Kafka requests to it over a real socket.
 
-@testable import Broker
 import KafkaProtocol
 import KafkaWire
 import Reactor
 import SystemCalls
 import TestSupport
+
+@testable import Broker
 
 final class KafkaTestClient {
     let connection: TestClient
@@ -27,13 +28,16 @@ final class KafkaTestClient {
     func sendOnly<Request: KafkaRequest>(_ request: Request, version: Int16) throws -> Int32 {
         let correlationId = nextCorrelationId
         nextCorrelationId += 1
-        try connection.sendFrame(try RequestCodec.encode(request: request, version: version, correlationId: correlationId, clientId: "broker-tests"))
+        try connection.sendFrame(
+            try RequestCodec.encode(request: request, version: version, correlationId: correlationId, clientId: "broker-tests"))
         return correlationId
     }
 }
 
-func withBroker<Result>(_ configure: (inout BrokerConfiguration) -> Void = { _ in },
-                        _ body: (Broker, SocketAddress) throws -> Result) throws -> Result {
+func withBroker<Result>(
+    _ configure: (inout BrokerConfiguration) -> Void = { _ in },
+    _ body: (Broker, SocketAddress) throws -> Result
+) throws -> Result {
     var configuration = BrokerConfiguration()
     configuration.dataDirectory = nil
     configuration.listeners = [SocketAddress("127.0.0.1:0")!]

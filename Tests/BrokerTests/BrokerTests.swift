@@ -2,7 +2,6 @@
 // fallback every client relies on), auto-creation, produce and fetch rules, acks=0 and the
 // connection closing where Kafka closes it.
 
-@testable import Broker
 import KafkaProtocol
 import KafkaRecords
 import KafkaWire
@@ -10,11 +9,14 @@ import SystemCalls
 import TestSupport
 import Testing
 
+@testable import Broker
+
 @Suite struct BrokerTests {
     @Test func apiVersionsIsDerivedFromTheHandlers() throws {
         try withBroker { broker, address in
             let client = try KafkaTestClient(address)
-            let response = try client.send(ApiVersionsRequest(clientSoftwareName: "swiftlet-tests", clientSoftwareVersion: "1.0"), version: 3)
+            let response = try client.send(
+                ApiVersionsRequest(clientSoftwareName: "swiftlet-tests", clientSoftwareVersion: "1.0"), version: 3)
             #expect(response.errorCode == 0)
             let produce = try #require(response.apiKeys.first { $0.apiKey == ApiKey.produce.rawValue })
             #expect(produce.minVersion == 0 && produce.maxVersion == 13)
@@ -32,7 +34,8 @@ import Testing
             let client = TestClient.self
             let connection = try client.init(address)
             var writer = ByteWriter()
-            try RequestHeader(requestApiKey: 18, requestApiVersion: 9, correlationId: 77, clientId: "future").encode(into: &writer, version: 2)
+            try RequestHeader(requestApiKey: 18, requestApiVersion: 9, correlationId: 77, clientId: "future").encode(
+                into: &writer, version: 2)
             writer.writeBytes([0, 0, 0])
             try connection.sendFrame(writer.bytes)
             let frame = try #require(try connection.readFrame())
@@ -48,8 +51,10 @@ import Testing
     @Test func metadataAutoCreatesAndRejectsBadNames() throws {
         try withBroker({ $0.defaultPartitions = 3 }) { broker, address in
             let client = try KafkaTestClient(address)
-            let response = try client.send(MetadataRequest(topics: [.init(name: "fresh"), .init(name: "bad name!")],
-                                                           allowAutoTopicCreation: true), version: 12)
+            let response = try client.send(
+                MetadataRequest(
+                    topics: [.init(name: "fresh"), .init(name: "bad name!")],
+                    allowAutoTopicCreation: true), version: 12)
             #expect(response.topics.map(\.errorCode) == [0, ErrorCode.invalidTopicException.rawValue])
             #expect(response.topics[0].partitions.count == 3)
             #expect(!response.topics[0].topicId.isZero)
@@ -66,15 +71,19 @@ import Testing
         try withBroker { _, address in
             let client = try KafkaTestClient(address)
             _ = try client.send(MetadataRequest(topics: [.init(name: "t")], allowAutoTopicCreation: true), version: 12)
-            let produce = ProduceRequest(acks: -1, timeoutMs: 1_000, topicData: [
-                .init(name: "t", partitionData: [.init(index: 0, records: .bytes(batch(["a", "b", "c"])))]),
-            ])
+            let produce = ProduceRequest(
+                acks: -1, timeoutMs: 1_000,
+                topicData: [
+                    .init(name: "t", partitionData: [.init(index: 0, records: .bytes(batch(["a", "b", "c"])))])
+                ])
             let produced = try client.send(produce, version: 9)
             #expect(produced.responses[0].partitionResponses[0].errorCode == 0)
             #expect(produced.responses[0].partitionResponses[0].baseOffset == 0)
-            let fetch = FetchRequest(maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, topics: [
-                .init(topic: "t", partitions: [.init(partition: 0, fetchOffset: 1, partitionMaxBytes: 1 << 20)]),
-            ])
+            let fetch = FetchRequest(
+                maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20,
+                topics: [
+                    .init(topic: "t", partitions: [.init(partition: 0, fetchOffset: 1, partitionMaxBytes: 1 << 20)])
+                ])
             let fetched = try client.send(fetch, version: 12)
             let partition = fetched.responses[0].partitions[0]
             #expect(partition.errorCode == 0 && partition.highWatermark == 3)
@@ -93,9 +102,11 @@ import Testing
         try withBroker { _, address in
             let client = try KafkaTestClient(address)
             _ = try client.send(MetadataRequest(topics: [.init(name: "quiet")], allowAutoTopicCreation: true), version: 12)
-            let good = ProduceRequest(acks: 0, timeoutMs: 1_000, topicData: [
-                .init(name: "quiet", partitionData: [.init(index: 0, records: .bytes(batch(["x"])))]),
-            ])
+            let good = ProduceRequest(
+                acks: 0, timeoutMs: 1_000,
+                topicData: [
+                    .init(name: "quiet", partitionData: [.init(index: 0, records: .bytes(batch(["x"])))])
+                ])
             try client.sendOnly(good, version: 9)
             // The next response on the connection is the Metadata one: no Produce answer came.
             let metadata = try client.send(MetadataRequest(topics: []), version: 12)
@@ -126,14 +137,19 @@ import Testing
             let consumer = try KafkaTestClient(address)
             let producer = try KafkaTestClient(address)
             _ = try producer.send(MetadataRequest(topics: [.init(name: "wait")], allowAutoTopicCreation: true), version: 12)
-            let fetch = FetchRequest(maxWaitMs: 10_000, minBytes: 1, maxBytes: 1 << 20, topics: [
-                .init(topic: "wait", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)]),
-            ])
+            let fetch = FetchRequest(
+                maxWaitMs: 10_000, minBytes: 1, maxBytes: 1 << 20,
+                topics: [
+                    .init(topic: "wait", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)])
+                ])
             let correlationId = try consumer.sendOnly(fetch, version: 12)
             let start = System.monotonicNanoseconds()
-            _ = try producer.send(ProduceRequest(acks: 1, timeoutMs: 1_000, topicData: [
-                .init(name: "wait", partitionData: [.init(index: 0, records: .bytes(batch(["now"])))]),
-            ]), version: 9)
+            _ = try producer.send(
+                ProduceRequest(
+                    acks: 1, timeoutMs: 1_000,
+                    topicData: [
+                        .init(name: "wait", partitionData: [.init(index: 0, records: .bytes(batch(["now"])))])
+                    ]), version: 9)
             let frame = try #require(try consumer.connection.readFrame())
             let (received, response) = try RequestCodec.decodeResponse(FetchResponse.self, frame: frame, version: 12)
             #expect(received == correlationId)
@@ -166,9 +182,12 @@ import Testing
             let client = try KafkaTestClient(address)
             _ = try client.send(MetadataRequest(topics: [.init(name: "sized")], allowAutoTopicCreation: true), version: 12)
             let bytes = batch(["one", "two"])
-            _ = try client.send(ProduceRequest(acks: 1, timeoutMs: 1_000, topicData: [
-                .init(name: "sized", partitionData: [.init(index: 0, records: .bytes(bytes))]),
-            ]), version: 9)
+            _ = try client.send(
+                ProduceRequest(
+                    acks: 1, timeoutMs: 1_000,
+                    topicData: [
+                        .init(name: "sized", partitionData: [.init(index: 0, records: .bytes(bytes))])
+                    ]), version: 9)
             let response = try client.send(DescribeLogDirsRequest(topics: nil), version: 4)
             let partition = try #require(response.results.first?.topics.first { $0.name == "sized" }?.partitions.first)
             #expect(partition.partitionSize == Int64(bytes.count))
@@ -180,29 +199,39 @@ import Testing
             let client = try KafkaTestClient(address)
             _ = try client.send(MetadataRequest(topics: [.init(name: "s1"), .init(name: "s2")], allowAutoTopicCreation: true), version: 12)
             func produce(_ topic: String, _ values: [String]) throws {
-                _ = try client.send(ProduceRequest(acks: 1, timeoutMs: 1_000, topicData: [
-                    .init(name: topic, partitionData: [.init(index: 0, records: .bytes(batch(values)))]),
-                ]), version: 9)
+                _ = try client.send(
+                    ProduceRequest(
+                        acks: 1, timeoutMs: 1_000,
+                        topicData: [
+                            .init(name: topic, partitionData: [.init(index: 0, records: .bytes(batch(values)))])
+                        ]), version: 9)
             }
             try produce("s1", ["a"])
             // Full fetch, epoch 0: a new session, every partition in the answer.
-            let full = FetchRequest(maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, sessionId: 0, sessionEpoch: 0, topics: [
-                .init(topic: "s1", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)]),
-                .init(topic: "s2", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)]),
-            ])
+            let full = FetchRequest(
+                maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, sessionId: 0, sessionEpoch: 0,
+                topics: [
+                    .init(topic: "s1", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)]),
+                    .init(topic: "s2", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)]),
+                ])
             let first = try client.send(full, version: 12)
             #expect(first.sessionId != 0)
             #expect(first.responses.map(\.topic) == ["s1", "s2"])
             // Incremental, epoch 1, the consumer moved on in s1: nothing changed, nothing sent.
-            let nothing = try client.send(FetchRequest(maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, sessionId: first.sessionId, sessionEpoch: 1, topics: [
-                .init(topic: "s1", partitions: [.init(partition: 0, fetchOffset: 1, partitionMaxBytes: 1 << 20)]),
-            ]), version: 12)
+            let nothing = try client.send(
+                FetchRequest(
+                    maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, sessionId: first.sessionId, sessionEpoch: 1,
+                    topics: [
+                        .init(topic: "s1", partitions: [.init(partition: 0, fetchOffset: 1, partitionMaxBytes: 1 << 20)])
+                    ]), version: 12)
             #expect(nothing.errorCode == 0 && nothing.sessionId == first.sessionId)
             #expect(nothing.responses.isEmpty)
             // New data in s2 only: the next incremental answer names s2 alone.
             try produce("s2", ["b"])
-            let changed = try client.send(FetchRequest(maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, sessionId: first.sessionId, sessionEpoch: 2,
-                                                       topics: []), version: 12)
+            let changed = try client.send(
+                FetchRequest(
+                    maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, sessionId: first.sessionId, sessionEpoch: 2,
+                    topics: []), version: 12)
             #expect(changed.responses.map(\.topic) == ["s2"])
             #expect(changed.responses.first?.partitions.first?.records?.count ?? 0 > 0)
             // A stale epoch and an unknown session are errors.
@@ -223,10 +252,13 @@ import Testing
     @Test func theSessionCacheEvictsTheLeastRecentlyUsed() {
         let cache = FetchSessionCache(capacity: 2)
         func open() -> Int32 {
-            guard case .full(let id, _) = cache.plan(FetchRequest(sessionId: 0, sessionEpoch: 0), targets: [], forgotten: []) else { return 0 }
+            guard case .full(let id, _) = cache.plan(FetchRequest(sessionId: 0, sessionEpoch: 0), targets: [], forgotten: []) else {
+                return 0
+            }
             return id
         }
-        let first = open(), second = open()
+        let first = open()
+        let second = open()
         _ = cache.plan(FetchRequest(sessionId: first, sessionEpoch: 1), targets: [], forgotten: [])  // first is now the fresher
         let third = open()
         #expect(cache.count == 2)

@@ -1,10 +1,11 @@
 // The topic registry's file: a change that cannot be written is not kept, and changes are
 // read, applied and written as one step.
 
-@testable import Broker
 import SystemCalls
 import TestSupport
 import Testing
+
+@testable import Broker
 
 @Suite struct TopicRegistryTests {
     @Test func aChangeThatCannotBeWrittenIsUndone() throws {
@@ -17,7 +18,12 @@ import Testing
             try registry.add(TopicInfo(name: "lost", id: "BBBBBBBBBBBBBBBBBBBBBB", partitions: 1, configs: [:]))
         }
         #expect(registry.topic(named: "lost") == nil)
-        #expect(throws: (any Error).self) { try registry.update(named: "kept") { $0.partitions = 4; return true } }
+        #expect(throws: (any Error).self) {
+            try registry.update(named: "kept") {
+                $0.partitions = 4
+                return true
+            }
+        }
         #expect(registry.topic(named: "kept")?.partitions == 1)
         #expect(throws: (any Error).self) { try registry.remove("kept") }
         #expect(registry.topic(named: "kept") != nil)
@@ -29,10 +35,20 @@ import Testing
     @Test func updatesApplyToTheCurrentState() throws {
         let registry = try TopicRegistry(dataDirectory: nil)
         _ = try registry.add(TopicInfo(name: "t", id: "AAAAAAAAAAAAAAAAAAAAAA", partitions: 1, configs: [:]))
-        _ = try registry.update(named: "t") { $0.configs["retention.ms"] = "1000"; return true }
-        let grown = try registry.update(named: "t") { $0.partitions = 3; return true }
+        _ = try registry.update(named: "t") {
+            $0.configs["retention.ms"] = "1000"
+            return true
+        }
+        let grown = try registry.update(named: "t") {
+            $0.partitions = 3
+            return true
+        }
         #expect(grown?.partitions == 3 && grown?.configs == ["retention.ms": "1000"])
-        #expect(try registry.update(named: "t") { $0.partitions = 9; return false }?.partitions == 3)  // not applied
+        #expect(
+            try registry.update(named: "t") {
+                $0.partitions = 9
+                return false
+            }?.partitions == 3)  // not applied
         #expect(try registry.update(named: "missing") { _ in true } == nil)
     }
 }

@@ -15,8 +15,11 @@ import Testing
         #expect(joined.error == .none)
         #expect(joined.leader == first.memberId)
         #expect(joined.members.map(\.memberId) == [first.memberId])
-        let synced = try #require(harness.sync(group, generation: joined.generationId, memberId: first.memberId,
-                                               assignments: [(first.memberId, [1, 2, 3])]).result)
+        let synced = try #require(
+            harness.sync(
+                group, generation: joined.generationId, memberId: first.memberId,
+                assignments: [(first.memberId, [1, 2, 3])]
+            ).result)
         #expect(synced.error == .none && synced.protocolType == "consumer" && synced.protocolName == "range")
         #expect(synced.assignment == [1, 2, 3])
         return (first.memberId, joined.generationId)
@@ -111,9 +114,10 @@ import Testing
         #expect(harness.heartbeat(generation: generation, memberId: "nobody") == .unknownMemberId)
         #expect(harness.heartbeat("other", generation: 1, memberId: member) == .unknownMemberId)
         #expect(harness.sync(generation: generation + 1, memberId: member).result?.error == .illegalGeneration)
-        let commit = harness.coordinator.commitOffsets(groupId: "g", generationIdOrMemberEpoch: generation - 1, memberId: member,
-                                                       groupInstanceId: nil, retentionMilliseconds: -1, apiVersion: 8,
-                                                       offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 5, leaderEpoch: -1, metadata: nil)])
+        let commit = harness.coordinator.commitOffsets(
+            groupId: "g", generationIdOrMemberEpoch: generation - 1, memberId: member,
+            groupInstanceId: nil, retentionMilliseconds: -1, apiVersion: 8,
+            offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 5, leaderEpoch: -1, metadata: nil)])
         #expect(commit == [.illegalGeneration])
     }
 
@@ -184,9 +188,10 @@ import Testing
         _ = harness.join(memberId: leader)
         _ = try #require(followerJoin.result)
         let commit = { (generation: Int32, member: String) in
-            harness.coordinator.commitOffsets(groupId: "g", generationIdOrMemberEpoch: generation, memberId: member, groupInstanceId: nil,
-                                              retentionMilliseconds: -1, apiVersion: 8,
-                                              offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 1, leaderEpoch: -1, metadata: nil)])
+            harness.coordinator.commitOffsets(
+                groupId: "g", generationIdOrMemberEpoch: generation, memberId: member, groupInstanceId: nil,
+                retentionMilliseconds: -1, apiVersion: 8,
+                offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 1, leaderEpoch: -1, metadata: nil)])
         }
         #expect(commit(1, leader) == [.illegalGeneration])
         #expect(commit(2, "zombie") == [.unknownMemberId])
@@ -235,9 +240,10 @@ import Testing
     @Test func describeAndListShowStateAndType() throws {
         let harness = Harness()
         _ = try stableSingleMember(harness)
-        _ = harness.coordinator.commitOffsets(groupId: "standalone", generationIdOrMemberEpoch: -1, memberId: "", groupInstanceId: nil,
-                                              retentionMilliseconds: -1, apiVersion: 8,
-                                              offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 1, leaderEpoch: -1, metadata: nil)])
+        _ = harness.coordinator.commitOffsets(
+            groupId: "standalone", generationIdOrMemberEpoch: -1, memberId: "", groupInstanceId: nil,
+            retentionMilliseconds: -1, apiVersion: 8,
+            offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 1, leaderEpoch: -1, metadata: nil)])
         let all = harness.coordinator.listGroups(states: [], types: [])
         #expect(all.map(\.groupId) == ["g", "standalone"])
         #expect(all.map(\.state) == ["Stable", "Empty"])

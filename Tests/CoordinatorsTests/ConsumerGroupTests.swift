@@ -1,19 +1,24 @@
 // KIP-848's consumer protocol against a manual clock: joining, the revoke-before-reassign
 // reconciliation, leaving, fencing and expiry, subscription by regex, and the assignors.
 
-@testable import Coordinators
 import KafkaProtocol
 import KafkaWire
 import Testing
 
+@testable import Coordinators
+
 @Suite struct ConsumerGroupTests {
-    func heartbeat(_ harness: Harness, member: String, epoch: Int32, topics: [String]? = nil, regex: String? = nil,
-                   owned: [(String, [Int32])]? = nil, assignor: String? = nil, instance: String? = nil) -> ConsumerHeartbeatOutcome {
+    func heartbeat(
+        _ harness: Harness, member: String, epoch: Int32, topics: [String]? = nil, regex: String? = nil,
+        owned: [(String, [Int32])]? = nil, assignor: String? = nil, instance: String? = nil
+    ) -> ConsumerHeartbeatOutcome {
         let ownedById = owned.map { $0.map { (harness.topics.topics[$0.0]!.id, $0.1) } }
-        return harness.coordinator.consumerGroupHeartbeat(ConsumerHeartbeatInput(
-            groupId: "cg", memberId: member, memberEpoch: epoch, instanceId: instance, rackId: nil,
-            rebalanceTimeoutMilliseconds: epoch == 0 ? 30_000 : -1, subscribedTopicNames: topics, subscribedTopicRegex: regex,
-            serverAssignor: assignor, ownedPartitions: ownedById ?? (epoch == 0 ? [] : nil), clientId: "client", clientHost: "/127.0.0.1"))
+        return harness.coordinator.consumerGroupHeartbeat(
+            ConsumerHeartbeatInput(
+                groupId: "cg", memberId: member, memberEpoch: epoch, instanceId: instance, rackId: nil,
+                rebalanceTimeoutMilliseconds: epoch == 0 ? 30_000 : -1, subscribedTopicNames: topics, subscribedTopicRegex: regex,
+                serverAssignor: assignor, ownedPartitions: ownedById ?? (epoch == 0 ? [] : nil), clientId: "client",
+                clientHost: "/127.0.0.1"))
     }
 
     func partitions(_ outcome: ConsumerHeartbeatOutcome) -> [Int32]? {
@@ -71,13 +76,15 @@ import Testing
         #expect(heartbeat(harness, member: "z", epoch: 1).error == .unknownMemberId)
         #expect(heartbeat(harness, member: "a", epoch: 0, topics: ["orders"], assignor: "sticky").error == .unsupportedAssignor)
         #expect(heartbeat(harness, member: "b", epoch: 0, regex: "orders[").error == .invalidRegularExpression)
-        let commit = harness.coordinator.commitOffsets(groupId: "cg", generationIdOrMemberEpoch: 0, memberId: "a", groupInstanceId: nil,
-                                                       retentionMilliseconds: -1, apiVersion: 9,
-                                                       offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 3, leaderEpoch: -1, metadata: nil)])
+        let commit = harness.coordinator.commitOffsets(
+            groupId: "cg", generationIdOrMemberEpoch: 0, memberId: "a", groupInstanceId: nil,
+            retentionMilliseconds: -1, apiVersion: 9,
+            offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 3, leaderEpoch: -1, metadata: nil)])
         #expect(commit == [.staleMemberEpoch])
-        let good = harness.coordinator.commitOffsets(groupId: "cg", generationIdOrMemberEpoch: 1, memberId: "a", groupInstanceId: nil,
-                                                     retentionMilliseconds: -1, apiVersion: 9,
-                                                     offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 3, leaderEpoch: -1, metadata: nil)])
+        let good = harness.coordinator.commitOffsets(
+            groupId: "cg", generationIdOrMemberEpoch: 1, memberId: "a", groupInstanceId: nil,
+            retentionMilliseconds: -1, apiVersion: 9,
+            offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 3, leaderEpoch: -1, metadata: nil)])
         #expect(good == [.none])
         // The classic protocol cannot join a consumer group.
         let classic = harness.join("cg")
@@ -103,9 +110,10 @@ import Testing
         #expect(after.members.map(\.subscribedTopicNames) == [["orders"], ["orders"]])
         // The members carry on at their epochs: no rejoin, no new assignment.
         let input = { (member: String) in
-            ConsumerHeartbeatInput(groupId: "cg", memberId: member, memberEpoch: 2, instanceId: nil, rackId: nil, rebalanceTimeoutMilliseconds: -1,
-                                   subscribedTopicNames: nil, subscribedTopicRegex: nil, serverAssignor: nil, ownedPartitions: nil,
-                                   clientId: "client", clientHost: "/127.0.0.1")
+            ConsumerHeartbeatInput(
+                groupId: "cg", memberId: member, memberEpoch: 2, instanceId: nil, rackId: nil, rebalanceTimeoutMilliseconds: -1,
+                subscribedTopicNames: nil, subscribedTopicRegex: nil, serverAssignor: nil, ownedPartitions: nil,
+                clientId: "client", clientHost: "/127.0.0.1")
         }
         let carriedOn = restarted.consumerGroupHeartbeat(input("a"))
         #expect(carriedOn.error == .none && carriedOn.memberEpoch == 2 && carriedOn.assignment == nil)
@@ -113,8 +121,11 @@ import Testing
         var leave = input("b")
         leave.memberEpoch = -1
         #expect(restarted.consumerGroupHeartbeat(leave).error == .none)
-        let again = Harness.replay(harness.log, into: GroupCoordinator(configuration: GroupConfiguration(), log: MemoryCoordinatorLog(),
-                                                                       topics: harness.topics, clock: { 0 }))
+        let again = Harness.replay(
+            harness.log,
+            into: GroupCoordinator(
+                configuration: GroupConfiguration(), log: MemoryCoordinatorLog(),
+                topics: harness.topics, clock: { 0 }))
         #expect(again.describeConsumerGroup("cg")?.members.map(\.memberId) == ["a"])
     }
 
@@ -138,15 +149,17 @@ import Testing
     }
 
     @Test func rangeGivesContiguousRangesPerTopic() {
-        let result = ServerAssignor.range(AssignmentSpec(subscriptions: ["a": ["t"], "b": ["t"], "c": ["t"]], partitionCounts: ["t": 7], current: [:]))
+        let result = ServerAssignor.range(
+            AssignmentSpec(subscriptions: ["a": ["t"], "b": ["t"], "c": ["t"]], partitionCounts: ["t": 7], current: [:]))
         #expect(result["a"] == ["t": [0, 1, 2]])
         #expect(result["b"] == ["t": [3, 4]])
         #expect(result["c"] == ["t": [5, 6]])
     }
 
     @Test func uniformBalancesAndKeepsPartitionsWhereTheyAre() {
-        let spec = AssignmentSpec(subscriptions: ["a": ["t", "u"], "b": ["t", "u"], "c": ["t"]],
-                                  partitionCounts: ["t": 6, "u": 3], current: ["a": ["t": [0, 1, 2, 3, 4, 5], "u": [0, 1, 2]]])
+        let spec = AssignmentSpec(
+            subscriptions: ["a": ["t", "u"], "b": ["t", "u"], "c": ["t"]],
+            partitionCounts: ["t": 6, "u": 3], current: ["a": ["t": [0, 1, 2, 3, 4, 5], "u": [0, 1, 2]]])
         let result = ServerAssignor.uniform(spec)
         let counts = ["a", "b", "c"].map { member in result[member]!.values.reduce(0) { $0 + $1.count } }
         #expect(counts.reduce(0, +) == 9)
@@ -191,13 +204,17 @@ import Testing
         let harness = Harness(topics: ["orders": 2])
         let tests = ConsumerGroupTests()
         _ = tests.heartbeat(harness, member: "a", epoch: 0, topics: ["orders"])
-        #expect(harness.coordinator.commitOffsets(groupId: "cg", generationIdOrMemberEpoch: 1, memberId: "a", groupInstanceId: nil,
-                                                  retentionMilliseconds: -1, apiVersion: 9,
-                                                  offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 8, leaderEpoch: -1, metadata: nil)]) == [.none])
+        #expect(
+            harness.coordinator.commitOffsets(
+                groupId: "cg", generationIdOrMemberEpoch: 1, memberId: "a", groupInstanceId: nil,
+                retentionMilliseconds: -1, apiVersion: 9,
+                offsets: [OffsetCommitInput(partition: .init(topic: "orders", partition: 0), offset: 8, leaderEpoch: -1, metadata: nil)])
+                == [.none])
         _ = tests.heartbeat(harness, member: "a", epoch: -1)
         let classic = try #require(harness.join("cg").result)
         #expect(classic.error == .none && classic.generationId == 1)
-        #expect(harness.coordinator.fetchOffsets(groupId: "cg", partitions: nil, memberId: nil, memberEpoch: -1).1.values.map(\.offset) == [8])
+        #expect(
+            harness.coordinator.fetchOffsets(groupId: "cg", partitions: nil, memberId: nil, memberEpoch: -1).1.values.map(\.offset) == [8])
         #expect(harness.coordinator.listGroups(states: [], types: []).map(\.type) == ["classic"])
         // A heartbeat with an epoch above 0 does not turn it back.
         #expect(tests.heartbeat(harness, member: "z", epoch: 3).error != .none)

@@ -63,7 +63,8 @@ struct Harness {
     /// A coordinator over the same log and topics, as after a restart.
     func restarted() -> GroupCoordinator {
         let clock = clock
-        return Self.replay(log, into: GroupCoordinator(configuration: coordinator.configuration, log: log, topics: topics, clock: { clock.milliseconds }))
+        return Self.replay(
+            log, into: GroupCoordinator(configuration: coordinator.configuration, log: log, topics: topics, clock: { clock.milliseconds }))
     }
 
     static func replay(_ log: MemoryCoordinatorLog, into coordinator: GroupCoordinator) -> GroupCoordinator {
@@ -71,21 +72,29 @@ struct Harness {
         return coordinator
     }
 
-    func join(_ group: String = "g", memberId: String = "", instanceId: String? = nil, protocols: [String] = ["range"],
-              session: Int32 = 10_000, rebalance: Int32 = 30_000, requireKnownMemberId: Bool = false) -> Captured<JoinGroupOutcome> {
+    func join(
+        _ group: String = "g", memberId: String = "", instanceId: String? = nil, protocols: [String] = ["range"],
+        session: Int32 = 10_000, rebalance: Int32 = 30_000, requireKnownMemberId: Bool = false
+    ) -> Captured<JoinGroupOutcome> {
         let captured = Captured<JoinGroupOutcome>()
-        coordinator.join(JoinGroupInput(
-            groupId: group, memberId: memberId, groupInstanceId: instanceId, clientId: "client", clientHost: "/127.0.0.1",
-            protocolType: "consumer", protocols: protocols.map { ($0, Array($0.utf8)) }, sessionTimeoutMilliseconds: session,
-            rebalanceTimeoutMilliseconds: rebalance, requireKnownMemberId: requireKnownMemberId)) { captured.set($0) }
+        coordinator.join(
+            JoinGroupInput(
+                groupId: group, memberId: memberId, groupInstanceId: instanceId, clientId: "client", clientHost: "/127.0.0.1",
+                protocolType: "consumer", protocols: protocols.map { ($0, Array($0.utf8)) }, sessionTimeoutMilliseconds: session,
+                rebalanceTimeoutMilliseconds: rebalance, requireKnownMemberId: requireKnownMemberId)
+        ) { captured.set($0) }
         return captured
     }
 
-    func sync(_ group: String = "g", generation: Int32, memberId: String, instanceId: String? = nil,
-              assignments: [(String, [UInt8])] = []) -> Captured<SyncGroupOutcome> {
+    func sync(
+        _ group: String = "g", generation: Int32, memberId: String, instanceId: String? = nil,
+        assignments: [(String, [UInt8])] = []
+    ) -> Captured<SyncGroupOutcome> {
         let captured = Captured<SyncGroupOutcome>()
-        coordinator.sync(groupId: group, generationId: generation, memberId: memberId, groupInstanceId: instanceId,
-                         protocolType: nil, protocolName: nil, assignments: assignments) { captured.set($0) }
+        coordinator.sync(
+            groupId: group, generationId: generation, memberId: memberId, groupInstanceId: instanceId,
+            protocolType: nil, protocolName: nil, assignments: assignments
+        ) { captured.set($0) }
         return captured
     }
 

@@ -2,8 +2,9 @@
 // agreement with Swift's Regex on the shared subset, and linear time where backtracking
 // engines never finish.
 
-@testable import Coordinators
 import Testing
+
+@testable import Coordinators
 
 @Suite struct LinearTimeRegexTests {
     func matches(_ pattern: String, _ text: String) throws -> Bool {
@@ -60,8 +61,10 @@ import Testing
         #expect(try matches("[[:alpha:]_]+[[:digit:]]", "abc_1") && matches("[[:^digit:]]+", "ab") && !matches("[[:^digit:]]+", "a1"))
     }
 
-    @Test(arguments: ["(", "a)", "a**", "*a", "{2}", "[a", "x{1001}", "x{3,2}", "(?=a)", "(?<=a)b>c)", "(?P<>a)", "(?x)a",
-                      "\\1", "\\pL", "[[:nope:]]", "[z-a]", "a\\"])
+    @Test(arguments: [
+        "(", "a)", "a**", "*a", "{2}", "[a", "x{1001}", "x{3,2}", "(?=a)", "(?<=a)b>c)", "(?P<>a)", "(?x)a",
+        "\\1", "\\pL", "[[:nope:]]", "[z-a]", "a\\",
+    ])
     func refusesWhatItCannotRead(pattern: String) {
         #expect(throws: LinearTimeRegex.SyntaxError.self) { try LinearTimeRegex(pattern) }
     }

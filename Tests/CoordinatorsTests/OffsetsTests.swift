@@ -12,15 +12,17 @@ import Testing
     }
 
     func simpleCommit(_ harness: Harness, group: String = "g", _ offsets: [OffsetCommitInput], retention: Int64 = -1) -> [ErrorCode] {
-        harness.coordinator.commitOffsets(groupId: group, generationIdOrMemberEpoch: -1, memberId: "", groupInstanceId: nil,
-                                          retentionMilliseconds: retention, apiVersion: 8, offsets: offsets)
+        harness.coordinator.commitOffsets(
+            groupId: group, generationIdOrMemberEpoch: -1, memberId: "", groupInstanceId: nil,
+            retentionMilliseconds: retention, apiVersion: 8, offsets: offsets)
     }
 
     @Test func aSimpleCommitCreatesTheGroupAndIsFetched() {
         let harness = Harness()
         #expect(simpleCommit(harness, [offset(0, 10, metadata: "m"), offset(1, 20)]) == [.none, .none])
-        let (error, offsets) = harness.coordinator.fetchOffsets(groupId: "g", partitions: [.init(topic: "orders", partition: 0), .init(topic: "orders", partition: 5)],
-                                                                memberId: nil, memberEpoch: -1)
+        let (error, offsets) = harness.coordinator.fetchOffsets(
+            groupId: "g", partitions: [.init(topic: "orders", partition: 0), .init(topic: "orders", partition: 5)],
+            memberId: nil, memberEpoch: -1)
         #expect(error == .none)
         #expect(offsets[.init(topic: "orders", partition: 0)]?.offset == 10)
         #expect(offsets[.init(topic: "orders", partition: 0)]?.metadata == "m")
@@ -32,11 +34,13 @@ import Testing
 
     @Test func commitsToAnUnknownGroupWithAGenerationAreRefused() {
         let harness = Harness()
-        let classic = harness.coordinator.commitOffsets(groupId: "none", generationIdOrMemberEpoch: 3, memberId: "m", groupInstanceId: nil,
-                                                        retentionMilliseconds: -1, apiVersion: 8, offsets: [offset(0, 1)])
+        let classic = harness.coordinator.commitOffsets(
+            groupId: "none", generationIdOrMemberEpoch: 3, memberId: "m", groupInstanceId: nil,
+            retentionMilliseconds: -1, apiVersion: 8, offsets: [offset(0, 1)])
         #expect(classic == [.illegalGeneration])
-        let consumer = harness.coordinator.commitOffsets(groupId: "none", generationIdOrMemberEpoch: 3, memberId: "m", groupInstanceId: nil,
-                                                         retentionMilliseconds: -1, apiVersion: 9, offsets: [offset(0, 1)])
+        let consumer = harness.coordinator.commitOffsets(
+            groupId: "none", generationIdOrMemberEpoch: 3, memberId: "m", groupInstanceId: nil,
+            retentionMilliseconds: -1, apiVersion: 9, offsets: [offset(0, 1)])
         #expect(consumer == [.groupIdNotFound])
         #expect(harness.coordinator.listGroups(states: [], types: []).isEmpty)
     }
@@ -58,15 +62,20 @@ import Testing
     @Test func offsetDeleteRefusesSubscribedTopics() throws {
         let harness = Harness(topics: ["orders": 2, "old": 1])
         _ = simpleCommit(harness, group: "cg", [offset(0, 5), offset(0, 7, topic: "old")])
-        let joined = harness.coordinator.consumerGroupHeartbeat(ConsumerHeartbeatInput(
-            groupId: "cg", memberId: "m", memberEpoch: 0, instanceId: nil, rackId: nil, rebalanceTimeoutMilliseconds: 10_000,
-            subscribedTopicNames: ["orders"], subscribedTopicRegex: nil, serverAssignor: nil, ownedPartitions: [],
-            clientId: "c", clientHost: "h"))
+        let joined = harness.coordinator.consumerGroupHeartbeat(
+            ConsumerHeartbeatInput(
+                groupId: "cg", memberId: "m", memberEpoch: 0, instanceId: nil, rackId: nil, rebalanceTimeoutMilliseconds: 10_000,
+                subscribedTopicNames: ["orders"], subscribedTopicRegex: nil, serverAssignor: nil, ownedPartitions: [],
+                clientId: "c", clientHost: "h"))
         #expect(joined.error == .none)
-        let (error, results) = harness.coordinator.deleteOffsets(groupId: "cg", partitions: [.init(topic: "orders", partition: 0), .init(topic: "old", partition: 0)])
+        let (error, results) = harness.coordinator.deleteOffsets(
+            groupId: "cg", partitions: [.init(topic: "orders", partition: 0), .init(topic: "old", partition: 0)])
         #expect(error == .none)
         #expect(results == [.groupSubscribedToTopic, .none])
-        #expect(harness.coordinator.fetchOffsets(groupId: "cg", partitions: nil, memberId: nil, memberEpoch: -1).1.keys.map(\.topic) == ["orders"])
+        #expect(
+            harness.coordinator.fetchOffsets(groupId: "cg", partitions: nil, memberId: nil, memberEpoch: -1).1.keys.map(\.topic) == [
+                "orders"
+            ])
         #expect(harness.coordinator.deleteOffsets(groupId: "missing", partitions: []).0 == .groupIdNotFound)
         #expect(harness.coordinator.deleteGroup("cg") == .nonEmptyGroup)
     }
@@ -97,7 +106,8 @@ import Testing
         for (partition, record) in harness.log.records {
             var reader = ByteReader(record.key)
             let version = try reader.readInt16()
-            let group = version == 2 ? try GroupMetadataKey(from: &reader, version: 0).group : try OffsetCommitKey(from: &reader, version: 0).group
+            let group =
+                version == 2 ? try GroupMetadataKey(from: &reader, version: 0).group : try OffsetCommitKey(from: &reader, version: 0).group
             #expect(partition == InternalTopic.partition(for: group, partitions: 50))
         }
         let restarted = harness.restarted()
@@ -109,22 +119,31 @@ import Testing
         #expect(live.members.map(\.memberId) == [first.memberId])
         #expect(live.members.first?.assignment == [7])
         // The restored member carries on with its generation.
-        #expect(restarted.heartbeat(groupId: "live", generationId: first.generationId, memberId: first.memberId, groupInstanceId: nil) == .none)
+        #expect(
+            restarted.heartbeat(groupId: "live", generationId: first.generationId, memberId: first.memberId, groupInstanceId: nil) == .none)
     }
 
     @Test func aPlainCommitAfterATransactionalOneWins() {
         let harness = Harness()
-        _ = harness.coordinator.commitTransactionalOffsets(groupId: "g", producerId: 7, producerEpoch: 0, generationId: -1, memberId: "",
-                                                           groupInstanceId: nil, offsets: [offset(0, 10)])
+        _ = harness.coordinator.commitTransactionalOffsets(
+            groupId: "g", producerId: 7, producerEpoch: 0, generationId: -1, memberId: "",
+            groupInstanceId: nil, offsets: [offset(0, 10)])
         _ = simpleCommit(harness, [offset(0, 20)])
-        #expect(harness.coordinator.fetchOffsets(groupId: "g", partitions: nil, memberId: nil, memberEpoch: -1, requireStable: true).unstable.count == 1)
-        harness.coordinator.completeTransaction(producerId: 7, offsetsPartition: harness.coordinator.offsetsPartition(for: "g"), commit: true)
-        #expect(harness.coordinator.fetchOffsets(groupId: "g", partitions: nil, memberId: nil, memberEpoch: -1).1.values.map(\.offset) == [20])
+        #expect(
+            harness.coordinator.fetchOffsets(groupId: "g", partitions: nil, memberId: nil, memberEpoch: -1, requireStable: true).unstable
+                .count == 1)
+        harness.coordinator.completeTransaction(
+            producerId: 7, offsetsPartition: harness.coordinator.offsetsPartition(for: "g"), commit: true)
+        #expect(
+            harness.coordinator.fetchOffsets(groupId: "g", partitions: nil, memberId: nil, memberEpoch: -1).1.values.map(\.offset) == [20])
         // A transactional commit written after the plain one replaces it once committed.
-        _ = harness.coordinator.commitTransactionalOffsets(groupId: "g", producerId: 7, producerEpoch: 0, generationId: -1, memberId: "",
-                                                           groupInstanceId: nil, offsets: [offset(0, 30)])
-        harness.coordinator.completeTransaction(producerId: 7, offsetsPartition: harness.coordinator.offsetsPartition(for: "g"), commit: true)
-        #expect(harness.coordinator.fetchOffsets(groupId: "g", partitions: nil, memberId: nil, memberEpoch: -1).1.values.map(\.offset) == [30])
+        _ = harness.coordinator.commitTransactionalOffsets(
+            groupId: "g", producerId: 7, producerEpoch: 0, generationId: -1, memberId: "",
+            groupInstanceId: nil, offsets: [offset(0, 30)])
+        harness.coordinator.completeTransaction(
+            producerId: 7, offsetsPartition: harness.coordinator.offsetsPartition(for: "g"), commit: true)
+        #expect(
+            harness.coordinator.fetchOffsets(groupId: "g", partitions: nil, memberId: nil, memberEpoch: -1).1.values.map(\.offset) == [30])
     }
 
     @Test func groupsArePlacedLikeKafka() {

@@ -1,11 +1,12 @@
 // The transaction coordinator against a manual clock: producer ids and epochs, fencing,
 // the state machine, markers on every partition, timeouts, and recovery by replay.
 
-@testable import Coordinators
 import KafkaProtocol
 import KafkaWire
 import Synchronization
 import Testing
+
+@testable import Coordinators
 
 final class RecordingMarkers: TransactionMarkerWriter {
     struct Marker: Equatable {
@@ -24,7 +25,12 @@ final class RecordingMarkers: TransactionMarkerWriter {
 
 final class CountingProducerIds: ProducerIdSource {
     private let next = Mutex<Int64>(1000)
-    func nextProducerId() throws -> Int64 { next.withLock { value in defer { value += 1 }; return value } }
+    func nextProducerId() throws -> Int64 {
+        next.withLock { value in
+            defer { value += 1 }
+            return value
+        }
+    }
 }
 
 struct TransactionHarness {
@@ -36,14 +42,16 @@ struct TransactionHarness {
 
     init() {
         let clock = clock
-        coordinator = TransactionCoordinator(configuration: TransactionConfiguration(), log: log, markers: markers,
-                                             producerIds: producerIds, clock: { clock.milliseconds })
+        coordinator = TransactionCoordinator(
+            configuration: TransactionConfiguration(), log: log, markers: markers,
+            producerIds: producerIds, clock: { clock.milliseconds })
     }
 
     func restarted() -> TransactionCoordinator {
         let clock = clock
-        let fresh = TransactionCoordinator(configuration: TransactionConfiguration(), log: log, markers: markers,
-                                           producerIds: producerIds, clock: { clock.milliseconds })
+        let fresh = TransactionCoordinator(
+            configuration: TransactionConfiguration(), log: log, markers: markers,
+            producerIds: producerIds, clock: { clock.milliseconds })
         for (_, record) in log.records { #expect(fresh.replay(key: record.key, value: record.value)) }
         return fresh
     }
@@ -58,10 +66,13 @@ struct TransactionHarness {
         let coordinator = harness.coordinator
         let producer = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: -1, producerEpoch: -1)
         #expect(producer == .init(error: .none, producerId: 1000, producerEpoch: 0))
-        #expect(coordinator.addPartitions(transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: [orders0, orders1]) == .none)
+        #expect(
+            coordinator.addPartitions(transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: [orders0, orders1]) == .none)
         #expect(coordinator.describe("t")?.state == .ongoing)
         #expect(coordinator.verify(producerId: 1000, producerEpoch: 0, partition: orders0) == .none)
-        #expect(coordinator.verify(producerId: 1000, producerEpoch: 0, partition: TopicPartition(topic: "other", partition: 0)) == .invalidTxnState)
+        #expect(
+            coordinator.verify(producerId: 1000, producerEpoch: 0, partition: TopicPartition(topic: "other", partition: 0))
+                == .invalidTxnState)
         #expect(coordinator.endTransaction(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == .none)
         #expect(harness.markers.markers.map(\.partition) == [orders0, orders1])
         #expect(harness.markers.markers.allSatisfy { $0.commit && $0.producerEpoch == 0 })
@@ -69,7 +80,8 @@ struct TransactionHarness {
         // A retried commit is answered again; an abort now is not.
         #expect(coordinator.endTransaction(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == .none)
         #expect(coordinator.endTransaction(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: false) == .invalidTxnState)
-        #expect(coordinator.endTransaction(transactionalId: "t", producerId: 999, producerEpoch: 0, commit: true) == .invalidProducerIdMapping)
+        #expect(
+            coordinator.endTransaction(transactionalId: "t", producerId: 999, producerEpoch: 0, commit: true) == .invalidProducerIdMapping)
     }
 
     @Test func aSecondIncarnationFencesTheFirstAndAbortsItsTransaction() {
@@ -81,22 +93,32 @@ struct TransactionHarness {
         #expect(second.error == .none && second.producerId == 1000 && second.producerEpoch == 2)
         #expect(harness.markers.markers == [.init(partition: orders0, producerId: 1000, producerEpoch: 1, commit: false)])
         #expect(coordinator.endTransaction(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == .producerFenced)
-        #expect(coordinator.addPartitions(transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: [orders0]) == .producerFenced)
+        #expect(
+            coordinator.addPartitions(transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: [orders0]) == .producerFenced)
         #expect(coordinator.verify(producerId: 1000, producerEpoch: 0, partition: orders0) == .invalidProducerEpoch)
         // KIP-360: the current incarnation may bump itself; an older one is fenced.
-        #expect(coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: 1000, producerEpoch: 2).producerEpoch == 3)
-        #expect(coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: 1000, producerEpoch: 1).error == .producerFenced)
-        #expect(coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 900_001, producerId: -1, producerEpoch: -1).error == .invalidTransactionTimeout)
+        #expect(
+            coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: 1000, producerEpoch: 2).producerEpoch
+                == 3)
+        #expect(
+            coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: 1000, producerEpoch: 1).error
+                == .producerFenced)
+        #expect(
+            coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 900_001, producerId: -1, producerEpoch: -1).error
+                == .invalidTransactionTimeout)
     }
 
     @Test func aZombieCannotRecoverAfterANewIncarnation() {
         let harness = TransactionHarness()
         let coordinator = harness.coordinator
-        _ = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: -1, producerEpoch: -1)  // A: epoch 0
-        let b = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: -1, producerEpoch: -1)  // B: epoch 1
+        // A gets epoch 0, then B epoch 1.
+        _ = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: -1, producerEpoch: -1)
+        let b = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: -1, producerEpoch: -1)
         #expect(b.producerEpoch == 1)
         // A tries KIP-360 recovery with its old epoch: fenced, not handed B's epoch.
-        #expect(coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: 1000, producerEpoch: 0).error == .producerFenced)
+        #expect(
+            coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: 1000, producerEpoch: 0).error
+                == .producerFenced)
         // B bumping itself may retry that bump.
         let bumped = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: 1000, producerEpoch: 1)
         #expect(bumped.producerEpoch == 2)
@@ -126,8 +148,9 @@ struct TransactionHarness {
         configuration.transactionalIdExpirationMilliseconds = 10_000
         configuration.transactionalIdExpirationCheckIntervalMilliseconds = 60_000
         let clock = ManualClock()
-        let coordinator = TransactionCoordinator(configuration: configuration, log: MemoryCoordinatorLog(), markers: RecordingMarkers(),
-                                                 producerIds: CountingProducerIds(), clock: { clock.milliseconds })
+        let coordinator = TransactionCoordinator(
+            configuration: configuration, log: MemoryCoordinatorLog(), markers: RecordingMarkers(),
+            producerIds: CountingProducerIds(), clock: { clock.milliseconds })
         coordinator.expireTransactions()  // the first check runs at once
         _ = coordinator.initProducerId(transactionalId: "idle", timeoutMilliseconds: 5_000, producerId: -1, producerEpoch: -1)
         _ = coordinator.initProducerId(transactionalId: "open", timeoutMilliseconds: 900_000, producerId: -1, producerEpoch: -1)
@@ -176,14 +199,17 @@ struct TransactionHarness {
     @Test func aMarkerThatCannotBeWrittenIsRetriedUntilItIs() {
         let clock = ManualClock()
         let markers = FlakyMarkers()
-        let coordinator = TransactionCoordinator(configuration: TransactionConfiguration(), log: MemoryCoordinatorLog(), markers: markers,
-                                                 producerIds: CountingProducerIds(), clock: { clock.milliseconds })
+        let coordinator = TransactionCoordinator(
+            configuration: TransactionConfiguration(), log: MemoryCoordinatorLog(), markers: markers,
+            producerIds: CountingProducerIds(), clock: { clock.milliseconds })
         _ = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: -1, producerEpoch: -1)
-        _ = coordinator.addPartitions(transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: [TopicPartition(topic: "a", partition: 0)])
+        _ = coordinator.addPartitions(
+            transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: [TopicPartition(topic: "a", partition: 0)])
         // The decision is stored: EndTxn succeeds, the transaction waits in PrepareCommit.
         #expect(coordinator.endTransaction(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == .none)
         #expect(coordinator.describe("t")?.state == .prepareCommit)
-        #expect(coordinator.addPartitions(transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: []) == .concurrentTransactions)
+        #expect(
+            coordinator.addPartitions(transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: []) == .concurrentTransactions)
         markers.heal()
         coordinator.expireTransactions()
         #expect(coordinator.describe("t")?.state == .completeCommit)

@@ -29,41 +29,41 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 }
 
 #if FUZZING
-import Glibc
+    import Glibc
 
-// SwiftPM gives every executable its own entry point, so libFuzzer's main is not used; its
-// driver is called from ours instead.
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
+    // SwiftPM gives every executable its own entry point, so libFuzzer's main is not used; its
+    // driver is called from ours instead.
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func runFuzzerDriver(
+        _ argc: UnsafeMutablePointer<CInt>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
 
-@main
-struct FuzzDriver {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(runFuzzerDriver(&argc, &argv, fuzzOne))
-    }
-}
-#else
-import Foundation
-
-@main
-struct CorpusReplay {
-    static func main() {
-        var replayed = 0
-        for path in CommandLine.arguments.dropFirst() {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                FileHandle.standardError.write(Data("decoder-fuzzer: cannot read \(path)\n".utf8))
-                exit(2)
-            }
-            decodeOne([UInt8](data))
-            replayed += 1
+    @main
+    struct FuzzDriver {
+        static func main() {
+            var argc = CommandLine.argc
+            var argv = CommandLine.unsafeArgv
+            exit(runFuzzerDriver(&argc, &argv, fuzzOne))
         }
-        print("decoder-fuzzer: replayed \(replayed) inputs without a crash")
     }
-}
+#else
+    import Foundation
+
+    @main
+    struct CorpusReplay {
+        static func main() {
+            var replayed = 0
+            for path in CommandLine.arguments.dropFirst() {
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    FileHandle.standardError.write(Data("decoder-fuzzer: cannot read \(path)\n".utf8))
+                    exit(2)
+                }
+                decodeOne([UInt8](data))
+                replayed += 1
+            }
+            print("decoder-fuzzer: replayed \(replayed) inputs without a crash")
+        }
+    }
 #endif

@@ -1,9 +1,10 @@
 // The committed generated code is exactly what the generator writes from Protocol/ today,
 // and the schema parser rejects malformed schema lines with the file and line.
 
-@testable import KafkaCodegen
 import Foundation
 import Testing
+
+@testable import KafkaCodegen
 
 /// The package root, found from this file's path (Tests/KafkaCodegenTests/...).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -2,9 +2,10 @@
 // and against the Kafka 4.x version table in protocol-notes.md section A: api keys, valid
 // and flexible versions, and every field's name, type, versions, nullability, tag and default.
 
-@testable import KafkaCodegen
 import Foundation
 import Testing
+
+@testable import KafkaCodegen
 
 let referenceFolder = packageRoot + "/../shared/reference/kafka-message-schemas"
 let protocolNotes = packageRoot + "/../shared/reference/protocol-notes.md"
@@ -71,7 +72,9 @@ struct SchemaReferenceTests {
             if field.nullableVersions != range(json["nullableVersions"]) { problems.append("\(here): nullable \(field.nullableVersions)") }
             if field.tag != json["tag"] as? Int { problems.append("\(here): tag \(String(describing: field.tag))") }
             if field.taggedVersions != range(json["taggedVersions"]) { problems.append("\(here): tagged \(field.taggedVersions)") }
-            if field.defaultValue != normalizedDefault(json["default"], type: json["type"] as? String) { problems.append("\(here): default \(field.defaultValue ?? "none")") }
+            if field.defaultValue != normalizedDefault(json["default"], type: json["type"] as? String) {
+                problems.append("\(here): default \(field.defaultValue ?? "none")")
+            }
             if field.ignorable != (json["ignorable"] as? Bool ?? false) { problems.append("\(here): ignorable") }
             if (field.flexibleVersions ?? .none) != range(json["flexibleVersions"]) && json["flexibleVersions"] != nil {
                 problems.append("\(here): flexible")
@@ -95,8 +98,9 @@ struct SchemaReferenceTests {
             for message in file.messages {
                 guard let json = try Self.loadJSON(Self.jsonName(message)) else {
                     // Internal-topic records and the newest APIs have no reference file here.
-                    #expect(message.kind == .data || apisWithoutReference.contains(message.apiKey ?? -1),
-                            "\(file.fileName): no reference for \(message.typeName)")
+                    #expect(
+                        message.kind == .data || apisWithoutReference.contains(message.apiKey ?? -1),
+                        "\(file.fileName): no reference for \(message.typeName)")
                     continue
                 }
                 let name = "\(file.fileName) \(message.typeName)"
@@ -109,16 +113,18 @@ struct SchemaReferenceTests {
                 // InitProducerId v6 is unstable in 4.3 and not served: ours stops at 5.
                 // Kafka 4.x refuses the delegation-token APIs' v0 (KIP-896); the snapshot predates it.
                 if ![22, 38, 39, 40, 41].contains(message.apiKey ?? -1) {
-                    #expect(theirValid.lowest == message.validVersions.lowerBound && theirValid.highest == message.validVersions.upperBound,
-                            "\(name): valid versions \(message.validVersions) vs Kafka's \(theirValid)")
+                    #expect(
+                        theirValid.lowest == message.validVersions.lowerBound && theirValid.highest == message.validVersions.upperBound,
+                        "\(name): valid versions \(message.validVersions) vs Kafka's \(theirValid)")
                 }
                 let theirFields = json["fields"] as? [[String: Any]] ?? []
                 var problems = Self.compare(message.fields, theirFields, valid: message.validVersions, path: name)
                 let theirStructs = (json["commonStructs"] as? [[String: Any]]) ?? []
                 #expect(message.commonStructs.map(\.name) == theirStructs.compactMap { $0["name"] as? String }, "\(name): common structs")
                 for (ours, theirs) in zip(message.commonStructs, theirStructs) {
-                    problems += Self.compare(ours.fields, theirs["fields"] as? [[String: Any]] ?? [], valid: message.validVersions,
-                                             path: "\(name).\(ours.name)")
+                    problems += Self.compare(
+                        ours.fields, theirs["fields"] as? [[String: Any]] ?? [], valid: message.validVersions,
+                        path: "\(name).\(ours.name)")
                 }
                 #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
                 compared += 1

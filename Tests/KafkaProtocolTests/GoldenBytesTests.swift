@@ -8,7 +8,8 @@ import KafkaRecords
 import KafkaWire
 import Testing
 
-let goldenFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+let goldenFolder =
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().path + "/Interop/golden"
 
 struct GoldenFile: Sendable, CustomStringConvertible {
@@ -28,12 +29,13 @@ struct GoldenFile: Sendable, CustomStringConvertible {
         let manifest = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         return (manifest["files"] as! [[String: Any]]).map { entry in
             let produce = entry["produce"].flatMap { try? JSONSerialization.data(withJSONObject: $0) }
-            return GoldenFile(path: entry["file"] as! String, apiKey: Int16(entry["api_key"] as! Int),
-                              apiVersion: Int16(entry["api_version"] as! Int),
-                              correlationId: Int32(entry["correlation_id"] as! Int),
-                              clientId: entry["client_id"] as? String,
-                              responsePath: entry["response_file"] as? String,
-                              produceJSON: produce.map { String(decoding: $0, as: UTF8.self) })
+            return GoldenFile(
+                path: entry["file"] as! String, apiKey: Int16(entry["api_key"] as! Int),
+                apiVersion: Int16(entry["api_version"] as! Int),
+                correlationId: Int32(entry["correlation_id"] as! Int),
+                clientId: entry["client_id"] as? String,
+                responsePath: entry["response_file"] as? String,
+                produceJSON: produce.map { String(decoding: $0, as: UTF8.self) })
         }
     }
 

@@ -14,8 +14,13 @@ func sampleRequestFrames() throws -> [(apiKey: ApiKey, version: Int16, frame: [U
         let sampled = apiKey.requestType as! any Sampled.Type
         for version in apiKey.validVersions {
             let request = sampled.sample(version: version, seed: Int(version)) as! any KafkaRequest
-            frames.append((apiKey, version, try RequestCodec.encode(request: request, version: version,
-                                                                     correlationId: 77, clientId: "test")))
+            frames.append(
+                (
+                    apiKey, version,
+                    try RequestCodec.encode(
+                        request: request, version: version,
+                        correlationId: 77, clientId: "test")
+                ))
         }
     }
     return frames
@@ -39,7 +44,7 @@ func sampleRequestFrames() throws -> [(apiKey: ApiKey, version: Int16, frame: [U
         #expect {
             try RequestCodec.decode(frame: frame)
         } throws: { error in
-            guard case let RequestDecodeError.unknownApiKey(header) = error else { return false }
+            guard case RequestDecodeError.unknownApiKey(let header) = error else { return false }
             return header.correlationId == 9 && header.requestApiKey == 999
         }
     }
@@ -54,7 +59,7 @@ func sampleRequestFrames() throws -> [(apiKey: ApiKey, version: Int16, frame: [U
         #expect {
             try RequestCodec.decode(frame: writer.bytes)
         } throws: { error in
-            guard case let RequestDecodeError.unsupportedVersion(header, apiKey) = error else { return false }
+            guard case RequestDecodeError.unsupportedVersion(let header, let apiKey) = error else { return false }
             return apiKey == .apiVersions && header.correlationId == 5 && header.clientId == "future"
         }
     }
@@ -66,7 +71,8 @@ func sampleRequestFrames() throws -> [(apiKey: ApiKey, version: Int16, frame: [U
     @Test func trailingBytesAreIgnoredAsKafkaDoes() throws {
         // librdkafka 2.16's all-topics Metadata v13 request, as captured from the client:
         // three bytes follow the body, and Kafka answers it all the same.
-        let frame: [UInt8] = [0x00, 0x03, 0x00, 0x0d, 0x00, 0x00, 0x00, 0x03, 0x00, 0x07] + Array("rdkafka".utf8)
+        let frame: [UInt8] =
+            [0x00, 0x03, 0x00, 0x0d, 0x00, 0x00, 0x00, 0x03, 0x00, 0x07] + Array("rdkafka".utf8)
             + [0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00]
         let decoded = try RequestCodec.decode(frame: frame)
         let metadata = try #require(decoded.body as? MetadataRequest)
@@ -107,10 +113,14 @@ func sampleRequestFrames() throws -> [(apiKey: ApiKey, version: Int16, frame: [U
         let first: [UInt8] = Array(0..<100)
         let second: [UInt8] = Array(repeating: 7, count: 300)
         func response(_ a: RecordsPayload, _ b: RecordsPayload) -> FetchResponse {
-            FetchResponse(responses: [.init(topic: "t", partitions: [
-                .init(partitionIndex: 0, highWatermark: 1, records: a),
-                .init(partitionIndex: 1, highWatermark: 2, records: b),
-            ])])
+            FetchResponse(responses: [
+                .init(
+                    topic: "t",
+                    partitions: [
+                        .init(partitionIndex: 0, highWatermark: 1, records: a),
+                        .init(partitionIndex: 1, highWatermark: 2, records: b),
+                    ])
+            ])
         }
         for version: Int16 in [4, 11, 12, 16] {
             let inline = try RequestCodec.encode(response: response(.bytes(first), .bytes(second)), version: version, correlationId: 3)

@@ -79,7 +79,10 @@ import Testing
         }
         #expect(joined == CompressionTests.text && pieces > 1)
         var handed = 0
-        try Compression.inflate(compressed[...], codec: codec) { _ in handed += 1; return false }
+        try Compression.inflate(compressed[...], codec: codec) { _ in
+            handed += 1
+            return false
+        }
         #expect(handed == 1)
     }
 

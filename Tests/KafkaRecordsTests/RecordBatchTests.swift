@@ -7,8 +7,9 @@ import Testing
 
 @Suite struct RecordBatchTests {
     static let records: [Record] = [
-        Record(offset: 0, timestamp: 1_700_000_000_000, key: Array("k1".utf8), value: Array("v1".utf8),
-               headers: [RecordHeader(key: "h", value: [1]), RecordHeader(key: "n", value: nil)]),
+        Record(
+            offset: 0, timestamp: 1_700_000_000_000, key: Array("k1".utf8), value: Array("v1".utf8),
+            headers: [RecordHeader(key: "h", value: [1]), RecordHeader(key: "n", value: nil)]),
         Record(offset: 1, timestamp: 1_700_000_000_005, key: nil, value: Array("v2".utf8)),
         Record(offset: 2, timestamp: 1_699_999_999_990, key: [], value: nil),
     ]
@@ -93,18 +94,21 @@ import Testing
     @Test(arguments: CompressionCodec.allCases)
     func aBatchHoldsExactlyItsRecordCount(codec: CompressionCodec) throws {
         let records = (0..<3_000).map { index in
-            Record(offset: Int64(index), timestamp: 1_700_000_000_000, key: Array("key-\(index)".utf8),
-                   value: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: index % 300))
+            Record(
+                offset: Int64(index), timestamp: 1_700_000_000_000, key: Array("key-\(index)".utf8),
+                value: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: index % 300))
         }
         var builder = RecordBatchBuilder()
         builder.compression = codec
         let bytes = try builder.build(records)
         func claiming(_ count: Int32) -> RecordBatch {
             var patched = bytes
-            patched.replaceSubrange(RecordBatchLayout.lastOffsetDelta..<RecordBatchLayout.lastOffsetDelta + 4,
-                                    with: withUnsafeBytes(of: (count - 1).bigEndian, Array.init))
-            patched.replaceSubrange(RecordBatchLayout.recordCount..<RecordBatchLayout.recordCount + 4,
-                                    with: withUnsafeBytes(of: count.bigEndian, Array.init))
+            patched.replaceSubrange(
+                RecordBatchLayout.lastOffsetDelta..<RecordBatchLayout.lastOffsetDelta + 4,
+                with: withUnsafeBytes(of: (count - 1).bigEndian, Array.init))
+            patched.replaceSubrange(
+                RecordBatchLayout.recordCount..<RecordBatchLayout.recordCount + 4,
+                with: withUnsafeBytes(of: count.bigEndian, Array.init))
             let crc = CRC32C.checksum(patched, range: RecordBatchLayout.attributes..<patched.count)
             patched.replaceSubrange(RecordBatchLayout.crc..<RecordBatchLayout.crc + 4, with: withUnsafeBytes(of: crc.bigEndian, Array.init))
             return try! RecordBatch(bytes: patched)
@@ -121,9 +125,10 @@ import Testing
     @Test(arguments: CompressionCodec.allCases)
     func theWalkListsKeylessRecords(codec: CompressionCodec) throws {
         let records = (0..<5_000).map { index in
-            Record(offset: Int64(index), timestamp: 1_700_000_000_000 + Int64(index) * 1_000_003,
-                   key: index % 7 == 3 ? nil : Array("key-\(index)".utf8),
-                   value: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: index % 200))
+            Record(
+                offset: Int64(index), timestamp: 1_700_000_000_000 + Int64(index) * 1_000_003,
+                key: index % 7 == 3 ? nil : Array("key-\(index)".utf8),
+                value: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: index % 200))
         }
         var builder = RecordBatchBuilder()
         builder.compression = codec
@@ -150,7 +155,10 @@ import Testing
             try batch.validateRecordFraming()
             Issue.record("\(codec): a payload of 0xA5 bytes passed")
         } catch {
-            guard case .compression = error else { Issue.record("\(codec): \(error)"); return }
+            guard case .compression = error else {
+                Issue.record("\(codec): \(error)")
+                return
+            }
         }
     }
 

@@ -1,7 +1,8 @@
 // The record-framing walk gives the same verdict however its input is cut into pieces.
 
-@testable import KafkaRecords
 import Testing
+
+@testable import KafkaRecords
 
 @Suite struct RecordFramingTests {
     /// Length-prefixed records: a 1-byte prefix, a 2-byte prefix (length 200), and another.
@@ -10,7 +11,10 @@ import Testing
         func record(_ length: Int) -> [UInt8] {
             var prefix: [UInt8] = []
             var zigzag = UInt32(length) << 1
-            while zigzag >= 0x80 { prefix.append(UInt8(zigzag & 0x7F) | 0x80); zigzag >>= 7 }
+            while zigzag >= 0x80 {
+                prefix.append(UInt8(zigzag & 0x7F) | 0x80)
+                zigzag >>= 7
+            }
             prefix.append(UInt8(zigzag))
             return prefix + [UInt8](repeating: 7, count: length)
         }

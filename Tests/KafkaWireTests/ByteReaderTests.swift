@@ -75,8 +75,9 @@ import Testing
 
     @Test func taggedFieldSpansAreCheckedAndOrdered() throws {
         var writer = ByteWriter()
-        writer.writeTaggedFields([RawTaggedField(tag: 5, data: [9])],
-                                 unknown: [RawTaggedField(tag: 1, data: [7, 8])])
+        writer.writeTaggedFields(
+            [RawTaggedField(tag: 5, data: [9])],
+            unknown: [RawTaggedField(tag: 1, data: [7, 8])])
         #expect(writer.bytes == [2, 1, 2, 7, 8, 5, 1, 9])
         var reader = ByteReader(writer.bytes)
         let spans = try reader.readTaggedFieldSpans()

@@ -34,9 +34,11 @@ import Testing
     }
 
     @Test func unsignedVarintKnownAnswers() throws {
-        let cases: [(UInt32, [UInt8])] = [(0, [0]), (127, [0x7F]), (128, [0x80, 0x01]),
-                                          (16_383, [0xFF, 0x7F]), (16_384, [0x80, 0x80, 0x01]),
-                                          (UInt32.max, [0xFF, 0xFF, 0xFF, 0xFF, 0x0F])]
+        let cases: [(UInt32, [UInt8])] = [
+            (0, [0]), (127, [0x7F]), (128, [0x80, 0x01]),
+            (16_383, [0xFF, 0x7F]), (16_384, [0x80, 0x80, 0x01]),
+            (UInt32.max, [0xFF, 0xFF, 0xFF, 0xFF, 0x0F]),
+        ]
         for (value, bytes) in cases {
             var writer = ByteWriter()
             writer.writeUnsignedVarint(value)

@@ -4,18 +4,21 @@
 
 import Glibc
 import KafkaRecords
-@testable import LogStorage
 import Synchronization
 import SystemCalls
 import TestSupport
 import Testing
 
+@testable import LogStorage
+
 func keyedBatch(_ entries: [(String, String?)], codec: CompressionCodec = .none, timestamp: Int64 = 1_000) -> [UInt8] {
     var builder = RecordBatchBuilder()
     builder.compression = codec
-    return try! builder.build(entries.enumerated().map { index, entry in
-        Record(offset: Int64(index), timestamp: timestamp + Int64(index), key: Array(entry.0.utf8), value: entry.1.map { Array($0.utf8) })
-    })
+    return try! builder.build(
+        entries.enumerated().map { index, entry in
+            Record(
+                offset: Int64(index), timestamp: timestamp + Int64(index), key: Array(entry.0.utf8), value: entry.1.map { Array($0.utf8) })
+        })
 }
 
 func contents(_ log: PartitionLog) throws -> [(offset: Int64, key: String, value: String?)] {
@@ -27,8 +30,11 @@ func contents(_ log: PartitionLog) throws -> [(offset: Int64, key: String, value
         guard let last = batches.last else { break }
         for batch in batches where !batch.isControl {
             for record in try batch.records() where record.offset >= offset {
-                result.append((record.offset, String(decoding: record.key ?? [], as: UTF8.self),
-                               record.value.map { String(decoding: $0, as: UTF8.self) }))
+                result.append(
+                    (
+                        record.offset, String(decoding: record.key ?? [], as: UTF8.self),
+                        record.value.map { String(decoding: $0, as: UTF8.self) }
+                    ))
             }
         }
         offset = last.nextOffset
@@ -46,10 +52,10 @@ func contents(_ log: PartitionLog) throws -> [(offset: Int64, key: String, value
 
     @Test func latestValuePerKeyKeepsItsOffset() throws {
         let log = try compactedLog()
-        _ = try log.append(keyedBatch([("a", "a1"), ("b", "b1"), ("c", "c1")]), leaderEpoch: 0, now: 0)       // 0-2
-        _ = try log.append(keyedBatch([("a", "a2"), ("b", "b2")], codec: .snappy), leaderEpoch: 0, now: 0)   // 3-4
+        _ = try log.append(keyedBatch([("a", "a1"), ("b", "b1"), ("c", "c1")]), leaderEpoch: 0, now: 0)  // 0-2
+        _ = try log.append(keyedBatch([("a", "a2"), ("b", "b2")], codec: .snappy), leaderEpoch: 0, now: 0)  // 3-4
         try log.roll(now: 0)
-        _ = try log.append(keyedBatch([("a", "a3")]), leaderEpoch: 0, now: 0)                                // 5 (active)
+        _ = try log.append(keyedBatch([("a", "a3")]), leaderEpoch: 0, now: 0)  // 5 (active)
         let result = try log.compact(now: 0)
         #expect(result.recordsRemoved == 2)
         let after = try contents(log)
@@ -71,7 +77,7 @@ func contents(_ log: PartitionLog) throws -> [(offset: Int64, key: String, value
     @Test func tombstonesOutliveDeleteRetentionOnly() throws {
         let log = try compactedLog()
         _ = try log.append(keyedBatch([("a", "a1"), ("b", "b1")]), leaderEpoch: 0, now: 0)
-        _ = try log.append(keyedBatch([("a", nil)], codec: .gzip), leaderEpoch: 0, now: 0)   // tombstone for a
+        _ = try log.append(keyedBatch([("a", nil)], codec: .gzip), leaderEpoch: 0, now: 0)  // tombstone for a
         try log.roll(now: 0)
         _ = try log.append(keyedBatch([("z", "z1")]), leaderEpoch: 0, now: 0)
         try log.compact(now: 10_000)
@@ -88,7 +94,9 @@ func contents(_ log: PartitionLog) throws -> [(offset: Int64, key: String, value
     @Test func activeSegmentAndMarkersAreUntouched() throws {
         let log = try compactedLog()
         _ = try log.append(keyedBatch([("k", "v1")]), leaderEpoch: 0, now: 0)
-        _ = try log.append(TransactionMarker(type: .commit, coordinatorEpoch: 1).batch(producerId: 5, producerEpoch: 0, timestamp: 1), leaderEpoch: 0, now: 0)
+        _ = try log.append(
+            TransactionMarker(type: .commit, coordinatorEpoch: 1).batch(producerId: 5, producerEpoch: 0, timestamp: 1), leaderEpoch: 0,
+            now: 0)
         _ = try log.append(keyedBatch([("k", "v2")]), leaderEpoch: 0, now: 0)
         try log.roll(now: 0)
         _ = try log.append(keyedBatch([("k", "v3"), ("k", "v4")]), leaderEpoch: 0, now: 0)

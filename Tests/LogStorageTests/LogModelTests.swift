@@ -2,10 +2,11 @@
 // and unclean) against a simple in-memory model of the log, on disk and in memory.
 
 import KafkaRecords
-@testable import LogStorage
 import SystemCalls
 import TestSupport
 import Testing
+
+@testable import LogStorage
 
 struct LogModel {
     var records: [Int64: (timestamp: Int64, value: [UInt8])] = [:]
@@ -32,10 +33,13 @@ struct LogModel {
                 let count = Int.random(in: 1...6, using: &generator)
                 let codec = CompressionCodec.allCases.randomElement(using: &generator)!
                 let valueSize = Int.random(in: 0...200, using: &generator)
-                let result = try log.append(makeBatch(count: count, firstTimestamp: clock, valueSize: valueSize, codec: codec), leaderEpoch: 0, now: clock)
+                let result = try log.append(
+                    makeBatch(count: count, firstTimestamp: clock, valueSize: valueSize, codec: codec), leaderEpoch: 0, now: clock)
                 #expect(result.baseOffset == model.logEndOffset, "step \(step)")
                 for index in 0..<count {
-                    model.records[model.logEndOffset + Int64(index)] = (clock + Int64(index), [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: valueSize))
+                    model.records[model.logEndOffset + Int64(index)] = (
+                        clock + Int64(index), [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: valueSize)
+                    )
                 }
                 model.logEndOffset += Int64(count)
             case 55..<80:

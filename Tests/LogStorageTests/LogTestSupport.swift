@@ -4,17 +4,21 @@
 import Glibc
 import KafkaRecords
 import KafkaWire
-@testable import LogStorage
 import SystemCalls
 import TestSupport
 
-func makeBatch(count: Int, firstTimestamp: Int64 = 1_000, keyPrefix: String = "k", valueSize: Int = 10,
-               codec: CompressionCodec = .none) -> [UInt8] {
+@testable import LogStorage
+
+func makeBatch(
+    count: Int, firstTimestamp: Int64 = 1_000, keyPrefix: String = "k", valueSize: Int = 10,
+    codec: CompressionCodec = .none
+) -> [UInt8] {
     var builder = RecordBatchBuilder()
     builder.compression = codec
     let records = (0..<count).map { index in
-        Record(offset: Int64(index), timestamp: firstTimestamp + Int64(index), key: Array("\(keyPrefix)\(index)".utf8),
-               value: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: valueSize))
+        Record(
+            offset: Int64(index), timestamp: firstTimestamp + Int64(index), key: Array("\(keyPrefix)\(index)".utf8),
+            value: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: valueSize))
     }
     return try! builder.build(records)
 }

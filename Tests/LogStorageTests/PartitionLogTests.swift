@@ -2,10 +2,11 @@
 // written, Kafka's read rules, segments and indexes, timestamps, DeleteRecords, retention.
 
 import KafkaRecords
-@testable import LogStorage
 import SystemCalls
 import TestSupport
 import Testing
+
+@testable import LogStorage
 
 @Suite struct PartitionLogTests {
     @Test func appendAssignsOffsetsInPlaceAndKeepsBatchesAsSent() throws {
@@ -98,9 +99,10 @@ import Testing
         // Timestamps 1000.., 2000.., 3000..; the middle batch's records are out of order.
         _ = try log.append(makeBatch(count: 3, firstTimestamp: 1_000), leaderEpoch: 0, now: 0)
         var builder = RecordBatchBuilder()
-        let shuffled = try builder.build([5_000, 2_000, 2_500].enumerated().map { index, timestamp in
-            Record(offset: Int64(index), timestamp: Int64(timestamp), value: [1])
-        })
+        let shuffled = try builder.build(
+            [5_000, 2_000, 2_500].enumerated().map { index, timestamp in
+                Record(offset: Int64(index), timestamp: Int64(timestamp), value: [1])
+            })
         _ = try log.append(shuffled, leaderEpoch: 0, now: 0)
         _ = try log.append(makeBatch(count: 3, firstTimestamp: 3_000), leaderEpoch: 0, now: 0)
         #expect(try log.offset(forTimestamp: 0)! == (0, 1_000))
@@ -128,7 +130,9 @@ import Testing
         let store = MemoryFileStore()
         var configuration = smallSegments(500)
         let log = try PartitionLog.create(partitionA, store: store, configuration: configuration, now: 0)
-        for index in 0..<20 { _ = try log.append(makeBatch(count: 2, firstTimestamp: Int64(index) * 1_000, valueSize: 60), leaderEpoch: 0, now: 0) }
+        for index in 0..<20 {
+            _ = try log.append(makeBatch(count: 2, firstTimestamp: Int64(index) * 1_000, valueSize: 60), leaderEpoch: 0, now: 0)
+        }
         let segments = log.segmentCount
         #expect(try log.deleteRecords(before: 7, now: 0) == 7)
         #expect(log.logStartOffset == 7)
@@ -186,8 +190,10 @@ import Testing
 }
 
 @Suite struct ProducerStateTests {
-    func idempotentBatch(producerId: Int64 = 7, epoch: Int16 = 0, sequence: Int32, count: Int = 2,
-                         timestamp: Int64 = 1, transactional: Bool = false) -> [UInt8] {
+    func idempotentBatch(
+        producerId: Int64 = 7, epoch: Int16 = 0, sequence: Int32, count: Int = 2,
+        timestamp: Int64 = 1, transactional: Bool = false
+    ) -> [UInt8] {
         var builder = RecordBatchBuilder()
         builder.producerId = producerId
         builder.producerEpoch = epoch
@@ -204,8 +210,9 @@ import Testing
         #expect(log.removeExpiredProducers(now: 10_000, expirationMilliseconds: 5_000) == 1)
         #expect(log.activeProducers.map(\.producerId) == [2, 3])
         // A marker ends the transaction and counts as activity, as Kafka stamps it.
-        _ = try log.append(TransactionMarker(type: .commit, coordinatorEpoch: 0).batch(producerId: 3, producerEpoch: 0, timestamp: 9_800),
-                           leaderEpoch: 0, now: 9_800)
+        _ = try log.append(
+            TransactionMarker(type: .commit, coordinatorEpoch: 0).batch(producerId: 3, producerEpoch: 0, timestamp: 9_800),
+            leaderEpoch: 0, now: 9_800)
         #expect(log.removeExpiredProducers(now: 10_000, expirationMilliseconds: 5_000) == 0)
         // Forgotten: its next batch starts it afresh, whatever the sequence.
         _ = try log.append(idempotentBatch(producerId: 1, sequence: 40, timestamp: 10_000), leaderEpoch: 0, now: 10_000)

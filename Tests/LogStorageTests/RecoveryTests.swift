@@ -2,14 +2,15 @@
 // at the last valid batch with the valid data intact; missing indexes are rebuilt; the
 // clean-shutdown marker and the directory lock do what they say.
 
+import Glibc
 import KafkaRecords
 import KafkaWire
-@testable import LogStorage
+import Synchronization
 import SystemCalls
 import TestSupport
-import Glibc
-import Synchronization
 import Testing
+
+@testable import LogStorage
 
 @Suite struct RecoveryTests {
     /// A log of three batches on disk; returns the directory, the log file path, and the
@@ -89,7 +90,9 @@ import Testing
         do {
             let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in smallSegments(5_000) })
             let log = try manager.createPartition(partitionA, configuration: smallSegments(5_000))
-            for index in 0..<40 { _ = try log.append(makeBatch(count: 2, firstTimestamp: Int64(index) * 10, valueSize: 30), leaderEpoch: 0, now: 0) }
+            for index in 0..<40 {
+                _ = try log.append(makeBatch(count: 2, firstTimestamp: Int64(index) * 10, valueSize: 30), leaderEpoch: 0, now: 0)
+            }
             try manager.shutdown()
         }
         let partitionDirectory = directory.path + "/" + partitionA.directoryName

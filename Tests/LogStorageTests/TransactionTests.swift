@@ -4,10 +4,11 @@
 // clean restart.
 
 import KafkaRecords
-@testable import LogStorage
 import SystemCalls
 import TestSupport
 import Testing
+
+@testable import LogStorage
 
 @Suite struct TransactionTests {
     func transactionalBatch(producerId: Int64, epoch: Int16 = 0, sequence: Int32, count: Int = 2) -> [UInt8] {
@@ -37,7 +38,10 @@ import Testing
         #expect(log.highWatermark == 8)
         #expect(log.lastStableOffset == 3)
         #expect(try log.read(from: 0, maxBytes: 1 << 20, minOneBatch: true, maxOffset: log.lastStableOffset).lastStableOffset == 3)
-        #expect(log.abortedTransactions(from: 0, to: 8) == [AbortedTransaction(producerId: 7, firstOffset: 5, lastOffset: 7, lastStableOffset: 3)])
+        #expect(
+            log.abortedTransactions(from: 0, to: 8) == [
+                AbortedTransaction(producerId: 7, firstOffset: 5, lastOffset: 7, lastStableOffset: 3)
+            ])
         #expect(log.abortedTransactions(from: 8, to: 9).isEmpty)
         #expect(log.activeProducers.map(\.currentTransactionStartOffset) == [-1, 3])
         try log.appendTransactionMarker(producerId: 8, producerEpoch: 0, commit: true, coordinatorEpoch: 0, now: 1_000)
@@ -70,7 +74,10 @@ import Testing
         let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in LogConfiguration() })
         let log = try #require(manager.partition(partitionA))
         #expect(log.lastStableOffset == 3)
-        #expect(log.abortedTransactions(from: 0, to: 8) == [AbortedTransaction(producerId: 7, firstOffset: 5, lastOffset: 7, lastStableOffset: 3)])
+        #expect(
+            log.abortedTransactions(from: 0, to: 8) == [
+                AbortedTransaction(producerId: 7, firstOffset: 5, lastOffset: 7, lastStableOffset: 3)
+            ])
         try log.appendTransactionMarker(producerId: 8, producerEpoch: 0, commit: false, coordinatorEpoch: 0, now: 1_000)
         #expect(log.lastStableOffset == 9)
         #expect(log.abortedTransactions(from: 0, to: 9).map(\.producerId) == [7, 8])
@@ -102,11 +109,11 @@ import Testing
             }
             return try! builder.build([Record(offset: 0, timestamp: 1_000, key: [7], value: [value])])
         }
-        _ = try log.append(keyed(1), leaderEpoch: 0, now: 1_000)                               // 0: committed value
-        _ = try log.append(keyed(2, producerId: 5, sequence: 0), leaderEpoch: 0, now: 1_000)   // 1: aborted below
+        _ = try log.append(keyed(1), leaderEpoch: 0, now: 1_000)  // 0: committed value
+        _ = try log.append(keyed(2, producerId: 5, sequence: 0), leaderEpoch: 0, now: 1_000)  // 1: aborted below
         try log.appendTransactionMarker(producerId: 5, producerEpoch: 0, commit: false, coordinatorEpoch: 0, now: 1_000)  // 2
         try log.roll(now: 1_000)
-        _ = try log.append(keyed(3, producerId: 6, sequence: 0), leaderEpoch: 0, now: 1_000)   // 3: still open
+        _ = try log.append(keyed(3, producerId: 6, sequence: 0), leaderEpoch: 0, now: 1_000)  // 3: still open
         try log.roll(now: 1_000)
         _ = try log.append(keyed(4), leaderEpoch: 0, now: 1_000)
         try log.compact(now: 1_000)

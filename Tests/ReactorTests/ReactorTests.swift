@@ -4,11 +4,12 @@
 
 import Foundation
 import Glibc
-@testable import Reactor
 import Synchronization
 import SystemCalls
 import TestSupport
 import Testing
+
+@testable import Reactor
 
 @Suite(.serialized) struct ReactorTests {
     @Test func pipelinedResponsesArriveInOrderAndByteExact() throws {
@@ -128,10 +129,13 @@ import Testing
 
     @Test func aClientThatNeverReadsIsThrottled() throws {
         let responseSize = 256 * 1024
-        try withServer(loops: 1, configure: {
-            $0.reactor.outputHighWaterMark = 2 * 1024 * 1024
-            $0.reactor.outputLowWaterMark = 512 * 1024
-        }, handler: BulkFactory(responseSize: responseSize)) { server, address in
+        try withServer(
+            loops: 1,
+            configure: {
+                $0.reactor.outputHighWaterMark = 2 * 1024 * 1024
+                $0.reactor.outputLowWaterMark = 512 * 1024
+            }, handler: BulkFactory(responseSize: responseSize)
+        ) { server, address in
             let lazy = try TestClient(address, receiveBufferBytes: 4_096)
             // 4,000 requests would queue a gigabyte of responses if nothing pushed back.
             let requests = (0..<4_000).flatMap { _ in TestClient.frame([7]) }
@@ -147,12 +151,13 @@ import Testing
             let loop = server.eventLoops[0]
             var last = -1
             var unchanged = 0
-            #expect(waitUntil {
-                let queued = onLoop(loop) { loop.queuedOutputBytes }
-                unchanged = queued == last ? unchanged + 1 : 0
-                last = queued
-                return unchanged >= 20
-            })
+            #expect(
+                waitUntil {
+                    let queued = onLoop(loop) { loop.queuedOutputBytes }
+                    unchanged = queued == last ? unchanged + 1 : 0
+                    last = queued
+                    return unchanged >= 20
+                })
             let queued = onLoop(loop) { loop.queuedOutputBytes }
             #expect(queued <= 2 * 1024 * 1024 + 2 * responseSize, "queued \(queued) bytes")
             // Another connection on the same loop is not slowed.
@@ -167,10 +172,13 @@ import Testing
     @Test func manyPauseAndResumeCyclesKeepEveryResponseInOrder() throws {
         // Tiny water marks: a client that sends and reads at once makes the connection pause
         // and resume thousands of times (each resume a turn of a loop, not a deeper call).
-        try withServer(loops: 1, configure: {
-            $0.reactor.outputHighWaterMark = 16 * 1024
-            $0.reactor.outputLowWaterMark = 4 * 1024
-        }, handler: ScrambledEchoFactory()) { _, address in
+        try withServer(
+            loops: 1,
+            configure: {
+                $0.reactor.outputHighWaterMark = 16 * 1024
+                $0.reactor.outputLowWaterMark = 4 * 1024
+            }, handler: ScrambledEchoFactory()
+        ) { _, address in
             let client = try TestClient(address)
             let payloads = (0..<3_000).map { index in (0..<(1_000 + index % 3_000)).map { UInt8(truncatingIfNeeded: $0 &+ index) } }
             let stream = payloads.flatMap { TestClient.frame($0) }
@@ -357,7 +365,10 @@ import Testing
         try withServer(handler: ScrambledEchoFactory()) { _, address in
             var generator = FastRandom(state: 0xF00D)
             let client = try TestClient(address)
-            let payloads: [[UInt8]] = [[1, 2, 3], (0..<150_000).map { UInt8(truncatingIfNeeded: $0) }, [], (0..<70_000).map { UInt8(truncatingIfNeeded: $0 * 7) }, [9]]
+            let payloads: [[UInt8]] = [
+                [1, 2, 3], (0..<150_000).map { UInt8(truncatingIfNeeded: $0) }, [], (0..<70_000).map { UInt8(truncatingIfNeeded: $0 * 7) },
+                [9],
+            ]
             let stream = payloads.flatMap { TestClient.frame($0) }
             // Sent in pieces that cut size prefixes and bodies at arbitrary bytes.
             var position = 0

@@ -2,13 +2,16 @@
 // lying sizes, responses leaving in request order whatever order they complete in, and
 // the connection state's allowed moves.
 
-@testable import Reactor
 import Testing
+
+@testable import Reactor
 
 @Suite struct FrameAssemblerTests {
     /// Feeds `stream` in pieces cut at `cuts` and returns every frame handed out.
-    func assemble(_ stream: [UInt8], cutAt cuts: [Int], maximumFrameSize: Int = 1 << 20,
-                  largeFrameThreshold: Int = 16) throws(FramingError) -> [[UInt8]] {
+    func assemble(
+        _ stream: [UInt8], cutAt cuts: [Int], maximumFrameSize: Int = 1 << 20,
+        largeFrameThreshold: Int = 16
+    ) throws(FramingError) -> [[UInt8]] {
         var assembler = FrameAssembler(maximumFrameSize: maximumFrameSize, largeFrameThreshold: largeFrameThreshold)
         var frames: [[UInt8]] = []
         var start = 0

@@ -35,7 +35,7 @@ import Testing
         defer { System.close(client) }
         _ = try System.connect(client, to: try System.localAddress(listener)!)
         _ = try System.waitReadable(listener, timeoutMilliseconds: 1_000)
-        guard case let .completed((server, _)) = try System.accept(listener) else {
+        guard case .completed((let server, _)) = try System.accept(listener) else {
             Issue.record("no connection to accept")
             return
         }
@@ -91,7 +91,9 @@ import Testing
         let file = try System.memoryFile(name: "gathered")
         defer { System.close(file) }
         // More pieces than one pwritev takes (1,024), some empty: the rest follows in order.
-        let pieces: [[UInt8]] = (0..<1_500).map { index in index % 7 == 0 ? [] : [UInt8(truncatingIfNeeded: index), UInt8(truncatingIfNeeded: index >> 8)] }
+        let pieces: [[UInt8]] = (0..<1_500).map { index in
+            index % 7 == 0 ? [] : [UInt8(truncatingIfNeeded: index), UInt8(truncatingIfNeeded: index >> 8)]
+        }
         let expected = pieces.flatMap { $0 }
         func gather(_ index: Int, _ buffers: [UnsafeRawBufferPointer]) throws {
             guard index < pieces.count else { return try System.pwritev(file, buffers, at: 3) }

@@ -12,7 +12,10 @@ import Testing
         let seen = Mutex<[(Int, Int32)]>([])
         let gate = Lock()
         gate.lock()
-        queue.execute { gate.lock(); gate.unlock() }  // holds the thread while more piles up
+        queue.execute {
+            gate.lock()
+            gate.unlock()
+        }  // holds the thread while more piles up
         for index in 0..<100 {
             queue.execute { seen.withLock { $0.append((index, System.currentThreadId())) } }
         }

@@ -17,7 +17,10 @@ public struct SplitMix64: RandomNumberGenerator {
 /// One to four edits at random places: bit flips, random bytes, truncation, insertion,
 /// boundary bytes and hostile four-byte lengths (0xFFFFFFFF, 0x7FFFFFFF).
 public func mutate(_ bytes: inout [UInt8], using generator: inout SplitMix64) {
-    guard !bytes.isEmpty else { bytes = [UInt8.random(in: 0...255, using: &generator)]; return }
+    guard !bytes.isEmpty else {
+        bytes = [UInt8.random(in: 0...255, using: &generator)]
+        return
+    }
     for _ in 0..<Int.random(in: 1...4, using: &generator) {
         let position = Int.random(in: 0..<bytes.count, using: &generator)
         switch Int.random(in: 0..<6, using: &generator) {

@@ -21,7 +21,9 @@ public final class TestClient {
             try System.setSocketOption(descriptor, level: SOL_SOCKET, option: SO_RCVBUF, value: size)
         }
         if case .wouldBlock = try System.connect(descriptor, to: address) {
-            guard try System.waitWritable(descriptor, timeoutMilliseconds: 5_000) else { throw TestFailure(description: "connect timed out") }
+            guard try System.waitWritable(descriptor, timeoutMilliseconds: 5_000) else {
+                throw TestFailure(description: "connect timed out")
+            }
             let error = try System.socketOption(descriptor, level: SOL_SOCKET, option: SO_ERROR)
             if error != 0 { throw SystemCallError(call: "connect", errno: error) }
         }
@@ -38,7 +40,9 @@ public final class TestClient {
             switch result {
             case .completed(let count): sent += count
             case .wouldBlock:
-                guard try System.waitWritable(descriptor, timeoutMilliseconds: 5_000) else { throw TestFailure(description: "send timed out") }
+                guard try System.waitWritable(descriptor, timeoutMilliseconds: 5_000) else {
+                    throw TestFailure(description: "send timed out")
+                }
             }
         }
     }
@@ -96,4 +100,3 @@ public final class TestClient {
         return false
     }
 }
-

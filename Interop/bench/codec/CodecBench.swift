@@ -53,8 +53,9 @@ struct CodecBench {
                 let amount = generator.next() % 100_000
                 text += "{\"user\":\"user-\(user)\",\"event\":\"purchase\",\"amount\":\(amount),\"currency\":\"EUR\"},"
             }
-            return Record(offset: Int64(index), timestamp: 1_700_000_000_000 + Int64(index),
-                          key: Array("key-\(index)".utf8), value: Array(text.utf8.prefix(valueSize)))
+            return Record(
+                offset: Int64(index), timestamp: 1_700_000_000_000 + Int64(index),
+                key: Array("key-\(index)".utf8), value: Array(text.utf8.prefix(valueSize)))
         }
     }
 
@@ -70,9 +71,11 @@ struct CodecBench {
 
     static func produceDecode() throws {
         let batch = try RecordBatchBuilder().build(sampleRecords(totalBytes: 1 << 20))
-        let request = ProduceRequest(acks: -1, timeoutMs: 30_000, topicData: [
-            .init(name: "bench", partitionData: [.init(index: 0, records: .bytes(batch))]),
-        ])
+        let request = ProduceRequest(
+            acks: -1, timeoutMs: 30_000,
+            topicData: [
+                .init(name: "bench", partitionData: [.init(index: 0, records: .bytes(batch))])
+            ])
         let frame = try RequestCodec.encode(request: request, version: 9, correlationId: 1, clientId: "bench")
         let seconds = try measure {
             let decoded = try RequestCodec.decode(frame: frame)
@@ -96,8 +99,9 @@ struct CodecBench {
 
     static func metadataEncode() throws {
         let partitions = (0..<1_000).map { index in
-            MetadataResponse.MetadataResponsePartition(partitionIndex: Int32(index), leaderId: 1, leaderEpoch: 0,
-                                                       replicaNodes: [1], isrNodes: [1], offlineReplicas: [])
+            MetadataResponse.MetadataResponsePartition(
+                partitionIndex: Int32(index), leaderId: 1, leaderEpoch: 0,
+                replicaNodes: [1], isrNodes: [1], offlineReplicas: [])
         }
         let response = MetadataResponse(
             brokers: [.init(nodeId: 1, host: "127.0.0.1", port: 9092)], clusterId: "bench", controllerId: 1,
@@ -119,7 +123,8 @@ struct CodecBench {
         for codec in CompressionCodec.allCases where codec != .none {
             let compressed = try Compression.compress(payload, codec: codec)
             let seconds = try measure { _ = try Compression.decompress(compressed[...], codec: codec) }
-            row("\(codec) decompress (ratio \(format(Double(payload.count) / Double(compressed.count))))",
+            row(
+                "\(codec) decompress (ratio \(format(Double(payload.count) / Double(compressed.count))))",
                 bytes: payload.count, seconds: seconds)
         }
         // What produce does with every batch: inflate a piece at a time and walk the records'

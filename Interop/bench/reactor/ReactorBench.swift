@@ -25,7 +25,9 @@ struct ReactorBench {
                 let before = server.cpuSeconds()
                 let (trips, seconds) = try roundTrips(address: server.address, connections: connections, seconds: 3)
                 let cpu = server.cpuSeconds() - before
-                print("| \(loops) | \(connections) | \(Int(Double(trips) / seconds)) | \(String(format: "%.2f", cpu / Double(trips) * 1e6)) |")
+                print(
+                    "| \(loops) | \(connections) | \(Int(Double(trips) / seconds)) | \(String(format: "%.2f", cpu / Double(trips) * 1e6)) |"
+                )
             }
             let before = server.cpuSeconds()
             let (bytes, seconds) = try bulkTransfer(address: server.address, seconds: 3)
@@ -53,8 +55,9 @@ struct ReactorBench {
         var configuration = ServerConfiguration(listenAddresses: [SocketAddress("127.0.0.1:0")!])
         configuration.eventLoopCount = loops
         configuration.backlog = 4_096
-        let server = try Server(configuration: configuration,
-                                handlerFactory: BenchHandlerFactory(region: FileRegion(descriptor: file, offset: 0, length: bulkSize, owner: nil)))
+        let server = try Server(
+            configuration: configuration,
+            handlerFactory: BenchHandlerFactory(region: FileRegion(descriptor: file, offset: 0, length: bulkSize, owner: nil)))
         try server.start()
         FileHandle.standardOutput.write(Data("\(server.boundAddresses[0].port)\n".utf8))
         _ = readLine()  // the driver closes our stdin to stop us
@@ -100,7 +103,8 @@ struct ReactorBench {
         /// utime + stime of the server process, from /proc/PID/stat.
         func cpuSeconds() -> Double {
             guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return 0 }
+                let close = stat.lastIndex(of: ")")
+            else { return 0 }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
             return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
@@ -138,11 +142,15 @@ struct ReactorBench {
         let end = start + UInt64(seconds * 1e9)
         while System.monotonicNanoseconds() < end {
             let count = try events.withUnsafeMutableBufferPointer { eventBuffer in
-                try data.withUnsafeMutableBufferPointer { try System.epollWait(epoll, events: eventBuffer, data: $0, timeoutMilliseconds: 100) }
+                try data.withUnsafeMutableBufferPointer {
+                    try System.epollWait(epoll, events: eventBuffer, data: $0, timeoutMilliseconds: 100)
+                }
             }
             for index in 0..<count {
                 let connection = Int(data[index])
-                while case .completed(let bytes) = try buffer.withUnsafeMutableBytes({ try System.read(sockets[connection], into: $0) }), bytes > 0 {
+                while case .completed(let bytes) = try buffer.withUnsafeMutableBytes({ try System.read(sockets[connection], into: $0) }),
+                    bytes > 0
+                {
                     received[connection] += bytes
                     while received[connection] >= request.count {
                         received[connection] -= request.count
@@ -170,7 +178,9 @@ struct ReactorBench {
             _ = try request.withUnsafeBytes { try System.write(socket, $0) }
             var remaining = bulkSize + 4
             while remaining > 0 {
-                switch try buffer.withUnsafeMutableBytes({ try System.read(socket, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<min($0.count, remaining)])) }) {
+                switch try buffer.withUnsafeMutableBytes({
+                    try System.read(socket, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<min($0.count, remaining)]))
+                }) {
                 case .completed(0): return (total, Double(System.monotonicNanoseconds() - start) / 1e9)
                 case .completed(let count):
                     remaining -= count

@@ -28,7 +28,8 @@ struct StorageBench {
         let (readRate, recoverySeconds) = try readAndRecover(root: root + "/read")
         print("| log read to a TCP socket with sendfile (1 MiB fetches) | \(format(readRate)) |")
         print("")
-        print("Recovery of an unclean 1 GiB segment (every batch CRC-checked, indexes rebuilt): \(String(format: "%.2f", recoverySeconds)) s")
+        print(
+            "Recovery of an unclean 1 GiB segment (every batch CRC-checked, indexes rebuilt): \(String(format: "%.2f", recoverySeconds)) s")
     }
 
     static func format(_ bytesPerSecond: Double) -> String {
@@ -47,16 +48,19 @@ struct StorageBench {
         process.waitUntilExit()
         let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         try? System.unlink(root + "/dd.bin")
-        return text.split(separator: "\n").last.map { $0.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" } ?? "?"
+        return text.split(separator: "\n").last.map { $0.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" }
+            ?? "?"
     }
 
     static func batch(of size: Int) throws -> [UInt8] {
         let recordSize = min(size, 1_024) - 80
         let count = max(1, size / (recordSize + 20))
-        return try RecordBatchBuilder().build((0..<count).map { index in
-            Record(offset: Int64(index), timestamp: 1_700_000_000_000, key: nil,
-                   value: (0..<recordSize).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) })
-        })
+        return try RecordBatchBuilder().build(
+            (0..<count).map { index in
+                Record(
+                    offset: Int64(index), timestamp: 1_700_000_000_000, key: nil,
+                    value: (0..<recordSize).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) })
+            })
     }
 
     static func append(root: String, batchSize: Int, totalBytes: Int, sync: Bool) throws -> Double {
@@ -90,7 +94,7 @@ struct StorageBench {
         let client = try System.tcpSocket(family: 2)
         _ = try System.connect(client, to: try System.localAddress(listener)!)
         _ = try System.waitReadable(listener, timeoutMilliseconds: 5_000)
-        guard case let .completed((server, _)) = try System.accept(listener) else { fatalError("no connection") }
+        guard case .completed((let server, _)) = try System.accept(listener) else { fatalError("no connection") }
         let drain = try OSThread(name: "drain") {
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
             while true {
@@ -110,7 +114,9 @@ struct StorageBench {
             for region in read.regions {
                 var done = 0
                 while done < region.length {
-                    switch try System.sendfile(to: server, from: region.file.descriptor, offset: region.position + Int64(done), count: region.length - done) {
+                    switch try System.sendfile(
+                        to: server, from: region.file.descriptor, offset: region.position + Int64(done), count: region.length - done)
+                    {
                     case .completed(let count): done += count
                     case .wouldBlock: _ = try System.waitWritable(server, timeoutMilliseconds: 1_000)
                     }

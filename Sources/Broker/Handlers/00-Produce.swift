@@ -72,15 +72,19 @@ struct ProduceHandler: ApiHandler {
         }
     }
 
-    private func append(_ data: ProduceRequest.PartitionProduceData, to log: PartitionLog, transactions: TransactionCoordinator, now: Int64,
-                        result: ProduceResponse.PartitionProduceResponse) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
+    private func append(
+        _ data: ProduceRequest.PartitionProduceData, to log: PartitionLog, transactions: TransactionCoordinator, now: Int64,
+        result: ProduceResponse.PartitionProduceResponse
+    ) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
         var result = result
         guard var records = data.records?.bytes, !records.isEmpty else { return (.corruptMessage, result) }
         // Kafka checks a batch's size, magic, CRC and count before what its fields say, so a
         // refusal read from the header first makes sure the header can be trusted: a batch
         // damaged on the way is CORRUPT_MESSAGE, whatever its bytes seem to say.
-        func refusedByHeader(_ code: ErrorCode, _ message: String?,
-                             recordErrors: [ProduceResponse.BatchIndexAndErrorMessage] = []) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
+        func refusedByHeader(
+            _ code: ErrorCode, _ message: String?,
+            recordErrors: [ProduceResponse.BatchIndexAndErrorMessage] = []
+        ) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
             do {
                 try RecordBatch(bytes: records).validate()
             } catch {
@@ -96,26 +100,35 @@ struct ProduceHandler: ApiHandler {
             // Produce v3+ carries exactly one RecordBatch v2 per partition. The header's length
             // tells; only when bytes follow it are the rest walked.
             if header.hasPlausibleLength, header.totalSize < records.count,
-               let batches = try? RecordBatch.batches(in: records), batches.count != 1 {
+                let batches = try? RecordBatch.batches(in: records), batches.count != 1
+            {
                 return (.invalidRecord, result)
             }
             // What only a broker may write, refused as Kafka's validateBatch refuses it:
             // transaction markers come from the coordinator, and a producer id needs a sequence.
             if header.isControl {
-                return refusedByHeader(.invalidRecord, "Clients are not allowed to write control records in topic partition \(log.topicPartition)")
+                return refusedByHeader(
+                    .invalidRecord, "Clients are not allowed to write control records in topic partition \(log.topicPartition)")
             }
             if header.hasProducerId && header.baseSequence < 0 {
-                return refusedByHeader(.invalidRecord, "Invalid sequence number \(header.baseSequence) in record batch with producerId \(header.producerId) in topic partition \(log.topicPartition)")
+                return refusedByHeader(
+                    .invalidRecord,
+                    "Invalid sequence number \(header.baseSequence) in record batch with producerId \(header.producerId) in topic partition \(log.topicPartition)"
+                )
             }
             if header.timestampType == .logAppendTime {
                 // Kafka 4.x's validateTimestamp: on a LogAppendTime topic, or without a timestamp,
                 // the broker's stamp cannot come from a client. On a CreateTime topic Kafka keeps
                 // the batch as CreateTime.
                 if log.currentConfiguration.timestampPolicy == .logAppendTime || header.maxTimestamp == -1 {
-                    return refusedByHeader(.invalidTimestamp, "One or more records have been rejected due to invalid timestamp",
-                                           recordErrors: (0..<min(max(header.recordCount, 1), Int32(PartitionLog.maximumListedRecordErrors))).map {
-                        .init(batchIndex: $0, batchIndexErrorMessage: "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.")
-                    })
+                    return refusedByHeader(
+                        .invalidTimestamp, "One or more records have been rejected due to invalid timestamp",
+                        recordErrors: (0..<min(max(header.recordCount, 1), Int32(PartitionLog.maximumListedRecordErrors))).map {
+                            .init(
+                                batchIndex: $0,
+                                batchIndexErrorMessage:
+                                    "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.")
+                        })
                 }
                 // Rewritten only when intact: a new CRC must not hide a damaged batch.
                 if (try? RecordBatch(bytes: records).validate()) != nil { RecordBatch.setCreateTime(in: &records, batchStart: 0) }
@@ -124,7 +137,8 @@ struct ProduceHandler: ApiHandler {
             // epoch that holds this partition (Kafka's partition verification): a zombie is
             // fenced, and no stray transactional write can hold the last stable offset back.
             if header.isTransactional {
-                let verdict = transactions.verify(producerId: header.producerId, producerEpoch: header.producerEpoch, partition: log.topicPartition)
+                let verdict = transactions.verify(
+                    producerId: header.producerId, producerEpoch: header.producerEpoch, partition: log.topicPartition)
                 if verdict != .none { return refusedByHeader(verdict, nil) }
             }
         }
@@ -145,7 +159,10 @@ struct ProduceHandler: ApiHandler {
             case .invalidBatch(_, let reason): return refuse(reason, result, in: log.topicPartition)
             case .keylessRecords(let indexes):
                 result.recordErrors = indexes.map {
-                    .init(batchIndex: $0, batchIndexErrorMessage: "Compacted topic cannot accept message without key in topic partition \(log.topicPartition).")
+                    .init(
+                        batchIndex: $0,
+                        batchIndexErrorMessage:
+                            "Compacted topic cannot accept message without key in topic partition \(log.topicPartition).")
                 }
                 result.errorMessage = "One or more records have been rejected"
                 return (.invalidRecord, result)
@@ -158,8 +175,10 @@ struct ProduceHandler: ApiHandler {
     /// a compressed stream that ends early, is InvalidRecordException (clients do not retry
     /// it); a stream that does not decompress is Kafka's KafkaException, an unknown server
     /// error; a bad CRC is CORRUPT_MESSAGE (which clients retry: it may be the network's doing).
-    private func refuse(_ reason: RecordBatchError, _ result: ProduceResponse.PartitionProduceResponse,
-                        in topicPartition: TopicPartition) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
+    private func refuse(
+        _ reason: RecordBatchError, _ result: ProduceResponse.PartitionProduceResponse,
+        in topicPartition: TopicPartition
+    ) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
         var result = result
         result.errorMessage = "\(reason) in topic partition \(topicPartition)"
         switch reason {
@@ -177,11 +196,14 @@ struct ProduceHandler: ApiHandler {
             context.responder.closeConnection()
             return
         }
-        let response = ProduceResponse(responses: request.topicData.map { topic in
-            .init(name: topic.name, topicId: topic.topicId, partitionResponses: topic.partitionData.map {
-                .init(index: $0.index, errorCode: error.rawValue, baseOffset: -1)
+        let response = ProduceResponse(
+            responses: request.topicData.map { topic in
+                .init(
+                    name: topic.name, topicId: topic.topicId,
+                    partitionResponses: topic.partitionData.map {
+                        .init(index: $0.index, errorCode: error.rawValue, baseOffset: -1)
+                    })
             })
-        })
         context.send(response)
     }
 }

@@ -24,8 +24,10 @@ struct FetchHandler: ApiHandler {
         for topic in request.topics {
             let (name, id) = resolve(name: topic.topic, id: topic.topicId)
             for partition in topic.partitions {
-                targets.append(FetchTarget(name: name, topicId: id, partition: partition.partition,
-                                           fetchOffset: partition.fetchOffset, partitionMaxBytes: partition.partitionMaxBytes))
+                targets.append(
+                    FetchTarget(
+                        name: name, topicId: id, partition: partition.partition,
+                        fetchOffset: partition.fetchOffset, partitionMaxBytes: partition.partitionMaxBytes))
             }
         }
         var forgotten: [String] = []
@@ -94,8 +96,9 @@ final class FetchOperation: @unchecked Sendable {
     /// Reads one partition as of now. Byte budgets are applied in `finish`, in order.
     private func read(_ target: FetchTarget) -> PartitionResult {
         let broker = context.broker
-        var data = FetchResponse.PartitionData(partitionIndex: target.partition, errorCode: 0, highWatermark: -1,
-                                               abortedTransactions: request.isolationLevel == 1 ? [] : nil, records: [])
+        var data = FetchResponse.PartitionData(
+            partitionIndex: target.partition, errorCode: 0, highWatermark: -1,
+            abortedTransactions: request.isolationLevel == 1 ? [] : nil, records: [])
         guard let name = target.name, let log = broker.logs.partition(TopicPartition(topic: name, partition: target.partition)) else {
             data.errorCode = (context.version >= 13 ? ErrorCode.unknownTopicId : .unknownTopicOrPartition).rawValue
             return PartitionResult(target: target, data: data, region: nil)
@@ -105,8 +108,9 @@ final class FetchOperation: @unchecked Sendable {
             // read_committed stops at the last stable offset and names the aborted
             // transactions in range, whose records the consumer drops.
             let readCommitted = request.isolationLevel == 1
-            let read = try log.read(from: target.fetchOffset, maxBytes: Int(max(target.partitionMaxBytes, 0)), minOneBatch: true,
-                                    readCommitted: readCommitted)
+            let read = try log.read(
+                from: target.fetchOffset, maxBytes: Int(max(target.partitionMaxBytes, 0)), minOneBatch: true,
+                readCommitted: readCommitted)
             data.highWatermark = read.highWatermark
             data.lastStableOffset = read.lastStableOffset
             data.logStartOffset = read.logStartOffset
@@ -132,11 +136,12 @@ final class FetchOperation: @unchecked Sendable {
         if let waiterId { context.broker.fetchWaiters.cancel(waiterId, partitions: partitions) }
         if let timer { context.eventLoop.cancelTimer(timer) }
         let sessions = context.broker.fetchSessions
-        let (sessionId, incremental): (Int32, Bool) = switch plan {
-        case .full(let id, _): (id, false)
-        case .incremental(let id, _): (id, true)
-        default: (0, false)
-        }
+        let (sessionId, incremental): (Int32, Bool) =
+            switch plan {
+            case .full(let id, _): (id, false)
+            case .incremental(let id, _): (id, true)
+            default: (0, false)
+            }
         var response = FetchResponse(errorCode: 0, sessionId: sessionId)
         var regions: [FileRegion] = []
         var remaining = Int(max(request.maxBytes, 0))
@@ -154,7 +159,8 @@ final class FetchOperation: @unchecked Sendable {
             }
             let now = FetchSessionCache.Sent(highWatermark: result.data.highWatermark, logStartOffset: result.data.logStartOffset)
             if incremental && result.data.errorCode == 0 && result.data.records?.count == 0
-                && sessions.lastSent(sessionId: sessionId, key: result.target.key) == now {
+                && sessions.lastSent(sessionId: sessionId, key: result.target.key) == now
+            {
                 continue  // unchanged: an incremental response leaves it out
             }
             sent.append((result.target.key, now))

@@ -21,7 +21,11 @@ struct ListOffsetsHandler: ApiHandler {
                     do {
                         var (offset, timestamp) = try lookup(partition.timestamp, in: log, readCommitted: request.isolationLevel == 1)
                         // read_committed never learns of an offset at or past the last stable one.
-                        if request.isolationLevel == 1, partition.timestamp >= 0 || partition.timestamp == -3, offset >= log.lastStableOffset { (offset, timestamp) = (-1, -1) }
+                        if request.isolationLevel == 1, partition.timestamp >= 0 || partition.timestamp == -3,
+                            offset >= log.lastStableOffset
+                        {
+                            (offset, timestamp) = (-1, -1)
+                        }
                         result.offset = offset
                         result.timestamp = timestamp
                         // Not ignorable: only versions that carry it (v4+) may get a value.

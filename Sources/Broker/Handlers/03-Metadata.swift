@@ -12,7 +12,8 @@ struct MetadataHandler: ApiHandler {
 
     /// The topics asked for (nil: all) and whether missing ones may be created.
     private func wanted(_ request: MetadataRequest, _ context: RequestContext<MetadataRequest>)
-        -> (topics: [MetadataRequest.MetadataRequestTopic]?, allowCreate: Bool) {
+        -> (topics: [MetadataRequest.MetadataRequestTopic]?, allowCreate: Bool)
+    {
         // v0: an empty list means all topics; v1+: null means all, empty means none.
         let requested = context.version == 0 && request.topics?.isEmpty == true ? nil : request.topics
         return (requested, context.broker.configuration.autoCreateTopics && (context.version < 4 || request.allowAutoTopicCreation))
@@ -22,9 +23,10 @@ struct MetadataHandler: ApiHandler {
     func runsOnAdminThread(_ request: MetadataRequest, _ context: RequestContext<MetadataRequest>) -> Bool {
         let (requested, allowCreate) = wanted(request, context)
         let topics = context.broker.topics
-        return allowCreate && (requested ?? []).contains {
-            $0.name.map { topics.topic(named: $0) == nil && TopicRegistry.validate($0) == nil } ?? false
-        }
+        return allowCreate
+            && (requested ?? []).contains {
+                $0.name.map { topics.topic(named: $0) == nil && TopicRegistry.validate($0) == nil } ?? false
+            }
     }
 
     func handle(_ request: MetadataRequest, _ context: RequestContext<MetadataRequest>) {
@@ -44,7 +46,9 @@ struct MetadataHandler: ApiHandler {
         context.send(response)
     }
 
-    private func describe(_ wanted: MetadataRequest.MetadataRequestTopic, broker: Broker, allowCreate: Bool) -> MetadataResponse.MetadataResponseTopic {
+    private func describe(_ wanted: MetadataRequest.MetadataRequestTopic, broker: Broker, allowCreate: Bool)
+        -> MetadataResponse.MetadataResponseTopic
+    {
         if let name = wanted.name {
             if let topic = broker.topics.topic(named: name) { return Self.describe(topic, broker: broker) }
             if TopicRegistry.validate(name) != nil {
@@ -55,7 +59,9 @@ struct MetadataHandler: ApiHandler {
                 if allowCreate, (try? broker.offsetsTopic.ensureTopic()) != nil, let topic = broker.topics.topic(named: name) {
                     return Self.describe(topic, broker: broker)
                 }
-            } else if allowCreate, let topic = try? broker.createTopic(name: name, partitions: broker.configuration.defaultPartitions, configs: [:]) {
+            } else if allowCreate,
+                let topic = try? broker.createTopic(name: name, partitions: broker.configuration.defaultPartitions, configs: [:])
+            {
                 return Self.describe(topic, broker: broker)
             }
             // Created by another connection meanwhile?
@@ -72,8 +78,9 @@ struct MetadataHandler: ApiHandler {
             errorCode: ErrorCode.none.rawValue, name: topic.name, topicId: topic.topicId,
             isInternal: topic.isInternal,
             partitions: (0..<topic.partitions).map { index in
-                .init(errorCode: ErrorCode.none.rawValue, partitionIndex: index, leaderId: node, leaderEpoch: 0,
-                      replicaNodes: [node], isrNodes: [node], offlineReplicas: [])
+                .init(
+                    errorCode: ErrorCode.none.rawValue, partitionIndex: index, leaderId: node, leaderEpoch: 0,
+                    replicaNodes: [node], isrNodes: [node], offlineReplicas: [])
             })
     }
 }

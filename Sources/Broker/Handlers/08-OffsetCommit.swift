@@ -19,15 +19,18 @@ struct OffsetCommitHandler: ApiHandler {
         var checked: [[ErrorCode?]] = []
         for topic in request.topics {
             let info = broker.topics.topic(named: topic.name, id: topic.topicId, byId: byId)
-            checked.append(topic.partitions.map { partition in
-                guard let info, (0..<info.partitions).contains(partition.partitionIndex) else {
-                    return byId && info == nil ? .unknownTopicId : .unknownTopicOrPartition
-                }
-                inputs.append(OffsetCommitInput(partition: TopicPartition(topic: info.name, partition: partition.partitionIndex),
-                                                offset: partition.committedOffset, leaderEpoch: partition.committedLeaderEpoch,
-                                                metadata: partition.committedMetadata))
-                return nil
-            })
+            checked.append(
+                topic.partitions.map { partition in
+                    guard let info, (0..<info.partitions).contains(partition.partitionIndex) else {
+                        return byId && info == nil ? .unknownTopicId : .unknownTopicOrPartition
+                    }
+                    inputs.append(
+                        OffsetCommitInput(
+                            partition: TopicPartition(topic: info.name, partition: partition.partitionIndex),
+                            offset: partition.committedOffset, leaderEpoch: partition.committedLeaderEpoch,
+                            metadata: partition.committedMetadata))
+                    return nil
+                })
         }
         let retention = context.version <= 4 ? request.retentionTimeMs : -1
         var coordinatorErrors = broker.groups.commitOffsets(
@@ -36,9 +39,14 @@ struct OffsetCommitHandler: ApiHandler {
         ).makeIterator()
         var response = OffsetCommitResponse()
         for (topic, errors) in zip(request.topics, checked) {
-            response.topics.append(.init(name: topic.name, topicId: topic.topicId, partitions: zip(topic.partitions, errors).map {
-                .init(partitionIndex: $0.0.partitionIndex, errorCode: ($0.1 ?? coordinatorErrors.next() ?? .unknownServerError).rawValue)
-            }))
+            response.topics.append(
+                .init(
+                    name: topic.name, topicId: topic.topicId,
+                    partitions: zip(topic.partitions, errors).map {
+                        .init(
+                            partitionIndex: $0.0.partitionIndex,
+                            errorCode: ($0.1 ?? coordinatorErrors.next() ?? .unknownServerError).rawValue)
+                    }))
         }
         guard !inputs.isEmpty, let log = broker.offsetsTopic.partitionLog(broker.groups.offsetsPartition(for: request.groupId)) else {
             return context.send(response)

@@ -23,27 +23,37 @@ struct OffsetFetchHandler: ApiHandler {
         if context.version >= 8 {
             response.groups = request.groups.map { group in
                 let wanted = group.topics.map { $0.map { ($0.name, $0.topicId, $0.partitionIndexes) } }
-                let (error, topics) = fetch(context, groupId: group.groupId, wanted: wanted, memberId: group.memberId,
-                                            memberEpoch: group.memberEpoch, requireStable: request.requireStable)
-                return .init(groupId: group.groupId, topics: topics.map { topic in
-                    .init(name: topic.name, topicId: topic.id, partitions: topic.partitions.map {
-                        .init(partitionIndex: $0.index, committedOffset: $0.committed?.offset ?? -1,
-                              committedLeaderEpoch: $0.committed?.leaderEpoch ?? -1, metadata: $0.committed?.metadata ?? "",
-                              errorCode: $0.error.rawValue)
-                    })
-                }, errorCode: error.rawValue)
+                let (error, topics) = fetch(
+                    context, groupId: group.groupId, wanted: wanted, memberId: group.memberId,
+                    memberEpoch: group.memberEpoch, requireStable: request.requireStable)
+                return .init(
+                    groupId: group.groupId,
+                    topics: topics.map { topic in
+                        .init(
+                            name: topic.name, topicId: topic.id,
+                            partitions: topic.partitions.map {
+                                .init(
+                                    partitionIndex: $0.index, committedOffset: $0.committed?.offset ?? -1,
+                                    committedLeaderEpoch: $0.committed?.leaderEpoch ?? -1, metadata: $0.committed?.metadata ?? "",
+                                    errorCode: $0.error.rawValue)
+                            })
+                    }, errorCode: error.rawValue)
             }
         } else {
             let wanted = request.topics.map { $0.map { ($0.name, Uuid.zero, $0.partitionIndexes) } }
-            let (error, topics) = fetch(context, groupId: request.groupId, wanted: wanted, memberId: nil, memberEpoch: -1,
-                                        requireStable: request.requireStable)
+            let (error, topics) = fetch(
+                context, groupId: request.groupId, wanted: wanted, memberId: nil, memberEpoch: -1,
+                requireStable: request.requireStable)
             response.errorCode = error.rawValue
             response.topics = topics.map { topic in
-                .init(name: topic.name, partitions: topic.partitions.map {
-                    .init(partitionIndex: $0.index, committedOffset: $0.committed?.offset ?? -1,
-                          committedLeaderEpoch: $0.committed?.leaderEpoch ?? -1, metadata: $0.committed?.metadata ?? "",
-                          errorCode: ($0.error == .none ? error : $0.error).rawValue)
-                })
+                .init(
+                    name: topic.name,
+                    partitions: topic.partitions.map {
+                        .init(
+                            partitionIndex: $0.index, committedOffset: $0.committed?.offset ?? -1,
+                            committedLeaderEpoch: $0.committed?.leaderEpoch ?? -1, metadata: $0.committed?.metadata ?? "",
+                            errorCode: ($0.error == .none ? error : $0.error).rawValue)
+                    })
             }
         }
         context.send(response)
@@ -52,8 +62,10 @@ struct OffsetFetchHandler: ApiHandler {
     /// `wanted` nil: every committed offset of the group.
     /// With `requireStable`, a partition whose offset waits on an open transaction answers
     /// UNSTABLE_OFFSET_COMMIT (the client retries).
-    private func fetch(_ context: RequestContext<OffsetFetchRequest>, groupId: String, wanted: [(String, Uuid, [Int32])]?,
-                       memberId: String?, memberEpoch: Int32, requireStable: Bool) -> (ErrorCode, [TopicOffsets]) {
+    private func fetch(
+        _ context: RequestContext<OffsetFetchRequest>, groupId: String, wanted: [(String, Uuid, [Int32])]?,
+        memberId: String?, memberEpoch: Int32, requireStable: Bool
+    ) -> (ErrorCode, [TopicOffsets]) {
         let broker = context.broker
         let byId = context.version >= 10
         var topics: [TopicOffsets] = []
@@ -64,21 +76,27 @@ struct OffsetFetchHandler: ApiHandler {
             for (name, id, indexes) in wanted {
                 let resolved = byId ? broker.topics.topic(id: id)?.name : name
                 resolvedNames.append(resolved)
-                topics.append(TopicOffsets(name: name, id: id, partitions: indexes.map {
-                    (index: $0, committed: nil, error: resolved == nil ? ErrorCode.unknownTopicId : .none)
-                }))
+                topics.append(
+                    TopicOffsets(
+                        name: name, id: id,
+                        partitions: indexes.map {
+                            (index: $0, committed: nil, error: resolved == nil ? ErrorCode.unknownTopicId : .none)
+                        }))
                 if let resolved { named += indexes.map { TopicPartition(topic: resolved, partition: $0) } }
             }
             partitions = named
         }
-        let (error, offsets, unstable) = broker.groups.fetchOffsets(groupId: groupId, partitions: partitions, memberId: memberId,
-                                                                    memberEpoch: memberEpoch, requireStable: requireStable)
+        let (error, offsets, unstable) = broker.groups.fetchOffsets(
+            groupId: groupId, partitions: partitions, memberId: memberId,
+            memberEpoch: memberEpoch, requireStable: requireStable)
         guard error == .none else { return (error, []) }
         if wanted == nil {
             for (partition, committed) in offsets.sorted(by: { $0.key < $1.key }) {
                 let id = broker.topics.topic(named: partition.topic)?.topicId
                 if byId && id == nil { continue }  // a deleted topic has no id to show
-                if topics.last?.name != partition.topic { topics.append(TopicOffsets(name: partition.topic, id: id ?? .zero, partitions: [])) }
+                if topics.last?.name != partition.topic {
+                    topics.append(TopicOffsets(name: partition.topic, id: id ?? .zero, partitions: []))
+                }
                 topics[topics.count - 1].partitions.append((partition.partition, committed, .none))
             }
             return (.none, topics)

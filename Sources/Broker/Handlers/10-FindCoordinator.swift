@@ -27,9 +27,10 @@ struct FindCoordinatorHandler: ApiHandler {
         var response = FindCoordinatorResponse()
         if context.version >= 4 {
             response.coordinators = request.coordinatorKeys.map { key in
-                FindCoordinatorResponse.Coordinator(key: key, nodeId: error == .none ? broker.configuration.nodeId : -1,
-                                                    host: error == .none ? host : "", port: error == .none ? port : -1,
-                                                    errorCode: error.rawValue, errorMessage: message)
+                FindCoordinatorResponse.Coordinator(
+                    key: key, nodeId: error == .none ? broker.configuration.nodeId : -1,
+                    host: error == .none ? host : "", port: error == .none ? port : -1,
+                    errorCode: error.rawValue, errorMessage: message)
             }
         } else {
             response.errorCode = error.rawValue

@@ -8,8 +8,9 @@ struct HeartbeatHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...4
 
     func handle(_ request: HeartbeatRequest, _ context: RequestContext<HeartbeatRequest>) {
-        let error = context.broker.groups.heartbeat(groupId: request.groupId, generationId: request.generationId,
-                                                    memberId: request.memberId, groupInstanceId: request.groupInstanceId)
+        let error = context.broker.groups.heartbeat(
+            groupId: request.groupId, generationId: request.generationId,
+            memberId: request.memberId, groupInstanceId: request.groupInstanceId)
         context.send(HeartbeatResponse(errorCode: error.rawValue))
     }
 }

@@ -8,7 +8,8 @@ struct LeaveGroupHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...5
 
     func handle(_ request: LeaveGroupRequest, _ context: RequestContext<LeaveGroupRequest>) {
-        let identities: [(memberId: String, groupInstanceId: String?)] = context.version >= 3
+        let identities: [(memberId: String, groupInstanceId: String?)] =
+            context.version >= 3
             ? request.members.map { ($0.memberId, $0.groupInstanceId) }
             : [(request.memberId, nil)]
         let (groupError, memberErrors) = context.broker.groups.leave(groupId: request.groupId, members: identities)

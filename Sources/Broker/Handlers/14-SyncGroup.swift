@@ -17,9 +17,10 @@ struct SyncGroupHandler: ApiHandler {
         ) { outcome in
             // v5+ echoes the protocol so the client can check it.
             let echo = version >= 5 && outcome.error == .none
-            context.send(SyncGroupResponse(
-                errorCode: outcome.error.rawValue, protocolType: echo ? outcome.protocolType : nil,
-                protocolName: echo ? outcome.protocolName : nil, assignment: outcome.assignment))
+            context.send(
+                SyncGroupResponse(
+                    errorCode: outcome.error.rawValue, protocolType: echo ? outcome.protocolType : nil,
+                    protocolName: echo ? outcome.protocolName : nil, assignment: outcome.assignment))
         }
     }
 }

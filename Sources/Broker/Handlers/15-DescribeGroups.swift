@@ -9,19 +9,23 @@ struct DescribeGroupsHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...6
 
     func handle(_ request: DescribeGroupsRequest, _ context: RequestContext<DescribeGroupsRequest>) {
-        let response = DescribeGroupsResponse(groups: request.groups.map { groupId in
-            guard let group = context.broker.groups.describeClassicGroup(groupId), group.error == .none else {
-                let notFound = context.version >= 6
-                return .init(errorCode: (notFound ? ErrorCode.groupIdNotFound : .none).rawValue,
-                             errorMessage: notFound ? "Group \(groupId) not found." : nil, groupId: groupId,
-                             groupState: ClassicGroupState.dead.rawValue, protocolType: "", protocolData: "")
-            }
-            return .init(groupId: groupId, groupState: group.state, protocolType: group.protocolType, protocolData: group.protocolName,
-                         members: group.members.map {
-                             .init(memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, clientId: $0.clientId,
-                                   clientHost: $0.clientHost, memberMetadata: $0.metadata, memberAssignment: $0.assignment)
-                         })
-        })
+        let response = DescribeGroupsResponse(
+            groups: request.groups.map { groupId in
+                guard let group = context.broker.groups.describeClassicGroup(groupId), group.error == .none else {
+                    let notFound = context.version >= 6
+                    return .init(
+                        errorCode: (notFound ? ErrorCode.groupIdNotFound : .none).rawValue,
+                        errorMessage: notFound ? "Group \(groupId) not found." : nil, groupId: groupId,
+                        groupState: ClassicGroupState.dead.rawValue, protocolType: "", protocolData: "")
+                }
+                return .init(
+                    groupId: groupId, groupState: group.state, protocolType: group.protocolType, protocolData: group.protocolName,
+                    members: group.members.map {
+                        .init(
+                            memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, clientId: $0.clientId,
+                            clientHost: $0.clientHost, memberMetadata: $0.metadata, memberAssignment: $0.assignment)
+                    })
+            })
         context.send(response)
     }
 }

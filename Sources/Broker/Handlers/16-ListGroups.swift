@@ -9,8 +9,11 @@ struct ListGroupsHandler: ApiHandler {
 
     func handle(_ request: ListGroupsRequest, _ context: RequestContext<ListGroupsRequest>) {
         let groups = context.broker.groups.listGroups(states: request.statesFilter, types: request.typesFilter)
-        context.send(ListGroupsResponse(errorCode: 0, groups: groups.map {
-            .init(groupId: $0.groupId, protocolType: $0.protocolType, groupState: $0.state, groupType: $0.type)
-        }))
+        context.send(
+            ListGroupsResponse(
+                errorCode: 0,
+                groups: groups.map {
+                    .init(groupId: $0.groupId, protocolType: $0.protocolType, groupState: $0.state, groupType: $0.type)
+                }))
     }
 }

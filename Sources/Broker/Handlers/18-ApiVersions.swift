@@ -11,7 +11,9 @@ struct ApiVersionsHandler: ApiHandler {
 
     func handle(_ request: ApiVersionsRequest, _ context: RequestContext<ApiVersionsRequest>) {
         var response = ApiVersionsResponse(errorCode: ErrorCode.none.rawValue, apiKeys: context.broker.handlers.advertisedVersions)
-        if context.version >= 3 && (!Self.isValidSoftwareField(request.clientSoftwareName) || !Self.isValidSoftwareField(request.clientSoftwareVersion)) {
+        if context.version >= 3
+            && (!Self.isValidSoftwareField(request.clientSoftwareName) || !Self.isValidSoftwareField(request.clientSoftwareVersion))
+        {
             response.errorCode = ErrorCode.invalidRequest.rawValue
         }
         context.send(response)
@@ -30,12 +32,12 @@ struct ApiVersionsHandler: ApiHandler {
 
     /// Header v0 and a v0 body, for any ApiVersions version the broker does not serve.
     static func unsupportedVersionResponse(header: RequestHeader, registry: HandlerRegistry) -> [UInt8] {
-        let response = ApiVersionsResponse(errorCode: ErrorCode.unsupportedVersion.rawValue,
-                                           apiKeys: registry.advertisedVersions.filter { $0.apiKey == ApiKey.apiVersions.rawValue })
+        let response = ApiVersionsResponse(
+            errorCode: ErrorCode.unsupportedVersion.rawValue,
+            apiKeys: registry.advertisedVersions.filter { $0.apiKey == ApiKey.apiVersions.rawValue })
         var writer = ByteWriter()
         try! ResponseHeader(correlationId: header.correlationId).encode(into: &writer, version: 0)
         try! response.encode(into: &writer, version: 0)
         return writer.takeBytes()
     }
 }
-

@@ -17,7 +17,8 @@ struct CreateTopicsHandler: ApiHandler {
         var seen: [String: Int] = [:]
         for topic in request.topics { seen[topic.name, default: 0] += 1 }
         func partitionCount(_ topic: CreateTopicsRequest.CreatableTopic) -> Int32 {
-            topic.numPartitions == -1 ? (topic.assignments.isEmpty ? broker.configuration.defaultPartitions : Int32(topic.assignments.count))
+            topic.numPartitions == -1
+                ? (topic.assignments.isEmpty ? broker.configuration.defaultPartitions : Int32(topic.assignments.count))
                 : topic.numPartitions
         }
         // Kafka's controller writes a record per topic and per partition, 10,000 at most.
@@ -42,10 +43,13 @@ struct CreateTopicsHandler: ApiHandler {
             } else if partitions <= 0 {
                 fail(.invalidPartitions, "Number of partitions must be larger than 0.")
             } else if topic.replicationFactor != -1 && topic.replicationFactor != 1 && topic.assignments.isEmpty {
-                fail(.invalidReplicationFactor, "Unable to replicate the partition \(topic.replicationFactor) time(s): The target replication factor of \(topic.replicationFactor) cannot be reached because only 1 broker(s) are registered.")
+                fail(
+                    .invalidReplicationFactor,
+                    "Unable to replicate the partition \(topic.replicationFactor) time(s): The target replication factor of \(topic.replicationFactor) cannot be reached because only 1 broker(s) are registered."
+                )
             } else if topic.assignments.contains(where: { $0.brokerIds != [broker.configuration.nodeId] }) {
                 fail(.invalidReplicaAssignment, "Replica assignments must name broker \(broker.configuration.nodeId) alone.")
-            } else if case let .failure(invalid) = TopicConfigs.apply(configs, to: broker.configuration.topicDefaults) {
+            } else if case .failure(let invalid) = TopicConfigs.apply(configs, to: broker.configuration.topicDefaults) {
                 fail(.invalidConfig, invalid.description)
             } else if !request.validateOnly {
                 do {

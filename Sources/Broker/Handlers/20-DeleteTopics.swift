@@ -12,7 +12,8 @@ struct DeleteTopicsHandler: ApiHandler {
 
     func handle(_ request: DeleteTopicsRequest, _ context: RequestContext<DeleteTopicsRequest>) {
         let broker = context.broker
-        let wanted: [(name: String?, id: Uuid)] = context.version >= 6
+        let wanted: [(name: String?, id: Uuid)] =
+            context.version >= 6
             ? request.topics.map { ($0.name, $0.topicId) }
             : request.topicNames.map { ($0, Uuid.zero) }
         var response = DeleteTopicsResponse()

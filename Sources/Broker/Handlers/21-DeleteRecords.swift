@@ -16,8 +16,9 @@ struct DeleteRecordsHandler: ApiHandler {
         for topic in request.topics {
             var topicResult = DeleteRecordsResponse.DeleteRecordsTopicResult(name: topic.name)
             for partition in topic.partitions {
-                var result = DeleteRecordsResponse.DeleteRecordsPartitionResult(partitionIndex: partition.partitionIndex,
-                                                                                lowWatermark: -1, errorCode: 0)
+                var result = DeleteRecordsResponse.DeleteRecordsPartitionResult(
+                    partitionIndex: partition.partitionIndex,
+                    lowWatermark: -1, errorCode: 0)
                 if let log = context.broker.logs.partition(TopicPartition(topic: topic.name, partition: partition.partitionIndex)) {
                     let target = partition.offset == -1 ? log.highWatermark : partition.offset
                     do {

@@ -16,28 +16,35 @@ struct AddPartitionsToTxnHandler: ApiHandler {
     func handle(_ request: AddPartitionsToTxnRequest, _ context: RequestContext<AddPartitionsToTxnRequest>) {
         var response = AddPartitionsToTxnResponse()
         if context.version <= 3 {
-            response.resultsByTopicV3AndBelow = add(context, transactionalId: request.v3AndBelowTransactionalId, producerId: request.v3AndBelowProducerId,
-                                                    producerEpoch: request.v3AndBelowProducerEpoch, topics: request.v3AndBelowTopics, verifyOnly: false)
+            response.resultsByTopicV3AndBelow = add(
+                context, transactionalId: request.v3AndBelowTransactionalId, producerId: request.v3AndBelowProducerId,
+                producerEpoch: request.v3AndBelowProducerEpoch, topics: request.v3AndBelowTopics, verifyOnly: false)
         } else {
             response.resultsByTransaction = request.transactions.map { transaction in
-                .init(transactionalId: transaction.transactionalId,
-                      topicResults: add(context, transactionalId: transaction.transactionalId, producerId: transaction.producerId,
-                                        producerEpoch: transaction.producerEpoch, topics: transaction.topics, verifyOnly: transaction.verifyOnly))
+                .init(
+                    transactionalId: transaction.transactionalId,
+                    topicResults: add(
+                        context, transactionalId: transaction.transactionalId, producerId: transaction.producerId,
+                        producerEpoch: transaction.producerEpoch, topics: transaction.topics, verifyOnly: transaction.verifyOnly))
             }
         }
         context.send(response)
     }
 
-    private func add(_ context: RequestContext<AddPartitionsToTxnRequest>, transactionalId: String, producerId: Int64, producerEpoch: Int16,
-                     topics: [AddPartitionsToTxnRequest.AddPartitionsToTxnTopic], verifyOnly: Bool) -> [TopicResult] {
+    private func add(
+        _ context: RequestContext<AddPartitionsToTxnRequest>, transactionalId: String, producerId: Int64, producerEpoch: Int16,
+        topics: [AddPartitionsToTxnRequest.AddPartitionsToTxnTopic], verifyOnly: Bool
+    ) -> [TopicResult] {
         let broker = context.broker
         let partitions = topics.flatMap { topic in topic.partitions.map { TopicPartition(topic: topic.name, partition: $0) } }
         let unknown = Set(partitions.filter { broker.logs.partition($0) == nil })
         func results(_ error: (TopicPartition) -> ErrorCode) -> [TopicResult] {
             topics.map { topic in
-                .init(name: topic.name, resultsByPartition: topic.partitions.map {
-                    .init(partitionIndex: $0, partitionErrorCode: error(TopicPartition(topic: topic.name, partition: $0)).rawValue)
-                })
+                .init(
+                    name: topic.name,
+                    resultsByPartition: topic.partitions.map {
+                        .init(partitionIndex: $0, partitionErrorCode: error(TopicPartition(topic: topic.name, partition: $0)).rawValue)
+                    })
             }
         }
         if !unknown.isEmpty {
@@ -46,8 +53,10 @@ struct AddPartitionsToTxnHandler: ApiHandler {
         if verifyOnly {
             return results { broker.transactions.verify(producerId: producerId, producerEpoch: producerEpoch, partition: $0) }
         }
-        let error = broker.transactions.addPartitions(transactionalId: transactionalId, producerId: producerId, producerEpoch: producerEpoch,
-                                                      partitions: partitions).fenced(forVersion: context.version, since: 2)
+        let error = broker.transactions.addPartitions(
+            transactionalId: transactionalId, producerId: producerId, producerEpoch: producerEpoch,
+            partitions: partitions
+        ).fenced(forVersion: context.version, since: 2)
         return results { _ in error }
     }
 }

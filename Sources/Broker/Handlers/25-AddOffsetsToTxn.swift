@@ -16,9 +16,11 @@ struct AddOffsetsToTxnHandler: ApiHandler {
         do {
             try broker.offsetsTopic.ensureTopic()
             let partition = TopicPartition(topic: OffsetsTopic.name, partition: broker.groups.offsetsPartition(for: request.groupId))
-            result = broker.transactions.addPartitions(transactionalId: request.transactionalId, producerId: request.producerId,
-                                                      producerEpoch: request.producerEpoch, partitions: [partition])
-                .fenced(forVersion: context.version, since: 2)
+            result = broker.transactions.addPartitions(
+                transactionalId: request.transactionalId, producerId: request.producerId,
+                producerEpoch: request.producerEpoch, partitions: [partition]
+            )
+            .fenced(forVersion: context.version, since: 2)
         } catch {
             result = .coordinatorNotAvailable
         }

@@ -14,24 +14,31 @@ struct WriteTxnMarkersHandler: ApiHandler {
 
     func handle(_ request: WriteTxnMarkersRequest, _ context: RequestContext<WriteTxnMarkersRequest>) {
         let writer = BrokerMarkerWriter(logs: context.broker.logs, groups: context.broker.groups)
-        context.send(WriteTxnMarkersResponse(markers: request.markers.map { marker in
-            .init(producerId: marker.producerId, topics: marker.topics.map { topic in
-                .init(name: topic.name, partitions: topic.partitionIndexes.map { index in
-                    let result: ErrorCode
-                    do {
-                        try writer.writeMarker(to: TopicPartition(topic: topic.name, partition: index), producerId: marker.producerId,
-                                               producerEpoch: marker.producerEpoch, commit: marker.transactionResult)
-                        result = .none
-                    } catch CoordinatorWriteError.unknownPartition {
-                        result = .unknownTopicOrPartition
-                    } catch LogError.sequence(.invalidProducerEpoch) {
-                        result = .invalidProducerEpoch
-                    } catch {
-                        result = .kafkaStorageError
-                    }
-                    return .init(partitionIndex: index, errorCode: result.rawValue)
-                })
-            })
-        }))
+        context.send(
+            WriteTxnMarkersResponse(
+                markers: request.markers.map { marker in
+                    .init(
+                        producerId: marker.producerId,
+                        topics: marker.topics.map { topic in
+                            .init(
+                                name: topic.name,
+                                partitions: topic.partitionIndexes.map { index in
+                                    let result: ErrorCode
+                                    do {
+                                        try writer.writeMarker(
+                                            to: TopicPartition(topic: topic.name, partition: index), producerId: marker.producerId,
+                                            producerEpoch: marker.producerEpoch, commit: marker.transactionResult)
+                                        result = .none
+                                    } catch CoordinatorWriteError.unknownPartition {
+                                        result = .unknownTopicOrPartition
+                                    } catch LogError.sequence(.invalidProducerEpoch) {
+                                        result = .invalidProducerEpoch
+                                    } catch {
+                                        result = .kafkaStorageError
+                                    }
+                                    return .init(partitionIndex: index, errorCode: result.rawValue)
+                                })
+                        })
+                }))
     }
 }

@@ -14,30 +14,40 @@ struct TxnOffsetCommitHandler: ApiHandler {
         let broker = context.broker
         let groupPartition = TopicPartition(topic: OffsetsTopic.name, partition: broker.groups.offsetsPartition(for: request.groupId))
         // The group's partition must be in the producer's transaction (AddOffsetsToTxn).
-        var verdict = broker.transactions.verify(producerId: request.producerId, producerEpoch: request.producerEpoch, partition: groupPartition)
+        var verdict = broker.transactions.verify(
+            producerId: request.producerId, producerEpoch: request.producerEpoch, partition: groupPartition)
         if verdict == .invalidProducerIdMapping || verdict == .producerFenced { verdict = .invalidProducerEpoch }
         var inputs: [OffsetCommitInput] = []
         var checked: [[ErrorCode?]] = []
         for topic in request.topics {
             let info = broker.topics.topic(named: topic.name)
-            checked.append(topic.partitions.map { partition in
-                guard verdict == .none else { return verdict }
-                guard let info, (0..<info.partitions).contains(partition.partitionIndex) else { return .unknownTopicOrPartition }
-                inputs.append(OffsetCommitInput(partition: TopicPartition(topic: topic.name, partition: partition.partitionIndex),
-                                                offset: partition.committedOffset, leaderEpoch: partition.committedLeaderEpoch,
-                                                metadata: partition.committedMetadata))
-                return nil
-            })
+            checked.append(
+                topic.partitions.map { partition in
+                    guard verdict == .none else { return verdict }
+                    guard let info, (0..<info.partitions).contains(partition.partitionIndex) else { return .unknownTopicOrPartition }
+                    inputs.append(
+                        OffsetCommitInput(
+                            partition: TopicPartition(topic: topic.name, partition: partition.partitionIndex),
+                            offset: partition.committedOffset, leaderEpoch: partition.committedLeaderEpoch,
+                            metadata: partition.committedMetadata))
+                    return nil
+                })
         }
-        var errors = (inputs.isEmpty ? [] : broker.groups.commitTransactionalOffsets(
-            groupId: request.groupId, producerId: request.producerId, producerEpoch: request.producerEpoch,
-            generationId: context.version >= 3 ? request.generationId : -1, memberId: context.version >= 3 ? request.memberId : "",
-            groupInstanceId: request.groupInstanceId, offsets: inputs)).makeIterator()
+        var errors =
+            (inputs.isEmpty
+            ? []
+            : broker.groups.commitTransactionalOffsets(
+                groupId: request.groupId, producerId: request.producerId, producerEpoch: request.producerEpoch,
+                generationId: context.version >= 3 ? request.generationId : -1, memberId: context.version >= 3 ? request.memberId : "",
+                groupInstanceId: request.groupInstanceId, offsets: inputs)).makeIterator()
         var response = TxnOffsetCommitResponse()
         for (topic, results) in zip(request.topics, checked) {
-            response.topics.append(.init(name: topic.name, partitions: zip(topic.partitions, results).map {
-                .init(partitionIndex: $0.0.partitionIndex, errorCode: ($0.1 ?? errors.next() ?? .unknownServerError).rawValue)
-            }))
+            response.topics.append(
+                .init(
+                    name: topic.name,
+                    partitions: zip(topic.partitions, results).map {
+                        .init(partitionIndex: $0.0.partitionIndex, errorCode: ($0.1 ?? errors.next() ?? .unknownServerError).rawValue)
+                    }))
         }
         context.send(response)
     }

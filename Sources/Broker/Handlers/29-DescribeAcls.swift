@@ -8,8 +8,10 @@ struct DescribeAclsHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 1...3
 
     func handle(_ request: DescribeAclsRequest, _ context: RequestContext<DescribeAclsRequest>) {
-        context.send(DescribeAclsResponse(errorCode: ErrorCode.securityDisabled.rawValue,
-                                          errorMessage: "No Authorizer is configured on the broker"))
+        context.send(
+            DescribeAclsResponse(
+                errorCode: ErrorCode.securityDisabled.rawValue,
+                errorMessage: "No Authorizer is configured on the broker"))
     }
 }
 

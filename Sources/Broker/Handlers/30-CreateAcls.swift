@@ -8,8 +8,10 @@ struct CreateAclsHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 1...3
 
     func handle(_ request: CreateAclsRequest, _ context: RequestContext<CreateAclsRequest>) {
-        context.send(CreateAclsResponse(results: request.creations.map { _ in
-            .init(errorCode: ErrorCode.securityDisabled.rawValue, errorMessage: noAuthorizerMessage)
-        }))
+        context.send(
+            CreateAclsResponse(
+                results: request.creations.map { _ in
+                    .init(errorCode: ErrorCode.securityDisabled.rawValue, errorMessage: noAuthorizerMessage)
+                }))
     }
 }

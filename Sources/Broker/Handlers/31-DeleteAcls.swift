@@ -8,8 +8,10 @@ struct DeleteAclsHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 1...3
 
     func handle(_ request: DeleteAclsRequest, _ context: RequestContext<DeleteAclsRequest>) {
-        context.send(DeleteAclsResponse(filterResults: request.filters.map { _ in
-            .init(errorCode: ErrorCode.securityDisabled.rawValue, errorMessage: noAuthorizerMessage)
-        }))
+        context.send(
+            DeleteAclsResponse(
+                filterResults: request.filters.map { _ in
+                    .init(errorCode: ErrorCode.securityDisabled.rawValue, errorMessage: noAuthorizerMessage)
+                }))
     }
 }

@@ -5,11 +5,14 @@
 import KafkaProtocol
 
 enum ConfigSource: Int8 {
-    case dynamicTopic = 1, staticBroker = 4, defaultConfig = 5
+    case dynamicTopic = 1
+    case staticBroker = 4
+    case defaultConfig = 5
 }
 
 enum ConfigResourceType: Int8 {
-    case topic = 2, broker = 4
+    case topic = 2
+    case broker = 4
 }
 
 struct DescribeConfigsHandler: ApiHandler {
@@ -20,8 +23,9 @@ struct DescribeConfigsHandler: ApiHandler {
         let broker = context.broker
         var response = DescribeConfigsResponse()
         for resource in request.resources {
-            var result = DescribeConfigsResponse.DescribeConfigsResult(errorCode: 0, resourceType: resource.resourceType,
-                                                                       resourceName: resource.resourceName)
+            var result = DescribeConfigsResponse.DescribeConfigsResult(
+                errorCode: 0, resourceType: resource.resourceType,
+                resourceName: resource.resourceName)
             let wanted = resource.configurationKeys.map(Set.init)
             switch ConfigResourceType(rawValue: resource.resourceType) {
             case .topic:
@@ -42,7 +46,9 @@ struct DescribeConfigsHandler: ApiHandler {
                                 name: setting.name, value: setting.value, readOnly: true,
                                 configSource: (setting.isDefault ? ConfigSource.defaultConfig : .staticBroker).rawValue, isSensitive: false)
                             if context.version >= 3 { config.configType = setting.type.rawValue }
-                            if request.includeSynonyms { config.synonyms = [.init(name: setting.name, value: setting.value, source: config.configSource)] }
+                            if request.includeSynonyms {
+                                config.synonyms = [.init(name: setting.name, value: setting.value, source: config.configSource)]
+                            }
                             return config
                         }
                 } else {
@@ -58,8 +64,10 @@ struct DescribeConfigsHandler: ApiHandler {
         context.send(response)
     }
 
-    private func describe(_ entry: TopicConfigEntry, override: String?, broker: Broker, request: DescribeConfigsRequest,
-                          version: Int16) -> DescribeConfigsResponse.DescribeConfigsResourceResult {
+    private func describe(
+        _ entry: TopicConfigEntry, override: String?, broker: Broker, request: DescribeConfigsRequest,
+        version: Int16
+    ) -> DescribeConfigsResponse.DescribeConfigsResourceResult {
         let brokerValue = entry.brokerSynonym.flatMap { broker.configuration.setting(named: $0) }
         let value = override ?? brokerValue?.value ?? entry.defaultValue
         let brokerSource: ConfigSource = brokerValue.map { $0.isDefault ? .defaultConfig : .staticBroker } ?? .defaultConfig

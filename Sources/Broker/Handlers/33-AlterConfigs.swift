@@ -12,10 +12,14 @@ struct AlterConfigsHandler: ApiHandler {
         for resource in request.resources {
             var overrides: [String: String] = [:]
             for config in resource.configs { if let value = config.value { overrides[config.name] = value } }
-            let (error, message) = context.broker.alterTopicConfigs(resourceType: resource.resourceType, name: resource.resourceName,
-                                                                    validateOnly: request.validateOnly) { _ in overrides }
-            response.responses.append(.init(errorCode: error.rawValue, errorMessage: message,
-                                            resourceType: resource.resourceType, resourceName: resource.resourceName))
+            let (error, message) = context.broker.alterTopicConfigs(
+                resourceType: resource.resourceType, name: resource.resourceName,
+                validateOnly: request.validateOnly
+            ) { _ in overrides }
+            response.responses.append(
+                .init(
+                    errorCode: error.rawValue, errorMessage: message,
+                    resourceType: resource.resourceType, resourceName: resource.resourceName))
         }
         context.send(response)
     }

@@ -14,7 +14,8 @@ struct DescribeLogDirsHandler: ApiHandler {
         let broker = context.broker
         let directory = broker.logDirectory
         var result = DescribeLogDirsResponse.DescribeLogDirsResult(errorCode: 0, logDir: directory ?? "(memory)")
-        let wanted: [(String, [Int32])] = request.topics.map { $0.map { ($0.topic, $0.partitions) } }
+        let wanted: [(String, [Int32])] =
+            request.topics.map { $0.map { ($0.topic, $0.partitions) } }
             ?? broker.topics.all.map { ($0.name, Array(0..<$0.partitions)) }
         for (name, partitions) in wanted {
             let described = partitions.compactMap { index -> DescribeLogDirsResponse.DescribeLogDirsPartition? in

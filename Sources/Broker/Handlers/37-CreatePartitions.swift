@@ -30,13 +30,18 @@ struct CreatePartitionsHandler: ApiHandler {
                 fail(.invalidRequest, "Duplicate topic in request.")
             } else if let info = broker.topics.topic(named: topic.name) {
                 if topic.count < info.partitions {
-                    fail(.invalidPartitions, "Topic currently has \(info.partitions) partitions, which is higher than the requested \(topic.count).")
+                    fail(
+                        .invalidPartitions,
+                        "Topic currently has \(info.partitions) partitions, which is higher than the requested \(topic.count).")
                 } else if topic.count == info.partitions {
                     fail(.invalidPartitions, "Topic already has \(info.partitions) partitions.")
                 } else if let assignments = topic.assignments,
-                          assignments.count != Int(topic.count - info.partitions)
-                            || assignments.contains(where: { $0.brokerIds != [broker.configuration.nodeId] }) {
-                    fail(.invalidReplicaAssignment, "Assignments must name broker \(broker.configuration.nodeId) alone, once per new partition.")
+                    assignments.count != Int(topic.count - info.partitions)
+                        || assignments.contains(where: { $0.brokerIds != [broker.configuration.nodeId] })
+                {
+                    fail(
+                        .invalidReplicaAssignment,
+                        "Assignments must name broker \(broker.configuration.nodeId) alone, once per new partition.")
                 } else if !request.validateOnly {
                     do {
                         try broker.addPartitions(to: info, count: topic.count)

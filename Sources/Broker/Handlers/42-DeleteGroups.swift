@@ -8,8 +8,10 @@ struct DeleteGroupsHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...2
 
     func handle(_ request: DeleteGroupsRequest, _ context: RequestContext<DeleteGroupsRequest>) {
-        context.send(DeleteGroupsResponse(results: request.groupsNames.map {
-            .init(groupId: $0, errorCode: context.broker.groups.deleteGroup($0).rawValue)
-        }))
+        context.send(
+            DeleteGroupsResponse(
+                results: request.groupsNames.map {
+                    .init(groupId: $0, errorCode: context.broker.groups.deleteGroup($0).rawValue)
+                }))
     }
 }

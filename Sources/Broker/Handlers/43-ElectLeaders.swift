@@ -14,11 +14,16 @@ struct ElectLeadersHandler: ApiHandler {
         let topics = context.broker.topics
         guard Self.electionTypes.contains(request.electionType) else {
             let message = "Unknown election type \(request.electionType)"
-            context.send(ElectLeadersResponse(errorCode: ErrorCode.invalidRequest.rawValue, replicaElectionResults: (request.topicPartitions ?? []).map { topic in
-                .init(topic: topic.topic, partitionResult: topic.partitions.map {
-                    .init(partitionId: $0, errorCode: ErrorCode.invalidRequest.rawValue, errorMessage: message)
-                })
-            }))
+            context.send(
+                ElectLeadersResponse(
+                    errorCode: ErrorCode.invalidRequest.rawValue,
+                    replicaElectionResults: (request.topicPartitions ?? []).map { topic in
+                        .init(
+                            topic: topic.topic,
+                            partitionResult: topic.partitions.map {
+                                .init(partitionId: $0, errorCode: ErrorCode.invalidRequest.rawValue, errorMessage: message)
+                            })
+                    }))
             return
         }
         guard let requested = request.topicPartitions else {
@@ -27,20 +32,27 @@ struct ElectLeadersHandler: ApiHandler {
             context.send(ElectLeadersResponse(replicaElectionResults: topics.all.map { .init(topic: $0.name) }))
             return
         }
-        context.send(ElectLeadersResponse(replicaElectionResults: requested.map { topic in
-            let partitionCount = topics.topic(named: topic.topic)?.partitions
-            return .init(topic: topic.topic, partitionResult: topic.partitions.map { partition in
-                guard let partitionCount else {
-                    return .init(partitionId: partition, errorCode: ErrorCode.unknownTopicOrPartition.rawValue,
-                                 errorMessage: "No such topic as \(topic.topic)")
-                }
-                guard partition >= 0 && partition < partitionCount else {
-                    return .init(partitionId: partition, errorCode: ErrorCode.unknownTopicOrPartition.rawValue,
-                                 errorMessage: "No such partition as \(topic.topic)-\(partition)")
-                }
-                return .init(partitionId: partition, errorCode: ErrorCode.electionNotNeeded.rawValue,
-                             errorMessage: "Leader election not needed for topic partition.")
-            })
-        }))
+        context.send(
+            ElectLeadersResponse(
+                replicaElectionResults: requested.map { topic in
+                    let partitionCount = topics.topic(named: topic.topic)?.partitions
+                    return .init(
+                        topic: topic.topic,
+                        partitionResult: topic.partitions.map { partition in
+                            guard let partitionCount else {
+                                return .init(
+                                    partitionId: partition, errorCode: ErrorCode.unknownTopicOrPartition.rawValue,
+                                    errorMessage: "No such topic as \(topic.topic)")
+                            }
+                            guard partition >= 0 && partition < partitionCount else {
+                                return .init(
+                                    partitionId: partition, errorCode: ErrorCode.unknownTopicOrPartition.rawValue,
+                                    errorMessage: "No such partition as \(topic.topic)-\(partition)")
+                            }
+                            return .init(
+                                partitionId: partition, errorCode: ErrorCode.electionNotNeeded.rawValue,
+                                errorMessage: "Leader election not needed for topic partition.")
+                        })
+                }))
     }
 }

@@ -11,8 +11,10 @@ struct IncrementalAlterConfigsHandler: ApiHandler {
         var response = IncrementalAlterConfigsResponse()
         for resource in request.resources {
             var invalid: String?
-            let (error, message) = context.broker.alterTopicConfigs(resourceType: resource.resourceType, name: resource.resourceName,
-                                                                    validateOnly: request.validateOnly) { current in
+            let (error, message) = context.broker.alterTopicConfigs(
+                resourceType: resource.resourceType, name: resource.resourceName,
+                validateOnly: request.validateOnly
+            ) { current in
                 var overrides = current
                 for config in resource.configs {
                     let entry = TopicConfigCatalog.byName[config.name]
@@ -27,7 +29,8 @@ struct IncrementalAlterConfigsHandler: ApiHandler {
                             continue
                         }
                         let given = (config.value ?? "").split(separator: ",").map { $0.trimmed }
-                        let updated = config.configOperation == 2
+                        let updated =
+                            config.configOperation == 2
                             ? items + given.filter { !items.contains($0) }
                             : items.filter { !given.contains($0) }
                         overrides[config.name] = updated.joined(separator: ",")
@@ -38,8 +41,10 @@ struct IncrementalAlterConfigsHandler: ApiHandler {
                 return overrides
             }
             let finalError = invalid != nil && error == .none ? ErrorCode.invalidConfig : error
-            response.responses.append(.init(errorCode: finalError.rawValue, errorMessage: invalid ?? message,
-                                            resourceType: resource.resourceType, resourceName: resource.resourceName))
+            response.responses.append(
+                .init(
+                    errorCode: finalError.rawValue, errorMessage: invalid ?? message,
+                    resourceType: resource.resourceType, resourceName: resource.resourceName))
         }
         context.send(response)
     }

@@ -10,20 +10,26 @@ struct AlterPartitionReassignmentsHandler: ApiHandler {
 
     func handle(_ request: AlterPartitionReassignmentsRequest, _ context: RequestContext<AlterPartitionReassignmentsRequest>) {
         let broker = context.broker
-        context.send(AlterPartitionReassignmentsResponse(
-            allowReplicationFactorChange: request.allowReplicationFactorChange,
-            responses: request.topics.map { topic in
-                let partitionCount = broker.topics.topic(named: topic.name)?.partitions
-                return .init(name: topic.name, partitions: topic.partitions.map { partition in
-                    let (error, message) = Self.check(partition, topic: topic.name, partitionCount: partitionCount,
-                                                      nodeId: broker.configuration.nodeId)
-                    return .init(partitionIndex: partition.partitionIndex, errorCode: error.rawValue, errorMessage: message)
-                })
-            }))
+        context.send(
+            AlterPartitionReassignmentsResponse(
+                allowReplicationFactorChange: request.allowReplicationFactorChange,
+                responses: request.topics.map { topic in
+                    let partitionCount = broker.topics.topic(named: topic.name)?.partitions
+                    return .init(
+                        name: topic.name,
+                        partitions: topic.partitions.map { partition in
+                            let (error, message) = Self.check(
+                                partition, topic: topic.name, partitionCount: partitionCount,
+                                nodeId: broker.configuration.nodeId)
+                            return .init(partitionIndex: partition.partitionIndex, errorCode: error.rawValue, errorMessage: message)
+                        })
+                }))
     }
 
-    private static func check(_ target: AlterPartitionReassignmentsRequest.ReassignablePartition, topic: String,
-                              partitionCount: Int32?, nodeId: Int32) -> (ErrorCode, String?) {
+    private static func check(
+        _ target: AlterPartitionReassignmentsRequest.ReassignablePartition, topic: String,
+        partitionCount: Int32?, nodeId: Int32
+    ) -> (ErrorCode, String?) {
         guard let partitionCount else { return (.unknownTopicOrPartition, "Unable to find a topic named \(topic).") }
         guard target.partitionIndex >= 0 && target.partitionIndex < partitionCount else {
             return (.unknownTopicOrPartition, "Unable to find partition \(topic):\(target.partitionIndex).")
@@ -38,8 +44,10 @@ struct AlterPartitionReassignmentsHandler: ApiHandler {
         var previous: Int32?
         for brokerId in replicas.sorted() {
             if brokerId != nodeId {
-                return (.invalidReplicaAssignment,
-                        "The manual partition assignment includes broker \(brokerId), but no such broker is registered.")
+                return (
+                    .invalidReplicaAssignment,
+                    "The manual partition assignment includes broker \(brokerId), but no such broker is registered."
+                )
             }
             if brokerId == previous {
                 return (.invalidReplicaAssignment, "The manual partition assignment includes the broker \(brokerId) more than once.")

@@ -19,9 +19,11 @@ struct OffsetDeleteHandler: ApiHandler {
         if error == .none {
             var remaining = results.makeIterator()
             response.topics = request.topics.map { topic in
-                .init(name: topic.name, partitions: topic.partitions.map {
-                    .init(partitionIndex: $0.partitionIndex, errorCode: (remaining.next() ?? .unknownServerError).rawValue)
-                })
+                .init(
+                    name: topic.name,
+                    partitions: topic.partitions.map {
+                        .init(partitionIndex: $0.partitionIndex, errorCode: (remaining.next() ?? .unknownServerError).rawValue)
+                    })
             }
         }
         context.send(response)

@@ -12,12 +12,15 @@ struct DescribeUserScramCredentialsHandler: ApiHandler {
         let credentials = context.broker.scramCredentials.all
         func described(_ user: String) -> DescribeUserScramCredentialsResponse.DescribeUserScramCredentialsResult {
             guard let mechanisms = credentials[user] else {
-                return .init(user: user, errorCode: ErrorCode.resourceNotFound.rawValue,
-                             errorMessage: "Attempt to describe a user credential that does not exist: \(user)")
+                return .init(
+                    user: user, errorCode: ErrorCode.resourceNotFound.rawValue,
+                    errorMessage: "Attempt to describe a user credential that does not exist: \(user)")
             }
-            return .init(user: user, errorCode: 0, credentialInfos: mechanisms.sorted { $0.key < $1.key }.map {
-                .init(mechanism: $0.key, iterations: $0.value)
-            })
+            return .init(
+                user: user, errorCode: 0,
+                credentialInfos: mechanisms.sorted { $0.key < $1.key }.map {
+                    .init(mechanism: $0.key, iterations: $0.value)
+                })
         }
         guard let users = request.users, !users.isEmpty else {
             return context.send(DescribeUserScramCredentialsResponse(results: credentials.keys.sorted().map(described)))
@@ -28,11 +31,14 @@ struct DescribeUserScramCredentialsHandler: ApiHandler {
             if seen[user.name] == nil { order.append(user.name) }
             seen[user.name, default: 0] += 1
         }
-        context.send(DescribeUserScramCredentialsResponse(results: order.map { user in
-            seen[user]! > 1
-                ? .init(user: user, errorCode: ErrorCode.duplicateResource.rawValue,
-                        errorMessage: "Cannot describe SCRAM credentials for the same user twice in a single request: \(user)")
-                : described(user)
-        }))
+        context.send(
+            DescribeUserScramCredentialsResponse(
+                results: order.map { user in
+                    seen[user]! > 1
+                        ? .init(
+                            user: user, errorCode: ErrorCode.duplicateResource.rawValue,
+                            errorMessage: "Cannot describe SCRAM credentials for the same user twice in a single request: \(user)")
+                        : described(user)
+                }))
     }
 }

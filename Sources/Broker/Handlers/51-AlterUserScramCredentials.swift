@@ -20,15 +20,19 @@ struct AlterUserScramCredentialsHandler: ApiHandler {
             outcome = Self.alter(context.broker.scramCredentials.all, request).1
             for user in outcome.order where outcome.errors[user] == nil { outcome.errors[user] = (.kafkaStorageError, "\(error)") }
         }
-        context.send(AlterUserScramCredentialsResponse(results: outcome.order.map { user in
-            let (code, message) = outcome.errors[user] ?? (.none, nil)
-            return .init(user: user, errorCode: code.rawValue, errorMessage: message)
-        }))
+        context.send(
+            AlterUserScramCredentialsResponse(
+                results: outcome.order.map { user in
+                    let (code, message) = outcome.errors[user] ?? (.none, nil)
+                    return .init(user: user, errorCode: code.rawValue, errorMessage: message)
+                }))
     }
 
     /// The credentials after the request (nil when it changes nothing), and each user's error.
-    private static func alter(_ existing: ScramCredentialStore.Credentials,
-                              _ request: AlterUserScramCredentialsRequest) -> (ScramCredentialStore.Credentials?, Outcome) {
+    private static func alter(
+        _ existing: ScramCredentialStore.Credentials,
+        _ request: AlterUserScramCredentialsRequest
+    ) -> (ScramCredentialStore.Credentials?, Outcome) {
         var order: [String] = []
         var deletions: [String: Int8] = [:]
         var upsertions: [String: (mechanism: Int8, iterations: Int32)] = [:]

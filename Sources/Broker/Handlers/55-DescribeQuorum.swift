@@ -21,22 +21,34 @@ struct DescribeQuorumHandler: ApiHandler {
         // Kafka's raft client answers exactly one partition, its own; any other request gets
         // UNKNOWN_TOPIC_OR_PARTITION on every partition it names.
         guard request.topics.count == 1, request.topics[0].topicName == Self.metadataTopic,
-              request.topics[0].partitions.map(\.partitionIndex) == [0] else {
-            return context.send(DescribeQuorumResponse(topics: request.topics.map { topic in
-                .init(topicName: topic.topicName, partitions: topic.partitions.map {
-                    .init(partitionIndex: $0.partitionIndex, errorCode: ErrorCode.unknownTopicOrPartition.rawValue,
-                          errorMessage: context.version >= 2 ? "This server does not host this topic-partition." : nil)
-                })
-            }))
+            request.topics[0].partitions.map(\.partitionIndex) == [0]
+        else {
+            return context.send(
+                DescribeQuorumResponse(
+                    topics: request.topics.map { topic in
+                        .init(
+                            topicName: topic.topicName,
+                            partitions: topic.partitions.map {
+                                .init(
+                                    partitionIndex: $0.partitionIndex, errorCode: ErrorCode.unknownTopicOrPartition.rawValue,
+                                    errorMessage: context.version >= 2 ? "This server does not host this topic-partition." : nil)
+                            })
+                    }))
         }
         // Kafka reports the current time for the leader's own fetch and catch-up.
         let now = System.wallClockMilliseconds()
-        let leader = DescribeQuorumResponse.ReplicaState(replicaId: nodeId, logEndOffset: 0, lastFetchTimestamp: now,
-                                                         lastCaughtUpTimestamp: now)
-        var response = DescribeQuorumResponse(topics: [.init(topicName: Self.metadataTopic, partitions: [
-            .init(partitionIndex: 0, leaderId: nodeId, leaderEpoch: Self.leaderEpoch, highWatermark: 0,
-                  currentVoters: [leader], observers: []),
-        ])])
+        let leader = DescribeQuorumResponse.ReplicaState(
+            replicaId: nodeId, logEndOffset: 0, lastFetchTimestamp: now,
+            lastCaughtUpTimestamp: now)
+        var response = DescribeQuorumResponse(topics: [
+            .init(
+                topicName: Self.metadataTopic,
+                partitions: [
+                    .init(
+                        partitionIndex: 0, leaderId: nodeId, leaderEpoch: Self.leaderEpoch, highWatermark: 0,
+                        currentVoters: [leader], observers: [])
+                ])
+        ])
         if context.version >= 2 {
             // The voters' endpoints (KIP-853): this node's one listener.
             let (host, port) = broker.configuration.advertised

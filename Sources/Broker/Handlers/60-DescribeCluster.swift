@@ -9,14 +9,16 @@ struct DescribeClusterHandler: ApiHandler {
     func handle(_ request: DescribeClusterRequest, _ context: RequestContext<DescribeClusterRequest>) {
         let broker = context.broker
         let (host, port) = broker.configuration.advertised
-        var response = DescribeClusterResponse(errorCode: 0, endpointType: request.endpointType, clusterId: broker.clusterId,
-                                               controllerId: broker.configuration.nodeId,
-                                               brokers: [.init(brokerId: broker.configuration.nodeId, host: host, port: port)])
+        var response = DescribeClusterResponse(
+            errorCode: 0, endpointType: request.endpointType, clusterId: broker.clusterId,
+            controllerId: broker.configuration.nodeId,
+            brokers: [.init(brokerId: broker.configuration.nodeId, host: host, port: port)])
         // Brokers answer for broker endpoints (1) only; controllers (2) are asked directly.
         if request.endpointType != 1 {
-            response = DescribeClusterResponse(errorCode: ErrorCode.unsupportedEndpointType.rawValue,
-                                               errorMessage: "The broker does not describe controller endpoints.",
-                                               endpointType: request.endpointType, clusterId: broker.clusterId)
+            response = DescribeClusterResponse(
+                errorCode: ErrorCode.unsupportedEndpointType.rawValue,
+                errorMessage: "The broker does not describe controller endpoints.",
+                endpointType: request.endpointType, clusterId: broker.clusterId)
         }
         context.send(response)
     }

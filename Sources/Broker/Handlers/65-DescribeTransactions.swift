@@ -7,17 +7,21 @@ struct DescribeTransactionsHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...0
 
     func handle(_ request: DescribeTransactionsRequest, _ context: RequestContext<DescribeTransactionsRequest>) {
-        context.send(DescribeTransactionsResponse(transactionStates: request.transactionalIds.map { id in
-            guard let metadata = context.broker.transactions.describe(id) else {
-                return .init(errorCode: ErrorCode.transactionalIdNotFound.rawValue, transactionalId: id, transactionState: "",
-                             transactionTimeoutMs: 0, transactionStartTimeMs: -1, producerId: -1, producerEpoch: -1)
-            }
-            return .init(errorCode: 0, transactionalId: id, transactionState: metadata.state.name,
-                         transactionTimeoutMs: metadata.timeoutMilliseconds, transactionStartTimeMs: metadata.startTimestamp,
-                         producerId: metadata.producerId, producerEpoch: metadata.producerEpoch,
-                         topics: Dictionary(grouping: metadata.partitions, by: \.topic).sorted { $0.key < $1.key }.map {
-                             .init(topic: $0.key, partitions: $0.value.map(\.partition).sorted())
-                         })
-        }))
+        context.send(
+            DescribeTransactionsResponse(
+                transactionStates: request.transactionalIds.map { id in
+                    guard let metadata = context.broker.transactions.describe(id) else {
+                        return .init(
+                            errorCode: ErrorCode.transactionalIdNotFound.rawValue, transactionalId: id, transactionState: "",
+                            transactionTimeoutMs: 0, transactionStartTimeMs: -1, producerId: -1, producerEpoch: -1)
+                    }
+                    return .init(
+                        errorCode: 0, transactionalId: id, transactionState: metadata.state.name,
+                        transactionTimeoutMs: metadata.timeoutMilliseconds, transactionStartTimeMs: metadata.startTimestamp,
+                        producerId: metadata.producerId, producerEpoch: metadata.producerEpoch,
+                        topics: Dictionary(grouping: metadata.partitions, by: \.topic).sorted { $0.key < $1.key }.map {
+                            .init(topic: $0.key, partitions: $0.value.map(\.partition).sorted())
+                        })
+                }))
     }
 }

@@ -10,17 +10,19 @@ struct ConsumerGroupHeartbeatHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...1
 
     func handle(_ request: ConsumerGroupHeartbeatRequest, _ context: RequestContext<ConsumerGroupHeartbeatRequest>) {
-        let outcome = context.broker.groups.consumerGroupHeartbeat(ConsumerHeartbeatInput(
-            groupId: request.groupId, memberId: request.memberId, memberEpoch: request.memberEpoch, instanceId: request.instanceId,
-            rackId: request.rackId, rebalanceTimeoutMilliseconds: request.rebalanceTimeoutMs,
-            subscribedTopicNames: request.subscribedTopicNames, subscribedTopicRegex: request.subscribedTopicRegex,
-            serverAssignor: request.serverAssignor, ownedPartitions: request.topicPartitions?.map { ($0.topicId, $0.partitions) },
-            clientId: context.clientId, clientHost: context.clientHost))
-        context.send(ConsumerGroupHeartbeatResponse(
-            errorCode: outcome.error.rawValue, errorMessage: outcome.errorMessage, memberId: outcome.memberId,
-            memberEpoch: outcome.memberEpoch, heartbeatIntervalMs: outcome.heartbeatIntervalMilliseconds,
-            assignment: outcome.assignment.map { assignment in
-                .init(topicPartitions: assignment.map { .init(topicId: $0.topicId, partitions: $0.partitions) })
-            }))
+        let outcome = context.broker.groups.consumerGroupHeartbeat(
+            ConsumerHeartbeatInput(
+                groupId: request.groupId, memberId: request.memberId, memberEpoch: request.memberEpoch, instanceId: request.instanceId,
+                rackId: request.rackId, rebalanceTimeoutMilliseconds: request.rebalanceTimeoutMs,
+                subscribedTopicNames: request.subscribedTopicNames, subscribedTopicRegex: request.subscribedTopicRegex,
+                serverAssignor: request.serverAssignor, ownedPartitions: request.topicPartitions?.map { ($0.topicId, $0.partitions) },
+                clientId: context.clientId, clientHost: context.clientHost))
+        context.send(
+            ConsumerGroupHeartbeatResponse(
+                errorCode: outcome.error.rawValue, errorMessage: outcome.errorMessage, memberId: outcome.memberId,
+                memberEpoch: outcome.memberEpoch, heartbeatIntervalMs: outcome.heartbeatIntervalMilliseconds,
+                assignment: outcome.assignment.map { assignment in
+                    .init(topicPartitions: assignment.map { .init(topicId: $0.topicId, partitions: $0.partitions) })
+                }))
     }
 }

@@ -12,19 +12,24 @@ struct ConsumerGroupDescribeHandler: ApiHandler {
         func assignment(_ partitions: [TopicIdPartitions]) -> ConsumerGroupDescribeResponse.Assignment {
             .init(topicPartitions: partitions.map { .init(topicId: $0.topicId, topicName: $0.topicName, partitions: $0.partitions) })
         }
-        context.send(ConsumerGroupDescribeResponse(groups: request.groupIds.map { groupId in
-            guard let group = context.broker.groups.describeConsumerGroup(groupId) else {
-                return .init(errorCode: ErrorCode.groupIdNotFound.rawValue, errorMessage: "Group \(groupId) not found.",
-                             groupId: groupId, groupState: "Dead")
-            }
-            return .init(errorCode: group.error.rawValue, errorMessage: group.errorMessage, groupId: groupId, groupState: group.state,
-                         groupEpoch: group.groupEpoch, assignmentEpoch: group.assignmentEpoch, assignorName: group.assignorName,
-                         members: group.members.map {
-                             .init(memberId: $0.memberId, instanceId: $0.instanceId, rackId: $0.rackId, memberEpoch: $0.memberEpoch,
-                                   clientId: $0.clientId, clientHost: $0.clientHost, subscribedTopicNames: $0.subscribedTopicNames,
-                                   subscribedTopicRegex: $0.subscribedTopicRegex, assignment: assignment($0.assignment),
-                                   targetAssignment: assignment($0.targetAssignment), memberType: 1)
-                         })
-        }))
+        context.send(
+            ConsumerGroupDescribeResponse(
+                groups: request.groupIds.map { groupId in
+                    guard let group = context.broker.groups.describeConsumerGroup(groupId) else {
+                        return .init(
+                            errorCode: ErrorCode.groupIdNotFound.rawValue, errorMessage: "Group \(groupId) not found.",
+                            groupId: groupId, groupState: "Dead")
+                    }
+                    return .init(
+                        errorCode: group.error.rawValue, errorMessage: group.errorMessage, groupId: groupId, groupState: group.state,
+                        groupEpoch: group.groupEpoch, assignmentEpoch: group.assignmentEpoch, assignorName: group.assignorName,
+                        members: group.members.map {
+                            .init(
+                                memberId: $0.memberId, instanceId: $0.instanceId, rackId: $0.rackId, memberEpoch: $0.memberEpoch,
+                                clientId: $0.clientId, clientHost: $0.clientHost, subscribedTopicNames: $0.subscribedTopicNames,
+                                subscribedTopicRegex: $0.subscribedTopicRegex, assignment: assignment($0.assignment),
+                                targetAssignment: assignment($0.targetAssignment), memberType: 1)
+                        })
+                }))
     }
 }

@@ -34,9 +34,11 @@ struct DescribeTopicPartitionsHandler: ApiHandler {
                 errorCode: 0, name: name, topicId: topic.topicId, isInternal: topic.isInternal)
             var index = first
             while index < topic.partitions && budget > 0 {
-                described.partitions.append(.init(errorCode: 0, partitionIndex: index, leaderId: node, leaderEpoch: 0,
-                                                  replicaNodes: [node], isrNodes: [node], eligibleLeaderReplicas: [],
-                                                  lastKnownElr: [], offlineReplicas: []))
+                described.partitions.append(
+                    .init(
+                        errorCode: 0, partitionIndex: index, leaderId: node, leaderEpoch: 0,
+                        replicaNodes: [node], isrNodes: [node], eligibleLeaderReplicas: [],
+                        lastKnownElr: [], offlineReplicas: []))
                 index += 1
                 budget -= 1
             }
