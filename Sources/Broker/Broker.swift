@@ -29,7 +29,9 @@ public final class Broker: Sendable {
     /// Held while an internal topic is being created.
     private let internalTopicLock = Lock()
     nonisolated(unsafe) private var coordinatorTicker: WorkQueue?
-    let handlers: HandlerRegistry
+    /// Built on the first request, not at start-up: reading each handler's api key loads its
+    /// request type, code spread over the whole binary (about 1 MB more resident at idle).
+    var handlers: HandlerRegistry { .standard }
     let log: @Sendable (String) -> Void
     /// Where handlers that create or delete files run (ApiHandler.runsOnAdminThread).
     let adminWork: WorkQueue
@@ -52,7 +54,6 @@ public final class Broker: Sendable {
             }, flushPolicy: configuration.flushPolicy)
         for event in logs.recoveryEvents { log("recovery: \(event)") }
         clusterId = try Self.loadClusterId(configuration)
-        handlers = HandlerRegistry.standard
         adminWork = try WorkQueue(name: "swiftlet-admin")
         offsetsTopic = InternalTopicLog(name: OffsetsTopic.name, logs: logs, topics: topics, log: log)
         transactionTopic = InternalTopicLog(name: TransactionCoordinator.stateTopic, logs: logs, topics: topics, log: log)

@@ -115,17 +115,17 @@ struct HandlerRegistry: Sendable {
         DescribeQuorumHandler(), AlterReplicaLogDirsHandler(), AlterUserScramCredentialsHandler(),
     ])
 
+    /// The ApiVersions entries: every handler's advertised range, by api key (computed once:
+    /// a handler's api key comes from its request type, through its witness table).
+    let advertisedVersions: [ApiVersionsResponse.ApiVersion]
+
     init(handlers list: [any ApiHandler]) {
         var table: [ApiKey: any ApiHandler] = [:]
         for handler in list { table[handler.apiKey] = handler }
         handlers = table
-    }
-
-    /// The ApiVersions entries: every handler's advertised range, by api key.
-    var advertisedVersions: [ApiVersionsResponse.ApiVersion] {
-        handlers.values.sorted { $0.apiKey.rawValue < $1.apiKey.rawValue }.map {
+        advertisedVersions = table.sorted { $0.key.rawValue < $1.key.rawValue }.map { apiKey, handler in
             ApiVersionsResponse.ApiVersion(
-                apiKey: $0.apiKey.rawValue, minVersion: $0.advertised.lowerBound, maxVersion: $0.advertised.upperBound)
+                apiKey: apiKey.rawValue, minVersion: handler.advertised.lowerBound, maxVersion: handler.advertised.upperBound)
         }
     }
 

@@ -13,7 +13,7 @@ thread contend for locks when both run at once, so a broker that answers sooner 
 client slower; on one core the client runs at its own speed.
 
     Interop/.venv/bin/pip install -r Interop/bench/load/requirements.txt
-    Interop/.venv/bin/python Interop/bench/load/run.py [--quick] [--swiftlet PATH]
+    Interop/.venv/bin/python Interop/bench/load/run.py [--quick] [--swiftlet PATH] [--baseline PATH]
 """
 
 import argparse
@@ -94,6 +94,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="a tenth of the messages")
     parser.add_argument("--swiftlet", default=str(ROOT / ".build" / "release" / "swiftlet"))
+    parser.add_argument("--baseline", help="another swiftlet binary (an earlier commit's) measured in the same run, "
+                        "in place of Tansu: the table then compares the two swiftlets")
     arguments = parser.parse_args()
     scale = 0.1 if arguments.quick else 1.0
     with tempfile.TemporaryDirectory() as directory:
@@ -101,11 +103,14 @@ def main():
         build_loadgen(binary)
         port = free_port()
         swiftlet = Broker("swiftlet", swiftlet_command(arguments.swiftlet, port), port)
-        tansu_port = free_port()
-        tansu = Broker("tansu", tansu_command(tansu_port), tansu_port)
+        other_port = free_port()
+        if arguments.baseline:
+            other = Broker("baseline", swiftlet_command(arguments.baseline, other_port), other_port)
+        else:
+            other = Broker("tansu", tansu_command(other_port), other_port)
         ours = measure(swiftlet, binary, scale)
-        theirs = measure(tansu, binary, scale)
-    print(f"| measure ({os.cpu_count()} cores, {'quick' if arguments.quick else 'full'} run) | swiftlet | tansu | swiftlet / tansu |")
+        theirs = measure(other, binary, scale)
+    print(f"| measure ({os.cpu_count()} cores, {'quick' if arguments.quick else 'full'} run) | swiftlet | {other.name} | swiftlet / {other.name} |")
     print("|---|---|---|---|")
     for key in ours:
         a, b = ours[key], theirs.get(key, float("nan"))
