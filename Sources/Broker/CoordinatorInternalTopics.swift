@@ -73,15 +73,11 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
                 records.enumerated().map {
                     Record(offset: Int64($0.offset), timestamp: now, key: $0.element.key, value: $0.element.value)
                 })
-            do {
-                _ = try partitionLog.append(batch, leaderEpoch: 0, now: now)
-            } catch {
-                if case .sequence(.invalidProducerEpoch) = error { throw CoordinatorWriteError.fencedProducerEpoch }
-                throw error
-            }
+            _ = try partitionLog.append(batch, leaderEpoch: 0, now: now)
         } catch {
+            // Logged as the log said it (with the epochs), then named as coordinators know it.
             log("cannot write to \(name)-\(partition): \(error)")
-            throw error
+            throw CoordinatorWriteError(error) ?? error
         }
     }
 
@@ -121,6 +117,14 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
     }
 }
 
+extension CoordinatorWriteError {
+    /// The coordinators' name for a log failure they answer differently; nil for the rest.
+    init?(_ error: any Error) {
+        guard case LogError.sequence(.invalidProducerEpoch) = error else { return nil }
+        self = .fencedProducerEpoch
+    }
+}
+
 /// Transaction markers on the broker's logs; a marker on __consumer_offsets also settles
 /// the producer's transactional offsets there.
 struct BrokerMarkerWriter: TransactionMarkerWriter {
@@ -129,9 +133,13 @@ struct BrokerMarkerWriter: TransactionMarkerWriter {
 
     func writeMarker(to partition: TopicPartition, producerId: Int64, producerEpoch: Int16, commit: Bool) throws {
         guard let log = logs.partition(partition) else { throw CoordinatorWriteError.unknownPartition(partition) }
-        try log.appendTransactionMarker(
-            producerId: producerId, producerEpoch: producerEpoch, commit: commit, coordinatorEpoch: 0,
-            now: System.wallClockMilliseconds())
+        do {
+            try log.appendTransactionMarker(
+                producerId: producerId, producerEpoch: producerEpoch, commit: commit, coordinatorEpoch: 0,
+                now: System.wallClockMilliseconds())
+        } catch {
+            throw CoordinatorWriteError(error) ?? error
+        }
         if partition.topic == OffsetsTopic.name {
             groups.completeTransaction(producerId: producerId, offsetsPartition: partition.partition, commit: commit)
         }

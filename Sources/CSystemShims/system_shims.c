@@ -34,7 +34,8 @@ int swiftlet_epoll_ctl(int epfd, int operation, int fd, uint32_t events, uint64_
     return epoll_ctl(epfd, operation, fd, &event);
 }
 
-// Cached per thread: the reactors ask on every loop-only call, and a thread keeps its id.
+// Cached per thread: the reactors ask on every loop-only call, and a thread keeps its id
+// (a forked child would inherit a stale one; Swiftlet never forks without exec).
 pid_t swiftlet_gettid(void) {
     static __thread pid_t cached = 0;
     if (cached == 0) cached = (pid_t)syscall(SYS_gettid);

@@ -289,18 +289,18 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Hands the whole frames among the `count` new bytes (plus any carried-over partial
     /// frame) to the handler. Frames are copied out before any handler runs, so no buffer is
-    /// borrowed while handlers (and whatever they wake) execute.
+    /// borrowed while handlers (and whatever they wake) execute. A size no frame may have
+    /// closes the connection, before anything is allocated for it, once the frames before it
+    /// have been handed over (as Kafka reads request after request until the bad one).
     private func consume(_ count: Int, from connection: Connection) {
-        let frames: [[UInt8]]
-        do {
-            frames = try scratch.withUnsafeBytes { raw throws(FramingError) in
-                try connection.framing.frames(in: UnsafeRawBufferPointer(rebasing: raw[0..<count]))
+        var frames: [[UInt8]] = []
+        let framed = scratch.withUnsafeBytes { raw in
+            Result { () throws(FramingError) in
+                try connection.framing.append(UnsafeRawBufferPointer(rebasing: raw[0..<count]), to: &frames)
             }
-        } catch {
-            close(connection)  // a size no frame may have: closed before anything is allocated
-            return
         }
         deliver(frames, to: connection)
+        if case .failure = framed { close(connection) }
     }
 
     /// Hands frames to the handler in order; once backpressure pauses the connection, the

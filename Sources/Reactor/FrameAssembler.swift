@@ -4,9 +4,10 @@
 /// Cuts a connection's byte stream into frames, and frames its responses. The reactor asks
 /// each connection's handler factory for one, so each kind of listener brings its own.
 public protocol Framing {
-    /// Takes the bytes of one read and returns the frames they complete, in order; bytes of
-    /// an incomplete frame are kept for the next call.
-    mutating func frames(in bytes: UnsafeRawBufferPointer) throws(FramingError) -> [[UInt8]]
+    /// Takes the bytes of one read and appends the frames they complete to `frames`, in order;
+    /// bytes of an incomplete frame are kept for the next call. When it throws, `frames` holds
+    /// the frames that came before the bad size (Kafka handles those, then closes).
+    mutating func append(_ bytes: UnsafeRawBufferPointer, to frames: inout [[UInt8]]) throws(FramingError)
     /// What goes before a response of `size` bytes.
     func responsePrefix(size: Int) throws(FramingError) -> [UInt8]
 }
@@ -42,8 +43,7 @@ public struct FrameAssembler: Framing {
     /// Bytes held for frames not yet complete.
     public var bufferedBytes: Int { pending.count + largeFrame.count }
 
-    public mutating func frames(in bytes: UnsafeRawBufferPointer) throws(FramingError) -> [[UInt8]] {
-        var frames: [[UInt8]] = []
+    public mutating func append(_ bytes: UnsafeRawBufferPointer, to frames: inout [[UInt8]]) throws(FramingError) {
         var start = 0
         if largeFrameRemaining > 0 {
             let take = min(bytes.count, largeFrameRemaining)
@@ -54,7 +54,7 @@ public struct FrameAssembler: Framing {
                 frames.append(largeFrame)
                 largeFrame = []
             }
-            if start == bytes.count { return frames }
+            if start == bytes.count { return }
         }
         let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
         if pending.isEmpty {
@@ -75,7 +75,6 @@ public struct FrameAssembler: Framing {
                 left.withUnsafeBytes { carryOver($0) }
             }
         }
-        return frames
     }
 
     public func responsePrefix(size: Int) throws(FramingError) -> [UInt8] {

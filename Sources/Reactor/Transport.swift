@@ -16,9 +16,11 @@ struct TransportInterest: OptionSet, Sendable {
 protocol Transport {
     /// Reads what the socket has into `buffer`; `.wouldBlock` when it has nothing.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> IOResult<Int>
-    /// Writes what it can of `queue`.
+    /// Writes what it can of `queue`, file regions included: a transport that cannot send them
+    /// with sendfile (TLS without kernel TLS) reads them into a buffer of its own.
     func flush(_ queue: inout OutboundQueue) throws(SystemCallError) -> OutboundQueue.FlushResult
-    /// Whether file regions may be queued as they are (sendfile) rather than read into memory.
+    /// Whether file regions go out with sendfile, straight from the page cache (zero copy), or
+    /// through memory: what the benchmarks and the README report for a listener.
     var sendsFileRegions: Bool { get }
     /// What the transport waits for on its own account; plain TCP never waits.
     var interest: TransportInterest { get }

@@ -317,6 +317,34 @@ import Testing
         #expect(try System.directoryEntries("/proc/self/task").count <= threadsBefore)
     }
 
+    @Test func shutdownHonoursCloseAnswersAndLeavesParkedFramesUnhandled() throws {
+        let holder = HeldRequests()
+        var configuration = ServerConfiguration(listenAddresses: [SocketAddress("127.0.0.1:0")!])
+        configuration.eventLoopCount = 1
+        configuration.reactor.maximumInFlightRequests = 1
+        let server = try Server(configuration: configuration, handlerFactory: holder)
+        try server.start()
+        // Paused by the in-flight limit, two more frames read and parked behind the first.
+        let paused = try TestClient(server.boundAddresses[0])
+        try paused.send([1, 2, 3].flatMap { TestClient.frame([$0]) })
+        // Its request will be answered with a close while the server drains.
+        let closing = try TestClient(server.boundAddresses[0])
+        try closing.sendFrame([9])
+        #expect(waitUntil { holder.received.load(ordering: .relaxed) == 2 })
+        server.shutdown()
+        #expect(waitUntil { (try? TestClient(server.boundAddresses[0])) == nil })
+        holder.release { frame, responder in
+            if frame == [9] { responder.closeConnection() } else { responder.respond([42]) }
+        }
+        // The paused connection gets the answer in flight, then closes: parked frames are not
+        // handed over once shutdown began. The other closes without an answer.
+        #expect(try paused.readFrame() == [42])
+        #expect(try paused.waitForClose())
+        #expect(try closing.waitForClose())
+        #expect(holder.received.load(ordering: .relaxed) == 2)
+        server.waitUntilStopped()
+    }
+
     @Test func sigtermStartsAGracefulShutdown() throws {
         let holder = HeldRequests()
         var configuration = ServerConfiguration(listenAddresses: [SocketAddress("127.0.0.1:0")!])

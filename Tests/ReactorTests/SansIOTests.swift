@@ -25,7 +25,9 @@ import Testing
     }
 
     func feed(_ assembler: inout FrameAssembler, _ bytes: [UInt8]) throws(FramingError) -> [[UInt8]] {
-        try bytes.withUnsafeBytes { raw in Result { () throws(FramingError) in try assembler.frames(in: raw) } }.get()
+        var frames: [[UInt8]] = []
+        try bytes.withUnsafeBytes { raw in Result { () throws(FramingError) in try assembler.append(raw, to: &frames) } }.get()
+        return frames
     }
 
     func frame(_ payload: [UInt8]) -> [UInt8] {
@@ -48,7 +50,7 @@ import Testing
         #expect(try assemble(stream, cutAt: Array(0...stream.count)) == payloads)
     }
 
-    @Test func aLargeFrameIsKeptWithoutBeingCopiedBetweenReads() throws {
+    @Test func aFrameLargerThanAReadGetsABufferOfItsOwn() throws {
         var assembler = FrameAssembler(maximumFrameSize: 1 << 20, largeFrameThreshold: 8)
         let payload = (0..<1_000).map { UInt8(truncatingIfNeeded: $0) }
         let stream = frame(payload) + frame([7])
@@ -70,13 +72,39 @@ import Testing
             }
             #expect(assembler.bufferedBytes == 0)
         }
-        // A bad size after good frames, and one arriving in a later read.
+        // A bad size arriving in a later read.
         var assembler = FrameAssembler(maximumFrameSize: 1_000)
         let first = frame([1]) + [0, 0]
         #expect(try feed(&assembler, first) == [[1]])
         let second: [UInt8] = [0x10, 0x00, 5]
         #expect(throws: FramingError.invalidFrameSize(0x1000)) {
             try feed(&assembler, second)
+        }
+    }
+
+    @Test func framesBeforeABadSizeAreHandedOutWithTheError() throws {
+        // A small frame, then a large one finishing in this read, then a lying size: the two
+        // whole frames come out (Kafka handles them), then the error.
+        var assembler = FrameAssembler(maximumFrameSize: 1_000, largeFrameThreshold: 8)
+        let large = (0..<50).map { UInt8($0) }
+        let opening = frame(large)
+        #expect(try feed(&assembler, Array(opening.prefix(20))).isEmpty)
+        var frames: [[UInt8]] = []
+        let rest = Array(opening.dropFirst(20)) + frame([7]) + [0x7F, 0xFF, 0xFF, 0xFF]
+        let outcome = rest.withUnsafeBytes { raw in Result { () throws(FramingError) in try assembler.append(raw, to: &frames) } }
+        #expect(frames == [large, [7]])
+        #expect(throws: FramingError.invalidFrameSize(Int(Int32.max))) { try outcome.get() }
+    }
+
+    @Test func theLargeFrameBufferStartsJustPastTheThreshold() throws {
+        for (size, ownBuffer) in [(16, false), (17, true)] {
+            var assembler = FrameAssembler(maximumFrameSize: 1_000, largeFrameThreshold: 16)
+            let payload = [UInt8](repeating: 9, count: size)
+            let stream = frame(payload)
+            #expect(try feed(&assembler, Array(stream.prefix(10))).isEmpty)
+            // Small frames keep their size prefix in `pending`; a large one keeps only its body.
+            #expect(assembler.bufferedBytes == (ownBuffer ? 6 : 10), "size \(size)")
+            #expect(try feed(&assembler, Array(stream.dropFirst(10))) == [payload])
         }
     }
 
@@ -94,7 +122,7 @@ import Testing
 
 @Suite struct ResponseSequencerTests {
     @Test func completionsInAnyOrderLeaveInRequestOrder() throws {
-        var generator = SystemRandomNumberGenerator()
+        var generator = FastRandom(state: 0x5EC0_E5CE)
         for _ in 0..<200 {
             var sequencer = ResponseSequencer<Int>()
             let count = Int.random(in: 1...40, using: &generator)

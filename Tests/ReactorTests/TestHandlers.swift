@@ -69,17 +69,22 @@ final class Bulk: ConnectionHandler {
 /// Holds every request until `release` is called: lets a test keep requests in flight.
 final class HeldRequests: ConnectionHandlerFactory, @unchecked Sendable {
     // Guarded by `held`'s Mutex.
-    let held = Mutex<[Responder]>([])
+    let held = Mutex<[(frame: [UInt8], responder: Responder)]>([])
     let received = Atomic<Int>(0)
 
     func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler { Holder(owner: self) }
 
     func releaseAll(with reply: [UInt8]) {
-        let responders = held.withLock { list -> [Responder] in
+        release { _, responder in responder.respond(reply) }
+    }
+
+    /// Answers every held request with `answer`, given its frame.
+    func release(_ answer: ([UInt8], Responder) -> Void) {
+        let requests = held.withLock { list -> [(frame: [UInt8], responder: Responder)] in
             defer { list.removeAll() }
             return list
         }
-        for responder in responders { responder.respond(reply) }
+        for (frame, responder) in requests { answer(frame, responder) }
     }
 
     final class Holder: ConnectionHandler {
@@ -87,7 +92,7 @@ final class HeldRequests: ConnectionHandlerFactory, @unchecked Sendable {
         init(owner: HeldRequests) { self.owner = owner }
         func received(frame: [UInt8], responder: Responder) {
             owner.received.add(1, ordering: .relaxed)
-            owner.held.withLock { $0.append(responder) }
+            owner.held.withLock { $0.append((frame, responder)) }
         }
         func connectionClosed() {}
     }

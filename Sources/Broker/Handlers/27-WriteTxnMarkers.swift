@@ -31,7 +31,7 @@ struct WriteTxnMarkersHandler: ApiHandler {
                                         result = .none
                                     } catch CoordinatorWriteError.unknownPartition {
                                         result = .unknownTopicOrPartition
-                                    } catch LogError.sequence(.invalidProducerEpoch) {
+                                    } catch CoordinatorWriteError.fencedProducerEpoch {
                                         result = .invalidProducerEpoch
                                     } catch {
                                         result = .kafkaStorageError
