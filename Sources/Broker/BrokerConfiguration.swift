@@ -45,6 +45,14 @@ public struct BrokerConfiguration: Sendable {
 
     public init() {}
 
+    /// Kafka's defaults where Swiftlet's differ for a dev broker (`--kafka-defaults`; the README
+    /// lists every departure): today only group.initial.rebalance.delay.ms, 0 here so that a
+    /// lone consumer joins at once, 3000 in Kafka so that members starting together join one
+    /// rebalance.
+    public mutating func restoreKafkaDefaults() {
+        groups.initialRebalanceDelayMilliseconds = 3_000
+    }
+
     /// The log settings every topic starts from: the log.* defaults with message.max.bytes.
     /// Topic overrides apply on top (TopicConfigs.apply).
     var topicDefaults: LogConfiguration {

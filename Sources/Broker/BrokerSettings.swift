@@ -24,6 +24,7 @@ extension BrokerConfiguration {
             entry("auto.create.topics.enable", String(autoCreateTopics), .boolean, "true"),
             entry("default.replication.factor", "1", .int, "1"),
             entry("message.max.bytes", String(messageMaxBytes), .int, "1048588"),
+            entry("min.insync.replicas", String(logDefaults.minimumInSyncReplicas), .int, "1"),
             entry("log.retention.ms", String(logDefaults.retentionMilliseconds), .long, String(defaults.retentionMilliseconds)),
             entry("log.retention.bytes", String(logDefaults.retentionBytes), .long, String(defaults.retentionBytes)),
             entry("log.segment.bytes", String(logDefaults.segmentBytes), .int, String(defaults.segmentBytes)),

@@ -39,6 +39,11 @@ public enum TopicConfigs {
             configuration.maximumBatchBytes = number
             return true
         },
+        "min.insync.replicas": { configuration, value in
+            guard let number = Int32(value), number >= 1 else { return false }
+            configuration.minimumInSyncReplicas = number
+            return true
+        },
         "message.timestamp.type": { configuration, value in
             guard let policy = TimestampPolicy(rawValue: value) else { return false }
             configuration.timestampPolicy = policy

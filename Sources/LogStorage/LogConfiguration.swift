@@ -55,6 +55,8 @@ public struct LogConfiguration: Sendable, Equatable {
     /// in the past or the future of the broker's clock.
     public var timestampBeforeMaxMilliseconds: Int64 = .max
     public var timestampAfterMaxMilliseconds: Int64 = 3_600_000
+    /// min.insync.replicas: how many in-sync replicas an acks=all write needs (one node has one).
+    public var minimumInSyncReplicas: Int32 = 1
 
     public init() {}
 

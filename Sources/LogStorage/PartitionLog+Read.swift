@@ -8,9 +8,8 @@ extension PartitionLog {
     // MARK: Read
 
     /// Reads from the batch that contains `offset` (a consumer asking for a mid-batch
-    /// offset gets the whole batch and skips the records before it). At most `maxBytes`,
-    /// except that with `minOneBatch` the first batch comes whole however large (KIP-74);
-    /// the last batch may be cut at `maxBytes`, as Kafka does. `maxOffset` (exclusive)
+    /// offset gets the whole batch and skips the records before it), as much as
+    /// `ReadResult.length` allows within `maxBytes`. `maxOffset` (exclusive)
     /// stops earlier; `readCommitted` stops at the last stable offset and names the aborted
     /// transactions up to it, all under one acquisition of the lock.
     public func read(
@@ -43,13 +42,14 @@ extension PartitionLog {
                             }
                             stop = position
                         }
-                        var length = Int(min(stop - first.position, Int64(maxBytes)))
-                        if minOneBatch { length = max(length, first.size) }
+                        let length = ReadResult.length(
+                            available: Int(stop - first.position), firstBatchSize: first.size, maxBytes: maxBytes,
+                            minOneBatch: minOneBatch)
                         guard length > 0 else { return empty }
                         return ReadResult(
                             regions: [LogRegion(file: segment.log, position: first.position, length: length)],
                             highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable,
-                            abortedTransactions: aborted)
+                            abortedTransactions: aborted, firstBatchSize: first.size)
                     }
                     index += 1
                 }
@@ -78,14 +78,22 @@ extension PartitionLog {
     public func offset(forTimestamp timestamp: Int64) throws(LogError) -> (offset: Int64, timestamp: Int64)? {
         try lock.withLock { () throws(LogError) in
             do {
-                for segment in segments where segment.maxTimestamp >= timestamp {
-                    guard let location = try segment.locate(timestamp: timestamp) else { continue }
-                    var found: Record?
-                    try forEachRecord(at: location, in: segment) { record in
-                        if record.timestamp >= timestamp && record.offset >= startOffset { found = record }
-                        return found == nil
+                // As Kafka's LogSegment.findOffsetByTimestamp: from the first batch whose newest
+                // record is at or after the target, batch by batch, passing over what lies below
+                // the log start (DeleteRecords moves it inside a segment).
+                for segment in segments where segment.maxTimestamp >= timestamp && segment.nextOffset > startOffset {
+                    var next = try segment.locate(timestamp: timestamp)
+                    while let location = next {
+                        if location.header.lastOffset >= startOffset && location.header.maxTimestamp >= timestamp {
+                            var found: Record?
+                            try forEachRecord(at: location, in: segment) { record in
+                                if record.timestamp >= timestamp && record.offset >= startOffset { found = record }
+                                return found == nil
+                            }
+                            if let found { return (found.offset, found.timestamp) }
+                        }
+                        next = try segment.batch(at: location.end)
                     }
-                    if let found { return (found.offset, found.timestamp) }
                 }
                 return nil
             } catch let error as SystemCallError {

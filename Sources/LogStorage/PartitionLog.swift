@@ -35,7 +35,19 @@ public struct ReadResult: Sendable {
     public let lastStableOffset: Int64
     /// With `readCommitted`: the aborted transactions in range, for the consumer to drop.
     public let abortedTransactions: [AbortedTransaction]
+    /// The size of the batch the read starts with; 0 when there is nothing to read.
+    public var firstBatchSize = 0
     public var byteCount: Int { regions.reduce(0) { $0 + $1.length } }
+
+    /// How many bytes of a read of `available` bytes, whose first batch is `firstBatchSize`,
+    /// Kafka's LogSegment.read returns within `maxBytes`: with `minOneBatch` the first batch
+    /// whole however large (KIP-74); without, nothing when the first batch does not fit (Kafka
+    /// then answers the partition empty, from Fetch v3 on, rather than with a cut batch). A
+    /// later batch may be cut at `maxBytes`.
+    public static func length(available: Int, firstBatchSize: Int, maxBytes: Int, minOneBatch: Bool) -> Int {
+        if minOneBatch { return min(available, max(maxBytes, firstBatchSize)) }
+        return maxBytes < firstBatchSize ? 0 : min(available, maxBytes)
+    }
 }
 
 /// A producer as DescribeProducers shows it.

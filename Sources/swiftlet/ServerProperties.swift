@@ -76,6 +76,9 @@ enum ServerProperties {
         "auto.create.topics.enable": { configuration, value in set(&configuration.autoCreateTopics, Bool(value.lowercased())) },
         "default.replication.factor": { _, value in value == "1" || value == "-1" },
         "message.max.bytes": { configuration, value in set(&configuration.messageMaxBytes, integer(value, minimum: 0)) },
+        "min.insync.replicas": { configuration, value in
+            set(&configuration.logDefaults.minimumInSyncReplicas, integer(value, minimum: Int32(1)))
+        },
         "log.retention.ms": { configuration, value in set(&configuration.logDefaults.retentionMilliseconds, integer(value, minimum: -1)) },
         "log.retention.minutes": { configuration, value in
             set(&configuration.logDefaults.retentionMilliseconds, integer(value, minimum: Int64(-1)).map { $0 < 0 ? -1 : $0 * 60_000 })

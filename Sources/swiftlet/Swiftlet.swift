@@ -42,10 +42,15 @@ struct Serve: ParsableCommand {
     var logLevel: String?
     @Option(name: .long, help: "A server.properties file (Kafka's keys that apply).")
     var config: String?
+    @Flag(name: .long, help: "Start from Kafka's defaults where Swiftlet's differ (group.initial.rebalance.delay.ms=3000).")
+    var kafkaDefaults = false
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
         var settings = BrokerConfiguration()
+        if kafkaDefaults || ["1", "true", "yes"].contains(environment["SWIFTLET_KAFKA_DEFAULTS"]?.lowercased() ?? "") {
+            settings.restoreKafkaDefaults()
+        }
         // Lowest precedence first: file, then environment, then flags.
         if let path = config ?? environment["SWIFTLET_CONFIG"] {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -55,7 +60,10 @@ struct Serve: ParsableCommand {
                 try ServerProperties.apply(key, value, to: &settings, source: path)
             }
         }
-        let flagNames = ["LISTEN", "ADVERTISED_LISTENER", "DATA_DIR", "MEMORY", "REACTORS", "NODE_ID", "CLUSTER_ID", "LOG_LEVEL", "CONFIG"]
+        let flagNames = [
+            "LISTEN", "ADVERTISED_LISTENER", "DATA_DIR", "MEMORY", "REACTORS", "NODE_ID", "CLUSTER_ID", "LOG_LEVEL", "CONFIG",
+            "KAFKA_DEFAULTS",
+        ]
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("SWIFTLET_") {
             let suffix = String(name.dropFirst("SWIFTLET_".count))
             if flagNames.contains(suffix) { continue }

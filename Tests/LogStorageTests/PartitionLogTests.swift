@@ -55,7 +55,11 @@ import Testing
         // max bytes cuts the last batch; min-one-batch returns a first batch larger than max.
         #expect(try log.read(from: 0, maxBytes: batchSize + 10, minOneBatch: true).byteCount == batchSize + 10)
         #expect(try log.read(from: 0, maxBytes: 10, minOneBatch: true).byteCount == batchSize)
-        #expect(try log.read(from: 0, maxBytes: 10, minOneBatch: false).byteCount == 10)
+        // Without min-one-batch, a first batch that does not fit gives nothing (Kafka answers the
+        // partition empty rather than with a cut first batch); a later batch may still be cut.
+        #expect(try log.read(from: 0, maxBytes: 10, minOneBatch: false).regions.isEmpty)
+        #expect(try log.read(from: 0, maxBytes: batchSize + 10, minOneBatch: false).byteCount == batchSize + 10)
+        #expect(try log.read(from: 0, maxBytes: 10, minOneBatch: true).firstBatchSize == batchSize)
         // At the end: nothing yet, not an error. Past it or before the start: out of range.
         #expect(try log.read(from: 20, maxBytes: 100, minOneBatch: true).regions.isEmpty)
         #expect(throws: LogError.offsetOutOfRange(requested: 21, logStartOffset: 0, logEndOffset: 20)) {
@@ -113,6 +117,45 @@ import Testing
         #expect(try log.offset(forTimestamp: 5_001) == nil)
         #expect(try log.maxTimestampRecord()! == (3, 5_000))
         builder.baseOffset = 0
+    }
+
+    @Test func readLengthsFollowKafkasLogSegmentRead() {
+        // (available, first batch, max bytes, min one batch) -> bytes returned.
+        let cases: [(Int, Int, Int, Bool, Int)] = [
+            (1_000, 300, 500, true, 500), (1_000, 300, 500, false, 500),  // cut after the first batch
+            (1_000, 300, 100, true, 300), (1_000, 300, 100, false, 0),  // the first batch does not fit
+            (1_000, 300, 0, true, 300), (1_000, 300, 0, false, 0),
+            (200, 200, 5_000, false, 200), (1_000, 300, 300, false, 300),
+        ]
+        for (available, first, maximum, minOne, expected) in cases {
+            #expect(
+                ReadResult.length(available: available, firstBatchSize: first, maxBytes: maximum, minOneBatch: minOne) == expected,
+                "\(available) \(first) \(maximum) \(minOne)")
+        }
+    }
+
+    @Test func timestampLookupsBelowAMovedLogStart() throws {
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: smallSegments(10_000), now: 0)
+        for index in 0..<10 { _ = try log.append(makeBatch(count: 1, firstTimestamp: 1_000 + Int64(index)), leaderEpoch: 0, now: 0) }
+        #expect(log.segmentCount == 1)
+        // DeleteRecords inside the one segment: a time older than every retained record is
+        // the log start; one of a deleted record finds the first retained one after it.
+        #expect(try log.deleteRecords(before: 6, now: 0) == 6)
+        #expect(try log.offset(forTimestamp: 0)! == (6, 1_006))
+        #expect(try log.offset(forTimestamp: 1_002)! == (6, 1_006))
+        #expect(try log.offset(forTimestamp: 1_008)! == (8, 1_008))
+        #expect(try log.offset(forTimestamp: 1_010) == nil)
+        // Retention that removed whole segments: the same rule.
+        var configuration = smallSegments(200)
+        configuration.retentionMilliseconds = 10_000
+        let rolled = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: configuration, now: 0)
+        for index in 0..<20 {
+            _ = try rolled.append(makeBatch(count: 1, firstTimestamp: Int64(index) * 1_000), leaderEpoch: 0, now: 0)
+        }
+        #expect(try rolled.applyRetention(now: 15_000) > 0)
+        let start = rolled.logStartOffset
+        #expect(start > 0)
+        #expect(try rolled.offset(forTimestamp: 0)! == (start, start * 1_000))
     }
 
     @Test func logAppendTimeTopicsStampTheBrokerTime() throws {

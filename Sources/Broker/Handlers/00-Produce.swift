@@ -17,6 +17,8 @@ struct ProduceHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...13
     /// The client id of Kafka's own admin tools, the one client Kafka lets write internal topics.
     static let adminClientId = "__admin_client"
+    /// How many replicas of every partition are in sync: on one node, this broker alone.
+    static let inSyncReplicaCount: Int32 = 1
 
     func handle(_ request: ProduceRequest, _ context: RequestContext<ProduceRequest>) {
         let broker = context.broker
@@ -40,8 +42,17 @@ struct ProduceHandler: ApiHandler {
                     error = .invalidTopicException
                     result.errorMessage = "Cannot append to internal topic \(topic.name)"
                 } else if let topic, let log = broker.logs.partition(TopicPartition(topic: topic.name, partition: partitionData.index)) {
-                    (error, result) = append(partitionData, to: log, transactions: broker.transactions, now: now, result: result)
-                    if error == .none { durableLogs.append(log) }
+                    let minimumInSync = request.acks == -1 ? log.currentConfiguration.minimumInSyncReplicas : 1
+                    if minimumInSync > Self.inSyncReplicaCount {
+                        // Kafka's Partition.appendRecordsToLeader: refused before the append, so the
+                        // client's retry (the error is retriable) cannot duplicate anything.
+                        error = .notEnoughReplicas
+                        result.errorMessage =
+                            "The size of the current ISR Set(\(broker.configuration.nodeId)) is insufficient to satisfy the min.isr requirement of \(minimumInSync) for partition \(log.topicPartition)"
+                    } else {
+                        (error, result) = append(partitionData, to: log, transactions: broker.transactions, now: now, result: result)
+                        if error == .none { durableLogs.append(log) }
+                    }
                 } else {
                     error = context.version >= 13 ? .unknownTopicId : .unknownTopicOrPartition
                 }

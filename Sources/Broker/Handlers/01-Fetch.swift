@@ -1,5 +1,6 @@
 // Fetch (key 1): records from the batch that holds each fetch offset, within max_bytes and
-// partition_max_bytes (the first batch always whole, KIP-74), sent with sendfile straight
+// partition_max_bytes (only the first batch of the first partition with data may exceed them,
+// KIP-74), sent with sendfile straight
 // from the segment files. With less than min_bytes available the request parks until an
 // append to one of its partitions or max_wait_ms. Fetch sessions (KIP-227) let consumers
 // send and receive only what changed.
@@ -91,6 +92,7 @@ final class FetchOperation: @unchecked Sendable {
         var target: FetchTarget
         var data: FetchResponse.PartitionData
         var region: FileRegion?
+        var firstBatchSize = 0
     }
 
     /// Reads one partition as of now. Byte budgets are applied in `finish`, in order.
@@ -120,7 +122,7 @@ final class FetchOperation: @unchecked Sendable {
             let region = read.regions.first.map {
                 FileRegion(descriptor: $0.file.descriptor, offset: $0.position, length: $0.length, owner: $0.file)
             }
-            return PartitionResult(target: target, data: data, region: region)
+            return PartitionResult(target: target, data: data, region: region, firstBatchSize: read.firstBatchSize)
         } catch {
             let outOfRange = if case LogError.offsetOutOfRange = error { true } else { false }
             data.errorCode = (outOfRange ? ErrorCode.offsetOutOfRange : .kafkaStorageError).rawValue
@@ -147,9 +149,13 @@ final class FetchOperation: @unchecked Sendable {
         var remaining = Int(max(request.maxBytes, 0))
         var sent: [(key: String, sent: FetchSessionCache.Sent)] = []
         for var result in results {
-            // max_bytes over the whole response; the first batch always whole (KIP-74).
+            // Kafka's ReplicaManager.readFromLog: each partition reads within the smaller of its
+            // own limit and what is left of max_bytes; the first partition with data gets its
+            // first batch whole (KIP-74), a later one whose first batch does not fit gets none.
             if var region = result.region {
-                let allowed = regions.isEmpty ? region.length : min(region.length, remaining)
+                let allowed = ReadResult.length(
+                    available: region.length, firstBatchSize: result.firstBatchSize,
+                    maxBytes: min(remaining, Int(max(result.target.partitionMaxBytes, 0))), minOneBatch: regions.isEmpty)
                 if allowed > 0 {
                     region = FileRegion(descriptor: region.descriptor, offset: region.offset, length: allowed, owner: region.owner)
                     result.data.records = .external(length: allowed, id: regions.count)

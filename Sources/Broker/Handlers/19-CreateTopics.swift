@@ -1,6 +1,6 @@
 // CreateTopics (key 19): validates names, partition counts, replication factor (a single
-// node: 1 or -1, anything more is INVALID_REPLICATION_FACTOR) and configs, optionally only
-// validating, then creates the topic and its partition logs.
+// node: 1 or -1, anything more is INVALID_REPLICATION_FACTOR), manual replica assignments and
+// configs, optionally only validating, then creates the topic and its partition logs.
 
 import KafkaProtocol
 import LogStorage
@@ -40,6 +40,8 @@ struct CreateTopicsHandler: ApiHandler {
                 fail(.invalidTopicException, "Invalid topic name \(topic.name): \(problem)")
             } else if broker.topics.topic(named: topic.name) != nil {
                 fail(.topicAlreadyExists, "Topic '\(topic.name)' already exists.")
+            } else if let (error, message) = Self.assignmentError(topic, nodeId: broker.configuration.nodeId) {
+                fail(error, message)
             } else if partitions <= 0 {
                 fail(.invalidPartitions, "Number of partitions must be larger than 0.")
             } else if topic.replicationFactor != -1 && topic.replicationFactor != 1 && topic.assignments.isEmpty {
@@ -47,8 +49,6 @@ struct CreateTopicsHandler: ApiHandler {
                     .invalidReplicationFactor,
                     "Unable to replicate the partition \(topic.replicationFactor) time(s): The target replication factor of \(topic.replicationFactor) cannot be reached because only 1 broker(s) are registered."
                 )
-            } else if topic.assignments.contains(where: { $0.brokerIds != [broker.configuration.nodeId] }) {
-                fail(.invalidReplicaAssignment, "Replica assignments must name broker \(broker.configuration.nodeId) alone.")
             } else if case .failure(let invalid) = TopicConfigs.apply(configs, to: broker.configuration.topicDefaults) {
                 fail(.invalidConfig, invalid.description)
             } else if !request.validateOnly {
@@ -71,5 +71,46 @@ struct CreateTopicsHandler: ApiHandler {
             response.topics.append(result)
         }
         context.send(response)
+    }
+
+    /// A manual replica assignment checked as Kafka's controller checks it
+    /// (ReplicationControlManager.createTopic), in its order and with its messages; this
+    /// node is the only broker registered. Nil when there is none, or it is sound.
+    static func assignmentError(_ topic: CreateTopicsRequest.CreatableTopic, nodeId: Int32) -> (ErrorCode, String)? {
+        guard !topic.assignments.isEmpty else { return nil }
+        if topic.replicationFactor != -1 {
+            return (.invalidRequest, "A manual partition assignment was specified, but replication factor was not set to -1.")
+        }
+        if topic.numPartitions != -1 {
+            return (.invalidRequest, "A manual partition assignment was specified, but numPartitions was not set to -1.")
+        }
+        let prefix = "The manual partition assignment includes"
+        var partitions: Set<Int32> = []
+        var replicationFactor: Int?
+        for assignment in topic.assignments {
+            guard partitions.insert(assignment.partitionIndex).inserted else {
+                return (.invalidReplicaAssignment, "Found multiple manual partition assignments for partition \(assignment.partitionIndex)")
+            }
+            if assignment.brokerIds.isEmpty { return (.invalidReplicaAssignment, "\(prefix) an empty replica list.") }
+            var previous: Int32?
+            for brokerId in assignment.brokerIds.sorted() {
+                if brokerId != nodeId {
+                    return (.invalidReplicaAssignment, "\(prefix) broker \(brokerId), but no such broker is registered.")
+                }
+                if brokerId == previous { return (.invalidReplicaAssignment, "\(prefix) the broker \(brokerId) more than once.") }
+                previous = brokerId
+            }
+            if let replicationFactor, replicationFactor != assignment.brokerIds.count {
+                return (
+                    .invalidReplicaAssignment,
+                    "\(prefix) a partition with \(assignment.brokerIds.count) replica(s), but this is not consistent with previous partitions, which have \(replicationFactor) replica(s)."
+                )
+            }
+            replicationFactor = assignment.brokerIds.count
+        }
+        if partitions != Set(0..<Int32(partitions.count)) {
+            return (.invalidReplicaAssignment, "partitions should be a consecutive 0-based integer sequence")
+        }
+        return nil
     }
 }
