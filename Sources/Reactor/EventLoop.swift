@@ -28,7 +28,6 @@ public final class EventLoop: @unchecked Sendable {
     // `tasks` is guarded by its Mutex.
     public let name: String
     let configuration: ReactorConfiguration
-    let handlerFactory: any ConnectionHandlerFactory
     private let epoll: Int32
     private let wakeDescriptor: Int32
     /// Tasks, and whether the loop has ended (then new tasks are dropped, not leaked).
@@ -48,10 +47,9 @@ public final class EventLoop: @unchecked Sendable {
     private static let readEvents: EpollEvents = [.readable, .peerClosed, .edgeTriggered]
     private static let writeEvents: EpollEvents = readEvents.union(.writable)
 
-    public init(name: String, configuration: ReactorConfiguration, handlerFactory: any ConnectionHandlerFactory) throws(SystemCallError) {
+    public init(name: String, configuration: ReactorConfiguration) throws(SystemCallError) {
         self.name = name
         self.configuration = configuration
-        self.handlerFactory = handlerFactory
         let epoll = try System.epollCreate()
         let wake: Int32
         do {
@@ -198,8 +196,9 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Connections
 
-    /// Takes ownership of an accepted socket. Loop thread only.
-    func adopt(descriptor: Int32, peer: SocketAddress?) {
+    /// Takes ownership of a socket accepted on a listener whose connections `factory` serves
+    /// (their handler and their framing). Loop thread only.
+    func adopt(descriptor: Int32, peer: SocketAddress?, factory: any ConnectionHandlerFactory) {
         preconditionInEventLoop()
         if draining {
             System.close(descriptor)
@@ -209,9 +208,9 @@ public final class EventLoop: @unchecked Sendable {
         nextGeneration = nextGeneration == UInt32.max ? 1 : nextGeneration + 1
         let info = ConnectionInfo(id: id, peer: peer, local: try? System.localAddress(descriptor), eventLoop: self)
         let connection = Connection(
-            id: id, peer: peer, handler: handlerFactory.makeHandler(for: info),
+            id: id, peer: peer, handler: factory.makeHandler(for: info),
             transport: PlainSocketTransport(descriptor: descriptor),
-            framing: handlerFactory.makeFraming(
+            framing: factory.makeFraming(
                 maximumFrameSize: configuration.maximumFrameSize,
                 largeFrameThreshold: scratch.count),
             now: System.monotonicNanoseconds())

@@ -35,6 +35,8 @@ public final class Server: @unchecked Sendable {
     /// The addresses actually bound (port 0 resolved), in `listenAddresses` order.
     public private(set) var boundAddresses: [SocketAddress] = []
     private var listeners: [Int32] = []
+    /// What serves each listener's connections, in `listeners` order.
+    private let handlerFactories: [any ConnectionHandlerFactory]
     private let epoll: Int32
     private let shutdownEvent: Int32
     private var signalDescriptor: Int32 = -1
@@ -47,18 +49,32 @@ public final class Server: @unchecked Sendable {
     private static let shutdownData: UInt64 = .max
     private static let signalData: UInt64 = .max - 1
 
-    public init(
+    /// One kind of connection on every listen address.
+    public convenience init(
         configuration: ServerConfiguration, handlerFactory: any ConnectionHandlerFactory,
         log: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(SystemCallError) {
+        try self.init(
+            configuration: configuration,
+            handlerFactories: Array(repeating: handlerFactory, count: configuration.listenAddresses.count), log: log)
+    }
+
+    /// A handler factory per listen address, in order: each listener brings its own handlers
+    /// and its own framing (Kafka's length prefix, HTTP's lines) to the same event loops.
+    public init(
+        configuration: ServerConfiguration, handlerFactories: [any ConnectionHandlerFactory],
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws(SystemCallError) {
+        precondition(handlerFactories.count == configuration.listenAddresses.count, "one handler factory per listen address")
         self.configuration = configuration
+        self.handlerFactories = handlerFactories
         self.log = log
         // A write to a peer that reset its connection raises SIGPIPE, whose default action
         // ends the process; sendfile has no MSG_NOSIGNAL, so ignore it process-wide.
         System.ignoreBrokenPipeSignal()
         var loops: [EventLoop] = []
         for index in 0..<max(1, configuration.eventLoopCount) {
-            loops.append(try EventLoop(name: "swiftlet-io-\(index)", configuration: configuration.reactor, handlerFactory: handlerFactory))
+            loops.append(try EventLoop(name: "swiftlet-io-\(index)", configuration: configuration.reactor))
         }
         eventLoops = loops
         epoll = try System.epollCreate()
@@ -204,7 +220,7 @@ public final class Server: @unchecked Sendable {
 
     @discardableResult
     private func acceptAll() -> AcceptOutcome {
-        for listener in listeners {
+        for (listener, factory) in zip(listeners, handlerFactories) {
             while true {
                 let result: IOResult<(descriptor: Int32, peer: SocketAddress?)>
                 do {
@@ -226,7 +242,7 @@ public final class Server: @unchecked Sendable {
                 let loop = eventLoops[nextLoop % eventLoops.count]
                 nextLoop &+= 1
                 acceptedCount.add(1, ordering: .relaxed)
-                loop.execute { loop.adopt(descriptor: descriptor, peer: peer) }
+                loop.execute { loop.adopt(descriptor: descriptor, peer: peer, factory: factory) }
             }
         }
         return .drained

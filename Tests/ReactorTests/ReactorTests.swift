@@ -317,6 +317,24 @@ import Testing
         #expect(try System.directoryEntries("/proc/self/task").count <= threadsBefore)
     }
 
+    @Test func eachListenerBringsItsOwnFraming() throws {
+        var configuration = ServerConfiguration(listenAddresses: [SocketAddress("127.0.0.1:0")!, SocketAddress("127.0.0.1:0")!])
+        configuration.eventLoopCount = 1
+        let server = try Server(configuration: configuration, handlerFactories: [ScrambledEchoFactory(), LineEchoFactory()])
+        try server.start()
+        defer {
+            server.shutdown()
+            server.waitUntilStopped()
+        }
+        // Kafka's length prefix on the first listener, lines on the second, on one event loop.
+        let kafka = try TestClient(server.boundAddresses[0])
+        try kafka.sendFrame([0, 1, 2])
+        #expect(try kafka.readFrame() == [2, 1, 0])
+        let lines = try TestClient(server.boundAddresses[1])
+        try lines.send(Array("abc\nxy\n".utf8))
+        #expect(try lines.read(exactly: 7).map { String(decoding: $0, as: UTF8.self) } == "cba\nyx\n")
+    }
+
     @Test func shutdownHonoursCloseAnswersAndLeavesParkedFramesUnhandled() throws {
         let holder = HeldRequests()
         var configuration = ServerConfiguration(listenAddresses: [SocketAddress("127.0.0.1:0")!])

@@ -111,3 +111,30 @@ final class ClosedCounter: ConnectionHandlerFactory, @unchecked Sendable {
         func connectionClosed() { owner.count.add(1, ordering: .relaxed) }
     }
 }
+
+/// A framing of its own, to show that each listener brings one: frames are lines, and a
+/// response goes out as it is (the handler ends it with a newline).
+struct LineFraming: Framing {
+    private var pending: [UInt8] = []
+
+    mutating func append(_ bytes: UnsafeRawBufferPointer, to frames: inout [[UInt8]]) throws(FramingError) {
+        pending.append(contentsOf: bytes)
+        while let end = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            frames.append(Array(pending[..<end]))
+            pending.removeSubrange(...end)
+        }
+    }
+
+    func responsePrefix(size: Int) throws(FramingError) -> [UInt8] { [] }
+}
+
+/// Echoes each line reversed, on line framing.
+struct LineEchoFactory: ConnectionHandlerFactory {
+    func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler { LineEcho() }
+    func makeFraming(maximumFrameSize: Int, largeFrameThreshold: Int) -> any Framing { LineFraming() }
+
+    final class LineEcho: ConnectionHandler {
+        func received(frame: [UInt8], responder: Responder) { responder.respond(frame.reversed() + [UInt8(ascii: "\n")]) }
+        func connectionClosed() {}
+    }
+}
