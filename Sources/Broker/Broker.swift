@@ -7,6 +7,7 @@ import KafkaProtocol
 import KafkaWire
 import LogStorage
 import Reactor
+import Synchronization
 import SystemCalls
 
 public final class Broker: Sendable {
@@ -18,6 +19,8 @@ public final class Broker: Sendable {
     public let topics: TopicRegistry
     let scramCredentials: ScramCredentialStore
     let fetchWaiters = FetchWaiters()
+    /// Set once a graceful shutdown begins: nothing waits any more.
+    private let shutdownBegan = Atomic(false)
     let fetchSessions = FetchSessionCache()
     let producerIds: ProducerIds
     public let groups: GroupCoordinator
@@ -249,6 +252,7 @@ public final class Broker: Sendable {
         server.reactor.maximumFrameSize = configuration.socketRequestMaxBytes
         server.reactor.idleTimeoutMilliseconds = configuration.connectionsMaxIdleMilliseconds
         server.handlesSignals = handlesSignals
+        server.shutdownBegins = { [weak self] in self?.beginShutdown() }
         let reactor = try Server(configuration: server, handlerFactory: KafkaConnectionFactory(broker: self), log: log)
         try reactor.start()
         try logs.startBackgroundWork(
@@ -270,6 +274,18 @@ public final class Broker: Sendable {
         coordinatorTicker = ticker
         tickerLock.unlock()
         return reactor
+    }
+
+    var isShuttingDown: Bool { shutdownBegan.load(ordering: .acquiring) }
+
+    /// When a graceful shutdown begins, before the event loops drain: parked fetches are
+    /// answered with what there is and members waiting at a group barrier get
+    /// NOT_COORDINATOR, so that stopping takes the time to flush, not max_wait_ms or a
+    /// rebalance timeout. Kafka's clients retry both against the restarted broker.
+    public func beginShutdown() {
+        shutdownBegan.store(true, ordering: .releasing)
+        fetchWaiters.wakeAll()
+        groups.releaseWaitingMembers()
     }
 
     /// Flushes the logs and writes the clean-shutdown marker.

@@ -36,6 +36,17 @@ final class FetchWaiters: Sendable {
         }
     }
 
+    /// Wakes every parked fetch (shutdown), each on its own loop.
+    func wakeAll() {
+        let waiters = state.withLock { state in
+            defer { state.byPartition = [:] }
+            return state.byPartition.values.joined()
+        }
+        // A fetch parked on several partitions is woken once.
+        var woken: Set<UInt64> = []
+        for waiter in waiters where woken.insert(waiter.id).inserted { waiter.loop.execute(waiter.wake) }
+    }
+
     /// Wakes everything parked on `partition`, each on its own loop.
     func wake(_ partition: TopicPartition) {
         let waiters = state.withLock { $0.byPartition.removeValue(forKey: partition) } ?? []

@@ -362,6 +362,26 @@ extension GroupCoordinator {
         }
     }
 
+    // MARK: Shutdown
+
+    /// Answers every JoinGroup and SyncGroup waiting at a barrier with NOT_COORDINATOR, as a
+    /// broker that stops hosting its groups answers them, so that a shutdown does not wait out
+    /// rebalance timeouts: clients look for the coordinator again and rejoin there. The groups
+    /// are left as they are; what they committed is in the log.
+    public func releaseWaitingMembers() {
+        for slot in allSlots {
+            _ = withSlot(slot.groupId, create: false) { slot, _, deliveries in
+                for member in slot.classic?.orderedMembers ?? [] {
+                    let memberId = member.memberId
+                    if let waiting = member.awaitingJoin { deliveries.add { waiting(.failed(.notCoordinator, memberId: memberId)) } }
+                    if let waiting = member.awaitingSync { deliveries.add { waiting(SyncGroupOutcome(error: .notCoordinator)) } }
+                    member.awaitingJoin = nil
+                    member.awaitingSync = nil
+                }
+            }
+        }
+    }
+
     // MARK: Expiry
 
     func expireClassic(_ group: ClassicGroup, slot: GroupSlot, now: Int64, deliveries: inout Deliveries) {

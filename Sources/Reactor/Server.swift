@@ -21,6 +21,9 @@ public struct ServerConfiguration: Sendable {
     public var socketReceiveBufferBytes: Int32?
     /// How long accepting pauses when the process is out of file descriptors.
     public var acceptBackoffMilliseconds: Int32 = 100
+    /// Runs on the acceptor thread when a graceful shutdown begins, before the event loops
+    /// drain: what holds requests back (long polls, barriers) lets go of them here.
+    public var shutdownBegins: (@Sendable () -> Void)?
 
     public init(listenAddresses: [SocketAddress]) {
         self.listenAddresses = listenAddresses
@@ -259,6 +262,7 @@ public final class Server: @unchecked Sendable {
     }
 
     private func beginShutdown() {
+        configuration.shutdownBegins?()
         for descriptor in listeners {
             try? System.epollRemove(epoll, descriptor)
             System.close(descriptor)

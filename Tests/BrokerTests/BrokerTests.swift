@@ -98,6 +98,26 @@ import Testing
         }
     }
 
+    @Test func aShutdownAnswersParkedFetchesAtOnce() throws {
+        try withBroker { broker, address in
+            let client = try KafkaTestClient(address)
+            _ = try client.send(MetadataRequest(topics: [.init(name: "idle")], allowAutoTopicCreation: true), version: 12)
+            let fetch = FetchRequest(
+                maxWaitMs: 60_000, minBytes: 1, maxBytes: 1 << 20,
+                topics: [.init(topic: "idle", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)])])
+            try client.sendOnly(fetch, version: 12)
+            #expect(throws: (any Error).self) { try client.connection.readFrame(timeoutMilliseconds: 200) }  // parked
+            broker.beginShutdown()
+            // Well before the 60 s max_wait_ms.
+            let frame = try #require(try client.connection.readFrame(timeoutMilliseconds: 5_000))
+            let (_, response) = try RequestCodec.decodeResponse(FetchResponse.self, frame: frame, version: 12)
+            #expect(response.responses[0].partitions[0].errorCode == 0 && response.responses[0].partitions[0].records?.count == 0)
+            // A fetch that arrives once the shutdown began does not park either.
+            let again = try client.send(fetch, version: 12)
+            #expect(again.responses[0].partitions[0].errorCode == 0)
+        }
+    }
+
     @Test func acksZeroGetsNoResponseAndAFailureClosesTheConnection() throws {
         try withBroker { _, address in
             let client = try KafkaTestClient(address)

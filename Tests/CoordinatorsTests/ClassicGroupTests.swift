@@ -57,6 +57,25 @@ import Testing
         #expect(followerSync.result?.assignment == [2])
     }
 
+    @Test func aShutdownReleasesMembersWaitingAtABarrier() throws {
+        let harness = Harness()
+        let (first, generation) = try stableSingleMember(harness)
+        let secondJoin = harness.join()
+        #expect(secondJoin.result == nil)  // parked until the first member rejoins
+        // Another group, its follower waiting in SyncGroup for the leader's assignment.
+        let leader = try #require(harness.join("h").result)
+        let followerJoin = harness.join("h")
+        _ = harness.join("h", memberId: leader.memberId)
+        let follower = try #require(followerJoin.result)
+        let followerSync = harness.sync("h", generation: follower.generationId, memberId: follower.memberId)
+        #expect(followerSync.result == nil)
+        harness.coordinator.releaseWaitingMembers()
+        #expect(secondJoin.result?.error == .notCoordinator)
+        #expect(followerSync.result?.error == .notCoordinator)
+        // The groups are left as they were: the first member is still in its generation.
+        #expect(harness.heartbeat(generation: generation, memberId: first) == .rebalanceInProgress)
+    }
+
     @Test func aSilentMemberIsExpiredAfterItsSessionTimeout() throws {
         let harness = Harness()
         let (first, _) = try stableSingleMember(harness)

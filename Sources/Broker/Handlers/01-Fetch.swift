@@ -72,7 +72,8 @@ final class FetchOperation: @unchecked Sendable {
         let results = plan.targets.map(read)
         let bytes = results.reduce(0) { $0 + ($1.region?.length ?? 0) }
         let hasError = results.contains { $0.data.errorCode != 0 }
-        if final || hasError || bytes >= Int(max(request.minBytes, 1)) {
+        // A shutdown answers with what there is, rather than keep the broker waiting.
+        if final || hasError || bytes >= Int(max(request.minBytes, 1)) || context.broker.isShuttingDown {
             finish(results)
             return
         }
@@ -85,6 +86,8 @@ final class FetchOperation: @unchecked Sendable {
                 timer = nil
                 attempt(final: true)
             }
+            // A shutdown that began after the check above woke the fetches parked before this one.
+            if context.broker.isShuttingDown { attempt(final: true) }
         }
     }
 

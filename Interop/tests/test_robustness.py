@@ -1,0 +1,72 @@
+"""Robustness as an operator sees it: how long a SIGTERM takes with clients waiting on the
+broker, and that nothing acknowledged is lost across it."""
+
+import os
+import signal
+import tempfile
+import threading
+import time
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from conftest import RunningBroker
+from support import create_topics, unique, wait_until
+
+
+def test_sigterm_does_not_wait_for_long_polls_or_group_barriers():
+    with tempfile.TemporaryDirectory() as directory:
+        broker = RunningBroker(os.path.join(directory, "data")).start()
+        topic, group = unique("stopping"), unique("barrier")
+        create_topics(broker, {topic: 2})
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+        for index in range(100):
+            producer.send(topic, str(index).encode(), partition=index % 2)
+        producer.flush(10)
+        producer.close()
+        # A consumer long-polling for more than there is: each Fetch waits its full 25 s.
+        poller = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="latest",
+                               fetch_min_bytes=10_000_000, fetch_max_wait_ms=25_000)
+        poller.poll(timeout_ms=1_000)
+        # A group member that stops polling once assigned, and a second member whose JoinGroup
+        # then waits at the barrier for the first one's rebalance timeout (300 s).
+        first = KafkaConsumer(topic, group_id=group, bootstrap_servers=broker.bootstrap)
+        wait_until(lambda: first.poll(timeout_ms=200) is not None and first.assignment(), 20, lambda: "first member assigned")
+        joined = threading.Event()
+        second_errors = []
+
+        def join_second():
+            second = KafkaConsumer(topic, group_id=group, bootstrap_servers=broker.bootstrap)
+            joined.set()
+            try:
+                second.poll(timeout_ms=20_000)
+            except Exception as error:  # the broker goes away under it
+                second_errors.append(error)
+            finally:
+                second.close(autocommit=False)
+
+        thread = threading.Thread(target=join_second, daemon=True)
+        thread.start()
+        joined.wait(10)
+        time.sleep(1.5)  # the second JoinGroup is parked by now; the fetches too
+        start = time.monotonic()
+        broker.process.send_signal(signal.SIGTERM)
+        code = broker.process.wait(timeout=60)
+        elapsed = time.monotonic() - start
+        print(f"SIGTERM to exit with a 25 s long poll and a parked JoinGroup: {elapsed:.3f} s")
+        assert code == 0, broker.log()
+        # Before, the shutdown waited out the long polls and the barrier (30 s grace period).
+        assert elapsed < 5, f"SIGTERM took {elapsed:.1f} s:\n{broker.log()}"
+        for client in (poller, first):
+            client.close(autocommit=False)
+        thread.join(30)
+        # Every acknowledged record is there after the restart.
+        restarted = RunningBroker(os.path.join(directory, "data")).start()
+        try:
+            reader = KafkaConsumer(bootstrap_servers=restarted.bootstrap, auto_offset_reset="earliest",
+                                   consumer_timeout_ms=5_000)
+            reader.assign([TopicPartition(topic, 0), TopicPartition(topic, 1)])
+            values = sorted(int(message.value) for message in reader)
+            reader.close()
+            assert values == list(range(100))
+        finally:
+            assert restarted.stop() == 0
