@@ -3,13 +3,14 @@ broker, and that nothing acknowledged is lost across it."""
 
 import os
 import signal
+import subprocess
 import tempfile
 import threading
 import time
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from conftest import RunningBroker
+from conftest import RunningBroker, free_port, swiftlet_binary
 from support import create_topics, unique, wait_until
 
 
@@ -70,3 +71,39 @@ def test_sigterm_does_not_wait_for_long_polls_or_group_barriers():
             assert values == list(range(100))
         finally:
             assert restarted.stop() == 0
+
+
+def test_meta_properties_of_another_node_or_unreadable_is_refused(broker_factory):
+    # The binary writes meta.properties on the first start; a start with another node id,
+    # another cluster id, or a damaged file exits 64 with Kafka's message naming the file,
+    # and the file is left as it was (before, a damaged one was replaced by a new cluster id).
+    first = broker_factory().start()
+    assert first.stop() == 0
+    path = os.path.join(first.data_dir, "meta.properties")
+    with open(path) as file:
+        stored = file.read()
+    cluster_id = dict(line.split("=", 1) for line in stored.split()).get("cluster.id")
+
+    def refused(extra_args):
+        run = subprocess.run([swiftlet_binary(), "--listen", f"127.0.0.1:{free_port()}", "--data-dir", first.data_dir,
+                              *extra_args], capture_output=True, text=True, timeout=30)
+        return run.returncode, run.stderr
+
+    code, stderr = refused(["--node-id", "2"])
+    assert code == 64
+    assert f"Stored node id 1 doesn't match previous node id 2 in {path}" in stderr
+    code, stderr = refused(["--cluster-id", "someone-else"])
+    assert code == 64
+    assert f"Invalid cluster.id in: {path}. Expected someone-else, but read {cluster_id}" in stderr
+    for damaged in ("", "\x00\x01 not a properties file"):
+        with open(path, "w") as file:
+            file.write(damaged)
+        code, stderr = refused([])
+        assert code == 64 and f"No readable meta.properties files found: {path}" in stderr
+        with open(path) as file:
+            assert file.read() == damaged
+    # Put back, the directory starts again as the same cluster.
+    with open(path, "w") as file:
+        file.write(stored)
+    again = broker_factory().start()
+    assert again.stop() == 0

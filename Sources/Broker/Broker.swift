@@ -44,6 +44,8 @@ public final class Broker: Sendable {
         self.log = log
         if let directory = configuration.dataDirectory { try System.makeDirectory(directory) }
         logDirectory = try configuration.dataDirectory.map { try System.canonicalPath($0) }
+        // Before anything else in the directory is read: it may belong to another broker.
+        clusterId = try Self.loadClusterId(configuration)
         topics = try TopicRegistry(dataDirectory: configuration.dataDirectory)
         producerIds = ProducerIds(dataDirectory: configuration.dataDirectory)
         scramCredentials = try ScramCredentialStore(dataDirectory: configuration.dataDirectory)
@@ -56,7 +58,6 @@ public final class Broker: Sendable {
                 return (try? TopicConfigs.apply(overrides, to: defaults).get()) ?? defaults
             }, flushPolicy: configuration.flushPolicy)
         for event in logs.recoveryEvents { log("recovery: \(event)") }
-        clusterId = try Self.loadClusterId(configuration)
         adminWork = try WorkQueue(name: "swiftlet-admin")
         offsetsTopic = InternalTopicLog(name: OffsetsTopic.name, logs: logs, topics: topics, log: log)
         transactionTopic = InternalTopicLog(name: TransactionCoordinator.stateTopic, logs: logs, topics: topics, log: log)
@@ -109,21 +110,31 @@ public final class Broker: Sendable {
     }
 
     /// The cluster id: given, or the one stored in meta.properties, or a new one stored there.
+    /// The cluster id from the data directory's meta.properties, checked against this start's
+    /// settings; a new directory gets one (the configured id, or a new one).
     private static func loadClusterId(_ configuration: BrokerConfiguration) throws -> String {
         guard let directory = configuration.dataDirectory else { return configuration.clusterId ?? Uuid.random().base64 }
-        let path = directory + "/meta.properties"
-        if let text = try? String(contentsOfFile: path, encoding: .utf8),
-            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cluster.id=") })
-        {
-            let stored = String(line.dropFirst("cluster.id=".count))
-            if let wanted = configuration.clusterId, wanted != stored {
-                throw BrokerError.clusterIdMismatch(stored: stored, configured: wanted)
-            }
-            return stored
+        let path = directory + "/" + MetaProperties.fileName
+        let bytes: [UInt8]?
+        do {
+            bytes = try System.readFileIfPresent(path)
+        } catch {
+            throw BrokerError.metaProperties(MetaPropertiesError.unreadable("\(error)").message(path: path))
         }
-        let id = configuration.clusterId ?? Uuid.random().base64
-        try "version=1\ncluster.id=\(id)\nnode.id=\(configuration.nodeId)\n".write(toFile: path, atomically: true, encoding: .utf8)
-        return id
+        guard let bytes else {
+            let created = MetaProperties(clusterId: configuration.clusterId ?? Uuid.random().base64, nodeId: configuration.nodeId)
+            try System.replaceFile(path, with: Array(created.text.utf8))
+            return created.clusterId
+        }
+        let stored: MetaProperties
+        switch MetaProperties.parse(String(decoding: bytes, as: UTF8.self)) {
+        case .success(let parsed): stored = parsed
+        case .failure(let error): throw BrokerError.metaProperties(error.message(path: path))
+        }
+        if let error = stored.verify(clusterId: configuration.clusterId, nodeId: configuration.nodeId) {
+            throw BrokerError.metaProperties(error.message(path: path))
+        }
+        return stored.clusterId
     }
 
     func attachWaiters(to partition: PartitionLog) {
@@ -301,14 +312,15 @@ public final class Broker: Sendable {
 }
 
 public enum BrokerError: Error, CustomStringConvertible {
-    case clusterIdMismatch(stored: String, configured: String)
+    /// The data directory's meta.properties refuses this start (another cluster or node, or a
+    /// file that does not read): a configuration error, as Kafka reports it.
+    case metaProperties(String)
     case topicExists(String)
     case unknownTopic(String)
 
     public var description: String {
         switch self {
-        case .clusterIdMismatch(let stored, let configured):
-            return "the data directory belongs to cluster \(stored), not \(configured)"
+        case .metaProperties(let message): return message
         case .topicExists(let name): return "topic \(name) already exists"
         case .unknownTopic(let name): return "topic \(name) does not exist"
         }

@@ -110,6 +110,10 @@ struct Serve: ParsableCommand {
         let broker: Broker
         do {
             broker = try Broker(configuration: settings, log: { logger.info($0) })
+        } catch BrokerError.metaProperties(let message) {
+            // The data directory belongs to another cluster or node: the settings are wrong.
+            logger.error("cannot start: \(message)")
+            throw ExitCode(64)
         } catch {
             logger.error("cannot start: \(error)")
             throw ExitCode(2)
