@@ -31,6 +31,10 @@ final class Connection {
     /// flush drained the output again): taken by its loop instead of recursing.
     var resume = ResumeState.idle
     var lastActivity: UInt64
+    /// Requests handed over in this turn (ReactorConfiguration.maximumRequestsPerTurn), and
+    /// whether the connection waits for another turn.
+    var requestsThisTurn = 0
+    var hasTurnQueued = false
 
     enum ResumeState {
         case idle

@@ -16,6 +16,10 @@ public struct ReactorConfiguration: Sendable {
     public var outputLowWaterMark = 1024 * 1024
     /// Reading also stops while this many requests wait for their responses.
     public var maximumInFlightRequests: UInt64 = 1_000
+    /// Requests one connection hands over per turn: past it, the rest wait for its next
+    /// turn, after every other busy connection's, so one client's pipeline never keeps a
+    /// newcomer waiting (Kafka goes further: one request per connection at a time).
+    public var maximumRequestsPerTurn = 16
     /// How long a graceful shutdown waits for in-flight requests and queued responses.
     public var shutdownGracePeriodMilliseconds = 30_000
 
@@ -42,6 +46,10 @@ public final class EventLoop: @unchecked Sendable {
     private var draining = false
     /// Read scratch space shared by this loop's connections.
     private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Connections with work left when their turn ended (frames past the per-turn limit, or
+    /// bytes not read yet), served in order after each epoll wait, which does not block
+    /// while any are waiting.
+    private var waitingTurns: [Connection] = []
 
     private static let wakeData = UInt64.max
     private static let readEvents: EpollEvents = [.readable, .peerClosed, .edgeTriggered]
@@ -158,12 +166,14 @@ public final class EventLoop: @unchecked Sendable {
             // One at a time: a callback may cancel another timer due in the same tick.
             while let callback = timers.popDue(now: now) { callback() }
             runTasks()
+            serveWaitingTurns()
         }
         for connection in Array(connections.values) { close(connection) }
         // Timers and tasks capture the loop; dropping them breaks the cycle so it can deinit.
         // Sockets handed over but not yet adopted are closed by running those tasks (adopt
         // closes while draining).
         timers = TimerQueue()
+        waitingTurns = []
         let leftover = tasks.withLock { state -> [@Sendable () -> Void] in
             state.closed = true
             defer { state.queue.removeAll() }
@@ -178,7 +188,7 @@ public final class EventLoop: @unchecked Sendable {
     public var hasStopped: Bool { stopped.load(ordering: .acquiring) }
 
     private func nextTimeout() -> Int32 {
-        if !tasks.withLock({ $0.queue.isEmpty }) { return 0 }
+        if !waitingTurns.isEmpty || !tasks.withLock({ $0.queue.isEmpty }) { return 0 }
         guard let deadline = timers.nextDeadline() else { return -1 }
         let now = System.monotonicNanoseconds()
         if deadline <= now { return 0 }
@@ -229,6 +239,7 @@ public final class EventLoop: @unchecked Sendable {
     private func handleEvent(_ events: EpollEvents, id: ConnectionID) {
         // A stale event for a closed connection whose fd was reused: the generation differs.
         guard let connection = connections[id.descriptor], connection.id == id else { return }
+        connection.requestsThisTurn = 0
         if events.contains(.writable) {
             flush(connection)
         }
@@ -247,8 +258,9 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func readAvailable(_ connection: Connection) {
-        if !connection.state.isReading {
+        if !connection.state.isReading || connection.hasParkedFrames || turnIsOver(connection) {
             connection.mayHaveUnreadData = true
+            if connection.state.isReading { queueTurn(connection) }
             return
         }
         connection.mayHaveUnreadData = false
@@ -275,8 +287,10 @@ public final class EventLoop: @unchecked Sendable {
             }
             connection.lastActivity = System.monotonicNanoseconds()
             consume(count, from: connection)
-            if !connection.state.isReading {
+            if !connection.state.isReading || connection.hasParkedFrames || turnIsOver(connection) {
+                // Not read to EAGAIN: edge-triggered, no new event would come for these bytes.
                 connection.mayHaveUnreadData = true
+                if connection.state.isReading { queueTurn(connection) }
                 return
             }
             // A short read drained the socket (epoll(7): for stream sockets that is as good
@@ -307,8 +321,9 @@ public final class EventLoop: @unchecked Sendable {
     private func deliver(_ frames: [[UInt8]], to connection: Connection) {
         for frame in frames {
             guard connection.state.acceptsRequests else { return }
-            if connection.state == .readingPaused || connection.hasParkedFrames {
+            if connection.state == .readingPaused || connection.hasParkedFrames || turnIsOver(connection) {
                 connection.parkedFrames.append(frame)
+                if connection.state.isReading { queueTurn(connection) }
                 continue
             }
             handOver(frame, to: connection)
@@ -318,6 +333,7 @@ public final class EventLoop: @unchecked Sendable {
 
     private func handOver(_ frame: [UInt8], to connection: Connection) {
         let sequence = connection.responses.register()
+        connection.requestsThisTurn += 1
         connection.handler.received(frame: frame, responder: Responder(eventLoop: self, connection: connection.id, sequence: sequence))
     }
 
@@ -338,7 +354,7 @@ public final class EventLoop: @unchecked Sendable {
 
     private func resumeOnce(_ connection: Connection) {
         connection.handlingReadBatch = true
-        while connection.hasParkedFrames, connection.state.isReading {
+        while connection.hasParkedFrames, connection.state.isReading, !turnIsOver(connection) {
             let frame = connection.parkedFrames[connection.parkedHead]
             connection.parkedFrames[connection.parkedHead] = []
             connection.parkedHead += 1
@@ -351,10 +367,39 @@ public final class EventLoop: @unchecked Sendable {
         }
         connection.handlingReadBatch = false
         if connection.isClosed { return }
-        if connection.state.isReading && connection.mayHaveUnreadData {
+        if connection.state.isReading && connection.mayHaveUnreadData && !connection.hasParkedFrames && !turnIsOver(connection) {
             readAvailable(connection)
-        } else {
-            flush(connection)
+            return
+        }
+        // The turn ended with frames parked or bytes unread: another comes after the others'.
+        if connection.state.isReading && (connection.hasParkedFrames || connection.mayHaveUnreadData) { queueTurn(connection) }
+        flush(connection)
+    }
+
+    // MARK: Turns
+
+    private func turnIsOver(_ connection: Connection) -> Bool {
+        connection.requestsThisTurn >= configuration.maximumRequestsPerTurn
+    }
+
+    /// Gives `connection` another turn after the others waiting for one.
+    private func queueTurn(_ connection: Connection) {
+        guard !connection.hasTurnQueued else { return }
+        connection.hasTurnQueued = true
+        waitingTurns.append(connection)
+    }
+
+    /// One more turn for each connection that had work left: its parked frames, then its
+    /// socket, up to the per-turn limit again. Turns queued meanwhile wait for the next round,
+    /// after the next epoll wait, so that newcomers and timers get theirs in between.
+    private func serveWaitingTurns() {
+        guard !waitingTurns.isEmpty else { return }
+        var round: [Connection] = []
+        swap(&round, &waitingTurns)
+        for connection in round {
+            connection.hasTurnQueued = false
+            connection.requestsThisTurn = 0
+            if connection.state.isReading { resumeReading(connection) }
         }
     }
 

@@ -198,6 +198,32 @@ import Testing
         }
     }
 
+    @Test func aPipeliningConnectionTakesTurnsWithTheOthers() throws {
+        let recorder = ArrivalRecorder()
+        try withServer(loops: 1, configure: { $0.reactor.maximumInFlightRequests = 100_000 }, handler: recorder) { server, address in
+            let busy = try TestClient(address)
+            let newcomer = try TestClient(address)
+            for client in [busy, newcomer] {
+                try client.sendFrame([0])
+                #expect(try client.readFrame() == [])
+            }
+            // The loop holds still while both write, so one epoll wait reports both: 2,000
+            // requests in one read of the first, then one of the second.
+            let gate = ResultBox<Bool>()
+            server.eventLoops[0].execute { _ = gate.wait() }
+            try busy.send((0..<2_000).flatMap { _ in TestClient.frame([1]) })
+            try newcomer.sendFrame([2])
+            gate.set(true)
+            #expect(try newcomer.readFrame() == [])
+            for _ in 0..<2_000 { #expect(try busy.readFrame() == []) }
+            // The newcomer's request went in after one turn of the busy connection's, not after
+            // all 2,000 of them.
+            let order = recorder.order.withLock { Array($0.dropFirst(2)) }
+            #expect(order.count == 2_001)
+            #expect(order.firstIndex(of: 2).map { $0 <= 16 } == true, "\(order.firstIndex(of: 2) ?? -1)")  // the default turn
+        }
+    }
+
     @Test func inFlightLimitStopsReading() throws {
         let holder = HeldRequests()
         try withServer(loops: 1, configure: { $0.reactor.maximumInFlightRequests = 10 }, handler: holder) { _, address in

@@ -138,3 +138,21 @@ struct LineEchoFactory: ConnectionHandlerFactory {
         func connectionClosed() {}
     }
 }
+
+/// Answers every frame at once with an empty response, and records each frame's first byte
+/// in the order the loop handed them over.
+final class ArrivalRecorder: ConnectionHandlerFactory, @unchecked Sendable {
+    let order = Mutex<[UInt8]>([])
+
+    func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler { Recorder(owner: self) }
+
+    final class Recorder: ConnectionHandler {
+        let owner: ArrivalRecorder
+        init(owner: ArrivalRecorder) { self.owner = owner }
+        func received(frame: [UInt8], responder: Responder) {
+            owner.order.withLock { $0.append(frame.first ?? 0) }
+            responder.respond([UInt8]())
+        }
+        func connectionClosed() {}
+    }
+}
