@@ -149,3 +149,15 @@ def test_pipelining_connections_do_not_starve_a_newcomer(broker):
     for connection in floods:
         connection.close()
     assert max(waits) < 1.0, waits
+
+
+def test_a_flood_of_malformed_requests_logs_a_few_lines(broker):
+    # 2,000 connections each sending a request with an unknown api key: each is closed, and
+    # the log says so a few times with a count, not 2,000 times (before, 15 MB for 200k).
+    frame = struct.pack(">i", 10) + struct.pack(">hhih", 0x7FF0, 0, 1, -1)
+    for _ in range(2_000):
+        with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as connection:
+            connection.sendall(frame)
+            assert connection.recv(16) == b""  # closed, unanswered
+    lines = [line for line in broker.log().splitlines() if "closing the connection" in line]
+    assert 1 <= len(lines) <= 20, f"{len(lines)} lines"

@@ -36,6 +36,7 @@ public final class Broker: Sendable {
     /// request type, code spread over the whole binary (about 1 MB more resident at idle).
     var handlers: HandlerRegistry { .standard }
     let log: @Sendable (String) -> Void
+    private let clientProblems = LogRateLimiter(clock: { System.wallClockMilliseconds() })
     /// Where handlers that create or delete files run (ApiHandler.runsOnAdminThread).
     let adminWork: WorkQueue
 
@@ -288,6 +289,11 @@ public final class Broker: Sendable {
     }
 
     var isShuttingDown: Bool { shutdownBegan.load(ordering: .acquiring) }
+
+    /// Logs what a client did wrong, a few lines per kind every 10 s at most.
+    func logClientProblem(_ kind: String, _ message: String) {
+        if let line = clientProblems.admit(kind, message) { log(line) }
+    }
 
     /// When a graceful shutdown begins, before the event loops drain: parked fetches are
     /// answered with what there is and members waiting at a group barrier get

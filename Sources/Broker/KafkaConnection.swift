@@ -35,7 +35,7 @@ final class KafkaConnection: ConnectionHandler {
                 responder.respond(ApiVersionsHandler.unsupportedVersionResponse(header: header, registry: broker.handlers))
                 return
             }
-            broker.log("\(info.peer?.description ?? "client"): \(error); closing the connection")
+            broker.logClientProblem("malformed request", "\(info.peer?.description ?? "client"): \(error); closing the connection")
             responder.closeConnection()
             return
         }
@@ -44,7 +44,8 @@ final class KafkaConnection: ConnectionHandler {
                 responder.respond(ApiVersionsHandler.unsupportedVersionResponse(header: request.header, registry: broker.handlers))
                 return
             }
-            broker.log(
+            broker.logClientProblem(
+                "unserved request",
                 "\(info.peer?.description ?? "client"): \(request.apiKey.name) v\(request.apiVersion) is not served; closing the connection"
             )
             responder.closeConnection()
