@@ -36,7 +36,7 @@ public final class Broker: Sendable {
     /// request type, code spread over the whole binary (about 1 MB more resident at idle).
     var handlers: HandlerRegistry { .standard }
     let log: @Sendable (String) -> Void
-    private let clientProblems = LogRateLimiter(clock: { System.wallClockMilliseconds() })
+    private let clientProblems = LogRateLimiter(clock: { Int64(System.monotonicNanoseconds() / 1_000_000) })
     /// Where handlers that create or delete files run (ApiHandler.runsOnAdminThread).
     let adminWork: WorkQueue
 
@@ -46,7 +46,7 @@ public final class Broker: Sendable {
         if let directory = configuration.dataDirectory { try System.makeDirectory(directory) }
         logDirectory = try configuration.dataDirectory.map { try System.canonicalPath($0) }
         // Before anything else in the directory is read: it may belong to another broker.
-        clusterId = try Self.loadClusterId(configuration)
+        let storedClusterId = try Self.storedClusterId(configuration)
         topics = try TopicRegistry(dataDirectory: configuration.dataDirectory)
         producerIds = ProducerIds(dataDirectory: configuration.dataDirectory)
         scramCredentials = try ScramCredentialStore(dataDirectory: configuration.dataDirectory)
@@ -59,6 +59,9 @@ public final class Broker: Sendable {
                 return (try? TopicConfigs.apply(overrides, to: defaults).get()) ?? defaults
             }, flushPolicy: configuration.flushPolicy)
         for event in logs.recoveryEvents { log("recovery: \(event)") }
+        // A new directory's file is written once the logs hold its lock: a second process
+        // started on it at the same time cannot overwrite it.
+        clusterId = try storedClusterId ?? Self.writeMetaProperties(configuration)
         adminWork = try WorkQueue(name: "swiftlet-admin")
         offsetsTopic = InternalTopicLog(name: OffsetsTopic.name, logs: logs, topics: topics, log: log)
         transactionTopic = InternalTopicLog(name: TransactionCoordinator.stateTopic, logs: logs, topics: topics, log: log)
@@ -113,8 +116,10 @@ public final class Broker: Sendable {
     /// The cluster id: given, or the one stored in meta.properties, or a new one stored there.
     /// The cluster id from the data directory's meta.properties, checked against this start's
     /// settings; a new directory gets one (the configured id, or a new one).
-    private static func loadClusterId(_ configuration: BrokerConfiguration) throws -> String {
-        guard let directory = configuration.dataDirectory else { return configuration.clusterId ?? Uuid.random().base64 }
+    /// The cluster id of the data directory's meta.properties, checked against this start's
+    /// settings; nil for a new directory (or in memory).
+    private static func storedClusterId(_ configuration: BrokerConfiguration) throws -> String? {
+        guard let directory = configuration.dataDirectory else { return nil }
         let path = directory + "/" + MetaProperties.fileName
         let bytes: [UInt8]?
         do {
@@ -122,11 +127,7 @@ public final class Broker: Sendable {
         } catch {
             throw BrokerError.metaProperties(MetaPropertiesError.unreadable("\(error)").message(path: path))
         }
-        guard let bytes else {
-            let created = MetaProperties(clusterId: configuration.clusterId ?? Uuid.random().base64, nodeId: configuration.nodeId)
-            try System.replaceFile(path, with: Array(created.text.utf8))
-            return created.clusterId
-        }
+        guard let bytes else { return nil }
         let stored: MetaProperties
         switch MetaProperties.parse(String(decoding: bytes, as: UTF8.self)) {
         case .success(let parsed): stored = parsed
@@ -136,6 +137,15 @@ public final class Broker: Sendable {
             throw BrokerError.metaProperties(error.message(path: path))
         }
         return stored.clusterId
+    }
+
+    /// A new directory's meta.properties: the configured cluster id, or a new one.
+    private static func writeMetaProperties(_ configuration: BrokerConfiguration) throws -> String {
+        let created = MetaProperties(clusterId: configuration.clusterId ?? Uuid.random().base64, nodeId: configuration.nodeId)
+        if let directory = configuration.dataDirectory {
+            try System.replaceFile(directory + "/" + MetaProperties.fileName, with: Array(created.text.utf8))
+        }
+        return created.clusterId
     }
 
     func attachWaiters(to partition: PartitionLog) {

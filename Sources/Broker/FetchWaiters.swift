@@ -15,12 +15,20 @@ final class FetchWaiters: Sendable {
 
     private let state = Mutex<(next: UInt64, byPartition: [TopicPartition: [Waiter]])>((1, [:]))
 
+    /// Where a fetch of no partition (an incremental fetch with nothing in its session) waits:
+    /// no append wakes it, but a shutdown must find it.
+    private static let noPartition = TopicPartition(topic: "", partition: -1)
+
+    private static func keys(_ partitions: [TopicPartition]) -> [TopicPartition] {
+        partitions.isEmpty ? [noPartition] : partitions
+    }
+
     /// Registers `wake` for each partition; returns an id to cancel with.
     func park(on partitions: [TopicPartition], loop: EventLoop, wake: @escaping @Sendable () -> Void) -> UInt64 {
         state.withLock { state in
             let id = state.next
             state.next += 1
-            for partition in partitions {
+            for partition in Self.keys(partitions) {
                 state.byPartition[partition, default: []].append(Waiter(id: id, loop: loop, wake: wake))
             }
             return id
@@ -29,7 +37,7 @@ final class FetchWaiters: Sendable {
 
     func cancel(_ id: UInt64, partitions: [TopicPartition]) {
         state.withLock { state in
-            for partition in partitions {
+            for partition in Self.keys(partitions) {
                 state.byPartition[partition]?.removeAll { $0.id == id }
                 if state.byPartition[partition]?.isEmpty == true { state.byPartition[partition] = nil }
             }

@@ -11,15 +11,21 @@ struct MetaProperties: Equatable {
     /// The file as Kafka 4.x writes it (version 1: KRaft, node id required).
     var text: String { "version=1\ncluster.id=\(clusterId)\nnode.id=\(nodeId)\n" }
 
-    /// Reads the file's text: `key=value` lines, `#` and `!` comments. Returns why it does not
-    /// read as a meta.properties of version 0 or 1 with a cluster id and a node id.
+    /// Reads the file's text: `key=value` or `key: value` lines, `#` and `!` comments, blanks
+    /// around keys and values. Returns why it does not read as a meta.properties of version 0
+    /// or 1 with a cluster id and a node id.
     static func parse(_ text: String) -> Result<MetaProperties, MetaPropertiesError> {
         var values: [String: String] = [:]
+        let blanks: Set<Character> = [" ", "\t", "\u{0C}"]
         for line in text.split(whereSeparator: \.isNewline) {
-            let trimmed = line.drop { $0 == " " || $0 == "\t" }
+            let trimmed = line.drop { blanks.contains($0) }
             if trimmed.isEmpty || trimmed.first == "#" || trimmed.first == "!" { continue }
-            guard let separator = trimmed.firstIndex(of: "=") else { return .failure(.unreadable("a line without '=': \(trimmed)")) }
-            values[String(trimmed[..<separator])] = String(trimmed[trimmed.index(after: separator)...])
+            guard let separator = trimmed.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
+                return .failure(.unreadable("a line without '=': \(trimmed)"))
+            }
+            let key = trimmed[..<separator].reversed().drop { blanks.contains($0) }.reversed()
+            let value = trimmed[trimmed.index(after: separator)...].drop { blanks.contains($0) }
+            values[String(key)] = String(value.reversed().drop { blanks.contains($0) }.reversed())
         }
         guard let version = values["version"] else { return .failure(.unreadable("no version")) }
         guard version == "0" || version == "1" else { return .failure(.unreadable("unknown version \(version)")) }

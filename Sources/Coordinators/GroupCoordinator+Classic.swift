@@ -20,6 +20,9 @@ extension GroupCoordinator {
         }
         let immediate: JoinGroupOutcome? =
             withSlot(input.groupId, create: input.memberId.isEmpty) { slot, now, deliveries in
+                // Read under the slot's lock: a join either parks before the release sweeps
+                // this slot, or sees that it happened.
+                if stoppedWaiting.load(ordering: .acquiring) { return .failed(.notCoordinator, memberId: input.memberId) }
                 if let consumer = slot.consumer {
                     // Kafka lets classic members into consumer groups (KIP-848 upgrade); not yet here.
                     guard consumer.members.isEmpty else { return .failed(.inconsistentGroupProtocol, memberId: input.memberId) }
@@ -250,6 +253,7 @@ extension GroupCoordinator {
     ) {
         let immediate: SyncGroupOutcome? =
             withSlot(groupId, create: false) { slot, now, deliveries in
+                if stoppedWaiting.load(ordering: .acquiring) { return SyncGroupOutcome(error: .notCoordinator) }
                 guard let group = slot.classic else {
                     return SyncGroupOutcome(error: slot.consumer != nil ? .inconsistentGroupProtocol : .unknownMemberId)
                 }
@@ -367,8 +371,10 @@ extension GroupCoordinator {
     /// Answers every JoinGroup and SyncGroup waiting at a barrier with NOT_COORDINATOR, as a
     /// broker that stops hosting its groups answers them, so that a shutdown does not wait out
     /// rebalance timeouts: clients look for the coordinator again and rejoin there. The groups
-    /// are left as they are; what they committed is in the log.
+    /// are left as they are; what they committed is in the log. Later JoinGroup and SyncGroup
+    /// requests get NOT_COORDINATOR at once.
     public func releaseWaitingMembers() {
+        stoppedWaiting.store(true, ordering: .releasing)
         for slot in allSlots {
             _ = withSlot(slot.groupId, create: false) { slot, _, deliveries in
                 for member in slot.classic?.orderedMembers ?? [] {

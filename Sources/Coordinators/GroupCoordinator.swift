@@ -66,6 +66,8 @@ public final class GroupCoordinator: @unchecked Sendable {
     private var lastOffsetsExpiry: Int64 = 0
     private let writeOrder = Atomic<Int64>(0)
     let regexResolutions = RegexResolutions()
+    /// Set by `releaseWaitingMembers` (shutdown): no request waits at a barrier any more.
+    let stoppedWaiting = Atomic(false)
 
     /// The next position in the order commits are written (and replayed) in.
     func nextWriteOrder() -> Int64 { writeOrder.add(1, ordering: .relaxed).newValue }

@@ -83,6 +83,11 @@ extension PartitionLog {
                 // the log start (DeleteRecords moves it inside a segment).
                 for segment in segments where segment.maxTimestamp >= timestamp && segment.nextOffset > startOffset {
                     var next = try segment.locate(timestamp: timestamp)
+                    // Below the log start: straight to the batch that holds it (the offset index), as
+                    // Kafka looks up max(time index offset, log start), not batch by batch.
+                    if let location = next, location.header.lastOffset < startOffset {
+                        next = try segment.locate(offset: startOffset)
+                    }
                     while let location = next {
                         if location.header.lastOffset >= startOffset && location.header.maxTimestamp >= timestamp {
                             var found: Record?

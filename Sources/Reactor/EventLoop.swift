@@ -312,16 +312,22 @@ public final class EventLoop: @unchecked Sendable {
                 try connection.framing.append(UnsafeRawBufferPointer(rebasing: raw[0..<count]), to: &frames)
             }
         }
-        deliver(frames, to: connection)
-        if case .failure = framed { close(connection) }
+        guard case .failure = framed else {
+            deliver(frames, to: connection)
+            return
+        }
+        // The connection closes next: its last frames are handed over now, not in later turns.
+        deliver(frames, to: connection, wholly: true)
+        close(connection)
     }
 
-    /// Hands frames to the handler in order; once backpressure pauses the connection, the
-    /// rest wait in `parkedFrames` (one read can hold thousands of small requests).
-    private func deliver(_ frames: [[UInt8]], to connection: Connection) {
+    /// Hands frames to the handler in order; past the turn's limit (unless `wholly`) or once
+    /// backpressure pauses the connection, the rest wait in `parkedFrames` (one read can hold
+    /// thousands of small requests).
+    private func deliver(_ frames: [[UInt8]], to connection: Connection, wholly: Bool = false) {
         for frame in frames {
             guard connection.state.acceptsRequests else { return }
-            if connection.state == .readingPaused || connection.hasParkedFrames || turnIsOver(connection) {
+            if connection.state == .readingPaused || connection.hasParkedFrames || (!wholly && turnIsOver(connection)) {
                 connection.parkedFrames.append(frame)
                 if connection.state.isReading { queueTurn(connection) }
                 continue
@@ -379,7 +385,7 @@ public final class EventLoop: @unchecked Sendable {
     // MARK: Turns
 
     private func turnIsOver(_ connection: Connection) -> Bool {
-        connection.requestsThisTurn >= configuration.maximumRequestsPerTurn
+        connection.requestsThisTurn >= max(1, configuration.maximumRequestsPerTurn)
     }
 
     /// Gives `connection` another turn after the others waiting for one.

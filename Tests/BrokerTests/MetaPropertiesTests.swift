@@ -12,6 +12,7 @@ import Testing
         #expect(
             MetaProperties.parse("#\n#Mon Dec 07\nnode.id=3\nversion=1\ncluster.id=abc\n") == .success(.init(clusterId: "abc", nodeId: 3)))
         #expect(MetaProperties.parse("version=0\nbroker.id=2\ncluster.id=x\n") == .success(.init(clusterId: "x", nodeId: 2)))
+        #expect(MetaProperties.parse("version = 1\r\ncluster.id : x \r\n  node.id=4\r\n") == .success(.init(clusterId: "x", nodeId: 4)))
         #expect(MetaProperties.parse("") == .failure(.unreadable("no version")))
         #expect(MetaProperties.parse("\u{0}\u{7}garbage") == .failure(.unreadable("a line without '=': \u{0}\u{7}garbage")))
         #expect(MetaProperties.parse("version=2\ncluster.id=x\nnode.id=1\n") == .failure(.unreadable("unknown version 2")))

@@ -74,6 +74,8 @@ import Testing
         #expect(followerSync.result?.error == .notCoordinator)
         // The groups are left as they were: the first member is still in its generation.
         #expect(harness.heartbeat(generation: generation, memberId: first) == .rebalanceInProgress)
+        // A join that comes later does not park either.
+        #expect(harness.join(memberId: first).result?.error == .notCoordinator)
     }
 
     @Test func aSilentMemberIsExpiredAfterItsSessionTimeout() throws {

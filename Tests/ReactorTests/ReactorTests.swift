@@ -209,8 +209,12 @@ import Testing
             }
             // The loop holds still while both write, so one epoll wait reports both: 2,000
             // requests in one read of the first, then one of the second.
-            let gate = ResultBox<Bool>()
-            server.eventLoops[0].execute { _ = gate.wait() }
+            let (entered, gate) = (ResultBox<Bool>(), ResultBox<Bool>())
+            server.eventLoops[0].execute {
+                entered.set(true)
+                _ = gate.wait()
+            }
+            _ = entered.wait()
             try busy.send((0..<2_000).flatMap { _ in TestClient.frame([1]) })
             try newcomer.sendFrame([2])
             gate.set(true)

@@ -17,8 +17,17 @@ struct ProduceHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...13
     /// The client id of Kafka's own admin tools, the one client Kafka lets write internal topics.
     static let adminClientId = "__admin_client"
-    /// How many replicas of every partition are in sync: on one node, this broker alone.
+    /// Every partition's replicas, and those in sync: on one node, this broker alone.
+    static let replicaCount: Int32 = 1
     static let inSyncReplicaCount: Int32 = 1
+
+    /// Whether acks=all must be refused with NOT_ENOUGH_REPLICAS, before the append: Kafka's
+    /// Partition.appendRecordsToLeader against its effectiveMinIsr, min.insync.replicas capped
+    /// at the replica count (a topic cannot ask for more in-sync replicas than it has). On one
+    /// node every replica is in sync, so Kafka 4.x, and Swiftlet, never refuse it.
+    static func lacksInSyncReplicas(minimumInSync: Int32, replicas: Int32, inSync: Int32) -> Bool {
+        inSync < min(minimumInSync, replicas)
+    }
 
     func handle(_ request: ProduceRequest, _ context: RequestContext<ProduceRequest>) {
         let broker = context.broker
@@ -42,13 +51,16 @@ struct ProduceHandler: ApiHandler {
                     error = .invalidTopicException
                     result.errorMessage = "Cannot append to internal topic \(topic.name)"
                 } else if let topic, let log = broker.logs.partition(TopicPartition(topic: topic.name, partition: partitionData.index)) {
-                    let minimumInSync = request.acks == -1 ? log.currentConfiguration.minimumInSyncReplicas : 1
-                    if minimumInSync > Self.inSyncReplicaCount {
-                        // Kafka's Partition.appendRecordsToLeader: refused before the append, so the
-                        // client's retry (the error is retriable) cannot duplicate anything.
+                    // The configuration is read only when some replica is out of sync (never here).
+                    if request.acks == -1, Self.inSyncReplicaCount < Self.replicaCount,
+                        case let minimumInSync = log.currentConfiguration.minimumInSyncReplicas,
+                        Self.lacksInSyncReplicas(minimumInSync: minimumInSync, replicas: Self.replicaCount, inSync: Self.inSyncReplicaCount)
+                    {
+                        // Refused before the append, so the client's retry (the error is
+                        // retriable) cannot duplicate anything.
                         error = .notEnoughReplicas
                         result.errorMessage =
-                            "The size of the current ISR Set(\(broker.configuration.nodeId)) is insufficient to satisfy the min.isr requirement of \(minimumInSync) for partition \(log.topicPartition)"
+                            "The size of the current ISR \(Self.inSyncReplicaCount) is insufficient to satisfy the min.isr requirement of \(min(minimumInSync, Self.replicaCount)) for partition \(log.topicPartition)"
                     } else {
                         (error, result) = append(partitionData, to: log, transactions: broker.transactions, now: now, result: result)
                         if error == .none { durableLogs.append(log) }

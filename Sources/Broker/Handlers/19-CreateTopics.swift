@@ -40,6 +40,9 @@ struct CreateTopicsHandler: ApiHandler {
                 fail(.invalidTopicException, "Invalid topic name \(topic.name): \(problem)")
             } else if broker.topics.topic(named: topic.name) != nil {
                 fail(.topicAlreadyExists, "Topic '\(topic.name)' already exists.")
+            } else if case .failure(let invalid) = TopicConfigs.apply(configs, to: broker.configuration.topicDefaults) {
+                // Kafka checks a topic's configs before its partitions and replicas.
+                fail(.invalidConfig, invalid.description)
             } else if let (error, message) = Self.assignmentError(topic, nodeId: broker.configuration.nodeId) {
                 fail(error, message)
             } else if partitions <= 0 {
@@ -49,8 +52,6 @@ struct CreateTopicsHandler: ApiHandler {
                     .invalidReplicationFactor,
                     "Unable to replicate the partition \(topic.replicationFactor) time(s): The target replication factor of \(topic.replicationFactor) cannot be reached because only 1 broker(s) are registered."
                 )
-            } else if case .failure(let invalid) = TopicConfigs.apply(configs, to: broker.configuration.topicDefaults) {
-                fail(.invalidConfig, invalid.description)
             } else if !request.validateOnly {
                 do {
                     let created = try broker.createTopic(name: topic.name, partitions: partitions, configs: configs)
