@@ -1,5 +1,5 @@
-"""Starts the real swiftlet binary for each test module: a free port on 127.0.0.1, a fresh
-data directory, stopped with SIGTERM afterwards (a clean shutdown is part of the test)."""
+"""Starts the real swiftlet binary for each test: a port the system chooses on 127.0.0.1, a
+fresh data directory, stopped with SIGTERM afterwards (a clean shutdown is part of the test)."""
 
 import os
 import pathlib
@@ -35,12 +35,21 @@ def free_port():
 
 
 class RunningBroker:
+    """The binary on 127.0.0.1. Without a port it binds port 0 and reads the port the system
+    chose from its --ready-file (written once recovery and coordinator replay are done); a
+    restart on the same data directory passes the port it had."""
+
+    started = 0
+
     def __init__(self, data_dir, extra_args=(), port=None):
         self.data_dir = data_dir
-        self.port = port or free_port()
+        self.port = port
         self.extra_args = list(extra_args)
         self.process = None
-        self.log_path = os.path.join(os.path.dirname(data_dir), f"swiftlet-{self.port}.log")
+        RunningBroker.started += 1
+        name = f"swiftlet-{os.getpid()}-{RunningBroker.started}"
+        self.log_path = os.path.join(os.path.dirname(data_dir), name + ".log")
+        self.ready_path = os.path.join(os.path.dirname(data_dir), name + ".ready")
 
     @property
     def bootstrap(self):
@@ -48,19 +57,24 @@ class RunningBroker:
 
     def start(self):
         log = open(self.log_path, "ab")
+        listen = f"127.0.0.1:{self.port or 0}"
         self.process = subprocess.Popen(
-            [swiftlet_binary(), "--listen", self.bootstrap, "--data-dir", self.data_dir, *self.extra_args],
+            [swiftlet_binary(), "--listen", listen, "--data-dir", self.data_dir, "--ready-file", self.ready_path,
+             *self.extra_args],
             stdout=log, stderr=log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"swiftlet exited with {self.process.returncode}: {self.log()}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                with open(self.ready_path) as ready:
+                    line = ready.read().split("\n")[0]  # ready bootstrap=127.0.0.1:PORT
+                self.port = int(line.rsplit(":", 1)[1])
+                os.unlink(self.ready_path)
                 return self
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("swiftlet did not start listening: " + self.log())
+            except (OSError, IndexError, ValueError):
+                time.sleep(0.01)
+        raise RuntimeError("swiftlet did not say it was ready: " + self.log())
 
     def stop(self, sig=signal.SIGTERM):
         if self.process and self.process.poll() is None:

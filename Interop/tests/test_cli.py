@@ -49,3 +49,15 @@ def test_precedence_flag_then_environment_then_file(tmp_path):
     finally:
         assert broker.stop() == 0
     assert "listening on" in broker.log()
+
+
+def test_port_zero_is_advertised_as_bound_and_readiness_is_said(broker):
+    # The fixture asked for 127.0.0.1:0: the broker said which port it got, once ready, and
+    # Metadata gives clients that port (before, it advertised port 0 and clients could not
+    # follow it).
+    assert broker.port != 0
+    assert f"ready bootstrap=127.0.0.1:{broker.port}\n" in broker.log()
+    listing = subprocess.run(["kcat", "-b", broker.bootstrap, "-L"], capture_output=True, text=True, check=True,
+                             timeout=20).stdout
+    assert f"broker 1 at 127.0.0.1:{broker.port}" in listing
+    assert f"try: kcat -b 127.0.0.1:{broker.port} -L" in broker.log()

@@ -36,6 +36,9 @@ public final class Broker: Sendable {
     /// request type, code spread over the whole binary (about 1 MB more resident at idle).
     var handlers: HandlerRegistry { .standard }
     let log: @Sendable (String) -> Void
+    /// The first listener's bound address (its port resolved when 0 was asked for), set by
+    /// `serve`; until then, the configured one.
+    private let firstListener: Mutex<SocketAddress>
     private let clientProblems = LogRateLimiter(clock: { Int64(System.monotonicNanoseconds() / 1_000_000) })
     /// Where handlers that create or delete files run (ApiHandler.runsOnAdminThread).
     let adminWork: WorkQueue
@@ -43,6 +46,7 @@ public final class Broker: Sendable {
     public init(configuration: BrokerConfiguration, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
         self.configuration = configuration
         self.log = log
+        firstListener = Mutex(configuration.listeners[0])
         if let directory = configuration.dataDirectory { try System.makeDirectory(directory) }
         logDirectory = try configuration.dataDirectory.map { try System.canonicalPath($0) }
         // Before anything else in the directory is read: it may belong to another broker.
@@ -276,6 +280,7 @@ public final class Broker: Sendable {
         server.handlesSignals = handlesSignals
         server.shutdownBegins = { [weak self] in self?.beginShutdown() }
         let reactor = try Server(configuration: server, handlerFactory: KafkaConnectionFactory(broker: self), log: log)
+        firstListener.withLock { $0 = reactor.boundAddresses[0] }
         try reactor.start()
         try logs.startBackgroundWork(
             retentionCheckMilliseconds: configuration.retentionCheckMilliseconds,
@@ -299,6 +304,11 @@ public final class Broker: Sendable {
     }
 
     var isShuttingDown: Bool { shutdownBegan.load(ordering: .acquiring) }
+
+    /// The host and port Metadata, FindCoordinator and DescribeCluster give clients.
+    public var advertised: (host: String, port: Int32) {
+        configuration.advertised(boundTo: firstListener.withLock { $0 })
+    }
 
     /// Logs what a client did wrong, a few lines per kind every 10 s at most.
     func logClientProblem(_ kind: String, _ message: String) {

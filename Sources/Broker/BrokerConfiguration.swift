@@ -61,7 +61,10 @@ public struct BrokerConfiguration: Sendable {
         return defaults
     }
 
-    var advertised: (host: String, port: Int32) {
-        (advertisedHost ?? listeners[0].host, advertisedPort ?? Int32(listeners[0].port))
+    /// What Metadata gives clients, given the address the first listener is bound to: a port
+    /// of 0 (any free one) is advertised as the port the system chose, as Kafka does.
+    func advertised(boundTo bound: SocketAddress) -> (host: String, port: Int32) {
+        let port = advertisedPort.flatMap { $0 == 0 ? nil : $0 } ?? Int32(bound.port)
+        return (advertisedHost ?? bound.host, port)
     }
 }

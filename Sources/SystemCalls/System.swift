@@ -207,10 +207,15 @@ public enum System {
     }
 
     /// Writes a whole message to standard error (logs), retrying short writes.
-    public static func writeStandardError(_ text: String) {
+    public static func writeStandardError(_ text: String) { writeAll(text, to: 2) }
+
+    /// Writes `text` to standard output, unbuffered (a harness reading it sees it at once).
+    public static func writeStandardOutput(_ text: String) { writeAll(text, to: 1) }
+
+    private static func writeAll(_ text: String, to descriptor: Int32) {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
             if written <= 0 { return }
             bytes = bytes.dropFirst(written)
         }

@@ -44,6 +44,8 @@ struct Serve: ParsableCommand {
     var config: String?
     @Flag(name: .long, help: "Start from Kafka's defaults where Swiftlet's differ (group.initial.rebalance.delay.ms=3000).")
     var kafkaDefaults = false
+    @Option(name: .long, help: "When ready, write the 'ready bootstrap=host:port' lines to this file too (atomically).")
+    var readyFile: String?
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
@@ -62,7 +64,7 @@ struct Serve: ParsableCommand {
         }
         let flagNames = [
             "LISTEN", "ADVERTISED_LISTENER", "DATA_DIR", "MEMORY", "REACTORS", "NODE_ID", "CLUSTER_ID", "LOG_LEVEL", "CONFIG",
-            "KAFKA_DEFAULTS",
+            "KAFKA_DEFAULTS", "READY_FILE",
         ]
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("SWIFTLET_") {
             let suffix = String(name.dropFirst("SWIFTLET_".count))
@@ -125,10 +127,23 @@ struct Serve: ParsableCommand {
             logger.error("cannot listen on \(settings.listeners.map(\.description).joined(separator: ", ")): \(error)")
             throw ExitCode(2)
         }
-        let advertised = settings.advertisedHost.map { "\($0):\(settings.advertisedPort ?? 9092)" } ?? server.boundAddresses[0].description
+        let (host, port) = broker.advertised
+        let advertised = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         logger.info(
-            "swiftlet \(Swiftlet.version) listening on \(server.boundAddresses.map(\.description).joined(separator: ", ")) (advertised \(advertised)), data \(settings.dataDirectory ?? "in memory"), node \(settings.nodeId), cluster \(broker.clusterId), \(server.eventLoops.count) event loop(s)"
+            "swiftlet \(Swiftlet.version) listening on \(server.boundAddresses.map(\.description).joined(separator: ", ")) (advertised \(advertised)), data \(settings.dataDirectory ?? "in memory"), node \(settings.nodeId), cluster \(broker.clusterId), \(server.eventLoops.count) event loop(s); try: kcat -b \(advertised) -L"
         )
+        // Logs recovered and coordinators replayed: what a test harness waits for, whatever
+        // the log level (port 0 resolved to the port the system chose).
+        let ready = server.boundAddresses.map { "ready bootstrap=\($0)\n" }.joined()
+        System.writeStandardOutput(ready)
+        if let path = readyFile ?? environment["SWIFTLET_READY_FILE"] {
+            do {
+                try System.replaceFile(path, with: Array(ready.utf8))
+            } catch {
+                logger.error("cannot write --ready-file \(path): \(error)")
+                throw ExitCode(64)
+            }
+        }
         server.waitUntilStopped()
         do {
             try broker.shutdown()

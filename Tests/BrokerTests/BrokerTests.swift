@@ -98,6 +98,27 @@ import Testing
         }
     }
 
+    @Test func portZeroIsAdvertisedAsThePortBound() throws {
+        // withBroker listens on 127.0.0.1:0: clients must be told the port the system chose.
+        try withBroker { broker, address in
+            #expect(address.port != 0)
+            let client = try KafkaTestClient(address)
+            let metadata = try client.send(MetadataRequest(topics: []), version: 12)
+            #expect(metadata.brokers.map(\.port) == [Int32(address.port)])
+            #expect(metadata.brokers.map(\.host) == ["127.0.0.1"])
+            let coordinator = try client.send(FindCoordinatorRequest(key: "g"), version: 3)
+            #expect(coordinator.port == Int32(address.port))
+            #expect(broker.advertised.port == Int32(address.port))
+        }
+        // An advertised port given explicitly is kept.
+        try withBroker({
+            $0.advertisedHost = "kafka.example"
+            $0.advertisedPort = 19092
+        }) { broker, _ in
+            #expect(broker.advertised == ("kafka.example", 19092))
+        }
+    }
+
     @Test func aShutdownAnswersParkedFetchesAtOnce() throws {
         try withBroker { broker, address in
             let client = try KafkaTestClient(address)

@@ -175,7 +175,7 @@ extension ClusterAdminTests {
                 #expect(voter.lastFetchTimestamp > 0 && voter.lastCaughtUpTimestamp == voter.lastFetchTimestamp)
             }
             if version >= 2 {
-                let (host, port) = broker.configuration.advertised
+                let (host, port) = broker.advertised
                 #expect(described.nodes.map(\.nodeId) == [7])
                 #expect(described.nodes.first?.listeners.map { "\($0.host):\($0.port)" } == ["\(host):\(port)"])
             }

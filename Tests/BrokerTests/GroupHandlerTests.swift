@@ -33,7 +33,7 @@ import Testing
         try withBroker { broker, address in
             let client = try KafkaTestClient(address)
             let single = try client.send(FindCoordinatorRequest(key: "g", keyType: 0), version: 3)
-            #expect(single.errorCode == 0 && single.nodeId == 1 && single.port == broker.configuration.advertised.port)
+            #expect(single.errorCode == 0 && single.nodeId == 1 && single.port == broker.advertised.port)
             let batched = try client.send(FindCoordinatorRequest(keyType: 0, coordinatorKeys: ["a", "b"]), version: 4)
             #expect(batched.coordinators.map(\.key) == ["a", "b"])
             #expect(batched.coordinators.allSatisfy { $0.errorCode == 0 && $0.nodeId == 1 })
