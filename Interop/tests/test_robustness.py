@@ -161,3 +161,63 @@ def test_a_flood_of_malformed_requests_logs_a_few_lines(broker):
             assert connection.recv(16) == b""  # closed, unanswered
     lines = [line for line in broker.log().splitlines() if "closing the connection" in line]
     assert 1 <= len(lines) <= 20, f"{len(lines)} lines"
+
+
+def test_a_kill_after_rolls_rereads_only_the_tail_and_keeps_flushed_damage(broker_factory):
+    # Segments are flushed when they roll and the recovery point moves past them (Kafka's
+    # recovery-point-offset-checkpoint). After a kill -9, one flipped byte in the oldest
+    # segment is not "recovered" by cutting the log there: before, 2,885 of 3,025
+    # acknowledged records went with it.
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka import TopicPartition as Partition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    first = broker_factory().start()
+    topic = unique("recovery-point")
+    admin = AdminClient({"bootstrap.servers": first.bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 1, config={"segment.bytes": "262144"})])[topic].result(10)
+    producer = Producer({"bootstrap.servers": first.bootstrap, "acks": "all", "linger.ms": 5, "batch.size": 16_384})
+    for index in range(3_000):
+        producer.produce(topic, value=str(index).encode().ljust(1_000, b"."))
+    assert producer.flush(30) == 0
+    directory = os.path.join(first.data_dir, "logs", f"{topic}-0")
+    segments = sorted(name for name in os.listdir(directory) if name.endswith(".log"))
+    assert len(segments) > 5
+
+    def recovery_point():
+        try:
+            with open(os.path.join(directory, "recovery-point")) as file:
+                return int(file.read())
+        except (OSError, ValueError):
+            return -1
+
+    last_roll = int(segments[-1][:-4])
+    wait_until(lambda: recovery_point() >= last_roll, 10, lambda: f"recovery point {recovery_point()} < {last_roll}")
+    first.kill()
+    oldest = os.path.join(directory, segments[0])
+    with open(oldest, "r+b") as file:
+        file.seek(os.path.getsize(oldest) // 2)
+        byte = file.read(1)
+        file.seek(-1, os.SEEK_CUR)
+        file.write(bytes([byte[0] ^ 0x5A]))
+
+    started = time.monotonic()
+    second = broker_factory(port=first.port).start()
+    print(f"start after kill -9 with {len(segments)} segments: {time.monotonic() - started:.3f} s")
+    try:
+        assert " cut " not in second.log(), second.log()
+        consumer = Consumer({"bootstrap.servers": second.bootstrap, "group.id": unique("reader"),
+                             "enable.auto.commit": False})
+        low, high = consumer.get_watermark_offsets(Partition(topic, 0), timeout=10)
+        assert (low, high) == (0, 3_000)
+        second_segment = int(segments[1][:-4])
+        consumer.assign([Partition(topic, 0, second_segment)])
+        values = []
+        while len(values) < 3_000 - second_segment:
+            message = consumer.poll(10)
+            assert message is not None and message.error() is None, message and message.error()
+            values.append(int(message.value().rstrip(b".")))
+        consumer.close()
+        assert values == list(range(second_segment, 3_000))
+    finally:
+        assert second.stop() == 0

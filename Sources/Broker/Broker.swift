@@ -62,7 +62,7 @@ public final class Broker: Sendable {
                 let overrides = registry.topic(named: partition.topic)?.configs ?? [:]
                 return (try? TopicConfigs.apply(overrides, to: defaults).get()) ?? defaults
             }, flushPolicy: configuration.flushPolicy)
-        for event in logs.recoveryEvents { log("recovery: \(event)") }
+        for event in logs.recoveryEvents { log(event.inFlushedSegment ? "ERROR: corrupt log: \(event)" : "recovery: \(event)") }
         // A new directory's file is written once the logs hold its lock: a second process
         // started on it at the same time cannot overwrite it.
         clusterId = try storedClusterId ?? Self.writeMetaProperties(configuration)

@@ -29,6 +29,12 @@ public final class LogManager: @unchecked Sendable {
     private let lockFile: LogFile?
     /// The fsync thread, for FlushPolicy.everyAppend.
     private let syncQueue: SyncQueue?
+    /// Flushes the segments below a roll and advances the recovery point (on disk only).
+    private let rollFlusher: WorkQueue?
+    /// A roll's flush, as Kafka's: the segments it closed reach the disk and the recovery
+    /// point moves past them, so that a restart after a kill -9 re-reads only what follows.
+    /// Called with the partition's lock held, hence queued and never run in place.
+    private let flushAtRoll: (@Sendable (PartitionLog) -> Void)?
 
     static let cleanShutdownMarker = ".swiftlet-clean-shutdown"
     static let lockName = ".lock"
@@ -43,7 +49,13 @@ public final class LogManager: @unchecked Sendable {
         self.flushPolicy = flushPolicy
         do {
             syncQueue = flushPolicy == .everyAppend ? try SyncQueue() : nil
+            rollFlusher = dataDirectory == nil ? nil : try WorkQueue(name: "swiftlet-flush")
         } catch { throw .io(error) }
+        if let queue = rollFlusher {
+            flushAtRoll = { log in queue.executeIfRunning { try? log.flush() } }
+        } else {
+            flushAtRoll = nil
+        }
         if let dataDirectory {
             let disk = DiskFileStore(root: dataDirectory)
             store = disk
@@ -74,6 +86,7 @@ public final class LogManager: @unchecked Sendable {
             let (log, recovery) = try PartitionLog.open(
                 topicPartition, store: store, configuration: configuration(topicPartition),
                 recover: !clean, now: now)
+            log.rollHook = flushAtRoll
             partitions[topicPartition] = log
             events += recovery
         }
@@ -95,6 +108,7 @@ public final class LogManager: @unchecked Sendable {
         try lock.withLock { () throws(LogError) in
             if partitions[topicPartition] != nil { throw .partitionExists(topicPartition) }
             let log = try PartitionLog.create(topicPartition, store: store, configuration: configuration, now: now)
+            log.rollHook = flushAtRoll
             partitions[topicPartition] = log
             return log
         }
@@ -191,6 +205,7 @@ public final class LogManager: @unchecked Sendable {
             return self.cleaner
         }
         cleaner?.stop()
+        rollFlusher?.stop()
         let logs = openLogs()
         syncQueue?.stop()
         for log in logs { try log.closeCleanly() }

@@ -201,5 +201,6 @@ extension PartitionLog {
             store: store, directory: directory, baseOffset: segments.last!.nextOffset,
             indexIntervalBytes: configuration.indexIntervalBytes, now: now)
         segments.append(segment)
+        rollHook?(self)
     }
 }

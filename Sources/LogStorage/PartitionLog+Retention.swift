@@ -107,6 +107,10 @@ extension PartitionLog {
                         firstDirtyOffset = offset
                         try writeCheckpoint(Self.cleanerOffsetFile, offset)
                     }
+                    if syncedOffset > offset {
+                        syncedOffset = offset
+                        try writeCheckpoint(Self.recoveryPointFile, offset)
+                    }
                     while segments.count > 1, segments.last!.baseOffset >= offset {
                         let last = segments.removeLast()
                         transactionIndexes[last.baseOffset] = nil

@@ -70,6 +70,9 @@ public final class PartitionLog: @unchecked Sendable {
     var startOffset: Int64
     /// Everything below this offset has been forced to disk.
     var syncedOffset: Int64 = 0
+    /// Called with the lock held when a segment rolls, to have the segments before it
+    /// flushed off the appending thread (as Kafka flushes at a roll).
+    var rollHook: (@Sendable (PartitionLog) -> Void)?
     /// Idempotent producers' epochs and last batches, and open transactions.
     var producers = ProducerState()
     /// Each segment's aborted transactions (`.txnindex`), by segment base offset; a segment
@@ -144,7 +147,8 @@ public final class PartitionLog: @unchecked Sendable {
 
     /// Opens an existing partition directory. After an unclean stop (`recover`), every
     /// segment past the recovery point is re-read with CRC checks; a bad batch cuts the log
-    /// there (what follows it is dropped, as Kafka does).
+    /// there (what follows it is dropped, as Kafka does). Segments below the recovery point
+    /// are trusted: damage found in one is reported and never cut.
     public static func open(
         _ topicPartition: TopicPartition, store: any FileStore, configuration: LogConfiguration,
         recover: Bool, now: Int64
@@ -160,13 +164,15 @@ public final class PartitionLog: @unchecked Sendable {
         var events: [RecoveryEvent] = []
         while !bases.isEmpty {
             let base = bases.removeFirst()
+            // Wholly below the recovery point: forced to disk before the stop, so not re-read.
+            let flushed = !bases.isEmpty && bases[0] <= recoveryPoint
             let (segment, event) = try Segment.open(
                 store: store, directory: directory, baseOffset: base,
                 indexIntervalBytes: configuration.indexIntervalBytes,
-                recover: recover && (bases.isEmpty || bases[0] > recoveryPoint), now: now)
+                recover: recover && !flushed, mayCut: !flushed, now: now)
             segments.append(segment)
             if let event { events.append(event) }
-            if event != nil && !bases.isEmpty {
+            if let event, !event.inFlushedSegment, !bases.isEmpty {
                 // A hole in the middle: later segments cannot follow it.
                 for later in bases {
                     events.append(
@@ -200,6 +206,7 @@ public final class PartitionLog: @unchecked Sendable {
             }
             try log.rebuildProducerState()
         } catch { throw .io(error) }
+        log.syncedOffset = min(recoveryPoint, end)
         // A checkpoint past a log cut short by recovery no longer describes it.
         log.firstDirtyOffset = min((try? readCheckpoint(store: store, path: directory + "/" + cleanerOffsetFile)) ?? 0, end)
         log.earliestDeleteHorizon = try? readCheckpoint(store: store, path: directory + "/" + deleteHorizonFile)
@@ -357,7 +364,10 @@ public final class PartitionLog: @unchecked Sendable {
         do {
             for file in files { try store.sync(file) }
             try lock.withLock { () throws(SystemCallError) in
-                syncedOffset = max(syncedOffset, end)
+                // A flush queued at a roll may run after a deletion, when the directory
+                // name may already hold a new partition of the same name.
+                guard !isDeleted.load(ordering: .acquiring), end > syncedOffset else { return }
+                syncedOffset = end
                 try writeCheckpoint(Self.recoveryPointFile, end)
             }
         } catch {

@@ -11,9 +11,14 @@ public struct RecoveryEvent: Sendable, Equatable, CustomStringConvertible {
     public let position: Int64
     public let truncatedBytes: Int64
     public let reason: String
+    /// Damage in a segment that had been flushed (below the recovery point): the bytes are
+    /// kept as they are, never cut, and the event is an error rather than a repaired tail.
+    public var inFlushedSegment = false
 
     public var description: String {
-        "\(path): cut \(truncatedBytes) bytes from byte \(position): \(reason)"
+        inFlushedSegment
+            ? "\(path): damaged flushed segment, \(truncatedBytes) bytes from byte \(position) cannot be read (kept, not cut): \(reason)"
+            : "\(path): cut \(truncatedBytes) bytes from byte \(position): \(reason)"
     }
 }
 
@@ -97,10 +102,12 @@ final class Segment {
     /// Opens an existing segment. `recover` walks and CRC-checks every batch, cutting the
     /// file at the first invalid one, and rebuilds both indexes; otherwise the indexes are
     /// loaded (and rebuilt only when missing or malformed) and the tail is found from them.
+    /// A flushed segment that is not the active one (`mayCut` false) is never cut: damage
+    /// found in it is reported and the bytes stay, as Kafka leaves them to its readers.
     /// `suffix` opens a copy beside the segment's files (compaction's `.cleaned` set).
     static func open(
         store: any FileStore, directory: String, baseOffset: Int64, indexIntervalBytes: Int,
-        recover: Bool, now: Int64, suffix: String = ""
+        recover: Bool, mayCut: Bool = true, now: Int64, suffix: String = ""
     ) throws(LogError) -> (segment: Segment, recovery: RecoveryEvent?) {
         let prefix = directory + "/" + fileName(baseOffset, "")
         do {
@@ -116,17 +123,16 @@ final class Segment {
                 indexIntervalBytes: indexIntervalBytes, now: now)
             let truncated: Int64
             if recover || loadedIndex == nil || loadedTime == nil {
-                truncated = try segment.rebuild(validateCRC: recover)
+                truncated = try segment.rebuild(validateCRC: recover, cut: mayCut)
             } else {
-                truncated = try segment.findTail()
+                truncated = try segment.findTail(mayCut: mayCut)
             }
             guard truncated > 0 else { return (segment, nil) }
-            return (
-                segment,
-                RecoveryEvent(
-                    path: log.path, position: segment.size, truncatedBytes: truncated,
-                    reason: segment.truncationReason ?? "unreadable tail")
-            )
+            var event = RecoveryEvent(
+                path: log.path, position: segment.size - (mayCut ? 0 : truncated), truncatedBytes: truncated,
+                reason: segment.truncationReason ?? "unreadable tail")
+            event.inFlushedSegment = !recover
+            return (segment, event)
         } catch let error as SystemCallError {
             throw .io(error)
         } catch let error as LogError {
@@ -151,8 +157,8 @@ final class Segment {
     }
 
     /// Re-reads every batch, rebuilding both indexes; with `validateCRC`, also checks each
-    /// batch's CRC. Cuts the file after the last good batch and returns how many bytes went.
-    private func rebuild(validateCRC: Bool) throws -> Int64 {
+    /// batch's CRC. Returns how many bytes follow the last good batch, which `cut` removes.
+    private func rebuild(validateCRC: Bool, cut: Bool = true) throws -> Int64 {
         try offsetIndex.reset()
         try timeIndex.reset()
         bytesSinceLastIndexEntry = 0
@@ -185,7 +191,7 @@ final class Segment {
             position = location.end
         }
         let truncated = size - position
-        if truncated > 0 {
+        if truncated > 0 && cut {
             try System.ftruncate(log.descriptor, length: position)
             size = position
         }
@@ -195,7 +201,7 @@ final class Segment {
 
     /// After a clean shutdown: the index says where the last indexed batch starts; walk
     /// from there to the end to find the next offset and max timestamp.
-    private func findTail() throws -> Int64 {
+    private func findTail(mayCut: Bool) throws -> Int64 {
         // The max timestamp needs every batch after the last time-index entry; the simple
         // way is a header walk from the last offset-index entry, plus the time index's last.
         if let last = timeIndex.entries.last {
@@ -214,7 +220,7 @@ final class Segment {
         }
         if position != size {
             // The clean-shutdown marker lied or the index is stale: fall back to a full check.
-            return try rebuild(validateCRC: true)
+            return try rebuild(validateCRC: true, cut: mayCut)
         }
         nextOffset = next
         return 0

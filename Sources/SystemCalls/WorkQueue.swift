@@ -39,6 +39,18 @@ public final class WorkQueue: @unchecked Sendable {
         if accepted { try? System.eventFileSignal(wake) } else { work() }
     }
 
+    /// Queues `work` like `execute`, but drops it once the queue has stopped (returning
+    /// false), for callers that hold a lock the work takes.
+    @discardableResult
+    public func executeIfRunning(_ work: @escaping @Sendable () -> Void) -> Bool {
+        let accepted = lock.withLock {
+            if !stopped { pending.append(work) }
+            return !stopped
+        }
+        if accepted { try? System.eventFileSignal(wake) }
+        return accepted
+    }
+
     /// Runs `work` on the queue's thread every `milliseconds` (at least 1; first after one
     /// interval) until the queue stops. A job that overruns delays the next ones, never
     /// doubles up.

@@ -1,6 +1,7 @@
 // Crash recovery: a torn tail (cut at every byte of the last batch) or flipped bytes reopen
-// at the last valid batch with the valid data intact; missing indexes are rebuilt; the
-// clean-shutdown marker and the directory lock do what they say.
+// at the last valid batch with the valid data intact; missing indexes are rebuilt; a roll
+// moves the recovery point, below which damage is reported and kept; the clean-shutdown
+// marker and the directory lock do what they say.
 
 import Glibc
 import KafkaRecords
@@ -214,5 +215,69 @@ import Testing
         #expect(event.position == Int64(makeBatch(count: 2).count))
         #expect(event.reason.contains("CRC"))
         #expect(event.description.contains("cut"))
+    }
+
+    @Test func aRollFlushesAndDamageBelowTheRecoveryPointIsKeptNotCut() throws {
+        let directory = TemporaryDirectory()
+        let partitionDirectory = directory.path + "/" + partitionA.directoryName
+        do {
+            let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in smallSegments() })
+            let log = try manager.createPartition(partitionA, configuration: smallSegments())
+            for _ in 0..<30 { _ = try log.append(makeBatch(count: 3, valueSize: 40), leaderEpoch: 0, now: 0) }
+            let lastBase = try #require(log.segmentBaseOffsets.last)
+            #expect(log.segmentCount > 3)
+            // The flush runs off the appending thread; the checkpoint passes the last roll.
+            #expect(
+                waitUntil {
+                    let point = try? PartitionLog.readCheckpoint(store: manager.store, path: partitionA.directoryName + "/recovery-point")
+                    return (point ?? nil).map { $0 >= lastBase } ?? false
+                })
+            // No shutdown(): as if the process was killed.
+        }
+        // One flipped byte in the oldest segment's second batch, past its CRC field.
+        let oldest = partitionDirectory + "/00000000000000000000.log"
+        let file = try System.open(oldest, .readWrite)
+        let position = Int64(makeBatch(count: 3, valueSize: 40).count + RecordBatchLayout.crc + 8)
+        try ([0xA5] as [UInt8]).withUnsafeBytes { try System.pwrite(file, $0, at: position) }
+        System.close(file)
+
+        let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in smallSegments() })
+        let log = try #require(manager.partition(partitionA))
+        // Flushed segments are not re-read: nothing is cut, every later record is served.
+        #expect(log.logEndOffset == 90)
+        #expect(manager.recoveredPartitions.isEmpty)
+        #expect(try offsets(of: try log.read(from: 87, maxBytes: 1 << 20, minOneBatch: true)) == [87, 88, 89])
+        #expect(try offsets(of: try log.read(from: 0, maxBytes: 1 << 20, minOneBatch: false)).prefix(3) == [0, 1, 2])
+    }
+
+    @Test func damageFoundInAFlushedSegmentIsReportedAndKept() throws {
+        let directory = TemporaryDirectory()
+        do {
+            let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in smallSegments() })
+            let log = try manager.createPartition(partitionA, configuration: smallSegments())
+            for _ in 0..<30 { _ = try log.append(makeBatch(count: 3, valueSize: 40), leaderEpoch: 0, now: 0) }
+            try manager.shutdown()
+        }
+        // The oldest segment's indexes are gone and its second batch is damaged: rebuilding
+        // them finds the damage, which is named, and the segment keeps its bytes.
+        let partitionDirectory = directory.path + "/" + partitionA.directoryName
+        try System.unlink(partitionDirectory + "/00000000000000000000.index")
+        let oldest = partitionDirectory + "/00000000000000000000.log"
+        let file = try System.open(oldest, .readWrite)
+        let sizeBefore = try System.fileSize(file)
+        try ([0xA5] as [UInt8]).withUnsafeBytes {
+            try System.pwrite(file, $0, at: Int64(makeBatch(count: 3, valueSize: 40).count + RecordBatchLayout.crc + 8))
+        }
+        System.close(file)
+
+        let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in smallSegments() })
+        let log = try #require(manager.partition(partitionA))
+        let event = try #require(manager.recoveryEvents.first)
+        #expect(event.inFlushedSegment && event.description.contains("kept, not cut"))
+        #expect(log.logEndOffset == 90)
+        let reopened = try System.open(oldest, .readOnly)
+        #expect(try System.fileSize(reopened) == sizeBefore)
+        System.close(reopened)
+        #expect(try offsets(of: try log.read(from: 87, maxBytes: 1 << 20, minOneBatch: true)) == [87, 88, 89])
     }
 }
