@@ -221,3 +221,63 @@ def test_a_kill_after_rolls_rereads_only_the_tail_and_keeps_flushed_damage(broke
         assert values == list(range(second_segment, 3_000))
     finally:
         assert second.stop() == 0
+
+
+def test_kill_during_topic_administration_leaves_whole_topics(broker_factory):
+    # kill -9 while CreateTopics, CreatePartitions and DeleteTopics are under way, at several
+    # moments: after each restart every listed topic takes records on every partition, and a
+    # deleted name can be created again, empty. Before, interrupted creations left topics
+    # without partition directories, and deletions left directories that blocked the name.
+    from confluent_kafka import Consumer, Producer, TopicPartition as Partition
+    from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+
+    port = None
+    for cycle, delay in enumerate((0.03, 0.12, 0.4)):
+        running = broker_factory(port=port).start()
+        port = running.port
+        admin = AdminClient({"bootstrap.servers": running.bootstrap})
+        kept, grown, doomed = f"kept-{cycle}", f"grown-{cycle}", "doomed"
+        for future in admin.create_topics([NewTopic(grown, 1, 1), NewTopic(doomed, 50, 1)]).values():
+            try:
+                future.result(10)
+            except Exception:  # "doomed" exists from the last cycle
+                pass
+        producer = Producer({"bootstrap.servers": running.bootstrap, "acks": "all"})
+        producer.produce(doomed, b"old record", partition=0)
+        assert producer.flush(10) == 0
+        admin.delete_topics([doomed])
+        admin.create_topics([NewTopic(kept, 300, 1)])
+        admin.create_partitions([NewPartitions(grown, 200)])
+        time.sleep(delay)
+        running.kill()
+        del admin, producer  # their reconnection attempts to the killed broker are noise
+
+
+        restarted = broker_factory(port=port).start()
+        try:
+            admin = AdminClient({"bootstrap.servers": restarted.bootstrap})
+            topics = admin.list_topics(timeout=10).topics
+            producer = Producer({"bootstrap.servers": restarted.bootstrap, "acks": "all",
+                                 "message.timeout.ms": 10_000})
+            failures = []
+            for name, metadata in topics.items():
+                if name.startswith("__"):
+                    continue
+                assert len(metadata.partitions) > 0, name
+                for partition in metadata.partitions:
+                    producer.produce(name, b"x", partition=partition,
+                                     on_delivery=lambda error, message: error and failures.append((message.topic(), message.partition(), error)))
+            assert producer.flush(20) == 0
+            assert failures == [], f"cycle {cycle}: {failures[:5]}\n{restarted.log()}"
+            if doomed not in topics:
+                # The name is free, and a new topic under it starts empty.
+                admin.create_topics([NewTopic(doomed, 50, 1)])[doomed].result(10)
+                consumer = Consumer({"bootstrap.servers": restarted.bootstrap, "group.id": unique("reader")})
+                low, high = consumer.get_watermark_offsets(Partition(doomed, 0), timeout=10)
+                consumer.close()
+                assert (low, high) == (0, 0), restarted.log()
+            repairs = [line for line in restarted.log().splitlines() if "a stop interrupted" in line]
+            print(f"cycle {cycle}, killed after {delay} s: {len(repairs)} repair(s) at the restart")
+            del admin, producer
+        finally:
+            assert restarted.stop() == 0

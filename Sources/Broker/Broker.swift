@@ -51,7 +51,9 @@ public final class Broker: Sendable {
         logDirectory = try configuration.dataDirectory.map { try System.canonicalPath($0) }
         // Before anything else in the directory is read: it may belong to another broker.
         let storedClusterId = try Self.storedClusterId(configuration)
-        topics = try TopicRegistry(dataDirectory: configuration.dataDirectory)
+        topics = try TopicRegistry(
+            dataDirectory: configuration.dataDirectory, logDirectory: configuration.dataDirectory.map { $0 + "/logs" })
+        if let warning = topics.recoveryWarning { log("WARNING: \(warning)") }
         producerIds = ProducerIds(dataDirectory: configuration.dataDirectory)
         scramCredentials = try ScramCredentialStore(dataDirectory: configuration.dataDirectory)
         let registry = topics
@@ -61,8 +63,14 @@ public final class Broker: Sendable {
             configuration: { partition in
                 let overrides = registry.topic(named: partition.topic)?.configs ?? [:]
                 return (try? TopicConfigs.apply(overrides, to: defaults).get()) ?? defaults
-            }, flushPolicy: configuration.flushPolicy)
+            },
+            // The registry is written first: a partition it does not list is what remains
+            // of a deletion, or of a CreatePartitions, that a stop interrupted.
+            isRegistered: { partition in (registry.topic(named: partition.topic)?.partitions ?? 0) > partition.partition },
+            flushPolicy: configuration.flushPolicy)
         for event in logs.recoveryEvents { log(event.inFlushedSegment ? "ERROR: corrupt log: \(event)" : "recovery: \(event)") }
+        for directory in logs.sweptDirectories { log("removed \(directory): no topic owns it (a deletion a stop interrupted)") }
+        try Self.completeInterruptedCreations(topics: topics, logs: logs, defaults: defaults, log: log)
         // A new directory's file is written once the logs hold its lock: a second process
         // started on it at the same time cannot overwrite it.
         clusterId = try storedClusterId ?? Self.writeMetaProperties(configuration)
@@ -150,6 +158,23 @@ public final class Broker: Sendable {
             try System.replaceFile(directory + "/" + MetaProperties.fileName, with: Array(created.text.utf8))
         }
         return created.clusterId
+    }
+
+    /// A topic registered without all its partition directories is a creation (or a
+    /// CreatePartitions) that a stop interrupted after its registration: the rest is created
+    /// now, empty, as the registration promised.
+    private static func completeInterruptedCreations(
+        topics: TopicRegistry, logs: LogManager, defaults: LogConfiguration, log: (String) -> Void
+    ) throws {
+        for topic in topics.all {
+            let missing = (0..<topic.partitions).map { TopicPartition(topic: topic.name, partition: $0) }.filter {
+                logs.partition($0) == nil
+            }
+            guard !missing.isEmpty else { continue }
+            let configuration = (try? TopicConfigs.apply(topic.configs, to: defaults).get()) ?? defaults
+            for partition in missing { _ = try logs.createPartition(partition, configuration: configuration) }
+            log("created \(missing.count) missing partition(s) of topic \(topic.name) (a creation a stop interrupted)")
+        }
     }
 
     func attachWaiters(to partition: PartitionLog) {

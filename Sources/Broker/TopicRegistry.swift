@@ -1,5 +1,6 @@
 // Topics of the cluster: names, ids, partition counts and config overrides, persisted as
-// one JSON file in the data directory (replaced whole: written aside, synced, renamed).
+// one JSON file in the data directory (replaced whole: written aside, synced, renamed, the
+// previous version kept beside it to start from when the file is damaged).
 
 import Coordinators
 import FoundationEssentials
@@ -36,13 +37,74 @@ public final class TopicRegistry: Sendable {
     private let topics: Mutex<Table>
     private let writeLock = Lock()
 
-    public init(dataDirectory: String?) throws {
-        path = dataDirectory.map { $0 + "/topics.json" }
-        var loaded: [String: TopicInfo] = [:]
-        if let path, let bytes = try System.readFileIfPresent(path) {
-            for topic in try JSONDecoder().decode([TopicInfo].self, from: Data(bytes)) { loaded[topic.name] = topic }
+    /// What loading had to repair, to be logged as a warning: nil when topics.json was sound.
+    public let recoveryWarning: String?
+
+    /// Loads topics.json. A damaged file is set aside (`.damaged`) and the topics come from
+    /// the previous version, or, without a sound one, from the partition directories under
+    /// `logDirectory` (names and partition counts; ids are new and configs are lost).
+    public init(dataDirectory: String?, logDirectory: String? = nil) throws {
+        let path = dataDirectory.map { $0 + "/topics.json" }
+        self.path = path
+        var loaded: [TopicInfo] = []
+        var warning: String?
+        if let path {
+            switch Self.load(path) {
+            case .success(let topics?):
+                loaded = topics
+            case .success(nil):
+                // A crash between the two renames of a write leaves only the previous version.
+                loaded = (try? Self.load(path + Self.previousSuffix).get()).flatMap { $0 } ?? []
+            case .failure(let error):
+                try? System.rename(path, to: path + ".damaged")
+                // The previous version misses the last change: topics it does not know, or
+                // partitions past its counts, are taken from the directories, so that nothing
+                // on disk is swept as unregistered.
+                let previous = (try? Self.load(path + Self.previousSuffix).get()).flatMap { $0 } ?? []
+                var merged = Dictionary(previous.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+                let found = Self.topics(inLogDirectory: logDirectory)
+                for topic in found {
+                    if merged[topic.name] == nil { merged[topic.name] = topic }
+                    merged[topic.name]!.partitions = max(merged[topic.name]!.partitions, topic.partitions)
+                }
+                loaded = Array(merged.values)
+                let rebuilt = found.filter { topic in !previous.contains { $0.name == topic.name } }.map(\.name).sorted()
+                warning =
+                    "\(path) is damaged (\(error)); set aside as topics.json.damaged. \(previous.count) topic(s) from the previous version"
+                    + (rebuilt.isEmpty
+                        ? ""
+                        : ", \(rebuilt.count) rebuilt from their partition directories with default configs and new topic ids: \(rebuilt.joined(separator: ", "))")
+                try Self.persist(loaded, to: path)
+            }
         }
-        topics = Mutex((loaded, Dictionary(uniqueKeysWithValues: loaded.values.map { ($0.topicId, $0.name) })))
+        recoveryWarning = warning
+        let byName = Dictionary(loaded.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        topics = Mutex((byName, Dictionary(byName.values.map { ($0.topicId, $0.name) }, uniquingKeysWith: { first, _ in first })))
+    }
+
+    static let previousSuffix = ".previous"
+
+    /// The topics of a registry file: nil when there is no file, an error when it does not read.
+    private static func load(_ path: String) -> Result<[TopicInfo]?, any Error> {
+        Result {
+            guard let bytes = try System.readFileIfPresent(path) else { return nil }
+            return try JSONDecoder().decode([TopicInfo].self, from: Data(bytes))
+        }
+    }
+
+    /// Topics as the partition directories show them.
+    private static func topics(inLogDirectory directory: String?) -> [TopicInfo] {
+        guard let directory, let names = try? System.directoryEntries(directory) else { return [] }
+        var partitions: [String: Int32] = [:]
+        for name in names {
+            guard let partition = TopicPartition(directoryName: name), validate(partition.topic) == nil else { continue }
+            partitions[partition.topic] = max(partitions[partition.topic] ?? 0, partition.partition + 1)
+        }
+        return partitions.map { name, count in
+            TopicInfo(
+                name: name, id: Uuid.random().description, partitions: count,
+                configs: TopicInfo.internalNames.contains(name) ? ["cleanup.policy": "compact"] : [:])
+        }
     }
 
     /// Kafka's rule: 1-249 characters of [a-zA-Z0-9._-], not "." or "..".
@@ -125,8 +187,13 @@ public final class TopicRegistry: Sendable {
 
     private func persist(_ snapshot: [TopicInfo]) throws {
         guard let path else { return }
+        try Self.persist(snapshot, to: path)
+    }
+
+    private static func persist(_ snapshot: [TopicInfo], to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try System.replaceFile(path, with: Array(try encoder.encode(snapshot.sorted { $0.name < $1.name })))
+        try System.replaceFile(
+            path, with: Array(try encoder.encode(snapshot.sorted { $0.name < $1.name })), keepingPreviousAt: path + previousSuffix)
     }
 }

@@ -39,11 +39,21 @@ public final class LogManager: @unchecked Sendable {
     static let cleanShutdownMarker = ".swiftlet-clean-shutdown"
     static let lockName = ".lock"
 
+    /// Partition directories removed at start-up because no topic owns them (a deletion or
+    /// a CreatePartitions that a stop interrupted), to be logged.
+    public let sweptDirectories: [String]
+
+    /// A deleted partition's directory is renamed to `<name>.<id>-delete` before its files
+    /// go, as Kafka does, so that a stop halfway leaves nothing under the partition's name.
+    static let deletedSuffix = "-delete"
+
     /// Opens a data directory (on disk, or in memory when `dataDirectory` is nil), locks it
-    /// against a second broker, and loads every partition found in it, recovering them when
-    /// the last stop was not clean.
+    /// against a second broker, and loads every partition found in it that `isRegistered`,
+    /// recovering them when the last stop was not clean. Other partition directories, and
+    /// those of deletions a stop interrupted, are removed unread.
     public init(
         dataDirectory: String?, configuration: (TopicPartition) -> LogConfiguration,
+        isRegistered: (TopicPartition) -> Bool = { _ in true },
         flushPolicy: FlushPolicy = .never, now: Int64 = System.wallClockMilliseconds()
     ) throws(LogError) {
         self.flushPolicy = flushPolicy
@@ -81,8 +91,18 @@ public final class LogManager: @unchecked Sendable {
         var events: [RecoveryEvent] = []
         let names: [String]
         do { names = try store.list("") } catch { throw .io(error) }
+        var swept: [String] = []
         for name in names {
+            if name.hasSuffix(Self.deletedSuffix) {
+                try? Self.removeTree(name, in: store)
+                continue
+            }
             guard let topicPartition = TopicPartition(directoryName: name) else { continue }
+            guard isRegistered(topicPartition) else {
+                try? Self.removeTree(name, in: store)
+                swept.append(name)
+                continue
+            }
             let (log, recovery) = try PartitionLog.open(
                 topicPartition, store: store, configuration: configuration(topicPartition),
                 recover: !clean, now: now)
@@ -91,6 +111,12 @@ public final class LogManager: @unchecked Sendable {
             events += recovery
         }
         recoveryEvents = events
+        sweptDirectories = swept
+    }
+
+    private static func removeTree(_ directory: String, in store: any FileStore) throws(SystemCallError) {
+        for name in try store.list(directory) { try store.remove(directory + "/" + name) }
+        try store.removeDirectory(directory)
     }
 
     public func partition(_ topicPartition: TopicPartition) -> PartitionLog? {
@@ -120,10 +146,14 @@ public final class LogManager: @unchecked Sendable {
             throw .unknownPartition(topicPartition)
         }
         removed.markDeleted()
-        let directory = topicPartition.directoryName
+        var directory = topicPartition.directoryName
         do {
-            for name in try store.list(directory) { try store.remove(directory + "/" + name) }
-            try store.removeDirectory(directory)
+            if store.isDurable {
+                let renamed = directory + "." + Uuid.random().description.filter { $0 != "-" } + Self.deletedSuffix
+                try store.rename(directory, to: renamed)
+                directory = renamed
+            }
+            try Self.removeTree(directory, in: store)
         } catch {
             throw .io(error)
         }

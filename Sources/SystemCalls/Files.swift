@@ -159,8 +159,11 @@ extension System {
 
     /// Replaces the file at `path` with `bytes` so that a crash or power cut leaves the old
     /// contents or the new, never a torn mix: written beside it, synced, renamed over it, and
-    /// the directory synced so that the rename itself is durable.
-    public static func replaceFile(_ path: String, with bytes: [UInt8]) throws(SystemCallError) {
+    /// the directory synced so that the rename itself is durable. With `previous`, the old
+    /// contents are moved there first (a crash between the renames leaves only `previous`).
+    public static func replaceFile(_ path: String, with bytes: [UInt8], keepingPreviousAt previous: String? = nil)
+        throws(SystemCallError)
+    {
         let temporary = path + ".tmp"
         let descriptor = try open(temporary, [.readWrite, .create, .truncate])
         let written = bytes.withUnsafeBytes { buffer in
@@ -171,6 +174,9 @@ extension System {
         }
         close(descriptor)
         try written.get()
+        if let previous {
+            do { try rename(path, to: previous) } catch  where error.errno == ENOENT {}
+        }
         try rename(temporary, to: path)
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."

@@ -109,6 +109,11 @@ struct Serve: ParsableCommand {
         let logger = Logger(level: level)
         // Only the acceptor's signalfd may see these: block them before any thread starts.
         try System.blockSignals([SIGTERM, SIGINT])
+        // Each segment holds three descriptors and each client one: take what the hard limit
+        // allows, as the JVM does for Kafka, rather than the shell's 1,024.
+        if let limit = try? System.openFileLimit(), limit.soft < limit.hard {
+            try? System.setOpenFileLimit(soft: limit.hard, hard: limit.hard)
+        }
         let broker: Broker
         do {
             broker = try Broker(configuration: settings, log: { logger.info($0) })
