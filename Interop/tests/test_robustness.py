@@ -151,6 +151,53 @@ def test_pipelining_connections_do_not_starve_a_newcomer(broker):
     assert max(waits) < 1.0, waits
 
 
+def api_versions_round_trip(port):
+    """Seconds a new connection waits for its ApiVersions answer."""
+    body = struct.pack(">hhih", 18, 0, 1, -1)
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as connection:
+        start = time.monotonic()
+        connection.sendall(struct.pack(">i", len(body)) + body)
+        size = struct.unpack(">i", connection.recv(4, socket.MSG_WAITALL))[0]
+        assert len(connection.recv(size, socket.MSG_WAITALL)) == size
+        return time.monotonic() - start
+
+
+def test_a_costly_regex_subscription_holds_no_event_loop(broker_factory):
+    # With 500 topics of 249-character names, "(.*){1000}x0" costs about a thousand NFA
+    # states per character. It is resolved off the event loop and within a budget: the one
+    # loop keeps answering at once, the broker spends under a second on it, and the member
+    # is told INVALID_REGULAR_EXPRESSION. Before, the loop stalled for 6-9 s on every try.
+    from confluent_kafka import Consumer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    running = broker_factory(extra_args=["--reactors", "1"]).start()
+    try:
+        admin = AdminClient({"bootstrap.servers": running.bootstrap})
+        names = [f"{index:03d}" + "n" * 246 for index in range(500)]
+        for future in admin.create_topics([NewTopic(name, 1, 1) for name in names]).values():
+            future.result(60)
+        consumer = Consumer({"bootstrap.servers": running.bootstrap, "group.id": unique("costly"),
+                             "group.protocol": "consumer"})
+        before = running.cpu_seconds()
+        consumer.subscribe(["^(.*){1000}x0"])
+        errors, waits = [], []
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is not None and message.error():
+                errors.append(message.error())
+            waits.append(api_versions_round_trip(running.port))
+        spent = running.cpu_seconds() - before
+        consumer.close()
+        print(f"costly regex: slowest ApiVersions {max(waits) * 1000:.1f} ms, broker CPU {spent:.2f} s, "
+              f"client errors {[error.name() for error in errors][:3]}")
+        assert max(waits) < 0.25, waits
+        assert spent < 2.5, spent
+        assert any("regular expression is not valid" in error.str() for error in errors), errors
+    finally:
+        assert running.stop() == 0
+
+
 def test_a_flood_of_malformed_requests_logs_a_few_lines(broker):
     # 2,000 connections each sending a request with an unknown api key: each is closed, and
     # the log says so a few times with a count, not 2,000 times (before, 15 MB for 200k).

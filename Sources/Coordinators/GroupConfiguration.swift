@@ -25,6 +25,10 @@ public struct GroupConfiguration: Sendable {
     public var consumerMaximumGroupSize: Int = Int(Int32.max)
     /// group.consumer.assignors: the first is the default.
     public var consumerAssignors = ["uniform", "range"]
+    /// The work one resolution of a regex subscription may take, in NFA steps over every
+    /// topic name (about half a second of one core); a pattern that needs more is refused
+    /// with INVALID_REGULAR_EXPRESSION rather than holding the resolver for seconds.
+    public var maximumRegexResolutionSteps = 20_000_000
 
     public init() {}
 }

@@ -127,6 +127,13 @@ extension GroupCoordinator {
                 }
                 return ConsumerHeartbeatOutcome(memberId: input.memberId, memberEpoch: input.memberEpoch)
             }
+            // A pattern whose resolution was refused fails every heartbeat that keeps it.
+            let pattern =
+                input.subscribedTopicRegex
+                ?? (input.subscribedTopicNames == nil ? group.members[input.memberId]?.subscribedTopicRegex : nil)
+            if let pattern, let refusal = regexResolutions.refusal(for: pattern) {
+                return .failed(.invalidRegularExpression, refusal)
+            }
             let member: ConsumerMember
             switch join(input, group: group, now: now) {
             case .failure(let failure):
@@ -402,6 +409,15 @@ extension GroupCoordinator {
         let records = updateTargetAssignment(group, now: now, force: true)
         if group.members.isEmpty { group.stateTimestamp = now }
         return tombstones + records
+    }
+
+    /// A group with a member subscribed by one of `patterns`, just resolved, gets its target
+    /// assignment updated (a new group epoch when the matched topics changed).
+    func applyResolvedPatterns(_ patterns: Set<String>, _ slot: GroupSlot, now: Int64) {
+        guard let group = slot.consumer,
+            group.members.values.contains(where: { member in member.subscribedTopicRegex.map(patterns.contains) ?? false })
+        else { return }
+        _ = persist(updateTargetAssignment(group, now: now), for: slot, now: now)
     }
 
     /// Members silent past the session timeout, or holding partitions past their

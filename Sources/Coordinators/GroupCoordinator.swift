@@ -65,17 +65,20 @@ public final class GroupCoordinator: @unchecked Sendable {
     /// When offsets retention last ran; touched only by `expireDeadlines` (one caller).
     private var lastOffsetsExpiry: Int64 = 0
     private let writeOrder = Atomic<Int64>(0)
-    let regexResolutions = RegexResolutions()
+    let regexResolutions: RegexResolutions
     /// Set by `releaseWaitingMembers` (shutdown): no request waits at a barrier any more.
     let stoppedWaiting = Atomic(false)
 
     /// The next position in the order commits are written (and replayed) in.
     func nextWriteOrder() -> Int64 { writeOrder.add(1, ordering: .relaxed).newValue }
 
+    /// `resolveRegexes` runs regex resolutions; nil gives them a thread of their own.
     public init(
         configuration: GroupConfiguration, log: any CoordinatorLog, topics: any GroupTopicCatalog,
-        clock: @escaping @Sendable () -> Int64
+        clock: @escaping @Sendable () -> Int64,
+        resolveRegexes: (@Sendable (@escaping @Sendable () -> Void) -> Void)? = nil
     ) {
+        regexResolutions = RegexResolutions(maximumSteps: configuration.maximumRegexResolutionSteps, executor: resolveRegexes)
         self.configuration = configuration
         self.log = log
         self.topics = topics
@@ -150,15 +153,18 @@ public final class GroupCoordinator: @unchecked Sendable {
 
     // MARK: Deadlines
 
-    /// Expires silent members, ends join barriers whose time is up, and drops offsets past
-    /// their retention. The broker calls it every few tens of milliseconds.
+    /// Expires silent members, ends join barriers whose time is up, drops offsets past
+    /// their retention, and updates the groups whose regex subscriptions were resolved since
+    /// the last call. The broker calls it every few tens of milliseconds.
     public func expireDeadlines() {
         let checkOffsets = clock() - lastOffsetsExpiry >= configuration.offsetsRetentionCheckIntervalMilliseconds
         if checkOffsets { lastOffsetsExpiry = clock() }
+        let resolvedPatterns = regexResolutions.takeResolved()
         for slot in allSlots {
             _ = withSlot(slot.groupId, create: false) { slot, now, deliveries in
                 if let group = slot.classic { expireClassic(group, slot: slot, now: now, deliveries: &deliveries) }
                 if slot.consumer != nil { expireConsumerMembers(slot, now: now) }
+                if !resolvedPatterns.isEmpty { applyResolvedPatterns(resolvedPatterns, slot, now: now) }
                 if checkOffsets { expireOffsets(slot, now: now) }
             }
         }

@@ -31,11 +31,21 @@ public struct LinearTimeRegex: Sendable {
 
     /// Whether the whole of `text` matches (Java's Matcher.matches, as Kafka uses).
     public func wholeMatch(_ text: String) -> Bool {
+        var budget = Int.max
+        return wholeMatch(text, budget: &budget)!
+    }
+
+    /// `wholeMatch` within a budget of steps (a state visited at one position), spent from
+    /// `budget`; nil when it runs out first. The work is at most the program size times the
+    /// text length, which can still be large: callers matching against many texts cap it.
+    public func wholeMatch(_ text: String, budget: inout Int) -> Bool? {
         let input = Array(text.unicodeScalars)
         var current = StateSet(capacity: program.count)
         var next = StateSet(capacity: program.count)
         addState(0, at: 0, in: input, to: &current)
         for (position, scalar) in input.enumerated() {
+            budget -= current.states.count
+            if budget < 0 { return nil }
             next.clear()
             for state in current.states {
                 if case .scalar(let matcher) = program[state], matcher.matches(scalar) {

@@ -3,6 +3,7 @@
 
 import KafkaProtocol
 import KafkaWire
+import Synchronization
 import Testing
 
 @testable import Coordinators
@@ -146,6 +147,52 @@ import Testing
         let joined = heartbeat(harness, member: "a", epoch: 0, regex: "orders.*")
         #expect(joined.assignment?.map(\.topicName) == ["orders", "orders-eu"])
         #expect(partitions(joined) == [0, 0, 1])
+    }
+
+    @Test func regexesAreResolvedOffTheHeartbeatAndTheGroupFollowsOnTheNextTick() {
+        let queued = Mutex<[@Sendable () -> Void]>([])
+        let topics = FixedTopics(["orders": 2, "payments": 1])
+        let log = MemoryCoordinatorLog()
+        let coordinator = GroupCoordinator(
+            configuration: GroupConfiguration(), log: log, topics: topics, clock: { 0 },
+            resolveRegexes: { work in queued.withLock { $0.append(work) } })
+        func heartbeat(epoch: Int32, regex: String? = nil) -> ConsumerHeartbeatOutcome {
+            coordinator.consumerGroupHeartbeat(
+                ConsumerHeartbeatInput(
+                    groupId: "cg", memberId: "a", memberEpoch: epoch, instanceId: nil, rackId: nil,
+                    rebalanceTimeoutMilliseconds: epoch == 0 ? 30_000 : -1, subscribedTopicNames: nil, subscribedTopicRegex: regex,
+                    serverAssignor: nil, ownedPartitions: epoch == 0 ? [] : nil, clientId: "client", clientHost: "/127.0.0.1"))
+        }
+        // The heartbeat does not wait for the resolution: it answers with what is known (nothing).
+        let joined = heartbeat(epoch: 0, regex: "ord.*")
+        #expect(joined.error == .none && (joined.assignment ?? []).isEmpty)
+        #expect(queued.withLock { $0.count } == 1)
+        // Heartbeats meanwhile queue nothing more.
+        #expect(heartbeat(epoch: joined.memberEpoch).error == .none)
+        for work in queued.withLock({ $0 }) { work() }
+        coordinator.expireDeadlines()
+        let next = heartbeat(epoch: joined.memberEpoch)
+        #expect(next.memberEpoch > joined.memberEpoch)
+        #expect(next.assignment?.map(\.topicName) == ["orders"])
+    }
+
+    @Test func aPatternTooCostlyToResolveIsRefused() {
+        // (.*){1000}x0 compiles, but matching it against 249-character names costs a
+        // thousand states per character: the resolution stops at its budget.
+        var partitions: [String: Int32] = [:]
+        for index in 0..<50 { partitions[String(repeating: "t", count: 240) + String(index)] = 1 }
+        var configuration = GroupConfiguration()
+        configuration.maximumRegexResolutionSteps = 1_000_000  // the default would take seconds in a debug build
+        let harness = Harness(configuration: configuration, topics: partitions)
+        let joined = heartbeat(harness, member: "a", epoch: 0, regex: "(.*){1000}x0")
+        #expect(joined.error == .none && (joined.assignment ?? []).isEmpty)
+        // Once the resolution is refused, a member that keeps the pattern is refused at every
+        // heartbeat, and a new one at once; a cheap pattern still works.
+        let refused = heartbeat(harness, member: "a", epoch: joined.memberEpoch)
+        #expect(refused.error == .invalidRegularExpression)
+        #expect(refused.errorMessage?.contains("use a simpler pattern") == true)
+        #expect(heartbeat(harness, member: "c", epoch: 0, regex: "(.*){1000}x0").error == .invalidRegularExpression)
+        #expect(heartbeat(harness, member: "b", epoch: 0, regex: "t+1").error == .none)
     }
 
     @Test func rangeGivesContiguousRangesPerTopic() {

@@ -57,14 +57,19 @@ struct Harness {
     init(configuration: GroupConfiguration = GroupConfiguration(), topics: [String: Int32] = ["orders": 6]) {
         self.topics = FixedTopics(topics)
         let clock = clock
-        coordinator = GroupCoordinator(configuration: configuration, log: log, topics: self.topics, clock: { clock.milliseconds })
+        // Regex resolutions run in place, so that a heartbeat sees them at once.
+        coordinator = GroupCoordinator(
+            configuration: configuration, log: log, topics: self.topics, clock: { clock.milliseconds }, resolveRegexes: { $0() })
     }
 
     /// A coordinator over the same log and topics, as after a restart.
     func restarted() -> GroupCoordinator {
         let clock = clock
         return Self.replay(
-            log, into: GroupCoordinator(configuration: coordinator.configuration, log: log, topics: topics, clock: { clock.milliseconds }))
+            log,
+            into: GroupCoordinator(
+                configuration: coordinator.configuration, log: log, topics: topics, clock: { clock.milliseconds }, resolveRegexes: { $0() })
+        )
     }
 
     static func replay(_ log: MemoryCoordinatorLog, into coordinator: GroupCoordinator) -> GroupCoordinator {
