@@ -191,17 +191,43 @@ public final class Broker: Sendable {
     /// Creates a topic and its partition logs: all of them or, on a failure (out of file
     /// descriptors, a full disk), none, and the topic is not registered.
     func createTopic(name: String, partitions: Int32, configs: [String: String]) throws -> TopicInfo {
-        let logConfiguration = try TopicConfigs.apply(configs, to: configuration.topicDefaults).get()
-        let topic = TopicInfo(name: name, id: Uuid.random().description, partitions: partitions, configs: configs)
-        guard try topics.add(topic) else { throw BrokerError.topicExists(name) }
-        do {
-            try createPartitions(of: name, 0..<partitions, configuration: logConfiguration)
-        } catch {
-            try? topics.remove(name)
-            throw error
+        try createTopics([(name, partitions, configs)])[0].get()
+    }
+
+    /// Creates topics as one CreateTopics request asks: registered together (one write of
+    /// the registry, which a stop may interrupt: the next start completes the rest), then
+    /// each topic's partition logs, all or none for each topic.
+    func createTopics(_ requested: [(name: String, partitions: Int32, configs: [String: String])]) -> [Result<TopicInfo, any Error>] {
+        var results: [Result<TopicInfo, any Error>] = requested.map { topic in
+            Result {
+                _ = try TopicConfigs.apply(topic.configs, to: configuration.topicDefaults).get()
+                return TopicInfo(name: topic.name, id: Uuid.random().description, partitions: topic.partitions, configs: topic.configs)
+            }
         }
-        log("created topic \(name) with \(partitions) partition(s)")
-        return topic
+        let added: Set<String>
+        do {
+            added = try topics.add(results.compactMap { try? $0.get() })
+        } catch {
+            return results.map { result in result.flatMap { _ in .failure(error) } }
+        }
+        var failed: [String] = []
+        for index in results.indices {
+            guard case .success(let topic) = results[index] else { continue }
+            guard added.contains(topic.name) else {
+                results[index] = .failure(BrokerError.topicExists(topic.name))
+                continue
+            }
+            do {
+                let logConfiguration = try TopicConfigs.apply(topic.configs, to: configuration.topicDefaults).get()
+                try createPartitions(of: topic.name, 0..<topic.partitions, configuration: logConfiguration)
+                log("created topic \(topic.name) with \(topic.partitions) partition(s)")
+            } catch {
+                failed.append(topic.name)
+                results[index] = .failure(error)
+            }
+        }
+        if !failed.isEmpty { try? topics.remove(failed) }
+        return results
     }
 
     /// Adds partitions up to `count` (CreatePartitions), all or none.
@@ -286,11 +312,19 @@ public final class Broker: Sendable {
     }
 
     func deleteTopic(_ topic: TopicInfo) throws {
-        try topics.remove(topic.name)
-        for index in 0..<topic.partitions {
-            try? logs.deletePartition(TopicPartition(topic: topic.name, partition: index))
+        try deleteTopics([topic])
+    }
+
+    /// Unregisters the topics (one write of the registry: a stop after it leaves only
+    /// directories that the next start removes), then removes their partition logs.
+    func deleteTopics(_ deleted: [TopicInfo]) throws {
+        try topics.remove(deleted.map(\.name))
+        for topic in deleted {
+            for index in 0..<topic.partitions {
+                try? logs.deletePartition(TopicPartition(topic: topic.name, partition: index))
+            }
+            log("deleted topic \(topic.name)")
         }
-        log("deleted topic \(topic.name)")
     }
 
     // MARK: Serving
@@ -302,6 +336,7 @@ public final class Broker: Sendable {
         if let loops = configuration.eventLoops { server.eventLoopCount = loops }
         server.reactor.maximumFrameSize = configuration.socketRequestMaxBytes
         server.reactor.idleTimeoutMilliseconds = configuration.connectionsMaxIdleMilliseconds
+        server.reactor.queuedMaximumRequestBytes = configuration.queuedMaxRequestBytes
         server.handlesSignals = handlesSignals
         server.shutdownBegins = { [weak self] in self?.beginShutdown() }
         let reactor = try Server(configuration: server, handlerFactory: KafkaConnectionFactory(broker: self), log: log)

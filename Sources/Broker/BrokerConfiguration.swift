@@ -38,6 +38,9 @@ public struct BrokerConfiguration: Sendable {
     public var socketRequestMaxBytes = 100 * 1024 * 1024
     /// connections.max.idle.ms
     public var connectionsMaxIdleMilliseconds = 600_000
+    /// queued.max.request.bytes: memory that large requests may hold until answered, for all
+    /// connections together (-1: no limit, Kafka's default; Swiftlet's is 128 MiB).
+    public var queuedMaxRequestBytes = 128 * 1024 * 1024
     /// group.* and offsets.* settings of the group coordinator.
     public var groups = GroupConfiguration()
     /// transaction.* settings of the transaction coordinator.

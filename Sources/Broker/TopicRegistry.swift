@@ -135,19 +135,39 @@ public final class TopicRegistry: Sendable {
     /// Adds a topic; false when the name is taken. When the file cannot be written the
     /// topic is not added.
     public func add(_ topic: TopicInfo) throws -> Bool {
-        try mutate { table in
-            if table.byName[topic.name] != nil { return false }
-            table.byName[topic.name] = topic
-            table.nameById[topic.topicId] = topic.name
-            return true
+        try !add([topic]).isEmpty
+    }
+
+    /// Adds the topics whose names are free, with one write of the file, and returns their
+    /// names; when the file cannot be written none is added.
+    public func add(_ newTopics: [TopicInfo]) throws -> Set<String> {
+        var added = Set<String>()
+        _ = try mutate { table in
+            added = []
+            for topic in newTopics where table.byName[topic.name] == nil {
+                table.byName[topic.name] = topic
+                table.nameById[topic.topicId] = topic.name
+                added.insert(topic.name)
+            }
+            return !added.isEmpty
         }
+        return added
     }
 
     public func remove(_ name: String) throws {
+        try remove([name])
+    }
+
+    /// Removes the topics named, with one write of the file.
+    public func remove(_ names: [String]) throws {
         _ = try mutate { table in
-            guard let removed = table.byName.removeValue(forKey: name) else { return false }
-            table.nameById.removeValue(forKey: removed.topicId)
-            return true
+            var removedAny = false
+            for name in names {
+                guard let removed = table.byName.removeValue(forKey: name) else { continue }
+                table.nameById.removeValue(forKey: removed.topicId)
+                removedAny = true
+            }
+            return removedAny
         }
     }
 

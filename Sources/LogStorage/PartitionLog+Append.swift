@@ -200,6 +200,7 @@ extension PartitionLog {
         let segment = try Segment.create(
             store: store, directory: directory, baseOffset: segments.last!.nextOffset,
             indexIntervalBytes: configuration.indexIntervalBytes, now: now)
+        segments.last!.seal()
         segments.append(segment)
         rollHook?(self)
     }

@@ -106,6 +106,7 @@ extension PartitionLog {
                         store: store, directory: directory, baseOffset: copy.original.baseOffset,
                         indexIntervalBytes: configuration.indexIntervalBytes, recover: false, now: now
                     ).segment
+                    swapped.seal()  // never the active segment
                     segments[index] = swapped
                     result.bytesBefore += copy.original.size
                     result.bytesAfter += swapped.size
@@ -180,11 +181,11 @@ extension PartitionLog {
         var position: Int64 = 0
         while let location = try segment.batch(at: position) {
             if isDeleted.load(ordering: .relaxed) { throw CompactionStopped() }
-            let bytes = try segment.log.read(count: location.size, at: position)
+            let bytes = try segment.log().read(count: location.size, at: position)
             do {
                 try body(try RecordBatch(bytes: bytes))
             } catch let error as RecordBatchError {
-                throw LogError.corruptSegment(path: segment.log.path, position: position, reason: error.description)
+                throw LogError.corruptSegment(path: segment.logPath, position: position, reason: error.description)
             }
             position = location.end
         }

@@ -47,7 +47,7 @@ extension PartitionLog {
                             minOneBatch: minOneBatch)
                         guard length > 0 else { return empty }
                         return ReadResult(
-                            regions: [LogRegion(file: segment.log, position: first.position, length: length)],
+                            regions: [LogRegion(file: try segment.log(), position: first.position, length: length)],
                             highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable,
                             abortedTransactions: aborted, firstBatchSize: first.size)
                     }
@@ -134,11 +134,11 @@ extension PartitionLog {
     }
 
     private func forEachRecord(at location: BatchLocation, in segment: Segment, _ body: (Record) -> Bool) throws {
-        let bytes = try segment.log.read(count: location.size, at: location.position)
+        let bytes = try segment.log().read(count: location.size, at: location.position)
         do {
             try RecordBatch(bytes: bytes).forEachRecord(body)
         } catch {
-            throw LogError.corruptSegment(path: segment.log.path, position: location.position, reason: error.description)
+            throw LogError.corruptSegment(path: segment.logPath, position: location.position, reason: error.description)
         }
     }
 }

@@ -135,11 +135,11 @@ public final class PartitionLog: @unchecked Sendable {
             let segment = try Segment.create(
                 store: store, directory: directory, baseOffset: 0,
                 indexIntervalBytes: configuration.indexIntervalBytes, now: now)
-            let log = PartitionLog(
+            // No log-start checkpoint yet: without one the log starts at its first segment,
+            // 0 (one fsync less per partition, which thousands of new partitions feel).
+            return PartitionLog(
                 topicPartition: topicPartition, directory: directory, store: store, segments: [segment],
                 configuration: configuration, startOffset: 0)
-            try log.writeCheckpoint(Self.logStartFile, 0)
-            return log
         } catch {
             throw .io(error)
         }
@@ -172,6 +172,8 @@ public final class PartitionLog: @unchecked Sendable {
                 recover: recover && !flushed, mayCut: !flushed, now: now)
             segments.append(segment)
             if let event { events.append(event) }
+            // Closed segments keep no index in memory and no descriptor open.
+            if !bases.isEmpty, event?.inFlushedSegment ?? true { segment.seal() }
             if let event, !event.inFlushedSegment, !bases.isEmpty {
                 // A hole in the middle: later segments cannot follow it.
                 for later in bases {
@@ -207,6 +209,8 @@ public final class PartitionLog: @unchecked Sendable {
             try log.rebuildProducerState()
         } catch { throw .io(error) }
         log.syncedOffset = min(recoveryPoint, end)
+        // Opened again by the first append or read: a start-up holds no descriptor per partition.
+        log.segments.last!.closeLog()
         // A checkpoint past a log cut short by recovery no longer describes it.
         log.firstDirtyOffset = min((try? readCheckpoint(store: store, path: directory + "/" + cleanerOffsetFile)) ?? 0, end)
         log.earliestDeleteHorizon = try? readCheckpoint(store: store, path: directory + "/" + deleteHorizonFile)
@@ -281,7 +285,7 @@ public final class PartitionLog: @unchecked Sendable {
 
     /// The marker of a control batch on disk; nil when it cannot be read as one.
     private func marker(at location: BatchLocation, in segment: Segment) throws(SystemCallError) -> TransactionMarker? {
-        let bytes = try segment.log.read(count: location.size, at: location.position)
+        let bytes = try segment.log().read(count: location.size, at: location.position)
         return (try? RecordBatch(bytes: bytes)).flatMap { try? TransactionMarker(batch: $0) }
     }
 
@@ -358,10 +362,14 @@ public final class PartitionLog: @unchecked Sendable {
 
     /// Forces the segments written since the last flush to disk and records the recovery point.
     public func flush() throws(LogError) {
-        let (files, end) = lock.withLock {
-            (segments.filter { $0.nextOffset > syncedOffset || $0 === segments.last }.map(\.log), segments.last!.nextOffset)
-        }
         do {
+            let (files, end) = try lock.withLock { () throws(SystemCallError) in
+                (
+                    try segments.filter { $0.nextOffset > syncedOffset || $0 === segments.last }.map { segment throws(SystemCallError) in
+                        try segment.log()
+                    }, segments.last!.nextOffset
+                )
+            }
             for file in files { try store.sync(file) }
             try lock.withLock { () throws(SystemCallError) in
                 // A flush queued at a roll may run after a deletion, when the directory

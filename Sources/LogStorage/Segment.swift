@@ -1,8 +1,10 @@
 // One segment of a partition log: `<baseOffset>.log` with its `.index` and `.timeindex`.
 // Appends go to the end of the file; reads return file regions; recovery walks the
-// batches, checks each CRC, and cuts a torn or corrupt tail.
+// batches, checks each CRC, and cuts a torn or corrupt tail. Files open on first use, and a
+// sealed (closed) segment keeps neither index entries in memory nor index descriptors.
 
 import KafkaRecords
+import Synchronization
 import SystemCalls
 
 /// A segment that recovery had to cut: which file, from which byte, how much, and why.
@@ -32,7 +34,10 @@ struct BatchLocation: Equatable {
 
 final class Segment {
     let baseOffset: Int64
-    let log: LogFile
+    let logPath: String
+    private let store: any FileStore
+    /// The log file, opened on first use and kept (reads hand it to sendfile).
+    private let openLog = Mutex<LogFile?>(nil)
     private(set) var offsetIndex: OffsetIndex
     private(set) var timeIndex: TimeIndex
     private(set) var size: Int64
@@ -50,7 +55,30 @@ final class Segment {
     /// Kafka's largestTimestamp: the newest record's, or when the records carry none, the
     /// log file's last modification (what min.compaction.lag.ms is measured against).
     var largestTimestamp: Int64 {
-        maxTimestamp >= 0 ? maxTimestamp : (try? System.modificationMilliseconds(log.descriptor)) ?? createdMilliseconds
+        maxTimestamp >= 0 ? maxTimestamp : (try? System.modificationMilliseconds(log().descriptor)) ?? createdMilliseconds
+    }
+
+    /// The segment's log file, opened when first needed.
+    func log() throws(SystemCallError) -> LogFile {
+        try openLog.withLock { (file: inout LogFile?) throws(SystemCallError) -> LogFile in
+            if let file { return file }
+            let opened = try store.open(logPath, create: false)
+            file = opened
+            return opened
+        }
+    }
+
+    /// Lets go of the log file's descriptor until the next use (readers holding it keep it).
+    func closeLog() {
+        openLog.withLock { $0 = nil }
+    }
+
+    /// A closed segment: its indexes leave memory and their descriptors close, and so does
+    /// the log's until a read needs it.
+    func seal() {
+        offsetIndex.seal()
+        timeIndex.seal()
+        closeLog()
     }
 
     /// The first batch's newest timestamp (what max.compaction.lag.ms counts from); nil when
@@ -71,11 +99,12 @@ final class Segment {
     }
 
     private init(
-        baseOffset: Int64, log: LogFile, offsetIndex: OffsetIndex, timeIndex: TimeIndex, size: Int64,
+        baseOffset: Int64, store: any FileStore, logPath: String, offsetIndex: OffsetIndex, timeIndex: TimeIndex, size: Int64,
         indexIntervalBytes: Int, now: Int64
     ) {
         self.baseOffset = baseOffset
-        self.log = log
+        self.store = store
+        self.logPath = logPath
         self.offsetIndex = offsetIndex
         self.timeIndex = timeIndex
         self.size = size
@@ -84,19 +113,22 @@ final class Segment {
         self.createdMilliseconds = now
     }
 
+    /// A new, empty segment: its log file now, its index files with their first entries.
     static func create(store: any FileStore, directory: String, baseOffset: Int64, indexIntervalBytes: Int, now: Int64)
         throws(SystemCallError) -> Segment
     {
         let prefix = directory + "/" + fileName(baseOffset, "")
         let log = try store.open(prefix + ".log", create: true)
         try System.ftruncate(log.descriptor, length: 0)
-        let index = try store.open(prefix + ".index", create: true)
-        try System.ftruncate(index.descriptor, length: 0)
-        let time = try store.open(prefix + ".timeindex", create: true)
-        try System.ftruncate(time.descriptor, length: 0)
-        return Segment(
-            baseOffset: baseOffset, log: log, offsetIndex: OffsetIndex(file: index), timeIndex: TimeIndex(file: time),
-            size: 0, indexIntervalBytes: indexIntervalBytes, now: now)
+        // Index files left by an earlier life of this offset would describe other data.
+        for suffix in [".index", ".timeindex"] where store.exists(prefix + suffix) { try store.remove(prefix + suffix) }
+        let segment = Segment(
+            baseOffset: baseOffset, store: store, logPath: prefix + ".log",
+            offsetIndex: OffsetIndex(path: prefix + ".index", store: store),
+            timeIndex: TimeIndex(path: prefix + ".timeindex", store: store), size: 0, indexIntervalBytes: indexIntervalBytes,
+            now: now)
+        segment.openLog.withLock { $0 = log }
+        return segment
     }
 
     /// Opens an existing segment. `recover` walks and CRC-checks every batch, cutting the
@@ -113,14 +145,16 @@ final class Segment {
         do {
             let log = try store.open(prefix + ".log" + suffix, create: false)
             let size = try log.size()
-            let indexFile = try store.open(prefix + ".index" + suffix, create: true)
-            let timeFile = try store.open(prefix + ".timeindex" + suffix, create: true)
-            let loadedIndex = recover ? nil : try OffsetIndex.load(file: indexFile, logSize: size)
-            let loadedTime = recover ? nil : try TimeIndex.load(file: timeFile, logSize: size)
+            let indexPath = prefix + ".index" + suffix
+            let timePath = prefix + ".timeindex" + suffix
+            let loadedIndex = recover ? nil : try OffsetIndex.load(path: indexPath, store: store, logSize: size)
+            let loadedTime = recover ? nil : try TimeIndex.load(path: timePath, store: store, logSize: size)
             let segment = Segment(
-                baseOffset: baseOffset, log: log, offsetIndex: loadedIndex ?? OffsetIndex(file: indexFile),
-                timeIndex: loadedTime ?? TimeIndex(file: timeFile), size: size,
+                baseOffset: baseOffset, store: store, logPath: prefix + ".log" + suffix,
+                offsetIndex: loadedIndex ?? OffsetIndex(path: indexPath, store: store),
+                timeIndex: loadedTime ?? TimeIndex(path: timePath, store: store), size: size,
                 indexIntervalBytes: indexIntervalBytes, now: now)
+            segment.openLog.withLock { $0 = log }
             let truncated: Int64
             if recover || loadedIndex == nil || loadedTime == nil {
                 truncated = try segment.rebuild(validateCRC: recover, cut: mayCut)
@@ -129,7 +163,7 @@ final class Segment {
             }
             guard truncated > 0 else { return (segment, nil) }
             var event = RecoveryEvent(
-                path: log.path, position: segment.size - (mayCut ? 0 : truncated), truncatedBytes: truncated,
+                path: segment.logPath, position: segment.size - (mayCut ? 0 : truncated), truncatedBytes: truncated,
                 reason: segment.truncationReason ?? "unreadable tail")
             event.inFlushedSegment = !recover
             return (segment, event)
@@ -149,7 +183,7 @@ final class Segment {
     func batch(at position: Int64, limit: Int64? = nil) throws(SystemCallError) -> BatchLocation? {
         let end = limit ?? size
         guard end - position >= Int64(RecordBatchLayout.headerSize) else { return nil }
-        let bytes = try log.read(count: RecordBatchLayout.headerSize, at: position)
+        let bytes = try log().read(count: RecordBatchLayout.headerSize, at: position)
         guard let header = RecordBatchHeader(bytes), header.hasPlausibleLength, header.magic == 2,
             position + Int64(header.totalSize) <= end
         else { return nil }
@@ -173,7 +207,7 @@ final class Segment {
                 break
             }
             if validateCRC {
-                let bytes = try log.read(count: location.size, at: position)
+                let bytes = try log().read(count: location.size, at: position)
                 do {
                     try RecordBatch(bytes: bytes).validate(denseOffsets: false)
                 } catch {
@@ -192,7 +226,7 @@ final class Segment {
         }
         let truncated = size - position
         if truncated > 0 && cut {
-            try System.ftruncate(log.descriptor, length: position)
+            try System.ftruncate(log().descriptor, length: position)
             size = position
         }
         nextOffset = expectedNext
@@ -204,11 +238,11 @@ final class Segment {
     private func findTail(mayCut: Bool) throws -> Int64 {
         // The max timestamp needs every batch after the last time-index entry; the simple
         // way is a header walk from the last offset-index entry, plus the time index's last.
-        if let last = timeIndex.entries.last {
+        if let last = timeIndex.last {
             maxTimestamp = last.timestamp
             offsetOfMaxTimestamp = baseOffset + Int64(last.relativeOffset)
         }
-        var position = Int64(offsetIndex.entries.last?.position ?? 0)
+        var position = Int64(offsetIndex.last?.position ?? 0)
         var next = baseOffset
         while let location = try batch(at: position) {
             next = location.header.lastOffset + 1
@@ -228,7 +262,7 @@ final class Segment {
 
     private func index(_ location: BatchLocation) throws(SystemCallError) {
         let relative = UInt32(truncatingIfNeeded: location.header.lastOffset - baseOffset)
-        if offsetIndex.entries.isEmpty || bytesSinceLastIndexEntry >= indexIntervalBytes {
+        if offsetIndex.isEmpty || bytesSinceLastIndexEntry >= indexIntervalBytes {
             try offsetIndex.append(relativeOffset: relative, position: UInt32(location.position))
             bytesSinceLastIndexEntry = 0
         }
@@ -245,7 +279,7 @@ final class Segment {
     /// Appends whole, already validated batches in one write, each with its assigned offset
     /// (in `bytes`, or in `patches` over them).
     func append(_ bytes: [UInt8], patches: [(position: Int, bytes: [UInt8])] = [], batches: [RecordBatchHeader]) throws(SystemCallError) {
-        try log.write(bytes, patches: patches, at: size)
+        try log().write(bytes, patches: patches, at: size)
         var position = size
         for header in batches {
             try index(BatchLocation(position: position, header: header))
@@ -258,7 +292,7 @@ final class Segment {
     /// The first batch whose last offset is at or past `offset`.
     func locate(offset: Int64) throws(SystemCallError) -> BatchLocation? {
         let relative = UInt32(truncatingIfNeeded: max(0, offset - baseOffset))
-        var position = offsetIndex.position(before: relative)
+        var position = try offsetIndex.position(before: relative)
         while let location = try batch(at: position) {
             if location.header.lastOffset >= offset { return location }
             position = location.end
@@ -268,7 +302,7 @@ final class Segment {
 
     /// The first batch whose max timestamp is at or past `timestamp`.
     func locate(timestamp: Int64) throws(SystemCallError) -> BatchLocation? {
-        let start = baseOffset + Int64(timeIndex.relativeOffset(before: timestamp))
+        let start = baseOffset + Int64(try timeIndex.relativeOffset(before: timestamp))
         guard var location = try locate(offset: start) else { return nil }
         while location.header.maxTimestamp < timestamp {
             guard let next = try batch(at: location.end) else { return nil }
@@ -279,6 +313,9 @@ final class Segment {
 
     /// Cuts the segment so that `offset` becomes its next offset.
     func truncate(to offset: Int64) throws(SystemCallError) {
+        // The segment is the active one from now on, even when nothing is cut.
+        try offsetIndex.makeResident()
+        try timeIndex.makeResident()
         guard offset < nextOffset else { return }
         var position: Int64 = 0
         var next = baseOffset
@@ -286,13 +323,13 @@ final class Segment {
             position = location.end
             next = location.header.lastOffset + 1
         }
-        try System.ftruncate(log.descriptor, length: position)
+        try System.ftruncate(log().descriptor, length: position)
         size = position
         nextOffset = max(next, baseOffset)
         try offsetIndex.truncate(toPosition: position)
         try timeIndex.truncate(toRelativeOffset: UInt32(truncatingIfNeeded: max(0, offset - baseOffset)))
-        maxTimestamp = timeIndex.entries.last?.timestamp ?? -1
-        offsetOfMaxTimestamp = timeIndex.entries.last.map { baseOffset + Int64($0.relativeOffset) } ?? -1
+        maxTimestamp = timeIndex.last?.timestamp ?? -1
+        offsetOfMaxTimestamp = timeIndex.last.map { baseOffset + Int64($0.relativeOffset) } ?? -1
         bytesSinceLastIndexEntry = indexIntervalBytes
     }
 

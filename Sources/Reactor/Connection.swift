@@ -35,6 +35,11 @@ final class Connection {
     /// whether the connection waits for another turn.
     var requestsThisTurn = 0
     var hasTurnQueued = false
+    /// Pool memory held by requests handed over and not yet answered, by sequence.
+    var reservations: [UInt64: Int] = [:]
+    var reservedBytes = 0
+    /// Muted until the request memory pool has room for the frame being read.
+    var waitingForMemory = false
 
     enum ResumeState {
         case idle

@@ -20,6 +20,14 @@ public struct ReactorConfiguration: Sendable {
     /// turn, after every other busy connection's, so one client's pipeline never keeps a
     /// newcomer waiting (Kafka goes further: one request per connection at a time).
     public var maximumRequestsPerTurn = 16
+    /// Kafka's queued.max.request.bytes: the memory that requests larger than one read
+    /// (64 KiB) may hold until answered, shared by every connection of the server; a
+    /// connection whose request does not fit waits, reading nothing (0 or less: no limit,
+    /// Kafka's default). Kafka's default has no limit; a dev machine's broker wants one.
+    public var queuedMaximumRequestBytes = 128 * 1024 * 1024
+    /// One connection holding this much of it in unanswered requests reads no more until
+    /// answers give some back, so a pipelining client cannot take the whole pool.
+    public var maximumQueuedRequestBytesPerConnection = 32 * 1024 * 1024
     /// How long a graceful shutdown waits for in-flight requests and queued responses.
     public var shutdownGracePeriodMilliseconds = 30_000
 
@@ -55,9 +63,13 @@ public final class EventLoop: @unchecked Sendable {
     private static let readEvents: EpollEvents = [.readable, .peerClosed, .edgeTriggered]
     private static let writeEvents: EpollEvents = readEvents.union(.writable)
 
-    public init(name: String, configuration: ReactorConfiguration) throws(SystemCallError) {
+    /// Shared by the server's loops (ReactorConfiguration.queuedMaximumRequestBytes).
+    let memory: RequestMemoryPool?
+
+    public init(name: String, configuration: ReactorConfiguration, memory: RequestMemoryPool? = nil) throws(SystemCallError) {
         self.name = name
         self.configuration = configuration
+        self.memory = memory
         let epoll = try System.epollCreate()
         let wake: Int32
         do {
@@ -222,7 +234,7 @@ public final class EventLoop: @unchecked Sendable {
             transport: PlainSocketTransport(descriptor: descriptor),
             framing: factory.makeFraming(
                 maximumFrameSize: configuration.maximumFrameSize,
-                largeFrameThreshold: scratch.count),
+                largeFrameThreshold: scratch.count, memory: memory),
             now: System.monotonicNanoseconds())
         do {
             try System.epollAdd(epoll, descriptor, events: Self.readEvents, data: id.epollData)
@@ -258,6 +270,11 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func readAvailable(_ connection: Connection) {
+        if connection.framing.isAwaitingMemory {
+            connection.mayHaveUnreadData = true
+            awaitMemory(for: connection)
+            return
+        }
         if !connection.state.isReading || connection.hasParkedFrames || turnIsOver(connection) {
             connection.mayHaveUnreadData = true
             if connection.state.isReading { queueTurn(connection) }
@@ -287,6 +304,11 @@ public final class EventLoop: @unchecked Sendable {
             }
             connection.lastActivity = System.monotonicNanoseconds()
             consume(count, from: connection)
+            if connection.framing.isAwaitingMemory && !connection.isClosed {
+                connection.mayHaveUnreadData = true
+                awaitMemory(for: connection)
+                return
+            }
             if !connection.state.isReading || connection.hasParkedFrames || turnIsOver(connection) {
                 // Not read to EAGAIN: edge-triggered, no new event would come for these bytes.
                 connection.mayHaveUnreadData = true
@@ -339,6 +361,11 @@ public final class EventLoop: @unchecked Sendable {
 
     private func handOver(_ frame: [UInt8], to connection: Connection) {
         let sequence = connection.responses.register()
+        if memory != nil && frame.count > scratch.count {
+            // Reserved by the framing before its bytes were kept; given back with the answer.
+            connection.reservations[sequence] = frame.count
+            connection.reservedBytes += frame.count
+        }
         connection.requestsThisTurn += 1
         connection.handler.received(frame: frame, responder: Responder(eventLoop: self, connection: connection.id, sequence: sequence))
     }
@@ -380,6 +407,34 @@ public final class EventLoop: @unchecked Sendable {
         // The turn ended with frames parked or bytes unread: another comes after the others'.
         if connection.state.isReading && (connection.hasParkedFrames || connection.mayHaveUnreadData) { queueTurn(connection) }
         flush(connection)
+    }
+
+    // MARK: Request memory
+
+    /// Mutes a connection whose next frame does not fit in the pool until a release
+    /// (on any loop) leaves room; then it reads again from where it stopped.
+    private func awaitMemory(for connection: Connection) {
+        guard let memory, !connection.waitingForMemory else { return }
+        connection.waitingForMemory = true
+        let id = connection.id
+        memory.whenAvailable { [self] in
+            execute { [self] in
+                guard let connection = connections[id.descriptor], connection.id == id, !connection.isClosed else { return }
+                connection.waitingForMemory = false
+                if connection.framing.retryReservation() {
+                    readAvailable(connection)
+                } else {
+                    awaitMemory(for: connection)
+                }
+            }
+        }
+    }
+
+    /// Gives back the memory of the request answered by `sequence`, if it held some.
+    private func releaseMemory(of sequence: UInt64, for connection: Connection) {
+        guard let bytes = connection.reservations.removeValue(forKey: sequence) else { return }
+        connection.reservedBytes -= bytes
+        memory?.release(bytes)
     }
 
     // MARK: Turns
@@ -424,6 +479,7 @@ public final class EventLoop: @unchecked Sendable {
             assertionFailure("\(id): \(error)")
             return
         }
+        releaseMemory(of: sequence, for: connection)
         while let current = connection.responses.nextReady() {
             switch current {
             case .parts(let parts):
@@ -487,11 +543,15 @@ public final class EventLoop: @unchecked Sendable {
         let queued = connection.outbound.queuedBytes
         switch connection.state {
         case .open:
-            if queued > configuration.outputHighWaterMark || connection.inFlight >= configuration.maximumInFlightRequests {
+            if queued > configuration.outputHighWaterMark || connection.inFlight >= configuration.maximumInFlightRequests
+                || connection.reservedBytes >= configuration.maximumQueuedRequestBytesPerConnection
+            {
                 connection.state.move(to: .readingPaused)
             }
         case .readingPaused:
-            if queued < configuration.outputLowWaterMark && connection.inFlight < configuration.maximumInFlightRequests / 2 + 1 {
+            if queued < configuration.outputLowWaterMark && connection.inFlight < configuration.maximumInFlightRequests / 2 + 1
+                && connection.reservedBytes < configuration.maximumQueuedRequestBytesPerConnection
+            {
                 connection.state.move(to: .open)
                 if !connection.handlingReadBatch { resumeReading(connection) }
             }
@@ -503,6 +563,13 @@ public final class EventLoop: @unchecked Sendable {
     private func close(_ connection: Connection) {
         guard !connection.isClosed else { return }
         connection.state.move(to: .closed)
+        if let memory {
+            connection.framing.abandon()
+            let parked = connection.parkedFrames[connection.parkedHead...].reduce(0) { $0 + ($1.count > scratch.count ? $1.count : 0) }
+            memory.release(connection.reservedBytes + parked)
+            connection.reservations = [:]
+            connection.reservedBytes = 0
+        }
         try? System.epollRemove(epoll, connection.id.descriptor)
         System.close(connection.id.descriptor)
         connections.removeValue(forKey: connection.id.descriptor)

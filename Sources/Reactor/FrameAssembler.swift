@@ -10,6 +10,18 @@ public protocol Framing {
     mutating func append(_ bytes: UnsafeRawBufferPointer, to frames: inout [[UInt8]]) throws(FramingError)
     /// What goes before a response of `size` bytes.
     func responsePrefix(size: Int) throws(FramingError) -> [UInt8]
+    /// Set when a frame's memory could not be reserved from the pool: the connection reads
+    /// nothing more until `retryReservation` succeeds.
+    var isAwaitingMemory: Bool { get }
+    mutating func retryReservation() -> Bool
+    /// Gives back the memory of a frame being read (the connection closes).
+    mutating func abandon()
+}
+
+extension Framing {
+    public var isAwaitingMemory: Bool { false }
+    public mutating func retryReservation() -> Bool { true }
+    public mutating func abandon() {}
 }
 
 public enum FramingError: Error, Equatable, Sendable {
@@ -35,9 +47,42 @@ public struct FrameAssembler: Framing {
     private var largeFrame: [UInt8] = []
     private var largeFrameRemaining = 0
 
-    public init(maximumFrameSize: Int, largeFrameThreshold: Int = 64 * 1024) {
+    /// Where frames larger than `largeFrameThreshold` get their memory, when there is a pool:
+    /// each such frame handed over holds `frame.count` bytes of it, which whoever takes the
+    /// frame gives back.
+    let memory: RequestMemoryPool?
+    /// The size of the large frame whose reservation was refused; its first bytes wait in
+    /// `pending`.
+    private var awaitedFrameSize = 0
+    /// Bytes reserved for the large frame being read.
+    private var reservedForLargeFrame = 0
+
+    public init(maximumFrameSize: Int, largeFrameThreshold: Int = 64 * 1024, memory: RequestMemoryPool? = nil) {
         self.maximumFrameSize = maximumFrameSize
         self.largeFrameThreshold = largeFrameThreshold
+        self.memory = memory
+    }
+
+    public var isAwaitingMemory: Bool { awaitedFrameSize > 0 }
+
+    public mutating func retryReservation() -> Bool {
+        guard awaitedFrameSize > 0 else { return true }
+        guard memory?.tryReserve(awaitedFrameSize) ?? true else { return false }
+        reservedForLargeFrame = awaitedFrameSize
+        awaitedFrameSize = 0
+        let waiting = pending
+        pending = []
+        waiting.withUnsafeBytes { startLargeFrame($0) }
+        return true
+    }
+
+    public mutating func abandon() {
+        memory?.release(reservedForLargeFrame)
+        reservedForLargeFrame = 0
+        awaitedFrameSize = 0
+        largeFrame = []
+        largeFrameRemaining = 0
+        pending = []
     }
 
     /// Bytes held for frames not yet complete.
@@ -53,6 +98,7 @@ public struct FrameAssembler: Framing {
             if largeFrameRemaining == 0 {
                 frames.append(largeFrame)
                 largeFrame = []
+                reservedForLargeFrame = 0  // now the frame's taker's to give back
             }
             if start == bytes.count { return }
         }
@@ -90,13 +136,29 @@ public struct FrameAssembler: Framing {
         if bytes.count >= 4 {
             let size = Int(Int32(bigEndian: bytes.loadUnaligned(as: Int32.self)))
             if size > largeFrameThreshold {  // `cut` has already checked it against the limit
-                largeFrame.reserveCapacity(min(size, 1 << 20))
-                largeFrame.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[4...]))
-                largeFrameRemaining = size - (bytes.count - 4)
+                guard memory?.tryReserve(size) ?? true else {
+                    // Kept as they are (at most one read) until the pool has room.
+                    awaitedFrameSize = size
+                    pending = Array(bytes)
+                    return
+                }
+                reservedForLargeFrame = memory == nil ? 0 : size
+                startLargeFrame(bytes)
                 return
             }
         }
         pending = Array(bytes)
+    }
+
+    /// `bytes` start a large frame (its size first): its own buffer. With a pool the size is
+    /// accounted for, and the whole buffer is allocated at once (pages are only backed as
+    /// bytes arrive, and growing by doubling would copy and overshoot); without, a length
+    /// field is not trusted past 1 MiB and the buffer grows with the bytes.
+    private mutating func startLargeFrame(_ bytes: UnsafeRawBufferPointer) {
+        let size = Int(Int32(bigEndian: bytes.loadUnaligned(as: Int32.self)))
+        largeFrame.reserveCapacity(memory == nil ? min(size, 1 << 20) : size)
+        largeFrame.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[4...]))
+        largeFrameRemaining = size - (bytes.count - 4)
     }
 
     /// Calls `deliver` for each whole frame in `bytes` and returns where the unconsumed

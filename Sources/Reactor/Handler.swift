@@ -73,14 +73,15 @@ public protocol ConnectionHandler: AnyObject {
 public protocol ConnectionHandlerFactory: Sendable {
     /// Called on the connection's reactor thread.
     func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler
-    /// How this listener's byte stream is cut into frames and its responses framed.
-    func makeFraming(maximumFrameSize: Int, largeFrameThreshold: Int) -> any Framing
+    /// How this listener's byte stream is cut into frames and its responses framed; frames
+    /// larger than `largeFrameThreshold` take their memory from `memory` when there is one.
+    func makeFraming(maximumFrameSize: Int, largeFrameThreshold: Int, memory: RequestMemoryPool?) -> any Framing
 }
 
 extension ConnectionHandlerFactory {
     /// Kafka's: a big-endian int32 size before each request and response.
-    public func makeFraming(maximumFrameSize: Int, largeFrameThreshold: Int) -> any Framing {
-        FrameAssembler(maximumFrameSize: maximumFrameSize, largeFrameThreshold: largeFrameThreshold)
+    public func makeFraming(maximumFrameSize: Int, largeFrameThreshold: Int, memory: RequestMemoryPool?) -> any Framing {
+        FrameAssembler(maximumFrameSize: maximumFrameSize, largeFrameThreshold: largeFrameThreshold, memory: memory)
     }
 }
 

@@ -76,8 +76,11 @@ public final class Server: @unchecked Sendable {
         // ends the process; sendfile has no MSG_NOSIGNAL, so ignore it process-wide.
         System.ignoreBrokenPipeSignal()
         var loops: [EventLoop] = []
+        let memory =
+            configuration.reactor.queuedMaximumRequestBytes > 0
+            ? RequestMemoryPool(capacity: configuration.reactor.queuedMaximumRequestBytes) : nil
         for index in 0..<max(1, configuration.eventLoopCount) {
-            loops.append(try EventLoop(name: "swiftlet-io-\(index)", configuration: configuration.reactor))
+            loops.append(try EventLoop(name: "swiftlet-io-\(index)", configuration: configuration.reactor, memory: memory))
         }
         eventLoops = loops
         epoll = try System.epollCreate()

@@ -126,6 +126,11 @@ enum ServerProperties {
             return true
         },
         "socket.request.max.bytes": { configuration, value in set(&configuration.socketRequestMaxBytes, integer(value, minimum: 1)) },
+        "queued.max.request.bytes": { configuration, value in
+            guard let bytes = Int(value), bytes == -1 || bytes > 0 else { return false }
+            configuration.queuedMaxRequestBytes = bytes
+            return true
+        },
         "connections.max.idle.ms": { configuration, value in set(&configuration.connectionsMaxIdleMilliseconds, integer(value, minimum: 1))
         },
         "group.min.session.timeout.ms": { configuration, value in

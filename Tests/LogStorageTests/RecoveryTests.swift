@@ -225,7 +225,7 @@ import Testing
             let log = try manager.createPartition(partitionA, configuration: smallSegments())
             for _ in 0..<30 { _ = try log.append(makeBatch(count: 3, valueSize: 40), leaderEpoch: 0, now: 0) }
             let lastBase = try #require(log.segmentBaseOffsets.last)
-            #expect(log.segmentCount > 3)
+            #expect(log.segmentCount > 2)
             // The flush runs off the appending thread; the checkpoint passes the last roll.
             #expect(
                 waitUntil {
@@ -279,5 +279,41 @@ import Testing
         #expect(try System.fileSize(reopened) == sizeBefore)
         System.close(reopened)
         #expect(try offsets(of: try log.read(from: 87, maxBytes: 1 << 20, minOneBatch: true)) == [87, 88, 89])
+    }
+
+    @Test func aStartHoldsNoDescriptorPerSegmentAndClosedIndexesLeaveMemory() throws {
+        let directory = TemporaryDirectory()
+        let names = (0..<40).map { TopicPartition(topic: "many", partition: Int32($0)) }
+        do {
+            let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in smallSegments() })
+            for name in names {
+                let log = try manager.createPartition(name, configuration: smallSegments())
+                for index in 0..<12 {
+                    _ = try log.append(makeBatch(count: 3, firstTimestamp: Int64(index) * 10, valueSize: 40), leaderEpoch: 0, now: 0)
+                }
+            }
+            try manager.shutdown()
+        }
+        let before = System.openDescriptorCount()
+        let manager = try LogManager(dataDirectory: directory.path, configuration: { _ in smallSegments() })
+        // 40 partitions of 3 or more segments each: 360 files if each segment kept three open.
+        #expect(System.openDescriptorCount() - before < 10)
+        let log = try #require(manager.partition(names[7]))
+        #expect(log.segmentCount > 2)
+        let resident = log.lock.withLock { log.segments.map { $0.offsetIndex.isResident && $0.timeIndex.isResident } }
+        #expect(resident == Array(repeating: false, count: resident.count - 1) + [true])
+        // Lookups in closed segments read their index files: every offset and timestamp is found.
+        for offset in Int64(0)..<36 {
+            #expect(try offsets(of: try log.read(from: offset, maxBytes: 1, minOneBatch: true)).contains(offset))
+        }
+        #expect(try log.offset(forTimestamp: 41)?.offset == 13)
+        // Appends after the start go on in the active segment, whose index takes them.
+        _ = try log.append(makeBatch(count: 3, firstTimestamp: 500, valueSize: 40), leaderEpoch: 0, now: 0)
+        #expect(try log.offset(forTimestamp: 500)?.offset == 36)
+        // A truncation into a closed segment makes it the active one again.
+        try log.truncate(to: 5)
+        #expect(log.logEndOffset == 3)
+        _ = try log.append(makeBatch(count: 3, valueSize: 40), leaderEpoch: 0, now: 0)
+        #expect(try offsets(of: try log.read(from: 3, maxBytes: 1 << 20, minOneBatch: true)).prefix(3) == [3, 4, 5])
     }
 }

@@ -108,6 +108,35 @@ import Testing
         }
     }
 
+    @Test func aLargeFrameWaitsForPoolMemoryWithoutKeepingMoreThanItsFirstRead() throws {
+        let pool = RequestMemoryPool(capacity: 100)
+        var first = FrameAssembler(maximumFrameSize: 1 << 20, largeFrameThreshold: 16, memory: pool)
+        var second = FrameAssembler(maximumFrameSize: 1 << 20, largeFrameThreshold: 16, memory: pool)
+        let big = frame([UInt8](repeating: 7, count: 120))
+        // The first large frame is granted (the pool may be overdrawn by its last grant)...
+        #expect(try feed(&first, Array(big[0..<30])).isEmpty)
+        #expect(!first.isAwaitingMemory && pool.availableBytes == -20)
+        // ...the second waits, holding just the bytes it has read.
+        #expect(try feed(&second, Array(big[0..<30])).isEmpty)
+        #expect(second.isAwaitingMemory && second.bufferedBytes == 30)
+        let grantedEarly = second.retryReservation()
+        #expect(!grantedEarly)
+        // The first frame completes; its taker gives its memory back; the second goes on.
+        let frames = try feed(&first, Array(big[30...]))
+        #expect(frames == [Array(big[4...])])
+        pool.release(frames[0].count)
+        let granted = second.retryReservation()
+        #expect(granted && !second.isAwaitingMemory)
+        #expect(try feed(&second, Array(big[30...])) == [Array(big[4...])])
+        #expect(pool.availableBytes == -20)
+        // A connection closing mid-frame gives back what its frame held.
+        pool.release(120)
+        #expect(try feed(&first, Array(big[0..<50])).isEmpty)
+        #expect(pool.availableBytes == -20)
+        first.abandon()
+        #expect(pool.availableBytes == 100)
+    }
+
     @Test func aFrameOfExactlyTheLimitPasses() throws {
         let payload = [UInt8](repeating: 4, count: 100)
         #expect(try assemble(frame(payload), cutAt: [50], maximumFrameSize: 100) == [payload])

@@ -131,7 +131,7 @@ struct LineFraming: Framing {
 /// Echoes each line reversed, on line framing.
 struct LineEchoFactory: ConnectionHandlerFactory {
     func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler { LineEcho() }
-    func makeFraming(maximumFrameSize: Int, largeFrameThreshold: Int) -> any Framing { LineFraming() }
+    func makeFraming(maximumFrameSize: Int, largeFrameThreshold: Int, memory: RequestMemoryPool?) -> any Framing { LineFraming() }
 
     final class LineEcho: ConnectionHandler {
         func received(frame: [UInt8], responder: Responder) { responder.respond(frame.reversed() + [UInt8(ascii: "\n")]) }

@@ -23,6 +23,8 @@ struct CreateTopicsHandler: ApiHandler {
         }
         // Kafka's controller writes a record per topic and per partition, 10,000 at most.
         let records = request.topics.reduce(0) { $0 + 1 + max(Int(partitionCount($1)), 0) }
+        // Checked one by one, then created together (one write of the registry).
+        var creations: [(index: Int, name: String, partitions: Int32, configs: [String: String])] = []
         for topic in request.topics {
             var result = CreateTopicsResponse.CreatableTopicResult(name: topic.name, errorCode: 0)
             func fail(_ error: ErrorCode, _ message: String) {
@@ -53,14 +55,7 @@ struct CreateTopicsHandler: ApiHandler {
                     "Unable to replicate the partition \(topic.replicationFactor) time(s): The target replication factor of \(topic.replicationFactor) cannot be reached because only 1 broker(s) are registered."
                 )
             } else if !request.validateOnly {
-                do {
-                    let created = try broker.createTopic(name: topic.name, partitions: partitions, configs: configs)
-                    result.topicId = created.topicId
-                } catch BrokerError.topicExists {
-                    fail(.topicAlreadyExists, "Topic '\(topic.name)' already exists.")
-                } catch {
-                    fail(.kafkaStorageError, "\(error)")
-                }
+                creations.append((response.topics.count, topic.name, partitions, configs))
             }
             if result.errorCode == 0 {
                 result.numPartitions = partitions
@@ -70,6 +65,23 @@ struct CreateTopicsHandler: ApiHandler {
                 }
             }
             response.topics.append(result)
+        }
+        let outcomes = broker.createTopics(creations.map { ($0.name, $0.partitions, $0.configs) })
+        for (creation, outcome) in zip(creations, outcomes) {
+            var result = response.topics[creation.index]
+            switch outcome {
+            case .success(let created):
+                result.topicId = created.topicId
+            case .failure(let error):
+                let (code, message): (ErrorCode, String) =
+                    if case BrokerError.topicExists = error {
+                        (.topicAlreadyExists, "Topic '\(creation.name)' already exists.")
+                    } else {
+                        (.kafkaStorageError, "\(error)")
+                    }
+                result = .init(name: creation.name, errorCode: code.rawValue, errorMessage: message)
+            }
+            response.topics[creation.index] = result
         }
         context.send(response)
     }

@@ -17,20 +17,31 @@ struct DeleteTopicsHandler: ApiHandler {
             ? request.topics.map { ($0.name, $0.topicId) }
             : request.topicNames.map { ($0, Uuid.zero) }
         var response = DeleteTopicsResponse()
+        // Found one by one, then deleted together (one write of the registry).
+        var found: [(index: Int, topic: TopicInfo)] = []
+        var times: [String: Int] = [:]
+        for (name, id) in wanted { times[name ?? id.description, default: 0] += 1 }
         for (name, id) in wanted {
             let topic = name.flatMap { broker.topics.topic(named: $0) } ?? (id.isZero ? nil : broker.topics.topic(id: id))
             var result = DeleteTopicsResponse.DeletableTopicResult(name: name ?? topic?.name, topicId: topic?.topicId ?? id, errorCode: 0)
-            if let topic {
-                do {
-                    try broker.deleteTopic(topic)
-                } catch {
-                    result.errorCode = ErrorCode.kafkaStorageError.rawValue
-                    result.errorMessage = "\(error)"
-                }
+            if times[name ?? id.description]! > 1 {
+                // Kafka's ControllerApis refuses every occurrence of a name or id given twice.
+                result.errorCode = ErrorCode.invalidRequest.rawValue
+                result.errorMessage = name == nil ? "Duplicate topic id." : "Duplicate topic name."
+            } else if let topic {
+                found.append((response.responses.count, topic))
             } else {
                 result.errorCode = (name == nil ? ErrorCode.unknownTopicId : .unknownTopicOrPartition).rawValue
             }
             response.responses.append(result)
+        }
+        do {
+            try broker.deleteTopics(found.map(\.topic))
+        } catch {
+            for (index, _) in found {
+                response.responses[index].errorCode = ErrorCode.kafkaStorageError.rawValue
+                response.responses[index].errorMessage = "\(error)"
+            }
         }
         context.send(response)
     }
