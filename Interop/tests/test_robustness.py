@@ -435,3 +435,76 @@ def test_memory_stays_flat_as_the_log_and_its_indexes_grow(broker):
           f"{index_bytes / 1e6:.1f} MB of index files")
     assert index_bytes > 2e6
     assert after - before < index_bytes / 1e6 / 2, (before, after, index_bytes)
+
+
+def test_a_full_disk_is_logged_once_and_a_sigterm_on_it_exits_cleanly():
+    # The data directory on an 8 MiB tmpfs filled by a ballast file: appends fail with
+    # KAFKA_STORAGE_ERROR and the log says so once, with the error, not once per request;
+    # once space is back, one line says how many failed. A SIGTERM on the full disk exits 0
+    # after flushing what it can, and a restart keeps every acknowledged record.
+    from confluent_kafka import Consumer, Producer, TopicPartition as Partition
+
+    with tempfile.TemporaryDirectory() as directory:
+        mount_point = os.path.join(directory, "small-disk")
+        os.mkdir(mount_point)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mount_point],
+                                 capture_output=True, text=True)
+        assert mounted.returncode == 0, f"this test needs root to mount a tmpfs: {mounted.stderr}"
+        try:
+            broker = RunningBroker(os.path.join(mount_point, "data")).start()
+            topic = unique("full")
+            create_topics(broker, {topic: 1})
+            ballast = os.path.join(mount_point, "ballast")
+
+            def fill():
+                with open(ballast, "wb") as file:
+                    try:
+                        while True:
+                            file.write(b"\0" * 65_536)
+                            file.flush()
+                    except OSError:
+                        pass
+
+            acknowledged, failed = [], []
+
+            def produce(count, start):
+                producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "retries": 0,
+                                     "linger.ms": 0, "message.timeout.ms": 5_000})
+                for index in range(start, start + count):
+                    producer.produce(topic, str(index).encode().ljust(2_000, b"."), on_delivery=lambda error, message:
+                                     failed.append(error) if error else acknowledged.append(int(message.value().rstrip(b"."))))
+                    producer.poll(0)
+                producer.flush(20)
+
+            produce(100, 0)
+            fill()
+            produce(300, 100)
+            assert len(failed) > 200, (len(failed), len(acknowledged))
+            log = broker.log()
+            assert log.count("ERROR: appending to") == 1, log[-3000:]
+            assert "No space left on device" in log
+            os.unlink(ballast)
+            produce(10, 400)
+            wait_until(lambda: "succeeded again after" in broker.log(), 10, lambda: broker.log()[-2000:])
+            fill()
+            produce(50, 410)
+            assert broker.stop() == 0, broker.log()[-3000:]
+            print("\n".join(line for line in broker.log().splitlines() if "ERROR" in line or "WARNING" in line or "again" in line))
+            os.unlink(ballast)
+            restarted = RunningBroker(os.path.join(mount_point, "data")).start()
+            try:
+                consumer = Consumer({"bootstrap.servers": restarted.bootstrap, "group.id": unique("reader"),
+                                     "enable.auto.commit": False})
+                consumer.assign([Partition(topic, 0, 0)])
+                seen = set()
+                deadline = time.monotonic() + 20
+                while not set(acknowledged) <= seen and time.monotonic() < deadline:
+                    message = consumer.poll(0.5)
+                    if message is not None and message.error() is None:
+                        seen.add(int(message.value().rstrip(b".")))
+                consumer.close()
+                assert set(acknowledged) <= seen, sorted(set(acknowledged) - seen)[:10]
+            finally:
+                assert restarted.stop() == 0
+        finally:
+            subprocess.run(["umount", "-l", mount_point])

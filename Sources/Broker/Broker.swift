@@ -39,6 +39,8 @@ public final class Broker: Sendable {
     /// The first listener's bound address (its port resolved when 0 was asked for), set by
     /// `serve`; until then, the configured one.
     private let firstListener: Mutex<SocketAddress>
+    /// Failed log writes, logged once per episode.
+    let storageFailures: StorageFailures
     private let clientProblems = LogRateLimiter(clock: { Int64(System.monotonicNanoseconds() / 1_000_000) })
     /// Where handlers that create or delete files run (ApiHandler.runsOnAdminThread).
     let adminWork: WorkQueue
@@ -46,6 +48,7 @@ public final class Broker: Sendable {
     public init(configuration: BrokerConfiguration, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
         self.configuration = configuration
         self.log = log
+        storageFailures = StorageFailures(log: log)
         firstListener = Mutex(configuration.listeners[0])
         if let directory = configuration.dataDirectory { try System.makeDirectory(directory) }
         logDirectory = try configuration.dataDirectory.map { try System.canonicalPath($0) }
@@ -393,7 +396,14 @@ public final class Broker: Sendable {
         tickerLock.unlock()
         ticker?.stop()
         adminWork.stop()
-        try logs.shutdown()
+        do {
+            try logs.shutdown()
+        } catch {
+            // What could be flushed was (a full disk still takes fsyncs, not new checkpoints):
+            // the stop itself succeeded, and the next start recovers the rest.
+            guard case .unclosedPartitions = error else { throw error }
+            log("WARNING: shutdown: \(error)")
+        }
     }
 }
 

@@ -27,6 +27,8 @@ public enum LogError: Error, Equatable, Sendable, CustomStringConvertible {
     case sequence(SequenceError)
     case partitionExists(TopicPartition)
     case unknownPartition(TopicPartition)
+    /// Partitions a shutdown could not close cleanly, each with why.
+    case unclosedPartitions([String])
 
     public var description: String {
         switch self {
@@ -43,6 +45,9 @@ public enum LogError: Error, Equatable, Sendable, CustomStringConvertible {
         case .sequence(let error): return "producer sequence: \(error)"
         case .partitionExists(let partition): return "partition \(partition) already exists"
         case .unknownPartition(let partition): return "no partition \(partition)"
+        case .unclosedPartitions(let failures):
+            return "\(failures.count) partition(s) not closed cleanly (recovered on the next start): "
+                + failures.prefix(5).joined(separator: "; ") + (failures.count > 5 ? "; ..." : "")
         }
     }
 }

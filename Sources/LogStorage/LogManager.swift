@@ -227,7 +227,9 @@ public final class LogManager: @unchecked Sendable {
         lock.withLock { self.cleaner = cleaner }
     }
 
-    /// Flushes every partition, writes the clean-shutdown marker and stops the cleaner.
+    /// Flushes every partition it can, writes the clean-shutdown marker when all of them were
+    /// closed cleanly, and stops the cleaner; the partitions that could not be closed (a full
+    /// disk takes the checkpoints) are named in the error, and the next start recovers them.
     /// The directory lock is released when the manager goes away.
     public func shutdown() throws(LogError) {
         let cleaner = lock.withLock {
@@ -238,7 +240,11 @@ public final class LogManager: @unchecked Sendable {
         rollFlusher?.stop()
         let logs = openLogs()
         syncQueue?.stop()
-        for log in logs { try log.closeCleanly() }
+        var failures: [String] = []
+        for log in logs {
+            do { try log.closeCleanly() } catch { failures.append("\(log.topicPartition): \(error)") }
+        }
+        guard failures.isEmpty else { throw .unclosedPartitions(failures) }
         do {
             let marker = try store.open(Self.cleanShutdownMarker, create: true)
             try store.sync(marker)

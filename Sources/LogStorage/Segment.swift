@@ -220,7 +220,7 @@ final class Segment {
                 truncationReason = "offset \(location.header.baseOffset) goes backwards (expected \(expectedNext) or more)"
                 break
             }
-            try index(location)
+            index(location)
             expectedNext = location.header.lastOffset + 1
             position = location.end
         }
@@ -260,17 +260,21 @@ final class Segment {
         return 0
     }
 
-    private func index(_ location: BatchLocation) throws(SystemCallError) {
+    /// Indexes a batch written at `location`. An entry that cannot be written (a full disk)
+    /// is left out rather than failing a write whose data is in: the indexes are sparse, and
+    /// a lookup scans from the entry before.
+    private func index(_ location: BatchLocation) {
         let relative = UInt32(truncatingIfNeeded: location.header.lastOffset - baseOffset)
         if offsetIndex.isEmpty || bytesSinceLastIndexEntry >= indexIntervalBytes {
-            try offsetIndex.append(relativeOffset: relative, position: UInt32(location.position))
-            bytesSinceLastIndexEntry = 0
+            if (try? offsetIndex.append(relativeOffset: relative, position: UInt32(location.position))) != nil {
+                bytesSinceLastIndexEntry = 0
+            }
         }
         bytesSinceLastIndexEntry += location.size
         if location.header.maxTimestamp > maxTimestamp {
             maxTimestamp = location.header.maxTimestamp
             offsetOfMaxTimestamp = location.header.lastOffset
-            try timeIndex.append(timestamp: maxTimestamp, relativeOffset: relative)
+            try? timeIndex.append(timestamp: maxTimestamp, relativeOffset: relative)
         }
     }
 
@@ -282,7 +286,7 @@ final class Segment {
         try log().write(bytes, patches: patches, at: size)
         var position = size
         for header in batches {
-            try index(BatchLocation(position: position, header: header))
+            index(BatchLocation(position: position, header: header))
             position += Int64(header.totalSize)
             nextOffset = header.lastOffset + 1
         }

@@ -62,7 +62,7 @@ struct ProduceHandler: ApiHandler {
                         result.errorMessage =
                             "The size of the current ISR \(Self.inSyncReplicaCount) is insufficient to satisfy the min.isr requirement of \(min(minimumInSync, Self.replicaCount)) for partition \(log.topicPartition)"
                     } else {
-                        (error, result) = append(partitionData, to: log, transactions: broker.transactions, now: now, result: result)
+                        (error, result) = append(partitionData, to: log, broker: broker, now: now, result: result)
                         if error == .none { durableLogs.append(log) }
                     }
                 } else {
@@ -96,9 +96,10 @@ struct ProduceHandler: ApiHandler {
     }
 
     private func append(
-        _ data: ProduceRequest.PartitionProduceData, to log: PartitionLog, transactions: TransactionCoordinator, now: Int64,
+        _ data: ProduceRequest.PartitionProduceData, to log: PartitionLog, broker: Broker, now: Int64,
         result: ProduceResponse.PartitionProduceResponse
     ) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
+        let transactions = broker.transactions
         var result = result
         guard var records = data.records?.bytes, !records.isEmpty else { return (.corruptMessage, result) }
         // Kafka checks a batch's size, magic, CRC and count before what its fields say, so a
@@ -167,6 +168,7 @@ struct ProduceHandler: ApiHandler {
         }
         do {
             let appended = try log.append(records, leaderEpoch: 0, now: now)
+            broker.storageFailures.succeeded("appending to the log")
             result.baseOffset = appended.baseOffset
             result.logAppendTimeMs = appended.logAppendTime
             result.logStartOffset = appended.logStartOffset
@@ -189,7 +191,9 @@ struct ProduceHandler: ApiHandler {
                 }
                 result.errorMessage = "One or more records have been rejected"
                 return (.invalidRecord, result)
-            default: return (.kafkaStorageError, result)
+            default:
+                broker.storageFailures.failed("appending to \(log.topicPartition)", error)
+                return (.kafkaStorageError, result)
             }
         }
     }
