@@ -45,3 +45,25 @@ def first_message(consumer, timeout, step=0.05):
         if candidate is not None and candidate.error() is None:
             return candidate
     return None
+
+
+def produce_v3(bootstrap, topic, records):
+    """One Produce v3 (acks=1) over a plain socket, for batches no client would send;
+    returns the partition's error code."""
+    import socket
+    import struct
+
+    def string(text):
+        return struct.pack(">h", len(text)) + text.encode()
+
+    body = (struct.pack(">hhi", 0, 3, 1) + string("interop") + struct.pack(">hhi", -1, 1, 5000)
+            + struct.pack(">i", 1) + string(topic) + struct.pack(">ii", 1, 0) + struct.pack(">i", len(records)) + records)
+    host, port = bootstrap.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(struct.pack(">i", len(body)) + body)
+        size = struct.unpack(">i", connection.recv(4, socket.MSG_WAITALL))[0]
+        response = connection.recv(size, socket.MSG_WAITALL)
+    # correlation id, 1 topic, its name, 1 partition, index, then the error code.
+    name_length = struct.unpack(">h", response[8:10])[0]
+    position = 10 + name_length + 4 + 4
+    return struct.unpack(">h", response[position:position + 2])[0]

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from support import create_topics
+from support import create_topics, produce_v3
 
 
 @pytest.mark.parametrize("acks", [0, 1, "all"])
@@ -68,28 +68,6 @@ def test_aiokafka_round_trip(broker, codec):
     asyncio.run(scenario())
 
 
-def _produce_v3(bootstrap, topic, records):
-    """One Produce v3 (acks=1) over a plain socket, for batches no client would send;
-    returns the partition's error code."""
-    import socket
-    import struct
-
-    def string(text):
-        return struct.pack(">h", len(text)) + text.encode()
-
-    body = (struct.pack(">hhi", 0, 3, 1) + string("interop") + struct.pack(">hhi", -1, 1, 5000)
-            + struct.pack(">i", 1) + string(topic) + struct.pack(">ii", 1, 0) + struct.pack(">i", len(records)) + records)
-    host, port = bootstrap.split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as connection:
-        connection.sendall(struct.pack(">i", len(body)) + body)
-        size = struct.unpack(">i", connection.recv(4, socket.MSG_WAITALL))[0]
-        response = connection.recv(size, socket.MSG_WAITALL)
-    # correlation id, 1 topic, its name, 1 partition, index, then the error code.
-    name_length = struct.unpack(">h", response[8:10])[0]
-    position = 10 + name_length + 4 + 4
-    return struct.unpack(">h", response[position:position + 2])[0]
-
-
 @pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
 def test_a_compressed_batch_must_hold_the_records_it_claims(broker, codec):
     """Batches built by kafka-python's own record encoder, then made to claim one record more
@@ -111,8 +89,8 @@ def test_a_compressed_batch_must_hold_the_records_it_claims(broker, codec):
     forged[57:61] = struct.pack(">i", 101)      # recordCount
     forged[17:21] = struct.pack(">I", calc_crc32c(bytes(forged[21:])))
     INVALID_RECORD = 87
-    assert _produce_v3(broker.bootstrap, topic, bytes(forged)) == INVALID_RECORD
-    assert _produce_v3(broker.bootstrap, topic, intact) == 0
+    assert produce_v3(broker.bootstrap, topic, bytes(forged)) == INVALID_RECORD
+    assert produce_v3(broker.bootstrap, topic, intact) == 0
     consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=None, enable_auto_commit=False,
                              consumer_timeout_ms=5000)
     consumer.assign([TopicPartition(topic, 0)])

@@ -13,7 +13,7 @@ import time
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from conftest import RunningBroker, free_port, swiftlet_binary
-from support import create_topics, unique, wait_until
+from support import create_topics, produce_v3, unique, wait_until
 
 
 def test_sigterm_does_not_wait_for_long_polls_or_group_barriers():
@@ -508,3 +508,76 @@ def test_a_full_disk_is_logged_once_and_a_sigterm_on_it_exits_cleanly():
                 assert restarted.stop() == 0
         finally:
             subprocess.run(["umount", "-l", mount_point])
+
+
+def test_compacting_a_compression_bomb_takes_little_memory(broker_factory):
+    # A gzip batch of a few hundred kilobytes that inflates to about 100 MB: 100,000 records
+    # of one key with 1,000-byte values. Compaction reads it a piece at a time, keeps an offset
+    # map of key digests and writes the cleaned copy as it goes: the broker's peak memory
+    # barely moves, and one record of the batch is left. Before, a pass spiked to 245-433 MB.
+    import gzip
+    from kafka.record.util import calc_crc32c
+    from confluent_kafka import Consumer, TopicPartition as Partition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    def varint(value):
+        value = (value << 1) ^ (value >> 63)
+        out = bytearray()
+        while value >= 0x80:
+            out.append((value & 0x7F) | 0x80)
+            value >>= 7
+        out.append(value)
+        return bytes(out)
+
+    count, value = 100_000, b"\0" * 1_000
+    records = bytearray()
+    tail = varint(1) + b"k" + varint(len(value)) + value + varint(0)
+    for index in range(count):
+        body = b"\0" + varint(0) + varint(index) + tail
+        records += varint(len(body)) + body
+    now = int(time.time() * 1000)
+    compressed = gzip.compress(bytes(records))
+    after_crc = (struct.pack(">hiqqqhii", 1, count - 1, now, now, -1, -1, -1, count) + compressed)
+    batch = struct.pack(">qii", 0, 4 + 1 + 4 + len(after_crc), -1) + b"\x02" + struct.pack(">I", calc_crc32c(after_crc)) + after_crc
+    print(f"bomb: {len(batch)} bytes inflating to {len(records) / 1e6:.0f} MB")
+
+    with tempfile.TemporaryDirectory() as directory:
+        properties = os.path.join(directory, "server.properties")
+        with open(properties, "w") as file:
+            file.write("log.cleaner.backoff.ms=200\n")
+        running = broker_factory(extra_args=["--config", properties]).start()
+        try:
+            topic = unique("bomb")
+            admin = AdminClient({"bootstrap.servers": running.bootstrap})
+            admin.create_topics([NewTopic(topic, 1, 1, config={
+                "cleanup.policy": "compact", "segment.ms": "100", "min.cleanable.dirty.ratio": "0.01"})])[topic].result(10)
+            assert produce_v3(running.bootstrap, topic, batch) == 0
+            time.sleep(0.3)
+            # A second record rolls the segment (segment.ms): the bomb's segment can be cleaned.
+            single = bytearray(batch[:61])
+            body = b"\0" + varint(0) + varint(0) + varint(1) + b"k" + varint(1) + b"v" + varint(0)
+            single_records = varint(len(body)) + body
+            after = struct.pack(">hiqqqhii", 0, 0, now, now, -1, -1, -1, 1) + single_records
+            single = struct.pack(">qii", 0, 4 + 1 + 4 + len(after), -1) + b"\x02" + struct.pack(">I", calc_crc32c(after)) + after
+            assert produce_v3(running.bootstrap, topic, single) == 0
+            before = running.memory("VmHWM")
+            wait_until(lambda: f"compacted {topic}-0" in running.log(), 30, lambda: running.log()[-2000:])
+            peak = running.memory("VmHWM")
+            print(f"peak RSS {before:.0f} MB before the pass, {peak:.0f} MB after it")
+            assert peak - before < 60, (before, peak)
+            consumer = Consumer({"bootstrap.servers": running.bootstrap, "group.id": unique("reader"),
+                                 "enable.auto.commit": False})
+            consumer.assign([Partition(topic, 0, 0)])
+            offsets = []
+            while True:
+                message = consumer.poll(3)
+                if message is None:
+                    break
+                assert message.error() is None, message.error()
+                offsets.append(message.offset())
+            consumer.close()
+            # Of the bomb's segment, the latest record of "k" is left (compaction keeps offsets);
+            # the active segment, with the newer one, is never cleaned.
+            assert offsets == [count - 1, count], offsets[:5]
+        finally:
+            assert running.stop() == 0

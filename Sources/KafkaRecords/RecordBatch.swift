@@ -282,6 +282,66 @@ public struct RecordBatch: Sendable {
         guard reader.isAtEnd else { throw .invalidRecord("\(reader.remaining) bytes after the last record") }
     }
 
+    /// As `forEachRecord`, inflating a piece at a time: memory stays at one piece and the
+    /// record being read, however far the batch inflates (a 13 KB compression bomb holds
+    /// hundreds of megabytes of records). For readers of stored batches, such as compaction.
+    public func forEachRecordInPieces(
+        decompressionLimit limit: Int = Compression.defaultLimit,
+        _ body: (Record) -> Bool
+    ) throws(RecordBatchError) {
+        guard let codec = compression else { throw .unknownCodec(compressionCodecBits) }
+        if codec == .none { return try forEachRecord(decompressionLimit: limit, body) }
+        var buffer: [UInt8] = []
+        var decoded: Int32 = 0
+        var failure: RecordBatchError?
+        var stopped = false
+        do throws(CompressionError) {
+            try Compression.inflate(bytes[recordsRange], codec: codec, limit: limit) { piece in
+                piece.withMemoryRebound(to: UInt8.self) { buffer.append(contentsOf: $0) }
+                var consumed = 0
+                defer { buffer.removeFirst(consumed) }
+                while consumed < buffer.count {
+                    // A record is read once its length prefix and all of its bytes are in.
+                    var probe = ByteReader(buffer, range: consumed..<buffer.count)
+                    guard let length = try? probe.readVarint() else {
+                        if buffer.count - consumed >= 5 { failure = .invalidRecord("a record length that is not a varint") }
+                        return failure == nil
+                    }
+                    guard length >= 0 else {
+                        failure = .invalidRecord("a negative record length")
+                        return false
+                    }
+                    guard probe.remaining >= Int(length) else { return true }
+                    guard decoded < recordCount else {
+                        failure = .invalidRecord("more records than the batch's count of \(recordCount)")
+                        return false
+                    }
+                    var reader = ByteReader(buffer, range: consumed..<buffer.count)
+                    let record: Record
+                    do throws(DecodeError) {
+                        record = try Record(from: &reader, batch: self)
+                    } catch {
+                        failure = .invalidRecord(error.description)
+                        return false
+                    }
+                    consumed = reader.position
+                    decoded += 1
+                    guard body(record) else {
+                        stopped = true
+                        return false
+                    }
+                }
+                return true
+            }
+        } catch {
+            throw .compression(error)
+        }
+        if let failure { throw failure }
+        if stopped { return }
+        guard buffer.isEmpty else { throw .invalidRecord("\(buffer.count) bytes after the last record") }
+        guard decoded == max(recordCount, 0) else { throw .invalidRecord("\(decoded) records, the batch's count says \(recordCount)") }
+    }
+
     /// Splits a buffer holding consecutive batches (a Produce request's records, a
     /// segment's bytes). A trailing partial batch is an error unless `allowPartialTail`.
     public static func batches(in bytes: [UInt8], allowPartialTail: Bool = false) throws(RecordBatchError) -> [RecordBatch] {

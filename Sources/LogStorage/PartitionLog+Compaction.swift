@@ -36,6 +36,27 @@ private struct CompactionPlan {
     }
 }
 
+/// A key as the offset map of a pass knows it: 128 bits of two SipHash digests with this
+/// process's random seed (as Kafka's cleaner keeps an MD5 of each key), so that the map's
+/// size follows the number of keys, not their length, and crafted keys cannot collide.
+private struct KeyDigest: Hashable {
+    let first: Int
+    let second: Int
+
+    init(_ key: [UInt8]) {
+        var first = Hasher()
+        var second = Hasher()
+        first.combine(0 as UInt8)
+        second.combine(1 as UInt8)
+        key.withUnsafeBytes { raw in
+            first.combine(bytes: raw)
+            second.combine(bytes: raw)
+        }
+        self.first = first.finalize()
+        self.second = second.finalize()
+    }
+}
+
 /// A pass stopped because the partition is being deleted.
 private struct CompactionStopped: Error {}
 
@@ -62,13 +83,16 @@ extension PartitionLog {
         guard !isDeleted.load(ordering: .acquiring), let plan = planCompaction(now: now) else { return CompactionResult() }
         var cleaned: [CleanedCopy] = []
         do {
-            // Pass 1: the offset of the latest record of every key.
-            var latest: [[UInt8]: Int64] = [:]
+            // Pass 1: the offset of the latest record of every key, up to the map's bound;
+            // keys past it are not mapped, and records of unmapped keys are kept.
+            var latest: [KeyDigest: Int64] = [:]
             for segment in plan.segments {
                 try forEachBatch(in: segment) { batch in
                     guard !batch.isControl, !plan.isAborted(batch) else { return }
-                    try batch.forEachRecord { record in
-                        if let key = record.key { latest[key] = record.offset }
+                    try batch.forEachRecordInPieces { record in
+                        guard let key = record.key else { return true }
+                        let digest = KeyDigest(key)
+                        if latest.count < Self.maximumCompactionKeys || latest[digest] != nil { latest[digest] = record.offset }
                         return true
                     }
                 }
@@ -101,7 +125,10 @@ extension PartitionLog {
                     let base = directory + "/" + Segment.fileName(copy.original.baseOffset, "")
                     try? store.remove(base + ".index")
                     try? store.remove(base + ".timeindex")
-                    for file in Segment.cleanedFiles { try store.rename(base + file + Segment.cleanedSuffix, to: base + file) }
+                    // An empty copy has no index files (they are made with their first entry).
+                    for file in Segment.cleanedFiles where file == ".log" || store.exists(base + file + Segment.cleanedSuffix) {
+                        try store.rename(base + file + Segment.cleanedSuffix, to: base + file)
+                    }
                     let swapped = try Segment.open(
                         store: store, directory: directory, baseOffset: copy.original.baseOffset,
                         indexIntervalBytes: configuration.indexIntervalBytes, recover: false, now: now
@@ -195,42 +222,77 @@ extension PartitionLog {
     /// built from the batch headers: written by this pass, the batches need no CRC check); nil
     /// when nothing in it would change. `horizon` gathers the earliest delete
     /// horizon of the tombstones kept.
+    /// At most this many keys are mapped by one pass (Kafka bounds its offset map by
+    /// log.cleaner.dedupe.buffer.size): about 80 MB however many keys a log holds.
+    static let maximumCompactionKeys = 2_000_000
+
     private func writeCleanedCopy(
-        of segment: Segment, latest: [[UInt8]: Int64], plan: CompactionPlan, now: Int64,
+        of segment: Segment, latest: [KeyDigest: Int64], plan: CompactionPlan, now: Int64,
         horizon earliestHorizon: inout Int64?
     ) throws -> CleanedCopy? {
+        let base = directory + "/" + Segment.fileName(segment.baseOffset, "")
+        // Written aside as it is made, a megabyte at a time, and synced; the swap renames it
+        // over the segment, so a crash leaves either the old file or the new one, and a stray
+        // .cleaned file is removed on open.
+        let copy = try store.open(base + ".log" + Segment.cleanedSuffix, create: true)
+        try System.ftruncate(copy.descriptor, length: 0)
+        for file in Segment.cleanedFiles where file != ".log" { try? store.remove(base + file + Segment.cleanedSuffix) }
         var output: [UInt8] = []
+        var written: Int64 = 0
+        func emit(_ bytes: ArraySlice<UInt8>) throws {
+            output += bytes
+            guard output.count >= 1 << 20 else { return }
+            try copy.write(output, at: written)
+            written += Int64(output.count)
+            output.removeAll(keepingCapacity: true)
+        }
         var changed = false
         var removed = 0
         try forEachBatch(in: segment) { batch in
             if batch.isControl {
                 // Transaction markers stay: read_committed readers and producer state need them.
-                output += batch.bytes[batch.range]
+                try emit(batch.bytes[batch.range])
                 return
             }
-            let records = try batch.records()
             if plan.isAborted(batch) {
                 changed = true
-                removed += records.count
+                removed += Int(batch.recordCount)
                 return
             }
             let horizon: Int64? = batch.hasDeleteHorizon ? batch.baseTimestamp : nil
-            let kept = records.filter { record in
-                guard let key = record.key else { return true }
-                guard latest[key] == record.offset else { return false }
+            func keeps(_ record: Record) -> Bool {
+                guard let key = record.key, let latestOffset = latest[KeyDigest(key)] else { return true }
+                guard latestOffset == record.offset else { return false }
                 if record.value == nil, let horizon, now >= horizon { return false }  // tombstone past its horizon
                 return true
             }
-            let keepsTombstones = kept.contains { $0.value == nil && $0.key != nil }
+            // Decided on a first walk that keeps no record, so a batch that stays whole (a
+            // compression bomb of distinct keys among them) is copied as it is.
+            var total = 0
+            var keptCount = 0
+            var keepsTombstones = false
+            try batch.forEachRecordInPieces { record in
+                total += 1
+                if keeps(record) {
+                    keptCount += 1
+                    if record.value == nil && record.key != nil { keepsTombstones = true }
+                }
+                return true
+            }
             let keptHorizon = keepsTombstones ? horizon ?? now.clampedAdding(plan.deleteRetentionMilliseconds) : nil
             if let keptHorizon { earliestHorizon = min(earliestHorizon ?? keptHorizon, keptHorizon) }
-            if kept.count == records.count && (horizon != nil || !keepsTombstones) {
-                output += batch.bytes[batch.range]
+            if keptCount == total && (horizon != nil || !keepsTombstones) {
+                try emit(batch.bytes[batch.range])
                 return
             }
             changed = true
-            removed += records.count - kept.count
-            guard !kept.isEmpty else { return }
+            removed += total - keptCount
+            guard keptCount > 0 else { return }
+            var kept: [Record] = []
+            try batch.forEachRecordInPieces { record in
+                if keeps(record) { kept.append(record) }
+                return true
+            }
             var builder = RecordBatchBuilder()
             builder.baseOffset = batch.baseOffset
             builder.partitionLeaderEpoch = batch.partitionLeaderEpoch
@@ -245,20 +307,14 @@ extension PartitionLog {
             if kept.contains(where: { $0.value == nil }) {
                 builder.deleteHorizon = horizon ?? now.clampedAdding(plan.deleteRetentionMilliseconds)
             }
-            output += try builder.build(kept)
+            try emit(try builder.build(kept)[...])
         }
-        guard changed else { return nil }
-        // Written aside and synced; the swap renames it over the segment, so a crash leaves
-        // either the old file or the new one, and a stray .cleaned file is removed on open.
-        let base = directory + "/" + Segment.fileName(segment.baseOffset, "")
-        for file in Segment.cleanedFiles {
-            let handle = try store.open(base + file + Segment.cleanedSuffix, create: true)
-            try System.ftruncate(handle.descriptor, length: 0)
-            if file == ".log" {
-                try handle.write(output, at: 0)
-                try store.sync(handle)
-            }
+        guard changed else {
+            try? store.remove(base + ".log" + Segment.cleanedSuffix)
+            return nil
         }
+        try copy.write(output, at: written)
+        try store.sync(copy)
         // Opening the copy builds its index files from the batch headers, here, off the lock.
         _ = try Segment.open(
             store: store, directory: directory, baseOffset: segment.baseOffset,

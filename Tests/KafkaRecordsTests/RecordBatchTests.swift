@@ -35,6 +35,45 @@ import Testing
         #expect(try batch.records() == Self.records)
     }
 
+    @Test(arguments: CompressionCodec.allCases)
+    func recordsReadInPiecesAreTheRecords(codec: CompressionCodec) throws {
+        // Enough records that they span many 64 KiB pieces, with values crossing their edges.
+        let many = (0..<3_000).map { index in
+            Record(
+                offset: Int64(index), timestamp: 1_700_000_000_000 + Int64(index), key: Array("key-\(index % 97)".utf8),
+                value: [UInt8](repeating: UInt8(index % 251), count: index % 300), headers: [])
+        }
+        var builder = RecordBatchBuilder()
+        builder.compression = codec
+        let batch = try RecordBatch(bytes: try builder.build(many))
+        var seen: [Record] = []
+        try batch.forEachRecordInPieces {
+            seen.append($0)
+            return true
+        }
+        #expect(seen == many)
+        // Stopping early stops.
+        var count = 0
+        try batch.forEachRecordInPieces { _ in
+            count += 1
+            return count < 10
+        }
+        #expect(count == 10)
+    }
+
+    @Test func aBatchClaimingMoreOrFewerRecordsThanItHoldsIsRefusedInPieces() throws {
+        var builder = RecordBatchBuilder()
+        builder.compression = .gzip
+        var bytes = try builder.build(Self.records)
+        // recordCount (at byte 57) says one more; the walk finds the bytes short of it.
+        bytes[60] &+= 1
+        let claimsMore = try RecordBatch(bytes: bytes)
+        #expect(throws: RecordBatchError.self) { try claimsMore.forEachRecordInPieces { _ in true } }
+        bytes[60] &-= 2
+        let claimsFewer = try RecordBatch(bytes: bytes)
+        #expect(throws: RecordBatchError.self) { try claimsFewer.forEachRecordInPieces { _ in true } }
+    }
+
     @Test func offsetAndEpochPatchesKeepTheCRC() throws {
         var batch = try RecordBatch(bytes: try RecordBatchBuilder().build(Self.records))
         batch.setBaseOffset(1_000)
