@@ -35,6 +35,10 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
+        // OpenSSL 3 (libssl-dev): the SASL mechanisms' hashes, HMAC and PBKDF2, and TLS.
+        .systemLibrary(
+            name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]),
         // CRC32C with the SSE4.2 crc32 instruction where the CPU has it.
         .target(name: "CCRC32C", path: "Sources/CCRC32C"),
 
@@ -48,9 +52,13 @@ let package = Package(
         .target(name: "KafkaProtocol", dependencies: ["KafkaWire"]),
         .target(name: "LogStorage", dependencies: ["SystemCalls", "KafkaRecords", "KafkaWire"]),
         .target(name: "Coordinators", dependencies: ["KafkaProtocol", "KafkaWire", "SystemCalls"]),
+        // SASL mechanisms sans IO (PLAIN, SCRAM, OAUTHBEARER) and the crypto they need.
+        .target(name: "Security", dependencies: ["COpenSSL"]),
         .target(
             name: "Broker",
-            dependencies: ["Coordinators", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls"]),
+            dependencies: [
+                "Coordinators", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "Security", "SystemCalls",
+            ]),
         .executableTarget(
             name: "swiftlet",
             dependencies: [
@@ -84,13 +92,16 @@ let package = Package(
             exclude: ["many_clients.py"]),
         .testTarget(
             name: "BrokerTests",
-            dependencies: ["Broker", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "SystemCalls", "TestSupport"]),
+            dependencies: [
+                "Broker", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "Security", "SystemCalls", "TestSupport",
+            ]),
         .testTarget(name: "CoordinatorsTests", dependencies: ["Coordinators", "KafkaProtocol", "KafkaWire"]),
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"]),
         .testTarget(name: "LogStorageTests", dependencies: ["LogStorage", "KafkaRecords", "SystemCalls", "TestSupport"]),
         .testTarget(name: "KafkaRecordsTests", dependencies: ["KafkaRecords", "KafkaWire", "TestSupport"]),
         .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", "KafkaRecords", "KafkaWire", "TestSupport"]),
         .testTarget(name: "KafkaCodegenTests", dependencies: ["KafkaCodegen"]),
+        .testTarget(name: "SecurityTests", dependencies: ["Security"]),
     ],
     swiftLanguageModes: [.v6]
 )

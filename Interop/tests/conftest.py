@@ -41,9 +41,11 @@ class RunningBroker:
 
     started = 0
 
-    def __init__(self, data_dir, extra_args=(), port=None):
+    def __init__(self, data_dir, extra_args=(), port=None, listen=True):
         self.data_dir = data_dir
         self.port = port
+        # False: the listeners come from extra_args (a --config file); `port` is the first's.
+        self.listen = listen
         self.extra_args = list(extra_args)
         self.process = None
         RunningBroker.started += 1
@@ -57,9 +59,9 @@ class RunningBroker:
 
     def start(self):
         log = open(self.log_path, "ab")
-        listen = f"127.0.0.1:{self.port or 0}"
+        listen = ["--listen", f"127.0.0.1:{self.port or 0}"] if self.listen else []
         self.process = subprocess.Popen(
-            [swiftlet_binary(), "--listen", listen, "--data-dir", self.data_dir, "--ready-file", self.ready_path,
+            [swiftlet_binary(), *listen, "--data-dir", self.data_dir, "--ready-file", self.ready_path,
              *self.extra_args],
             stdout=log, stderr=log)
         deadline = time.monotonic() + 20

@@ -7,6 +7,7 @@ import KafkaProtocol
 import KafkaWire
 import LogStorage
 import Reactor
+import Security
 import Synchronization
 import SystemCalls
 
@@ -36,9 +37,9 @@ public final class Broker: Sendable {
     /// request type, code spread over the whole binary (about 1 MB more resident at idle).
     var handlers: HandlerRegistry { .standard }
     let log: @Sendable (String) -> Void
-    /// The first listener's bound address (its port resolved when 0 was asked for), set by
-    /// `serve`; until then, the configured one.
-    private let firstListener: Mutex<SocketAddress>
+    /// The listeners' bound addresses (ports resolved when 0 was asked for), set by `serve`;
+    /// until then, the configured ones.
+    private let boundAddresses: Mutex<[SocketAddress]>
     /// Failed log writes, logged once per episode.
     let storageFailures: StorageFailures
     private let clientProblems = LogRateLimiter(clock: { Int64(System.monotonicNanoseconds() / 1_000_000) })
@@ -49,7 +50,7 @@ public final class Broker: Sendable {
         self.configuration = configuration
         self.log = log
         storageFailures = StorageFailures(log: log)
-        firstListener = Mutex(configuration.listeners[0])
+        boundAddresses = Mutex(configuration.listeners.map(\.address))
         if let directory = configuration.dataDirectory { try System.makeDirectory(directory) }
         logDirectory = try configuration.dataDirectory.map { try System.canonicalPath($0) }
         // Before anything else in the directory is read: it may belong to another broker.
@@ -59,6 +60,7 @@ public final class Broker: Sendable {
         if let warning = topics.recoveryWarning { log("WARNING: \(warning)") }
         producerIds = ProducerIds(dataDirectory: configuration.dataDirectory)
         scramCredentials = try ScramCredentialStore(dataDirectory: configuration.dataDirectory)
+        try Self.storeStartUsers(configuration.sasl.startUsers, in: scramCredentials)
         let registry = topics
         let defaults = configuration.topicDefaults
         logs = try LogManager(
@@ -177,6 +179,21 @@ public final class Broker: Sendable {
             let configuration = (try? TopicConfigs.apply(topic.configs, to: defaults).get()) ?? defaults
             for partition in missing { _ = try logs.createPartition(partition, configuration: configuration) }
             log("created \(missing.count) missing partition(s) of topic \(topic.name) (a creation a stop interrupted)")
+        }
+    }
+
+    /// Users given at start (`--user`) get SCRAM-SHA-256 and SCRAM-SHA-512 credentials for
+    /// their password, replacing what they had.
+    private static func storeStartUsers(_ users: [String: String], in store: ScramCredentialStore) throws {
+        guard !users.isEmpty else { return }
+        try store.update { existing in
+            var next = existing
+            for (user, password) in users {
+                for mechanism in ScramMechanism.allCases {
+                    next[user, default: [:]][mechanism.kafkaType] = ScramCredential(mechanism: mechanism, password: password)
+                }
+            }
+            return (next, ())
         }
     }
 
@@ -335,15 +352,17 @@ public final class Broker: Sendable {
     /// Starts serving on the configured listeners; returns the server (its bound addresses
     /// resolve port 0).
     public func serve(handlesSignals: Bool) throws -> Server {
-        var server = ServerConfiguration(listenAddresses: configuration.listeners)
+        var server = ServerConfiguration(listenAddresses: configuration.listeners.map(\.address))
         if let loops = configuration.eventLoops { server.eventLoopCount = loops }
         server.reactor.maximumFrameSize = configuration.socketRequestMaxBytes
         server.reactor.idleTimeoutMilliseconds = configuration.connectionsMaxIdleMilliseconds
         server.reactor.queuedMaximumRequestBytes = configuration.queuedMaxRequestBytes
         server.handlesSignals = handlesSignals
         server.shutdownBegins = { [weak self] in self?.beginShutdown() }
-        let reactor = try Server(configuration: server, handlerFactory: KafkaConnectionFactory(broker: self), log: log)
-        firstListener.withLock { $0 = reactor.boundAddresses[0] }
+        let reactor = try Server(
+            configuration: server,
+            handlerFactories: configuration.listeners.indices.map { KafkaConnectionFactory(broker: self, listener: $0) }, log: log)
+        boundAddresses.withLock { $0 = reactor.boundAddresses }
         try reactor.start()
         try logs.startBackgroundWork(
             retentionCheckMilliseconds: configuration.retentionCheckMilliseconds,
@@ -368,9 +387,12 @@ public final class Broker: Sendable {
 
     var isShuttingDown: Bool { shutdownBegan.load(ordering: .acquiring) }
 
-    /// The host and port Metadata, FindCoordinator and DescribeCluster give clients.
-    public var advertised: (host: String, port: Int32) {
-        configuration.advertised(boundTo: firstListener.withLock { $0 })
+    /// The first listener's advertised host and port (the banner's and the ready line's).
+    public var advertised: (host: String, port: Int32) { advertised(listener: 0) }
+
+    /// What Metadata and FindCoordinator give the clients of a listener.
+    func advertised(listener index: Int) -> (host: String, port: Int32) {
+        configuration.listeners[index].advertised(boundTo: boundAddresses.withLock { $0[index] })
     }
 
     /// Logs what a client did wrong, a few lines per kind every 10 s at most.

@@ -9,10 +9,13 @@ public struct BrokerConfiguration: Sendable {
     public var nodeId: Int32 = 1
     /// Kafka's cluster.id; generated and persisted on first start when not given.
     public var clusterId: String?
-    public var listeners: [SocketAddress] = [SocketAddress("127.0.0.1:9092")!]
-    /// What Metadata tells clients to connect to; defaults to the first listener.
-    public var advertisedHost: String?
-    public var advertisedPort: Int32?
+    /// Where the broker listens, each with its security protocol and what it advertises.
+    public var listeners: [Listener] = [.plaintext(SocketAddress("127.0.0.1:9092")!)]
+    /// listeners, listener.security.protocol.map and advertised.listeners as given, from any
+    /// source and in any order; `resolveListeners` makes `listeners` of them.
+    public var listenerSettings = ListenerSettings()
+    /// SASL mechanisms and users, for the listeners that use SASL.
+    public var sasl = SaslSettings()
     /// nil: memory mode (--memory).
     public var dataDirectory: String? = "./swiftlet-data"
     public var eventLoops: Int?
@@ -64,10 +67,19 @@ public struct BrokerConfiguration: Sendable {
         return defaults
     }
 
-    /// What Metadata gives clients, given the address the first listener is bound to: a port
-    /// of 0 (any free one) is advertised as the port the system chose, as Kafka does.
-    func advertised(boundTo bound: SocketAddress) -> (host: String, port: Int32) {
-        let port = advertisedPort.flatMap { $0 == 0 ? nil : $0 } ?? Int32(bound.port)
-        return (advertisedHost ?? bound.host, port)
+    public struct ListenerSettings: Sendable {
+        public var listeners: String?
+        public var protocolMap: String?
+        public var advertised: String?
+        public init() {}
+    }
+
+    /// Parses the listener settings given into `listeners` (left as they are when none were).
+    public mutating func resolveListeners() throws(ListenerError) {
+        let protocolMap =
+            try listenerSettings.protocolMap.map { text throws(ListenerError) in try Listener.parse(protocolMap: text) }
+            ?? Listener.defaultProtocolMap
+        if let text = listenerSettings.listeners { listeners = try Listener.parse(listeners: text, protocolMap: protocolMap) }
+        if let text = listenerSettings.advertised { try Listener.advertise(text, on: &listeners) }
     }
 }

@@ -13,6 +13,10 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
     let eventLoop: EventLoop
     /// The client's address as Kafka prints it ("/127.0.0.1"), for group member listings.
     let clientHost: String
+    /// The connection's listener, principal and SASL state (loop-only).
+    let session: ConnectionSession
+    /// The listener the client connected to (an index into the broker's).
+    var listener: Int { session.listener }
 
     var version: Int16 { header.requestApiVersion }
     var clientId: String { header.clientId ?? "" }
@@ -48,6 +52,18 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
             responder.closeConnection()
         }
     }
+
+    /// Sends `response`, then closes the connection (on the connection's loop).
+    func sendAndClose(_ response: Request.Response) {
+        do {
+            responder.respondAndClose([
+                .bytes(try RequestCodec.encode(response: response, version: version, correlationId: header.correlationId))
+            ])
+        } catch {
+            broker.log("cannot encode \(Request.Response.self) v\(version): \(error); closing the connection")
+            responder.closeConnection()
+        }
+    }
 }
 
 /// The connection a request came on, as every handler's context carries it.
@@ -56,6 +72,7 @@ struct RequestOrigin: Sendable {
     let responder: Responder
     let eventLoop: EventLoop
     let clientHost: String
+    let session: ConnectionSession
 }
 
 protocol ApiHandler: Sendable {
@@ -88,7 +105,7 @@ extension ApiHandler {
         }
         let context = RequestContext<Request>(
             broker: origin.broker, header: decoded.header, responder: origin.responder,
-            eventLoop: origin.eventLoop, clientHost: origin.clientHost)
+            eventLoop: origin.eventLoop, clientHost: origin.clientHost, session: origin.session)
         if runsOnAdminThread(request, context) {
             origin.broker.adminWork.execute { handle(request, context) }
         } else {
@@ -112,6 +129,7 @@ struct HandlerRegistry: Sendable {
         DescribeProducersHandler(), DescribeTransactionsHandler(), ListTransactionsHandler(), WriteTxnMarkersHandler(),
         DescribeAclsHandler(), CreateAclsHandler(), DeleteAclsHandler(), ElectLeadersHandler(),
         AlterPartitionReassignmentsHandler(), ListPartitionReassignmentsHandler(), DescribeUserScramCredentialsHandler(),
+        SaslHandshakeHandler(), SaslAuthenticateHandler(),
         DescribeQuorumHandler(), AlterReplicaLogDirsHandler(), AlterUserScramCredentialsHandler(),
     ])
 

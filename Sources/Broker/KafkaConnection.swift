@@ -8,25 +8,53 @@ import Reactor
 
 struct KafkaConnectionFactory: ConnectionHandlerFactory {
     let broker: Broker
+    /// Which of the broker's listeners (an index into its configuration's).
+    let listener: Int
 
     func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler {
-        KafkaConnection(broker: broker, info: connection)
+        KafkaConnection(broker: broker, info: connection, listener: listener)
     }
 }
 
 final class KafkaConnection: ConnectionHandler {
     let broker: Broker
     let info: ConnectionInfo
+    let session: ConnectionSession
 
     let clientHost: String
 
-    init(broker: Broker, info: ConnectionInfo) {
+    init(broker: Broker, info: ConnectionInfo, listener: Int) {
         self.broker = broker
         self.info = info
+        session = ConnectionSession(listener: listener, requiresSasl: broker.configuration.listeners[listener].securityProtocol.usesSASL)
         clientHost = "/" + (info.peer?.host ?? "unknown")
     }
 
     func received(frame: [UInt8], responder: Responder) {
+        switch session.sasl {
+        case .awaitingRawToken(var exchange, let mechanism):
+            // After SaslHandshake v0 the frame is a SASL token, not a request.
+            let outcome = SaslAuthentication.step(
+                &exchange, token: frame, session: session, mechanism: mechanism, broker: broker, client: clientHost)
+            switch outcome {
+            case .challenge(let bytes):
+                session.sasl = .awaitingRawToken(exchange, mechanism: mechanism)
+                responder.respond(bytes)
+            case .success(let reply):
+                responder.respond(reply)
+            case .failure:
+                // v0 has no error response: Kafka closes the connection, after the same delay.
+                _ = info.eventLoop.schedule(afterMilliseconds: SaslAuthentication.failedAuthenticationDelayMilliseconds) {
+                    responder.closeConnection()
+                }
+            }
+            return
+        case .failed:
+            responder.closeConnection()
+            return
+        case .done, .awaitingHandshake, .awaitingAuthenticate:
+            break
+        }
         let request: DecodedRequest
         do {
             request = try RequestCodec.decode(frame: frame)
@@ -36,6 +64,15 @@ final class KafkaConnection: ConnectionHandler {
                 return
             }
             broker.logClientProblem("malformed request", "\(info.peer?.description ?? "client"): \(error); closing the connection")
+            responder.closeConnection()
+            return
+        }
+        if !session.isAuthenticated && ![ApiKey.apiVersions, .saslHandshake, .saslAuthenticate].contains(request.apiKey) {
+            // Kafka's SaslServerAuthenticator: anything else before authentication is an
+            // illegal SASL state, and the connection closes.
+            broker.logClientProblem(
+                "request before authentication",
+                "\(info.peer?.description ?? "client"): \(request.apiKey.name) before SASL authentication; closing the connection")
             responder.closeConnection()
             return
         }
@@ -52,7 +89,8 @@ final class KafkaConnection: ConnectionHandler {
             return
         }
         handler.dispatch(
-            request, from: RequestOrigin(broker: broker, responder: responder, eventLoop: info.eventLoop, clientHost: clientHost))
+            request,
+            from: RequestOrigin(broker: broker, responder: responder, eventLoop: info.eventLoop, clientHost: clientHost, session: session))
     }
 
     func connectionClosed() {}

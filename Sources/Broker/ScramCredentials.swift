@@ -1,31 +1,27 @@
 // SCRAM credentials as AlterUserScramCredentials records them and DescribeUserScramCredentials
-// lists them: each user's mechanisms and iteration counts, in one JSON file in the data
-// directory (replaced whole: written aside, synced, renamed). Swiftlet has no SASL, so nothing
-// authenticates with them, and the salted passwords are not kept.
+// lists them, and as SCRAM authentication checks them: per user and mechanism the salt, the
+// iteration count, StoredKey and ServerKey (never a password), in one JSON file in the data
+// directory (replaced whole: written aside, synced, renamed).
 
 import FoundationEssentials
+import Security
 import Synchronization
 import SystemCalls
-
-/// Kafka's ScramMechanism types (KIP-554).
-enum ScramMechanism: Int8 {
-    case sha256 = 1
-    case sha512 = 2
-
-    /// Kafka's minimum for both mechanisms, and its maximum.
-    static let minimumIterations: Int32 = 4_096
-    static let maximumIterations: Int32 = 16_384
-}
 
 final class ScramCredentialStore: Sendable {
     private struct Entry: Codable {
         var user: String
         var mechanism: Int8
         var iterations: Int32
+        /// Base64; absent in files written before SCRAM authentication was served (such a
+        /// credential is listed but authenticates no one until it is set again).
+        var salt: String?
+        var storedKey: String?
+        var serverKey: String?
     }
 
-    /// Iterations by mechanism, by user.
-    typealias Credentials = [String: [Int8: Int32]]
+    /// Credentials by mechanism type (Kafka's 1 and 2), by user.
+    typealias Credentials = [String: [Int8: ScramCredential]]
 
     private let path: String?
     private let credentials: Mutex<Credentials>
@@ -37,13 +33,20 @@ final class ScramCredentialStore: Sendable {
         var loaded: Credentials = [:]
         if let path, let bytes = try System.readFileIfPresent(path) {
             for entry in try JSONDecoder().decode([Entry].self, from: Data(bytes)) {
-                loaded[entry.user, default: [:]][entry.mechanism] = entry.iterations
+                loaded[entry.user, default: [:]][entry.mechanism] = ScramCredential(
+                    salt: entry.salt.flatMap(Base64.decode) ?? [], iterations: Int(entry.iterations),
+                    storedKey: entry.storedKey.flatMap(Base64.decode) ?? [], serverKey: entry.serverKey.flatMap(Base64.decode) ?? [])
             }
         }
         credentials = Mutex(loaded)
     }
 
     var all: Credentials { credentials.withLock { $0 } }
+
+    /// The credential SCRAM authentication checks `user` against.
+    func credential(user: String, mechanism: ScramMechanism) -> ScramCredential? {
+        credentials.withLock { $0[user]?[mechanism.kafkaType] }.flatMap { $0.storedKey.isEmpty ? nil : $0 }
+    }
 
     /// Applies one change, worked out by `change` from the credentials as they are (nil: no
     /// change). Changes run one at a time, each checked against the state the one before left,
@@ -61,8 +64,14 @@ final class ScramCredentialStore: Sendable {
 
     private func persist(_ snapshot: Credentials) throws {
         guard let path else { return }
-        let entries = snapshot.flatMap { user, mechanisms in mechanisms.map { Entry(user: user, mechanism: $0.key, iterations: $0.value) } }
-            .sorted { ($0.user, $0.mechanism) < ($1.user, $1.mechanism) }
+        let entries = snapshot.flatMap { user, mechanisms in
+            mechanisms.map { mechanism, credential in
+                Entry(
+                    user: user, mechanism: mechanism, iterations: Int32(credential.iterations), salt: Base64.encode(credential.salt),
+                    storedKey: Base64.encode(credential.storedKey), serverKey: Base64.encode(credential.serverKey))
+            }
+        }
+        .sorted { ($0.user, $0.mechanism) < ($1.user, $1.mechanism) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try System.replaceFile(path, with: Array(try encoder.encode(entries)))

@@ -482,7 +482,7 @@ public final class EventLoop: @unchecked Sendable {
         releaseMemory(of: sequence, for: connection)
         while let current = connection.responses.nextReady() {
             switch current {
-            case .parts(let parts):
+            case .parts(let parts), .partsThenClose(let parts):
                 let prefix: [UInt8]
                 do {
                     prefix = try connection.framing.responsePrefix(size: parts.reduce(0) { $0 + $1.count })
@@ -493,6 +493,9 @@ public final class EventLoop: @unchecked Sendable {
                 }
                 connection.outbound.append(.bytes(prefix))
                 for part in parts { connection.outbound.append(part) }
+                if case .partsThenClose = current, connection.state != .closingAfterFlush {
+                    connection.state.move(to: .closingAfterFlush)
+                }
             case .nothing:
                 break
             case .close:

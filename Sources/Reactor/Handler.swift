@@ -103,6 +103,12 @@ public struct Responder: Sendable {
     /// (Kafka closes on an unparseable request, or an acks=0 produce that failed).
     public func closeConnection() { eventLoop.complete(connection, sequence: sequence, with: .close) }
 
+    /// Sends `parts`, then closes the connection once they are written (Kafka's answer to a
+    /// failed authentication).
+    public func respondAndClose(_ parts: [ResponsePart]) {
+        eventLoop.complete(connection, sequence: sequence, with: .partsThenClose(parts))
+    }
+
     public var connectionID: ConnectionID { connection }
 }
 
@@ -110,4 +116,5 @@ enum Completion: Sendable {
     case parts([ResponsePart])
     case nothing
     case close
+    case partsThenClose([ResponsePart])
 }

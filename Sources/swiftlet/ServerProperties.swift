@@ -12,11 +12,26 @@ import SystemCalls
 func settingError(_ description: String) -> ValidationError { ValidationError(description) }
 
 enum ServerProperties {
-    /// key=value lines; '#' and '!' start comments.
+    /// key=value lines; '#' and '!' start comments, and a line ending in a backslash goes on
+    /// on the next one (as java.util.Properties reads them; Kafka's JAAS examples use it).
     static func parse(_ text: String, source: String) throws -> [(key: String, value: String)] {
         var result: [(String, String)] = []
+        var logical: [(number: Int, line: String)] = []
+        var continuing = false
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmed
+            var line = rawLine.trimmed
+            let isComment = !continuing && (line.hasPrefix("#") || line.hasPrefix("!"))
+            let trailingBackslashes = line.reversed().prefix { $0 == "\\" }.count
+            let continues = !isComment && trailingBackslashes % 2 == 1
+            if continues { line = String(line.dropLast()) }
+            if continuing, let last = logical.popLast() {
+                logical.append((last.number, last.line + line))
+            } else {
+                logical.append((number, line))
+            }
+            continuing = continues
+        }
+        for (number, line) in logical {
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix("!") { continue }
             guard let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
                 throw settingError("\(source):\(number + 1): expected key=value, found \"\(line)\"")
@@ -45,24 +60,25 @@ enum ServerProperties {
             configuration.clusterId = value
             return !value.isEmpty
         },
+        // Parsed together once every source is read (BrokerConfiguration.resolveListeners):
+        // a listener's name may be mapped by a key that comes after it.
         "listeners": { configuration, value in
-            let addresses = value.split(separator: ",").map { listener -> SocketAddress? in
-                let trimmed = listener.trimmed
-                let address = trimmed.split(separator: "://").last.map(String.init) ?? trimmed
-                return SocketAddress(address.hasPrefix(":") ? "0.0.0.0" + address : address)
-            }
-            guard !addresses.isEmpty, addresses.allSatisfy({ $0 != nil }) else { return false }
-            configuration.listeners = addresses.map { $0! }
+            configuration.listenerSettings.listeners = value
+            return true
+        },
+        "listener.security.protocol.map": { configuration, value in
+            configuration.listenerSettings.protocolMap = value
             return true
         },
         "advertised.listeners": { configuration, value in
-            let first = value.split(separator: ",").first.map { String($0).trimmed } ?? ""
-            let address = first.split(separator: "://").last.map(String.init) ?? first
-            guard let colon = address.lastIndex(of: ":"), let port = Int32(address[address.index(after: colon)...]) else { return false }
-            configuration.advertisedHost = String(address[..<colon]).filter { $0 != "[" && $0 != "]" }
-            configuration.advertisedPort = port
+            configuration.listenerSettings.advertised = value
             return true
         },
+        "sasl.enabled.mechanisms": { configuration, value in
+            configuration.sasl.enabledMechanisms = mechanisms(value)
+            return true
+        },
+        "sasl.jaas.config": { configuration, value in addPlainUsers(value, to: &configuration) },
         "log.dirs": { configuration, value in
             configuration.dataDirectory = value.split(separator: ",").first.map(String.init)
             return configuration.dataDirectory != nil
@@ -198,7 +214,38 @@ enum ServerProperties {
     }
 
     static func apply(_ key: String, _ value: String, to configuration: inout BrokerConfiguration, source: String) throws {
+        if key.hasPrefix("listener.name.") {
+            return try applyListenerKey(key, value, to: &configuration, source: source)
+        }
         guard let apply = keys[key] else { throw settingError("\(source): unknown setting \(key)") }
         guard apply(&configuration, value) else { throw settingError("\(source): invalid value for \(key): \"\(value)\"") }
+    }
+
+    /// "PLAIN, SCRAM-SHA-256" as a list.
+    static func mechanisms(_ value: String) -> [String] {
+        value.split(separator: ",").map { String($0).trimmed.uppercased() }.filter { !$0.isEmpty }
+    }
+
+    /// The users of a PlainLoginModule JAAS line; other login modules add none.
+    static func addPlainUsers(_ value: String, to configuration: inout BrokerConfiguration) -> Bool {
+        guard let users = SaslSettings.plainUsers(jaas: value) else { return false }
+        configuration.sasl.plainUsers.merge(users) { _, new in new }
+        return true
+    }
+
+    /// Kafka's per-listener keys, `listener.name.<name>.<key>`: the SASL mechanisms a
+    /// listener enables and its mechanisms' JAAS configurations.
+    static func applyListenerKey(_ key: String, _ value: String, to configuration: inout BrokerConfiguration, source: String) throws {
+        let rest = key.dropFirst("listener.name.".count)
+        guard let dot = rest.firstIndex(of: ".") else { throw settingError("\(source): unknown setting \(key)") }
+        let listener = rest[..<dot].uppercased()
+        let setting = String(rest[rest.index(after: dot)...])
+        if setting == "sasl.enabled.mechanisms" {
+            configuration.sasl.listenerMechanisms[listener] = mechanisms(value)
+        } else if setting.hasSuffix(".sasl.jaas.config") {
+            guard addPlainUsers(value, to: &configuration) else { throw settingError("\(source): invalid value for \(key): \"\(value)\"") }
+        } else {
+            throw settingError("\(source): unknown setting \(key)")
+        }
     }
 }

@@ -24,9 +24,15 @@ struct Swiftlet: ParsableCommand {
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the broker (the default command).")
 
-    @Option(name: .long, help: "Address to listen on, host:port (repeat for several). Default 127.0.0.1:9092.")
+    @Option(
+        name: .long,
+        help:
+            "A listener, [NAME://]host:port, NAME a security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) or one listener.security.protocol.map maps (repeat for several). Default PLAINTEXT://127.0.0.1:9092."
+    )
     var listen: [String] = []
-    @Option(name: .long, help: "host:port that Metadata gives clients. Default: the first listener.")
+    @Option(
+        name: .long,
+        help: "What Metadata gives clients: [NAME://]host:port, comma separated, by listener name. Default: each listener's address.")
     var advertisedListener: String?
     @Option(name: .long, help: "Data directory. Default ./swiftlet-data.")
     var dataDir: String?
@@ -46,6 +52,10 @@ struct Serve: ParsableCommand {
     var kafkaDefaults = false
     @Option(name: .long, help: "When ready, write the 'ready bootstrap=host:port' lines to this file too (atomically).")
     var readyFile: String?
+    @Option(
+        name: .long,
+        help: "A SASL user, NAME:PASSWORD (repeat for several): a PLAIN password and SCRAM-SHA-256/512 credentials, made at start.")
+    var user: [String] = []
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
@@ -73,16 +83,29 @@ struct Serve: ParsableCommand {
             try ServerProperties.apply(suffix.lowercased().split(separator: "_").joined(separator: "."), value, to: &settings, source: name)
         }
         let listens = !listen.isEmpty ? listen : environment["SWIFTLET_LISTEN"]?.split(separator: ",").map(String.init) ?? []
-        if !listens.isEmpty {
-            settings.listeners = try listens.map { text in
-                guard let address = SocketAddress(text) else {
-                    throw ValidationError("--listen: \"\(text)\" is not host:port (an IP address or localhost)")
-                }
-                return address
-            }
-        }
+        if !listens.isEmpty { settings.listenerSettings.listeners = listens.joined(separator: ",") }
         if let advertised = advertisedListener ?? environment["SWIFTLET_ADVERTISED_LISTENER"] {
-            try ServerProperties.apply("advertised.listeners", advertised, to: &settings, source: "--advertised-listener")
+            settings.listenerSettings.advertised = advertised
+        }
+        do {
+            try settings.resolveListeners()
+        } catch {
+            throw ValidationError(error.message)
+        }
+        for entry in user + (environment["SWIFTLET_USERS"]?.split(separator: ",").map(String.init) ?? []) {
+            guard let colon = entry.firstIndex(of: ":"), colon != entry.startIndex, entry.index(after: colon) != entry.endIndex else {
+                throw ValidationError("--user: \"\(entry)\" is not NAME:PASSWORD")
+            }
+            let (name, password) = (String(entry[..<colon]), String(entry[entry.index(after: colon)...]))
+            settings.sasl.plainUsers[name] = password
+            settings.sasl.startUsers[name] = password
+        }
+        for listener in settings.listeners {
+            if let problem = settings.sasl.problem(with: listener) { throw ValidationError(problem) }
+            if listener.securityProtocol.usesTLS {
+                throw ValidationError(
+                    "listeners: \(listener.name) uses \(listener.securityProtocol.rawValue); TLS listeners are not served yet")
+            }
         }
         if let directory = dataDir ?? environment["SWIFTLET_DATA_DIR"] { settings.dataDirectory = directory }
         if settings.dataDirectory == "./swiftlet-data" || settings.dataDirectory == nil { settings.dataDirectory = "./swiftlet-data" }
@@ -129,7 +152,7 @@ struct Serve: ParsableCommand {
         do {
             server = try broker.serve(handlesSignals: true)
         } catch {
-            logger.error("cannot listen on \(settings.listeners.map(\.description).joined(separator: ", ")): \(error)")
+            logger.error("cannot listen on \(settings.listeners.map(\.address.description).joined(separator: ", ")): \(error)")
             throw ExitCode(2)
         }
         let (host, port) = broker.advertised

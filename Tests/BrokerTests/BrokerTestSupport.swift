@@ -40,7 +40,7 @@ func withBroker<Result>(
 ) throws -> Result {
     var configuration = BrokerConfiguration()
     configuration.dataDirectory = nil
-    configuration.listeners = [SocketAddress("127.0.0.1:0")!]
+    configuration.listeners = [.plaintext(SocketAddress("127.0.0.1:0")!)]
     configuration.eventLoops = 1
     configure(&configuration)
     let broker = try Broker(configuration: configuration)

@@ -112,8 +112,8 @@ import Testing
         }
         // An advertised port given explicitly is kept.
         try withBroker({
-            $0.advertisedHost = "kafka.example"
-            $0.advertisedPort = 19092
+            $0.listeners[0].advertisedHost = "kafka.example"
+            $0.listeners[0].advertisedPort = 19092
         }) { broker, _ in
             #expect(broker.advertised == ("kafka.example", 19092))
         }

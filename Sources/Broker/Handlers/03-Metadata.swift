@@ -32,7 +32,7 @@ struct MetadataHandler: ApiHandler {
     func handle(_ request: MetadataRequest, _ context: RequestContext<MetadataRequest>) {
         let (requested, allowCreate) = wanted(request, context)
         let broker = context.broker
-        let (host, port) = broker.advertised
+        let (host, port) = broker.advertised(listener: context.listener)
         var response = MetadataResponse(
             brokers: [.init(nodeId: broker.configuration.nodeId, host: host, port: port)],
             clusterId: broker.clusterId, controllerId: broker.configuration.nodeId)

@@ -22,7 +22,7 @@ struct FindCoordinatorHandler: ApiHandler {
 
     func handle(_ request: FindCoordinatorRequest, _ context: RequestContext<FindCoordinatorRequest>) {
         let broker = context.broker
-        let (host, port) = broker.advertised
+        let (host, port) = broker.advertised(listener: context.listener)
         let (error, message) = check(keyType: request.keyType, broker: broker)
         var response = FindCoordinatorResponse()
         if context.version >= 4 {

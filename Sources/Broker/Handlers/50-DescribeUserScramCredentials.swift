@@ -19,7 +19,7 @@ struct DescribeUserScramCredentialsHandler: ApiHandler {
             return .init(
                 user: user, errorCode: 0,
                 credentialInfos: mechanisms.sorted { $0.key < $1.key }.map {
-                    .init(mechanism: $0.key, iterations: $0.value)
+                    .init(mechanism: $0.key, iterations: Int32($0.value.iterations))
                 })
         }
         guard let users = request.users, !users.isEmpty else {

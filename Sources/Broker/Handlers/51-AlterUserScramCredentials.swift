@@ -4,6 +4,7 @@
 // UNSUPPORTED_SASL_MECHANISM, removing what is not there RESOURCE_NOT_FOUND.
 
 import KafkaProtocol
+import Security
 
 struct AlterUserScramCredentialsHandler: ApiHandler {
     typealias Request = AlterUserScramCredentialsRequest
@@ -35,7 +36,7 @@ struct AlterUserScramCredentialsHandler: ApiHandler {
     ) -> (ScramCredentialStore.Credentials?, Outcome) {
         var order: [String] = []
         var deletions: [String: Int8] = [:]
-        var upsertions: [String: (mechanism: Int8, iterations: Int32)] = [:]
+        var upsertions: [String: (mechanism: Int8, credential: ScramCredential)] = [:]
         var errors: [String: (ErrorCode, String)] = [:]
         // As Kafka's controller: each user once per request; a second mention voids the first.
         func claim(_ user: String) -> Bool {
@@ -63,8 +64,15 @@ struct AlterUserScramCredentialsHandler: ApiHandler {
                 errors[upsertion.name] = (.unacceptableCredential, "Too few iterations")
             } else if upsertion.iterations > ScramMechanism.maximumIterations {
                 errors[upsertion.name] = (.unacceptableCredential, "Too many iterations")
-            } else {
-                upsertions[upsertion.name] = (upsertion.mechanism, upsertion.iterations)
+            } else if let mechanism = ScramMechanism(kafkaType: upsertion.mechanism) {
+                // The client salted the password; the keys are derived from it here and the
+                // salted password itself is not kept.
+                upsertions[upsertion.name] = (
+                    upsertion.mechanism,
+                    ScramCredential(
+                        mechanism: mechanism, saltedPassword: upsertion.saltedPassword, salt: upsertion.salt,
+                        iterations: Int(upsertion.iterations))
+                )
             }
         }
         guard !deletions.isEmpty || !upsertions.isEmpty else { return (nil, (order, errors)) }
@@ -73,13 +81,13 @@ struct AlterUserScramCredentialsHandler: ApiHandler {
             next[user]?[mechanism] = nil
             if next[user]?.isEmpty == true { next[user] = nil }
         }
-        for (user, credential) in upsertions { next[user, default: [:]][credential.mechanism] = credential.iterations }
+        for (user, upsertion) in upsertions { next[user, default: [:]][upsertion.mechanism] = upsertion.credential }
         return (next, (order, errors))
     }
 
     private static func check(_ user: String, _ mechanism: Int8) -> (ErrorCode, String)? {
         if user.isEmpty { return (.unacceptableCredential, "Username must not be empty") }
-        if ScramMechanism(rawValue: mechanism) == nil { return (.unsupportedSaslMechanism, "Unknown SCRAM mechanism") }
+        if ScramMechanism(kafkaType: mechanism) == nil { return (.unsupportedSaslMechanism, "Unknown SCRAM mechanism") }
         return nil
     }
 }

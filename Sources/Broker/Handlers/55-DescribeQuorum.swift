@@ -51,7 +51,7 @@ struct DescribeQuorumHandler: ApiHandler {
         ])
         if context.version >= 2 {
             // The voters' endpoints (KIP-853): this node's one listener.
-            let (host, port) = broker.advertised
+            let (host, port) = broker.advertised(listener: context.listener)
             response.nodes = [.init(nodeId: nodeId, listeners: [.init(name: Self.listenerName, host: host, port: UInt16(clamping: port))])]
         }
         context.send(response)

@@ -8,7 +8,7 @@ struct DescribeClusterHandler: ApiHandler {
 
     func handle(_ request: DescribeClusterRequest, _ context: RequestContext<DescribeClusterRequest>) {
         let broker = context.broker
-        let (host, port) = broker.advertised
+        let (host, port) = broker.advertised(listener: context.listener)
         var response = DescribeClusterResponse(
             errorCode: 0, endpointType: request.endpointType, clusterId: broker.clusterId,
             controllerId: broker.configuration.nodeId,

@@ -1,0 +1,252 @@
+"""Security as real clients configure it: listeners by name and protocol, each advertising its
+own address; SASL/PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER over SASL_PLAINTEXT with
+confluent-kafka, kafka-python, aiokafka and kcat; SCRAM users made through an admin client;
+wrong passwords, unknown users and requests before authentication refused as Kafka refuses
+them."""
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import TopicPartition as Partition
+from confluent_kafka.admin import AdminClient, NewTopic, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
+from kafka import KafkaConsumer, KafkaProducer
+
+from conftest import RunningBroker, free_port, swiftlet_binary
+from support import unique
+
+
+@pytest.fixture(scope="module")
+def secured():
+    """One broker with a PLAINTEXT listener and a SASL_PLAINTEXT one named CLIENTS, with
+    every mechanism enabled and two users; yields (broker, plaintext port, sasl port)."""
+    with tempfile.TemporaryDirectory() as directory:
+        plain_port, sasl_port = free_port(), free_port()
+        properties = os.path.join(directory, "server.properties")
+        with open(properties, "w") as file:
+            file.write(f"""listeners=PLAINTEXT://127.0.0.1:{plain_port},CLIENTS://127.0.0.1:{sasl_port}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CLIENTS:SASL_PLAINTEXT
+advertised.listeners=PLAINTEXT://localhost:{plain_port},CLIENTS://127.0.0.1:{sasl_port}
+listener.name.clients.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
+listener.name.clients.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \\
+    username="admin" password="admin-secret" user_admin="admin-secret" user_carol="carol-secret";
+""")
+        broker = RunningBroker(os.path.join(directory, "data"), port=plain_port, listen=False,
+                               extra_args=["--config", properties, "--user", "alice:alice-secret"]).start()
+        try:
+            yield broker, plain_port, sasl_port
+        finally:
+            assert broker.stop() == 0, broker.log()
+
+
+def sasl_settings(port, mechanism, user, password):
+    return {"bootstrap.servers": f"127.0.0.1:{port}", "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": mechanism, "sasl.username": user, "sasl.password": password}
+
+
+def round_trip(settings, topic, count=20):
+    producer = Producer({**settings, "acks": "all"})
+    for index in range(count):
+        producer.produce(topic, f"{topic}-{index}".encode())
+    assert producer.flush(20) == 0
+    consumer = Consumer({**settings, "group.id": unique("sasl-group"), "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    values = []
+    deadline = time.monotonic() + 30
+    while len(values) < count and time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            values.append(message.value().decode())
+    consumer.close()
+    assert values == [f"{topic}-{index}" for index in range(count)]
+
+
+def test_each_listener_advertises_its_own_address(secured):
+    broker, plain_port, sasl_port = secured
+    plain = AdminClient({"bootstrap.servers": f"127.0.0.1:{plain_port}"}).list_topics(timeout=10)
+    assert [(b.host, b.port) for b in plain.brokers.values()] == [("localhost", plain_port)]
+    sasl = AdminClient(sasl_settings(sasl_port, "PLAIN", "alice", "alice-secret")).list_topics(timeout=10)
+    assert [(b.host, b.port) for b in sasl.brokers.values()] == [("127.0.0.1", sasl_port)]
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_confluent_kafka_produces_and_consumes_over_sasl(secured, mechanism):
+    _, _, sasl_port = secured
+    round_trip(sasl_settings(sasl_port, mechanism, "alice", "alice-secret"), unique(f"sasl-{mechanism.lower()}"))
+
+
+def test_plain_users_from_the_jaas_configuration(secured):
+    _, _, sasl_port = secured
+    round_trip(sasl_settings(sasl_port, "PLAIN", "carol", "carol-secret"), unique("jaas"), count=3)
+
+
+def unsecured_jwt(subject, lifetime=3600):
+    def url(data):
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    return url({"alg": "none"}) + "." + url({"sub": subject, "exp": time.time() + lifetime, "iat": time.time()}) + "."
+
+
+def test_confluent_kafka_oauthbearer_with_an_unsecured_token(secured):
+    _, _, sasl_port = secured
+    settings = {"bootstrap.servers": f"127.0.0.1:{sasl_port}", "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "OAUTHBEARER", "enable.sasl.oauthbearer.unsecure.jwt": True,
+                "sasl.oauthbearer.config": "principal=alice"}
+    round_trip(settings, unique("oauth"), count=5)
+
+
+def test_wrong_passwords_and_unknown_users_fail_authentication(secured):
+    _, _, sasl_port = secured
+    for mechanism, user, password, message in [
+            ("PLAIN", "alice", "wrong", "Authentication failed: Invalid username or password"),
+            ("SCRAM-SHA-256", "alice", "wrong", "invalid credentials with SASL mechanism SCRAM-SHA-256"),
+            ("SCRAM-SHA-512", "mallory", "x", "invalid credentials with SASL mechanism SCRAM-SHA-512"),
+            ("PLAIN", "mallory", "x", "Authentication failed: Invalid username or password")]:
+        errors = []
+        admin = AdminClient({**sasl_settings(sasl_port, mechanism, user, password), "error_cb": errors.append})
+        with pytest.raises(KafkaException):
+            admin.list_topics(timeout=3)
+        admin.poll(1)  # error callbacks are served by poll
+        assert any(error.code() == KafkaError._AUTHENTICATION and message in error.str() for error in errors), errors
+
+
+def test_scram_users_made_through_the_admin_client_authenticate(secured):
+    _, plain_port, sasl_port = secured
+    admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{plain_port}"})
+    futures = admin.alter_user_scram_credentials([
+        UserScramCredentialUpsertion("dave", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 8192), b"dave-secret"),
+        UserScramCredentialUpsertion("erin", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096), b"erin-secret")])
+    for future in futures.values():
+        future.result(10)
+    round_trip(sasl_settings(sasl_port, "SCRAM-SHA-256", "dave", "dave-secret"), unique("dave"), count=3)
+    round_trip(sasl_settings(sasl_port, "SCRAM-SHA-512", "erin", "erin-secret"), unique("erin"), count=3)
+    with pytest.raises(KafkaException):
+        AdminClient({**sasl_settings(sasl_port, "SCRAM-SHA-512", "dave", "dave-secret"), "retries": 0}).list_topics(timeout=5)
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_kafka_python_over_sasl(secured, mechanism):
+    _, _, sasl_port = secured
+    topic = unique("kafka-python-sasl")
+    settings = dict(bootstrap_servers=f"127.0.0.1:{sasl_port}", security_protocol="SASL_PLAINTEXT",
+                    sasl_mechanism=mechanism, sasl_plain_username="alice", sasl_plain_password="alice-secret")
+    producer = KafkaProducer(acks="all", **settings)
+    for index in range(5):
+        producer.send(topic, str(index).encode())
+    producer.flush(10)
+    producer.close()
+    consumer = KafkaConsumer(topic, auto_offset_reset="earliest", consumer_timeout_ms=5_000, **settings)
+    assert [message.value for message in consumer] == [str(index).encode() for index in range(5)]
+    consumer.close()
+
+
+def test_aiokafka_over_sasl_scram(secured):
+    _, _, sasl_port = secured
+    topic = unique("aiokafka-sasl")
+
+    async def run():
+        settings = dict(bootstrap_servers=f"127.0.0.1:{sasl_port}", security_protocol="SASL_PLAINTEXT",
+                        sasl_mechanism="SCRAM-SHA-256", sasl_plain_username="alice", sasl_plain_password="alice-secret")
+        producer = AIOKafkaProducer(**settings)
+        await producer.start()
+        try:
+            for index in range(5):
+                await producer.send_and_wait(topic, str(index).encode())
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(topic, auto_offset_reset="earliest", **settings)
+        await consumer.start()
+        try:
+            values = []
+            while len(values) < 5:
+                batch = await asyncio.wait_for(consumer.getmany(timeout_ms=1000), 20)
+                for messages in batch.values():
+                    values += [message.value for message in messages]
+            return values
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(run()) == [str(index).encode() for index in range(5)]
+
+
+def test_kcat_over_sasl_scram(secured):
+    _, _, sasl_port = secured
+    topic = unique("kcat-sasl")
+    common = ["-b", f"127.0.0.1:{sasl_port}", "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=SCRAM-SHA-512",
+              "-X", "sasl.username=alice", "-X", "sasl.password=alice-secret"]
+    produced = subprocess.run(["kcat", *common, "-P", "-t", topic], input="one\ntwo\nthree\n", text=True,
+                              capture_output=True, timeout=30)
+    assert produced.returncode == 0, produced.stderr
+    consumed = subprocess.run(["kcat", *common, "-C", "-t", topic, "-o", "beginning", "-e", "-q"], text=True,
+                              capture_output=True, timeout=30)
+    assert consumed.stdout.split() == ["one", "two", "three"], consumed.stderr
+
+
+def request_frame(api_key, version, correlation_id, body=b""):
+    payload = struct.pack(">hhih", api_key, version, correlation_id, -1) + body
+    return struct.pack(">i", len(payload)) + payload
+
+
+def read_frame(connection):
+    header = connection.recv(4, socket.MSG_WAITALL)
+    if len(header) < 4:
+        return None
+    size = struct.unpack(">i", header)[0]
+    return connection.recv(size, socket.MSG_WAITALL)
+
+
+def test_a_request_before_authentication_closes_the_connection(secured):
+    # ApiVersions is answered; Metadata before SaslHandshake closes the connection (Kafka's
+    # illegal SASL state), and the rest of the broker carries on.
+    _, _, sasl_port = secured
+    with socket.create_connection(("127.0.0.1", sasl_port), timeout=10) as connection:
+        connection.sendall(request_frame(18, 0, 1))
+        assert read_frame(connection) is not None
+        connection.sendall(request_frame(3, 0, 2, struct.pack(">i", 0)))
+        assert read_frame(connection) is None
+
+
+def test_the_v0_handshake_with_raw_plain_tokens(secured):
+    # Old clients: SaslHandshake v0, then the token as a bare size-prefixed frame; the answer
+    # is a bare frame too, empty for PLAIN, and then requests flow.
+    _, _, sasl_port = secured
+    mechanism = b"PLAIN"
+    with socket.create_connection(("127.0.0.1", sasl_port), timeout=10) as connection:
+        connection.sendall(request_frame(17, 0, 1, struct.pack(">h", len(mechanism)) + mechanism))
+        handshake = read_frame(connection)
+        assert struct.unpack(">h", handshake[4:6])[0] == 0
+        token = b"\0alice\0alice-secret"
+        connection.sendall(struct.pack(">i", len(token)) + token)
+        assert read_frame(connection) == b""
+        connection.sendall(request_frame(3, 0, 2, struct.pack(">i", 0)))
+        assert read_frame(connection) is not None
+    # A wrong password on v0: the connection is closed, after Kafka's 100 ms delay.
+    with socket.create_connection(("127.0.0.1", sasl_port), timeout=10) as connection:
+        connection.sendall(request_frame(17, 0, 1, struct.pack(">h", len(mechanism)) + mechanism))
+        read_frame(connection)
+        token = b"\0alice\0nope"
+        connection.sendall(struct.pack(">i", len(token)) + token)
+        assert read_frame(connection) is None
+
+
+def test_bad_listener_settings_exit_64_naming_the_key():
+    def refused(*arguments):
+        with tempfile.TemporaryDirectory() as directory:
+            run = subprocess.run([swiftlet_binary(), "--data-dir", os.path.join(directory, "data"), *arguments],
+                                 capture_output=True, text=True, timeout=30)
+        return run.returncode, run.stderr
+
+    code, stderr = refused("--listen", "WEIRD://127.0.0.1:0")
+    assert code == 64 and "listener.security.protocol.map" in stderr
+    code, stderr = refused("--listen", "SASL_PLAINTEXT://127.0.0.1:0")
+    assert code == 64 and "sasl.enabled.mechanisms: GSSAPI" in stderr
+    code, stderr = refused("--listen", "PLAINTEXT://127.0.0.1:0", "--advertised-listener", "PLAINTEXT://0.0.0.0:9092")
+    assert code == 64 and "0.0.0.0 cannot be advertised" in stderr

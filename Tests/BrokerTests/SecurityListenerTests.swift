@@ -1,0 +1,147 @@
+// Listeners as Kafka writes them, and SASL on a connection: the handshake, PLAIN and SCRAM
+// through SaslAuthenticate, what a connection may send before authenticating, and refusals
+// with Kafka's codes. The mechanisms themselves are tested in SecurityTests.
+
+import KafkaProtocol
+import Security
+import SystemCalls
+import TestSupport
+import Testing
+
+@testable import Broker
+
+@Suite struct ListenerParsingTests {
+    @Test func namesProtocolsAndAdvertisedAddresses() throws {
+        let map = try Listener.parse(protocolMap: "INTERNAL:SASL_SSL, clients:sasl_plaintext")
+        let listeners = try Listener.parse(listeners: "PLAINTEXT://:9092, INTERNAL://127.0.0.1:9093,CLIENTS://[::1]:9094", protocolMap: map)
+        #expect(listeners.map(\.name) == ["PLAINTEXT", "INTERNAL", "CLIENTS"])
+        #expect(listeners.map(\.securityProtocol) == [.plaintext, .saslSsl, .saslPlaintext])
+        #expect(listeners.map(\.address.description) == ["0.0.0.0:9092", "127.0.0.1:9093", "[::1]:9094"])
+        #expect(try Listener.parse(listeners: "127.0.0.1:9092", protocolMap: map) == [.plaintext(SocketAddress("127.0.0.1:9092")!)])
+        var advertised = listeners
+        try Listener.advertise("INTERNAL://broker-1.internal:19093,PLAINTEXT://localhost:9092", on: &advertised)
+        #expect(advertised[1].advertised(boundTo: SocketAddress("127.0.0.1:9093")!) == ("broker-1.internal", 19093))
+        #expect(advertised[2].advertised(boundTo: SocketAddress("[::1]:40000")!) == ("::1", 40000))
+    }
+
+    @Test func mistakesNameTheKey() {
+        func message(_ body: () throws -> Void) -> String? {
+            do {
+                try body()
+                return nil
+            } catch {
+                return (error as? ListenerError)?.message
+            }
+        }
+        let map = Listener.defaultProtocolMap
+        #expect(
+            message { _ = try Listener.parse(listeners: "WEIRD://127.0.0.1:1", protocolMap: map) }?.contains(
+                "listener.security.protocol.map") == true)
+        #expect(message { _ = try Listener.parse(listeners: "PLAINTEXT://nohost", protocolMap: map) }?.contains("is not host:port") == true)
+        #expect(message { _ = try Listener.parse(listeners: "PLAINTEXT://:1,PLAINTEXT://:2", protocolMap: map) }?.contains("twice") == true)
+        #expect(message { _ = try Listener.parse(protocolMap: "A:TLS") }?.hasPrefix("listener.security.protocol.map") == true)
+        var listeners = [Listener.plaintext(SocketAddress("127.0.0.1:9092")!)]
+        #expect(message { try Listener.advertise("OTHER://h:1", on: &listeners) }?.contains("no listener named OTHER") == true)
+        #expect(message { try Listener.advertise("0.0.0.0:1", on: &listeners) }?.contains("cannot be advertised") == true)
+    }
+
+    @Test func saslListenersNeedAServedMechanismAndUsers() {
+        let listener = Listener(name: "CLIENTS", address: SocketAddress("127.0.0.1:1")!, securityProtocol: .saslPlaintext)
+        var settings = SaslSettings()
+        #expect(settings.problem(with: listener)?.hasPrefix("sasl.enabled.mechanisms: GSSAPI is not served") == true)
+        settings.listenerMechanisms["CLIENTS"] = ["PLAIN"]
+        #expect(settings.problem(with: listener)?.hasPrefix("listener.name.clients.plain.sasl.jaas.config") == true)
+        settings.plainUsers = SaslSettings.plainUsers(
+            jaas:
+                #"org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="a" user_admin="a" user_bob="b=c";"#
+        )!
+        #expect(settings.plainUsers == ["admin": "a", "bob": "b=c"])
+        #expect(settings.problem(with: listener) == nil)
+        #expect(SaslSettings.plainUsers(jaas: #"Module required user_x="unterminated"#) == nil)
+    }
+}
+
+@Suite struct SaslConnectionTests {
+    func withSaslBroker(_ body: (Broker, SocketAddress) throws -> Void) throws {
+        try withBroker({
+            $0.listeners = [Listener(name: "SASL_PLAINTEXT", address: SocketAddress("127.0.0.1:0")!, securityProtocol: .saslPlaintext)]
+            $0.sasl.enabledMechanisms = ["PLAIN", "SCRAM-SHA-512"]
+            $0.sasl.plainUsers = ["alice": "alice-secret"]
+        }) { broker, address in try body(broker, address) }
+    }
+
+    func handshake(_ client: KafkaTestClient, _ mechanism: String) throws -> SaslHandshakeResponse {
+        try client.send(SaslHandshakeRequest(mechanism: mechanism), version: 1)
+    }
+
+    @Test func plainThenRequestsFlow() throws {
+        try withSaslBroker { _, address in
+            let client = try KafkaTestClient(address)
+            _ = try client.send(ApiVersionsRequest(), version: 3)
+            let shaken = try handshake(client, "PLAIN")
+            #expect(shaken.errorCode == 0 && shaken.mechanisms == ["PLAIN", "SCRAM-SHA-512"])
+            let authenticated = try client.send(SaslAuthenticateRequest(authBytes: Array("\0alice\0alice-secret".utf8)), version: 2)
+            #expect(authenticated.errorCode == 0 && authenticated.sessionLifetimeMs == 0)
+            #expect(try client.send(MetadataRequest(topics: []), version: 12).brokers.count == 1)
+            // Authenticated already: a second exchange is an illegal state.
+            #expect(try handshake(client, "PLAIN").errorCode == ErrorCode.illegalSaslState.rawValue)
+        }
+    }
+
+    @Test func scramWithCredentialsFromAlterUserScramCredentials() throws {
+        try withSaslBroker { broker, address in
+            let credential = ScramCredential(mechanism: .sha512, password: "bob-secret")
+            try broker.scramCredentials.update { existing in
+                var next = existing
+                next["bob", default: [:]][ScramMechanism.sha512.kafkaType] = credential
+                return (next, ())
+            }
+            let client = try KafkaTestClient(address)
+            #expect(try handshake(client, "SCRAM-SHA-512").errorCode == 0)
+            let bare = "n=bob,r=fyko+d2lbbFgONRv9qkxdawL"
+            let first = try client.send(SaslAuthenticateRequest(authBytes: Array("n,,\(bare)".utf8)), version: 1)
+            let serverFirst = String(decoding: first.authBytes, as: UTF8.self)
+            let attributes = Dictionary(
+                uniqueKeysWithValues: serverFirst.split(separator: ",").map { ($0.prefix(1), String($0.dropFirst(2))) })
+            let salted = Crypto.pbkdf2(
+                .sha512, password: Array("bob-secret".utf8), salt: Base64.decode(attributes["s"]!)!, iterations: Int(attributes["i"]!)!)
+            let clientKey = Crypto.hmac(.sha512, key: salted, Array("Client Key".utf8))
+            let withoutProof = "c=biws,r=\(attributes["r"]!)"
+            let signature = Crypto.hmac(.sha512, key: Crypto.hash(.sha512, clientKey), Array("\(bare),\(serverFirst),\(withoutProof)".utf8))
+            let proof = Base64.encode(zip(clientKey, signature).map { $0 ^ $1 })
+            let final = try client.send(SaslAuthenticateRequest(authBytes: Array("\(withoutProof),p=\(proof)".utf8)), version: 1)
+            #expect(final.errorCode == 0 && String(decoding: final.authBytes, as: UTF8.self).hasPrefix("v="))
+            #expect(try client.send(MetadataRequest(topics: []), version: 12).brokers.count == 1)
+        }
+    }
+
+    @Test func refusalsFollowKafka() throws {
+        try withSaslBroker { _, address in
+            // A request before authentication closes the connection.
+            let early = try KafkaTestClient(address)
+            _ = try early.sendOnly(MetadataRequest(topics: []), version: 12)
+            #expect(try early.connection.readFrame() == nil)
+            // A mechanism not enabled: the enabled ones, then the connection closes.
+            let unsupported = try KafkaTestClient(address)
+            let answer = try handshake(unsupported, "SCRAM-SHA-256")
+            #expect(answer.errorCode == ErrorCode.unsupportedSaslMechanism.rawValue && answer.mechanisms == ["PLAIN", "SCRAM-SHA-512"])
+            #expect(try unsupported.connection.readFrame() == nil)
+            // A wrong password: SASL_AUTHENTICATION_FAILED with Kafka's message, then closed.
+            let wrong = try KafkaTestClient(address)
+            _ = try handshake(wrong, "PLAIN")
+            let failed = try wrong.send(SaslAuthenticateRequest(authBytes: Array("\0alice\0nope".utf8)), version: 2)
+            #expect(failed.errorCode == ErrorCode.saslAuthenticationFailed.rawValue)
+            #expect(failed.errorMessage == "Authentication failed: Invalid username or password")
+            #expect(try wrong.connection.readFrame() == nil)
+        }
+    }
+
+    @Test func plaintextListenersRefuseSaslRequests() throws {
+        try withBroker { _, address in
+            let client = try KafkaTestClient(address)
+            #expect(try handshake(client, "PLAIN").errorCode == ErrorCode.illegalSaslState.rawValue)
+            let authenticate = try client.send(SaslAuthenticateRequest(authBytes: []), version: 2)
+            #expect(authenticate.errorCode == ErrorCode.illegalSaslState.rawValue)
+        }
+    }
+}
