@@ -44,7 +44,7 @@ let package = Package(
 
         .target(name: "CSystemShims", path: "Sources/CSystemShims"),
         .target(name: "SystemCalls", dependencies: ["CSystemShims"]),
-        .target(name: "Reactor", dependencies: ["SystemCalls"]),
+        .target(name: "Reactor", dependencies: ["SystemCalls", "COpenSSL"]),
         .target(name: "KafkaWire"),
         .target(
             name: "KafkaRecords",

@@ -22,7 +22,7 @@ from confluent_kafka.admin import AdminClient, NewTopic, ScramCredentialInfo, Sc
 from kafka import KafkaConsumer, KafkaProducer
 
 from conftest import RunningBroker, free_port, swiftlet_binary
-from support import unique
+from support import unique, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -250,3 +250,143 @@ def test_bad_listener_settings_exit_64_naming_the_key():
     assert code == 64 and "sasl.enabled.mechanisms: GSSAPI" in stderr
     code, stderr = refused("--listen", "PLAINTEXT://127.0.0.1:0", "--advertised-listener", "PLAINTEXT://0.0.0.0:9092")
     assert code == 64 and "0.0.0.0 cannot be advertised" in stderr
+
+
+# -- TLS ------------------------------------------------------------------------------------
+
+def make_certificates(directory):
+    """A CA, a server certificate for 127.0.0.1 and localhost, and a client certificate, made
+    with the openssl CLI; returns their paths."""
+    def openssl(*arguments):
+        subprocess.run(["openssl", *arguments], check=True, capture_output=True, cwd=directory)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=Swiftlet Test CA")
+    with open(os.path.join(directory, "server.ext"), "w") as file:
+        file.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt",
+            "-days", "2", "-extfile", "server.ext")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr",
+            "-subj", "/C=US/O=Example/CN=client-app")
+    openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.crt",
+            "-days", "2")
+    # Kafka's PEM keystore: the key and the certificate chain in one file.
+    with open(os.path.join(directory, "server-keystore.pem"), "w") as keystore:
+        for name in ("server.key", "server.crt", "ca.pem"):
+            keystore.write(open(os.path.join(directory, name)).read())
+    return {name: os.path.join(directory, name) for name in
+            ("ca.pem", "client.key", "client.crt", "server-keystore.pem", "server.key", "server.crt")}
+
+
+@pytest.fixture(scope="module")
+def tls():
+    """A broker with SSL, mTLS (SSL with client authentication required) and SASL_SSL
+    listeners; yields (broker, certificates, ssl port, mtls port, sasl_ssl port)."""
+    with tempfile.TemporaryDirectory() as directory:
+        certificates = make_certificates(directory)
+        ssl_port, mtls_port, sasl_port, plain_port = free_port(), free_port(), free_port(), free_port()
+        properties = os.path.join(directory, "server.properties")
+        with open(properties, "w") as file:
+            file.write(f"""listeners=PLAINTEXT://127.0.0.1:{plain_port},SSL://127.0.0.1:{ssl_port},MTLS://127.0.0.1:{mtls_port},SASL_SSL://127.0.0.1:{sasl_port}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,MTLS:SSL,SASL_SSL:SASL_SSL
+ssl.keystore.type=PEM
+ssl.keystore.location={certificates["server-keystore.pem"]}
+listener.name.mtls.ssl.client.auth=required
+listener.name.mtls.ssl.truststore.type=PEM
+listener.name.mtls.ssl.truststore.location={certificates["ca.pem"]}
+sasl.enabled.mechanisms=SCRAM-SHA-256,PLAIN
+""")
+        broker = RunningBroker(os.path.join(directory, "data"), port=plain_port, listen=False,
+                               extra_args=["--config", properties, "--user", "alice:alice-secret"]).start()
+        try:
+            yield broker, certificates, ssl_port, mtls_port, sasl_port
+        finally:
+            assert broker.stop() == 0, broker.log()
+
+
+def test_confluent_kafka_over_ssl(tls):
+    _, certificates, ssl_port, _, _ = tls
+    round_trip({"bootstrap.servers": f"127.0.0.1:{ssl_port}", "security.protocol": "SSL",
+                "ssl.ca.location": certificates["ca.pem"]}, unique("ssl"), count=50)
+
+
+def test_confluent_kafka_over_mtls_and_without_a_client_certificate(tls):
+    broker, certificates, _, mtls_port, _ = tls
+    settings = {"bootstrap.servers": f"127.0.0.1:{mtls_port}", "security.protocol": "SSL",
+                "ssl.ca.location": certificates["ca.pem"]}
+    round_trip({**settings, "ssl.certificate.location": certificates["client.crt"],
+                "ssl.key.location": certificates["client.key"]}, unique("mtls"), count=10)
+    with pytest.raises(KafkaException):
+        AdminClient(settings).list_topics(timeout=3)
+
+
+def test_confluent_kafka_over_sasl_ssl(tls):
+    _, certificates, _, _, sasl_port = tls
+    round_trip({"bootstrap.servers": f"127.0.0.1:{sasl_port}", "security.protocol": "SASL_SSL",
+                "ssl.ca.location": certificates["ca.pem"], "sasl.mechanism": "SCRAM-SHA-256",
+                "sasl.username": "alice", "sasl.password": "alice-secret"}, unique("sasl-ssl"), count=10)
+
+
+def test_kafka_python_and_aiokafka_over_ssl(tls):
+    import ssl
+    _, certificates, ssl_port, _, sasl_port = tls
+    topic = unique("python-ssl")
+    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{ssl_port}", security_protocol="SSL",
+                             ssl_cafile=certificates["ca.pem"], acks="all")
+    for index in range(5):
+        producer.send(topic, str(index).encode())
+    producer.flush(10)
+    producer.close()
+    context = ssl.create_default_context(cafile=certificates["ca.pem"])
+
+    async def consume():
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=f"127.0.0.1:{sasl_port}", security_protocol="SASL_SSL",
+                                    ssl_context=context, sasl_mechanism="PLAIN", sasl_plain_username="alice",
+                                    sasl_plain_password="alice-secret", auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            values = []
+            while len(values) < 5:
+                batch = await asyncio.wait_for(consumer.getmany(timeout_ms=1000), 20)
+                for messages in batch.values():
+                    values += [message.value for message in messages]
+            return values
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(consume()) == [str(index).encode() for index in range(5)]
+
+
+def test_kcat_over_ssl_with_a_large_fetch(tls):
+    # Fetched records leave through the TLS buffer, not sendfile: a few megabytes of them.
+    _, certificates, ssl_port, _, _ = tls
+    topic = unique("kcat-ssl")
+    common = ["-b", f"127.0.0.1:{ssl_port}", "-X", "security.protocol=SSL", "-X", f"ssl.ca.location={certificates['ca.pem']}"]
+    lines = "".join(f"{index:06d}-" + "x" * 2_000 + "\n" for index in range(2_000))
+    produced = subprocess.run(["kcat", *common, "-P", "-t", topic], input=lines, text=True, capture_output=True, timeout=60)
+    assert produced.returncode == 0, produced.stderr
+    consumed = subprocess.run(["kcat", *common, "-C", "-t", topic, "-o", "beginning", "-e", "-q"], text=True,
+                              capture_output=True, timeout=60)
+    assert consumed.stdout == lines, consumed.stderr[-2000:]
+
+
+def test_plaintext_on_a_tls_port_and_tls_on_a_plaintext_port_are_closed(tls):
+    broker, _, ssl_port, _, _ = tls
+    with socket.create_connection(("127.0.0.1", ssl_port), timeout=10) as connection:
+        connection.sendall(request_frame(18, 0, 1))
+        try:
+            assert connection.recv(4096) == b""
+        except ConnectionResetError:
+            pass  # closed with the request unread: the kernel resets
+    wait_until(lambda: "TLS: handshake failed" in broker.log(), 5, lambda: broker.log()[-1000:])
+    # A TLS ClientHello on the plaintext port: its first bytes read as a size no frame has.
+    import ssl
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as raw:
+        with pytest.raises((ssl.SSLError, ConnectionResetError, OSError)):
+            context.wrap_socket(raw)
+    # The broker serves on.
+    assert AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=10).brokers

@@ -359,9 +359,12 @@ public final class Broker: Sendable {
         server.reactor.queuedMaximumRequestBytes = configuration.queuedMaxRequestBytes
         server.handlesSignals = handlesSignals
         server.shutdownBegins = { [weak self] in self?.beginShutdown() }
-        let reactor = try Server(
-            configuration: server,
-            handlerFactories: configuration.listeners.indices.map { KafkaConnectionFactory(broker: self, listener: $0) }, log: log)
+        var factories: [KafkaConnectionFactory] = []
+        for (index, listener) in configuration.listeners.enumerated() {
+            let tls = listener.securityProtocol.usesTLS ? try TLSContext(configuration.ssl.settings(for: listener)) : nil
+            factories.append(KafkaConnectionFactory(broker: self, listener: index, tls: tls))
+        }
+        let reactor = try Server(configuration: server, handlerFactories: factories, log: log)
         boundAddresses.withLock { $0 = reactor.boundAddresses }
         try reactor.start()
         try logs.startBackgroundWork(

@@ -16,6 +16,8 @@ public struct BrokerConfiguration: Sendable {
     public var listenerSettings = ListenerSettings()
     /// SASL mechanisms and users, for the listeners that use SASL.
     public var sasl = SaslSettings()
+    /// ssl.* keys, for the listeners that use TLS.
+    public var ssl = SSLKeys()
     /// nil: memory mode (--memory).
     public var dataDirectory: String? = "./swiftlet-data"
     public var eventLoops: Int?

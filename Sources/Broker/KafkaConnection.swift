@@ -2,14 +2,17 @@
 // their handlers; what Kafka cannot answer (unknown api, version, malformed header) closes
 // the connection, except an ApiVersions version it does not know (KIP-511).
 
+import Glibc
 import KafkaProtocol
 import KafkaWire
 import Reactor
+import SystemCalls
 
 struct KafkaConnectionFactory: ConnectionHandlerFactory {
     let broker: Broker
     /// Which of the broker's listeners (an index into its configuration's).
     let listener: Int
+    let tls: TLSContext?
 
     func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler {
         KafkaConnection(broker: broker, info: connection, listener: listener)
@@ -94,4 +97,15 @@ final class KafkaConnection: ConnectionHandler {
     }
 
     func connectionClosed() {}
+
+    func transportFailed(_ error: SystemCallError) {
+        guard error.errno == EPROTO else { return }  // resets are a client's business
+        broker.logClientProblem("TLS failure", "\(info.peer?.description ?? "client"): \(error); closing the connection")
+    }
+
+    /// A client certificate names the principal, as Kafka's DEFAULT mapping does (its
+    /// distinguished name); SASL, when the listener uses it, names it again.
+    func transportEstablished(peerSubject: String?) {
+        if let peerSubject, !peerSubject.isEmpty { session.principal = "User:" + peerSubject }
+    }
 }

@@ -40,6 +40,8 @@ final class Connection {
     var reservedBytes = 0
     /// Muted until the request memory pool has room for the frame being read.
     var waitingForMemory = false
+    /// The handler has been told the transport is ready (a TLS handshake done).
+    var announcedTransport = false
 
     enum ResumeState {
         case idle

@@ -28,6 +28,8 @@ public struct ReactorConfiguration: Sendable {
     /// One connection holding this much of it in unanswered requests reads no more until
     /// answers give some back, so a pipelining client cannot take the whole pool.
     public var maximumQueuedRequestBytesPerConnection = 32 * 1024 * 1024
+    /// How long a TLS handshake may take before its connection is closed.
+    public var tlsHandshakeTimeoutMilliseconds = 10_000
     /// How long a graceful shutdown waits for in-flight requests and queued responses.
     public var shutdownGracePeriodMilliseconds = 30_000
 
@@ -229,9 +231,20 @@ public final class EventLoop: @unchecked Sendable {
         let id = ConnectionID(descriptor: descriptor, generation: nextGeneration)
         nextGeneration = nextGeneration == UInt32.max ? 1 : nextGeneration + 1
         let info = ConnectionInfo(id: id, peer: peer, local: try? System.localAddress(descriptor), eventLoop: self)
+        let transport: any Transport
+        if let tls = factory.tls {
+            do {
+                transport = try TLSTransport(descriptor: descriptor, context: tls)
+            } catch {
+                System.close(descriptor)
+                return
+            }
+        } else {
+            transport = PlainSocketTransport(descriptor: descriptor)
+        }
         let connection = Connection(
             id: id, peer: peer, handler: factory.makeHandler(for: info),
-            transport: PlainSocketTransport(descriptor: descriptor),
+            transport: transport,
             framing: factory.makeFraming(
                 maximumFrameSize: configuration.maximumFrameSize,
                 largeFrameThreshold: scratch.count, memory: memory),
@@ -244,6 +257,16 @@ public final class EventLoop: @unchecked Sendable {
             return
         }
         connections[descriptor] = connection
+        if !transport.handshakeComplete {
+            // A TLS handshake that does not finish in time closes the connection: a client
+            // that opens and stalls holds a descriptor and OpenSSL's state for nothing.
+            _ = schedule(afterMilliseconds: configuration.tlsHandshakeTimeoutMilliseconds) { [self] in
+                guard let connection = connections[id.descriptor], connection.id == id, !connection.transport.handshakeComplete else {
+                    return
+                }
+                close(connection)
+            }
+        }
         // Edge-triggered: bytes that arrived before registration raise no edge.
         readAvailable(connection)
     }
@@ -293,7 +316,8 @@ public final class EventLoop: @unchecked Sendable {
                     try connection.transport.read(into: buffer)
                 }
             } catch {
-                close(connection)  // ECONNRESET and friends
+                connection.handler.transportFailed(error as? SystemCallError ?? SystemCallError(call: "read", errno: EIO))
+                close(connection)  // ECONNRESET and friends, or a TLS failure
                 return
             }
             guard case .completed(let count) = result else { return }  // EAGAIN: drained
@@ -303,6 +327,10 @@ public final class EventLoop: @unchecked Sendable {
                 return
             }
             connection.lastActivity = System.monotonicNanoseconds()
+            if !connection.announcedTransport && connection.transport.handshakeComplete {
+                connection.announcedTransport = true
+                connection.handler.transportEstablished(peerSubject: connection.transport.peerSubject)
+            }
             consume(count, from: connection)
             if connection.framing.isAwaitingMemory && !connection.isClosed {
                 connection.mayHaveUnreadData = true
@@ -318,7 +346,7 @@ public final class EventLoop: @unchecked Sendable {
             // A short read drained the socket (epoll(7): for stream sockets that is as good
             // as EAGAIN); new bytes raise a new edge. Saves a read per request. Not when the
             // peer has closed: then read on to the end of stream and close.
-            if count < scratch.count && !connection.peerClosed { return }
+            if count < scratch.count && !connection.peerClosed && connection.transport.shortReadMeansDrained { return }
         }
     }
 
@@ -511,6 +539,7 @@ public final class EventLoop: @unchecked Sendable {
         do {
             result = try connection.transport.flush(&connection.outbound)
         } catch {
+            connection.handler.transportFailed(error)
             close(connection)
             return
         }

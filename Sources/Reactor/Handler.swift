@@ -68,17 +68,32 @@ public protocol ConnectionHandler: AnyObject {
     /// `responder` exactly once, now or later, from any thread.
     func received(frame: [UInt8], responder: Responder)
     func connectionClosed()
+    /// Before the first frame: the transport is ready, with the client certificate's subject
+    /// when a TLS handshake checked one.
+    func transportEstablished(peerSubject: String?)
+    /// Reading failed and the connection closes: a reset, or a TLS failure (EPROTO: not TLS,
+    /// a failed handshake, a bad record).
+    func transportFailed(_ error: SystemCallError)
+}
+
+extension ConnectionHandler {
+    public func transportEstablished(peerSubject: String?) {}
+    public func transportFailed(_ error: SystemCallError) {}
 }
 
 public protocol ConnectionHandlerFactory: Sendable {
     /// Called on the connection's reactor thread.
     func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler
+    /// The TLS context of a TLS listener; nil for plain TCP.
+    var tls: TLSContext? { get }
     /// How this listener's byte stream is cut into frames and its responses framed; frames
     /// larger than `largeFrameThreshold` take their memory from `memory` when there is one.
     func makeFraming(maximumFrameSize: Int, largeFrameThreshold: Int, memory: RequestMemoryPool?) -> any Framing
 }
 
 extension ConnectionHandlerFactory {
+    public var tls: TLSContext? { nil }
+
     /// Kafka's: a big-endian int32 size before each request and response.
     public func makeFraming(maximumFrameSize: Int, largeFrameThreshold: Int, memory: RequestMemoryPool?) -> any Framing {
         FrameAssembler(maximumFrameSize: maximumFrameSize, largeFrameThreshold: largeFrameThreshold, memory: memory)

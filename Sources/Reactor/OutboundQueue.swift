@@ -69,6 +69,33 @@ struct OutboundQueue {
         return .drained
     }
 
+    /// Writes until the queue is empty or the transport would block, through TLS: the byte
+    /// parts at the head gathered into records of up to 16 KiB (a 4-byte size prefix is not a
+    /// record of its own), file regions read into the transport's buffer first.
+    mutating func flush(through transport: TLSTransport) throws(SystemCallError) -> FlushResult {
+        var staging: [UInt8] = []
+        while head < parts.count {
+            let progress: IOResult<Int>
+            switch parts[head] {
+            case .file(let region, let sent):
+                progress = try transport.withFileBytes(region, from: sent) { chunk throws(SystemCallError) in try transport.write(chunk) }
+            case .bytes:
+                staging.removeAll(keepingCapacity: true)
+                var index = head
+                while index < parts.count, staging.count < 16 * 1024, case .bytes(let bytes, let written) = parts[index] {
+                    staging += bytes[written..<min(bytes.count, written + 16 * 1024 - staging.count)]
+                    index += 1
+                }
+                progress = try staging.withUnsafeBytes { raw in Result { () throws(SystemCallError) in try transport.write(raw) } }.get()
+            }
+            guard case .completed(let count) = progress, count > 0 else { return .wouldBlock }
+            advance(by: count)
+        }
+        parts.removeAll(keepingCapacity: parts.capacity <= 64)
+        head = 0
+        return .drained
+    }
+
     /// writev over the consecutive byte parts at the head.
     private func writeGathered(to socket: Int32) throws(SystemCallError) -> IOResult<Int> {
         var end = head

@@ -1,6 +1,6 @@
 // The seam between a connection and its socket: the reactor reads and writes through a
-// transport. Plain TCP is the only one today; TLS will be another, whose handshake and
-// records need the socket for their own reasons, apart from Kafka's backpressure.
+// transport, plain TCP or TLS (TLSTransport), whose handshake and records need the socket
+// for their own reasons, apart from Kafka's backpressure.
 
 import SystemCalls
 
@@ -24,6 +24,13 @@ protocol Transport {
     var sendsFileRegions: Bool { get }
     /// What the transport waits for on its own account; plain TCP never waits.
     var interest: TransportInterest { get }
+    /// Whether a read shorter than the buffer means the socket has nothing more (plain TCP),
+    /// or the transport hands over less than it holds (TLS, a record at a time).
+    var shortReadMeansDrained: Bool { get }
+    /// The peer's certificate subject, once a TLS handshake has checked one.
+    var peerSubject: String? { get }
+    /// Whether the transport is ready for the connection's requests (TLS: handshake done).
+    var handshakeComplete: Bool { get }
 }
 
 /// Plain TCP: reads with read(2), writes byte parts with writev and file regions with
@@ -41,4 +48,7 @@ struct PlainSocketTransport: Transport {
 
     var sendsFileRegions: Bool { true }
     var interest: TransportInterest { [] }
+    var shortReadMeansDrained: Bool { true }
+    var peerSubject: String? { nil }
+    var handshakeComplete: Bool { true }
 }

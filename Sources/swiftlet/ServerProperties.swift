@@ -217,6 +217,10 @@ enum ServerProperties {
         if key.hasPrefix("listener.name.") {
             return try applyListenerKey(key, value, to: &configuration, source: source)
         }
+        if SSLKeys.isKnown(key) {
+            configuration.ssl.broker[key] = value
+            return
+        }
         guard let apply = keys[key] else { throw settingError("\(source): unknown setting \(key)") }
         guard apply(&configuration, value) else { throw settingError("\(source): invalid value for \(key): \"\(value)\"") }
     }
@@ -240,7 +244,9 @@ enum ServerProperties {
         guard let dot = rest.firstIndex(of: ".") else { throw settingError("\(source): unknown setting \(key)") }
         let listener = rest[..<dot].uppercased()
         let setting = String(rest[rest.index(after: dot)...])
-        if setting == "sasl.enabled.mechanisms" {
+        if SSLKeys.isKnown(setting) {
+            configuration.ssl.listeners[listener, default: [:]][setting] = value
+        } else if setting == "sasl.enabled.mechanisms" {
             configuration.sasl.listenerMechanisms[listener] = mechanisms(value)
         } else if setting.hasSuffix(".sasl.jaas.config") {
             guard addPlainUsers(value, to: &configuration) else { throw settingError("\(source): invalid value for \(key): \"\(value)\"") }

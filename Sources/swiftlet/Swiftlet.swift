@@ -103,8 +103,14 @@ struct Serve: ParsableCommand {
         for listener in settings.listeners {
             if let problem = settings.sasl.problem(with: listener) { throw ValidationError(problem) }
             if listener.securityProtocol.usesTLS {
-                throw ValidationError(
-                    "listeners: \(listener.name) uses \(listener.securityProtocol.rawValue); TLS listeners are not served yet")
+                // The certificate and key are loaded now, so that a bad one stops the start.
+                do {
+                    _ = try TLSContext(settings.ssl.settings(for: listener))
+                } catch let error as ListenerError {
+                    throw ValidationError(error.message)
+                } catch {
+                    throw ValidationError("listener \(listener.name): \(error)")
+                }
             }
         }
         if let directory = dataDir ?? environment["SWIFTLET_DATA_DIR"] { settings.dataDirectory = directory }
