@@ -390,3 +390,95 @@ def test_plaintext_on_a_tls_port_and_tls_on_a_plaintext_port_are_closed(tls):
             context.wrap_socket(raw)
     # The broker serves on.
     assert AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=10).brokers
+
+
+# -- ACLs -----------------------------------------------------------------------------------
+
+def test_acls_enforced_granted_and_kept_across_a_restart(broker_factory):
+    # A SASL listener with the StandardAuthorizer: the super user admin grants alice what a
+    # producer and a consumer group need through the admin client; without it alice is refused
+    # with Kafka's codes; the ACLs survive a kill -9; DeleteAcls takes a grant back.
+    from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, AclPermissionType, ResourcePatternType,
+                                       ResourceType)
+    port = free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        properties = os.path.join(directory, "server.properties")
+        with open(properties, "w") as file:
+            file.write("authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n"
+                       "super.users=User:admin\nsasl.enabled.mechanisms=SCRAM-SHA-256,PLAIN\n")
+        arguments = ["--config", properties, "--user", "admin:admin-secret", "--user", "alice:alice-secret"]
+        first = broker_factory(extra_args=[*arguments, "--listen", f"SASL_PLAINTEXT://127.0.0.1:{port}"], listen=False,
+                               port=port).start()
+        admin_settings = sasl_settings(port, "SCRAM-SHA-256", "admin", "admin-secret")
+        alice = sasl_settings(port, "PLAIN", "alice", "alice-secret")
+        admin = AdminClient(admin_settings)
+        topic, group = unique("acl"), unique("acl-group")
+        admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(10)
+
+        # No ACL: alice cannot write, nor see the topic.
+        errors = []
+        producer = Producer({**alice, "acks": "all", "message.timeout.ms": 5_000})
+        producer.produce(topic, b"refused", on_delivery=lambda error, message: errors.append(error))
+        producer.flush(10)
+        assert errors and errors[0] is not None and errors[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, errors
+        assert topic not in AdminClient(alice).list_topics(timeout=10).topics
+
+        grants = [AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:alice", "*", operation,
+                             AclPermissionType.ALLOW) for operation in (AclOperation.WRITE, AclOperation.READ)]
+        grants.append(AclBinding(ResourceType.GROUP, "acl-", ResourcePatternType.PREFIXED, "User:alice", "*", AclOperation.READ,
+                                 AclPermissionType.ALLOW))
+        for future in admin.create_acls(grants).values():
+            future.result(10)
+        everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY,
+                                      AclPermissionType.ANY)
+        assert len(admin.describe_acls(everything).result(10)) == 3
+        # alice may not grant herself more.
+        alice_admin = AdminClient(alice)  # kept alive until the result is in
+        with pytest.raises(KafkaException) as refused:
+            alice_admin.create_acls([grants[0]])[grants[0]].result(10)
+        assert refused.value.args[0].code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED
+
+        producer = Producer({**alice, "acks": "all"})
+        for index in range(5):
+            producer.produce(topic, str(index).encode())
+        assert producer.flush(10) == 0
+        consumer = Consumer({**alice, "group.id": group, "auto.offset.reset": "earliest"})
+        consumer.subscribe([topic])
+        values = []
+        deadline = time.monotonic() + 30
+        while len(values) < 5 and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                values.append(message.value())
+        consumer.commit(asynchronous=False)
+        consumer.close()
+        assert values == [str(index).encode() for index in range(5)]
+        # A group outside the granted prefix is refused.
+        outsider = Consumer({**alice, "group.id": unique("other-group"), "auto.offset.reset": "earliest"})
+        outsider.subscribe([topic])
+        refusal = None
+        deadline = time.monotonic() + 15
+        while refusal is None and time.monotonic() < deadline:
+            message = outsider.poll(0.5)
+            if message is not None and message.error() is not None:
+                refusal = message.error()
+        outsider.close()
+        assert refusal is not None and refusal.code() == KafkaError.GROUP_AUTHORIZATION_FAILED, refusal
+        del admin, producer
+
+        first.kill()
+        second = broker_factory(extra_args=[*arguments, "--listen", f"SASL_PLAINTEXT://127.0.0.1:{port}"], listen=False,
+                                port=port).start()
+        try:
+            admin = AdminClient(admin_settings)
+            assert len(admin.describe_acls(everything).result(10)) == 3
+            write = AclBindingFilter(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:alice", None,
+                                     AclOperation.WRITE, AclPermissionType.ALLOW)
+            assert len(admin.delete_acls([write])[write].result(10)) == 1
+            errors = []
+            producer = Producer({**alice, "acks": "all", "message.timeout.ms": 5_000})
+            producer.produce(topic, b"after", on_delivery=lambda error, message: errors.append(error))
+            producer.flush(10)
+            assert errors and errors[0] is not None and errors[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, errors
+        finally:
+            assert second.stop() == 0

@@ -40,6 +40,8 @@ public final class Broker: Sendable {
     /// The listeners' bound addresses (ports resolved when 0 was asked for), set by `serve`;
     /// until then, the configured ones.
     private let boundAddresses: Mutex<[SocketAddress]>
+    /// ACLs, when an authorizer is configured; nil: every request is allowed.
+    let authorizer: Authorizer?
     /// Failed log writes, logged once per episode.
     let storageFailures: StorageFailures
     private let clientProblems = LogRateLimiter(clock: { Int64(System.monotonicNanoseconds() / 1_000_000) })
@@ -61,6 +63,11 @@ public final class Broker: Sendable {
         producerIds = ProducerIds(dataDirectory: configuration.dataDirectory)
         scramCredentials = try ScramCredentialStore(dataDirectory: configuration.dataDirectory)
         try Self.storeStartUsers(configuration.sasl.startUsers, in: scramCredentials)
+        authorizer =
+            configuration.authorizerEnabled
+            ? try Authorizer(
+                dataDirectory: configuration.dataDirectory, superUsers: configuration.superUsers,
+                allowEveryoneIfNoAclFound: configuration.allowEveryoneIfNoAclFound) : nil
         let registry = topics
         let defaults = configuration.topicDefaults
         logs = try LogManager(

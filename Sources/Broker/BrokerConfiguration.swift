@@ -18,6 +18,12 @@ public struct BrokerConfiguration: Sendable {
     public var sasl = SaslSettings()
     /// ssl.* keys, for the listeners that use TLS.
     public var ssl = SSLKeys()
+    /// authorizer.class.name set to Kafka's StandardAuthorizer (or --authorizer): ACLs apply.
+    public var authorizerEnabled = false
+    /// super.users: principals ACLs never refuse ("User:admin").
+    public var superUsers: Set<String> = []
+    /// allow.everyone.if.no.acl.found
+    public var allowEveryoneIfNoAclFound = false
     /// nil: memory mode (--memory).
     public var dataDirectory: String? = "./swiftlet-data"
     public var eventLoops: Int?

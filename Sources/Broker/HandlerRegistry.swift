@@ -15,6 +15,9 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
     let clientHost: String
     /// The connection's listener, principal and SASL state (loop-only).
     let session: ConnectionSession
+    /// The connection's principal when the request arrived (read on its loop, so that a
+    /// handler on the admin thread does not touch the session).
+    let principal: String
     /// The listener the client connected to (an index into the broker's).
     var listener: Int { session.listener }
 
@@ -51,6 +54,22 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
             broker.log("cannot encode \(Request.Response.self) v\(version): \(error); closing the connection")
             responder.closeConnection()
         }
+    }
+
+    /// Whether the connection's principal may do `operation` on the resource; always, without
+    /// an authorizer (one optional check, nothing measurable).
+    func authorized(_ operation: AclOperation, _ type: ResourceType, _ name: String) -> Bool {
+        guard let authorizer = broker.authorizer else { return true }
+        return authorizer.authorize(
+            principal: principal, host: String(clientHost.drop { $0 == "/" }), operation: operation, resourceType: type, name: name)
+    }
+
+    /// Whether the principal may do `operation` on some resource of the type (Kafka's
+    /// authorizeByResourceType).
+    func authorizedOnSome(_ operation: AclOperation, _ type: ResourceType) -> Bool {
+        guard let authorizer = broker.authorizer else { return true }
+        return authorizer.authorizeOnSome(
+            principal: principal, host: String(clientHost.drop { $0 == "/" }), operation: operation, resourceType: type)
     }
 
     /// Sends `response`, then closes the connection (on the connection's loop).
@@ -105,7 +124,7 @@ extension ApiHandler {
         }
         let context = RequestContext<Request>(
             broker: origin.broker, header: decoded.header, responder: origin.responder,
-            eventLoop: origin.eventLoop, clientHost: origin.clientHost, session: origin.session)
+            eventLoop: origin.eventLoop, clientHost: origin.clientHost, session: origin.session, principal: origin.session.principal)
         if runsOnAdminThread(request, context) {
             origin.broker.adminWork.execute { handle(request, context) }
         } else {

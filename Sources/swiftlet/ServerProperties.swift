@@ -74,6 +74,22 @@ enum ServerProperties {
             configuration.listenerSettings.advertised = value
             return true
         },
+        "authorizer.class.name": { configuration, value in
+            // Kafka's KRaft authorizer, or the ZooKeeper-era one whose rules are the same.
+            let known = ["", "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "kafka.security.authorizer.AclAuthorizer"]
+            guard known.contains(value) else { return false }
+            configuration.authorizerEnabled = !value.isEmpty
+            return true
+        },
+        "super.users": { configuration, value in
+            configuration.superUsers = Set(value.split(separator: ";").map { String($0).trimmed }.filter { !$0.isEmpty })
+            return true
+        },
+        "allow.everyone.if.no.acl.found": { configuration, value in
+            guard let flag = Bool(value.lowercased()) else { return false }
+            configuration.allowEveryoneIfNoAclFound = flag
+            return true
+        },
         "sasl.enabled.mechanisms": { configuration, value in
             configuration.sasl.enabledMechanisms = mechanisms(value)
             return true

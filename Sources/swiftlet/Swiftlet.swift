@@ -56,6 +56,8 @@ struct Serve: ParsableCommand {
         name: .long,
         help: "A SASL user, NAME:PASSWORD (repeat for several): a PLAIN password and SCRAM-SHA-256/512 credentials, made at start.")
     var user: [String] = []
+    @Flag(name: .long, help: "Apply ACLs, as Kafka's StandardAuthorizer (authorizer.class.name; super.users names who passes).")
+    var authorizer = false
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
@@ -74,7 +76,7 @@ struct Serve: ParsableCommand {
         }
         let flagNames = [
             "LISTEN", "ADVERTISED_LISTENER", "DATA_DIR", "MEMORY", "REACTORS", "NODE_ID", "CLUSTER_ID", "LOG_LEVEL", "CONFIG",
-            "KAFKA_DEFAULTS", "READY_FILE",
+            "KAFKA_DEFAULTS", "READY_FILE", "USERS",
         ]
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("SWIFTLET_") {
             let suffix = String(name.dropFirst("SWIFTLET_".count))
@@ -92,6 +94,7 @@ struct Serve: ParsableCommand {
         } catch {
             throw ValidationError(error.message)
         }
+        if authorizer { settings.authorizerEnabled = true }
         for entry in user + (environment["SWIFTLET_USERS"]?.split(separator: ",").map(String.init) ?? []) {
             guard let colon = entry.firstIndex(of: ":"), colon != entry.startIndex, entry.index(after: colon) != entry.endIndex else {
                 throw ValidationError("--user: \"\(entry)\" is not NAME:PASSWORD")

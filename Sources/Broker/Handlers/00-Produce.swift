@@ -39,13 +39,20 @@ struct ProduceHandler: ApiHandler {
             respondToAll(request, with: .invalidRequiredAcks, context: context)
             return
         }
+        if let transactionalId = request.transactionalId, !context.authorized(.write, .transactionalId, transactionalId) {
+            respondToAll(request, with: .transactionalIdAuthorizationFailed, context: context)
+            return
+        }
         for topicData in request.topicData {
             let topic = broker.topics.topic(named: topicData.name, id: topicData.topicId, byId: context.version >= 13)
+            let writable = context.authorized(.write, .topic, topic?.name ?? topicData.name ?? "")
             var topicResponse = ProduceResponse.TopicProduceResponse(name: topicData.name, topicId: topicData.topicId)
             for partitionData in topicData.partitionData {
                 var result = ProduceResponse.PartitionProduceResponse(index: partitionData.index, errorCode: 0, baseOffset: -1)
                 let error: ErrorCode
-                if let topic, topic.isInternal, context.clientId != Self.adminClientId {
+                if (topic != nil || context.version < 13) && !writable {
+                    error = .topicAuthorizationFailed
+                } else if let topic, topic.isInternal, context.clientId != Self.adminClientId {
                     // Kafka's rule: only the coordinators (and Kafka's own admin tooling) write
                     // there; what they replay on start must be what they wrote.
                     error = .invalidTopicException

@@ -44,7 +44,9 @@ struct FetchHandler: ApiHandler {
             context.send(FetchResponse(errorCode: error.rawValue, sessionId: 0))
             return
         }
-        FetchOperation(context: context, request: request, plan: plan).attempt(final: request.maxWaitMs <= 0)
+        // READ on each topic, checked once for the request (a parked fetch reads again).
+        let denied = broker.authorizer == nil ? [] : Set(targets.compactMap(\.name).filter { !context.authorized(.read, .topic, $0) })
+        FetchOperation(context: context, request: request, plan: plan, deniedTopics: denied).attempt(final: request.maxWaitMs <= 0)
     }
 }
 
@@ -58,11 +60,14 @@ final class FetchOperation: @unchecked Sendable {
     private var waiterId: UInt64?
     private var timer: UInt64?
     private let partitions: [TopicPartition]
+    /// Topics the principal may not READ: TOPIC_AUTHORIZATION_FAILED.
+    private let deniedTopics: Set<String>
 
-    init(context: RequestContext<FetchRequest>, request: FetchRequest, plan: FetchPlan) {
+    init(context: RequestContext<FetchRequest>, request: FetchRequest, plan: FetchPlan, deniedTopics: Set<String> = []) {
         self.context = context
         self.request = request
         self.plan = plan
+        self.deniedTopics = deniedTopics
         partitions = plan.targets.compactMap { target in target.name.map { TopicPartition(topic: $0, partition: target.partition) } }
     }
 
@@ -104,6 +109,10 @@ final class FetchOperation: @unchecked Sendable {
         var data = FetchResponse.PartitionData(
             partitionIndex: target.partition, errorCode: 0, highWatermark: -1,
             abortedTransactions: request.isolationLevel == 1 ? [] : nil, records: [])
+        if let name = target.name, deniedTopics.contains(name) {
+            data.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
+            return PartitionResult(target: target, data: data, region: nil)
+        }
         guard let name = target.name, let log = broker.logs.partition(TopicPartition(topic: name, partition: target.partition)) else {
             data.errorCode = (context.version >= 13 ? ErrorCode.unknownTopicId : .unknownTopicOrPartition).rawValue
             return PartitionResult(target: target, data: data, region: nil)

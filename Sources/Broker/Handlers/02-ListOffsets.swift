@@ -17,7 +17,9 @@ struct ListOffsetsHandler: ApiHandler {
             var topicResponse = ListOffsetsResponse.ListOffsetsTopicResponse(name: topic.name)
             for partition in topic.partitions {
                 var result = ListOffsetsResponse.ListOffsetsPartitionResponse(partitionIndex: partition.partitionIndex, errorCode: 0)
-                if let log = broker.logs.partition(TopicPartition(topic: topic.name, partition: partition.partitionIndex)) {
+                if !context.authorized(.describe, .topic, topic.name) {
+                    result.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
+                } else if let log = broker.logs.partition(TopicPartition(topic: topic.name, partition: partition.partitionIndex)) {
                     do {
                         var (offset, timestamp) = try lookup(partition.timestamp, in: log, readCommitted: request.isolationLevel == 1)
                         // read_committed never learns of an offset at or past the last stable one.

@@ -38,19 +38,31 @@ struct MetadataHandler: ApiHandler {
             clusterId: broker.clusterId, controllerId: broker.configuration.nodeId)
         if let requested {
             for wanted in requested {
-                response.topics.append(describe(wanted, broker: broker, allowCreate: allowCreate))
+                response.topics.append(describe(wanted, context: context, allowCreate: allowCreate))
             }
         } else {
-            response.topics = broker.topics.all.map { Self.describe($0, broker: broker) }
+            // All topics: those the principal may DESCRIBE.
+            response.topics = broker.topics.all.filter { context.authorized(.describe, .topic, $0.name) }.map {
+                Self.describe($0, broker: broker)
+            }
         }
         context.send(response)
     }
 
-    private func describe(_ wanted: MetadataRequest.MetadataRequestTopic, broker: Broker, allowCreate: Bool)
+    private func describe(_ wanted: MetadataRequest.MetadataRequestTopic, context: RequestContext<MetadataRequest>, allowCreate: Bool)
         -> MetadataResponse.MetadataResponseTopic
     {
+        let broker = context.broker
         if let name = wanted.name {
-            if let topic = broker.topics.topic(named: name) { return Self.describe(topic, broker: broker) }
+            let describable = context.authorized(.describe, .topic, name)
+            if let topic = broker.topics.topic(named: name) {
+                return describable
+                    ? Self.describe(topic, broker: broker) : .init(errorCode: ErrorCode.topicAuthorizationFailed.rawValue, name: name)
+            }
+            // Auto-creation needs CREATE on the cluster or the topic, as in Kafka.
+            let allowCreate =
+                allowCreate && (context.authorized(.create, .cluster, clusterResourceName) || context.authorized(.create, .topic, name))
+            if !allowCreate && !describable { return .init(errorCode: ErrorCode.topicAuthorizationFailed.rawValue, name: name) }
             if TopicRegistry.validate(name) != nil {
                 return .init(errorCode: ErrorCode.invalidTopicException.rawValue, name: name)
             }
@@ -68,7 +80,11 @@ struct MetadataHandler: ApiHandler {
             if let topic = broker.topics.topic(named: name) { return Self.describe(topic, broker: broker) }
             return .init(errorCode: ErrorCode.unknownTopicOrPartition.rawValue, name: name)
         }
-        if let topic = broker.topics.topic(id: wanted.topicId) { return Self.describe(topic, broker: broker) }
+        if let topic = broker.topics.topic(id: wanted.topicId) {
+            return context.authorized(.describe, .topic, topic.name)
+                ? Self.describe(topic, broker: broker)
+                : .init(errorCode: ErrorCode.topicAuthorizationFailed.rawValue, name: nil, topicId: wanted.topicId)
+        }
         return .init(errorCode: ErrorCode.unknownTopicId.rawValue, name: nil, topicId: wanted.topicId)
     }
 

@@ -68,6 +68,7 @@ struct OffsetFetchHandler: ApiHandler {
     ) -> (ErrorCode, [TopicOffsets]) {
         let broker = context.broker
         let byId = context.version >= 10
+        guard context.authorized(.describe, .group, groupId) else { return (.groupAuthorizationFailed, []) }
         var topics: [TopicOffsets] = []
         var resolvedNames: [String?] = []  // per entry of `topics`: the name offsets are kept under
         var partitions: [TopicPartition]? = nil
@@ -91,7 +92,9 @@ struct OffsetFetchHandler: ApiHandler {
             memberEpoch: memberEpoch, requireStable: requireStable)
         guard error == .none else { return (error, []) }
         if wanted == nil {
-            for (partition, committed) in offsets.sorted(by: { $0.key < $1.key }) {
+            // All of the group's offsets: those of topics the principal may DESCRIBE.
+            for (partition, committed) in offsets.sorted(by: { $0.key < $1.key })
+            where context.authorized(.describe, .topic, partition.topic) {
                 let id = broker.topics.topic(named: partition.topic)?.topicId
                 if byId && id == nil { continue }  // a deleted topic has no id to show
                 if topics.last?.name != partition.topic {
@@ -107,6 +110,9 @@ struct OffsetFetchHandler: ApiHandler {
                 let key = TopicPartition(topic: name, partition: topics[topicIndex].partitions[partitionIndex].index)
                 topics[topicIndex].partitions[partitionIndex].committed = offsets[key]
                 if unstable.contains(key) { topics[topicIndex].partitions[partitionIndex].error = .unstableOffsetCommit }
+                if !context.authorized(.describe, .topic, name) {
+                    topics[topicIndex].partitions[partitionIndex] = (key.partition, nil, .topicAuthorizationFailed)
+                }
             }
         }
         return (.none, topics)

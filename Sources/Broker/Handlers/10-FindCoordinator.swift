@@ -23,16 +23,25 @@ struct FindCoordinatorHandler: ApiHandler {
     func handle(_ request: FindCoordinatorRequest, _ context: RequestContext<FindCoordinatorRequest>) {
         let broker = context.broker
         let (host, port) = broker.advertised(listener: context.listener)
-        let (error, message) = check(keyType: request.keyType, broker: broker)
+        var (error, message) = check(keyType: request.keyType, broker: broker)
+        /// DESCRIBE on the group or transactional id, as Kafka checks each key.
+        func authorized(_ key: String) -> (ErrorCode, String?)? {
+            let (resource, refusal): (ResourceType, ErrorCode) =
+                request.keyType == Self.transactionKeyType
+                ? (.transactionalId, .transactionalIdAuthorizationFailed) : (.group, .groupAuthorizationFailed)
+            return context.authorized(.describe, resource, key) ? nil : (refusal, nil)
+        }
         var response = FindCoordinatorResponse()
         if context.version >= 4 {
             response.coordinators = request.coordinatorKeys.map { key in
-                FindCoordinatorResponse.Coordinator(
+                let (error, message) = error == .none ? authorized(key) ?? (error, message) : (error, message)
+                return FindCoordinatorResponse.Coordinator(
                     key: key, nodeId: error == .none ? broker.configuration.nodeId : -1,
                     host: error == .none ? host : "", port: error == .none ? port : -1,
                     errorCode: error.rawValue, errorMessage: message)
             }
         } else {
+            if error == .none, let refusal = authorized(request.key) { (error, message) = refusal }
             response.errorCode = error.rawValue
             response.errorMessage = message
             response.nodeId = error == .none ? broker.configuration.nodeId : -1

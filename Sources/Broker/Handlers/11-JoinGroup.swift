@@ -12,6 +12,9 @@ struct JoinGroupHandler: ApiHandler {
 
     func handle(_ request: JoinGroupRequest, _ context: RequestContext<JoinGroupRequest>) {
         let version = context.version
+        guard context.authorized(.read, .group, request.groupId) else {
+            return context.send(JoinGroupResponse(errorCode: ErrorCode.groupAuthorizationFailed.rawValue, generationId: -1, memberId: ""))
+        }
         let input = JoinGroupInput(
             groupId: request.groupId, memberId: request.memberId, groupInstanceId: request.groupInstanceId,
             clientId: context.clientId, clientHost: context.clientHost, protocolType: request.protocolType,

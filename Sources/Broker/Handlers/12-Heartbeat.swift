@@ -8,6 +8,9 @@ struct HeartbeatHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...4
 
     func handle(_ request: HeartbeatRequest, _ context: RequestContext<HeartbeatRequest>) {
+        guard context.authorized(.read, .group, request.groupId) else {
+            return context.send(HeartbeatResponse(errorCode: ErrorCode.groupAuthorizationFailed.rawValue))
+        }
         let error = context.broker.groups.heartbeat(
             groupId: request.groupId, generationId: request.generationId,
             memberId: request.memberId, groupInstanceId: request.groupInstanceId)

@@ -8,6 +8,9 @@ struct LeaveGroupHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...5
 
     func handle(_ request: LeaveGroupRequest, _ context: RequestContext<LeaveGroupRequest>) {
+        guard context.authorized(.read, .group, request.groupId) else {
+            return context.send(LeaveGroupResponse(errorCode: ErrorCode.groupAuthorizationFailed.rawValue))
+        }
         let identities: [(memberId: String, groupInstanceId: String?)] =
             context.version >= 3
             ? request.members.map { ($0.memberId, $0.groupInstanceId) }

@@ -10,6 +10,9 @@ struct SyncGroupHandler: ApiHandler {
 
     func handle(_ request: SyncGroupRequest, _ context: RequestContext<SyncGroupRequest>) {
         let version = context.version
+        guard context.authorized(.read, .group, request.groupId) else {
+            return context.send(SyncGroupResponse(errorCode: ErrorCode.groupAuthorizationFailed.rawValue, assignment: []))
+        }
         context.broker.groups.sync(
             groupId: request.groupId, generationId: request.generationId, memberId: request.memberId,
             groupInstanceId: request.groupInstanceId, protocolType: request.protocolType, protocolName: request.protocolName,

@@ -11,6 +11,11 @@ struct DescribeGroupsHandler: ApiHandler {
     func handle(_ request: DescribeGroupsRequest, _ context: RequestContext<DescribeGroupsRequest>) {
         let response = DescribeGroupsResponse(
             groups: request.groups.map { groupId in
+                guard context.authorized(.describe, .group, groupId) else {
+                    return .init(
+                        errorCode: ErrorCode.groupAuthorizationFailed.rawValue, groupId: groupId, groupState: "", protocolType: "",
+                        protocolData: "")
+                }
                 guard let group = context.broker.groups.describeClassicGroup(groupId), group.error == .none else {
                     let notFound = context.version >= 6
                     return .init(

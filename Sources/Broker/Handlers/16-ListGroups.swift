@@ -8,7 +8,10 @@ struct ListGroupsHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...5
 
     func handle(_ request: ListGroupsRequest, _ context: RequestContext<ListGroupsRequest>) {
+        // DESCRIBE on the cluster lists every group; otherwise those the principal may DESCRIBE.
+        let all = context.authorized(.describe, .cluster, clusterResourceName)
         let groups = context.broker.groups.listGroups(states: request.statesFilter, types: request.typesFilter)
+            .filter { all || context.authorized(.describe, .group, $0.groupId) }
         context.send(
             ListGroupsResponse(
                 errorCode: 0,

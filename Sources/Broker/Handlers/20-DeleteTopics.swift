@@ -28,6 +28,8 @@ struct DeleteTopicsHandler: ApiHandler {
                 // Kafka's ControllerApis refuses every occurrence of a name or id given twice.
                 result.errorCode = ErrorCode.invalidRequest.rawValue
                 result.errorMessage = name == nil ? "Duplicate topic id." : "Duplicate topic name."
+            } else if let topic, !context.authorized(.delete, .topic, topic.name) {
+                result.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
             } else if let topic {
                 found.append((response.responses.count, topic))
             } else {

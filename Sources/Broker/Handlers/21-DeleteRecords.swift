@@ -19,7 +19,9 @@ struct DeleteRecordsHandler: ApiHandler {
                 var result = DeleteRecordsResponse.DeleteRecordsPartitionResult(
                     partitionIndex: partition.partitionIndex,
                     lowWatermark: -1, errorCode: 0)
-                if let log = context.broker.logs.partition(TopicPartition(topic: topic.name, partition: partition.partitionIndex)) {
+                if !context.authorized(.delete, .topic, topic.name) {
+                    result.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
+                } else if let log = context.broker.logs.partition(TopicPartition(topic: topic.name, partition: partition.partitionIndex)) {
                     let target = partition.offset == -1 ? log.highWatermark : partition.offset
                     do {
                         result.lowWatermark = try log.deleteRecords(before: target, now: now)

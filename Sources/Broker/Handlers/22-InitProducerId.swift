@@ -18,7 +18,15 @@ struct InitProducerIdHandler: ApiHandler {
 
     func handle(_ request: InitProducerIdRequest, _ context: RequestContext<InitProducerIdRequest>) {
         var response = InitProducerIdResponse(errorCode: 0, producerId: -1, producerEpoch: -1)
-        if let transactionalId = request.transactionalId {
+        // A transactional producer needs WRITE on its id; an idempotent one IDEMPOTENT_WRITE on
+        // the cluster or WRITE on some topic (KIP-679), as Kafka 4.x checks.
+        if let transactionalId = request.transactionalId, !context.authorized(.write, .transactionalId, transactionalId) {
+            response.errorCode = ErrorCode.transactionalIdAuthorizationFailed.rawValue
+        } else if request.transactionalId == nil, !context.authorized(.idempotentWrite, .cluster, clusterResourceName),
+            !context.authorizedOnSome(.write, .topic)
+        {
+            response.errorCode = ErrorCode.clusterAuthorizationFailed.rawValue
+        } else if let transactionalId = request.transactionalId {
             let result = context.broker.transactions.initProducerId(
                 transactionalId: transactionalId, timeoutMilliseconds: request.transactionTimeoutMs,
                 producerId: request.producerId, producerEpoch: request.producerEpoch)

@@ -47,6 +47,14 @@ struct AddPartitionsToTxnHandler: ApiHandler {
                     })
             }
         }
+        // Kafka: WRITE on the transactional id, then WRITE on each topic.
+        if !context.authorized(.write, .transactionalId, transactionalId) {
+            return results { _ in .transactionalIdAuthorizationFailed }
+        }
+        let denied = Set(topics.map(\.name).filter { !context.authorized(.write, .topic, $0) })
+        if !denied.isEmpty {
+            return results { denied.contains($0.topic) ? .topicAuthorizationFailed : .operationNotAttempted }
+        }
         if !unknown.isEmpty {
             return results { unknown.contains($0) ? .unknownTopicOrPartition : .operationNotAttempted }
         }

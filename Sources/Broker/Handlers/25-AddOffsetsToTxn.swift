@@ -13,6 +13,12 @@ struct AddOffsetsToTxnHandler: ApiHandler {
     func handle(_ request: AddOffsetsToTxnRequest, _ context: RequestContext<AddOffsetsToTxnRequest>) {
         let broker = context.broker
         var result = ErrorCode.none
+        if !context.authorized(.write, .transactionalId, request.transactionalId) {
+            return context.send(AddOffsetsToTxnResponse(errorCode: ErrorCode.transactionalIdAuthorizationFailed.rawValue))
+        }
+        if !context.authorized(.read, .group, request.groupId) {
+            return context.send(AddOffsetsToTxnResponse(errorCode: ErrorCode.groupAuthorizationFailed.rawValue))
+        }
         do {
             try broker.offsetsTopic.ensureTopic()
             let partition = TopicPartition(topic: OffsetsTopic.name, partition: broker.groups.offsetsPartition(for: request.groupId))

@@ -8,6 +8,9 @@ struct EndTxnHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...5
 
     func handle(_ request: EndTxnRequest, _ context: RequestContext<EndTxnRequest>) {
+        guard context.authorized(.write, .transactionalId, request.transactionalId) else {
+            return context.send(EndTxnResponse(errorCode: ErrorCode.transactionalIdAuthorizationFailed.rawValue))
+        }
         let error = context.broker.transactions.endTransaction(
             transactionalId: request.transactionalId, producerId: request.producerId, producerEpoch: request.producerEpoch,
             commit: request.committed)

@@ -17,6 +17,12 @@ struct TxnOffsetCommitHandler: ApiHandler {
         var verdict = broker.transactions.verify(
             producerId: request.producerId, producerEpoch: request.producerEpoch, partition: groupPartition)
         if verdict == .invalidProducerIdMapping || verdict == .producerFenced { verdict = .invalidProducerEpoch }
+        // Kafka: WRITE on the transactional id, READ on the group, READ on each topic.
+        if !context.authorized(.write, .transactionalId, request.transactionalId) {
+            verdict = .transactionalIdAuthorizationFailed
+        } else if !context.authorized(.read, .group, request.groupId) {
+            verdict = .groupAuthorizationFailed
+        }
         var inputs: [OffsetCommitInput] = []
         var checked: [[ErrorCode?]] = []
         for topic in request.topics {
@@ -24,6 +30,7 @@ struct TxnOffsetCommitHandler: ApiHandler {
             checked.append(
                 topic.partitions.map { partition in
                     guard verdict == .none else { return verdict }
+                    guard context.authorized(.read, .topic, topic.name) else { return .topicAuthorizationFailed }
                     guard let info, (0..<info.partitions).contains(partition.partitionIndex) else { return .unknownTopicOrPartition }
                     inputs.append(
                         OffsetCommitInput(

@@ -28,6 +28,8 @@ struct CreatePartitionsHandler: ApiHandler {
                 fail(.policyViolation, "Unable to perform excessively large batch operation.")
             } else if counts[topic.name]! > 1 {
                 fail(.invalidRequest, "Duplicate topic in request.")
+            } else if !context.authorized(.alter, .topic, topic.name) {
+                fail(.topicAuthorizationFailed, "Authorization failed.")
             } else if let info = broker.topics.topic(named: topic.name) {
                 if topic.count < info.partitions {
                     fail(

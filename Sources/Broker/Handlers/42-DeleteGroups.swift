@@ -11,7 +11,8 @@ struct DeleteGroupsHandler: ApiHandler {
         context.send(
             DeleteGroupsResponse(
                 results: request.groupsNames.map {
-                    .init(groupId: $0, errorCode: context.broker.groups.deleteGroup($0).rawValue)
+                    let error = context.authorized(.delete, .group, $0) ? context.broker.groups.deleteGroup($0) : .groupAuthorizationFailed
+                    return .init(groupId: $0, errorCode: error.rawValue)
                 }))
     }
 }

@@ -9,6 +9,9 @@ struct DescribeUserScramCredentialsHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...0
 
     func handle(_ request: DescribeUserScramCredentialsRequest, _ context: RequestContext<DescribeUserScramCredentialsRequest>) {
+        guard context.authorized(.describe, .cluster, clusterResourceName) else {
+            return context.send(DescribeUserScramCredentialsResponse(errorCode: ErrorCode.clusterAuthorizationFailed.rawValue))
+        }
         let credentials = context.broker.scramCredentials.all
         func described(_ user: String) -> DescribeUserScramCredentialsResponse.DescribeUserScramCredentialsResult {
             guard let mechanisms = credentials[user] else {

@@ -13,6 +13,14 @@ struct AlterUserScramCredentialsHandler: ApiHandler {
     private typealias Outcome = (order: [String], errors: [String: (ErrorCode, String)])
 
     func handle(_ request: AlterUserScramCredentialsRequest, _ context: RequestContext<AlterUserScramCredentialsRequest>) {
+        guard context.authorized(.alter, .cluster, clusterResourceName) else {
+            let users = (request.deletions.map(\.name) + request.upsertions.map(\.name)).reduce(into: [String]()) {
+                if !$0.contains($1) { $0.append($1) }
+            }
+            return context.send(
+                AlterUserScramCredentialsResponse(
+                    results: users.map { .init(user: $0, errorCode: ErrorCode.clusterAuthorizationFailed.rawValue) }))
+        }
         var outcome: Outcome
         do {
             outcome = try context.broker.scramCredentials.update { existing in Self.alter(existing, request) }

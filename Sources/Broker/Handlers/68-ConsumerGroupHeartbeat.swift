@@ -10,6 +10,11 @@ struct ConsumerGroupHeartbeatHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...1
 
     func handle(_ request: ConsumerGroupHeartbeatRequest, _ context: RequestContext<ConsumerGroupHeartbeatRequest>) {
+        guard context.authorized(.read, .group, request.groupId) else {
+            return context.send(
+                ConsumerGroupHeartbeatResponse(
+                    errorCode: ErrorCode.groupAuthorizationFailed.rawValue, memberEpoch: -1, heartbeatIntervalMs: 0))
+        }
         let outcome = context.broker.groups.consumerGroupHeartbeat(
             ConsumerHeartbeatInput(
                 groupId: request.groupId, memberId: request.memberId, memberEpoch: request.memberEpoch, instanceId: request.instanceId,

@@ -1,0 +1,234 @@
+// ACLs as Kafka's StandardAuthorizer keeps and applies them: bindings of a resource pattern
+// (literal, prefixed, or the literal wildcard "*") to a principal, a host, an operation and a
+// permission; super users pass; a DENY that matches wins over any ALLOW; DESCRIBE is implied
+// by READ, WRITE, DELETE and ALTER, DESCRIBE_CONFIGS by ALTER_CONFIGS; a resource no ACL
+// matches is refused unless allow.everyone.if.no.acl.found. Kept in acls.json (replaced
+// whole), so they survive restarts and kill -9.
+
+import FoundationEssentials
+import Synchronization
+import SystemCalls
+
+/// Kafka's ACL enums, by their wire codes.
+enum ResourceType: Int8 {
+    case any = 1
+    case topic = 2
+    case group = 3
+    case cluster = 4
+    case transactionalId = 5
+    case delegationToken = 6
+    case user = 7
+}
+
+enum PatternType: Int8 {
+    case any = 1
+    case match = 2
+    case literal = 3
+    case prefixed = 4
+}
+
+enum AclOperation: Int8 {
+    case any = 1
+    case all = 2
+    case read = 3
+    case write = 4
+    case create = 5
+    case delete = 6
+    case alter = 7
+    case describe = 8
+    case clusterAction = 9
+    case describeConfigs = 10
+    case alterConfigs = 11
+    case idempotentWrite = 12
+    case createTokens = 13
+    case describeTokens = 14
+    case twoPhaseCommit = 15
+
+    /// What an ALLOW of this operation also allows (Kafka's implied operations).
+    var implies: Set<AclOperation> {
+        switch self {
+        case .read, .write, .delete, .alter: [self, .describe]
+        case .alterConfigs: [self, .describeConfigs]
+        default: [self]
+        }
+    }
+}
+
+enum AclPermission: Int8 {
+    case any = 1
+    case deny = 2
+    case allow = 3
+}
+
+/// One ACL, as the ACL APIs carry it.
+struct AclBinding: Codable, Hashable, Sendable {
+    var resourceType: Int8
+    var resourceName: String
+    var patternType: Int8
+    var principal: String
+    var host: String
+    var operation: Int8
+    var permission: Int8
+}
+
+/// A DescribeAcls or DeleteAcls filter; nil strings match anything.
+struct AclFilter: Sendable {
+    var resourceType: Int8
+    var resourceName: String?
+    var patternType: Int8
+    var principal: String?
+    var host: String?
+    var operation: Int8
+    var permission: Int8
+
+    /// Kafka's AclBindingFilter.matches: ANY matches every value; MATCH matches the bindings
+    /// that would apply to the named resource (literal, wildcard and prefixes of it).
+    func matches(_ binding: AclBinding) -> Bool {
+        if resourceType != ResourceType.any.rawValue && resourceType != binding.resourceType { return false }
+        if let principal, principal != binding.principal { return false }
+        if let host, host != binding.host { return false }
+        if operation != AclOperation.any.rawValue && operation != binding.operation { return false }
+        if permission != AclPermission.any.rawValue && permission != binding.permission { return false }
+        switch PatternType(rawValue: patternType) {
+        case .any:
+            return resourceName.map { $0 == binding.resourceName } ?? true
+        case .match:
+            guard let resourceName else { return true }
+            switch PatternType(rawValue: binding.patternType) {
+            case .literal: return binding.resourceName == resourceName || binding.resourceName == "*"
+            case .prefixed: return resourceName.hasPrefix(binding.resourceName)
+            default: return false
+            }
+        default:
+            return patternType == binding.patternType && (resourceName.map { $0 == binding.resourceName } ?? true)
+        }
+    }
+}
+
+final class Authorizer: Sendable {
+    /// super.users: principals every check lets through.
+    let superUsers: Set<String>
+    /// allow.everyone.if.no.acl.found
+    let allowEveryoneIfNoAclFound: Bool
+
+    private struct Index {
+        var bindings: Set<AclBinding> = []
+        /// Literal bindings by resource type and name (the wildcard "*" among them), and
+        /// prefixed ones by type: a check looks up its name, it does not scan every ACL.
+        var literal: [Int8: [String: [AclBinding]]] = [:]
+        var prefixed: [Int8: [AclBinding]] = [:]
+
+        init(_ bindings: Set<AclBinding>) {
+            self.bindings = bindings
+            for binding in bindings {
+                if binding.patternType == PatternType.prefixed.rawValue {
+                    prefixed[binding.resourceType, default: []].append(binding)
+                } else {
+                    literal[binding.resourceType, default: [:]][binding.resourceName, default: []].append(binding)
+                }
+            }
+        }
+
+        func applying(to type: Int8, name: String) -> [AclBinding] {
+            (literal[type]?[name] ?? []) + (name == "*" ? [] : literal[type]?["*"] ?? [])
+                + (prefixed[type] ?? []).filter { name.hasPrefix($0.resourceName) }
+        }
+    }
+
+    private let path: String?
+    private let index: Mutex<Index>
+    private let writeLock = Lock()
+
+    init(dataDirectory: String?, superUsers: Set<String>, allowEveryoneIfNoAclFound: Bool) throws {
+        path = dataDirectory.map { $0 + "/acls.json" }
+        self.superUsers = superUsers
+        self.allowEveryoneIfNoAclFound = allowEveryoneIfNoAclFound
+        var loaded: Set<AclBinding> = []
+        if let path, let bytes = try System.readFileIfPresent(path) {
+            loaded = Set(try JSONDecoder().decode([AclBinding].self, from: Data(bytes)))
+        }
+        index = Mutex(Index(loaded))
+    }
+
+    /// Whether `principal`, connected from `host`, may do `operation` on the resource.
+    func authorize(principal: String, host: String, operation: AclOperation, resourceType: ResourceType, name: String) -> Bool {
+        if superUsers.contains(principal) { return true }
+        let applying = index.withLock { $0.applying(to: resourceType.rawValue, name: name) }
+        if applying.isEmpty { return allowEveryoneIfNoAclFound }
+        var allowed = false
+        for binding in applying {
+            guard binding.principal == principal || binding.principal == "User:*", binding.host == "*" || binding.host == host,
+                let granted = AclOperation(rawValue: binding.operation)
+            else { continue }
+            if binding.permission == AclPermission.deny.rawValue {
+                if granted == .all || granted == operation { return false }
+            } else if binding.permission == AclPermission.allow.rawValue {
+                if granted == .all || granted.implies.contains(operation) { allowed = true }
+            }
+        }
+        return allowed
+    }
+
+    /// Whether some resource of the type allows `operation` to the principal: an ALLOW that
+    /// applies to it (a DENY of the same pattern cancels it), or no ACL of the type at all
+    /// when everyone is allowed then. Kafka's authorizeByResourceType, simplified: a DENY on
+    /// another pattern does not cancel an ALLOW.
+    func authorizeOnSome(principal: String, host: String, operation: AclOperation, resourceType: ResourceType) -> Bool {
+        if superUsers.contains(principal) { return true }
+        let bindings = index.withLock { $0.bindings.filter { $0.resourceType == resourceType.rawValue } }
+        if bindings.isEmpty { return allowEveryoneIfNoAclFound }
+        func applies(_ binding: AclBinding) -> Bool {
+            (binding.principal == principal || binding.principal == "User:*") && (binding.host == "*" || binding.host == host)
+        }
+        let denied = Set(
+            bindings.filter {
+                applies($0) && $0.permission == AclPermission.deny.rawValue
+                    && ($0.operation == operation.rawValue || $0.operation == AclOperation.all.rawValue)
+            }
+            .map { AclResourceKey($0) })
+        return bindings.contains { binding in
+            guard applies(binding), binding.permission == AclPermission.allow.rawValue,
+                let granted = AclOperation(rawValue: binding.operation)
+            else {
+                return false
+            }
+            return (granted == .all || granted.implies.contains(operation)) && !denied.contains(AclResourceKey(binding))
+        }
+    }
+
+    func describe(_ filter: AclFilter) -> [AclBinding] {
+        index.withLock { $0.bindings.filter(filter.matches) }
+    }
+
+    /// Adds bindings (already checked) in one write.
+    func create(_ bindings: [AclBinding]) throws {
+        try change { current in current.union(bindings) }
+    }
+
+    /// Removes what each filter matches, in one write; returns the matches, filter by filter.
+    func delete(_ filters: [AclFilter]) throws -> [[AclBinding]] {
+        var matched: [[AclBinding]] = []
+        try change { current in
+            matched = filters.map { filter in current.filter(filter.matches).sorted { "\($0)" < "\($1)" } }
+            return current.subtracting(matched.joined())
+        }
+        return matched
+    }
+
+    private func change(_ body: (Set<AclBinding>) -> Set<AclBinding>) throws {
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        let next = body(index.withLock { $0.bindings })
+        if let path {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let sorted = next.sorted {
+                ($0.resourceType, $0.resourceName, $0.principal, $0.operation) < (
+                    $1.resourceType, $1.resourceName, $1.principal, $1.operation
+                )
+            }
+            try System.replaceFile(path, with: Array(try encoder.encode(sorted)))
+        }
+        index.withLock { $0 = Index(next) }
+    }
+}
