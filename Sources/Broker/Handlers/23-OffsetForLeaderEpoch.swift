@@ -16,7 +16,9 @@ struct OffsetForLeaderEpochHandler: ApiHandler {
             var topicResult = OffsetForLeaderEpochResponse.OffsetForLeaderTopicResult(topic: topic.topic)
             for partition in topic.partitions {
                 var result = OffsetForLeaderEpochResponse.EpochEndOffset(errorCode: 0, partition: partition.partition)
-                if let log = context.broker.logs.partition(TopicPartition(topic: topic.topic, partition: partition.partition)) {
+                if !context.authorized(.describe, .topic, topic.topic) {
+                    result.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
+                } else if let log = context.broker.logs.partition(TopicPartition(topic: topic.topic, partition: partition.partition)) {
                     if partition.currentLeaderEpoch > 0 {
                         result.errorCode = ErrorCode.unknownLeaderEpoch.rawValue
                     } else if partition.leaderEpoch == 0 {

@@ -13,6 +13,21 @@ struct WriteTxnMarkersHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 1...2
 
     func handle(_ request: WriteTxnMarkersRequest, _ context: RequestContext<WriteTxnMarkersRequest>) {
+        guard context.authorized(.clusterAction, .cluster, clusterResourceName) else {
+            return context.send(
+                WriteTxnMarkersResponse(
+                    markers: request.markers.map { marker in
+                        .init(
+                            producerId: marker.producerId,
+                            topics: marker.topics.map { topic in
+                                .init(
+                                    name: topic.name,
+                                    partitions: topic.partitionIndexes.map {
+                                        .init(partitionIndex: $0, errorCode: ErrorCode.clusterAuthorizationFailed.rawValue)
+                                    })
+                            })
+                    }))
+        }
         let writer = BrokerMarkerWriter(logs: context.broker.logs, groups: context.broker.groups)
         context.send(
             WriteTxnMarkersResponse(

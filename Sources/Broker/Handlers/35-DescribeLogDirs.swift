@@ -12,6 +12,9 @@ struct DescribeLogDirsHandler: ApiHandler {
 
     func handle(_ request: DescribeLogDirsRequest, _ context: RequestContext<DescribeLogDirsRequest>) {
         let broker = context.broker
+        guard context.authorized(.describe, .cluster, clusterResourceName) else {
+            return context.send(DescribeLogDirsResponse(errorCode: ErrorCode.clusterAuthorizationFailed.rawValue, results: []))
+        }
         let directory = broker.logDirectory
         var result = DescribeLogDirsResponse.DescribeLogDirsResult(errorCode: 0, logDir: directory ?? "(memory)")
         let wanted: [(String, [Int32])] =

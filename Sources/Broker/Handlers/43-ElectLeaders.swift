@@ -12,6 +12,9 @@ struct ElectLeadersHandler: ApiHandler {
 
     func handle(_ request: ElectLeadersRequest, _ context: RequestContext<ElectLeadersRequest>) {
         let topics = context.broker.topics
+        guard context.authorized(.alter, .cluster, clusterResourceName) else {
+            return context.send(ElectLeadersResponse(errorCode: ErrorCode.clusterAuthorizationFailed.rawValue, replicaElectionResults: []))
+        }
         guard Self.electionTypes.contains(request.electionType) else {
             let message = "Unknown election type \(request.electionType)"
             context.send(

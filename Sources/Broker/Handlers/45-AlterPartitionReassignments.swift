@@ -10,6 +10,10 @@ struct AlterPartitionReassignmentsHandler: ApiHandler {
 
     func handle(_ request: AlterPartitionReassignmentsRequest, _ context: RequestContext<AlterPartitionReassignmentsRequest>) {
         let broker = context.broker
+        guard context.authorized(.alter, .cluster, clusterResourceName) else {
+            return context.send(
+                AlterPartitionReassignmentsResponse(errorCode: ErrorCode.clusterAuthorizationFailed.rawValue, responses: []))
+        }
         context.send(
             AlterPartitionReassignmentsResponse(
                 allowReplicationFactorChange: request.allowReplicationFactorChange,

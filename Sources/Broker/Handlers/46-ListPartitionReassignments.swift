@@ -8,6 +8,9 @@ struct ListPartitionReassignmentsHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...0
 
     func handle(_ request: ListPartitionReassignmentsRequest, _ context: RequestContext<ListPartitionReassignmentsRequest>) {
+        guard context.authorized(.describe, .cluster, clusterResourceName) else {
+            return context.send(ListPartitionReassignmentsResponse(errorCode: ErrorCode.clusterAuthorizationFailed.rawValue, topics: []))
+        }
         context.send(ListPartitionReassignmentsResponse(topics: []))
     }
 }

@@ -11,6 +11,9 @@ struct OffsetDeleteHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...0
 
     func handle(_ request: OffsetDeleteRequest, _ context: RequestContext<OffsetDeleteRequest>) {
+        guard context.authorized(.delete, .group, request.groupId) else {
+            return context.send(OffsetDeleteResponse(errorCode: ErrorCode.groupAuthorizationFailed.rawValue))
+        }
         let partitions = request.topics.flatMap { topic in
             topic.partitions.map { TopicPartition(topic: topic.name, partition: $0.partitionIndex) }
         }

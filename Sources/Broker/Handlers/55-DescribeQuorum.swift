@@ -18,6 +18,9 @@ struct DescribeQuorumHandler: ApiHandler {
     func handle(_ request: DescribeQuorumRequest, _ context: RequestContext<DescribeQuorumRequest>) {
         let broker = context.broker
         let nodeId = broker.configuration.nodeId
+        guard context.authorized(.describe, .cluster, clusterResourceName) else {
+            return context.send(DescribeQuorumResponse(errorCode: ErrorCode.clusterAuthorizationFailed.rawValue, topics: []))
+        }
         // Kafka's raft client answers exactly one partition, its own; any other request gets
         // UNKNOWN_TOPIC_OR_PARTITION on every partition it names.
         guard request.topics.count == 1, request.topics[0].topicName == Self.metadataTopic,

@@ -16,6 +16,9 @@ struct DescribeProducersHandler: ApiHandler {
                     .init(
                         name: topic.name,
                         partitions: topic.partitionIndexes.map { index in
+                            guard context.authorized(.read, .topic, topic.name) else {
+                                return .init(partitionIndex: index, errorCode: ErrorCode.topicAuthorizationFailed.rawValue)
+                            }
                             guard let log = context.broker.logs.partition(TopicPartition(topic: topic.name, partition: index)) else {
                                 return .init(partitionIndex: index, errorCode: ErrorCode.unknownTopicOrPartition.rawValue)
                             }

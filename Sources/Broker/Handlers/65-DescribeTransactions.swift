@@ -10,6 +10,11 @@ struct DescribeTransactionsHandler: ApiHandler {
         context.send(
             DescribeTransactionsResponse(
                 transactionStates: request.transactionalIds.map { id in
+                    guard context.authorized(.describe, .transactionalId, id) else {
+                        return .init(
+                            errorCode: ErrorCode.transactionalIdAuthorizationFailed.rawValue, transactionalId: id, transactionState: "",
+                            transactionTimeoutMs: 0, transactionStartTimeMs: -1, producerId: -1, producerEpoch: -1)
+                    }
                     guard let metadata = context.broker.transactions.describe(id) else {
                         return .init(
                             errorCode: ErrorCode.transactionalIdNotFound.rawValue, transactionalId: id, transactionState: "",

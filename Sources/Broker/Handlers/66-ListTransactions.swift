@@ -22,7 +22,8 @@ struct ListTransactionsHandler: ApiHandler {
         response.transactionStates = context.broker.transactions.list(
             states: request.stateFilters, producerIds: request.producerIdFilters, minimumDurationMilliseconds: request.durationFilter
         ).filter { metadata in
-            pattern.map { $0.wholeMatch(metadata.transactionalId) } ?? true
+            (pattern.map { $0.wholeMatch(metadata.transactionalId) } ?? true)
+                && context.authorized(.describe, .transactionalId, metadata.transactionalId)
         }.map {
             .init(transactionalId: $0.transactionalId, producerId: $0.producerId, transactionState: $0.state.name)
         }

@@ -15,6 +15,11 @@ struct ConsumerGroupDescribeHandler: ApiHandler {
         context.send(
             ConsumerGroupDescribeResponse(
                 groups: request.groupIds.map { groupId in
+                    guard context.authorized(.describe, .group, groupId) else {
+                        return .init(
+                            errorCode: ErrorCode.groupAuthorizationFailed.rawValue, groupId: groupId, groupState: "", groupEpoch: -1,
+                            assignmentEpoch: -1, assignorName: "")
+                    }
                     guard let group = context.broker.groups.describeConsumerGroup(groupId) else {
                         return .init(
                             errorCode: ErrorCode.groupIdNotFound.rawValue, errorMessage: "Group \(groupId) not found.",

@@ -13,7 +13,10 @@ struct DescribeTopicPartitionsHandler: ApiHandler {
     func handle(_ request: DescribeTopicPartitionsRequest, _ context: RequestContext<DescribeTopicPartitionsRequest>) {
         let broker = context.broker
         let node = broker.configuration.nodeId
-        let names = request.topics.isEmpty ? broker.topics.all.map(\.name) : request.topics.map(\.name).sorted()
+        // All topics: those the principal may DESCRIBE; named ones it may not are refused below.
+        let names =
+            request.topics.isEmpty
+            ? broker.topics.all.map(\.name).filter { context.authorized(.describe, .topic, $0) } : request.topics.map(\.name).sorted()
         var response = DescribeTopicPartitionsResponse()
         if let cursor = request.cursor, cursor.partitionIndex < 0 {
             response.topics = request.topics.map {
@@ -25,6 +28,10 @@ struct DescribeTopicPartitionsHandler: ApiHandler {
         var budget = Int(max(min(Self.maximumPartitionsPerResponse, request.responsePartitionLimit), 1))
         for name in names {
             if let cursor = request.cursor, name < cursor.topicName { continue }
+            guard context.authorized(.describe, .topic, name) else {
+                response.topics.append(.init(errorCode: ErrorCode.topicAuthorizationFailed.rawValue, name: name))
+                continue
+            }
             guard let topic = broker.topics.topic(named: name) else {
                 response.topics.append(.init(errorCode: ErrorCode.unknownTopicOrPartition.rawValue, name: name))
                 continue
