@@ -250,6 +250,8 @@ def test_bad_listener_settings_exit_64_naming_the_key():
     assert code == 64 and "sasl.enabled.mechanisms: GSSAPI" in stderr
     code, stderr = refused("--listen", "PLAINTEXT://127.0.0.1:0", "--advertised-listener", "PLAINTEXT://0.0.0.0:9092")
     assert code == 64 and "0.0.0.0 cannot be advertised" in stderr
+    code, stderr = refused("--listen", "PLAINTEXT://0.0.0.0:0")
+    assert code == 64 and "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0" in stderr
 
 
 # -- TLS ------------------------------------------------------------------------------------

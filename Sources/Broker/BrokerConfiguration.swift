@@ -89,5 +89,12 @@ public struct BrokerConfiguration: Sendable {
             ?? Listener.defaultProtocolMap
         if let text = listenerSettings.listeners { listeners = try Listener.parse(listeners: text, protocolMap: protocolMap) }
         if let text = listenerSettings.advertised { try Listener.advertise(text, on: &listeners) }
+        // Without an advertised address a listener advertises the one it binds, and Kafka
+        // refuses the meta-address: clients cannot connect to "every interface".
+        if let unroutable = listeners.first(where: { $0.advertisedHost == nil && ["0.0.0.0", "::"].contains($0.address.host) }) {
+            throw ListenerError(
+                "advertised.listeners cannot use the nonroutable meta-address \(unroutable.address.host) (listener \(unroutable.name) binds it). Use a routable IP address: set advertised.listeners, or --advertised-listener."
+            )
+        }
     }
 }

@@ -98,6 +98,12 @@ final class KafkaConnection: ConnectionHandler {
 
     func connectionClosed() {}
 
+    /// Kafka's sasl.server.max.receive.size: before authentication a SASL listener takes
+    /// frames of 512 KiB at most, so an unknown client cannot reserve large request memory.
+    static let maximumUnauthenticatedFrameSize = 524_288
+
+    var frameSizeLimit: Int? { session.isAuthenticated ? nil : Self.maximumUnauthenticatedFrameSize }
+
     func transportFailed(_ error: SystemCallError) {
         guard error.errno == EPROTO else { return }  // resets are a client's business
         broker.logClientProblem("TLS failure", "\(info.peer?.description ?? "client"): \(error); closing the connection")

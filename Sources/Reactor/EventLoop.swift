@@ -277,6 +277,12 @@ public final class EventLoop: @unchecked Sendable {
         connection.requestsThisTurn = 0
         if events.contains(.writable) {
             flush(connection)
+            // TLS: a read may have stopped because OpenSSL had to write first (a handshake
+            // flight, a key update), and a handshake may have just finished in that flush
+            // with the client's first request already in; no read edge will come for either.
+            if !connection.transport.shortReadMeansDrained && !connection.isClosed && connection.state.isReading {
+                readAvailable(connection)
+            }
         }
         if !events.isDisjoint(with: [.peerClosed, .hangUp, .error]) {
             connection.peerClosed = true
@@ -357,6 +363,7 @@ public final class EventLoop: @unchecked Sendable {
     /// have been handed over (as Kafka reads request after request until the bad one).
     private func consume(_ count: Int, from connection: Connection) {
         var frames: [[UInt8]] = []
+        connection.framing.limitFrames(to: connection.handler.frameSizeLimit)
         let framed = scratch.withUnsafeBytes { raw in
             Result { () throws(FramingError) in
                 try connection.framing.append(UnsafeRawBufferPointer(rebasing: raw[0..<count]), to: &frames)

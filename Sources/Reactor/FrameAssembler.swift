@@ -16,12 +16,16 @@ public protocol Framing {
     mutating func retryReservation() -> Bool
     /// Gives back the memory of a frame being read (the connection closes).
     mutating func abandon()
+    /// A lower size limit for the frames that follow (nil: the framing's own), as the
+    /// connection's handler asks (a SASL listener before authentication).
+    mutating func limitFrames(to bytes: Int?)
 }
 
 extension Framing {
     public var isAwaitingMemory: Bool { false }
     public mutating func retryReservation() -> Bool { true }
     public mutating func abandon() {}
+    public mutating func limitFrames(to bytes: Int?) {}
 }
 
 public enum FramingError: Error, Equatable, Sendable {
@@ -34,6 +38,8 @@ public enum FramingError: Error, Equatable, Sendable {
 public struct FrameAssembler: Framing {
     /// Kafka's socket.request.max.bytes.
     public let maximumFrameSize: Int
+    /// A lower limit set by the connection's handler, for now (limitFrames).
+    private var frameSizeLimit: Int?
     /// A frame larger than this (the reactor's read size) gets a buffer of its own, grown as
     /// its bytes arrive, instead of being gathered in `pending`.
     public let largeFrameThreshold: Int
@@ -64,6 +70,10 @@ public struct FrameAssembler: Framing {
     }
 
     public var isAwaitingMemory: Bool { awaitedFrameSize > 0 }
+
+    private var effectiveMaximumFrameSize: Int { min(maximumFrameSize, frameSizeLimit ?? maximumFrameSize) }
+
+    public mutating func limitFrames(to bytes: Int?) { frameSizeLimit = bytes }
 
     public mutating func retryReservation() -> Bool {
         guard awaitedFrameSize > 0 else { return true }
@@ -104,12 +114,14 @@ public struct FrameAssembler: Framing {
         }
         let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
         if pending.isEmpty {
-            let consumed = try Self.cut(rest, maximumFrameSize: maximumFrameSize) { frames.append(Array($0)) }
+            let consumed = try Self.cut(rest, maximumFrameSize: effectiveMaximumFrameSize) { frames.append(Array($0)) }
             if consumed < rest.count { carryOver(UnsafeRawBufferPointer(rebasing: rest[consumed...])) }
         } else {
             pending.append(contentsOf: rest)
             let consumed = try pending.withUnsafeBytes { raw in
-                Result { () throws(FramingError) in try Self.cut(raw, maximumFrameSize: maximumFrameSize) { frames.append(Array($0)) } }
+                Result { () throws(FramingError) in
+                    try Self.cut(raw, maximumFrameSize: effectiveMaximumFrameSize) { frames.append(Array($0)) }
+                }
             }.get()
             if consumed == pending.count {
                 pending = []

@@ -74,11 +74,15 @@ public protocol ConnectionHandler: AnyObject {
     /// Reading failed and the connection closes: a reset, or a TLS failure (EPROTO: not TLS,
     /// a failed handshake, a bad record).
     func transportFailed(_ error: SystemCallError)
+    /// A limit on the size of the next frames below the listener's (nil: none), read before
+    /// each read: a SASL listener caps what an unauthenticated client may send.
+    var frameSizeLimit: Int? { get }
 }
 
 extension ConnectionHandler {
     public func transportEstablished(peerSubject: String?) {}
     public func transportFailed(_ error: SystemCallError) {}
+    public var frameSizeLimit: Int? { nil }
 }
 
 public protocol ConnectionHandlerFactory: Sendable {

@@ -58,6 +58,9 @@ public final class TLSContext: @unchecked Sendable {
         self.settings = settings
         _ = swiftlet_ssl_ctx_set_mode(
             context, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
+        // Needed with client verification, or OpenSSL refuses resumed TLS 1.2 sessions.
+        let sessionContext: [UInt8] = Array("swiftlet".utf8)
+        _ = SSL_CTX_set_session_id_context(context, sessionContext, UInt32(sessionContext.count))
         try configureProtocols()
         try loadKeystore()
         try loadTruststore()

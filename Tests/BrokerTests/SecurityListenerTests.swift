@@ -45,6 +45,15 @@ import Testing
         #expect(message { try Listener.advertise("0.0.0.0:1", on: &listeners) }?.contains("cannot be advertised") == true)
     }
 
+    @Test func theMetaAddressIsNotAdvertised() throws {
+        var configuration = BrokerConfiguration()
+        configuration.listenerSettings.listeners = "PLAINTEXT://:9092"
+        #expect(throws: ListenerError.self) { try configuration.resolveListeners() }
+        configuration.listenerSettings.advertised = "PLAINTEXT://broker.example:9092"
+        try configuration.resolveListeners()
+        #expect(configuration.listeners[0].advertisedHost == "broker.example")
+    }
+
     @Test func saslListenersNeedAServedMechanismAndUsers() {
         let listener = Listener(name: "CLIENTS", address: SocketAddress("127.0.0.1:1")!, securityProtocol: .saslPlaintext)
         var settings = SaslSettings()
@@ -142,6 +151,59 @@ import Testing
             #expect(try handshake(client, "PLAIN").errorCode == ErrorCode.illegalSaslState.rawValue)
             let authenticate = try client.send(SaslAuthenticateRequest(authBytes: []), version: 2)
             #expect(authenticate.errorCode == ErrorCode.illegalSaslState.rawValue)
+        }
+    }
+}
+
+@Suite struct AuthorizationOnConnectionTests {
+    @Test func aFetchSessionKeepsCheckingRead() throws {
+        try withBroker({ $0.authorizerEnabled = true }) { broker, address in
+            _ = try broker.createTopic(name: "open", partitions: 1, configs: [:])
+            _ = try broker.createTopic(name: "secret", partitions: 1, configs: [:])
+            for topic in ["open", "secret"] {
+                _ = try broker.logs.partition(.init(topic: topic, partition: 0))!.append(batch(["v"]), leaderEpoch: 0, now: 0)
+            }
+            try broker.authorizer!.create(
+                ["open"].flatMap { topic in
+                    [AclOperation.read, .describe].map {
+                        AclBinding(
+                            resourceType: ResourceType.topic.rawValue, resourceName: topic, patternType: PatternType.literal.rawValue,
+                            principal: "User:ANONYMOUS", host: "*", operation: $0.rawValue, permission: AclPermission.allow.rawValue)
+                    }
+                })
+            let client = try KafkaTestClient(address)
+            func partition(_ topic: String) -> FetchRequest.FetchTopic {
+                .init(topic: topic, partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)])
+            }
+            // A new session naming both topics: the secret one is refused...
+            let full = try client.send(
+                FetchRequest(maxBytes: 1 << 20, sessionId: 0, sessionEpoch: 0, topics: [partition("open"), partition("secret")]),
+                version: 12)
+            let byTopic = Dictionary(uniqueKeysWithValues: full.responses.map { ($0.topic, $0.partitions[0]) })
+            #expect(byTopic["open"]?.errorCode == 0 && (byTopic["open"]?.records?.count ?? 0) > 0)
+            #expect(byTopic["secret"]?.errorCode == ErrorCode.topicAuthorizationFailed.rawValue)
+            // ...and stays refused in the session's incremental fetches, which name no topic.
+            let incremental = try client.send(FetchRequest(maxBytes: 1 << 20, sessionId: full.sessionId, sessionEpoch: 1), version: 12)
+            #expect(incremental.responses.contains { $0.topic == "secret" })
+            for response in incremental.responses where response.topic == "secret" {
+                #expect(response.partitions[0].errorCode == ErrorCode.topicAuthorizationFailed.rawValue)
+                #expect((response.partitions[0].records?.count ?? 0) == 0)
+            }
+            // Metadata lists only what ANONYMOUS may describe.
+            #expect(try client.send(MetadataRequest(topics: nil), version: 12).topics.map(\.name) == ["open"])
+        }
+    }
+
+    @Test func anUnauthenticatedClientCannotSendALargeFrame() throws {
+        try withBroker({
+            $0.listeners = [Listener(name: "SASL_PLAINTEXT", address: SocketAddress("127.0.0.1:0")!, securityProtocol: .saslPlaintext)]
+            $0.sasl.enabledMechanisms = ["PLAIN"]
+            $0.sasl.plainUsers = ["alice": "x"]
+        }) { _, address in
+            // Only a size over sasl.server.max.receive.size (512 KiB): closed before anything is kept.
+            let client = try KafkaTestClient(address)
+            try client.connection.send(withUnsafeBytes(of: Int32(600_000).bigEndian) { Array($0) })
+            #expect(try client.connection.readFrame() == nil)
         }
     }
 }

@@ -44,8 +44,9 @@ struct FetchHandler: ApiHandler {
             context.send(FetchResponse(errorCode: error.rawValue, sessionId: 0))
             return
         }
-        // READ on each topic, checked once for the request (a parked fetch reads again).
-        let denied = broker.authorizer == nil ? [] : Set(targets.compactMap(\.name).filter { !context.authorized(.read, .topic, $0) })
+        // READ on each topic the fetch reads (a session's too, not only those this request
+        // names, so a revoked ACL applies at once), checked once for the request.
+        let denied = broker.authorizer == nil ? [] : Set(plan.targets.compactMap(\.name).filter { !context.authorized(.read, .topic, $0) })
         FetchOperation(context: context, request: request, plan: plan, deniedTopics: denied).attempt(final: request.maxWaitMs <= 0)
     }
 }

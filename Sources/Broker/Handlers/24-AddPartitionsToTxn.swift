@@ -15,6 +15,10 @@ struct AddPartitionsToTxnHandler: ApiHandler {
 
     func handle(_ request: AddPartitionsToTxnRequest, _ context: RequestContext<AddPartitionsToTxnRequest>) {
         var response = AddPartitionsToTxnResponse()
+        // v4+ is sent by brokers (transactions version 2 verification): CLUSTER_ACTION.
+        if context.version >= 4 && !context.authorized(.clusterAction, .cluster, clusterResourceName) {
+            return context.send(AddPartitionsToTxnResponse(errorCode: ErrorCode.clusterAuthorizationFailed.rawValue))
+        }
         if context.version <= 3 {
             response.resultsByTopicV3AndBelow = add(
                 context, transactionalId: request.v3AndBelowTransactionalId, producerId: request.v3AndBelowProducerId,

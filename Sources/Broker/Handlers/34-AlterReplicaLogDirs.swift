@@ -24,12 +24,15 @@ struct AlterReplicaLogDirsHandler: ApiHandler {
             }
         }
         var response = AlterReplicaLogDirsResponse()
+        let allowed = context.authorized(.alter, .cluster, clusterResourceName)
         for partition in order {
             // Kafka compares the path with each log dir's absolute path, as DescribeLogDirs names it.
             let error: ErrorCode =
-                destinations[partition] != broker.logDirectory
-                ? .logDirNotFound
-                : broker.logs.partition(partition) == nil ? .replicaNotAvailable : .none
+                !allowed
+                ? .clusterAuthorizationFailed
+                : destinations[partition] != broker.logDirectory
+                    ? .logDirNotFound
+                    : broker.logs.partition(partition) == nil ? .replicaNotAvailable : .none
             let result = AlterReplicaLogDirsResponse.AlterReplicaLogDirPartitionResult(
                 partitionIndex: partition.partition, errorCode: error.rawValue)
             if let existing = response.results.firstIndex(where: { $0.topicName == partition.topic }) {

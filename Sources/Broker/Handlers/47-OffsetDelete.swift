@@ -14,7 +14,9 @@ struct OffsetDeleteHandler: ApiHandler {
         guard context.authorized(.delete, .group, request.groupId) else {
             return context.send(OffsetDeleteResponse(errorCode: ErrorCode.groupAuthorizationFailed.rawValue))
         }
-        let partitions = request.topics.flatMap { topic in
+        // READ on each topic (Kafka answers the others TOPIC_AUTHORIZATION_FAILED).
+        let denied = Set(request.topics.map(\.name).filter { !context.authorized(.read, .topic, $0) })
+        let partitions = request.topics.filter { !denied.contains($0.name) }.flatMap { topic in
             topic.partitions.map { TopicPartition(topic: topic.name, partition: $0.partitionIndex) }
         }
         let (error, results) = context.broker.groups.deleteOffsets(groupId: request.groupId, partitions: partitions)
@@ -25,7 +27,8 @@ struct OffsetDeleteHandler: ApiHandler {
                 .init(
                     name: topic.name,
                     partitions: topic.partitions.map {
-                        .init(partitionIndex: $0.partitionIndex, errorCode: (remaining.next() ?? .unknownServerError).rawValue)
+                        let error = denied.contains(topic.name) ? .topicAuthorizationFailed : remaining.next() ?? .unknownServerError
+                        return .init(partitionIndex: $0.partitionIndex, errorCode: error.rawValue)
                     })
             }
         }
