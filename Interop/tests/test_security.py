@@ -484,3 +484,54 @@ def test_acls_enforced_granted_and_kept_across_a_restart(broker_factory):
             assert errors and errors[0] is not None and errors[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, errors
         finally:
             assert second.stop() == 0
+
+
+# -- Quotas ---------------------------------------------------------------------------------
+
+def alter_client_quotas_v0(port, entity, key, value):
+    """AlterClientQuotas v0 over a plain socket (the Python clients have no quota API);
+    returns the entry's error code."""
+    def string(text):
+        return struct.pack(">h", len(text)) + text.encode()
+
+    entity_bytes = struct.pack(">i", len(entity)) + b"".join(
+        string(kind) + (string(name) if name is not None else struct.pack(">h", -1)) for kind, name in entity)
+    ops = struct.pack(">i", 1) + string(key) + struct.pack(">db", value, 0)
+    body = struct.pack(">i", 1) + entity_bytes + ops + struct.pack(">b", 0)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request_frame(49, 0, 1, body))
+        response = read_frame(connection)
+    # correlation id, throttle time, one entry: its error code first.
+    return struct.unpack(">h", response[12:14])[0]
+
+
+def test_a_producer_over_its_byte_rate_is_throttled(broker):
+    # producer_byte_rate=2 MB/s for one client id: 30 MB sent as fast as librdkafka can go
+    # take 15 s within 20% (without the quota, half a second), librdkafka's throttle callback
+    # hears the broker's throttle_time_ms, and another client id is not held back.
+    assert alter_client_quotas_v0(broker.port, [("client-id", "throttled")], "producer_byte_rate", 2_000_000.0) == 0
+    topic = unique("quota")
+    throttles = []
+
+    def produce(client_id, megabytes):
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "client.id": client_id, "acks": 1, "linger.ms": 5,
+                             "throttle_cb": lambda event: throttles.append((client_id, event.throttle_time))})
+        payload = b"q" * 10_000
+        started = time.monotonic()
+        for _ in range(megabytes * 100):
+            while True:
+                try:
+                    producer.produce(topic, payload)
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+        assert producer.flush(60) == 0
+        producer.poll(0.5)
+        return time.monotonic() - started
+
+    free = produce("unlimited", 30)
+    held = produce("throttled", 30)
+    print(f"30 MB: {free:.2f} s without a quota, {held:.2f} s at 2 MB/s; throttles heard: {len(throttles)}")
+    assert 12.0 <= held <= 18.0, held
+    assert any(client == "throttled" and delay > 0 for client, delay in throttles), throttles
+    assert not any(client == "unlimited" and delay > 0 for client, delay in throttles)

@@ -40,6 +40,8 @@ public final class Broker: Sendable {
     /// The listeners' bound addresses (ports resolved when 0 was asked for), set by `serve`;
     /// until then, the configured ones.
     private let boundAddresses: Mutex<[SocketAddress]>
+    /// Client quotas and the byte rates measured against them.
+    let quotas: ClientQuotas
     /// ACLs, when an authorizer is configured; nil: every request is allowed.
     let authorizer: Authorizer?
     /// Failed log writes, logged once per episode.
@@ -63,6 +65,7 @@ public final class Broker: Sendable {
         producerIds = ProducerIds(dataDirectory: configuration.dataDirectory)
         scramCredentials = try ScramCredentialStore(dataDirectory: configuration.dataDirectory)
         try Self.storeStartUsers(configuration.sasl.startUsers, in: scramCredentials)
+        quotas = try ClientQuotas(dataDirectory: configuration.dataDirectory)
         authorizer =
             configuration.authorizerEnabled
             ? try Authorizer(

@@ -72,6 +72,16 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
             principal: principal, host: String(clientHost.drop { $0 == "/" }), operation: operation, resourceType: type)
     }
 
+    /// Records `bytes` against the client's byte-rate `quota` and, when it is over, mutes
+    /// the connection for the throttle time, which it returns for the response.
+    func throttle(bytes: Int, quota: String, now: Int64) -> Int32 {
+        guard bytes > 0 else { return 0 }
+        let user = principal.hasPrefix("User:") ? String(principal.dropFirst(5)) : principal
+        let milliseconds = broker.quotas.record(bytes: bytes, user: user, clientId: clientId, key: quota, now: now)
+        if milliseconds > 0 { responder.muteConnection(forMilliseconds: Int(milliseconds)) }
+        return milliseconds
+    }
+
     /// Sends `response`, then closes the connection (on the connection's loop).
     func sendAndClose(_ response: Request.Response) {
         do {
@@ -148,7 +158,7 @@ struct HandlerRegistry: Sendable {
         DescribeProducersHandler(), DescribeTransactionsHandler(), ListTransactionsHandler(), WriteTxnMarkersHandler(),
         DescribeAclsHandler(), CreateAclsHandler(), DeleteAclsHandler(), ElectLeadersHandler(),
         AlterPartitionReassignmentsHandler(), ListPartitionReassignmentsHandler(), DescribeUserScramCredentialsHandler(),
-        SaslHandshakeHandler(), SaslAuthenticateHandler(),
+        SaslHandshakeHandler(), SaslAuthenticateHandler(), DescribeClientQuotasHandler(), AlterClientQuotasHandler(),
         DescribeQuorumHandler(), AlterReplicaLogDirsHandler(), AlterUserScramCredentialsHandler(),
     ])
 

@@ -42,6 +42,8 @@ final class Connection {
     var waitingForMemory = false
     /// The handler has been told the transport is ready (a TLS handshake done).
     var announcedTransport = false
+    /// Reading waits until this monotonic time (ns) for a throttled client; 0: not muted.
+    var mutedUntil: UInt64 = 0
 
     enum ResumeState {
         case idle

@@ -299,6 +299,10 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func readAvailable(_ connection: Connection) {
+        if connection.mutedUntil > 0 {
+            connection.mayHaveUnreadData = true
+            return
+        }
         if connection.framing.isAwaitingMemory {
             connection.mayHaveUnreadData = true
             awaitMemory(for: connection)
@@ -338,6 +342,11 @@ public final class EventLoop: @unchecked Sendable {
                 connection.handler.transportEstablished(peerSubject: connection.transport.peerSubject)
             }
             consume(count, from: connection)
+            if connection.mutedUntil > 0 && !connection.isClosed {
+                // Throttled by a handler meanwhile: the rest waits for the unmute.
+                connection.mayHaveUnreadData = true
+                return
+            }
             if connection.framing.isAwaitingMemory && !connection.isClosed {
                 connection.mayHaveUnreadData = true
                 awaitMemory(for: connection)
@@ -442,6 +451,28 @@ public final class EventLoop: @unchecked Sendable {
         // The turn ended with frames parked or bytes unread: another comes after the others'.
         if connection.state.isReading && (connection.hasParkedFrames || connection.mayHaveUnreadData) { queueTurn(connection) }
         flush(connection)
+    }
+
+    // MARK: Throttling
+
+    /// Reads nothing from the connection for `milliseconds` (the longest of overlapping mutes
+    /// wins), then reads what arrived meanwhile.
+    func mute(_ id: ConnectionID, forMilliseconds milliseconds: Int) {
+        guard inEventLoop else {
+            execute { [self] in mute(id, forMilliseconds: milliseconds) }
+            return
+        }
+        guard milliseconds > 0, let connection = connections[id.descriptor], connection.id == id, !connection.isClosed else { return }
+        let until = System.monotonicNanoseconds() + UInt64(milliseconds) * 1_000_000
+        guard until > connection.mutedUntil else { return }
+        connection.mutedUntil = until
+        _ = schedule(afterMilliseconds: milliseconds) { [self] in
+            guard let connection = connections[id.descriptor], connection.id == id, !connection.isClosed,
+                connection.mutedUntil == until
+            else { return }
+            connection.mutedUntil = 0
+            if connection.state.isReading { resumeReading(connection) }
+        }
     }
 
     // MARK: Request memory

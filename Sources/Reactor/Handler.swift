@@ -128,6 +128,12 @@ public struct Responder: Sendable {
         eventLoop.complete(connection, sequence: sequence, with: .partsThenClose(parts))
     }
 
+    /// Stops reading the connection for `milliseconds` (a client over its quota, KIP-219:
+    /// the answer goes out at once, the next requests wait).
+    public func muteConnection(forMilliseconds milliseconds: Int) {
+        eventLoop.mute(connection, forMilliseconds: milliseconds)
+    }
+
     public var connectionID: ConnectionID { connection }
 }
 

@@ -81,6 +81,10 @@ struct ProduceHandler: ApiHandler {
             }
             response.responses.append(topicResponse)
         }
+        // producer_byte_rate (KIP-219): the answer says how long to back off, and the
+        // connection reads nothing more meanwhile.
+        let produced = request.topicData.reduce(0) { $0 + $1.partitionData.reduce(0) { $0 + ($1.records?.count ?? 0) } }
+        response.throttleTimeMs = context.throttle(bytes: produced, quota: "producer_byte_rate", now: now)
         if request.acks == 0 {
             if failed { context.responder.closeConnection() } else { context.responder.respondNothing() }
             return

@@ -191,6 +191,10 @@ final class FetchOperation: @unchecked Sendable {
             }
         }
         if sessionId != 0 { sessions.recordSent(sessionId: sessionId, sent) }
+        // consumer_byte_rate (KIP-219): the answer says how long to back off, and the
+        // connection reads nothing more meanwhile.
+        response.throttleTimeMs = context.throttle(
+            bytes: regions.reduce(0) { $0 + $1.length }, quota: "consumer_byte_rate", now: System.wallClockMilliseconds())
         context.send(response, regions: regions)
     }
 }

@@ -1,0 +1,152 @@
+// Client quotas as Kafka keeps and applies them (KIP-55, KIP-219, KIP-546): values per
+// entity (a user, a client id, both, or an IP; each possibly the default one), kept in
+// quotas.json; the byte-rate quotas measured over Kafka's 11 one-second windows, and a client
+// over its quota told how long to back off (throttle_time_ms) while its connection is muted.
+
+import FoundationEssentials
+import Synchronization
+import SystemCalls
+
+/// One quota entity: entity type ("user", "client-id", "ip") to name, nil for the default.
+struct QuotaEntity: Hashable, Codable, Sendable {
+    var parts: [String: String?]
+
+    static let user = "user"
+    static let clientId = "client-id"
+    static let ip = "ip"
+}
+
+final class ClientQuotas: Sendable {
+    /// The quota keys Kafka serves, by the entity types they apply to.
+    static let userOrClientKeys: Set<String> = [
+        "producer_byte_rate", "consumer_byte_rate", "request_percentage", "controller_mutation_rate",
+    ]
+    static let ipKeys: Set<String> = ["connection_creation_rate"]
+
+    private struct Stored: Codable {
+        var entity: [String: String?]
+        var values: [String: Double]
+    }
+
+    private let path: String?
+    private let quotas: Mutex<[QuotaEntity: [String: Double]]>
+    private let writeLock = Lock()
+    /// Byte rates by resolved entity and key.
+    private let meters = Mutex<[String: RateMeter]>([:])
+
+    init(dataDirectory: String?) throws {
+        path = dataDirectory.map { $0 + "/quotas.json" }
+        var loaded: [QuotaEntity: [String: Double]] = [:]
+        if let path, let bytes = try System.readFileIfPresent(path) {
+            for stored in try JSONDecoder().decode([Stored].self, from: Data(bytes)) {
+                loaded[QuotaEntity(parts: stored.entity)] = stored.values
+            }
+        }
+        quotas = Mutex(loaded)
+    }
+
+    var all: [QuotaEntity: [String: Double]] { quotas.withLock { $0 } }
+
+    /// Why an alteration of `entity` with these keys is refused (Kafka's messages); nil if it is fine.
+    static func problem(entity: QuotaEntity, keys: [String], values: [Double]) -> String? {
+        let types = Set(entity.parts.keys)
+        guard !types.isEmpty, types.isSubset(of: [QuotaEntity.user, QuotaEntity.clientId, QuotaEntity.ip]) else {
+            return "Invalid empty or unknown entity type \(entity.parts.keys.sorted().joined(separator: ","))"
+        }
+        if types.contains(QuotaEntity.ip) && types.count > 1 {
+            return "Invalid quota entity combination, IP entity should not be combined with User or ClientId"
+        }
+        let allowed = types == [QuotaEntity.ip] ? ipKeys : userOrClientKeys
+        if let unknown = keys.first(where: { !allowed.contains($0) }) { return "Invalid configuration key \(unknown)" }
+        if values.contains(where: { $0 <= 0 || !$0.isFinite }) { return "Quota values must be positive" }
+        return nil
+    }
+
+    /// Applies set (value) and remove (nil) operations to entities, in one write.
+    func alter(_ changes: [(QuotaEntity, [(key: String, value: Double?)])]) throws {
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        var next = all
+        for (entity, operations) in changes {
+            var values = next[entity] ?? [:]
+            for operation in operations { values[operation.key] = operation.value }
+            next[entity] = values.isEmpty ? nil : values
+        }
+        if let path {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let stored = next.map { Stored(entity: $0.key.parts, values: $0.value) }
+                .sorted { "\($0.entity.sorted { $0.key < $1.key })" < "\($1.entity.sorted { $0.key < $1.key })" }
+            try System.replaceFile(path, with: Array(try encoder.encode(stored)))
+        }
+        quotas.withLock { $0 = next }
+    }
+
+    /// The quota that applies to a user and client id, in Kafka's order of precedence:
+    /// user and client id, user and default client, user, default user and client id, default
+    /// user and default client, default user, client id, default client.
+    func quota(user: String, clientId: String, key: String) -> (limit: Double, entity: String)? {
+        let table = quotas.withLock { $0 }
+        guard !table.isEmpty else { return nil }
+        let u = QuotaEntity.user
+        let c = QuotaEntity.clientId
+        let candidates: [[String: String?]] = [
+            [u: user, c: clientId], [u: user, c: nil], [u: user], [u: nil, c: clientId], [u: nil, c: nil], [u: nil], [c: clientId],
+            [c: nil],
+        ]
+        for candidate in candidates {
+            if let limit = table[QuotaEntity(parts: candidate)]?[key] {
+                let name = candidate.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value ?? "<default>")" }.joined(separator: ",")
+                // The meter is per client: a default quota is each user's or client's own.
+                return (limit, name + "|" + user + "|" + clientId)
+            }
+        }
+        return nil
+    }
+
+    /// Records `bytes` against the quota on `key` that applies, and returns how long the
+    /// client must back off (0 when within its quota, or when no quota applies).
+    func record(bytes: Int, user: String, clientId: String, key: String, now: Int64) -> Int32 {
+        guard let (limit, entity) = quota(user: user, clientId: clientId, key: key) else { return 0 }
+        return meters.withLock { meters in
+            let meterKey = key + "|" + entity
+            // A client inventing ids cannot grow this without bound: past the cap the meters
+            // start over (at worst a throttle comes a window late).
+            if meters.count >= 10_000 && meters[meterKey] == nil { meters.removeAll() }
+            var meter = meters[meterKey] ?? RateMeter()
+            let rate = meter.record(Double(bytes), now: now)
+            meters[meterKey] = meter
+            guard rate > limit else { return 0 }
+            // Kafka's ClientQuotaManager: how long the window must stretch for the rate to
+            // come down to the quota, at most the whole window.
+            let throttle = (rate - limit) / limit * Double(meter.windowMilliseconds(now: now))
+            return Int32(min(throttle, Double(Int64(RateMeter.samples) * RateMeter.sampleMilliseconds)))
+        }
+    }
+}
+
+/// A rate over Kafka's quota window: quota.window.num (11) samples of
+/// quota.window.size.seconds (1 s); the rate is their sum over the time they cover.
+struct RateMeter: Sendable {
+    static let samples = 11
+    static let sampleMilliseconds: Int64 = 1_000
+    private var totals: [Int64: Double] = [:]  // by sample start
+    private var first: Int64?
+
+    mutating func record(_ amount: Double, now: Int64) -> Double {
+        let start = now - now % Self.sampleMilliseconds
+        totals[start, default: 0] += amount
+        let oldest = start - Int64(Self.samples - 1) * Self.sampleMilliseconds
+        totals = totals.filter { $0.key >= oldest }
+        if first == nil { first = now }
+        return totals.values.reduce(0, +) / (Double(windowMilliseconds(now: now)) / 1_000)
+    }
+
+    /// The time the samples cover: from the oldest kept (or the first record) to now, and
+    /// at least one sample's worth, as Kafka's Rate measures it.
+    func windowMilliseconds(now: Int64) -> Int64 {
+        let oldestKept = totals.keys.min() ?? now
+        let span = now - max(oldestKept, first ?? oldestKept)
+        return max(span, (Int64(Self.samples) - 1) * Self.sampleMilliseconds)
+    }
+}

@@ -1,0 +1,82 @@
+// Client quotas: Kafka's precedence between user, client id and default entities, the byte
+// rate over its 11 one-second windows and the throttle time it gives, and the two APIs.
+
+import KafkaProtocol
+import SystemCalls
+import TestSupport
+import Testing
+
+@testable import Broker
+
+@Suite struct ClientQuotaTests {
+    @Test func theMostSpecificQuotaApplies() throws {
+        let quotas = try ClientQuotas(dataDirectory: nil)
+        try quotas.alter([
+            (QuotaEntity(parts: ["user": "alice", "client-id": "app"]), [("producer_byte_rate", 100)]),
+            (QuotaEntity(parts: ["user": "alice"]), [("producer_byte_rate", 200)]),
+            (QuotaEntity(parts: ["user": nil]), [("producer_byte_rate", 300)]),
+            (QuotaEntity(parts: ["client-id": "batch"]), [("producer_byte_rate", 400)]),
+        ])
+        #expect(quotas.quota(user: "alice", clientId: "app", key: "producer_byte_rate")?.limit == 100)
+        #expect(quotas.quota(user: "alice", clientId: "other", key: "producer_byte_rate")?.limit == 200)
+        #expect(quotas.quota(user: "bob", clientId: "batch", key: "producer_byte_rate")?.limit == 300)  // default user first
+        #expect(quotas.quota(user: "bob", clientId: "x", key: "consumer_byte_rate") == nil)
+        try quotas.alter([(QuotaEntity(parts: ["user": nil]), [("producer_byte_rate", nil)])])
+        #expect(quotas.quota(user: "bob", clientId: "batch", key: "producer_byte_rate")?.limit == 400)
+    }
+
+    @Test func aClientOverItsRateIsThrottledForTheExcess() throws {
+        let quotas = try ClientQuotas(dataDirectory: nil)
+        try quotas.alter([(QuotaEntity(parts: ["client-id": "app"]), [("producer_byte_rate", 1_000)])])
+        // 10 KB in the window's first second: the rate over the 10 s window is 1,000 B/s, at the quota.
+        #expect(quotas.record(bytes: 10_000, user: "u", clientId: "app", key: "producer_byte_rate", now: 100_000) == 0)
+        // 10 KB more: 2,000 B/s, twice the quota: back off as long as the window again, capped at 11 s.
+        let throttle = quotas.record(bytes: 10_000, user: "u", clientId: "app", key: "producer_byte_rate", now: 100_500)
+        #expect(throttle == 10_000)
+        // Another client id has no quota.
+        #expect(quotas.record(bytes: 1 << 30, user: "u", clientId: "other", key: "producer_byte_rate", now: 100_500) == 0)
+    }
+
+    @Test func entitiesAreCheckedAsKafkaChecksThem() {
+        #expect(ClientQuotas.problem(entity: QuotaEntity(parts: ["user": "a"]), keys: ["producer_byte_rate"], values: [1]) == nil)
+        #expect(ClientQuotas.problem(entity: QuotaEntity(parts: ["ip": "1.2.3.4"]), keys: ["connection_creation_rate"], values: [1]) == nil)
+        #expect(
+            ClientQuotas.problem(entity: QuotaEntity(parts: ["ip": nil, "user": "a"]), keys: [], values: [])?.contains("IP entity") == true)
+        #expect(
+            ClientQuotas.problem(entity: QuotaEntity(parts: ["user": "a"]), keys: ["connection_creation_rate"], values: [1])
+                == "Invalid configuration key connection_creation_rate")
+        #expect(
+            ClientQuotas.problem(entity: QuotaEntity(parts: ["group": "a"]), keys: [], values: [])?.hasPrefix(
+                "Invalid empty or unknown entity type") == true)
+        #expect(
+            ClientQuotas.problem(entity: QuotaEntity(parts: ["user": "a"]), keys: ["producer_byte_rate"], values: [0])
+                == "Quota values must be positive")
+    }
+
+    @Test func theApisSetDescribeAndRemoveQuotas() throws {
+        try withBroker { _, address in
+            let client = try KafkaTestClient(address)
+            let alter = AlterClientQuotasRequest(
+                entries: [
+                    .init(
+                        entity: [.init(entityType: "user", entityName: "alice")],
+                        ops: [.init(key: "producer_byte_rate", value: 1024, remove: false)]),
+                    .init(
+                        entity: [.init(entityType: "client-id", entityName: nil)],
+                        ops: [.init(key: "consumer_byte_rate", value: 2048, remove: false)]),
+                    .init(entity: [.init(entityType: "user", entityName: "bob")], ops: [.init(key: "bogus", value: 1, remove: false)]),
+                ], validateOnly: false)
+            let altered = try client.send(alter, version: 1)
+            #expect(altered.entries.map(\.errorCode) == [0, 0, ErrorCode.invalidRequest.rawValue])
+            let all = try client.send(DescribeClientQuotasRequest(components: [], strict: false), version: 1)
+            #expect(all.entries?.count == 2)
+            let users = try client.send(
+                DescribeClientQuotasRequest(components: [.init(entityType: "user", matchType: 2, match: nil)], strict: true), version: 1)
+            #expect(users.entries?.map { $0.values.map(\.key) } == [["producer_byte_rate"]])
+            let defaults = try client.send(
+                DescribeClientQuotasRequest(components: [.init(entityType: "client-id", matchType: 1, match: nil)], strict: false),
+                version: 1)
+            #expect(defaults.entries?.first?.values.first?.value == 2048)
+        }
+    }
+}
