@@ -72,6 +72,23 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
             principal: principal, host: String(clientHost.drop { $0 == "/" }), operation: operation, resourceType: type)
     }
 
+    /// The operations the principal may do on the resource, as the bitfield the
+    /// `*_authorized_operations` fields carry (bit n: operation code n), among those Kafka
+    /// defines for the resource type.
+    func authorizedOperations(_ type: ResourceType, _ name: String) -> Int32 {
+        let operations: [AclOperation] =
+            switch type {
+            case .topic: [.read, .write, .create, .delete, .alter, .describe, .describeConfigs, .alterConfigs]
+            case .group: [.read, .describe, .delete]
+            case .cluster: [.create, .clusterAction, .describeConfigs, .alterConfigs, .idempotentWrite, .alter, .describe]
+            case .transactionalId: [.describe, .write]
+            default: []
+            }
+        return operations.reduce(Int32(0)) { bits, operation in
+            authorized(operation, type, name) ? bits | (Int32(1) << Int32(operation.rawValue)) : bits
+        }
+    }
+
     /// Records `bytes` against the client's byte-rate `quota` and, when it is over, mutes
     /// the connection for the throttle time, which it returns for the response.
     func throttle(bytes: Int, quota: String, now: Int64) -> Int32 {

@@ -189,8 +189,11 @@ import Testing
                 #expect(response.partitions[0].errorCode == ErrorCode.topicAuthorizationFailed.rawValue)
                 #expect((response.partitions[0].records?.count ?? 0) == 0)
             }
-            // Metadata lists only what ANONYMOUS may describe.
-            #expect(try client.send(MetadataRequest(topics: nil), version: 12).topics.map(\.name) == ["open"])
+            // Metadata lists only what ANONYMOUS may describe, with what it may do there:
+            // READ (bit 3) and DESCRIBE (bit 8).
+            let metadata = try client.send(MetadataRequest(topics: nil, includeTopicAuthorizedOperations: true), version: 12)
+            #expect(metadata.topics.map(\.name) == ["open"])
+            #expect(metadata.topics.first?.topicAuthorizedOperations == (1 << 3) | (1 << 8))
         }
     }
 

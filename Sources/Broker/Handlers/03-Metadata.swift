@@ -46,6 +46,14 @@ struct MetadataHandler: ApiHandler {
                 Self.describe($0, broker: broker)
             }
         }
+        if request.includeTopicAuthorizedOperations && context.version >= 8 {
+            for index in response.topics.indices where response.topics[index].errorCode == 0 {
+                response.topics[index].topicAuthorizedOperations = context.authorizedOperations(.topic, response.topics[index].name ?? "")
+            }
+        }
+        if request.includeClusterAuthorizedOperations && (8...10).contains(context.version) {
+            response.clusterAuthorizedOperations = context.authorizedOperations(.cluster, clusterResourceName)
+        }
         context.send(response)
     }
 

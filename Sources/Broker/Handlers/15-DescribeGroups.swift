@@ -9,7 +9,7 @@ struct DescribeGroupsHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...6
 
     func handle(_ request: DescribeGroupsRequest, _ context: RequestContext<DescribeGroupsRequest>) {
-        let response = DescribeGroupsResponse(
+        var response = DescribeGroupsResponse(
             groups: request.groups.map { groupId in
                 guard context.authorized(.describe, .group, groupId) else {
                     return .init(
@@ -31,6 +31,11 @@ struct DescribeGroupsHandler: ApiHandler {
                             clientHost: $0.clientHost, memberMetadata: $0.metadata, memberAssignment: $0.assignment)
                     })
             })
+        if request.includeAuthorizedOperations && context.version >= 3 {
+            for index in response.groups.indices where response.groups[index].errorCode == 0 {
+                response.groups[index].authorizedOperations = context.authorizedOperations(.group, response.groups[index].groupId)
+            }
+        }
         context.send(response)
     }
 }

@@ -20,6 +20,9 @@ struct DescribeClusterHandler: ApiHandler {
                 errorMessage: "The broker does not describe controller endpoints.",
                 endpointType: request.endpointType, clusterId: broker.clusterId)
         }
+        if request.includeClusterAuthorizedOperations {
+            response.clusterAuthorizedOperations = context.authorizedOperations(.cluster, clusterResourceName)
+        }
         context.send(response)
     }
 }

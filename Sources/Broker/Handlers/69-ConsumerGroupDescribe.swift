@@ -12,7 +12,7 @@ struct ConsumerGroupDescribeHandler: ApiHandler {
         func assignment(_ partitions: [TopicIdPartitions]) -> ConsumerGroupDescribeResponse.Assignment {
             .init(topicPartitions: partitions.map { .init(topicId: $0.topicId, topicName: $0.topicName, partitions: $0.partitions) })
         }
-        context.send(
+        var response =
             ConsumerGroupDescribeResponse(
                 groups: request.groupIds.map { groupId in
                     guard context.authorized(.describe, .group, groupId) else {
@@ -35,6 +35,12 @@ struct ConsumerGroupDescribeHandler: ApiHandler {
                                 subscribedTopicRegex: $0.subscribedTopicRegex, assignment: assignment($0.assignment),
                                 targetAssignment: assignment($0.targetAssignment), memberType: 1)
                         })
-                }))
+                })
+        if request.includeAuthorizedOperations {
+            for index in response.groups.indices where response.groups[index].errorCode == 0 {
+                response.groups[index].authorizedOperations = context.authorizedOperations(.group, response.groups[index].groupId)
+            }
+        }
+        context.send(response)
     }
 }
