@@ -535,3 +535,31 @@ def test_a_producer_over_its_byte_rate_is_throttled(broker):
     assert 12.0 <= held <= 18.0, held
     assert any(client == "throttled" and delay > 0 for client, delay in throttles), throttles
     assert not any(client == "unlimited" and delay > 0 for client, delay in throttles)
+
+
+def test_clients_reauthenticate_before_their_session_ends(broker_factory):
+    # connections.max.reauth.ms=1500 (KIP-368): librdkafka re-authenticates on its connection
+    # before the session lifetime the broker gave it ends, so a producer sending for 5 s never
+    # has a request refused as expired.
+    port = free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        properties = os.path.join(directory, "server.properties")
+        with open(properties, "w") as file:
+            file.write("sasl.enabled.mechanisms=SCRAM-SHA-256\nconnections.max.reauth.ms=1500\n")
+        running = broker_factory(extra_args=["--config", properties, "--user", "alice:alice-secret",
+                                             "--listen", f"SASL_PLAINTEXT://127.0.0.1:{port}"], listen=False, port=port).start()
+        try:
+            topic = unique("reauth")
+            failures = []
+            producer = Producer({**sasl_settings(port, "SCRAM-SHA-256", "alice", "alice-secret"), "acks": "all"})
+            deadline = time.monotonic() + 5
+            sent = 0
+            while time.monotonic() < deadline:
+                producer.produce(topic, str(sent).encode(), on_delivery=lambda error, message: error and failures.append(error))
+                sent += 1
+                producer.poll(0.05)
+            assert producer.flush(10) == 0
+            assert failures == [] and sent > 50
+            assert "expired" not in running.log(), running.log()[-2000:]
+        finally:
+            assert running.stop() == 0

@@ -49,6 +49,9 @@ public struct BrokerConfiguration: Sendable {
     public var socketRequestMaxBytes = 100 * 1024 * 1024
     /// connections.max.idle.ms
     public var connectionsMaxIdleMilliseconds = 600_000
+    /// connections.max.reauth.ms: how long a SASL session lasts before the client must
+    /// re-authenticate (KIP-368); 0, Kafka's default, keeps it for the connection's life.
+    public var connectionsMaxReauthMilliseconds: Int64 = 0
     /// queued.max.request.bytes: memory that large requests may hold until answered, for all
     /// connections together (-1: no limit, Kafka's default; Swiftlet's is 128 MiB).
     public var queuedMaxRequestBytes = 128 * 1024 * 1024

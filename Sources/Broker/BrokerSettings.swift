@@ -43,6 +43,7 @@ extension BrokerConfiguration {
             entry("num.network.threads", String(eventLoops ?? 0), .int, "0"),
             entry("socket.request.max.bytes", String(socketRequestMaxBytes), .int, "104857600"),
             entry("connections.max.idle.ms", String(connectionsMaxIdleMilliseconds), .long, "600000"),
+            entry("connections.max.reauth.ms", String(connectionsMaxReauthMilliseconds), .long, "0"),
             entry("queued.max.request.bytes", String(queuedMaxRequestBytes), .long, "-1"),
             entry("group.min.session.timeout.ms", String(groups.minimumSessionTimeoutMilliseconds), .int, "6000"),
             entry("group.max.session.timeout.ms", String(groups.maximumSessionTimeoutMilliseconds), .int, "1800000"),

@@ -24,6 +24,13 @@ final class ConnectionSession: @unchecked Sendable {
     /// exchange (or a client certificate) names the user.
     var principal = "User:ANONYMOUS"
     var sasl: SaslStage
+    /// KIP-368: when the SASL session ends (wall-clock ms); nil when it does not expire
+    /// (connections.max.reauth.ms 0, or no SASL). A request after it, other than a new
+    /// exchange, closes the connection.
+    var sessionExpiry: Int64?
+    /// A first exchange succeeded: a later one is a re-authentication, during which the
+    /// connection stays authenticated, and which may not change the principal.
+    var authenticatedOnce = false
 
     init(listener: Int, requiresSasl: Bool) {
         self.listener = listener
@@ -32,6 +39,7 @@ final class ConnectionSession: @unchecked Sendable {
 
     var isAuthenticated: Bool {
         if case .done = sasl { return true }
-        return false
+        if case .failed = sasl { return false }
+        return authenticatedOnce
     }
 }

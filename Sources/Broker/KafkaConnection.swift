@@ -70,6 +70,16 @@ final class KafkaConnection: ConnectionHandler {
             responder.closeConnection()
             return
         }
+        if let expiry = session.sessionExpiry, ![ApiKey.saslHandshake, .saslAuthenticate].contains(request.apiKey),
+            System.wallClockMilliseconds() > expiry
+        {
+            // KIP-368: the session ended without a re-authentication; Kafka closes.
+            broker.logClientProblem(
+                "expired session",
+                "\(info.peer?.description ?? "client"): \(session.principal)'s SASL session expired; closing the connection")
+            responder.closeConnection()
+            return
+        }
         if !session.isAuthenticated && ![ApiKey.apiVersions, .saslHandshake, .saslAuthenticate].contains(request.apiKey) {
             // Kafka's SaslServerAuthenticator: anything else before authentication is an
             // illegal SASL state, and the connection closes.

@@ -158,6 +158,9 @@ enum ServerProperties {
             return true
         },
         "socket.request.max.bytes": { configuration, value in set(&configuration.socketRequestMaxBytes, integer(value, minimum: 1)) },
+        "connections.max.reauth.ms": { configuration, value in
+            set(&configuration.connectionsMaxReauthMilliseconds, integer(value, minimum: 0))
+        },
         "queued.max.request.bytes": { configuration, value in
             guard let bytes = Int(value), bytes == -1 || bytes > 0 else { return false }
             configuration.queuedMaxRequestBytes = bytes

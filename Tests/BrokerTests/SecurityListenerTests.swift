@@ -2,6 +2,7 @@
 // through SaslAuthenticate, what a connection may send before authenticating, and refusals
 // with Kafka's codes. The mechanisms themselves are tested in SecurityTests.
 
+import Glibc
 import KafkaProtocol
 import Security
 import SystemCalls
@@ -142,6 +143,37 @@ import Testing
             #expect(failed.errorCode == ErrorCode.saslAuthenticationFailed.rawValue)
             #expect(failed.errorMessage == "Authentication failed: Invalid username or password")
             #expect(try wrong.connection.readFrame() == nil)
+        }
+    }
+
+    @Test func sessionsExpireUnlessReauthenticatedAsTheSameUser() throws {
+        try withBroker({
+            $0.listeners = [Listener(name: "SASL_PLAINTEXT", address: SocketAddress("127.0.0.1:0")!, securityProtocol: .saslPlaintext)]
+            $0.sasl.enabledMechanisms = ["PLAIN"]
+            $0.sasl.plainUsers = ["alice": "a", "bob": "b"]
+            $0.connectionsMaxReauthMilliseconds = 300
+        }) { _, address in
+            func authenticate(_ client: KafkaTestClient, _ token: String) throws -> SaslAuthenticateResponse {
+                _ = try handshake(client, "PLAIN")
+                return try client.send(SaslAuthenticateRequest(authBytes: Array(token.utf8)), version: 2)
+            }
+            let client = try KafkaTestClient(address)
+            #expect(try authenticate(client, "\0alice\0a").sessionLifetimeMs == 300)
+            // Re-authenticated in time, as the same user: the connection goes on.
+            #expect(try authenticate(client, "\0alice\0a").errorCode == 0)
+            #expect(try client.send(MetadataRequest(topics: []), version: 12).brokers.count == 1)
+            // Past the session's end without a new exchange: closed.
+            let lapsed = try KafkaTestClient(address)
+            _ = try authenticate(lapsed, "\0alice\0a")
+            usleep(400_000)
+            _ = try lapsed.sendOnly(MetadataRequest(topics: []), version: 12)
+            #expect(try lapsed.connection.readFrame() == nil)
+            // Another user on re-authentication: refused, and the connection closes.
+            let switching = try KafkaTestClient(address)
+            _ = try authenticate(switching, "\0alice\0a")
+            let refused = try authenticate(switching, "\0bob\0b")
+            #expect(refused.errorCode == ErrorCode.saslAuthenticationFailed.rawValue)
+            #expect(refused.errorMessage == "Cannot change principals during re-authentication from User:alice: User:bob")
         }
     }
 

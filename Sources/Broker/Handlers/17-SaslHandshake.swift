@@ -13,7 +13,15 @@ struct SaslHandshakeHandler: ApiHandler {
     func handle(_ request: SaslHandshakeRequest, _ context: RequestContext<SaslHandshakeRequest>) {
         let broker = context.broker
         let session = context.session
-        guard case .awaitingHandshake = session.sasl else {
+        // A first exchange, or a re-authentication (KIP-368) once a session can expire.
+        let reauthenticating: Bool
+        switch session.sasl {
+        case .awaitingHandshake: reauthenticating = false
+        case .done where session.sessionExpiry != nil: reauthenticating = true
+        default: return context.send(SaslHandshakeResponse(errorCode: ErrorCode.illegalSaslState.rawValue, mechanisms: []))
+        }
+        guard !reauthenticating || context.version >= 1 else {
+            // Raw v0 tokens cannot follow once requests have flowed.
             return context.send(SaslHandshakeResponse(errorCode: ErrorCode.illegalSaslState.rawValue, mechanisms: []))
         }
         let enabled = broker.configuration.sasl.mechanisms(for: broker.configuration.listeners[session.listener])

@@ -5,6 +5,7 @@
 
 import KafkaProtocol
 import Security
+import SystemCalls
 
 struct SaslAuthenticateHandler: ApiHandler {
     typealias Request = SaslAuthenticateRequest
@@ -27,8 +28,11 @@ struct SaslAuthenticateHandler: ApiHandler {
             session.sasl = .awaitingAuthenticate(exchange, mechanism: mechanism)
             context.send(SaslAuthenticateResponse(errorCode: 0, authBytes: bytes))
         case .success(let reply):
-            // Re-authentication (KIP-368) is not served: sessions do not expire.
-            context.send(SaslAuthenticateResponse(errorCode: 0, authBytes: reply, sessionLifetimeMs: 0))
+            // KIP-368: a session lasts connections.max.reauth.ms (0: for ever); clients
+            // re-authenticate before it ends.
+            let lifetime = context.broker.configuration.connectionsMaxReauthMilliseconds
+            session.sessionExpiry = lifetime > 0 ? System.wallClockMilliseconds() + lifetime : nil
+            context.send(SaslAuthenticateResponse(errorCode: 0, authBytes: reply, sessionLifetimeMs: lifetime))
         case .failure(let message):
             let response = SaslAuthenticateResponse(
                 errorCode: ErrorCode.saslAuthenticationFailed.rawValue, errorMessage: message, authBytes: [])
@@ -60,8 +64,16 @@ enum SaslAuthentication {
         case .success(.challenge(let bytes)):
             return .challenge(bytes)
         case .success(.success(let reply, let user)):
+            if session.authenticatedOnce && session.principal != "User:" + user {
+                // Kafka's rule: a re-authentication cannot change who the connection is.
+                session.sasl = .failed
+                let message = "Cannot change principals during re-authentication from \(session.principal): User:\(user)"
+                broker.logClientProblem("failed authentication", "\(client) (\(mechanism)): \(message)")
+                return .failure(message)
+            }
             session.sasl = .done
             session.principal = "User:" + user
+            session.authenticatedOnce = true
             return .success(reply: reply)
         case .failure(let failure):
             session.sasl = .failed
