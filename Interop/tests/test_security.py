@@ -563,3 +563,26 @@ def test_clients_reauthenticate_before_their_session_ends(broker_factory):
             assert "expired" not in running.log(), running.log()[-2000:]
         finally:
             assert running.stop() == 0
+
+
+def test_tls_self_signed_makes_a_certificate_once_and_clients_trust_its_ca(broker_factory):
+    import re
+    port = free_port()
+    arguments = ["--listen", f"SSL://127.0.0.1:{port}", "--tls-self-signed"]
+    first = broker_factory(extra_args=arguments, listen=False, port=port).start()
+    found = re.search(r"ssl\.ca\.location=(\S+)", first.log())
+    assert found, first.log()
+    authority = found.group(1)
+    with open(authority) as file:
+        certificate = file.read()
+    # librdkafka checks the host name against the certificate's names by default.
+    round_trip({"bootstrap.servers": f"127.0.0.1:{port}", "security.protocol": "SSL", "ssl.ca.location": authority},
+               unique("self-signed"), count=3)
+    assert first.stop() == 0
+    second = broker_factory(extra_args=arguments, listen=False, port=port).start()
+    try:
+        with open(authority) as file:
+            assert file.read() == certificate  # made once, kept
+        assert oct(os.stat(os.path.join(os.path.dirname(authority), "broker-keystore.pem")).st_mode & 0o777) == "0o600"
+    finally:
+        assert second.stop() == 0

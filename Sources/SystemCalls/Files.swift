@@ -115,6 +115,11 @@ extension System {
         _ = try retryingInterrupts("unlink \(path)") { Glibc.unlink(path) }
     }
 
+    /// chmod(2): a file readable by its owner only holds a private key.
+    public static func setPermissions(_ path: String, mode: UInt32) throws(SystemCallError) {
+        _ = try retryingInterrupts("chmod \(path)") { Glibc.chmod(path, mode_t(mode)) }
+    }
+
     /// Creates a directory; one that already exists is not an error.
     public static func makeDirectory(_ path: String, mode: UInt32 = 0o755) throws(SystemCallError) {
         if Glibc.mkdir(path, mode_t(mode)) == 0 { return }

@@ -58,6 +58,12 @@ struct Serve: ParsableCommand {
     var user: [String] = []
     @Flag(name: .long, help: "Apply ACLs, as Kafka's StandardAuthorizer (authorizer.class.name; super.users names who passes).")
     var authorizer = false
+    @Flag(
+        name: .long,
+        help:
+            "TLS listeners without a keystore get a self-signed certificate, made once and kept in the data directory; clients trust its ca.pem."
+    )
+    var tlsSelfSigned = false
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
@@ -103,6 +109,22 @@ struct Serve: ParsableCommand {
             settings.sasl.plainUsers[name] = password
             settings.sasl.startUsers[name] = password
         }
+        if let directory = dataDir ?? environment["SWIFTLET_DATA_DIR"] { settings.dataDirectory = directory }
+        if settings.dataDirectory == "./swiftlet-data" || settings.dataDirectory == nil { settings.dataDirectory = "./swiftlet-data" }
+        let memoryMode = memory || ["1", "true", "yes"].contains(environment["SWIFTLET_MEMORY"]?.lowercased() ?? "")
+        if memoryMode { settings.dataDirectory = nil }
+        var selfSignedAuthority: String?
+        if tlsSelfSigned, settings.ssl.broker["ssl.keystore.location"] == nil {
+            let directory = (settings.dataDirectory ?? "/tmp/swiftlet-\(getuid())") + "/tls"
+            let hosts = settings.listeners.filter(\.securityProtocol.usesTLS).map { $0.advertisedHost ?? $0.address.host }
+            do {
+                let made = try SelfSignedCertificate.ensure(in: directory, hosts: hosts)
+                settings.ssl.broker["ssl.keystore.location"] = made.keystore
+                selfSignedAuthority = made.certificateAuthority
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         for listener in settings.listeners {
             if let problem = settings.sasl.problem(with: listener) { throw ValidationError(problem) }
             if listener.securityProtocol.usesTLS {
@@ -116,10 +138,6 @@ struct Serve: ParsableCommand {
                 }
             }
         }
-        if let directory = dataDir ?? environment["SWIFTLET_DATA_DIR"] { settings.dataDirectory = directory }
-        if settings.dataDirectory == "./swiftlet-data" || settings.dataDirectory == nil { settings.dataDirectory = "./swiftlet-data" }
-        let memoryMode = memory || ["1", "true", "yes"].contains(environment["SWIFTLET_MEMORY"]?.lowercased() ?? "")
-        if memoryMode { settings.dataDirectory = nil }
         if let loops = reactors ?? environment["SWIFTLET_REACTORS"].flatMap({ Int($0) }) {
             guard loops >= 1 else { throw ValidationError("--reactors must be at least 1") }
             settings.eventLoops = loops
@@ -169,6 +187,9 @@ struct Serve: ParsableCommand {
         logger.info(
             "swiftlet \(Swiftlet.version) listening on \(server.boundAddresses.map(\.description).joined(separator: ", ")) (advertised \(advertised)), data \(settings.dataDirectory ?? "in memory"), node \(settings.nodeId), cluster \(broker.clusterId), \(server.eventLoops.count) event loop(s); try: kcat -b \(advertised) -L"
         )
+        if let selfSignedAuthority {
+            logger.info("TLS listeners use a self-signed certificate; clients trust it with ssl.ca.location=\(selfSignedAuthority)")
+        }
         // Logs recovered and coordinators replayed: what a test harness waits for, whatever
         // the log level (port 0 resolved to the port the system chose).
         let ready = server.boundAddresses.map { "ready bootstrap=\($0)\n" }.joined()
