@@ -148,6 +148,21 @@ def test_kafka_python_over_sasl(secured, mechanism):
     consumer.close()
 
 
+async def aiokafka_values(topic, count, **settings):
+    """The values of the first `count` records of `topic`, read by an aiokafka consumer."""
+    consumer = AIOKafkaConsumer(topic, auto_offset_reset="earliest", **settings)
+    await consumer.start()
+    try:
+        values = []
+        while len(values) < count:
+            batch = await asyncio.wait_for(consumer.getmany(timeout_ms=1000), 20)
+            for messages in batch.values():
+                values += [message.value for message in messages]
+        return values
+    finally:
+        await consumer.stop()
+
+
 def test_aiokafka_over_sasl_scram(secured):
     _, _, sasl_port = secured
     topic = unique("aiokafka-sasl")
@@ -162,17 +177,7 @@ def test_aiokafka_over_sasl_scram(secured):
                 await producer.send_and_wait(topic, str(index).encode())
         finally:
             await producer.stop()
-        consumer = AIOKafkaConsumer(topic, auto_offset_reset="earliest", **settings)
-        await consumer.start()
-        try:
-            values = []
-            while len(values) < 5:
-                batch = await asyncio.wait_for(consumer.getmany(timeout_ms=1000), 20)
-                for messages in batch.values():
-                    values += [message.value for message in messages]
-            return values
-        finally:
-            await consumer.stop()
+        return await aiokafka_values(topic, 5, **settings)
 
     assert asyncio.run(run()) == [str(index).encode() for index in range(5)]
 
@@ -342,22 +347,10 @@ def test_kafka_python_and_aiokafka_over_ssl(tls):
     producer.close()
     context = ssl.create_default_context(cafile=certificates["ca.pem"])
 
-    async def consume():
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=f"127.0.0.1:{sasl_port}", security_protocol="SASL_SSL",
-                                    ssl_context=context, sasl_mechanism="PLAIN", sasl_plain_username="alice",
-                                    sasl_plain_password="alice-secret", auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            values = []
-            while len(values) < 5:
-                batch = await asyncio.wait_for(consumer.getmany(timeout_ms=1000), 20)
-                for messages in batch.values():
-                    values += [message.value for message in messages]
-            return values
-        finally:
-            await consumer.stop()
-
-    assert asyncio.run(consume()) == [str(index).encode() for index in range(5)]
+    values = asyncio.run(aiokafka_values(
+        topic, 5, bootstrap_servers=f"127.0.0.1:{sasl_port}", security_protocol="SASL_SSL", ssl_context=context,
+        sasl_mechanism="PLAIN", sasl_plain_username="alice", sasl_plain_password="alice-secret"))
+    assert values == [str(index).encode() for index in range(5)]
 
 
 def test_kcat_over_ssl_with_a_large_fetch(tls):

@@ -89,6 +89,15 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
         }
     }
 
+    /// DESCRIBE_CONFIGS or ALTER_CONFIGS on a config resource: the topic, or the cluster for
+    /// broker configs; Kafka's refusal code, or nil when allowed.
+    func configsRefusal(_ operation: AclOperation, resourceType: Int8, name: String) -> ErrorCode? {
+        if resourceType == ConfigResourceType.topic.rawValue {
+            return authorized(operation, .topic, name) ? nil : .topicAuthorizationFailed
+        }
+        return authorized(operation, .cluster, clusterResourceName) ? nil : .clusterAuthorizationFailed
+    }
+
     /// Records `bytes` against the client's byte-rate `quota` and, when it is over, mutes
     /// the connection for the throttle time, which it returns for the response.
     func throttle(bytes: Int, quota: String, now: Int64) -> Int32 {

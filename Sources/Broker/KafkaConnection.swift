@@ -1,6 +1,7 @@
 // One client connection as the broker sees it: frames in, decoded requests dispatched to
 // their handlers; what Kafka cannot answer (unknown api, version, malformed header) closes
-// the connection, except an ApiVersions version it does not know (KIP-511).
+// the connection, except an ApiVersions version it does not know (KIP-511). On a SASL
+// listener it gates what may come before authentication and after a session ends.
 
 import Glibc
 import KafkaProtocol

@@ -45,7 +45,7 @@ struct ProduceHandler: ApiHandler {
         }
         for topicData in request.topicData {
             let topic = broker.topics.topic(named: topicData.name, id: topicData.topicId, byId: context.version >= 13)
-            let writable = context.authorized(.write, .topic, topic?.name ?? topicData.name ?? "")
+            let writable = context.authorized(.write, .topic, topic?.name ?? topicData.name)
             var topicResponse = ProduceResponse.TopicProduceResponse(name: topicData.name, topicId: topicData.topicId)
             for partitionData in topicData.partitionData {
                 var result = ProduceResponse.PartitionProduceResponse(index: partitionData.index, errorCode: 0, baseOffset: -1)

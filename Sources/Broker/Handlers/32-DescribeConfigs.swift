@@ -27,12 +27,8 @@ struct DescribeConfigsHandler: ApiHandler {
                 errorCode: 0, resourceType: resource.resourceType,
                 resourceName: resource.resourceName)
             let wanted = resource.configurationKeys.map(Set.init)
-            // DESCRIBE_CONFIGS on the topic, or on the cluster for broker configs.
-            let (type, name): (ResourceType, String) =
-                resource.resourceType == ConfigResourceType.topic.rawValue
-                ? (.topic, resource.resourceName) : (.cluster, clusterResourceName)
-            guard context.authorized(.describeConfigs, type, name) else {
-                result.errorCode = (type == .topic ? ErrorCode.topicAuthorizationFailed : .clusterAuthorizationFailed).rawValue
+            if let refusal = context.configsRefusal(.describeConfigs, resourceType: resource.resourceType, name: resource.resourceName) {
+                result.errorCode = refusal.rawValue
                 response.results.append(result)
                 continue
             }

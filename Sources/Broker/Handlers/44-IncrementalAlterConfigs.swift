@@ -10,15 +10,9 @@ struct IncrementalAlterConfigsHandler: ApiHandler {
     func handle(_ request: IncrementalAlterConfigsRequest, _ context: RequestContext<IncrementalAlterConfigsRequest>) {
         var response = IncrementalAlterConfigsResponse()
         for resource in request.resources {
-            // ALTER_CONFIGS on the topic, or on the cluster for broker configs.
-            let (type, name): (ResourceType, String) =
-                resource.resourceType == ConfigResourceType.topic.rawValue
-                ? (.topic, resource.resourceName) : (.cluster, clusterResourceName)
-            guard context.authorized(.alterConfigs, type, name) else {
+            if let refusal = context.configsRefusal(.alterConfigs, resourceType: resource.resourceType, name: resource.resourceName) {
                 response.responses.append(
-                    .init(
-                        errorCode: (type == .topic ? ErrorCode.topicAuthorizationFailed : .clusterAuthorizationFailed).rawValue,
-                        resourceType: resource.resourceType, resourceName: resource.resourceName))
+                    .init(errorCode: refusal.rawValue, resourceType: resource.resourceType, resourceName: resource.resourceName))
                 continue
             }
             var invalid: String?
