@@ -169,31 +169,33 @@ final class Authorizer: Sendable {
         return allowed
     }
 
-    /// Whether some resource of the type allows `operation` to the principal: an ALLOW that
-    /// applies to it (a DENY of the same pattern cancels it), or no ACL of the type at all
-    /// when everyone is allowed then. Kafka's authorizeByResourceType, simplified: a DENY on
-    /// another pattern does not cancel an ALLOW.
+    /// Whether some resource of the type allows `operation` to the principal, as Kafka's
+    /// authorizeByResourceType: a DENY on the wildcard refuses outright; an ALLOW counts when
+    /// no DENY covers it (a literal, or a prefix of its name); with none, the answer for a
+    /// resource no ACL names (allow.everyone.if.no.acl.found) decides.
     func authorizeOnSome(principal: String, host: String, operation: AclOperation, resourceType: ResourceType) -> Bool {
         if superUsers.contains(principal) { return true }
-        let bindings = index.withLock { $0.bindings.filter { $0.resourceType == resourceType.rawValue } }
-        if bindings.isEmpty { return allowEveryoneIfNoAclFound }
-        func applies(_ binding: AclBinding) -> Bool {
-            (binding.principal == principal || binding.principal == "User:*") && (binding.host == "*" || binding.host == host)
+        let relevant = index.withLock { $0.bindings }.filter { binding in
+            binding.resourceType == resourceType.rawValue && (binding.principal == principal || binding.principal == "User:*")
+                && (binding.host == "*" || binding.host == host)
+                && (binding.operation == operation.rawValue || binding.operation == AclOperation.all.rawValue)
         }
-        let denied = Set(
-            bindings.filter {
-                applies($0) && $0.permission == AclPermission.deny.rawValue
-                    && ($0.operation == operation.rawValue || $0.operation == AclOperation.all.rawValue)
+        let denies = relevant.filter { $0.permission == AclPermission.deny.rawValue }
+        let allows = relevant.filter { $0.permission == AclPermission.allow.rawValue }
+        let literal = PatternType.literal.rawValue
+        if denies.contains(where: { $0.patternType == literal && $0.resourceName == "*" }) { return false }
+        let deniedLiterals = Set(denies.filter { $0.patternType == literal }.map(\.resourceName))
+        let deniedPrefixes = denies.filter { $0.patternType != literal }.map(\.resourceName)
+        for allow in allows {
+            let coveredByPrefix = deniedPrefixes.contains { allow.resourceName.hasPrefix($0) }
+            if allow.patternType == literal && allow.resourceName == "*" { return true }
+            if allow.patternType == literal ? !deniedLiterals.contains(allow.resourceName) && !coveredByPrefix : !coveredByPrefix {
+                return true
             }
-            .map { AclResourceKey($0) })
-        return bindings.contains { binding in
-            guard applies(binding), binding.permission == AclPermission.allow.rawValue,
-                let granted = AclOperation(rawValue: binding.operation)
-            else {
-                return false
-            }
-            return (granted == .all || granted.implies.contains(operation)) && !denied.contains(AclResourceKey(binding))
         }
+        // Kafka asks about a resource no ACL is likely to name.
+        return allowEveryoneIfNoAclFound
+            && authorize(principal: principal, host: host, operation: operation, resourceType: resourceType, name: "hardcode")
     }
 
     func describe(_ filter: AclFilter) -> [AclBinding] {

@@ -62,6 +62,27 @@ import Testing
         #expect(!authorizer.authorizeOnSome(principal: "User:bob", host: "127.0.0.1", operation: .write, resourceType: .topic))
     }
 
+    @Test func someResourceOfATypeAsKafkasAuthorizeByResourceType() throws {
+        let authorizer = try Authorizer(dataDirectory: nil, superUsers: [], allowEveryoneIfNoAclFound: false)
+        func onSome(_ principal: String) -> Bool {
+            authorizer.authorizeOnSome(principal: principal, host: "h", operation: .write, resourceType: .topic)
+        }
+        try authorizer.create([
+            binding("payments", .write), binding("pay", .write, pattern: .prefixed, permission: .deny),
+            binding("orders", .write, principal: "User:bob"), binding("orders", .write, principal: "User:bob", permission: .deny),
+            binding("logs-", .write, pattern: .prefixed, principal: "User:carol"),
+            binding("*", .all, principal: "User:dave"), binding("*", .write, principal: "User:dave", permission: .deny),
+        ])
+        #expect(!onSome("User:alice"))  // a broader DENY prefix covers the only ALLOW
+        #expect(!onSome("User:bob"))  // the same literal denied
+        #expect(onSome("User:carol"))
+        #expect(!onSome("User:dave"))  // a DENY on the wildcard refuses outright
+        let open = try Authorizer(dataDirectory: nil, superUsers: [], allowEveryoneIfNoAclFound: true)
+        try open.create([binding("orders", .read, principal: "User:bob")])
+        // No ACL names the dummy resource Kafka asks about: everyone is allowed then.
+        #expect(open.authorizeOnSome(principal: "User:erin", host: "h", operation: .write, resourceType: .topic))
+    }
+
     @Test func everyoneIsAllowedWhenNoAclMatchesIfConfigured() throws {
         let open = try Authorizer(dataDirectory: nil, superUsers: [], allowEveryoneIfNoAclFound: true)
         #expect(open.authorize(principal: "User:x", host: "h", operation: .write, resourceType: .topic, name: "t"))

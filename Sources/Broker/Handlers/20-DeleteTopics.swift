@@ -28,6 +28,11 @@ struct DeleteTopicsHandler: ApiHandler {
                 // Kafka's ControllerApis refuses every occurrence of a name or id given twice.
                 result.errorCode = ErrorCode.invalidRequest.rawValue
                 result.errorMessage = name == nil ? "Duplicate topic id." : "Duplicate topic name."
+            } else if (topic != nil || name != nil) && !context.authorized(.describe, .topic, topic?.name ?? name ?? "") {
+                // Kafka checks DESCRIBE first: a principal that may not see the topic learns
+                // neither whether it exists nor, by id, its name.
+                result.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
+                if name == nil { result.name = nil }
             } else if let topic, !context.authorized(.delete, .topic, topic.name) {
                 result.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
             } else if let topic {

@@ -24,7 +24,11 @@ struct DescribeTransactionsHandler: ApiHandler {
                         errorCode: 0, transactionalId: id, transactionState: metadata.state.name,
                         transactionTimeoutMs: metadata.timeoutMilliseconds, transactionStartTimeMs: metadata.startTimestamp,
                         producerId: metadata.producerId, producerEpoch: metadata.producerEpoch,
-                        topics: Dictionary(grouping: metadata.partitions, by: \.topic).sorted { $0.key < $1.key }.map {
+                        // Only the topics the principal may DESCRIBE, as Kafka filters them.
+                        topics: Dictionary(grouping: metadata.partitions, by: \.topic).filter {
+                            context.authorized(.describe, .topic, $0.key)
+                        }
+                        .sorted { $0.key < $1.key }.map {
                             .init(topic: $0.key, partitions: $0.value.map(\.partition).sorted())
                         })
                 }))

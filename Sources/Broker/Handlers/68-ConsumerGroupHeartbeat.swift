@@ -15,6 +15,17 @@ struct ConsumerGroupHeartbeatHandler: ApiHandler {
                 ConsumerGroupHeartbeatResponse(
                     errorCode: ErrorCode.groupAuthorizationFailed.rawValue, memberEpoch: -1, heartbeatIntervalMs: 0))
         }
+        // Kafka: DESCRIBE on every subscribed topic, or the heartbeat is refused.
+        if let names = request.subscribedTopicNames {
+            let refused = names.filter { !context.authorized(.describe, .topic, $0) }
+            if !refused.isEmpty {
+                return context.send(
+                    ConsumerGroupHeartbeatResponse(
+                        errorCode: ErrorCode.topicAuthorizationFailed.rawValue,
+                        errorMessage: "The group member is not authorized to describe topics \(refused.sorted().joined(separator: ", ")).",
+                        memberEpoch: -1, heartbeatIntervalMs: 0))
+            }
+        }
         let outcome = context.broker.groups.consumerGroupHeartbeat(
             ConsumerHeartbeatInput(
                 groupId: request.groupId, memberId: request.memberId, memberEpoch: request.memberEpoch, instanceId: request.instanceId,
