@@ -579,3 +579,28 @@ def test_tls_self_signed_makes_a_certificate_once_and_clients_trust_its_ca(broke
         assert oct(os.stat(os.path.join(os.path.dirname(authority), "broker-keystore.pem")).st_mode & 0o777) == "0o600"
     finally:
         assert second.stop() == 0
+
+
+def test_connections_over_the_ip_creation_rate_are_closed(broker_factory):
+    # connection_creation_rate=2 for the default IP (KIP-612): over the 10 s window, 20
+    # connections at once are served and the next ones are closed before anything is read;
+    # a client already connected goes on.
+    running = broker_factory().start()
+    try:
+        keep = socket.create_connection(("127.0.0.1", running.port), timeout=10)
+        assert alter_client_quotas_v0(running.port, [("ip", None)], "connection_creation_rate", 2.0) == 0
+        served = refused = 0
+        for index in range(40):
+            with socket.create_connection(("127.0.0.1", running.port), timeout=10) as connection:
+                try:
+                    connection.sendall(request_frame(18, 0, index))
+                    answered = read_frame(connection) is not None
+                except OSError:
+                    answered = False
+                served, refused = (served + 1, refused) if answered else (served, refused + 1)
+        assert 15 <= served <= 22 and refused >= 18, (served, refused)
+        keep.sendall(request_frame(18, 0, 99))
+        assert read_frame(keep) is not None
+        keep.close()
+    finally:
+        assert running.stop() == 0

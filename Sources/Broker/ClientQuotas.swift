@@ -43,9 +43,14 @@ final class ClientQuotas: Sendable {
             }
         }
         quotas = Mutex(loaded)
+        hasQuotas.store(!loaded.isEmpty, ordering: .relaxed)
     }
 
     var all: [QuotaEntity: [String: Double]] { quotas.withLock { $0 } }
+
+    /// No quota at all: what the request path checks first, without a lock.
+    var isEmpty: Bool { !hasQuotas.load(ordering: .relaxed) }
+    private let hasQuotas = Atomic(false)
 
     /// Why an alteration of `entity` with these keys is refused (Kafka's messages); nil if it is fine.
     static func problem(entity: QuotaEntity, keys: [String], values: [Double]) -> String? {
@@ -80,14 +85,15 @@ final class ClientQuotas: Sendable {
             try System.replaceFile(path, with: Array(try encoder.encode(stored)))
         }
         quotas.withLock { $0 = next }
+        hasQuotas.store(!next.isEmpty, ordering: .relaxed)
     }
 
     /// The quota that applies to a user and client id, in Kafka's order of precedence:
     /// user and client id, user and default client, user, default user and client id, default
     /// user and default client, default user, client id, default client.
     func quota(user: String, clientId: String, key: String) -> (limit: Double, entity: String)? {
+        guard !isEmpty else { return nil }
         let table = quotas.withLock { $0 }
-        guard !table.isEmpty else { return nil }
         let u = QuotaEntity.user
         let c = QuotaEntity.clientId
         let candidates: [[String: String?]] = [
@@ -104,9 +110,39 @@ final class ClientQuotas: Sendable {
         return nil
     }
 
+    /// Counts a new connection from `ip` against its connection_creation_rate (the IP's own
+    /// quota, else the default IP's); true when it is over, and the connection is refused.
+    func recordConnection(ip: String, now: Int64) -> Bool {
+        guard !isEmpty else { return false }
+        let table = quotas.withLock { $0 }
+        guard
+            let limit = table[QuotaEntity(parts: [QuotaEntity.ip: ip])]?["connection_creation_rate"]
+                ?? table[QuotaEntity(parts: [QuotaEntity.ip: nil])]?["connection_creation_rate"]
+        else { return false }
+        return meters.withLock { meters in
+            let meterKey = "connection_creation_rate|" + ip
+            if meters.count >= 10_000 && meters[meterKey] == nil { meters.removeAll() }
+            var meter = meters[meterKey] ?? RateMeter()
+            let rate = meter.record(1, now: now)
+            meters[meterKey] = meter
+            return rate > limit
+        }
+    }
+
+    /// Records a request's handling time against request_percentage (a percentage of one
+    /// thread's time over the window) and returns the throttle time, as for byte rates.
+    func recordRequestTime(milliseconds: Double, user: String, clientId: String, now: Int64) -> Int32 {
+        // 1 ms of a thread is 0.1 percent-seconds: the meter's rate is then a percentage.
+        record(amount: milliseconds / 10, user: user, clientId: clientId, key: "request_percentage", now: now)
+    }
+
     /// Records `bytes` against the quota on `key` that applies, and returns how long the
     /// client must back off (0 when within its quota, or when no quota applies).
     func record(bytes: Int, user: String, clientId: String, key: String, now: Int64) -> Int32 {
+        record(amount: Double(bytes), user: user, clientId: clientId, key: key, now: now)
+    }
+
+    private func record(amount: Double, user: String, clientId: String, key: String, now: Int64) -> Int32 {
         guard let (limit, entity) = quota(user: user, clientId: clientId, key: key) else { return 0 }
         return meters.withLock { meters in
             let meterKey = key + "|" + entity
@@ -114,7 +150,7 @@ final class ClientQuotas: Sendable {
             // start over (at worst a throttle comes a window late).
             if meters.count >= 10_000 && meters[meterKey] == nil { meters.removeAll() }
             var meter = meters[meterKey] ?? RateMeter()
-            let rate = meter.record(Double(bytes), now: now)
+            let rate = meter.record(amount, now: now)
             meters[meterKey] = meter
             guard rate > limit else { return 0 }
             // Kafka's ClientQuotaManager: how long the window must stretch for the rate to

@@ -26,12 +26,19 @@ final class KafkaConnection: ConnectionHandler {
     let session: ConnectionSession
 
     let clientHost: String
+    /// connection_creation_rate (KIP-612): this connection is one too many from its IP.
+    let refusesConnection: Bool
 
     init(broker: Broker, info: ConnectionInfo, listener: Int) {
         self.broker = broker
         self.info = info
         session = ConnectionSession(listener: listener, requiresSasl: broker.configuration.listeners[listener].securityProtocol.usesSASL)
         clientHost = "/" + (info.peer?.host ?? "unknown")
+        let ip = info.peer?.host ?? ""
+        refusesConnection = broker.quotas.recordConnection(ip: ip, now: System.wallClockMilliseconds())
+        if refusesConnection {
+            broker.logClientProblem("connection quota", "\(ip): over its connection_creation_rate; closing the connection")
+        }
     }
 
     func received(frame: [UInt8], responder: Responder) {
@@ -102,9 +109,19 @@ final class KafkaConnection: ConnectionHandler {
             responder.closeConnection()
             return
         }
+        let started = broker.quotas.isEmpty ? 0 : System.monotonicNanoseconds()
         handler.dispatch(
             request,
             from: RequestOrigin(broker: broker, responder: responder, eventLoop: info.eventLoop, clientHost: clientHost, session: session))
+        if started > 0 {
+            // request_percentage: the event loop's time this request took, against the
+            // client's share of a thread; over it, the connection reads nothing for a while.
+            let milliseconds = Double(System.monotonicNanoseconds() - started) / 1_000_000
+            let user = session.principal.hasPrefix("User:") ? String(session.principal.dropFirst(5)) : session.principal
+            let throttle = broker.quotas.recordRequestTime(
+                milliseconds: milliseconds, user: user, clientId: request.header.clientId ?? "", now: System.wallClockMilliseconds())
+            if throttle > 0 { responder.muteConnection(forMilliseconds: Int(throttle)) }
+        }
     }
 
     func connectionClosed() {}

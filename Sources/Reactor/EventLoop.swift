@@ -249,6 +249,12 @@ public final class EventLoop: @unchecked Sendable {
                 maximumFrameSize: configuration.maximumFrameSize,
                 largeFrameThreshold: scratch.count, memory: memory),
             now: System.monotonicNanoseconds())
+        if connection.handler.refusesConnection {
+            // Over a connection quota: closed before anything is read.
+            System.close(descriptor)
+            connection.handler.connectionClosed()
+            return
+        }
         do {
             try System.epollAdd(epoll, descriptor, events: Self.readEvents, data: id.epollData)
         } catch {

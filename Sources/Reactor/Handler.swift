@@ -77,12 +77,16 @@ public protocol ConnectionHandler: AnyObject {
     /// A limit on the size of the next frames below the listener's (nil: none), read before
     /// each read: a SASL listener caps what an unauthenticated client may send.
     var frameSizeLimit: Int? { get }
+    /// Asked once, when the connection arrives: true closes it at once (a client over its
+    /// connection quota).
+    var refusesConnection: Bool { get }
 }
 
 extension ConnectionHandler {
     public func transportEstablished(peerSubject: String?) {}
     public func transportFailed(_ error: SystemCallError) {}
     public var frameSizeLimit: Int? { nil }
+    public var refusesConnection: Bool { false }
 }
 
 public protocol ConnectionHandlerFactory: Sendable {

@@ -37,6 +37,22 @@ import Testing
         #expect(quotas.record(bytes: 1 << 30, user: "u", clientId: "other", key: "producer_byte_rate", now: 100_500) == 0)
     }
 
+    @Test func connectionAndRequestQuotas() throws {
+        let quotas = try ClientQuotas(dataDirectory: nil)
+        try quotas.alter([
+            (QuotaEntity(parts: ["ip": nil]), [("connection_creation_rate", 1)]),
+            (QuotaEntity(parts: ["client-id": "busy"]), [("request_percentage", 10)]),
+        ])
+        // 1 a second over the 10 s window: ten at once pass, the eleventh is refused.
+        let refused = (0..<11).map { _ in quotas.recordConnection(ip: "10.0.0.9", now: 50_000) }
+        #expect(refused == Array(repeating: false, count: 10) + [true])
+        #expect(!quotas.recordConnection(ip: "10.0.0.10", now: 50_000))  // each IP counts apart
+        // 10% of a thread: 1 s of handling in the window is 10%; 2 s is twice that.
+        #expect(quotas.recordRequestTime(milliseconds: 1_000, user: "u", clientId: "busy", now: 50_000) == 0)
+        #expect(quotas.recordRequestTime(milliseconds: 1_000, user: "u", clientId: "busy", now: 50_100) == 10_000)
+        #expect(quotas.recordRequestTime(milliseconds: 5_000, user: "u", clientId: "idle", now: 50_100) == 0)
+    }
+
     @Test func entitiesAreCheckedAsKafkaChecksThem() {
         #expect(ClientQuotas.problem(entity: QuotaEntity(parts: ["user": "a"]), keys: ["producer_byte_rate"], values: [1]) == nil)
         #expect(ClientQuotas.problem(entity: QuotaEntity(parts: ["ip": "1.2.3.4"]), keys: ["connection_creation_rate"], values: [1]) == nil)
