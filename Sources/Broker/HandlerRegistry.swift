@@ -101,7 +101,7 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
     /// Records `bytes` against the client's byte-rate `quota` and, when it is over, mutes
     /// the connection for the throttle time, which it returns for the response.
     func throttle(bytes: Int, quota: String, now: Int64) -> Int32 {
-        guard bytes > 0 else { return 0 }
+        guard bytes > 0, !broker.quotas.isEmpty else { return 0 }  // the hot path without quotas
         let user = principal.hasPrefix("User:") ? String(principal.dropFirst(5)) : principal
         let milliseconds = broker.quotas.record(bytes: bytes, user: user, clientId: clientId, key: quota, now: now)
         if milliseconds > 0 { responder.muteConnection(forMilliseconds: Int(milliseconds)) }
