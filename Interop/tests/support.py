@@ -1,6 +1,10 @@
-"""Helpers the client suites share: unique names, topic creation, and bounded waits that
-say what they were waiting for."""
+"""Helpers the client suites share: unique names, topic creation, bounded waits that say
+what they were waiting for, and the certificates and tokens of the security tests."""
 
+import base64
+import json
+import os
+import subprocess
 import time
 import uuid
 
@@ -67,3 +71,34 @@ def produce_v3(bootstrap, topic, records):
     name_length = struct.unpack(">h", response[8:10])[0]
     position = 10 + name_length + 4 + 4
     return struct.unpack(">h", response[position:position + 2])[0]
+
+
+def unsecured_jwt(subject, lifetime=3600):
+    def url(data):
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    return url({"alg": "none"}) + "." + url({"sub": subject, "exp": time.time() + lifetime, "iat": time.time()}) + "."
+
+
+def make_certificates(directory):
+    """A CA, a server certificate for 127.0.0.1 and localhost, and a client certificate, made
+    with the openssl CLI; returns their paths."""
+    def openssl(*arguments):
+        subprocess.run(["openssl", *arguments], check=True, capture_output=True, cwd=directory)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=Swiftlet Test CA")
+    with open(os.path.join(directory, "server.ext"), "w") as file:
+        file.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt",
+            "-days", "2", "-extfile", "server.ext")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr",
+            "-subj", "/C=US/O=Example/CN=client-app")
+    openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.crt",
+            "-days", "2")
+    # Kafka's PEM keystore: the key and the certificate chain in one file.
+    with open(os.path.join(directory, "server-keystore.pem"), "w") as keystore:
+        for name in ("server.key", "server.crt", "ca.pem"):
+            keystore.write(open(os.path.join(directory, name)).read())
+    return {name: os.path.join(directory, name) for name in
+            ("ca.pem", "client.key", "client.crt", "server-keystore.pem", "server.key", "server.crt")}

@@ -5,8 +5,6 @@ wrong passwords, unknown users and requests before authentication refused as Kaf
 them."""
 
 import asyncio
-import base64
-import json
 import os
 import socket
 import struct
@@ -22,7 +20,7 @@ from confluent_kafka.admin import AdminClient, NewTopic, ScramCredentialInfo, Sc
 from kafka import KafkaConsumer, KafkaProducer
 
 from conftest import RunningBroker, free_port, swiftlet_binary
-from support import unique, wait_until
+from support import make_certificates, unique, unsecured_jwt, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +85,6 @@ def test_confluent_kafka_produces_and_consumes_over_sasl(secured, mechanism):
 def test_plain_users_from_the_jaas_configuration(secured):
     _, _, sasl_port = secured
     round_trip(sasl_settings(sasl_port, "PLAIN", "carol", "carol-secret"), unique("jaas"), count=3)
-
-
-def unsecured_jwt(subject, lifetime=3600):
-    def url(data):
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-    return url({"alg": "none"}) + "." + url({"sub": subject, "exp": time.time() + lifetime, "iat": time.time()}) + "."
 
 
 def test_confluent_kafka_oauthbearer_with_an_unsecured_token(secured):
@@ -260,31 +252,6 @@ def test_bad_listener_settings_exit_64_naming_the_key():
 
 
 # -- TLS ------------------------------------------------------------------------------------
-
-def make_certificates(directory):
-    """A CA, a server certificate for 127.0.0.1 and localhost, and a client certificate, made
-    with the openssl CLI; returns their paths."""
-    def openssl(*arguments):
-        subprocess.run(["openssl", *arguments], check=True, capture_output=True, cwd=directory)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-            "-subj", "/CN=Swiftlet Test CA")
-    with open(os.path.join(directory, "server.ext"), "w") as file:
-        file.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt",
-            "-days", "2", "-extfile", "server.ext")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr",
-            "-subj", "/C=US/O=Example/CN=client-app")
-    openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.crt",
-            "-days", "2")
-    # Kafka's PEM keystore: the key and the certificate chain in one file.
-    with open(os.path.join(directory, "server-keystore.pem"), "w") as keystore:
-        for name in ("server.key", "server.crt", "ca.pem"):
-            keystore.write(open(os.path.join(directory, name)).read())
-    return {name: os.path.join(directory, name) for name in
-            ("ca.pem", "client.key", "client.crt", "server-keystore.pem", "server.key", "server.crt")}
-
 
 @pytest.fixture(scope="module")
 def tls():
