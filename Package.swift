@@ -88,7 +88,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["SystemCalls"], path: "Tests/TestSupport"),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
         .testTarget(
-            name: "ReactorTests", dependencies: ["Reactor", "SystemCalls", "TestSupport"],
+            name: "ReactorTests", dependencies: ["Reactor", "SystemCalls", "TestSupport", "COpenSSL"],
             exclude: ["many_clients.py"]),
         .testTarget(
             name: "BrokerTests",

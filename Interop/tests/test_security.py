@@ -571,3 +571,101 @@ def test_connections_over_the_ip_creation_rate_are_closed(broker_factory):
         keep.close()
     finally:
         assert running.stop() == 0
+
+
+# -- Abuse ----------------------------------------------------------------------------------
+
+def half_a_client_hello():
+    """The first half of a real TLS ClientHello, made with Python's ssl over memory."""
+    import ssl
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    client = context.wrap_bio(incoming, outgoing)
+    with pytest.raises(ssl.SSLWantReadError):
+        client.do_handshake()
+    hello = outgoing.read()
+    return hello[:len(hello) // 2]
+
+
+def failed_plain_authentications(port, count, batch=100):
+    """`count` SaslHandshake v1 + SaslAuthenticate v2 exchanges with a wrong password, `batch`
+    connections at a time, each read until the broker closes it; returns the refusals heard."""
+    mechanism, token = b"PLAIN", b"\0alice\0wrong"
+    handshake = request_frame(17, 1, 1, struct.pack(">h", len(mechanism)) + mechanism)
+    # SaslAuthenticate v2 is a flexible version: header v2 (an empty tag buffer after the
+    # client id), compact bytes, and the body's empty tag buffer.
+    payload = struct.pack(">hhih", 36, 2, 2, -1) + b"\0" + bytes([len(token) + 1]) + token + b"\0"
+    authenticate = struct.pack(">i", len(payload)) + payload
+    refusals = 0
+    for start in range(0, count, batch):
+        connections = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(min(batch, count - start))]
+        for connection in connections:
+            connection.sendall(handshake + authenticate)
+        for connection in connections:
+            with connection:
+                read_frame(connection)
+                answer = read_frame(connection)
+                refusals += answer is not None and b"Invalid username or password" in answer
+                assert read_frame(connection) is None  # then closed
+    return refusals
+
+
+def test_stalled_handshakes_garbage_and_failed_logins_hold_nothing(broker_factory):
+    # Against one broker at once: 200 TLS connections that stop halfway through their
+    # ClientHello are closed by the handshake timeout (10 s); 200 that send garbage are closed
+    # at once; 3,000 failed SASL logins each get Kafka's refusal and a close, with memory
+    # flat after the first few hundred; a real TLS client is served all the while.
+    ssl_port, sasl_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        certificates = make_certificates(directory)
+        properties = os.path.join(directory, "server.properties")
+        with open(properties, "w") as file:
+            file.write(f"""listeners=SSL://127.0.0.1:{ssl_port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}
+ssl.keystore.type=PEM
+ssl.keystore.location={certificates["server-keystore.pem"]}
+sasl.enabled.mechanisms=PLAIN
+""")
+        running = broker_factory(extra_args=["--config", properties, "--user", "alice:alice-secret"], listen=False,
+                                 port=ssl_port).start()
+        try:
+            hello = half_a_client_hello()
+            stalled = []
+            for _ in range(200):
+                connection = socket.create_connection(("127.0.0.1", ssl_port), timeout=15)
+                connection.sendall(hello)
+                stalled.append(connection)
+            opened = time.monotonic()
+            for index in range(200):
+                garbage = request_frame(18, 0, index) if index % 2 else b"GET / HTTP/1.1\r\nHost: swiftlet\r\n\r\n"
+                with socket.create_connection(("127.0.0.1", ssl_port), timeout=5) as connection:
+                    connection.sendall(garbage)
+                    try:
+                        answer = connection.recv(4096)
+                    except ConnectionResetError:
+                        answer = b""
+                    # At most a TLS alert (a record of type 21), then the close.
+                    assert answer == b"" or answer[0] == 21, answer
+
+            assert failed_plain_authentications(sasl_port, 300) == 300
+            settled = running.memory("VmRSS")
+            assert failed_plain_authentications(sasl_port, 3_000) == 3_000
+            grown = running.memory("VmRSS") - settled
+            print(f"RSS {settled:.1f} MB after 300 failed logins, +{grown:.1f} MB after 3,000 more")
+            assert grown < 4, grown
+
+            round_trip({"bootstrap.servers": f"127.0.0.1:{ssl_port}", "security.protocol": "SSL",
+                        "ssl.ca.location": certificates["ca.pem"]}, unique("abused"), count=5)
+
+            # The stalled ones: closed by the broker about 10 s after they opened.
+            for connection in stalled:
+                connection.settimeout(max(0.1, opened + 13 - time.monotonic()))
+                try:
+                    assert connection.recv(4096) == b""
+                except ConnectionResetError:
+                    pass
+                connection.close()
+            assert 9 <= time.monotonic() - opened <= 13
+        finally:
+            assert running.stop() == 0, running.log()[-2000:]

@@ -58,6 +58,9 @@ public final class TLSContext: @unchecked Sendable {
         self.settings = settings
         _ = swiftlet_ssl_ctx_set_mode(
             context, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
+        // A client that closes without close_notify is done, not an attacker truncating a
+        // record: Kafka's framing notices a cut request by itself.
+        _ = SSL_CTX_set_options(context, swiftlet_ssl_op_ignore_unexpected_eof())
         // Needed with client verification, or OpenSSL refuses resumed TLS 1.2 sessions.
         let sessionContext: [UInt8] = Array("swiftlet".utf8)
         _ = SSL_CTX_set_session_id_context(context, sessionContext, UInt32(sessionContext.count))
