@@ -669,3 +669,96 @@ sasl.enabled.mechanisms=PLAIN
             assert 9 <= time.monotonic() - opened <= 13
         finally:
             assert running.stop() == 0, running.log()[-2000:]
+
+
+def test_client_certificates_map_to_principals_by_the_listeners_rules(broker_factory):
+    # Two mTLS listeners with the StandardAuthorizer: MAPPED turns the certificate's name into
+    # `client-app` with a rule, STRICT has a rule the certificate does not match (refused, as
+    # Kafka refuses it), and DN keeps DEFAULT (the whole distinguished name). The ACL for
+    # User:client-app lets the mapped client write; the same certificate on DN is another
+    # principal and is refused. Rules that do not parse stop the start naming the key.
+    from confluent_kafka.admin import AclBinding, AclOperation, AclPermissionType, ResourcePatternType, ResourceType
+    with tempfile.TemporaryDirectory() as directory:
+        certificates = make_certificates(directory)
+        names = ["PLAINTEXT", "MAPPED", "STRICT", "DN"]
+        ports = {name: free_port() for name in names}
+        properties = os.path.join(directory, "server.properties")
+        with open(properties, "w") as file:
+            file.write(f"""listeners={",".join(f"{name}://127.0.0.1:{ports[name]}" for name in names)}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,MAPPED:SSL,STRICT:SSL,DN:SSL
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
+ssl.keystore.type=PEM
+ssl.keystore.location={certificates["server-keystore.pem"]}
+ssl.client.auth=required
+ssl.truststore.type=PEM
+ssl.truststore.location={certificates["ca.pem"]}
+listener.name.mapped.ssl.principal.mapping.rules=RULE:^CN=([^,]*),O=Example.*$/$1/L, DEFAULT
+listener.name.strict.ssl.principal.mapping.rules=RULE:^CN=nobody,.*$/nobody/
+""")
+        running = broker_factory(extra_args=["--config", properties], listen=False, port=ports["PLAINTEXT"]).start()
+        try:
+            admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{ports['PLAINTEXT']}"})
+            topic = unique("mapped")
+            admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(10)
+            grants = [AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:client-app", "*", operation,
+                                 AclPermissionType.ALLOW) for operation in (AclOperation.WRITE, AclOperation.READ)]
+            grants.append(AclBinding(ResourceType.GROUP, "sasl-group", ResourcePatternType.PREFIXED, "User:client-app", "*",
+                                     AclOperation.READ, AclPermissionType.ALLOW))  # round_trip's consumer groups
+            for future in admin.create_acls(grants).values():
+                future.result(10)
+
+            def client(listener):
+                return {"bootstrap.servers": f"127.0.0.1:{ports[listener]}", "security.protocol": "SSL",
+                        "ssl.ca.location": certificates["ca.pem"], "ssl.certificate.location": certificates["client.crt"],
+                        "ssl.key.location": certificates["client.key"]}
+
+            round_trip(client("MAPPED"), topic, count=3)
+            errors = []
+            producer = Producer({**client("DN"), "message.timeout.ms": 5_000})
+            producer.produce(topic, b"refused", on_delivery=lambda error, message: errors.append(error))
+            producer.flush(10)
+            assert errors and errors[0] is not None and errors[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, errors
+            with pytest.raises(KafkaException):
+                AdminClient({**client("STRICT"), "retries": 0}).list_topics(timeout=3)
+            assert "no ssl.principal.mapping.rules rule applies to CN=client-app,O=Example,C=US" in running.log()
+        finally:
+            assert running.stop() == 0, running.log()[-2000:]
+        with open(properties, "a") as file:
+            file.write("listener.name.dn.ssl.principal.mapping.rules=RULE:^CN=(.*$/$1/\n")
+        broken = subprocess.run([swiftlet_binary(), "--data-dir", os.path.join(directory, "data"), "--config", properties],
+                                capture_output=True, text=True, timeout=30)
+        assert broken.returncode == 64 and "ssl.principal.mapping.rules (listener DN): Invalid rule" in broken.stderr, broken.stderr
+
+
+def test_request_time_and_topic_mutation_quotas_reach_the_clients(broker):
+    # request_percentage=1 (1% of a thread) for a client id: a producer sending one record
+    # per request hears throttle times from the broker (librdkafka's throttle callback);
+    # controller_mutation_rate=1 for another: after a 20-partition topic, kafka-python's next
+    # CreateTopics is refused with THROTTLING_QUOTA_EXCEEDED.
+    from kafka.admin import KafkaAdminClient
+    from kafka.admin import NewTopic as KafkaPythonTopic
+    import kafka.errors
+    assert alter_client_quotas_v0(broker.port, [("client-id", "busy")], "request_percentage", 1.0) == 0
+    assert alter_client_quotas_v0(broker.port, [("client-id", "creator")], "controller_mutation_rate", 1.0) == 0
+    throttles = []
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "client.id": "busy", "acks": 1, "linger.ms": 0,
+                         "batch.num.messages": 1, "max.in.flight": 1,
+                         "throttle_cb": lambda event: throttles.append(event.throttle_time)})
+    topic = unique("busy")
+    deadline = time.monotonic() + 30
+    sent = 0
+    while not any(delay > 0 for delay in throttles) and time.monotonic() < deadline:
+        for _ in range(100):
+            producer.produce(topic, b"x")
+        sent += 100
+        assert producer.flush(30) == 0
+    assert any(delay > 0 for delay in throttles), (sent, throttles)
+
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, client_id="creator")
+    try:
+        admin.create_topics([KafkaPythonTopic(unique("mutations"), 20, 1)])
+        with pytest.raises(kafka.errors.ThrottlingQuotaExceededError):
+            admin.create_topics([KafkaPythonTopic(unique("mutations"), 1, 1)], raise_errors=True)
+    finally:
+        admin.close()

@@ -372,7 +372,9 @@ public final class Broker: Sendable {
         var factories: [KafkaConnectionFactory] = []
         for (index, listener) in configuration.listeners.enumerated() {
             let tls = listener.securityProtocol.usesTLS ? try TLSContext(configuration.ssl.settings(for: listener)) : nil
-            factories.append(KafkaConnectionFactory(broker: self, listener: index, tls: tls))
+            factories.append(
+                KafkaConnectionFactory(
+                    broker: self, listener: index, tls: tls, principalMapping: try configuration.ssl.principalMapping(for: listener)))
         }
         let reactor = try Server(configuration: server, handlerFactories: factories, log: log)
         boundAddresses.withLock { $0 = reactor.boundAddresses }

@@ -33,6 +33,8 @@ final class ClientQuotas: Sendable {
     private let writeLock = Lock()
     /// Byte rates by resolved entity and key.
     private let meters = Mutex<[String: RateMeter]>([:])
+    /// controller_mutation_rate's buckets, by resolved entity.
+    private let mutationBuckets = Mutex<[String: TokenBucket]>([:])
 
     init(dataDirectory: String?) throws {
         path = dataDirectory.map { $0 + "/quotas.json" }
@@ -136,6 +138,26 @@ final class ClientQuotas: Sendable {
         record(amount: milliseconds / 10, user: user, clientId: clientId, key: "request_percentage", now: now)
     }
 
+    /// controller_mutation_rate (KIP-599): `partitions` created or deleted against a token
+    /// bucket of the quota's rate that holds 11 s of it. Strict (the API versions that know
+    /// THROTTLING_QUOTA_EXCEEDED): refused while the bucket is in debt, admitted otherwise even
+    /// into debt. Permissive (older versions): always admitted, with the time the debt takes
+    /// to repay as the throttle.
+    func recordMutations(_ partitions: Int, user: String, clientId: String, strict: Bool, now: Int64) -> (
+        admitted: Bool, throttleMilliseconds: Int32
+    ) {
+        guard let (limit, entity) = quota(user: user, clientId: clientId, key: "controller_mutation_rate") else { return (true, 0) }
+        return mutationBuckets.withLock { buckets in
+            if buckets.count >= 10_000 && buckets[entity] == nil { buckets.removeAll() }
+            var bucket = buckets[entity] ?? TokenBucket(rate: limit, now: now)
+            defer { buckets[entity] = bucket }
+            bucket.refill(rate: limit, now: now)
+            if strict && bucket.tokens < 0 { return (false, bucket.repayMilliseconds(rate: limit)) }
+            bucket.tokens -= Double(partitions)
+            return (true, strict ? 0 : bucket.repayMilliseconds(rate: limit))
+        }
+    }
+
     /// Records `bytes` against the quota on `key` that applies, and returns how long the
     /// client must back off (0 when within its quota, or when no quota applies).
     func record(bytes: Int, user: String, clientId: String, key: String, now: Int64) -> Int32 {
@@ -184,5 +206,28 @@ struct RateMeter: Sendable {
         let oldestKept = totals.keys.min() ?? now
         let span = now - max(oldestKept, first ?? oldestKept)
         return max(span, (Int64(Self.samples) - 1) * Self.sampleMilliseconds)
+    }
+}
+
+/// Kafka's TokenBucket stat for controller mutations: it refills at the quota's rate up to
+/// a burst of the whole window's worth (11 samples of 1 s), and may go into debt.
+struct TokenBucket: Sendable {
+    var tokens: Double
+    private var updated: Int64
+
+    init(rate: Double, now: Int64) {
+        tokens = rate * Double(RateMeter.samples)
+        updated = now
+    }
+
+    mutating func refill(rate: Double, now: Int64) {
+        let elapsed = Double(max(0, now - updated)) / 1_000
+        tokens = min(rate * Double(RateMeter.samples), tokens + elapsed * rate)
+        updated = now
+    }
+
+    /// How long a debt takes to repay at `rate`; 0 without one.
+    func repayMilliseconds(rate: Double) -> Int32 {
+        tokens >= 0 ? 0 : Int32(min(-tokens / rate * 1_000, Double(Int32.max)))
     }
 }

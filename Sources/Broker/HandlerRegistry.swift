@@ -3,6 +3,7 @@
 
 import KafkaProtocol
 import Reactor
+import SystemCalls
 
 /// Everything a handler needs to answer one request, typed by that request so that only its
 /// response can be sent.
@@ -18,6 +19,9 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
     /// The connection's principal when the request arrived (read on its loop, so that a
     /// handler on the admin thread does not touch the session).
     let principal: String
+    /// request_percentage: how long the client is to wait, from its requests' time so far
+    /// (0 without a quota); the response's throttle_time_ms is at least this.
+    let requestThrottleMilliseconds: Int32
     /// The listener the client connected to (an index into the broker's).
     var listener: Int { session.listener }
 
@@ -32,6 +36,11 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
         guard eventLoop.inEventLoop else {
             eventLoop.execute { send(response, regions: regions) }
             return
+        }
+        var response = response
+        if requestThrottleMilliseconds > 0, var throttled = response as? any ThrottledResponse {
+            throttled.throttleTimeMs = max(throttled.throttleTimeMs, requestThrottleMilliseconds)
+            response = throttled as! Request.Response
         }
         do {
             let (bytes, splices) = try RequestCodec.encodeWithSplices(
@@ -98,6 +107,18 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
         return authorized(operation, .cluster, clusterResourceName) ? nil : .clusterAuthorizationFailed
     }
 
+    /// controller_mutation_rate for `partitions` created or deleted by this request: whether
+    /// they may be (a version from `strictSince` on is refused when over the quota, an older
+    /// one admitted and throttled), and the throttle time, for which the connection is muted.
+    func recordMutations(_ partitions: Int, strictSince: Int16) -> (admitted: Bool, throttleMilliseconds: Int32) {
+        guard !broker.quotas.isEmpty else { return (true, 0) }
+        let user = principal.hasPrefix("User:") ? String(principal.dropFirst(5)) : principal
+        let decision = broker.quotas.recordMutations(
+            partitions, user: user, clientId: clientId, strict: version >= strictSince, now: System.wallClockMilliseconds())
+        if decision.throttleMilliseconds > 0 { responder.muteConnection(forMilliseconds: Int(decision.throttleMilliseconds)) }
+        return decision
+    }
+
     /// Records `bytes` against the client's byte-rate `quota` and, when it is over, mutes
     /// the connection for the throttle time, which it returns for the response.
     func throttle(bytes: Int, quota: String, now: Int64) -> Int32 {
@@ -128,6 +149,7 @@ struct RequestOrigin: Sendable {
     let eventLoop: EventLoop
     let clientHost: String
     let session: ConnectionSession
+    let requestThrottleMilliseconds: Int32
 }
 
 protocol ApiHandler: Sendable {
@@ -160,7 +182,8 @@ extension ApiHandler {
         }
         let context = RequestContext<Request>(
             broker: origin.broker, header: decoded.header, responder: origin.responder,
-            eventLoop: origin.eventLoop, clientHost: origin.clientHost, session: origin.session, principal: origin.session.principal)
+            eventLoop: origin.eventLoop, clientHost: origin.clientHost, session: origin.session, principal: origin.session.principal,
+            requestThrottleMilliseconds: origin.requestThrottleMilliseconds)
         if runsOnAdminThread(request, context) {
             origin.broker.adminWork.execute { handle(request, context) }
         } else {

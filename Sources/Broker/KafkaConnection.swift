@@ -7,6 +7,7 @@ import Glibc
 import KafkaProtocol
 import KafkaWire
 import Reactor
+import Security
 import SystemCalls
 
 struct KafkaConnectionFactory: ConnectionHandlerFactory {
@@ -14,9 +15,11 @@ struct KafkaConnectionFactory: ConnectionHandlerFactory {
     /// Which of the broker's listeners (an index into its configuration's).
     let listener: Int
     let tls: TLSContext?
+    /// The listener's ssl.principal.mapping.rules, for client certificates.
+    let principalMapping: PrincipalMappingRules
 
     func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler {
-        KafkaConnection(broker: broker, info: connection, listener: listener)
+        KafkaConnection(broker: broker, info: connection, listener: listener, principalMapping: principalMapping)
     }
 }
 
@@ -28,10 +31,12 @@ final class KafkaConnection: ConnectionHandler {
     let clientHost: String
     /// connection_creation_rate (KIP-612): this connection is one too many from its IP.
     let refusesConnection: Bool
+    let principalMapping: PrincipalMappingRules
 
-    init(broker: Broker, info: ConnectionInfo, listener: Int) {
+    init(broker: Broker, info: ConnectionInfo, listener: Int, principalMapping: PrincipalMappingRules = .standard) {
         self.broker = broker
         self.info = info
+        self.principalMapping = principalMapping
         session = ConnectionSession(listener: listener, requiresSasl: broker.configuration.listeners[listener].securityProtocol.usesSASL)
         clientHost = "/" + (info.peer?.host ?? "unknown")
         let ip = info.peer?.host ?? ""
@@ -109,18 +114,31 @@ final class KafkaConnection: ConnectionHandler {
             responder.closeConnection()
             return
         }
-        let started = broker.quotas.isEmpty ? 0 : System.monotonicNanoseconds()
+        // request_percentage: the event loop's time a client's requests take, against its
+        // share of a thread. Over it, the answer carries the throttle time its requests so far
+        // call for, and the connection reads nothing for that long (KIP-124). Without quotas,
+        // one atomic load.
+        let metered =
+            broker.quotas.isEmpty
+            ? nil
+            : (
+                user: session.principal.hasPrefix("User:") ? String(session.principal.dropFirst(5)) : session.principal,
+                clientId: request.header.clientId ?? "", started: System.monotonicNanoseconds()
+            )
+        let throttle =
+            metered.map {
+                broker.quotas.recordRequestTime(milliseconds: 0, user: $0.user, clientId: $0.clientId, now: System.wallClockMilliseconds())
+            } ?? 0
         handler.dispatch(
             request,
-            from: RequestOrigin(broker: broker, responder: responder, eventLoop: info.eventLoop, clientHost: clientHost, session: session))
-        if started > 0 {
-            // request_percentage: the event loop's time this request took, against the
-            // client's share of a thread; over it, the connection reads nothing for a while.
-            let milliseconds = Double(System.monotonicNanoseconds() - started) / 1_000_000
-            let user = session.principal.hasPrefix("User:") ? String(session.principal.dropFirst(5)) : session.principal
-            let throttle = broker.quotas.recordRequestTime(
-                milliseconds: milliseconds, user: user, clientId: request.header.clientId ?? "", now: System.wallClockMilliseconds())
-            if throttle > 0 { responder.muteConnection(forMilliseconds: Int(throttle)) }
+            from: RequestOrigin(
+                broker: broker, responder: responder, eventLoop: info.eventLoop, clientHost: clientHost, session: session,
+                requestThrottleMilliseconds: throttle))
+        if let metered {
+            let milliseconds = Double(System.monotonicNanoseconds() - metered.started) / 1_000_000
+            let after = broker.quotas.recordRequestTime(
+                milliseconds: milliseconds, user: metered.user, clientId: metered.clientId, now: System.wallClockMilliseconds())
+            if after > 0 { responder.muteConnection(forMilliseconds: Int(after)) }
         }
     }
 
@@ -137,9 +155,18 @@ final class KafkaConnection: ConnectionHandler {
         broker.logClientProblem("TLS failure", "\(info.peer?.description ?? "client"): \(error); closing the connection")
     }
 
-    /// A client certificate names the principal, as Kafka's DEFAULT mapping does (its
-    /// distinguished name); SASL, when the listener uses it, names it again.
-    func transportEstablished(peerSubject: String?) {
-        if let peerSubject, !peerSubject.isEmpty { session.principal = "User:" + peerSubject }
+    /// A client certificate names the principal through the listener's
+    /// ssl.principal.mapping.rules (DEFAULT: its distinguished name); a name no rule maps is
+    /// refused, as Kafka refuses it. SASL, when the listener uses it, names the principal again.
+    func transportEstablished(peerSubject: String?) -> Bool {
+        guard let peerSubject, !peerSubject.isEmpty else { return true }
+        guard let name = principalMapping.principalName(for: peerSubject) else {
+            broker.logClientProblem(
+                "failed authentication",
+                "\(clientHost): no ssl.principal.mapping.rules rule applies to \(peerSubject); closing the connection")
+            return false
+        }
+        session.principal = "User:" + name
+        return true
     }
 }

@@ -2,6 +2,7 @@
 // (`listener.name.<name>.ssl.*`) on top, read into the reactor's TLSSettings.
 
 import Reactor
+import Security
 
 public struct SSLKeys: Sendable {
     /// ssl.* as given, broker-wide.
@@ -52,15 +53,23 @@ public struct SSLKeys: Sendable {
         }
         if let protocols = list("ssl.enabled.protocols") { settings.enabledProtocols = protocols }
         if let suites = list("ssl.cipher.suites") { settings.cipherSuites = suites }
-        if let rules = value("ssl.principal.mapping.rules"), rules != "DEFAULT" {
-            throw ListenerError(
-                "ssl.principal.mapping.rules (listener \(listener.name)): only DEFAULT (the certificate's distinguished name) is served")
-        }
         if settings.keystoreLocation == nil && (settings.privateKey == nil || settings.certificateChain == nil) {
             throw ListenerError(
                 "ssl.keystore.location (or ssl.keystore.key and ssl.keystore.certificate.chain): listener \(listener.name) uses \(listener.securityProtocol.rawValue) and has no certificate"
             )
         }
         return settings
+    }
+
+    /// The listener's ssl.principal.mapping.rules (DEFAULT when unset), or why they are wrong.
+    public func principalMapping(for listener: Listener) throws(ListenerError) -> PrincipalMappingRules {
+        guard let text = listeners[listener.name]?["ssl.principal.mapping.rules"] ?? broker["ssl.principal.mapping.rules"],
+            !text.isEmpty
+        else { return .standard }
+        do {
+            return try PrincipalMappingRules(text)
+        } catch {
+            throw ListenerError("ssl.principal.mapping.rules (listener \(listener.name)): \(error.message)")
+        }
     }
 }

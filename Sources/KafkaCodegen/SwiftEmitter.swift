@@ -140,7 +140,10 @@ enum SwiftEmitter {
         let conformance: String
         switch message.kind {
         case .request: conformance = "KafkaRequest"
-        case .response: conformance = "KafkaResponse"
+        case .response:
+            // Responses with a throttle time let the broker fill it in one place (quotas).
+            let throttled = message.fields.contains { $0.name == "ThrottleTimeMs" }
+            conformance = throttled ? "KafkaResponse, ThrottledResponse" : "KafkaResponse"
         case .header, .data: conformance = "KafkaMessage"
         }
         text.block("public struct \(message.typeName): \(conformance)") { body in

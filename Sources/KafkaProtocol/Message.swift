@@ -27,6 +27,12 @@ public protocol KafkaRequest: KafkaApiMessage {
 
 public protocol KafkaResponse: KafkaApiMessage {}
 
+/// A response with a top-level throttle_time_ms (most of them): how long the client should
+/// wait before its next request, because of a quota.
+public protocol ThrottledResponse: KafkaResponse {
+    var throttleTimeMs: Int32 { get set }
+}
+
 extension KafkaMessage {
     public static func isFlexible(_ version: Int16) -> Bool {
         flexibleVersions?.contains(version) ?? false

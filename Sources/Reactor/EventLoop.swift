@@ -345,7 +345,10 @@ public final class EventLoop: @unchecked Sendable {
             connection.lastActivity = System.monotonicNanoseconds()
             if !connection.announcedTransport && connection.transport.handshakeComplete {
                 connection.announcedTransport = true
-                connection.handler.transportEstablished(peerSubject: connection.transport.peerSubject)
+                guard connection.handler.transportEstablished(peerSubject: connection.transport.peerSubject) else {
+                    close(connection)
+                    return
+                }
             }
             consume(count, from: connection)
             if connection.mutedUntil > 0 && !connection.isClosed {

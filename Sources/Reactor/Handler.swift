@@ -69,8 +69,8 @@ public protocol ConnectionHandler: AnyObject {
     func received(frame: [UInt8], responder: Responder)
     func connectionClosed()
     /// Before the first frame: the transport is ready, with the client certificate's subject
-    /// when a TLS handshake checked one.
-    func transportEstablished(peerSubject: String?)
+    /// when a TLS handshake checked one; false refuses the client (the connection closes).
+    func transportEstablished(peerSubject: String?) -> Bool
     /// Reading failed and the connection closes: a reset, or a TLS failure (EPROTO: not TLS,
     /// a failed handshake, a bad record).
     func transportFailed(_ error: SystemCallError)
@@ -83,7 +83,7 @@ public protocol ConnectionHandler: AnyObject {
 }
 
 extension ConnectionHandler {
-    public func transportEstablished(peerSubject: String?) {}
+    public func transportEstablished(peerSubject: String?) -> Bool { true }
     public func transportFailed(_ error: SystemCallError) {}
     public var frameSizeLimit: Int? { nil }
     public var refusesConnection: Bool { false }

@@ -131,6 +131,7 @@ struct Serve: ParsableCommand {
                 // The certificate and key are loaded now, so that a bad one stops the start.
                 do {
                     _ = try TLSContext(settings.ssl.settings(for: listener))
+                    _ = try settings.ssl.principalMapping(for: listener)
                 } catch let error as ListenerError {
                     throw ValidationError(error.message)
                 } catch {

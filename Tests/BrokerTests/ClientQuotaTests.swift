@@ -53,6 +53,72 @@ import Testing
         #expect(quotas.recordRequestTime(milliseconds: 5_000, user: "u", clientId: "idle", now: 50_100) == 0)
     }
 
+    @Test func requestTimeOverItsShareIsAThrottleTimeInTheAnswers() throws {
+        try withBroker { _, address in
+            let first = try KafkaTestClient(address)
+            let second = try KafkaTestClient(address)
+            let quota = AlterClientQuotasRequest(
+                entries: [
+                    .init(
+                        entity: [.init(entityType: "client-id", entityName: "broker-tests")],
+                        ops: [.init(key: "request_percentage", value: 1e-9, remove: false)])
+                ], validateOnly: false)
+            #expect(try first.send(quota, version: 1).entries.map(\.errorCode) == [0])
+            // The first metered request is answered at once, and its time puts the client id
+            // over its share; the same client id on another connection hears how long to wait.
+            let metadata = MetadataRequest(topics: [], allowAutoTopicCreation: false)
+            #expect(try first.send(metadata, version: 12).throttleTimeMs == 0)
+            let throttled = try second.send(metadata, version: 12).throttleTimeMs
+            #expect(throttled > 0 && throttled <= 11_000)
+        }
+    }
+
+    @Test func controllerMutationsDrawOnATokenBucket() throws {
+        let quotas = try ClientQuotas(dataDirectory: nil)
+        try quotas.alter([(QuotaEntity(parts: ["client-id": "admin"]), [("controller_mutation_rate", 2)])])
+        func record(_ partitions: Int, strict: Bool = true, at now: Int64) -> (Bool, Int32) {
+            let decision = quotas.recordMutations(partitions, user: "u", clientId: "admin", strict: strict, now: now)
+            return (decision.admitted, decision.throttleMilliseconds)
+        }
+        // The bucket holds 11 s of the rate (22); a request may take it into debt, and while
+        // in debt strict requests are refused with the time the debt takes to repay.
+        #expect(record(20, at: 0) == (true, 0))
+        #expect(record(10, at: 0) == (true, 0))
+        #expect(record(1, at: 0) == (false, 4_000))
+        #expect(record(1, at: 3_000) == (false, 1_000))
+        #expect(record(1, at: 4_000) == (true, 0))
+        // Older versions are admitted, throttled for the debt.
+        #expect(record(5, strict: false, at: 4_000) == (true, 3_000))
+        #expect(quotas.recordMutations(50, user: "u", clientId: "other", strict: true, now: 0).admitted)
+    }
+
+    @Test func topicAdministrationOverItsMutationRateIsRefused() throws {
+        try withBroker { _, address in
+            let client = try KafkaTestClient(address)
+            let quota = AlterClientQuotasRequest(
+                entries: [
+                    .init(
+                        entity: [.init(entityType: "client-id", entityName: "broker-tests")],
+                        ops: [.init(key: "controller_mutation_rate", value: 1, remove: false)])
+                ], validateOnly: false)
+            #expect(try client.send(quota, version: 1).entries.map(\.errorCode) == [0])
+            let first = try client.send(
+                CreateTopicsRequest(topics: [.init(name: "mutations-a", numPartitions: 20, replicationFactor: 1)]), version: 7)
+            #expect(first.topics.map(\.errorCode) == [0] && first.throttleTimeMs == 0)
+            // 20 partitions took the 11-token bucket 9 into debt: the next creation is refused.
+            let second = try client.send(
+                CreateTopicsRequest(topics: [.init(name: "mutations-b", numPartitions: 1, replicationFactor: 1)]), version: 7)
+            #expect(second.topics.map(\.errorCode) == [ErrorCode.throttlingQuotaExceeded.rawValue])
+            #expect(second.topics.first?.errorMessage == "The throttling quota has been exceeded.")
+            #expect(second.throttleTimeMs > 8_000 && second.throttleTimeMs <= 9_000)
+            // DeleteTopics v4 predates the error: admitted, and throttled (on a connection of its own,
+            // as the first one is muted for the throttle).
+            let other = try KafkaTestClient(address)
+            let deleted = try other.send(DeleteTopicsRequest(topicNames: ["mutations-a"]), version: 4)
+            #expect(deleted.responses.map(\.errorCode) == [0] && deleted.throttleTimeMs > 20_000)
+        }
+    }
+
     @Test func entitiesAreCheckedAsKafkaChecksThem() {
         #expect(ClientQuotas.problem(entity: QuotaEntity(parts: ["user": "a"]), keys: ["producer_byte_rate"], values: [1]) == nil)
         #expect(ClientQuotas.problem(entity: QuotaEntity(parts: ["ip": "1.2.3.4"]), keys: ["connection_creation_rate"], values: [1]) == nil)

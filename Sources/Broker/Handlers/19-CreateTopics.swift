@@ -57,7 +57,14 @@ struct CreateTopicsHandler: ApiHandler {
                     "Unable to replicate the partition \(topic.replicationFactor) time(s): The target replication factor of \(topic.replicationFactor) cannot be reached because only 1 broker(s) are registered."
                 )
             } else if !request.validateOnly {
-                creations.append((response.topics.count, topic.name, partitions, configs))
+                // controller_mutation_rate (KIP-599): each partition is a mutation.
+                let quota = context.recordMutations(Int(partitions), strictSince: 6)
+                response.throttleTimeMs = max(response.throttleTimeMs, quota.throttleMilliseconds)
+                if quota.admitted {
+                    creations.append((response.topics.count, topic.name, partitions, configs))
+                } else {
+                    fail(.throttlingQuotaExceeded, "The throttling quota has been exceeded.")
+                }
             }
             if result.errorCode == 0 {
                 result.numPartitions = partitions

@@ -36,7 +36,15 @@ struct DeleteTopicsHandler: ApiHandler {
             } else if let topic, !context.authorized(.delete, .topic, topic.name) {
                 result.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
             } else if let topic {
-                found.append((response.responses.count, topic))
+                // controller_mutation_rate (KIP-599): each partition is a mutation.
+                let quota = context.recordMutations(Int(topic.partitions), strictSince: 5)
+                response.throttleTimeMs = max(response.throttleTimeMs, quota.throttleMilliseconds)
+                if quota.admitted {
+                    found.append((response.responses.count, topic))
+                } else {
+                    result.errorCode = ErrorCode.throttlingQuotaExceeded.rawValue
+                    result.errorMessage = "The throttling quota has been exceeded."
+                }
             } else {
                 result.errorCode = (name == nil ? ErrorCode.unknownTopicId : .unknownTopicOrPartition).rawValue
             }

@@ -45,10 +45,17 @@ struct CreatePartitionsHandler: ApiHandler {
                         .invalidReplicaAssignment,
                         "Assignments must name broker \(broker.configuration.nodeId) alone, once per new partition.")
                 } else if !request.validateOnly {
-                    do {
-                        try broker.addPartitions(to: info, count: topic.count)
-                    } catch {
-                        fail(.kafkaStorageError, "\(error)")
+                    // controller_mutation_rate (KIP-599): each new partition is a mutation.
+                    let quota = context.recordMutations(Int(topic.count - info.partitions), strictSince: 3)
+                    response.throttleTimeMs = max(response.throttleTimeMs, quota.throttleMilliseconds)
+                    if !quota.admitted {
+                        fail(.throttlingQuotaExceeded, "The throttling quota has been exceeded.")
+                    } else {
+                        do {
+                            try broker.addPartitions(to: info, count: topic.count)
+                        } catch {
+                            fail(.kafkaStorageError, "\(error)")
+                        }
                     }
                 }
             } else {

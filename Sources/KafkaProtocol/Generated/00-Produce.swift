@@ -178,7 +178,7 @@ public struct ProduceRequest: KafkaRequest {
     }
 }
 
-public struct ProduceResponse: KafkaResponse {
+public struct ProduceResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.produce
     public static let validVersions: ClosedRange<Int16> = 3...13
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 9...

@@ -488,7 +488,7 @@ public struct FetchRequest: KafkaRequest {
     }
 }
 
-public struct FetchResponse: KafkaResponse {
+public struct FetchResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.fetch
     public static let validVersions: ClosedRange<Int16> = 4...18
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 12...

@@ -186,7 +186,7 @@ public struct ListOffsetsRequest: KafkaRequest {
     }
 }
 
-public struct ListOffsetsResponse: KafkaResponse {
+public struct ListOffsetsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.listOffsets
     public static let validVersions: ClosedRange<Int16> = 1...11
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 6...

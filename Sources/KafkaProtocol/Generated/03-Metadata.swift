@@ -156,7 +156,7 @@ public struct MetadataRequest: KafkaRequest {
     }
 }
 
-public struct MetadataResponse: KafkaResponse {
+public struct MetadataResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.metadata
     public static let validVersions: ClosedRange<Int16> = 0...13
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 9...

@@ -222,7 +222,7 @@ public struct OffsetCommitRequest: KafkaRequest {
     }
 }
 
-public struct OffsetCommitResponse: KafkaResponse {
+public struct OffsetCommitResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.offsetCommit
     public static let validVersions: ClosedRange<Int16> = 2...10
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 8...

@@ -363,7 +363,7 @@ public struct OffsetFetchRequest: KafkaRequest {
     }
 }
 
-public struct OffsetFetchResponse: KafkaResponse {
+public struct OffsetFetchResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.offsetFetch
     public static let validVersions: ClosedRange<Int16> = 1...10
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 6...

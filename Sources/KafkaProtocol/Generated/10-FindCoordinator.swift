@@ -94,7 +94,7 @@ public struct FindCoordinatorRequest: KafkaRequest {
     }
 }
 
-public struct FindCoordinatorResponse: KafkaResponse {
+public struct FindCoordinatorResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.findCoordinator
     public static let validVersions: ClosedRange<Int16> = 0...6
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...

@@ -166,7 +166,7 @@ public struct JoinGroupRequest: KafkaRequest {
     }
 }
 
-public struct JoinGroupResponse: KafkaResponse {
+public struct JoinGroupResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.joinGroup
     public static let validVersions: ClosedRange<Int16> = 0...9
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 6...

@@ -79,7 +79,7 @@ public struct HeartbeatRequest: KafkaRequest {
     }
 }
 
-public struct HeartbeatResponse: KafkaResponse {
+public struct HeartbeatResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.heartbeat
     public static let validVersions: ClosedRange<Int16> = 0...4
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...

@@ -166,7 +166,7 @@ public struct LeaveGroupRequest: KafkaRequest {
     }
 }
 
-public struct LeaveGroupResponse: KafkaResponse {
+public struct LeaveGroupResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.leaveGroup
     public static let validVersions: ClosedRange<Int16> = 0...5
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...

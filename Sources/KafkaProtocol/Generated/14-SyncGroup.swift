@@ -169,7 +169,7 @@ public struct SyncGroupRequest: KafkaRequest {
     }
 }
 
-public struct SyncGroupResponse: KafkaResponse {
+public struct SyncGroupResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.syncGroup
     public static let validVersions: ClosedRange<Int16> = 0...5
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...

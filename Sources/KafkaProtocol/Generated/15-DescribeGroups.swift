@@ -73,7 +73,7 @@ public struct DescribeGroupsRequest: KafkaRequest {
     }
 }
 
-public struct DescribeGroupsResponse: KafkaResponse {
+public struct DescribeGroupsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.describeGroups
     public static let validVersions: ClosedRange<Int16> = 0...6
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 5...

@@ -93,7 +93,7 @@ public struct ListGroupsRequest: KafkaRequest {
     }
 }
 
-public struct ListGroupsResponse: KafkaResponse {
+public struct ListGroupsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.listGroups
     public static let validVersions: ClosedRange<Int16> = 0...5
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...

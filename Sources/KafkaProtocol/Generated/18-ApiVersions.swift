@@ -61,7 +61,7 @@ public struct ApiVersionsRequest: KafkaRequest {
     }
 }
 
-public struct ApiVersionsResponse: KafkaResponse {
+public struct ApiVersionsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.apiVersions
     public static let validVersions: ClosedRange<Int16> = 0...4
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...

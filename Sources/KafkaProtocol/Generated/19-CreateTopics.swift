@@ -238,7 +238,7 @@ public struct CreateTopicsRequest: KafkaRequest {
     }
 }
 
-public struct CreateTopicsResponse: KafkaResponse {
+public struct CreateTopicsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.createTopics
     public static let validVersions: ClosedRange<Int16> = 2...7
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 5...

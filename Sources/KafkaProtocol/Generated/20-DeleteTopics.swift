@@ -157,7 +157,7 @@ public struct DeleteTopicsRequest: KafkaRequest {
     }
 }
 
-public struct DeleteTopicsResponse: KafkaResponse {
+public struct DeleteTopicsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.deleteTopics
     public static let validVersions: ClosedRange<Int16> = 1...6
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...

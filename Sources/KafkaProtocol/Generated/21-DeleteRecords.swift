@@ -155,7 +155,7 @@ public struct DeleteRecordsRequest: KafkaRequest {
     }
 }
 
-public struct DeleteRecordsResponse: KafkaResponse {
+public struct DeleteRecordsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.deleteRecords
     public static let validVersions: ClosedRange<Int16> = 0...2
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

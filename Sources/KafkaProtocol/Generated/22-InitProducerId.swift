@@ -79,7 +79,7 @@ public struct InitProducerIdRequest: KafkaRequest {
     }
 }
 
-public struct InitProducerIdResponse: KafkaResponse {
+public struct InitProducerIdResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.initProducerId
     public static let validVersions: ClosedRange<Int16> = 0...5
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

@@ -164,7 +164,7 @@ public struct OffsetForLeaderEpochRequest: KafkaRequest {
     }
 }
 
-public struct OffsetForLeaderEpochResponse: KafkaResponse {
+public struct OffsetForLeaderEpochResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.offsetForLeaderEpoch
     public static let validVersions: ClosedRange<Int16> = 2...4
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...

@@ -289,7 +289,7 @@ public struct AddPartitionsToTxnRequest: KafkaRequest {
     }
 }
 
-public struct AddPartitionsToTxnResponse: KafkaResponse {
+public struct AddPartitionsToTxnResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.addPartitionsToTxn
     public static let validVersions: ClosedRange<Int16> = 0...5
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...

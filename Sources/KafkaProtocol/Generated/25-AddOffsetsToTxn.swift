@@ -63,7 +63,7 @@ public struct AddOffsetsToTxnRequest: KafkaRequest {
     }
 }
 
-public struct AddOffsetsToTxnResponse: KafkaResponse {
+public struct AddOffsetsToTxnResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.addOffsetsToTxn
     public static let validVersions: ClosedRange<Int16> = 0...4
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...

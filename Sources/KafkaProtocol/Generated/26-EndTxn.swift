@@ -63,7 +63,7 @@ public struct EndTxnRequest: KafkaRequest {
     }
 }
 
-public struct EndTxnResponse: KafkaResponse {
+public struct EndTxnResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.endTxn
     public static let validVersions: ClosedRange<Int16> = 0...5
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...

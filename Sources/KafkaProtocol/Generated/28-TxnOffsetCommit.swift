@@ -231,7 +231,7 @@ public struct TxnOffsetCommitRequest: KafkaRequest {
     }
 }
 
-public struct TxnOffsetCommitResponse: KafkaResponse {
+public struct TxnOffsetCommitResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.txnOffsetCommit
     public static let validVersions: ClosedRange<Int16> = 0...5
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 3...

@@ -78,7 +78,7 @@ public struct DescribeAclsRequest: KafkaRequest {
     }
 }
 
-public struct DescribeAclsResponse: KafkaResponse {
+public struct DescribeAclsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.describeAcls
     public static let validVersions: ClosedRange<Int16> = 1...3
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

@@ -124,7 +124,7 @@ public struct CreateAclsRequest: KafkaRequest {
     }
 }
 
-public struct CreateAclsResponse: KafkaResponse {
+public struct CreateAclsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.createAcls
     public static let validVersions: ClosedRange<Int16> = 1...3
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

@@ -124,7 +124,7 @@ public struct DeleteAclsRequest: KafkaRequest {
     }
 }
 
-public struct DeleteAclsResponse: KafkaResponse {
+public struct DeleteAclsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.deleteAcls
     public static let validVersions: ClosedRange<Int16> = 1...3
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

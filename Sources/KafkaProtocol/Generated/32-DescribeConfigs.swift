@@ -134,7 +134,7 @@ public struct DescribeConfigsRequest: KafkaRequest {
     }
 }
 
-public struct DescribeConfigsResponse: KafkaResponse {
+public struct DescribeConfigsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.describeConfigs
     public static let validVersions: ClosedRange<Int16> = 1...4
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 4...

@@ -160,7 +160,7 @@ public struct AlterConfigsRequest: KafkaRequest {
     }
 }
 
-public struct AlterConfigsResponse: KafkaResponse {
+public struct AlterConfigsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.alterConfigs
     public static let validVersions: ClosedRange<Int16> = 0...2
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

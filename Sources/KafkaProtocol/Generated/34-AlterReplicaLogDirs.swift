@@ -162,7 +162,7 @@ public struct AlterReplicaLogDirsRequest: KafkaRequest {
     }
 }
 
-public struct AlterReplicaLogDirsResponse: KafkaResponse {
+public struct AlterReplicaLogDirsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.alterReplicaLogDirs
     public static let validVersions: ClosedRange<Int16> = 1...2
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

@@ -111,7 +111,7 @@ public struct DescribeLogDirsRequest: KafkaRequest {
     }
 }
 
-public struct DescribeLogDirsResponse: KafkaResponse {
+public struct DescribeLogDirsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.describeLogDirs
     public static let validVersions: ClosedRange<Int16> = 1...5
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

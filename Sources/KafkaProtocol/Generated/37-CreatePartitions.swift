@@ -172,7 +172,7 @@ public struct CreatePartitionsRequest: KafkaRequest {
     }
 }
 
-public struct CreatePartitionsResponse: KafkaResponse {
+public struct CreatePartitionsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.createPartitions
     public static let validVersions: ClosedRange<Int16> = 0...3
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

@@ -146,7 +146,7 @@ public struct CreateDelegationTokenRequest: KafkaRequest {
     }
 }
 
-public struct CreateDelegationTokenResponse: KafkaResponse {
+public struct CreateDelegationTokenResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.createDelegationToken
     public static let validVersions: ClosedRange<Int16> = 1...3
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

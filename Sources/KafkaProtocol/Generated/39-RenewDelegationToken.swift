@@ -53,7 +53,7 @@ public struct RenewDelegationTokenRequest: KafkaRequest {
     }
 }
 
-public struct RenewDelegationTokenResponse: KafkaResponse {
+public struct RenewDelegationTokenResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.renewDelegationToken
     public static let validVersions: ClosedRange<Int16> = 1...2
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

@@ -53,7 +53,7 @@ public struct ExpireDelegationTokenRequest: KafkaRequest {
     }
 }
 
-public struct ExpireDelegationTokenResponse: KafkaResponse {
+public struct ExpireDelegationTokenResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.expireDelegationToken
     public static let validVersions: ClosedRange<Int16> = 1...2
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

@@ -99,7 +99,7 @@ public struct DescribeDelegationTokenRequest: KafkaRequest {
     }
 }
 
-public struct DescribeDelegationTokenResponse: KafkaResponse {
+public struct DescribeDelegationTokenResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.describeDelegationToken
     public static let validVersions: ClosedRange<Int16> = 1...3
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

@@ -60,7 +60,7 @@ public struct DeleteGroupsRequest: KafkaRequest {
     }
 }
 
-public struct DeleteGroupsResponse: KafkaResponse {
+public struct DeleteGroupsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.deleteGroups
     public static let validVersions: ClosedRange<Int16> = 0...2
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

@@ -129,7 +129,7 @@ public struct ElectLeadersRequest: KafkaRequest {
     }
 }
 
-public struct ElectLeadersResponse: KafkaResponse {
+public struct ElectLeadersResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.electLeaders
     public static let validVersions: ClosedRange<Int16> = 0...2
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 2...

@@ -165,7 +165,7 @@ public struct IncrementalAlterConfigsRequest: KafkaRequest {
     }
 }
 
-public struct IncrementalAlterConfigsResponse: KafkaResponse {
+public struct IncrementalAlterConfigsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.incrementalAlterConfigs
     public static let validVersions: ClosedRange<Int16> = 0...1
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 1...

@@ -180,7 +180,7 @@ public struct AlterPartitionReassignmentsRequest: KafkaRequest {
     }
 }
 
-public struct AlterPartitionReassignmentsResponse: KafkaResponse {
+public struct AlterPartitionReassignmentsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.alterPartitionReassignments
     public static let validVersions: ClosedRange<Int16> = 0...1
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

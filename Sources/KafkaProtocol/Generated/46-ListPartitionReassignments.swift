@@ -116,7 +116,7 @@ public struct ListPartitionReassignmentsRequest: KafkaRequest {
     }
 }
 
-public struct ListPartitionReassignmentsResponse: KafkaResponse {
+public struct ListPartitionReassignmentsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.listPartitionReassignments
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

@@ -115,7 +115,7 @@ public struct OffsetDeleteRequest: KafkaRequest {
     }
 }
 
-public struct OffsetDeleteResponse: KafkaResponse {
+public struct OffsetDeleteResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.offsetDelete
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = nil

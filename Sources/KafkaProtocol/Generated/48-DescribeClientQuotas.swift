@@ -109,7 +109,7 @@ public struct DescribeClientQuotasRequest: KafkaRequest {
     }
 }
 
-public struct DescribeClientQuotasResponse: KafkaResponse {
+public struct DescribeClientQuotasResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.describeClientQuotas
     public static let validVersions: ClosedRange<Int16> = 0...1
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 1...

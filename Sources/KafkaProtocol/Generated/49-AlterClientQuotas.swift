@@ -211,7 +211,7 @@ public struct AlterClientQuotasRequest: KafkaRequest {
     }
 }
 
-public struct AlterClientQuotasResponse: KafkaResponse {
+public struct AlterClientQuotasResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.alterClientQuotas
     public static let validVersions: ClosedRange<Int16> = 0...1
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 1...

@@ -94,7 +94,7 @@ public struct DescribeUserScramCredentialsRequest: KafkaRequest {
     }
 }
 
-public struct DescribeUserScramCredentialsResponse: KafkaResponse {
+public struct DescribeUserScramCredentialsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.describeUserScramCredentials
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

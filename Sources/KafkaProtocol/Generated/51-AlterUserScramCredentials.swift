@@ -170,7 +170,7 @@ public struct AlterUserScramCredentialsRequest: KafkaRequest {
     }
 }
 
-public struct AlterUserScramCredentialsResponse: KafkaResponse {
+public struct AlterUserScramCredentialsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.alterUserScramCredentials
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

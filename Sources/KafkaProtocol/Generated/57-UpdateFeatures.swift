@@ -143,7 +143,7 @@ public struct UpdateFeaturesRequest: KafkaRequest {
     }
 }
 
-public struct UpdateFeaturesResponse: KafkaResponse {
+public struct UpdateFeaturesResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.updateFeatures
     public static let validVersions: ClosedRange<Int16> = 0...2
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

@@ -74,7 +74,7 @@ public struct DescribeClusterRequest: KafkaRequest {
     }
 }
 
-public struct DescribeClusterResponse: KafkaResponse {
+public struct DescribeClusterResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.describeCluster
     public static let validVersions: ClosedRange<Int16> = 0...2
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

@@ -111,7 +111,7 @@ public struct DescribeProducersRequest: KafkaRequest {
     }
 }
 
-public struct DescribeProducersResponse: KafkaResponse {
+public struct DescribeProducersResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.describeProducers
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

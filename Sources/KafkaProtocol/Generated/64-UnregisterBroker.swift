@@ -48,7 +48,7 @@ public struct UnregisterBrokerRequest: KafkaRequest {
     }
 }
 
-public struct UnregisterBrokerResponse: KafkaResponse {
+public struct UnregisterBrokerResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.unregisterBroker
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

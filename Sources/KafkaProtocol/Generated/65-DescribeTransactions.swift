@@ -60,7 +60,7 @@ public struct DescribeTransactionsRequest: KafkaRequest {
     }
 }
 
-public struct DescribeTransactionsResponse: KafkaResponse {
+public struct DescribeTransactionsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.describeTransactions
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

@@ -111,7 +111,7 @@ public struct ListTransactionsRequest: KafkaRequest {
     }
 }
 
-public struct ListTransactionsResponse: KafkaResponse {
+public struct ListTransactionsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.listTransactions
     public static let validVersions: ClosedRange<Int16> = 0...2
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

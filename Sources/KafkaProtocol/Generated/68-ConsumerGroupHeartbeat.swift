@@ -184,7 +184,7 @@ public struct ConsumerGroupHeartbeatRequest: KafkaRequest {
     }
 }
 
-public struct ConsumerGroupHeartbeatResponse: KafkaResponse {
+public struct ConsumerGroupHeartbeatResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.consumerGroupHeartbeat
     public static let validVersions: ClosedRange<Int16> = 0...1
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

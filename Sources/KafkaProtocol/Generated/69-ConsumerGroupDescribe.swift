@@ -65,7 +65,7 @@ public struct ConsumerGroupDescribeRequest: KafkaRequest {
     }
 }
 
-public struct ConsumerGroupDescribeResponse: KafkaResponse {
+public struct ConsumerGroupDescribeResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.consumerGroupDescribe
     public static let validVersions: ClosedRange<Int16> = 0...1
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

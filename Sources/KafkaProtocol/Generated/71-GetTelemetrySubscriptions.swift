@@ -48,7 +48,7 @@ public struct GetTelemetrySubscriptionsRequest: KafkaRequest {
     }
 }
 
-public struct GetTelemetrySubscriptionsResponse: KafkaResponse {
+public struct GetTelemetrySubscriptionsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.getTelemetrySubscriptions
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

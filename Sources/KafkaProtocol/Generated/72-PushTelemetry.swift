@@ -68,7 +68,7 @@ public struct PushTelemetryRequest: KafkaRequest {
     }
 }
 
-public struct PushTelemetryResponse: KafkaResponse {
+public struct PushTelemetryResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.pushTelemetry
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

@@ -68,7 +68,7 @@ public struct ListConfigResourcesRequest: KafkaRequest {
     }
 }
 
-public struct ListConfigResourcesResponse: KafkaResponse {
+public struct ListConfigResourcesResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.listConfigResources
     public static let validVersions: ClosedRange<Int16> = 0...1
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

@@ -152,7 +152,7 @@ public struct DescribeTopicPartitionsRequest: KafkaRequest {
     }
 }
 
-public struct DescribeTopicPartitionsResponse: KafkaResponse {
+public struct DescribeTopicPartitionsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.describeTopicPartitions
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

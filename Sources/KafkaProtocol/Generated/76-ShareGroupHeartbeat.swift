@@ -80,7 +80,7 @@ public struct ShareGroupHeartbeatRequest: KafkaRequest {
     }
 }
 
-public struct ShareGroupHeartbeatResponse: KafkaResponse {
+public struct ShareGroupHeartbeatResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.shareGroupHeartbeat
     public static let validVersions: ClosedRange<Int16> = 1...1
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

@@ -65,7 +65,7 @@ public struct ShareGroupDescribeRequest: KafkaRequest {
     }
 }
 
-public struct ShareGroupDescribeResponse: KafkaResponse {
+public struct ShareGroupDescribeResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.shareGroupDescribe
     public static let validVersions: ClosedRange<Int16> = 1...1
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

@@ -354,7 +354,7 @@ public struct ShareFetchRequest: KafkaRequest {
     }
 }
 
-public struct ShareFetchResponse: KafkaResponse {
+public struct ShareFetchResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.shareFetch
     public static let validVersions: ClosedRange<Int16> = 1...2
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

@@ -246,7 +246,7 @@ public struct ShareAcknowledgeRequest: KafkaRequest {
     }
 }
 
-public struct ShareAcknowledgeResponse: KafkaResponse {
+public struct ShareAcknowledgeResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.shareAcknowledge
     public static let validVersions: ClosedRange<Int16> = 1...2
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

@@ -137,7 +137,7 @@ public struct AddRaftVoterRequest: KafkaRequest {
     }
 }
 
-public struct AddRaftVoterResponse: KafkaResponse {
+public struct AddRaftVoterResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.addRaftVoter
     public static let validVersions: ClosedRange<Int16> = 0...1
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

@@ -58,7 +58,7 @@ public struct RemoveRaftVoterRequest: KafkaRequest {
     }
 }
 
-public struct RemoveRaftVoterResponse: KafkaResponse {
+public struct RemoveRaftVoterResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.removeRaftVoter
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

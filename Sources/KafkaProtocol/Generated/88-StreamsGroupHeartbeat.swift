@@ -719,7 +719,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequest {
     }
 }
 
-public struct StreamsGroupHeartbeatResponse: KafkaResponse {
+public struct StreamsGroupHeartbeatResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.streamsGroupHeartbeat
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

@@ -65,7 +65,7 @@ public struct StreamsGroupDescribeRequest: KafkaRequest {
     }
 }
 
-public struct StreamsGroupDescribeResponse: KafkaResponse {
+public struct StreamsGroupDescribeResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.streamsGroupDescribe
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

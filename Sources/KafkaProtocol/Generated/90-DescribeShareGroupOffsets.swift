@@ -162,7 +162,7 @@ public struct DescribeShareGroupOffsetsRequest: KafkaRequest {
     }
 }
 
-public struct DescribeShareGroupOffsetsResponse: KafkaResponse {
+public struct DescribeShareGroupOffsetsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.describeShareGroupOffsets
     public static let validVersions: ClosedRange<Int16> = 0...1
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

@@ -155,7 +155,7 @@ public struct AlterShareGroupOffsetsRequest: KafkaRequest {
     }
 }
 
-public struct AlterShareGroupOffsetsResponse: KafkaResponse {
+public struct AlterShareGroupOffsetsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.alterShareGroupOffsets
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...

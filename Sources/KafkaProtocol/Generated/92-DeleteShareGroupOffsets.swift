@@ -99,7 +99,7 @@ public struct DeleteShareGroupOffsetsRequest: KafkaRequest {
     }
 }
 
-public struct DeleteShareGroupOffsetsResponse: KafkaResponse {
+public struct DeleteShareGroupOffsetsResponse: KafkaResponse, ThrottledResponse {
     public static let apiKey = ApiKey.deleteShareGroupOffsets
     public static let validVersions: ClosedRange<Int16> = 0...0
     public static let flexibleVersions: PartialRangeFrom<Int16>? = 0...
