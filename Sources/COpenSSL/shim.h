@@ -19,6 +19,8 @@ static inline int swiftlet_ssl_ctx_set_max_proto_version(SSL_CTX *context, int v
 static inline long swiftlet_bio_get_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, data); }
 static inline unsigned long swiftlet_xn_flag_rfc2253(void) { return XN_FLAG_RFC2253; }
 static inline uint64_t swiftlet_ssl_op_ignore_unexpected_eof(void) { return SSL_OP_IGNORE_UNEXPECTED_EOF; }
+static inline uint64_t swiftlet_ssl_op_enable_ktls(void) { return SSL_OP_ENABLE_KTLS; }
+static inline long swiftlet_bio_get_ktls_send(BIO *bio) { return BIO_get_ktls_send(bio); }
 
 #include <openssl/x509v3.h>
 #include <string.h>

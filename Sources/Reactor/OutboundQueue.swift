@@ -71,12 +71,15 @@ struct OutboundQueue {
 
     /// Writes until the queue is empty or the transport would block, through TLS: the byte
     /// parts at the head gathered into records of up to 16 KiB (a 4-byte size prefix is not a
-    /// record of its own), file regions read into the transport's buffer first.
+    /// record of its own), file regions with sendfile under kernel TLS, else read into the
+    /// transport's buffer first.
     mutating func flush(through transport: TLSTransport) throws(SystemCallError) -> FlushResult {
         var staging: [UInt8] = []
         while head < parts.count {
             let progress: IOResult<Int>
             switch parts[head] {
+            case .file(let region, let sent) where transport.sendsFileRegions:
+                progress = try transport.sendFile(region, from: sent)
             case .file(let region, let sent):
                 progress = try transport.withFileBytes(region, from: sent) { chunk throws(SystemCallError) in try transport.write(chunk) }
             case .bytes:

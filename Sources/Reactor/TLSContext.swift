@@ -61,6 +61,9 @@ public final class TLSContext: @unchecked Sendable {
         // A client that closes without close_notify is done, not an attacker truncating a
         // record: Kafka's framing notices a cut request by itself.
         _ = SSL_CTX_set_options(context, swiftlet_ssl_op_ignore_unexpected_eof())
+        // Kernel TLS where the kernel has the `tls` ULP: OpenSSL hands it the keys after the
+        // handshake (else it carries on in user space), and file regions leave with sendfile.
+        _ = SSL_CTX_set_options(context, swiftlet_ssl_op_enable_ktls())
         // Needed with client verification, or OpenSSL refuses resumed TLS 1.2 sessions.
         let sessionContext: [UInt8] = Array("swiftlet".utf8)
         _ = SSL_CTX_set_session_id_context(context, sessionContext, UInt32(sessionContext.count))

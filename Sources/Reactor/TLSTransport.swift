@@ -1,7 +1,8 @@
 // TLS over a connection's socket, inside the reactor: OpenSSL reads and writes the socket
 // itself (non-blocking), and its WANT_READ / WANT_WRITE become the transport's interest, never
 // a blocking call. The handshake runs as the first reads and writes need it. File regions go
-// through a buffer of the transport's own (this kernel has no `tls` ULP for kernel TLS).
+// with SSL_sendfile when the kernel does the encryption (kernel TLS), else through a buffer of
+// the transport's own.
 
 import COpenSSL
 import Glibc
@@ -39,7 +40,9 @@ final class TLSTransport: Transport {
 
     deinit { SSL_free(connection) }
 
-    var sendsFileRegions: Bool { false }
+    /// Whether the kernel encrypts what is sent (kernel TLS, set up by OpenSSL after the
+    /// handshake when the kernel has the `tls` ULP): file regions then go with SSL_sendfile.
+    var sendsFileRegions: Bool { handshakeComplete && swiftlet_bio_get_ktls_send(SSL_get_wbio(connection)) != 0 }
     /// SSL_read hands over one record at a time: a short read does not mean the socket is
     /// drained, so the reactor reads on until it would block.
     var shortReadMeansDrained: Bool { false }
@@ -88,6 +91,17 @@ final class TLSTransport: Transport {
             return .completed(Int(count))
         }
         return try outcome(of: count, call: "SSL_write")
+    }
+
+    /// Sends a file region's next bytes from the page cache, encrypted by the kernel (only
+    /// when `sendsFileRegions`).
+    func sendFile(_ region: FileRegion, from sent: Int) throws(SystemCallError) -> IOResult<Int> {
+        let count = SSL_sendfile(connection, region.descriptor, off_t(region.offset + Int64(sent)), region.length - sent, 0)
+        if count > 0 {
+            settle()
+            return .completed(count)
+        }
+        return try outcome(of: Int32(clamping: count), call: "SSL_sendfile")
     }
 
     /// A file region's next bytes, read into the transport's buffer for encryption.

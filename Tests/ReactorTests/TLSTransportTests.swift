@@ -5,6 +5,7 @@
 
 import COpenSSL
 import SystemCalls
+import TestSupport
 import Testing
 
 @testable import Reactor
@@ -163,6 +164,25 @@ private func isTLSFailure(_ error: any Error, _ phase: String) -> Bool {
         queue.append(.bytes(response))
         #expect(try pair.server.flush(&queue) == .drained)
         #expect(pair.client.readAvailable() == [0, 0, 0x9c, 0x40] + response)
+    }
+
+    @Test func fileRegionsGoThroughTheBufferWithoutKernelTLS() throws {
+        // A BIO pair has no kernel to encrypt for it: the region is read and encrypted here.
+        let pair = try Pair(capacity: 8192)
+        try pair.completeHandshake()
+        #expect(!pair.server.sendsFileRegions)
+        let directory = TemporaryDirectory()
+        let records = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 17) }
+        try System.replaceFile(directory.path + "/segment", with: records)
+        let descriptor = try System.open(directory.path + "/segment", .readOnly)
+        defer { System.close(descriptor) }
+        var queue = OutboundQueue()
+        queue.append(.bytes([1, 2, 3]))
+        queue.append(.file(FileRegion(descriptor: descriptor, offset: 1_000, length: 150_000, owner: nil)))
+        var received: [UInt8] = []
+        while try pair.server.flush(&queue) == .wouldBlock { received += pair.client.readAvailable() }
+        received += pair.client.readAvailable()
+        #expect(received == [1, 2, 3] + records[1_000..<151_000])
     }
 
     @Test func aFullPipeAsksToWriteAndResumesWhereItStopped() throws {
