@@ -102,6 +102,7 @@ let package = Package(
         .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", "KafkaRecords", "KafkaWire", "TestSupport"]),
         .testTarget(name: "KafkaCodegenTests", dependencies: ["KafkaCodegen"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security"]),
+        .testTarget(name: "SwiftletTests", dependencies: ["swiftlet", "Broker"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -61,3 +61,125 @@ def test_port_zero_is_advertised_as_bound_and_readiness_is_said(broker):
                              timeout=20).stdout
     assert f"broker 1 at 127.0.0.1:{broker.port}" in listing
     assert f"try: kcat -b 127.0.0.1:{broker.port} -L" in broker.log()
+
+
+def stock_kraft_properties(client_port, controller_port, log_dirs):
+    """Kafka 4.x's shipped config/server.properties, as its keys and values go (comments left
+    out), with the ports and log directory of a test."""
+    return f"""process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=localhost:{controller_port}
+listeners=PLAINTEXT://:{client_port},CONTROLLER://:{controller_port}
+inter.broker.listener.name=PLAINTEXT
+advertised.listeners=PLAINTEXT://localhost:{client_port},CONTROLLER://localhost:{controller_port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
+num.network.threads=3
+num.io.threads=8
+socket.send.buffer.bytes=102400
+socket.receive.buffer.bytes=102400
+socket.request.max.bytes=104857600
+log.dirs={log_dirs}
+num.partitions=1
+num.recovery.threads.per.data.dir=1
+offsets.topic.replication.factor=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+#log.flush.interval.messages=10000
+#log.flush.interval.ms=1000
+log.retention.hours=168
+#log.retention.bytes=1073741824
+log.segment.bytes=1073741824
+log.retention.check.interval.ms=300000
+"""
+
+
+def test_kafkas_stock_kraft_properties_start_the_broker(tmp_path):
+    # One warning lists the keys that do not apply; the controller listener is not served;
+    # clients are told the advertised localhost address.
+    import socket
+    from conftest import free_port
+    client_port, controller_port = free_port(), free_port()
+    config = tmp_path / "server.properties"
+    config.write_text(stock_kraft_properties(client_port, controller_port, tmp_path / "kraft-combined-logs"))
+    broker = RunningBroker(str(tmp_path / "unused"), extra_args=["--config", str(config)], port=client_port, listen=False)
+    broker.start()
+    try:
+        warnings = [line for line in broker.log().splitlines() if "level=warn" in line]
+        assert len(warnings) == 1, broker.log()
+        for key in ("process.roles", "controller.quorum.bootstrap.servers", "inter.broker.listener.name", "num.io.threads",
+                    "socket.send.buffer.bytes", "share.coordinator.state.topic.min.isr", "transaction.state.log.min.isr"):
+            assert key in warnings[0]
+        listing = subprocess.run(["kcat", "-b", f"127.0.0.1:{client_port}", "-L"], capture_output=True, text=True, check=True,
+                                 timeout=20).stdout
+        assert f"broker 1 at localhost:{client_port}" in listing
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", controller_port)) != 0  # nothing listens there
+    finally:
+        assert broker.stop() == 0
+
+
+def test_properties_forms_unknown_keys_and_environment_variables(tmp_path):
+    # java.util.Properties' forms; unknown keys fail together with suggestions; KAFKA_* as the
+    # apache/kafka image maps them, under SWIFTLET_*; bad variable values exit 64 naming them.
+    config = tmp_path / "server.properties"
+    config.write_text("! a comment\nnum.partitions 2\nlog.retention.ms: 3600000\nauto.create.topics.enable = \\\n    true\n")
+    broker = RunningBroker(str(tmp_path / "data"), extra_args=["--config", str(config)])
+    os.environ.update({"KAFKA_NUM_PARTITIONS": "3", "KAFKA_HEAP_OPTS": "-Xmx1G", "SWIFTLET_HOME": "/opt/swiftlet"})
+    try:
+        broker.start()
+    finally:
+        for name in ("KAFKA_NUM_PARTITIONS", "KAFKA_HEAP_OPTS", "SWIFTLET_HOME"):
+            del os.environ[name]
+    try:
+        subprocess.run(["kcat", "-b", broker.bootstrap, "-P", "-t", "forms"], input="x\n", text=True, check=True, timeout=20)
+        listing = subprocess.run(["kcat", "-b", broker.bootstrap, "-L", "-t", "forms"], capture_output=True, text=True,
+                                 check=True, timeout=20).stdout
+        assert "with 3 partitions" in listing  # KAFKA_NUM_PARTITIONS over the file's 2
+        assert "these variables name no setting and are ignored: SWIFTLET_HOME" in broker.log()
+    finally:
+        assert broker.stop() == 0
+
+    config.write_text("num.partition=3\nlog.retention.hour=1\n")
+    result = run_swiftlet("--config", str(config), "--data-dir", str(tmp_path / "data"))
+    assert result.returncode == 64
+    assert ("unknown settings: num.partition (did you mean num.partitions?), "
+            "log.retention.hour (did you mean log.retention.hours?)") in result.stderr, result.stderr
+    for name, value in (("SWIFTLET_REACTORS", "two"), ("SWIFTLET_MEMORY", "maybe"), ("KAFKA_NUM_PARTITIONS", "many")):
+        result = run_swiftlet("--data-dir", str(tmp_path / "data"), env={name: value})
+        assert result.returncode == 64 and name in result.stderr, (name, result.stderr)
+
+
+def test_seed_topics_are_made_once_at_start(tmp_path):
+    # --topic and SWIFTLET_TOPICS make topics before the broker says it is ready; a restart
+    # with other counts leaves them as they are; a bad one exits 64 naming it.
+    from confluent_kafka.admin import AdminClient, ConfigResource
+    arguments = ["--topic", "orders:3:cleanup.policy=compact,retention.ms=60000", "--topic", "events"]
+    broker = RunningBroker(str(tmp_path / "data"), extra_args=arguments)
+    os.environ["SWIFTLET_TOPICS"] = "audit:2 metrics"
+    try:
+        broker.start()
+    finally:
+        del os.environ["SWIFTLET_TOPICS"]
+    try:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        topics = admin.list_topics(timeout=10).topics
+        assert {name: len(topics[name].partitions) for name in ("orders", "events", "audit", "metrics")} == {
+            "orders": 3, "events": 1, "audit": 2, "metrics": 1}
+        resource = ConfigResource(ConfigResource.Type.TOPIC, "orders")
+        configs = admin.describe_configs([resource])[resource].result(10)
+        assert configs["cleanup.policy"].value == "compact" and configs["retention.ms"].value == "60000"
+    finally:
+        assert broker.stop() == 0
+    again = RunningBroker(str(tmp_path / "data"), extra_args=["--topic", "orders:5"], port=broker.port)
+    again.start()
+    try:
+        topics = AdminClient({"bootstrap.servers": again.bootstrap}).list_topics(timeout=10).topics
+        assert len(topics["orders"].partitions) == 3
+    finally:
+        assert again.stop() == 0
+    for bad, named in (("orders:zero", "orders:zero"), ("bad/name", "bad/name"), ("t:1:retention.ms=soon", "retention.ms")):
+        result = run_swiftlet("--data-dir", str(tmp_path / "other"), "--topic", bad)
+        assert result.returncode == 64 and named in result.stderr, (bad, result.stderr)

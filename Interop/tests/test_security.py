@@ -6,6 +6,7 @@ them."""
 
 import asyncio
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -384,6 +385,9 @@ def test_acls_enforced_granted_and_kept_across_a_restart(broker_factory):
         producer.flush(10)
         assert errors and errors[0] is not None and errors[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, errors
         assert topic not in AdminClient(alice).list_topics(timeout=10).topics
+        # The refusal is logged with the principal, as Kafka's authorizer logger does.
+        assert re.search(f"Principal = User:alice is Denied operation = (DESCRIBE|WRITE) from host = 127.0.0.1 "
+                         f"on resource = Topic:{topic} for request = (Metadata|Produce)", first.log()), first.log()[-2000:]
 
         grants = [AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:alice", "*", operation,
                              AclPermissionType.ALLOW) for operation in (AclOperation.WRITE, AclOperation.READ)]
@@ -526,7 +530,6 @@ def test_clients_reauthenticate_before_their_session_ends(broker_factory):
 
 
 def test_tls_self_signed_makes_a_certificate_once_and_clients_trust_its_ca(broker_factory):
-    import re
     port = free_port()
     arguments = ["--listen", f"SSL://127.0.0.1:{port}", "--tls-self-signed"]
     first = broker_factory(extra_args=arguments, listen=False, port=port).start()

@@ -18,6 +18,12 @@ enum ResourceType: Int8 {
     case transactionalId = 5
     case delegationToken = 6
     case user = 7
+
+    /// As Kafka's logs name it: Topic, TransactionalId.
+    var kafkaName: String {
+        let name = "\(self)"
+        return name.prefix(1).uppercased() + name.dropFirst()
+    }
 }
 
 enum PatternType: Int8 {
@@ -43,6 +49,14 @@ enum AclOperation: Int8 {
     case createTokens = 13
     case describeTokens = 14
     case twoPhaseCommit = 15
+
+    /// As Kafka names it: WRITE, DESCRIBE_CONFIGS.
+    var kafkaName: String {
+        "\(self)".reduce(into: "") { name, character in
+            if character.isUppercase { name += "_" }
+            name += character.uppercased()
+        }
+    }
 
     /// What an ALLOW of this operation also allows (Kafka's implied operations).
     var implies: Set<AclOperation> {

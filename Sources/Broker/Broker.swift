@@ -106,6 +106,15 @@ public final class Broker: Sendable {
             try ensureInternalTopic(TransactionCoordinator.stateTopic, partitions: configuration.transactions.stateTopicPartitions)
         }
         try loadCoordinators()
+        try createSeedTopics()
+    }
+
+    /// `--topic`: the configured topics that do not exist yet, made before clients come.
+    private func createSeedTopics() throws {
+        let missing = configuration.seedTopics.filter { topics.topic(named: $0.name) == nil }
+        guard !missing.isEmpty else { return }
+        let outcomes = createTopics(missing.map { ($0.name, $0.partitions ?? configuration.defaultPartitions, $0.configs) })
+        for case .failure(let error) in outcomes { throw error }
     }
 
     /// Replays the internal topics into the coordinators, then completes transactions a

@@ -59,6 +59,9 @@ public struct BrokerConfiguration: Sendable {
     public var groups = GroupConfiguration()
     /// transaction.* settings of the transaction coordinator.
     public var transactions = TransactionConfiguration()
+    /// Topics made at start when missing (`--topic`, as kfake's seed topics); existing ones
+    /// are left as they are.
+    public var seedTopics: [SeedTopic] = []
 
     public init() {}
 
@@ -82,6 +85,8 @@ public struct BrokerConfiguration: Sendable {
         public var listeners: String?
         public var protocolMap: String?
         public var advertised: String?
+        /// controller.listener.names: listeners of Kafka's KRaft controller, left out.
+        public var controllerNames: Set<String> = []
         public init() {}
     }
 
@@ -90,14 +95,68 @@ public struct BrokerConfiguration: Sendable {
         let protocolMap =
             try listenerSettings.protocolMap.map { text throws(ListenerError) in try Listener.parse(protocolMap: text) }
             ?? Listener.defaultProtocolMap
-        if let text = listenerSettings.listeners { listeners = try Listener.parse(listeners: text, protocolMap: protocolMap) }
-        if let text = listenerSettings.advertised { try Listener.advertise(text, on: &listeners) }
+        let controllers = listenerSettings.controllerNames
+        func isController(_ entry: Substring) -> Bool {
+            guard let separator = entry.firstRange(of: "://") else { return false }
+            return controllers.contains(String(entry[..<separator.lowerBound]).trimmingBlanks.uppercased())
+        }
+        func clientEntries(_ text: String) -> String { text.split(separator: ",").filter { !isController($0) }.joined(separator: ",") }
+        if let text = listenerSettings.listeners {
+            listeners = try Listener.parse(listeners: clientEntries(text), protocolMap: protocolMap)
+            if listeners.isEmpty { throw ListenerError("listeners: no listener but the controller's (controller.listener.names)") }
+        }
+        if let text = listenerSettings.advertised { try Listener.advertise(clientEntries(text), on: &listeners) }
         // Without an advertised address a listener advertises the one it binds, and Kafka
         // refuses the meta-address: clients cannot connect to "every interface".
         if let unroutable = listeners.first(where: { $0.advertisedHost == nil && ["0.0.0.0", "::"].contains($0.address.host) }) {
             throw ListenerError(
                 "advertised.listeners cannot use the nonroutable meta-address \(unroutable.address.host) (listener \(unroutable.name) binds it). Use a routable IP address: set advertised.listeners, or --advertised-listener."
             )
+        }
+    }
+}
+
+/// A topic the broker makes at start: `NAME[:PARTITIONS[:key=value,...]]`.
+public struct SeedTopic: Sendable, Equatable {
+    public var name: String
+    public var partitions: Int32?
+    public var configs: [String: String]
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+        init(_ message: String) { self.message = message }
+    }
+
+    public init(name: String, partitions: Int32? = nil, configs: [String: String] = [:]) {
+        self.name = name
+        self.partitions = partitions
+        self.configs = configs
+    }
+
+    /// Reads `NAME[:PARTITIONS[:key=value,...]]`, checking the name, the count and the
+    /// configs as CreateTopics would; the reason when it is wrong.
+    public init(parsing text: String) throws(Invalid) {
+        let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        name = parts[0]
+        if let problem = TopicRegistry.validate(name) { throw Invalid("--topic \(text): invalid topic name: \(problem)") }
+        if parts.count > 1 && !parts[1].isEmpty {
+            guard let count = Int32(parts[1]), count > 0 else {
+                throw Invalid("--topic \(text): \"\(parts[1])\" is not a partition count (1 or more)")
+            }
+            partitions = count
+        }
+        configs = [:]
+        if parts.count > 2 {
+            for pair in parts[2].split(separator: ",") {
+                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                    throw Invalid("--topic \(text): \"\(pair)\" is not key=value")
+                }
+                configs[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+            }
+        }
+        if case .failure(let invalid) = TopicConfigs.apply(configs, to: LogConfiguration()) {
+            throw Invalid("--topic \(text): \(invalid)")
         }
     }
 }

@@ -67,10 +67,19 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
 
     /// Whether the connection's principal may do `operation` on the resource; always, without
     /// an authorizer (one optional check, nothing measurable).
-    func authorized(_ operation: AclOperation, _ type: ResourceType, _ name: String) -> Bool {
+    /// A refusal is logged (rate-limited) with the principal, as Kafka's authorizer logger
+    /// does; checks that only filter what a listing shows pass `logIfDenied: false`.
+    func authorized(_ operation: AclOperation, _ type: ResourceType, _ name: String, logIfDenied: Bool = true) -> Bool {
         guard let authorizer = broker.authorizer else { return true }
-        return authorizer.authorize(
-            principal: principal, host: String(clientHost.drop { $0 == "/" }), operation: operation, resourceType: type, name: name)
+        let host = String(clientHost.drop { $0 == "/" })
+        let allowed = authorizer.authorize(principal: principal, host: host, operation: operation, resourceType: type, name: name)
+        if !allowed && logIfDenied {
+            broker.logClientProblem(
+                "authorization",
+                "Principal = \(principal) is Denied operation = \(operation.kafkaName) from host = \(host) on resource = \(type.kafkaName):\(name) for request = \(Request.apiKey.name)"
+            )
+        }
+        return allowed
     }
 
     /// Whether the principal may do `operation` on some resource of the type (Kafka's
@@ -94,7 +103,7 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
             default: []
             }
         return operations.reduce(Int32(0)) { bits, operation in
-            authorized(operation, type, name) ? bits | (Int32(1) << Int32(operation.rawValue)) : bits
+            authorized(operation, type, name, logIfDenied: false) ? bits | (Int32(1) << Int32(operation.rawValue)) : bits
         }
     }
 

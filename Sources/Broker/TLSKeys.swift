@@ -14,12 +14,12 @@ public struct SSLKeys: Sendable {
 
     /// The keys Swiftlet reads; the JKS passwords and client-side keys Kafka's stock files
     /// carry are accepted and ignored (PEM stores have no store password).
-    static let read: Set<String> = [
+    public static let read: Set<String> = [
         "ssl.keystore.type", "ssl.keystore.location", "ssl.keystore.key", "ssl.keystore.certificate.chain", "ssl.key.password",
         "ssl.truststore.type", "ssl.truststore.location", "ssl.truststore.certificates", "ssl.client.auth",
         "ssl.enabled.protocols", "ssl.cipher.suites", "ssl.principal.mapping.rules",
     ]
-    static let ignored: Set<String> = [
+    public static let ignored: Set<String> = [
         "ssl.keystore.password", "ssl.truststore.password", "ssl.endpoint.identification.algorithm", "ssl.protocol",
         "ssl.secure.random.implementation", "ssl.keymanager.algorithm", "ssl.trustmanager.algorithm",
     ]

@@ -12,37 +12,77 @@ import SystemCalls
 func settingError(_ description: String) -> ValidationError { ValidationError(description) }
 
 enum ServerProperties {
-    /// key=value lines; '#' and '!' start comments, and a line ending in a backslash goes on
-    /// on the next one (as java.util.Properties reads them; Kafka's JAAS examples use it).
+    /// A .properties text read as java.util.Properties reads it: the key ends at the first
+    /// unescaped `=`, `:` or blank (and one `=` or `:` after blanks is the separator still);
+    /// `#` and `!` start comment lines; a line ending in an odd number of backslashes goes on
+    /// on the next, whose leading blanks are dropped; `\t`, `\n`, `\r`, `\f`, `\uXXXX`
+    /// and `\` before any other character are escapes. A key alone has the empty value.
     static func parse(_ text: String, source: String) throws -> [(key: String, value: String)] {
+        let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+        func isBlank(_ character: Character) -> Bool { character == " " || character == "\t" || character == "\u{0C}" }
+        func continues(_ line: Substring) -> Bool { line.reversed().prefix { $0 == "\\" }.count % 2 == 1 }
         var result: [(String, String)] = []
-        var logical: [(number: Int, line: String)] = []
-        var continuing = false
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = rawLine.trimmed
-            let isComment = !continuing && (line.hasPrefix("#") || line.hasPrefix("!"))
-            let trailingBackslashes = line.reversed().prefix { $0 == "\\" }.count
-            let continues = !isComment && trailingBackslashes % 2 == 1
-            if continues { line = String(line.dropLast()) }
-            if continuing, let last = logical.popLast() {
-                logical.append((last.number, last.line + line))
-            } else {
-                logical.append((number, line))
+        var index = 0
+        while index < lines.count {
+            let number = index + 1
+            var line = lines[index].drop(while: isBlank)
+            index += 1
+            if line.isEmpty || line.first == "#" || line.first == "!" { continue }
+            while continues(line) {
+                line = line.dropLast()
+                guard index < lines.count else { break }
+                line = Substring(String(line) + lines[index].drop(while: isBlank))
+                index += 1
             }
-            continuing = continues
-        }
-        for (number, line) in logical {
-            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix("!") { continue }
-            guard let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
-                throw settingError("\(source):\(number + 1): expected key=value, found \"\(line)\"")
+            // The key runs to the first unescaped separator.
+            var keyEnd = line.startIndex
+            var escaped = false
+            while keyEnd < line.endIndex {
+                let character = line[keyEnd]
+                if escaped {
+                    escaped = false
+                } else if character == "\\" {
+                    escaped = true
+                } else if character == "=" || character == ":" || isBlank(character) {
+                    break
+                }
+                keyEnd = line.index(after: keyEnd)
             }
-            result.append(
-                (
-                    line[..<equals].trimmed,
-                    line[line.index(after: equals)...].trimmed
-                ))
+            var rest = line[keyEnd...].drop(while: isBlank)
+            if let first = rest.first, first == "=" || first == ":" {
+                rest = rest.dropFirst().drop(while: isBlank)
+            }
+            let key = try unescape(line[..<keyEnd], source: source, line: number)
+            result.append((key, try unescape(rest, source: source, line: number)))
         }
         return result
+    }
+
+    private static func unescape(_ text: Substring, source: String, line: Int) throws -> String {
+        guard text.contains("\\") else { return String(text) }
+        var output = ""
+        var characters = text[...]
+        while let character = characters.popFirst() {
+            guard character == "\\", let escaped = characters.popFirst() else {
+                if character != "\\" { output.append(character) }
+                continue
+            }
+            switch escaped {
+            case "t": output.append("\t")
+            case "n": output.append("\n")
+            case "r": output.append("\r")
+            case "f": output.append("\u{0C}")
+            case "u":
+                let digits = characters.prefix(4)
+                guard digits.count == 4, let code = UInt32(digits, radix: 16), let scalar = Unicode.Scalar(code) else {
+                    throw settingError("\(source):\(line): malformed \\uxxxx encoding")
+                }
+                output.unicodeScalars.append(scalar)
+                characters = characters.dropFirst(4)
+            default: output.append(escaped)
+            }
+        }
+        return output
     }
 
     typealias Apply = @Sendable (inout BrokerConfiguration, String) -> Bool
@@ -72,6 +112,11 @@ enum ServerProperties {
         },
         "advertised.listeners": { configuration, value in
             configuration.listenerSettings.advertised = value
+            return true
+        },
+        // The KRaft controller's listeners: not served to clients (Swiftlet has no quorum).
+        "controller.listener.names": { configuration, value in
+            configuration.listenerSettings.controllerNames = Set(value.split(separator: ",").map { String($0).trimmed.uppercased() })
             return true
         },
         "authorizer.class.name": { configuration, value in
@@ -232,17 +277,31 @@ enum ServerProperties {
         return true
     }
 
-    static func apply(_ key: String, _ value: String, to configuration: inout BrokerConfiguration, source: String) throws {
+    enum Outcome: Equatable {
+        case applied
+        /// One of Kafka's keys that has no meaning here (KafkaKeys.notApplicable).
+        case notApplicable
+        case unknown
+    }
+
+    /// Applies one setting; a bad value throws, naming the key and where it came from.
+    static func apply(_ key: String, _ value: String, to configuration: inout BrokerConfiguration, source: String) throws -> Outcome {
+        // Kafka's ConfigDef trims values before reading them.
+        let value = value.trimmed
         if key.hasPrefix("listener.name.") {
             return try applyListenerKey(key, value, to: &configuration, source: source)
         }
         if SSLKeys.isKnown(key) {
             configuration.ssl.broker[key] = value
-            return
+            return .applied
         }
-        guard let apply = keys[key] else { throw settingError("\(source): unknown setting \(key)") }
+        guard let apply = keys[key] else { return KafkaKeys.notApplicable.contains(key) ? .notApplicable : .unknown }
         guard apply(&configuration, value) else { throw settingError("\(source): invalid value for \(key): \"\(value)\"") }
+        return .applied
     }
+
+    /// Every key a file or variable may name: Swiftlet's, the TLS ones, and Kafka's ignored ones.
+    static var allKnownKeys: [String] { Array(keys.keys) + Array(SSLKeys.read) + Array(SSLKeys.ignored) + Array(KafkaKeys.notApplicable) }
 
     /// "PLAIN, SCRAM-SHA-256" as a list.
     static func mechanisms(_ value: String) -> [String] {
@@ -258,9 +317,11 @@ enum ServerProperties {
 
     /// Kafka's per-listener keys, `listener.name.<name>.<key>`: the SASL mechanisms a
     /// listener enables and its mechanisms' JAAS configurations.
-    static func applyListenerKey(_ key: String, _ value: String, to configuration: inout BrokerConfiguration, source: String) throws {
+    static func applyListenerKey(_ key: String, _ value: String, to configuration: inout BrokerConfiguration, source: String) throws
+        -> Outcome
+    {
         let rest = key.dropFirst("listener.name.".count)
-        guard let dot = rest.firstIndex(of: ".") else { throw settingError("\(source): unknown setting \(key)") }
+        guard let dot = rest.firstIndex(of: ".") else { return .unknown }
         let listener = rest[..<dot].uppercased()
         let setting = String(rest[rest.index(after: dot)...])
         if SSLKeys.isKnown(setting) {
@@ -270,7 +331,8 @@ enum ServerProperties {
         } else if setting.hasSuffix(".sasl.jaas.config") {
             guard addPlainUsers(value, to: &configuration) else { throw settingError("\(source): invalid value for \(key): \"\(value)\"") }
         } else {
-            throw settingError("\(source): unknown setting \(key)")
+            return KafkaKeys.isNotApplicableListenerSetting(setting) ? .notApplicable : .unknown
         }
+        return .applied
     }
 }

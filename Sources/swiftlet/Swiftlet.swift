@@ -1,6 +1,6 @@
 // The swiftlet executable: `swiftlet serve` (the default) starts the broker. Settings come
-// from flags, then SWIFTLET_* environment variables, then a server.properties file, then
-// Kafka's defaults; a bad one exits non-zero naming it.
+// from flags, then SWIFTLET_* and KAFKA_* environment variables, then a server.properties
+// file, then Kafka's defaults (SettingSources); a bad one exits 64 naming it.
 
 import ArgumentParser
 import Broker
@@ -56,6 +56,12 @@ struct Serve: ParsableCommand {
         name: .long,
         help: "A SASL user, NAME:PASSWORD (repeat for several): a PLAIN password and SCRAM-SHA-256/512 credentials, made at start.")
     var user: [String] = []
+    @Option(
+        name: .long,
+        help:
+            "A topic to make at start when missing, NAME[:PARTITIONS[:key=value,...]] (repeat for several; SWIFTLET_TOPICS takes them space separated)."
+    )
+    var topic: [String] = []
     @Flag(name: .long, help: "Apply ACLs, as Kafka's StandardAuthorizer (authorizer.class.name; super.users names who passes).")
     var authorizer = false
     @Flag(
@@ -68,28 +74,19 @@ struct Serve: ParsableCommand {
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
         var settings = BrokerConfiguration()
-        if kafkaDefaults || ["1", "true", "yes"].contains(environment["SWIFTLET_KAFKA_DEFAULTS"]?.lowercased() ?? "") {
+        if try kafkaDefaults || SettingSources.flag("SWIFTLET_KAFKA_DEFAULTS", in: environment) {
             settings.restoreKafkaDefaults()
         }
         // Lowest precedence first: file, then environment, then flags.
+        var sources = SettingSources()
         if let path = config ?? environment["SWIFTLET_CONFIG"] {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw ValidationError("cannot read config file \(path)")
             }
-            for (key, value) in try ServerProperties.parse(text, source: path) {
-                try ServerProperties.apply(key, value, to: &settings, source: path)
-            }
+            try sources.apply(file: ServerProperties.parse(text, source: path), path: path, to: &settings)
         }
-        let flagNames = [
-            "LISTEN", "ADVERTISED_LISTENER", "DATA_DIR", "MEMORY", "REACTORS", "NODE_ID", "CLUSTER_ID", "LOG_LEVEL", "CONFIG",
-            "KAFKA_DEFAULTS", "READY_FILE", "USERS",
-        ]
-        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("SWIFTLET_") {
-            let suffix = String(name.dropFirst("SWIFTLET_".count))
-            if flagNames.contains(suffix) { continue }
-            // SWIFTLET_NUM_PARTITIONS=3 is num.partitions=3.
-            try ServerProperties.apply(suffix.lowercased().split(separator: "_").joined(separator: "."), value, to: &settings, source: name)
-        }
+        try sources.apply(environment: environment, to: &settings)
+        try sources.check()
         let listens = !listen.isEmpty ? listen : environment["SWIFTLET_LISTEN"]?.split(separator: ",").map(String.init) ?? []
         if !listens.isEmpty { settings.listenerSettings.listeners = listens.joined(separator: ",") }
         if let advertised = advertisedListener ?? environment["SWIFTLET_ADVERTISED_LISTENER"] {
@@ -101,6 +98,13 @@ struct Serve: ParsableCommand {
             throw ValidationError(error.message)
         }
         if authorizer { settings.authorizerEnabled = true }
+        for text in topic + (environment["SWIFTLET_TOPICS"]?.split(whereSeparator: \.isWhitespace).map(String.init) ?? []) {
+            do {
+                settings.seedTopics.append(try SeedTopic(parsing: text))
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
         for entry in user + (environment["SWIFTLET_USERS"]?.split(separator: ",").map(String.init) ?? []) {
             guard let colon = entry.firstIndex(of: ":"), colon != entry.startIndex, entry.index(after: colon) != entry.endIndex else {
                 throw ValidationError("--user: \"\(entry)\" is not NAME:PASSWORD")
@@ -111,8 +115,7 @@ struct Serve: ParsableCommand {
         }
         if let directory = dataDir ?? environment["SWIFTLET_DATA_DIR"] { settings.dataDirectory = directory }
         if settings.dataDirectory == "./swiftlet-data" || settings.dataDirectory == nil { settings.dataDirectory = "./swiftlet-data" }
-        let memoryMode = memory || ["1", "true", "yes"].contains(environment["SWIFTLET_MEMORY"]?.lowercased() ?? "")
-        if memoryMode { settings.dataDirectory = nil }
+        if try memory || SettingSources.flag("SWIFTLET_MEMORY", in: environment) { settings.dataDirectory = nil }
         var selfSignedAuthority: String?
         if tlsSelfSigned, settings.ssl.broker["ssl.keystore.location"] == nil {
             let directory = (settings.dataDirectory ?? "/tmp/swiftlet-\(getuid())") + "/tls"
@@ -139,11 +142,11 @@ struct Serve: ParsableCommand {
                 }
             }
         }
-        if let loops = reactors ?? environment["SWIFTLET_REACTORS"].flatMap({ Int($0) }) {
+        if let loops = try reactors ?? SettingSources.integer("SWIFTLET_REACTORS", in: environment, minimum: 1) {
             guard loops >= 1 else { throw ValidationError("--reactors must be at least 1") }
             settings.eventLoops = loops
         }
-        if let id = nodeId ?? environment["SWIFTLET_NODE_ID"].flatMap({ Int32($0) }) {
+        if let id = try nodeId ?? SettingSources.integer("SWIFTLET_NODE_ID", in: environment, minimum: Int32(0)) {
             guard id >= 0 else { throw ValidationError("--node-id must be 0 or more") }
             settings.nodeId = id
         }
@@ -158,6 +161,7 @@ struct Serve: ParsableCommand {
         }
 
         let logger = Logger(level: level)
+        for warning in sources.warnings { logger.log(.warn, warning) }
         // Only the acceptor's signalfd may see these: block them before any thread starts.
         try System.blockSignals([SIGTERM, SIGINT])
         // Each segment holds three descriptors and each client one: take what the hard limit

@@ -42,7 +42,7 @@ struct MetadataHandler: ApiHandler {
             }
         } else {
             // All topics: those the principal may DESCRIBE.
-            response.topics = broker.topics.all.filter { context.authorized(.describe, .topic, $0.name) }.map {
+            response.topics = broker.topics.all.filter { context.authorized(.describe, .topic, $0.name, logIfDenied: false) }.map {
                 Self.describe($0, broker: broker)
             }
         }
@@ -69,7 +69,9 @@ struct MetadataHandler: ApiHandler {
             }
             // Auto-creation needs CREATE on the cluster or the topic, as in Kafka.
             let allowCreate =
-                allowCreate && (context.authorized(.create, .cluster, clusterResourceName) || context.authorized(.create, .topic, name))
+                allowCreate
+                && (context.authorized(.create, .cluster, clusterResourceName, logIfDenied: false)
+                    || context.authorized(.create, .topic, name))
             if !allowCreate && !describable { return .init(errorCode: ErrorCode.topicAuthorizationFailed.rawValue, name: name) }
             if TopicRegistry.validate(name) != nil {
                 return .init(errorCode: ErrorCode.invalidTopicException.rawValue, name: name)

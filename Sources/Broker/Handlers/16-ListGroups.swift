@@ -9,9 +9,9 @@ struct ListGroupsHandler: ApiHandler {
 
     func handle(_ request: ListGroupsRequest, _ context: RequestContext<ListGroupsRequest>) {
         // DESCRIBE on the cluster lists every group; otherwise those the principal may DESCRIBE.
-        let all = context.authorized(.describe, .cluster, clusterResourceName)
+        let all = context.authorized(.describe, .cluster, clusterResourceName, logIfDenied: false)
         let groups = context.broker.groups.listGroups(states: request.statesFilter, types: request.typesFilter)
-            .filter { all || context.authorized(.describe, .group, $0.groupId) }
+            .filter { all || context.authorized(.describe, .group, $0.groupId, logIfDenied: false) }
         context.send(
             ListGroupsResponse(
                 errorCode: 0,

@@ -38,7 +38,9 @@ struct CreateTopicsHandler: ApiHandler {
                 fail(.policyViolation, "Unable to perform excessively large batch operation.")
             } else if seen[topic.name]! > 1 {
                 fail(.invalidRequest, "Create topics request from client contains the topic \(topic.name) more than once")
-            } else if !context.authorized(.create, .cluster, clusterResourceName) && !context.authorized(.create, .topic, topic.name) {
+            } else if !context.authorized(.create, .cluster, clusterResourceName, logIfDenied: false)
+                && !context.authorized(.create, .topic, topic.name)
+            {
                 fail(.topicAuthorizationFailed, "Authorization failed.")
             } else if let problem = TopicRegistry.validate(topic.name) {
                 fail(.invalidTopicException, "Invalid topic name \(topic.name): \(problem)")

@@ -23,7 +23,7 @@ struct ListTransactionsHandler: ApiHandler {
             states: request.stateFilters, producerIds: request.producerIdFilters, minimumDurationMilliseconds: request.durationFilter
         ).filter { metadata in
             (pattern.map { $0.wholeMatch(metadata.transactionalId) } ?? true)
-                && context.authorized(.describe, .transactionalId, metadata.transactionalId)
+                && context.authorized(.describe, .transactionalId, metadata.transactionalId, logIfDenied: false)
         }.map {
             .init(transactionalId: $0.transactionalId, producerId: $0.producerId, transactionState: $0.state.name)
         }

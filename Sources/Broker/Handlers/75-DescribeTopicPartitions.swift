@@ -16,7 +16,8 @@ struct DescribeTopicPartitionsHandler: ApiHandler {
         // All topics: those the principal may DESCRIBE; named ones it may not are refused below.
         let names =
             request.topics.isEmpty
-            ? broker.topics.all.map(\.name).filter { context.authorized(.describe, .topic, $0) } : request.topics.map(\.name).sorted()
+            ? broker.topics.all.map(\.name).filter { context.authorized(.describe, .topic, $0, logIfDenied: false) }
+            : request.topics.map(\.name).sorted()
         var response = DescribeTopicPartitionsResponse()
         if let cursor = request.cursor, cursor.partitionIndex < 0 {
             response.topics = request.topics.map {
