@@ -351,6 +351,7 @@ def test_plaintext_on_a_tls_port_and_tls_on_a_plaintext_port_are_closed(tls):
     with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as raw:
         with pytest.raises((ssl.SSLError, ConnectionResetError, OSError)):
             context.wrap_socket(raw)
+    wait_until(lambda: "a TLS handshake on a plaintext listener" in broker.log(), 5, lambda: broker.log()[-1000:])
     # The broker serves on.
     assert AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=10).brokers
 

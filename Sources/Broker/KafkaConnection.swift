@@ -150,6 +150,17 @@ final class KafkaConnection: ConnectionHandler {
 
     var frameSizeLimit: Int? { session.isAuthenticated ? nil : Self.maximumUnauthenticatedFrameSize }
 
+    func framingFailed(_ error: FramingError) {
+        guard case .invalidFrameSize(let size) = error else { return }
+        // A TLS record's header read as a size: 0x16 (handshake), then version 3.x.
+        let looksLikeTLS = size >> 24 == 0x16 && (size >> 16) & 0xff == 0x03
+        let hint = looksLikeTLS ? " (a TLS handshake on a plaintext listener: is the client set to SSL?)" : ""
+        broker.logClientProblem(
+            "malformed request",
+            "\(info.peer?.description ?? "client"): invalid request size \(size) (socket.request.max.bytes \(broker.configuration.socketRequestMaxBytes))\(hint); closing the connection"
+        )
+    }
+
     func transportFailed(_ error: SystemCallError) {
         guard error.errno == EPROTO else { return }  // resets are a client's business
         broker.logClientProblem("TLS failure", "\(info.peer?.description ?? "client"): \(error); closing the connection")

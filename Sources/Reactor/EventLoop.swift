@@ -387,12 +387,13 @@ public final class EventLoop: @unchecked Sendable {
                 try connection.framing.append(UnsafeRawBufferPointer(rebasing: raw[0..<count]), to: &frames)
             }
         }
-        guard case .failure = framed else {
+        guard case .failure(let error) = framed else {
             deliver(frames, to: connection)
             return
         }
         // The connection closes next: its last frames are handed over now, not in later turns.
         deliver(frames, to: connection, wholly: true)
+        connection.handler.framingFailed(error)
         close(connection)
     }
 

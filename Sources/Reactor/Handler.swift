@@ -74,6 +74,8 @@ public protocol ConnectionHandler: AnyObject {
     /// Reading failed and the connection closes: a reset, or a TLS failure (EPROTO: not TLS,
     /// a failed handshake, a bad record).
     func transportFailed(_ error: SystemCallError)
+    /// A frame the framing refuses (a size no request has): the connection closes next.
+    func framingFailed(_ error: FramingError)
     /// A limit on the size of the next frames below the listener's (nil: none), read before
     /// each read: a SASL listener caps what an unauthenticated client may send.
     var frameSizeLimit: Int? { get }
@@ -85,6 +87,7 @@ public protocol ConnectionHandler: AnyObject {
 extension ConnectionHandler {
     public func transportEstablished(peerSubject: String?) -> Bool { true }
     public func transportFailed(_ error: SystemCallError) {}
+    public func framingFailed(_ error: FramingError) {}
     public var frameSizeLimit: Int? { nil }
     public var refusesConnection: Bool { false }
 }
