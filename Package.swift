@@ -19,7 +19,9 @@ let package = Package(
         .executable(name: "storage-bench", targets: ["StorageBench"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Logging only (no Foundation): host applications and tests route the broker's logs.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // System libraries for the four Kafka compression codecs (Debian -dev packages).
@@ -51,19 +53,23 @@ let package = Package(
             dependencies: ["KafkaWire", "CCRC32C", "CZlib", "CSnappy", "CLZ4", "CZstd"]),
         .target(name: "KafkaProtocol", dependencies: ["KafkaWire"]),
         .target(name: "LogStorage", dependencies: ["SystemCalls", "KafkaRecords", "KafkaWire"]),
-        .target(name: "Coordinators", dependencies: ["KafkaProtocol", "KafkaWire", "SystemCalls"]),
+        .target(
+            name: "Coordinators",
+            dependencies: ["KafkaProtocol", "KafkaWire", "SystemCalls", .product(name: "Logging", package: "swift-log")]),
         // SASL mechanisms sans IO (PLAIN, SCRAM, OAUTHBEARER) and the crypto they need.
         .target(name: "Security", dependencies: ["COpenSSL"]),
         .target(
             name: "Broker",
             dependencies: [
                 "Coordinators", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "Security", "SystemCalls",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "swiftlet",
             dependencies: [
                 "Broker", "LogStorage", "Reactor", "SystemCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "KafkaCodegen", path: "Sources/KafkaCodegen"),
 
@@ -94,6 +100,7 @@ let package = Package(
             name: "BrokerTests",
             dependencies: [
                 "Broker", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "Security", "SystemCalls", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "CoordinatorsTests", dependencies: ["Coordinators", "KafkaProtocol", "KafkaWire"]),
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"]),

@@ -3,6 +3,7 @@ settings take flag > environment > file > default precedence."""
 
 import os
 import subprocess
+import time
 
 from conftest import RunningBroker, swiftlet_binary
 
@@ -183,3 +184,40 @@ def test_seed_topics_are_made_once_at_start(tmp_path):
     for bad, named in (("orders:zero", "orders:zero"), ("bad/name", "bad/name"), ("t:1:retention.ms=soon", "retention.ms")):
         result = run_swiftlet("--data-dir", str(tmp_path / "other"), "--topic", bad)
         assert result.returncode == 64 and named in result.stderr, (bad, result.stderr)
+
+
+def test_log_levels_say_what_they_promise(tmp_path):
+    # debug: connections, a consumer group's rebalance and a transaction's states; error: the
+    # ready line alone (on stdout); json: an object per line.
+    import json
+    from confluent_kafka import Consumer, Producer
+    debug = RunningBroker(str(tmp_path / "debug"), extra_args=["--log-level", "debug"]).start()
+    try:
+        producer = Producer({"bootstrap.servers": debug.bootstrap, "transactional.id": "logged-tx"})
+        producer.init_transactions(10)
+        producer.begin_transaction()
+        producer.produce("logged", b"x")
+        producer.commit_transaction(10)
+        consumer = Consumer({"bootstrap.servers": debug.bootstrap, "group.id": "logged-group", "auto.offset.reset": "earliest"})
+        consumer.subscribe(["logged"])
+        deadline = time.monotonic() + 20
+        while "group logged-group: stable at generation" not in debug.log() and time.monotonic() < deadline:
+            consumer.poll(0.2)
+        consumer.close()
+        log = debug.log()
+        for expected in ("level=debug", "on listener PLAINTEXT: connected", "group logged-group: stable at generation 1",
+                         "transaction logged-tx (producer id", "CompleteCommit"):
+            assert expected in log, (expected, log[-3000:])
+    finally:
+        assert debug.stop() == 0
+    quiet = RunningBroker(str(tmp_path / "quiet"), extra_args=["--log-level", "error"]).start()
+    assert quiet.stop() == 0
+    assert quiet.log().strip().splitlines() == [f"ready bootstrap=127.0.0.1:{quiet.port}"], quiet.log()
+    structured = RunningBroker(str(tmp_path / "json"), extra_args=["--log-format", "json"]).start()
+    assert structured.stop() == 0
+    lines = [line for line in structured.log().splitlines() if not line.startswith("ready bootstrap=")]
+    entries = [json.loads(line) for line in lines]
+    assert entries and all(set(entry) == {"time", "level", "msg"} for entry in entries)
+    assert any("listening on" in entry["msg"] for entry in entries)
+    result = run_swiftlet("--log-format", "xml", "--data-dir", str(tmp_path / "bad"))
+    assert result.returncode == 64 and "--log-format" in result.stderr

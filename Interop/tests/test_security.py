@@ -534,7 +534,7 @@ def test_tls_self_signed_makes_a_certificate_once_and_clients_trust_its_ca(broke
     port = free_port()
     arguments = ["--listen", f"SSL://127.0.0.1:{port}", "--tls-self-signed"]
     first = broker_factory(extra_args=arguments, listen=False, port=port).start()
-    found = re.search(r"ssl\.ca\.location=(\S+)", first.log())
+    found = re.search(r"ssl\.ca\.location=([^\s\"]+)", first.log())
     assert found, first.log()
     authority = found.group(1)
     with open(authority) as file:

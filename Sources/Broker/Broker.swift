@@ -6,6 +6,7 @@ import FoundationEssentials
 import KafkaProtocol
 import KafkaWire
 import LogStorage
+import Logging
 import Reactor
 import Security
 import Synchronization
@@ -36,7 +37,9 @@ public final class Broker: Sendable {
     /// Built on the first request, not at start-up: reading each handler's api key loads its
     /// request type, code spread over the whole binary (about 1 MB more resident at idle).
     var handlers: HandlerRegistry { .standard }
-    let log: @Sendable (String) -> Void
+    /// Where the broker's lines go: the executable's handler (logfmt or JSON on stderr), or
+    /// whatever a host application or test gives it.
+    public let logger: Logger
     /// The listeners' bound addresses (ports resolved when 0 was asked for), set by `serve`;
     /// until then, the configured ones.
     private let boundAddresses: Mutex<[SocketAddress]>
@@ -50,10 +53,13 @@ public final class Broker: Sendable {
     /// Where handlers that create or delete files run (ApiHandler.runsOnAdminThread).
     let adminWork: WorkQueue
 
-    public init(configuration: BrokerConfiguration, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+    public init(configuration: BrokerConfiguration, logger: Logger = Logger(label: "swiftlet", factory: { _ in SwiftLogNoOpLogHandler() }))
+        throws
+    {
         self.configuration = configuration
-        self.log = log
-        storageFailures = StorageFailures(log: log)
+        self.logger = logger
+        let logLine: @Sendable (String) -> Void = { logger.info("\($0)") }
+        storageFailures = StorageFailures(logger: logger)
         boundAddresses = Mutex(configuration.listeners.map(\.address))
         if let directory = configuration.dataDirectory { try System.makeDirectory(directory) }
         logDirectory = try configuration.dataDirectory.map { try System.canonicalPath($0) }
@@ -61,7 +67,7 @@ public final class Broker: Sendable {
         let storedClusterId = try Self.storedClusterId(configuration)
         topics = try TopicRegistry(
             dataDirectory: configuration.dataDirectory, logDirectory: configuration.dataDirectory.map { $0 + "/logs" })
-        if let warning = topics.recoveryWarning { log("WARNING: \(warning)") }
+        if let warning = topics.recoveryWarning { logger.warning("\(warning)") }
         producerIds = ProducerIds(dataDirectory: configuration.dataDirectory)
         scramCredentials = try ScramCredentialStore(dataDirectory: configuration.dataDirectory)
         try Self.storeStartUsers(configuration.sasl.startUsers, in: scramCredentials)
@@ -83,21 +89,24 @@ public final class Broker: Sendable {
             // of a deletion, or of a CreatePartitions, that a stop interrupted.
             isRegistered: { partition in (registry.topic(named: partition.topic)?.partitions ?? 0) > partition.partition },
             flushPolicy: configuration.flushPolicy)
-        for event in logs.recoveryEvents { log(event.inFlushedSegment ? "ERROR: corrupt log: \(event)" : "recovery: \(event)") }
-        for directory in logs.sweptDirectories { log("removed \(directory): no topic owns it (a deletion a stop interrupted)") }
-        try Self.completeInterruptedCreations(topics: topics, logs: logs, defaults: defaults, log: log)
+        for event in logs.recoveryEvents {
+            if event.inFlushedSegment { logger.error("corrupt log: \(event)") } else { logger.info("recovery: \(event)") }
+        }
+        for directory in logs.sweptDirectories { logLine("removed \(directory): no topic owns it (a deletion a stop interrupted)") }
+        try Self.completeInterruptedCreations(topics: topics, logs: logs, defaults: defaults, log: logLine)
         // A new directory's file is written once the logs hold its lock: a second process
         // started on it at the same time cannot overwrite it.
         clusterId = try storedClusterId ?? Self.writeMetaProperties(configuration)
         adminWork = try WorkQueue(name: "swiftlet-admin")
-        offsetsTopic = InternalTopicLog(name: OffsetsTopic.name, logs: logs, topics: topics, log: log)
-        transactionTopic = InternalTopicLog(name: TransactionCoordinator.stateTopic, logs: logs, topics: topics, log: log)
+        offsetsTopic = InternalTopicLog(name: OffsetsTopic.name, logs: logs, topics: topics, log: logLine)
+        transactionTopic = InternalTopicLog(name: TransactionCoordinator.stateTopic, logs: logs, topics: topics, log: logLine)
         let clock: @Sendable () -> Int64 = { System.wallClockMilliseconds() }
         groups = GroupCoordinator(
-            configuration: configuration.groups, log: offsetsTopic, topics: RegistryTopicCatalog(topics: topics), clock: clock)
+            configuration: configuration.groups, log: offsetsTopic, topics: RegistryTopicCatalog(topics: topics), clock: clock,
+            logger: logger)
         transactions = TransactionCoordinator(
             configuration: configuration.transactions, log: transactionTopic,
-            markers: BrokerMarkerWriter(logs: logs, groups: groups), producerIds: producerIds, clock: clock)
+            markers: BrokerMarkerWriter(logs: logs, groups: groups), producerIds: producerIds, clock: clock, logger: logger)
         for name in logs.allPartitions { attachWaiters(to: logs.partition(name)!) }
         offsetsTopic.setEnsureTopic { [unowned self] in
             try ensureInternalTopic(OffsetsTopic.name, partitions: configuration.groups.offsetsTopicPartitions)
@@ -419,9 +428,17 @@ public final class Broker: Sendable {
         configuration.listeners[index].advertised(boundTo: boundAddresses.withLock { $0[index] })
     }
 
-    /// Logs what a client did wrong, a few lines per kind every 10 s at most.
-    func logClientProblem(_ kind: String, _ message: String) {
-        if let line = clientProblems.admit(kind, message) { log(line) }
+    /// An informational line.
+    func log(_ message: String) { logger.info("\(message)") }
+
+    /// Logs what a client did wrong, a few lines per kind every 10 s at most at `level`;
+    /// at debug level every one of them.
+    func logClientProblem(_ kind: String, _ message: String, level: Logger.Level = .info) {
+        if let line = clientProblems.admit(kind, message) {
+            logger.log(level: level, "\(line)")
+        } else {
+            logger.debug("\(kind): \(message)")
+        }
     }
 
     /// When a graceful shutdown begins, before the event loops drain: parked fetches are
@@ -448,7 +465,7 @@ public final class Broker: Sendable {
             // What could be flushed was (a full disk still takes fsyncs, not new checkpoints):
             // the stop itself succeeded, and the next start recovers the rest.
             guard case .unclosedPartitions = error else { throw error }
-            log("WARNING: shutdown: \(error)")
+            logger.warning("shutdown: \(error)")
         }
     }
 }

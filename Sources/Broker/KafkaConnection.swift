@@ -43,6 +43,8 @@ final class KafkaConnection: ConnectionHandler {
         refusesConnection = broker.quotas.recordConnection(ip: ip, now: System.wallClockMilliseconds())
         if refusesConnection {
             broker.logClientProblem("connection quota", "\(ip): over its connection_creation_rate; closing the connection")
+        } else {
+            broker.logger.debug("\(info.peer?.description ?? "client") on listener \(listenerName): connected")
         }
     }
 
@@ -79,7 +81,8 @@ final class KafkaConnection: ConnectionHandler {
                 responder.respond(ApiVersionsHandler.unsupportedVersionResponse(header: header, registry: broker.handlers))
                 return
             }
-            broker.logClientProblem("malformed request", "\(info.peer?.description ?? "client"): \(error); closing the connection")
+            broker.logClientProblem(
+                "malformed request", "\(info.peer?.description ?? "client"): \(error); closing the connection", level: .warning)
             responder.closeConnection()
             return
         }
@@ -142,7 +145,11 @@ final class KafkaConnection: ConnectionHandler {
         }
     }
 
-    func connectionClosed() {}
+    func connectionClosed() {
+        broker.logger.debug("\(info.peer?.description ?? "client") on listener \(listenerName): closed (\(session.principal))")
+    }
+
+    private var listenerName: String { broker.configuration.listeners[session.listener].name }
 
     /// Kafka's sasl.server.max.receive.size: before authentication a SASL listener takes
     /// frames of 512 KiB at most, so an unknown client cannot reserve large request memory.
@@ -157,13 +164,13 @@ final class KafkaConnection: ConnectionHandler {
         let hint = looksLikeTLS ? " (a TLS handshake on a plaintext listener: is the client set to SSL?)" : ""
         broker.logClientProblem(
             "malformed request",
-            "\(info.peer?.description ?? "client"): invalid request size \(size) (socket.request.max.bytes \(broker.configuration.socketRequestMaxBytes))\(hint); closing the connection"
-        )
+            "\(info.peer?.description ?? "client"): invalid request size \(size) (socket.request.max.bytes \(broker.configuration.socketRequestMaxBytes))\(hint); closing the connection",
+            level: .warning)
     }
 
     func transportFailed(_ error: SystemCallError) {
         guard error.errno == EPROTO else { return }  // resets are a client's business
-        broker.logClientProblem("TLS failure", "\(info.peer?.description ?? "client"): \(error); closing the connection")
+        broker.logClientProblem("TLS failure", "\(info.peer?.description ?? "client"): \(error); closing the connection", level: .warning)
     }
 
     /// A client certificate names the principal through the listener's

@@ -2,15 +2,16 @@
 // with its error, then, once a write succeeds again, how many failed meanwhile. A full disk
 // under load would otherwise log a line per produce request, on the disk that is full.
 
+import Logging
 import Synchronization
 
 final class StorageFailures: Sendable {
     private let failing = Atomic(false)
     private let failures = Mutex(0)
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger
 
-    init(log: @escaping @Sendable (String) -> Void) {
-        self.log = log
+    init(logger: Logger) {
+        self.logger = logger
     }
 
     func failed(_ what: String, _ error: any Error) {
@@ -20,7 +21,7 @@ final class StorageFailures: Sendable {
         }
         guard first else { return }
         failing.store(true, ordering: .releasing)
-        log("ERROR: \(what) failed: \(error); later failures are counted until a write succeeds again")
+        logger.error("\(what) failed: \(error); later failures are counted until a write succeeds again")
     }
 
     /// Called after every successful write: one atomic load unless an episode is open.
@@ -32,6 +33,6 @@ final class StorageFailures: Sendable {
         }
         guard count > 0 else { return }
         failing.store(false, ordering: .releasing)
-        log("\(what) succeeded again after \(count) failed write(s)")
+        logger.warning("\(what) succeeded again after \(count) failed write(s)")
     }
 }

@@ -4,6 +4,7 @@
 
 import KafkaProtocol
 import KafkaWire
+import Logging
 
 extension GroupCoordinator {
     // MARK: JoinGroup
@@ -195,6 +196,7 @@ extension GroupCoordinator {
         group.pendingSync = []
         group.syncDeadline = nil
         group.transition(to: .preparingRebalance, now: now)
+        logger.debug("group \(group.groupId): preparing a rebalance after generation \(group.generationId)")
         group.rebalanceDeadline = now + max(group.maximumRebalanceTimeout, 0)
         group.initialJoinDeadline =
             initial
@@ -222,6 +224,7 @@ extension GroupCoordinator {
         if group.isEmpty {
             group.protocolName = nil
             group.transition(to: .empty, now: now)
+            logger.debug("group \(group.groupId): empty at generation \(group.generationId)")
             _ = persistGroup(slot, now: now)
             return
         }
@@ -232,6 +235,9 @@ extension GroupCoordinator {
             group.leaderId = joined.memberId
         }
         group.transition(to: .completingRebalance, now: now)
+        logger.debug(
+            "group \(group.groupId): generation \(group.generationId) with \(group.members.count) member(s), protocol \(group.protocolName ?? "none"), leader \(group.leaderId ?? "none"); awaiting its assignment"
+        )
         group.pendingSync = Set(group.members.keys)
         group.syncDeadline = now + group.maximumRebalanceTimeout
         for member in group.orderedMembers {
@@ -285,6 +291,7 @@ extension GroupCoordinator {
                         return nil
                     }
                     group.transition(to: .stable, now: now)
+                    logger.debug("group \(group.groupId): stable at generation \(group.generationId)")
                     for member in group.orderedMembers {
                         guard let waiting = member.awaitingSync else { continue }
                         member.awaitingSync = nil

@@ -5,6 +5,7 @@
 
 import KafkaProtocol
 import KafkaWire
+import Logging
 import SystemCalls
 
 /// The topics as groups see them; the broker implements it over its topic registry.
@@ -338,6 +339,9 @@ extension GroupCoordinator {
             AssignmentSpec(
                 subscriptions: subscriptions, partitionCounts: partitionCounts, current: group.targetAssignment))
         group.assignmentEpoch = group.groupEpoch
+        logger.debug(
+            "group \(group.groupId): epoch \(group.groupEpoch), a new target assignment for \(subscriptions.count) member(s) by the \(assignor) assignor"
+        )
         group.stateTimestamp = now
         return targetRecords(group)
     }

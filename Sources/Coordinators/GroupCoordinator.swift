@@ -6,6 +6,7 @@
 
 import KafkaProtocol
 import KafkaWire
+import Logging
 import Synchronization
 import SystemCalls
 
@@ -73,11 +74,16 @@ public final class GroupCoordinator: @unchecked Sendable {
     func nextWriteOrder() -> Int64 { writeOrder.add(1, ordering: .relaxed).newValue }
 
     /// `resolveRegexes` runs regex resolutions; nil gives them a thread of their own.
+    /// Rebalances go here at debug level.
+    let logger: Logger
+
     public init(
         configuration: GroupConfiguration, log: any CoordinatorLog, topics: any GroupTopicCatalog,
         clock: @escaping @Sendable () -> Int64,
-        resolveRegexes: (@Sendable (@escaping @Sendable () -> Void) -> Void)? = nil
+        resolveRegexes: (@Sendable (@escaping @Sendable () -> Void) -> Void)? = nil,
+        logger: Logger = Logger(label: "swiftlet.groups", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
+        self.logger = logger
         regexResolutions = RegexResolutions(maximumSteps: configuration.maximumRegexResolutionSteps, executor: resolveRegexes)
         self.configuration = configuration
         self.log = log

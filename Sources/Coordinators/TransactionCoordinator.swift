@@ -6,6 +6,7 @@
 
 import KafkaProtocol
 import KafkaWire
+import Logging
 import SystemCalls
 
 public enum TransactionState: Int8, Sendable, CaseIterable {
@@ -86,10 +87,15 @@ public final class TransactionCoordinator: @unchecked Sendable {
     private var transactionalIds: [Int64: String] = [:]
     private var nextIdExpirationCheck: Int64 = .min
 
+    /// State changes go here at debug level.
+    let logger: Logger
+
     public init(
         configuration: TransactionConfiguration, log: any CoordinatorLog, markers: any TransactionMarkerWriter,
-        producerIds: any ProducerIdSource, clock: @escaping @Sendable () -> Int64
+        producerIds: any ProducerIdSource, clock: @escaping @Sendable () -> Int64,
+        logger: Logger = Logger(label: "swiftlet.transactions", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
+        self.logger = logger
         self.configuration = configuration
         self.log = log
         self.markers = markers
@@ -350,7 +356,13 @@ public final class TransactionCoordinator: @unchecked Sendable {
         do {
             try log.append([record], partition: statePartition(for: metadata.transactionalId), now: now)
         } catch {
+            logger.warning("transaction \(metadata.transactionalId): cannot write \(Self.stateTopic): \(error)")
             return false
+        }
+        if transactions[metadata.transactionalId]?.state != updated.state {
+            logger.debug(
+                "transaction \(metadata.transactionalId) (producer id \(updated.producerId), epoch \(updated.producerEpoch)): \(updated.state.name)"
+            )
         }
         if let previous = transactions[metadata.transactionalId], previous.producerId != updated.producerId {
             transactionalIds[previous.producerId] = nil

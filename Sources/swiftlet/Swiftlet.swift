@@ -7,6 +7,7 @@ import Broker
 import FoundationEssentials
 import Glibc
 import LogStorage
+import Logging
 import Reactor
 import SystemCalls
 
@@ -46,6 +47,8 @@ struct Serve: ParsableCommand {
     var clusterId: String?
     @Option(name: .long, help: "error, warn, info or debug. Default info.")
     var logLevel: String?
+    @Option(name: .long, help: "logfmt (time=... level=... msg=...) or json (an object per line). Default logfmt.")
+    var logFormat: String?
     @Option(name: .long, help: "A server.properties file (Kafka's keys that apply).")
     var config: String?
     @Flag(name: .long, help: "Start from Kafka's defaults where Swiftlet's differ (group.initial.rebalance.delay.ms=3000).")
@@ -156,12 +159,16 @@ struct Serve: ParsableCommand {
             throw ValidationError("log.cleaner.min.compaction.lag.ms must not exceed log.cleaner.max.compaction.lag.ms")
         }
         let levelName = logLevel ?? environment["SWIFTLET_LOG_LEVEL"] ?? "info"
-        guard let level = LogLevel(rawValue: levelName) else {
+        guard let level = StandardErrorLogHandler.level(named: levelName) else {
             throw ValidationError("--log-level: \"\(levelName)\" is not error, warn, info or debug")
         }
+        let formatName = logFormat ?? environment["SWIFTLET_LOG_FORMAT"] ?? "logfmt"
+        guard let format = StandardErrorLogHandler.Format(rawValue: formatName) else {
+            throw ValidationError("--log-format: \"\(formatName)\" is not logfmt or json")
+        }
 
-        let logger = Logger(level: level)
-        for warning in sources.warnings { logger.log(.warn, warning) }
+        let logger = Logger(label: "swiftlet") { _ in StandardErrorLogHandler(format: format, logLevel: level) }
+        for warning in sources.warnings { logger.warning("\(warning)") }
         // Only the acceptor's signalfd may see these: block them before any thread starts.
         try System.blockSignals([SIGTERM, SIGINT])
         // Each segment holds three descriptors and each client one: take what the hard limit
@@ -171,7 +178,7 @@ struct Serve: ParsableCommand {
         }
         let broker: Broker
         do {
-            broker = try Broker(configuration: settings, log: { logger.info($0) })
+            broker = try Broker(configuration: settings, logger: logger)
         } catch BrokerError.metaProperties(let message) {
             // The data directory belongs to another cluster or node: the settings are wrong.
             logger.error("cannot start: \(message)")
@@ -216,37 +223,4 @@ struct Serve: ParsableCommand {
         }
         logger.info("stopped cleanly")
     }
-}
-
-enum LogLevel: String, Comparable {
-    case error, warn, info, debug
-    var rank: Int { [.error: 0, .warn: 1, .info: 2, .debug: 3][self]! }
-    static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rank < rhs.rank }
-}
-
-/// One line per event on stderr: time, level, message.
-struct Logger: Sendable {
-    let level: LogLevel
-
-    func log(_ messageLevel: LogLevel, _ message: String) {
-        guard messageLevel <= level else { return }
-        System.writeStandardError("\(Self.timestamp()) level=\(messageLevel.rawValue) \(message)\n")
-    }
-
-    /// UTC time as 2026-11-26T12:00:00.123Z, without DateFormatter (which loads ICU: ~10 MB
-    /// of resident memory for a timestamp).
-    static func timestamp() -> String {
-        let milliseconds = System.wallClockMilliseconds()
-        var seconds = time_t(milliseconds / 1_000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let fraction = milliseconds % 1_000
-        let millis = fraction < 10 ? "00\(fraction)" : fraction < 100 ? "0\(fraction)" : "\(fraction)"
-        return
-            "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(millis)Z"
-    }
-
-    func info(_ message: String) { log(.info, message) }
-    func error(_ message: String) { log(.error, message) }
 }

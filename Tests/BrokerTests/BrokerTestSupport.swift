@@ -3,6 +3,7 @@
 
 import KafkaProtocol
 import KafkaWire
+import Logging
 import Reactor
 import SystemCalls
 import TestSupport
@@ -36,6 +37,7 @@ final class KafkaTestClient {
 
 func withBroker<Result>(
     _ configure: (inout BrokerConfiguration) -> Void = { _ in },
+    logger: Logger = Logger(label: "tests", factory: { _ in SwiftLogNoOpLogHandler() }),
     _ body: (Broker, SocketAddress) throws -> Result
 ) throws -> Result {
     var configuration = BrokerConfiguration()
@@ -43,7 +45,7 @@ func withBroker<Result>(
     configuration.listeners = [.plaintext(SocketAddress("127.0.0.1:0")!)]
     configuration.eventLoops = 1
     configure(&configuration)
-    let broker = try Broker(configuration: configuration)
+    let broker = try Broker(configuration: configuration, logger: logger)
     let server = try broker.serve(handlesSignals: false)
     defer {
         server.shutdown()
