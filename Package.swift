@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "KafkaWire", targets: ["KafkaWire"]),
         .library(name: "KafkaRecords", targets: ["KafkaRecords"]),
         .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
+        // A broker inside a Swift process, for other projects' tests.
+        .library(name: "SwiftletEmbedded", targets: ["SwiftletEmbedded"]),
         .executable(name: "swiftlet", targets: ["swiftlet"]),
         .executable(name: "kafka-codegen", targets: ["KafkaCodegen"]),
         .executable(name: "decoder-fuzzer", targets: ["DecoderFuzzer"]),
@@ -24,18 +26,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        // System libraries for the four Kafka compression codecs (Debian -dev packages).
+        // System libraries for the four Kafka compression codecs (Debian -dev packages), linked
+        // from their static archives (the modulemaps name them) so the binary needs none.
         .systemLibrary(
-            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            name: "CZlib", path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
             name: "CSnappy", path: "Sources/CSnappy",
             providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(
-            name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
+            name: "CLZ4", path: "Sources/CLZ4",
             providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(
-            name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
+            name: "CZstd", path: "Sources/CZstd",
             providers: [.apt(["libzstd-dev"])]),
         // OpenSSL 3 (libssl-dev): the SASL mechanisms' hashes, HMAC and PBKDF2, and TLS.
         .systemLibrary(
@@ -56,6 +59,8 @@ let package = Package(
         .target(
             name: "Coordinators",
             dependencies: ["KafkaProtocol", "KafkaWire", "SystemCalls", .product(name: "Logging", package: "swift-log")]),
+        // A blocking Kafka client on the generated codecs, for the command line.
+        .target(name: "KafkaClient", dependencies: ["KafkaProtocol", "SystemCalls"]),
         // SASL mechanisms sans IO (PLAIN, SCRAM, OAUTHBEARER) and the crypto they need.
         .target(name: "Security", dependencies: ["COpenSSL"]),
         .target(
@@ -67,10 +72,19 @@ let package = Package(
         .executableTarget(
             name: "swiftlet",
             dependencies: [
-                "Broker", "LogStorage", "Reactor", "SystemCalls",
+                "Broker", "KafkaClient", "KafkaProtocol", "LogStorage", "Reactor", "SystemCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            // A portable binary: the Swift runtime and Foundation linked in, as the codec
+            // libraries are (their modulemaps name the static archives), so `ldd` lists libc,
+            // libm, libstdc++, libgcc and OpenSSL only.
+            linkerSettings: [
+                .unsafeFlags(["-static-stdlib", "-l_FoundationCShims", "-l_FoundationCollections"], .when(configuration: .release))
             ]),
+        .target(
+            name: "SwiftletEmbedded",
+            dependencies: ["Broker", "Reactor", "SystemCalls", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "KafkaCodegen", path: "Sources/KafkaCodegen"),
 
         // libFuzzer target for the request decoder and the batch parser (README: Fuzzing).
@@ -99,8 +113,8 @@ let package = Package(
         .testTarget(
             name: "BrokerTests",
             dependencies: [
-                "Broker", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "Security", "SystemCalls", "TestSupport",
-                .product(name: "Logging", package: "swift-log"),
+                "Broker", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "Security", "SwiftletEmbedded",
+                "SystemCalls", "TestSupport", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "CoordinatorsTests", dependencies: ["Coordinators", "KafkaProtocol", "KafkaWire"]),
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"]),
@@ -110,6 +124,7 @@ let package = Package(
         .testTarget(name: "KafkaCodegenTests", dependencies: ["KafkaCodegen"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security"]),
         .testTarget(name: "SwiftletTests", dependencies: ["swiftlet", "Broker"]),
+        .testTarget(name: "SwiftletEmbeddedTests", dependencies: ["SwiftletEmbedded", "KafkaClient", "KafkaProtocol", "SystemCalls"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -238,7 +238,8 @@ public final class Broker: Sendable {
 
     /// Creates a topic and its partition logs: all of them or, on a failure (out of file
     /// descriptors, a full disk), none, and the topic is not registered.
-    func createTopic(name: String, partitions: Int32, configs: [String: String]) throws -> TopicInfo {
+    @discardableResult
+    public func createTopic(name: String, partitions: Int32, configs: [String: String] = [:]) throws -> TopicInfo {
         try createTopics([(name, partitions, configs)])[0].get()
     }
 

@@ -230,7 +230,8 @@ public final class LogManager: @unchecked Sendable {
     /// Flushes every partition it can, writes the clean-shutdown marker when all of them were
     /// closed cleanly, and stops the cleaner; the partitions that could not be closed (a full
     /// disk takes the checkpoints) are named in the error, and the next start recovers them.
-    /// The directory lock is released when the manager goes away.
+    /// The directory lock is released last, so that another broker in the same process (an
+    /// embedded one restarted by a test) may open the directory.
     public func shutdown() throws(LogError) {
         let cleaner = lock.withLock {
             defer { self.cleaner = nil }
@@ -248,6 +249,7 @@ public final class LogManager: @unchecked Sendable {
         do {
             let marker = try store.open(Self.cleanShutdownMarker, create: true)
             try store.sync(marker)
+            if let lockFile { try System.unlock(lockFile.descriptor) }
         } catch {
             throw .io(error)
         }

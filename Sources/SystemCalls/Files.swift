@@ -132,6 +132,24 @@ extension System {
         _ = try retryingInterrupts("rmdir \(path)") { Glibc.rmdir(path) }
     }
 
+    /// A new directory under `parent`, named `prefix` and six random characters (mkdtemp).
+    public static func makeTemporaryDirectory(in parent: String = "/tmp", prefix: String) throws(SystemCallError) -> String {
+        var template = Array("\(parent)/\(prefix)XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw SystemCallError(call: "mkdtemp \(parent)/\(prefix)", errno: swiftlet_errno()) }
+        return String(cString: made)
+    }
+
+    /// Removes a directory and everything in it (symbolic links are removed, not followed).
+    public static func removeTree(_ path: String) throws(SystemCallError) {
+        for name in try directoryEntries(path) {
+            let child = path + "/" + name
+            var status = stat()
+            _ = try retryingInterrupts("lstat \(child)") { lstat(child, &status) }
+            if status.st_mode & S_IFMT == S_IFDIR { try removeTree(child) } else { try unlink(child) }
+        }
+        try removeDirectory(path)
+    }
+
     /// The names in a directory, without "." and "..".
     public static func directoryEntries(_ path: String) throws(SystemCallError) -> [String] {
         guard let directory = opendir(path) else { throw SystemCallError(call: "opendir \(path)", errno: swiftlet_errno()) }
@@ -160,6 +178,11 @@ extension System {
             if error == EWOULDBLOCK { return false }
             throw SystemCallError(call: "flock", errno: error)
         }
+    }
+
+    /// Releases a lock tryLockExclusive took.
+    public static func unlock(_ descriptor: Int32) throws(SystemCallError) {
+        _ = try retryingInterrupts("flock") { flock(descriptor, LOCK_UN) }
     }
 
     /// Replaces the file at `path` with `bytes` so that a crash or power cut leaves the old

@@ -121,3 +121,43 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension SocketAddress {
+    /// The addresses of "host:port", a name resolved with getaddrinfo (a literal address is
+    /// returned as it is): what a client connects to.
+    public static func resolve(_ text: String) throws(SystemCallError) -> [SocketAddress] {
+        if let literal = SocketAddress(text) { return [literal] }
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
+            throw SystemCallError(call: "resolve \(text) (expected host:port)", errno: EINVAL)
+        }
+        let host = String(text[..<colon]).filter { $0 != "[" && $0 != "]" }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, &hints, &list)
+        guard status == 0, let list else {
+            throw SystemCallError(call: "getaddrinfo \(host): \(String(cString: gai_strerror(status)))", errno: EHOSTUNREACH)
+        }
+        defer { freeaddrinfo(list) }
+        var addresses: [SocketAddress] = []
+        var entry: UnsafeMutablePointer<addrinfo>? = list
+        while let current = entry {
+            if let address = current.pointee.ai_addr {
+                var storage = sockaddr_storage()
+                withUnsafeMutableBytes(of: &storage) { target in
+                    target.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(current.pointee.ai_addrlen)))
+                }
+                if let resolved = SocketAddress(storage: storage) {
+                    let withPort: SocketAddress =
+                        switch resolved {
+                        case .ipv4(let host, _): .ipv4(host: host, port: port)
+                        case .ipv6(let host, _): .ipv6(host: host, port: port)
+                        }
+                    if !addresses.contains(withPort) { addresses.append(withPort) }
+                }
+            }
+            entry = current.pointee.ai_next
+        }
+        return addresses
+    }
+}

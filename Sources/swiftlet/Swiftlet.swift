@@ -18,7 +18,7 @@ struct Swiftlet: ParsableCommand {
         commandName: "swiftlet",
         abstract: "A Kafka wire-protocol compatible broker.",
         version: version,
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, Health.self],
         defaultSubcommand: Serve.self)
 }
 

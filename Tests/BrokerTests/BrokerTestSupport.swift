@@ -5,6 +5,7 @@ import KafkaProtocol
 import KafkaWire
 import Logging
 import Reactor
+import SwiftletEmbedded
 import SystemCalls
 import TestSupport
 
@@ -40,19 +41,9 @@ func withBroker<Result>(
     logger: Logger = Logger(label: "tests", factory: { _ in SwiftLogNoOpLogHandler() }),
     _ body: (Broker, SocketAddress) throws -> Result
 ) throws -> Result {
-    var configuration = BrokerConfiguration()
-    configuration.dataDirectory = nil
-    configuration.listeners = [.plaintext(SocketAddress("127.0.0.1:0")!)]
-    configuration.eventLoops = 1
-    configure(&configuration)
-    let broker = try Broker(configuration: configuration, logger: logger)
-    let server = try broker.serve(handlesSignals: false)
-    defer {
-        server.shutdown()
-        server.waitUntilStopped()
-        try? broker.shutdown()
-    }
-    return try body(broker, server.boundAddresses[0])
+    let embedded = try EmbeddedBroker(.memory, configure: configure, logger: logger)
+    defer { try? embedded.stop() }
+    return try body(embedded.broker, SocketAddress(embedded.bootstrapServers)!)
 }
 
 func batch(_ values: [String], firstTimestamp: Int64 = 1_000) -> [UInt8] {
