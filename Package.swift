@@ -60,7 +60,7 @@ let package = Package(
             name: "Coordinators",
             dependencies: ["KafkaProtocol", "KafkaWire", "SystemCalls", .product(name: "Logging", package: "swift-log")]),
         // A blocking Kafka client on the generated codecs, for the command line.
-        .target(name: "KafkaClient", dependencies: ["KafkaProtocol", "SystemCalls"]),
+        .target(name: "KafkaClient", dependencies: ["KafkaProtocol", "KafkaRecords", "KafkaWire", "SystemCalls"]),
         // SASL mechanisms sans IO (PLAIN, SCRAM, OAUTHBEARER) and the crypto they need.
         .target(name: "Security", dependencies: ["COpenSSL"]),
         .target(
@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "swiftlet",
             dependencies: [
-                "Broker", "KafkaClient", "KafkaProtocol", "LogStorage", "Reactor", "SystemCalls",
+                "Broker", "KafkaClient", "KafkaProtocol", "KafkaRecords", "LogStorage", "Reactor", "SystemCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -124,6 +124,7 @@ let package = Package(
         .testTarget(name: "KafkaCodegenTests", dependencies: ["KafkaCodegen"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security"]),
         .testTarget(name: "SwiftletTests", dependencies: ["swiftlet", "Broker"]),
+        .testTarget(name: "KafkaClientTests", dependencies: ["KafkaClient", "KafkaProtocol", "KafkaRecords"]),
         .testTarget(name: "SwiftletEmbeddedTests", dependencies: ["SwiftletEmbedded", "KafkaClient", "KafkaProtocol", "SystemCalls"]),
     ],
     swiftLanguageModes: [.v6]

@@ -77,15 +77,7 @@ public final class BrokerConnection {
 
     /// Sends `request` at `version` and waits for its response.
     public func send<Request: KafkaRequest>(_ request: Request, version: Int16) throws(ClientError) -> Request.Response {
-        nextCorrelationId &+= 1
-        let correlationId = nextCorrelationId
-        let payload: [UInt8]
-        do {
-            payload = try RequestCodec.encode(request: request, version: version, correlationId: correlationId, clientId: clientId)
-        } catch {
-            throw ClientError("\(Request.apiKey.name) v\(version): cannot encode the request: \(error)")
-        }
-        try write(withUnsafeBytes(of: Int32(payload.count).bigEndian) { Array($0) } + payload)
+        let correlationId = try write(request, version: version)
         let frame = try readFrame()
         do {
             let (answeredId, response) = try RequestCodec.decodeResponse(Request.Response.self, frame: frame, version: version)
@@ -98,6 +90,24 @@ public final class BrokerConnection {
         } catch {
             throw ClientError("\(address): \(Request.apiKey.name) v\(version) response does not decode: \(error)")
         }
+    }
+
+    /// Sends a request the broker does not answer (Produce with acks=0).
+    public func sendWithoutResponse<Request: KafkaRequest>(_ request: Request, version: Int16) throws(ClientError) {
+        _ = try write(request, version: version)
+    }
+
+    /// Writes `request` in its frame; its correlation id.
+    private func write<Request: KafkaRequest>(_ request: Request, version: Int16) throws(ClientError) -> Int32 {
+        nextCorrelationId &+= 1
+        let payload: [UInt8]
+        do {
+            payload = try RequestCodec.encode(request: request, version: version, correlationId: nextCorrelationId, clientId: clientId)
+        } catch {
+            throw ClientError("\(Request.apiKey.name) v\(version): cannot encode the request: \(error)")
+        }
+        try write(withUnsafeBytes(of: Int32(payload.count).bigEndian) { Array($0) } + payload)
+        return nextCorrelationId
     }
 
     /// ApiVersions, v3 first; a broker that does not know it answers in v0's form (KIP-511).

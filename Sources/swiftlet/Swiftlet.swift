@@ -18,7 +18,7 @@ struct Swiftlet: ParsableCommand {
         commandName: "swiftlet",
         abstract: "A Kafka wire-protocol compatible broker.",
         version: version,
-        subcommands: [Serve.self, Health.self],
+        subcommands: [Serve.self, Topic.self, Produce.self, Consume.self, Group.self, Cluster.self, Health.self],
         defaultSubcommand: Serve.self)
 }
 
