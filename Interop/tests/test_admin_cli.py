@@ -129,7 +129,7 @@ def test_groups_and_cluster_info(any_broker):
     # Offsets are kept within the log, whose end Tansu misreports (above).
     assert committed()[0] == 2 if name == "swiftlet" else committed()[0] < 10
     cli(bootstrap, "group", "reset-offsets", group, "-t", topic, "--to-earliest", "--execute")
-    assert cli(bootstrap, "consume", topic, "-G", group, "-o", "stored", "-e", "-p", "0").stdout.split()[:1] == ["0"]
+    assert cli(bootstrap, "consume", topic, "-G", group, "-o", "stored", "-e").stdout.split()[:1] == ["0"]
     if name == "swiftlet":  # Tansu does not serve DeleteGroups
         cli(bootstrap, "group", "delete", group)
         assert group not in [row["GROUP"] for row in table(cli(bootstrap, "group", "list").stdout)]
@@ -143,3 +143,31 @@ def test_bad_flags_exit_64_and_an_absent_broker_exits_1(broker):
     assert cli(broker.bootstrap, "group", "reset-offsets", "g", "-t", "t", check=False).returncode == 64
     gone = cli(f"127.0.0.1:{free_port()}", "topic", "list", check=False)
     assert gone.returncode == 1 and "error:" in gone.stderr
+
+
+def test_consumers_in_one_group_share_the_partitions(broker):
+    # Two `swiftlet consume -G` processes in one group: the second's join rebalances the group,
+    # the range assignor gives each two of the four partitions, and every record is printed
+    # by exactly one of them.
+    topic, group = unique("cli-shared"), unique("cli-shared")
+    cli(broker.bootstrap, "topic", "create", topic, "-p", "4")
+    command = [swiftlet_binary(), "consume", topic, "-G", group, "-f", "%p %s\\n", "--brokers", broker.bootstrap]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: len(json.loads(cli(broker.bootstrap, "group", "describe", group, "--format", "json").stdout)["members"]) == 2
+                   and json.loads(cli(broker.bootstrap, "group", "describe", group, "--format", "json").stdout)["state"] == "Stable",
+                   20, lambda: cli(broker.bootstrap, "group", "describe", group).stdout)
+        time.sleep(4)  # the first member hears of the rebalance at its next heartbeat
+        cli(broker.bootstrap, "produce", topic, "-k", ":", stdin="".join(f"key-{index}:value-{index}\n" for index in range(40)))
+        time.sleep(3)
+    finally:
+        for process in (first, second):
+            process.send_signal(signal.SIGTERM)
+    outputs = [process.communicate(timeout=20)[0].split("\n") for process in (first, second)]
+    seen = [[line.split(" ", 1) for line in output if line] for output in outputs]
+    partitions = [{int(partition) for partition, _ in lines} for lines in seen]
+    values = sorted(value for lines in seen for _, value in lines)
+    assert values == sorted(f"value-{index}" for index in range(40)), (outputs, first.stderr.read() if first.stderr else "")
+    assert all(len(owned) == 2 for owned in partitions) and not partitions[0] & partitions[1], partitions

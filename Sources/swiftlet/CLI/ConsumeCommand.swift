@@ -1,7 +1,9 @@
 // `swiftlet consume TOPIC`: records printed as they are read (kcat's -C habits): kcat's offset
-// forms, a format string, exit at the end or follow, and a group's committed offsets.
+// forms, a format string, exit at the end or follow, and membership of a consumer group
+// (kcat's -G: partitions shared with the group's other members, offsets committed).
 
 import ArgumentParser
+import Glibc
 import KafkaClient
 import KafkaRecords
 import SystemCalls
@@ -24,7 +26,9 @@ struct Consume: ParsableCommand {
             "How each record prints: %s value, %k key, %t topic, %p partition, %o offset, %T timestamp, %h headers, %S/%K lengths, \\n \\t."
     )
     var printFormat: String = "%s\\n"
-    @Option(name: [.customShort("G"), .long], help: "A group: start from its committed offsets (with -o stored) and commit what was read.")
+    @Option(
+        name: [.customShort("G"), .long],
+        help: "Join this consumer group: read the partitions it assigns, from its committed offsets (else -o), committing as it reads.")
     var group: String?
 
     enum Start: Equatable {
@@ -52,6 +56,7 @@ struct Consume: ParsableCommand {
             throw ValidationError("--offset \(offset): beginning, end, stored, N, -N or s@MS")
         }
         if start == .stored && group == nil { throw ValidationError("--offset stored needs --group") }
+        if group != nil && !partition.isEmpty { throw ValidationError("--partition and --group: the group assigns the partitions") }
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
     }
 
@@ -61,13 +66,17 @@ struct Consume: ParsableCommand {
         var remaining = count ?? .max
         try reportingFailures { () throws(ClientError) in
             let all = try cluster.topic(topic).partitions.map(\.partitionIndex).sorted()
-            let partitions = partition.isEmpty ? all : partition
-            for chosen in partitions where !all.contains(chosen) {
+            for chosen in partition where !all.contains(chosen) {
                 throw ClientError("topic \(topic) has no partition \(chosen) (it has \(all.count))")
             }
+            let member = try group.map { group throws(ClientError) in try GroupMember(cluster: cluster, group: group, topic: topic) }
+            defer { member?.leave() }
+            var partitions = try member?.join() ?? (partition.isEmpty ? all : partition)
             var positions = try startPositions(start, partitions: partitions, cluster: cluster)
             var finished: Set<Int32> = []
             while true {
+                // A member the group gave nothing waits between heartbeats instead of spinning.
+                if positions.isEmpty { usleep(500_000) }
                 let fetched = try cluster.fetch(topic, positions: positions, maxWaitMilliseconds: 500)
                 var read: [Int32: Int64] = [:]
                 for partition in fetched {
@@ -76,20 +85,41 @@ struct Consume: ParsableCommand {
                         read[partition.partition] = record.offset + 1
                         remaining -= 1
                         if remaining == 0 {
-                            if let group { try cluster.commit(read, of: topic, for: group) }
+                            _ = try member?.commit(read)
                             return
                         }
                     }
                     positions[partition.partition] = partition.nextOffset
                     if partition.nextOffset >= partition.endOffset { finished.insert(partition.partition) }
                 }
-                if let group { try cluster.commit(read, of: topic, for: group) }
+                if let member {
+                    var rejoin = try !member.commit(read)
+                    if !rejoin { rejoin = try member.heartbeatIfDue() }
+                    if rejoin {
+                        // A rebalance: join again and go on from the group's offsets.
+                        partitions = try member.join()
+                        positions = try startPositions(start, partitions: partitions, cluster: cluster)
+                        finished = []
+                    }
+                }
                 if exitAtEnd && finished.isSuperset(of: partitions) { return }
             }
         }
     }
 
+    /// Where each partition starts: a group's committed offset when there is one, else `start`
+    /// (for `stored` without one, the log start).
     func startPositions(_ start: Start, partitions: [Int32], cluster: KafkaCluster) throws(ClientError) -> [Int32: Int64] {
+        guard !partitions.isEmpty else { return [:] }
+        var positions = try positions(start, partitions: partitions, cluster: cluster)
+        if let group {
+            let committed = try cluster.committedOffsets(of: group, topic: topic)[topic] ?? [:]
+            for partition in partitions { if let offset = committed[partition], offset >= 0 { positions[partition] = offset } }
+        }
+        return positions
+    }
+
+    private func positions(_ start: Start, partitions: [Int32], cluster: KafkaCluster) throws(ClientError) -> [Int32: Int64] {
         switch start {
         case .timestamp(let time):
             return try cluster.offsets(of: topic, partitions: partitions, timestamp: time)
@@ -102,9 +132,8 @@ struct Consume: ParsableCommand {
             let starts = try cluster.offsets(of: topic, partitions: partitions, timestamp: -2)
             return Dictionary(uniqueKeysWithValues: partitions.map { ($0, max((ends[$0] ?? 0) - back, starts[$0] ?? 0)) })
         case .stored:
-            let committed = try cluster.committedOffsets(of: group!, topic: topic)[topic] ?? [:]
             let starts = try cluster.offsets(of: topic, partitions: partitions, timestamp: -2)
-            return Dictionary(uniqueKeysWithValues: partitions.map { ($0, max(committed[$0] ?? -1, starts[$0] ?? 0)) })
+            return Dictionary(uniqueKeysWithValues: partitions.map { ($0, starts[$0] ?? 0) })
         }
     }
 

@@ -44,14 +44,9 @@ struct Group: ParsableCommand {
             }
             switch options.format {
             case .json:
-                func objects(_ table: Table) -> JSON {
-                    .array(
-                        table.rows.map { row in .object(zip(table.columns, row).map { ($0.0.lowercased().replacing("-", with: "_"), $0.1) })
-                        })
-                }
                 let object = JSON.object([
                     ("group", .string(group)), ("state", .string(described.groupState)), ("protocol_type", .string(described.protocolType)),
-                    ("protocol", .string(described.protocolData)), ("members", objects(members)), ("offsets", objects(offsets)),
+                    ("protocol", .string(described.protocolData)), ("members", members.json), ("offsets", offsets.json),
                     ("total_lag", .number(lag.compactMap(\.lag).reduce(0, +))),
                 ])
                 System.writeStandardOutput(object.text + "\n")

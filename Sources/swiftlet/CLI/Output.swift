@@ -32,6 +32,7 @@ struct ClusterOptions: ParsableArguments {
 }
 
 /// Runs `body`; a ClientError is printed and becomes exit status 1.
+@discardableResult
 func reportingFailures<Result>(_ body: () throws(ClientError) -> Result) throws -> Result {
     do {
         return try body()
@@ -71,11 +72,15 @@ struct Table {
 
     mutating func add(_ values: JSON...) { rows.append(values) }
 
+    /// The rows as objects keyed by column ("LOG-END" is "log_end").
+    var json: JSON {
+        .array(rows.map { row in JSON.object(zip(columns, row).map { ($0.0.lowercased().replacing("-", with: "_"), $0.1) }) })
+    }
+
     func print(_ format: OutputFormat) {
         switch format {
         case .json:
-            let objects = rows.map { row in JSON.object(zip(columns, row).map { ($0.0.lowercased().replacing("-", with: "_"), $0.1) }) }
-            System.writeStandardOutput(JSON.array(objects).text + "\n")
+            System.writeStandardOutput(json.text + "\n")
         case .table:
             let cells = [columns] + rows.map { $0.map(Self.cell) }
             let widths = columns.indices.map { column in cells.map { $0[column].count }.max() ?? 0 }

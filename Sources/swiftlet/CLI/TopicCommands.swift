@@ -106,13 +106,7 @@ struct Topic: ParsableCommand {
                 let object = JSON.object([
                     ("name", .string(name)), ("id", .string(topic.topicId.description)), ("internal", .bool(topic.isInternal)),
                     ("configs", .object(overrides.map { ($0.name, .string($0.value)) })),
-                    (
-                        "partitions",
-                        .array(
-                            partitions.rows.map { row in
-                                .object(zip(partitions.columns, row).map { ($0.0.lowercased().replacing("-", with: "_"), $0.1) })
-                            })
-                    ),
+                    ("partitions", partitions.json),
                 ])
                 System.writeStandardOutput(object.text + "\n")
             case .table:
