@@ -49,4 +49,13 @@ import Testing
         let (partial, partialNext) = try KafkaCluster.committedRecords(Array(bytes.dropLast(5)), from: 0, aborted: aborted)
         #expect(partial.count == 3 && partialNext == 7)
     }
+
+    @Test func rangeAssignmentAsKafkasRangeAssignor() {
+        // Members in id order; 5 partitions over 2 members: 3 and 2; more members than
+        // partitions: the last ones get none.
+        let shares = GroupMember.rangeAssignment(members: ["b", "a"], partitions: [0, 1, 2, 3, 4])
+        #expect(shares.map(\.0) == ["a", "b"] && shares.map(\.1) == [[0, 1, 2], [3, 4]])
+        let sparse = GroupMember.rangeAssignment(members: ["m1", "m2", "m3"], partitions: [0, 1])
+        #expect(sparse.map(\.1) == [[0], [1], []])
+    }
 }
