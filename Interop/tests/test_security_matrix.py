@@ -302,7 +302,7 @@ def test_users_and_acls_per_resource_type_through_kafka_python(broker_factory):
     # need; before each grant bob is refused with Kafka's code for that resource.
     from confluent_kafka import KafkaError
     from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType, KafkaAdminClient,
-                             NewTopic, ResourcePattern, ResourcePatternFilter, ResourceType, ScramMechanism,
+                             ResourcePattern, ResourcePatternFilter, ResourceType, ScramMechanism,
                              UserScramCredentialUpsertion)
 
     port = free_port()
