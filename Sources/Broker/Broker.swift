@@ -388,14 +388,14 @@ public final class Broker: Sendable {
         server.reactor.queuedMaximumRequestBytes = configuration.queuedMaxRequestBytes
         server.handlesSignals = handlesSignals
         server.shutdownBegins = { [weak self] in self?.beginShutdown() }
-        var factories: [KafkaConnectionFactory] = []
+        var factories: [any ConnectionHandlerFactory] = []
         for (index, listener) in configuration.listeners.enumerated() {
             let tls = listener.securityProtocol.usesTLS ? try TLSContext(configuration.ssl.settings(for: listener)) : nil
             factories.append(
                 KafkaConnectionFactory(
                     broker: self, listener: index, tls: tls, principalMapping: try configuration.ssl.principalMapping(for: listener)))
         }
-        let reactor = try Server(configuration: server, handlerFactories: factories, log: log)
+        let reactor = try makeServer(server, factories: factories)
         boundAddresses.withLock { $0 = reactor.boundAddresses }
         try reactor.start()
         try logs.startBackgroundWork(
@@ -423,6 +423,26 @@ public final class Broker: Sendable {
 
     /// The first listener's advertised host and port (the banner's and the ready line's).
     public var advertised: (host: String, port: Int32) { advertised(listener: 0) }
+
+    /// The reactor server for the Kafka listeners and, after them (so their indexes stay the
+    /// listeners'), the HTTP one; a default HTTP listener whose port is taken is left out.
+    private func makeServer(_ server: ServerConfiguration, factories: [any ConnectionHandlerFactory]) throws -> Server {
+        guard let http = configuration.httpListener else { return try Server(configuration: server, handlerFactories: factories, log: log) }
+        var withHTTP = server
+        withHTTP.listenAddresses.append(http)
+        do {
+            return try Server(configuration: withHTTP, handlerFactories: factories + [HTTPConnectionFactory(broker: self)], log: log)
+        } catch {
+            guard !configuration.httpListenerRequired else { throw BrokerError.httpListener("HTTP listener \(http): \(error)") }
+            logger.warning("HTTP listener \(http) not started (\(error)): serving Kafka without /healthz, /readyz and /metrics")
+            return try Server(configuration: server, handlerFactories: factories, log: log)
+        }
+    }
+
+    /// Where the HTTP listener is bound, when it runs.
+    public var httpAddress: SocketAddress? {
+        boundAddresses.withLock { $0.count > configuration.listeners.count ? $0.last : nil }
+    }
 
     /// What Metadata and FindCoordinator give the clients of a listener.
     func advertised(listener index: Int) -> (host: String, port: Int32) {
@@ -477,10 +497,12 @@ public enum BrokerError: Error, CustomStringConvertible {
     case metaProperties(String)
     case topicExists(String)
     case unknownTopic(String)
+    /// The HTTP listener asked for cannot bind: a configuration error too.
+    case httpListener(String)
 
     public var description: String {
         switch self {
-        case .metaProperties(let message): return message
+        case .metaProperties(let message), .httpListener(let message): return message
         case .topicExists(let name): return "topic \(name) already exists"
         case .unknownTopic(let name): return "topic \(name) does not exist"
         }

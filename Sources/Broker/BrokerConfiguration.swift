@@ -59,6 +59,11 @@ public struct BrokerConfiguration: Sendable {
     public var groups = GroupConfiguration()
     /// transaction.* settings of the transaction coordinator.
     public var transactions = TransactionConfiguration()
+    /// The HTTP listener (/healthz, /readyz, /metrics); nil: none.
+    public var httpListener: SocketAddress?
+    /// Whether it was asked for: a default one whose port is taken is left out with a
+    /// warning (several brokers on one machine), an asked-for one that cannot bind stops the start.
+    public var httpListenerRequired = false
     /// Topics made at start when missing (`--topic`, as kfake's seed topics); existing ones
     /// are left as they are.
     public var seedTopics: [SeedTopic] = []

@@ -51,7 +51,7 @@ public final class EmbeddedBroker: Sendable {
         try configuration.resolveListeners()
         broker = try Broker(configuration: configuration, logger: logger)
         server = try broker.serve(handlesSignals: false)
-        bootstrapServers = server.boundAddresses.map(\.description).joined(separator: ",")
+        bootstrapServers = server.boundAddresses.prefix(configuration.listeners.count).map(\.description).joined(separator: ",")
     }
 
     /// As `init`, for async tests.

@@ -114,6 +114,17 @@ enum ServerProperties {
             configuration.listenerSettings.advertised = value
             return true
         },
+        // The HTTP listener (health and metrics), as Redpanda's admin API: host:port, or off.
+        "http.listeners": { configuration, value in
+            if value.lowercased() == "off" {
+                configuration.httpListener = nil
+                return true
+            }
+            guard let address = SocketAddress(value) else { return false }
+            configuration.httpListener = address
+            configuration.httpListenerRequired = true
+            return true
+        },
         // The KRaft controller's listeners: not served to clients (Swiftlet has no quorum).
         "controller.listener.names": { configuration, value in
             configuration.listenerSettings.controllerNames = Set(value.split(separator: ",").map { String($0).trimmed.uppercased() })

@@ -49,6 +49,12 @@ struct Serve: ParsableCommand {
     var logLevel: String?
     @Option(name: .long, help: "logfmt (time=... level=... msg=...) or json (an object per line). Default logfmt.")
     var logFormat: String?
+    @Option(
+        name: .long,
+        help:
+            "The HTTP listener for /healthz, /readyz and /metrics, host:port, or off. Default 127.0.0.1:9644 (left out with a warning when taken)."
+    )
+    var httpListen: String?
     @Option(name: .long, help: "A server.properties file (Kafka's keys that apply).")
     var config: String?
     @Flag(name: .long, help: "Start from Kafka's defaults where Swiftlet's differ (group.initial.rebalance.delay.ms=3000).")
@@ -77,6 +83,7 @@ struct Serve: ParsableCommand {
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
         var settings = BrokerConfiguration()
+        settings.httpListener = SocketAddress("127.0.0.1:9644")
         if try kafkaDefaults || SettingSources.flag("SWIFTLET_KAFKA_DEFAULTS", in: environment) {
             settings.restoreKafkaDefaults()
         }
@@ -101,6 +108,16 @@ struct Serve: ParsableCommand {
             throw ValidationError(error.message)
         }
         if authorizer { settings.authorizerEnabled = true }
+        if let text = httpListen ?? environment["SWIFTLET_HTTP_LISTEN"] {
+            let source = httpListen != nil ? "--http-listen" : "SWIFTLET_HTTP_LISTEN"
+            if text.lowercased() == "off" {
+                settings.httpListener = nil
+            } else {
+                guard let address = SocketAddress(text) else { throw ValidationError("\(source) \(text): expected host:port or off") }
+                settings.httpListener = address
+                settings.httpListenerRequired = true
+            }
+        }
         for text in topic + (environment["SWIFTLET_TOPICS"]?.split(whereSeparator: \.isWhitespace).map(String.init) ?? []) {
             do {
                 settings.seedTopics.append(try SeedTopic(parsing: text))
@@ -190,6 +207,9 @@ struct Serve: ParsableCommand {
         let server: Server
         do {
             server = try broker.serve(handlesSignals: true)
+        } catch BrokerError.httpListener(let message) {
+            logger.error("cannot start: \(message)")
+            throw ExitCode(64)
         } catch {
             logger.error("cannot listen on \(settings.listeners.map(\.address.description).joined(separator: ", ")): \(error)")
             throw ExitCode(2)
@@ -197,14 +217,15 @@ struct Serve: ParsableCommand {
         let (host, port) = broker.advertised
         let advertised = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         logger.info(
-            "swiftlet \(Swiftlet.version) listening on \(server.boundAddresses.map(\.description).joined(separator: ", ")) (advertised \(advertised)), data \(settings.dataDirectory ?? "in memory"), node \(settings.nodeId), cluster \(broker.clusterId), \(server.eventLoops.count) event loop(s); try: kcat -b \(advertised) -L"
+            "swiftlet \(Swiftlet.version) listening on \(server.boundAddresses.prefix(settings.listeners.count).map(\.description).joined(separator: ", ")) (advertised \(advertised)), data \(settings.dataDirectory ?? "in memory"), node \(settings.nodeId), cluster \(broker.clusterId), \(server.eventLoops.count) event loop(s); try: kcat -b \(advertised) -L"
         )
         if let selfSignedAuthority {
             logger.info("TLS listeners use a self-signed certificate; clients trust it with ssl.ca.location=\(selfSignedAuthority)")
         }
         // Logs recovered and coordinators replayed: what a test harness waits for, whatever
         // the log level (port 0 resolved to the port the system chose).
-        let ready = server.boundAddresses.map { "ready bootstrap=\($0)\n" }.joined()
+        if let http = broker.httpAddress { logger.info("HTTP on http://\(http): /healthz, /readyz, /metrics") }
+        let ready = server.boundAddresses.prefix(settings.listeners.count).map { "ready bootstrap=\($0)\n" }.joined()
         System.writeStandardOutput(ready)
         if let path = readyFile ?? environment["SWIFTLET_READY_FILE"] {
             do {

@@ -21,7 +21,7 @@ import Testing
         try broker.createTopic("orders", partitions: 3)
         #expect(broker.bootstrapServers.hasPrefix("127.0.0.1:") && !broker.bootstrapServers.hasSuffix(":0"))
         let topics = try topicPartitions(broker.bootstrapServers)
-        #expect(topics["seeded"] == 2 && topics["orders"] == 3)
+        #expect(topics["seeded"] == 2 && topics["orders"] == 3, "\(topics)")
         #expect(throws: (any Error).self) { try broker.createTopic("orders") }
         try await broker.stop()
         #expect(throws: ClientError.self) { try BrokerConnection(broker.bootstrapServers, timeoutMilliseconds: 1_000) }
