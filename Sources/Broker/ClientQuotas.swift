@@ -54,6 +54,11 @@ final class ClientQuotas: Sendable {
     var isEmpty: Bool { !hasQuotas.load(ordering: .relaxed) }
     private let hasQuotas = Atomic(false)
 
+    /// The user entity a principal's quotas are looked up by: "User:alice" is alice.
+    static func user(of principal: String) -> String {
+        principal.hasPrefix("User:") ? String(principal.dropFirst(5)) : principal
+    }
+
     /// Why an alteration of `entity` with these keys is refused (Kafka's messages); nil if it is fine.
     static func problem(entity: QuotaEntity, keys: [String], values: [Double]) -> String? {
         let types = Set(entity.parts.keys)

@@ -121,7 +121,7 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
     /// one admitted and throttled), and the throttle time, for which the connection is muted.
     func recordMutations(_ partitions: Int, strictSince: Int16) -> (admitted: Bool, throttleMilliseconds: Int32) {
         guard !broker.quotas.isEmpty else { return (true, 0) }
-        let user = principal.hasPrefix("User:") ? String(principal.dropFirst(5)) : principal
+        let user = ClientQuotas.user(of: principal)
         let decision = broker.quotas.recordMutations(
             partitions, user: user, clientId: clientId, strict: version >= strictSince, now: System.wallClockMilliseconds())
         if decision.throttleMilliseconds > 0 { responder.muteConnection(forMilliseconds: Int(decision.throttleMilliseconds)) }
@@ -132,7 +132,7 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
     /// the connection for the throttle time, which it returns for the response.
     func throttle(bytes: Int, quota: String, now: Int64) -> Int32 {
         guard bytes > 0, !broker.quotas.isEmpty else { return 0 }  // the hot path without quotas
-        let user = principal.hasPrefix("User:") ? String(principal.dropFirst(5)) : principal
+        let user = ClientQuotas.user(of: principal)
         let milliseconds = broker.quotas.record(bytes: bytes, user: user, clientId: clientId, key: quota, now: now)
         if milliseconds > 0 { responder.muteConnection(forMilliseconds: Int(milliseconds)) }
         return milliseconds

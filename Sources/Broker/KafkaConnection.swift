@@ -125,7 +125,7 @@ final class KafkaConnection: ConnectionHandler {
             broker.quotas.isEmpty
             ? nil
             : (
-                user: session.principal.hasPrefix("User:") ? String(session.principal.dropFirst(5)) : session.principal,
+                user: ClientQuotas.user(of: session.principal),
                 clientId: request.header.clientId ?? "", started: System.monotonicNanoseconds()
             )
         let throttle =

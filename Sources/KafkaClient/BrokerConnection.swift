@@ -145,7 +145,7 @@ public final class BrokerConnection {
 
     private func write(_ bytes: [UInt8]) throws(ClientError) {
         var sent = 0
-        do {
+        try naming {
             while sent < bytes.count {
                 let result = try bytes.withUnsafeBytes { raw throws(SystemCallError) in
                     try System.write(descriptor, UnsafeRawBufferPointer(rebasing: raw[sent...]))
@@ -158,6 +158,13 @@ public final class BrokerConnection {
                     }
                 }
             }
+        }
+    }
+
+    /// Runs socket work; a system call's failure becomes a ClientError naming the broker.
+    private func naming(_ body: () throws -> Void) throws(ClientError) {
+        do {
+            try body()
         } catch let error as ClientError {
             throw error
         } catch {
@@ -176,7 +183,7 @@ public final class BrokerConnection {
 
     private func read(exactly count: Int) throws(ClientError) -> [UInt8] {
         var chunk = [UInt8](repeating: 0, count: min(max(count, 4096), 1 << 20))
-        do {
+        try naming {
             while buffered.count < count {
                 let result = try chunk.withUnsafeMutableBytes { raw throws(SystemCallError) in try System.read(descriptor, into: raw) }
                 switch result {
@@ -190,10 +197,6 @@ public final class BrokerConnection {
                     }
                 }
             }
-        } catch let error as ClientError {
-            throw error
-        } catch {
-            throw ClientError("\(address): \(error)")
         }
         let frame = Array(buffered[..<count])
         buffered.removeFirst(count)

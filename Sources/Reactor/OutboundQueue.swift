@@ -74,7 +74,6 @@ struct OutboundQueue {
     /// record of its own), file regions with sendfile under kernel TLS, else read into the
     /// transport's buffer first.
     mutating func flush(through transport: TLSTransport) throws(SystemCallError) -> FlushResult {
-        var staging: [UInt8] = []
         while head < parts.count {
             let progress: IOResult<Int>
             switch parts[head] {
@@ -83,13 +82,13 @@ struct OutboundQueue {
             case .file(let region, let sent):
                 progress = try transport.withFileBytes(region, from: sent) { chunk throws(SystemCallError) in try transport.write(chunk) }
             case .bytes:
-                staging.removeAll(keepingCapacity: true)
-                var index = head
-                while index < parts.count, staging.count < 16 * 1024, case .bytes(let bytes, let written) = parts[index] {
-                    staging += bytes[written..<min(bytes.count, written + 16 * 1024 - staging.count)]
-                    index += 1
+                progress = try transport.writeGathered { staging in
+                    var index = head
+                    while index < parts.count, staging.count < 16 * 1024, case .bytes(let bytes, let written) = parts[index] {
+                        staging += bytes[written..<min(bytes.count, written + 16 * 1024 - staging.count)]
+                        index += 1
+                    }
                 }
-                progress = try staging.withUnsafeBytes { raw in Result { () throws(SystemCallError) in try transport.write(raw) } }.get()
             }
             guard case .completed(let count) = progress, count > 0 else { return .wouldBlock }
             advance(by: count)

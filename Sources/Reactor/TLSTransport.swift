@@ -15,6 +15,8 @@ final class TLSTransport: Transport {
     private(set) var handshakeComplete = false
     /// Where file regions are read before encryption: one per connection, reused.
     private var fileBuffer: [UInt8] = []
+    /// Where byte parts are gathered into one record before encryption: reused as well.
+    private var recordBuffer: [UInt8] = []
 
     convenience init(descriptor: Int32, context: TLSContext) throws(SystemCallError) {
         try self.init(context: context, descriptor: descriptor)
@@ -102,6 +104,14 @@ final class TLSTransport: Transport {
             return .completed(count)
         }
         return try outcome(of: Int32(clamping: count), call: "SSL_sendfile")
+    }
+
+    /// Encrypts and sends what it can of the bytes `gather` puts in the transport's record
+    /// buffer (emptied first).
+    func writeGathered(_ gather: (inout [UInt8]) -> Void) throws(SystemCallError) -> IOResult<Int> {
+        recordBuffer.removeAll(keepingCapacity: true)
+        gather(&recordBuffer)
+        return try recordBuffer.withUnsafeBytes { raw in Result { () throws(SystemCallError) in try write(raw) } }.get()
     }
 
     /// A file region's next bytes, read into the transport's buffer for encryption.

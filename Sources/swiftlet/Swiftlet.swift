@@ -109,14 +109,9 @@ struct Serve: ParsableCommand {
         }
         if authorizer { settings.authorizerEnabled = true }
         if let text = httpListen ?? environment["SWIFTLET_HTTP_LISTEN"] {
-            let source = httpListen != nil ? "--http-listen" : "SWIFTLET_HTTP_LISTEN"
-            if text.lowercased() == "off" {
-                settings.httpListener = nil
-            } else {
-                guard let address = SocketAddress(text) else { throw ValidationError("\(source) \(text): expected host:port or off") }
-                settings.httpListener = address
-                settings.httpListenerRequired = true
-            }
+            // As the key http.listeners reads it.
+            _ = try ServerProperties.apply(
+                "http.listeners", text, to: &settings, source: httpListen != nil ? "--http-listen" : "SWIFTLET_HTTP_LISTEN")
         }
         for text in topic + (environment["SWIFTLET_TOPICS"]?.split(whereSeparator: \.isWhitespace).map(String.init) ?? []) {
             do {

@@ -42,6 +42,13 @@ func reportingFailures<Result>(_ body: () throws(ClientError) -> Result) throws 
     }
 }
 
+/// Per-item failures, after the table that shows them: printed, and exit status 1.
+func reportFailures(_ failures: [String]) throws {
+    guard !failures.isEmpty else { return }
+    System.writeStandardError("error: \(failures.joined(separator: "\n"))\n")
+    throw ExitCode(1)
+}
+
 /// A JSON value, written in the order given.
 indirect enum JSON {
     case string(String?)

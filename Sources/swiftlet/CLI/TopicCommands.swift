@@ -47,7 +47,7 @@ struct Topic: ParsableCommand {
                 }
             }
             table.print(options.format)
-            try reportingFailures { () throws(ClientError) in if !failures.isEmpty { throw ClientError(failures.joined(separator: "\n")) } }
+            try reportFailures(failures)
         }
     }
 
@@ -139,7 +139,7 @@ struct Topic: ParsableCommand {
                 table.add(.string(topic), .string(result.errorCode == 0 ? "deleted" : ErrorCode(rawValue: result.errorCode)?.kafkaName))
             }
             table.print(options.format)
-            try reportingFailures { () throws(ClientError) in if !failures.isEmpty { throw ClientError(failures.joined(separator: "\n")) } }
+            try reportFailures(failures)
         }
     }
 
