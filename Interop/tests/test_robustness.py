@@ -457,13 +457,15 @@ def test_a_full_disk_is_logged_once_and_a_sigterm_on_it_exits_cleanly():
             ballast = os.path.join(mount_point, "ballast")
 
             def fill():
-                with open(ballast, "wb") as file:
-                    try:
-                        while True:
-                            file.write(b"\0" * 65_536)
-                            file.flush()
-                    except OSError:
-                        pass
+                # To the last byte: space left after 64 KiB chunks stopped fitting would take a
+                # small batch, ending the episode early.
+                with open(ballast, "ab", buffering=0) as file:
+                    for chunk in (65_536, 4_096, 1):
+                        try:
+                            while True:
+                                file.write(b"\0" * chunk)
+                        except OSError:
+                            pass
 
             acknowledged, failed = [], []
 
