@@ -52,12 +52,21 @@ public final class Broker: Sendable {
     private let clientProblems = LogRateLimiter(clock: { Int64(System.monotonicNanoseconds() / 1_000_000) })
     /// Where handlers that create or delete files run (ApiHandler.runsOnAdminThread).
     let adminWork: WorkQueue
+    /// Each event loop's counters, summed at a scrape.
+    let metrics: BrokerMetrics
+    /// KIP-714: the clients' subscriptions and the metrics they pushed.
+    let telemetry: ClientTelemetry
+    /// Swiftlet's release, as the console and `--version` show it.
+    public static let softwareVersion = "0.1.0"
 
     public init(configuration: BrokerConfiguration, logger: Logger = Logger(label: "swiftlet", factory: { _ in SwiftLogNoOpLogHandler() }))
         throws
     {
         self.configuration = configuration
         self.logger = logger
+        metrics = BrokerMetrics(enabled: configuration.metricsEnabled)
+        telemetry = ClientTelemetry(
+            pushIntervalMilliseconds: configuration.telemetryPushIntervalMilliseconds, maximumBytes: configuration.telemetryMaximumBytes)
         let logLine: @Sendable (String) -> Void = { logger.info("\($0)") }
         storageFailures = StorageFailures(logger: logger)
         boundAddresses = Mutex(configuration.listeners.map(\.address))
@@ -431,7 +440,10 @@ public final class Broker: Sendable {
         var withHTTP = server
         withHTTP.listenAddresses.append(http)
         do {
-            return try Server(configuration: withHTTP, handlerFactories: factories + [HTTPConnectionFactory(broker: self)], log: log)
+            // Changes from the console only where the page cannot be reached from elsewhere.
+            let loopback = http.host.hasPrefix("127.") || http.host == "::1" || http.host == "localhost"
+            let console = HTTPConnectionFactory(broker: self, consoleReadOnly: configuration.consoleReadOnly ?? !loopback)
+            return try Server(configuration: withHTTP, handlerFactories: factories + [console], log: log)
         } catch {
             guard !configuration.httpListenerRequired else { throw BrokerError.httpListener("HTTP listener \(http): \(error)") }
             logger.warning("HTTP listener \(http) not started (\(error)): serving Kafka without /healthz, /readyz and /metrics")

@@ -64,6 +64,16 @@ public struct BrokerConfiguration: Sendable {
     /// Whether it was asked for: a default one whose port is taken is left out with a
     /// warning (several brokers on one machine), an asked-for one that cannot bind stops the start.
     public var httpListenerRequired = false
+    /// metrics.enabled: the hot-path counters of /metrics (requests, latencies, traffic per
+    /// topic, connections); off, /metrics keeps what it reads from the logs and groups.
+    public var metricsEnabled = true
+    /// http.console.read.only: whether the console refuses changes; nil: read-only unless the
+    /// HTTP listener is on loopback.
+    public var consoleReadOnly: Bool?
+    /// KIP-714: telemetry.push.interval.ms, how often clients are asked to push their metrics,
+    /// and telemetry.max.bytes (Kafka's), the largest push taken.
+    public var telemetryPushIntervalMilliseconds: Int32 = 30_000
+    public var telemetryMaximumBytes: Int32 = 1_048_576
     /// Topics made at start when missing (`--topic`, as kfake's seed topics); existing ones
     /// are left as they are.
     public var seedTopics: [SeedTopic] = []

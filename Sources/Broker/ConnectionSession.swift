@@ -31,6 +31,9 @@ final class ConnectionSession: @unchecked Sendable {
     /// A first exchange succeeded: a later one is a re-authentication, during which the
     /// connection stays authenticated, and which may not change the principal.
     var authenticatedOnce = false
+    /// The client's software, from ApiVersions v3+ (KIP-511); empty until then.
+    var clientSoftwareName = ""
+    var clientSoftwareVersion = ""
 
     init(listener: Int, requiresSasl: Bool) {
         self.listener = listener

@@ -22,6 +22,11 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
     /// request_percentage: how long the client is to wait, from its requests' time so far
     /// (0 without a quota); the response's throttle_time_ms is at least this.
     let requestThrottleMilliseconds: Int32
+    /// The connection's loop's counters (nil: metrics off), and when the request arrived and
+    /// its handler started (monotonic ns), for the queue and handler times.
+    let metrics: ReactorMetrics?
+    let receivedAt: UInt64
+    var startedAt: UInt64
     /// The listener the client connected to (an index into the broker's).
     var listener: Int { session.listener }
 
@@ -42,11 +47,17 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
             throttled.throttleTimeMs = max(throttled.throttleTimeMs, requestThrottleMilliseconds)
             response = throttled as! Request.Response
         }
+        if let metrics {
+            let now = System.monotonicNanoseconds()
+            metrics.responded(
+                response, apiKey: Request.apiKey.rawValue, version: version, queueNanoseconds: startedAt &- receivedAt,
+                handlerNanoseconds: now &- startedAt)
+        }
         do {
             let (bytes, splices) = try RequestCodec.encodeWithSplices(
                 response: response, version: version, correlationId: header.correlationId)
             guard !splices.isEmpty else {
-                responder.respond(bytes)
+                respond([.bytes(bytes)])
                 return
             }
             var parts: [ResponsePart] = []
@@ -57,11 +68,20 @@ struct RequestContext<Request: KafkaRequest>: Sendable {
                 start = splice.offset
             }
             if start < bytes.count { parts.append(.bytes(Array(bytes[start...]))) }
-            responder.respond(parts)
+            respond(parts)
         } catch {
             // A handler built a response its version cannot carry: a bug, not the client's.
             broker.log("cannot encode \(Request.Response.self) v\(version): \(error); closing the connection")
             responder.closeConnection()
+        }
+    }
+
+    /// With metrics on, the reactor reports when the response is written (its send time).
+    private func respond(_ parts: [ResponsePart]) {
+        if metrics != nil {
+            responder.respond(parts, measuredAs: UInt16(bitPattern: Request.apiKey.rawValue))
+        } else {
+            responder.respond(parts)
         }
     }
 
@@ -159,6 +179,8 @@ struct RequestOrigin: Sendable {
     let clientHost: String
     let session: ConnectionSession
     let requestThrottleMilliseconds: Int32
+    let metrics: ReactorMetrics?
+    let receivedAt: UInt64
 }
 
 protocol ApiHandler: Sendable {
@@ -191,10 +213,16 @@ extension ApiHandler {
         }
         let context = RequestContext<Request>(
             broker: origin.broker, header: decoded.header, responder: origin.responder,
-            eventLoop: origin.eventLoop, clientHost: origin.clientHost, session: origin.session, principal: origin.session.principal,
-            requestThrottleMilliseconds: origin.requestThrottleMilliseconds)
+            eventLoop: origin.eventLoop, clientHost: origin.clientHost, session: origin.session,
+            principal: origin.session.principal, requestThrottleMilliseconds: origin.requestThrottleMilliseconds,
+            metrics: origin.metrics, receivedAt: origin.receivedAt, startedAt: origin.metrics == nil ? 0 : System.monotonicNanoseconds())
         if runsOnAdminThread(request, context) {
-            origin.broker.adminWork.execute { handle(request, context) }
+            origin.broker.adminWork.execute {
+                // The wait for the admin thread is queue time.
+                var started = context
+                if started.metrics != nil { started.startedAt = System.monotonicNanoseconds() }
+                handle(request, started)
+            }
         } else {
             handle(request, context)
         }
@@ -218,6 +246,7 @@ struct HandlerRegistry: Sendable {
         AlterPartitionReassignmentsHandler(), ListPartitionReassignmentsHandler(), DescribeUserScramCredentialsHandler(),
         SaslHandshakeHandler(), SaslAuthenticateHandler(), DescribeClientQuotasHandler(), AlterClientQuotasHandler(),
         DescribeQuorumHandler(), AlterReplicaLogDirsHandler(), AlterUserScramCredentialsHandler(),
+        GetTelemetrySubscriptionsHandler(), PushTelemetryHandler(),
     ])
 
     /// The ApiVersions entries: every handler's advertised range, by api key (computed once:

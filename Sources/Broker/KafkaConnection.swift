@@ -32,12 +32,21 @@ final class KafkaConnection: ConnectionHandler {
     /// connection_creation_rate (KIP-612): this connection is one too many from its IP.
     let refusesConnection: Bool
     let principalMapping: PrincipalMappingRules
+    /// This loop's counters, and this connection as they list it (nil: metrics off).
+    let metrics: ReactorMetrics?
+    let client: ConnectedClient?
 
     init(broker: Broker, info: ConnectionInfo, listener: Int, principalMapping: PrincipalMappingRules = .standard) {
         self.broker = broker
         self.info = info
         self.principalMapping = principalMapping
         session = ConnectionSession(listener: listener, requiresSasl: broker.configuration.listeners[listener].securityProtocol.usesSASL)
+        metrics = broker.metrics.counters(of: info.eventLoop)
+        client =
+            metrics == nil
+            ? nil
+            : ConnectedClient(
+                session: session, peer: info.peer?.description ?? "unknown", connectedAtMilliseconds: System.wallClockMilliseconds())
         clientHost = "/" + (info.peer?.host ?? "unknown")
         let ip = info.peer?.host ?? ""
         refusesConnection = broker.quotas.recordConnection(ip: ip, now: System.wallClockMilliseconds())
@@ -46,9 +55,11 @@ final class KafkaConnection: ConnectionHandler {
         } else {
             broker.logger.debug("\(info.peer?.description ?? "client") on listener \(listenerName): connected")
         }
+        if let client { metrics?.connectionOpened(client) }
     }
 
     func received(frame: [UInt8], responder: Responder) {
+        let receivedAt = metrics == nil ? 0 : System.monotonicNanoseconds()
         switch session.sasl {
         case .awaitingRawToken(var exchange, let mechanism):
             // After SaslHandshake v0 the frame is a SASL token, not a request.
@@ -117,6 +128,15 @@ final class KafkaConnection: ConnectionHandler {
             responder.closeConnection()
             return
         }
+        if request.apiKey == .apiVersions, let versions = request.body as? ApiVersionsRequest, !versions.clientSoftwareName.isEmpty {
+            session.clientSoftwareName = versions.clientSoftwareName
+            session.clientSoftwareVersion = versions.clientSoftwareVersion
+        }
+        if let metrics, let client {
+            metrics.requestReceived(apiKey: request.apiKey.rawValue, version: request.apiVersion)
+            client.requests += 1
+            if client.clientId != request.header.clientId ?? "" { client.clientId = request.header.clientId ?? "" }
+        }
         // request_percentage: the event loop's time a client's requests take, against its
         // share of a thread. Over it, the answer carries the throttle time its requests so far
         // call for, and the connection reads nothing for that long (KIP-124). Without quotas,
@@ -136,7 +156,7 @@ final class KafkaConnection: ConnectionHandler {
             request,
             from: RequestOrigin(
                 broker: broker, responder: responder, eventLoop: info.eventLoop, clientHost: clientHost, session: session,
-                requestThrottleMilliseconds: throttle))
+                requestThrottleMilliseconds: throttle, metrics: metrics, receivedAt: receivedAt))
         if let metered {
             let milliseconds = Double(System.monotonicNanoseconds() - metered.started) / 1_000_000
             let after = broker.quotas.recordRequestTime(
@@ -145,7 +165,12 @@ final class KafkaConnection: ConnectionHandler {
         }
     }
 
+    func responseWritten(tag: UInt16, nanoseconds: UInt64) {
+        metrics?.responseWritten(apiKey: Int16(bitPattern: tag), nanoseconds: nanoseconds)
+    }
+
     func connectionClosed() {
+        if let client { metrics?.connectionClosed(client) }
         broker.logger.debug("\(info.peer?.description ?? "client") on listener \(listenerName): closed (\(session.principal))")
     }
 

@@ -1,6 +1,8 @@
 // Which partition a record goes to, as Kafka's clients choose: a keyed record by the murmur2
 // hash of its key (so it lands where a Java producer would put it), an unkeyed one in turn.
 
+import KafkaRecords
+
 public struct Partitioner {
     private var next = 0
 
@@ -12,40 +14,6 @@ public struct Partitioner {
             defer { next &+= 1 }
             return Int32(next % partitions)
         }
-        return Int32(Int(Self.murmur2(key) & 0x7fff_ffff) % partitions)
-    }
-
-    /// Kafka's Utils.murmur2 (seed 0x9747b28c), over the key's bytes.
-    public static func murmur2(_ data: [UInt8]) -> Int32 {
-        let m: UInt32 = 0x5bd1_e995
-        let r: UInt32 = 24
-        var h: UInt32 = 0x9747_b28c ^ UInt32(truncatingIfNeeded: data.count)
-        let whole = data.count / 4
-        for index in 0..<whole {
-            let base = index * 4
-            var k = UInt32(data[base]) | UInt32(data[base + 1]) << 8 | UInt32(data[base + 2]) << 16 | UInt32(data[base + 3]) << 24
-            k = k &* m
-            k ^= k >> r
-            k = k &* m
-            h = h &* m
-            h ^= k
-        }
-        let tail = whole * 4
-        switch data.count % 4 {
-        case 3:
-            h ^= UInt32(data[tail + 2]) << 16
-            fallthrough
-        case 2:
-            h ^= UInt32(data[tail + 1]) << 8
-            fallthrough
-        case 1:
-            h ^= UInt32(data[tail])
-            h = h &* m
-        default: break
-        }
-        h ^= h >> 13
-        h = h &* m
-        h ^= h >> 15
-        return Int32(bitPattern: h)
+        return Int32(Int(Murmur2.hash(key) & 0x7fff_ffff) % partitions)
     }
 }

@@ -167,10 +167,12 @@ enum SwiftEmitter {
             emitStructBody(
                 name: message.typeName, fields: message.fields, context: context,
                 topLevel: true, into: &body)
+            if message.kind == .response { emitErrorCodeVisitor(fields: message.fields, context: context, into: &body) }
             for (name, fields) in context.structs {
                 body.line()
                 body.block("public struct \(name): KafkaStruct") { nested in
                     emitStructBody(name: name, fields: fields, context: context, topLevel: false, into: &nested)
+                    if message.kind == .response { emitErrorCodeVisitor(fields: fields, context: context, into: &nested) }
                 }
             }
         }
@@ -215,6 +217,44 @@ enum SwiftEmitter {
         emitDecoder(name: name, fields: fields, context: context, topLevel: topLevel, into: &text)
         text.line()
         emitEncoder(name: name, fields: fields, context: context, topLevel: topLevel, into: &text)
+    }
+
+    // MARK: Error codes
+
+    /// Whether a response's fields carry an error code, directly or in a nested struct.
+    static func carriesErrorCodes(_ fields: [Field], context: MessageContext) -> Bool {
+        fields.contains { field in
+            if field.type == .int16 && field.name.hasSuffix("ErrorCode") { return true }
+            guard let structName = field.type.structName,
+                let nested = context.structs.first(where: { $0.name == structName })
+            else { return false }
+            return carriesErrorCodes(nested.fields, context: context)
+        }
+    }
+
+    /// `visitErrorCodes`: every error code of the response, nested ones included (Kafka's
+    /// errorCounts), for the broker's error metrics; emitted only where there are some.
+    static func emitErrorCodeVisitor(fields: [Field], context: MessageContext, into text: inout SwiftText) {
+        guard carriesErrorCodes(fields, context: context) else { return }
+        text.line()
+        text.block("public func visitErrorCodes(_ visit: (Int16) -> Void)") { body in
+            for field in fields {
+                let property = Naming.property(field.name)
+                let optional = isOptional(field) ? "?" : ""
+                if field.type == .int16 && field.name.hasSuffix("ErrorCode") {
+                    body.line("visit(\(property))")
+                } else if let structName = field.type.structName,
+                    let nested = context.structs.first(where: { $0.name == structName }),
+                    carriesErrorCodes(nested.fields, context: context)
+                {
+                    if case .array = field.type {
+                        body.line("\(property)\(optional).forEach { $0.visitErrorCodes(visit) }")
+                    } else {
+                        body.line("\(property)\(optional).visitErrorCodes(visit)")
+                    }
+                }
+            }
+        }
     }
 
     // MARK: Decoding

@@ -25,7 +25,17 @@ public protocol KafkaRequest: KafkaApiMessage {
     associatedtype Response: KafkaResponse
 }
 
-public protocol KafkaResponse: KafkaApiMessage {}
+public protocol KafkaResponse: KafkaApiMessage {
+    /// Calls `visit` with each error code the response carries, nested ones included, as
+    /// Kafka's errorCounts walks them (the broker's error metrics).
+    func visitErrorCodes(_ visit: (Int16) -> Void)
+}
+
+extension KafkaResponse {
+    /// Responses without error codes (ApiVersions' is top-level and has one; Fetch's old
+    /// versions do): nothing to visit.
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {}
+}
 
 /// A response with a top-level throttle_time_ms (most of them): how long the client should
 /// wait before its next request, because of a quota.

@@ -13,6 +13,10 @@ final class Connection {
     var state = ConnectionState.open
     var responses = ResponseSequencer<Completion>()
     var outbound = OutboundQueue()
+    /// Measured responses queued and not yet written whole: where each ends in the
+    /// outbound stream (OutboundQueue.appendedBytes), its tag, and when it was given.
+    var measuredResponses: [(end: Int, tag: UInt16, completedAt: UInt64)] = []
+    var measuredHead = 0
 
     /// Whole frames read while reading was paused, handed over when it resumes.
     var parkedFrames: [[UInt8]] = []

@@ -66,7 +66,7 @@ public final class EventLoop: @unchecked Sendable {
     private static let writeEvents: EpollEvents = readEvents.union(.writable)
 
     /// Shared by the server's loops (ReactorConfiguration.queuedMaximumRequestBytes).
-    let memory: RequestMemoryPool?
+    public let memory: RequestMemoryPool?
 
     public init(name: String, configuration: ReactorConfiguration, memory: RequestMemoryPool? = nil) throws(SystemCallError) {
         self.name = name
@@ -558,7 +558,7 @@ public final class EventLoop: @unchecked Sendable {
         releaseMemory(of: sequence, for: connection)
         while let current = connection.responses.nextReady() {
             switch current {
-            case .parts(let parts), .partsThenClose(let parts):
+            case .parts(let parts), .partsThenClose(let parts), .measuredParts(let parts, _, _):
                 let prefix: [UInt8]
                 do {
                     prefix = try connection.framing.responsePrefix(size: parts.reduce(0) { $0 + $1.count })
@@ -569,6 +569,9 @@ public final class EventLoop: @unchecked Sendable {
                 }
                 connection.outbound.append(.bytes(prefix))
                 for part in parts { connection.outbound.append(part) }
+                if case .measuredParts(_, let tag, let completedAt) = current {
+                    connection.measuredResponses.append((connection.outbound.appendedBytes, tag, completedAt))
+                }
                 if case .partsThenClose = current, connection.state != .closingAfterFlush {
                     connection.state.move(to: .closingAfterFlush)
                 }
@@ -592,6 +595,7 @@ public final class EventLoop: @unchecked Sendable {
             return
         }
         if connection.outbound.queuedBytes != queuedBefore { connection.lastActivity = System.monotonicNanoseconds() }
+        if connection.measuredHead < connection.measuredResponses.count { reportWrittenResponses(connection) }
         let wantWrite = result == .wouldBlock || connection.transport.interest.contains(.wantsWrite)
         if wantWrite != connection.writeInterest {
             // EPOLLOUT only while a write would block: armed permanently, a level-triggered
@@ -615,6 +619,22 @@ public final class EventLoop: @unchecked Sendable {
             return
         }
         updateBackpressure(connection)
+    }
+
+    /// Tells the handler of each measured response written whole since the last flush.
+    private func reportWrittenResponses(_ connection: Connection) {
+        let written = connection.outbound.writtenBytes
+        let now = System.monotonicNanoseconds()
+        while connection.measuredHead < connection.measuredResponses.count {
+            let response = connection.measuredResponses[connection.measuredHead]
+            guard response.end <= written else { break }
+            connection.measuredHead += 1
+            connection.handler.responseWritten(tag: response.tag, nanoseconds: now &- response.completedAt)
+        }
+        if connection.measuredHead == connection.measuredResponses.count {
+            connection.measuredResponses.removeAll(keepingCapacity: true)
+            connection.measuredHead = 0
+        }
     }
 
     /// Stops reading a connection whose output or in-flight requests pile up; resumes it

@@ -82,6 +82,9 @@ public protocol ConnectionHandler: AnyObject {
     /// Asked once, when the connection arrives: true closes it at once (a client over its
     /// connection quota).
     var refusesConnection: Bool { get }
+    /// The last byte of a response given with `Responder.respond(_:measuredAs:)` is written,
+    /// `nanoseconds` after it was given.
+    func responseWritten(tag: UInt16, nanoseconds: UInt64)
 }
 
 extension ConnectionHandler {
@@ -90,6 +93,7 @@ extension ConnectionHandler {
     public func framingFailed(_ error: FramingError) {}
     public var frameSizeLimit: Int? { nil }
     public var refusesConnection: Bool { false }
+    public func responseWritten(tag: UInt16, nanoseconds: UInt64) {}
 }
 
 public protocol ConnectionHandlerFactory: Sendable {
@@ -122,6 +126,13 @@ public struct Responder: Sendable {
 
     public func respond(_ bytes: [UInt8]) { respond([.bytes(bytes)]) }
 
+    /// Sends `parts` as one frame and, once its last byte is written, tells the connection's
+    /// handler how long that took from now (`responseWritten`, with `tag`): the send time of
+    /// the broker's request metrics.
+    public func respond(_ parts: [ResponsePart], measuredAs tag: UInt16) {
+        eventLoop.complete(connection, sequence: sequence, with: .measuredParts(parts, tag: tag, completedAt: System.monotonicNanoseconds()))
+    }
+
     /// This request gets no response (Kafka's acks=0), but later ones still wait for it.
     public func respondNothing() { eventLoop.complete(connection, sequence: sequence, with: .nothing) }
 
@@ -146,6 +157,7 @@ public struct Responder: Sendable {
 
 enum Completion: Sendable {
     case parts([ResponsePart])
+    case measuredParts([ResponsePart], tag: UInt16, completedAt: UInt64)
     case nothing
     case close
     case partsThenClose([ResponsePart])

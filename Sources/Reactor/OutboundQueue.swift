@@ -21,6 +21,9 @@ struct OutboundQueue {
     private var head = 0
     /// Bytes still to write.
     private(set) var queuedBytes = 0
+    /// Bytes ever appended: less `queuedBytes`, how far the writes have come.
+    private(set) var appendedBytes = 0
+    var writtenBytes: Int { appendedBytes - queuedBytes }
 
     /// Byte parts gathered into one writev.
     static let maximumVectors = 64
@@ -33,10 +36,12 @@ struct OutboundQueue {
             guard !bytes.isEmpty else { return }
             parts.append(.bytes(bytes, written: 0))
             queuedBytes += bytes.count
+            appendedBytes += bytes.count
         case .file(let region):
             guard region.length > 0 else { return }
             parts.append(.file(region, sent: 0))
             queuedBytes += region.length
+            appendedBytes += region.length
         }
     }
 

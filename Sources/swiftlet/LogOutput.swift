@@ -2,6 +2,7 @@
 // (`time=... level=info msg="..."`) or one JSON object per line (`--log-format json`), for
 // swift-log's Logger, which the Broker module logs through.
 
+import Broker
 import Glibc
 import Logging
 import SystemCalls
@@ -49,7 +50,7 @@ struct StandardErrorLogHandler: LogHandler {
         let line: String
         switch format {
         case .logfmt: line = "time=\(time) level=\(level) msg=\(Self.logfmtValue(message))\n"
-        case .json: line = "{\"time\":\"\(time)\",\"level\":\"\(level)\",\"msg\":\(Self.jsonString(message))}\n"
+        case .json: line = "{\"time\":\"\(time)\",\"level\":\"\(level)\",\"msg\":\(JSON.quoted(message))}\n"
         }
         System.writeStandardError(line)
     }
@@ -57,26 +58,7 @@ struct StandardErrorLogHandler: LogHandler {
     /// A logfmt value: bare when it has no blank, quote or equals sign; else quoted.
     static func logfmtValue(_ text: String) -> String {
         guard text.isEmpty || text.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0.isNewline }) else { return text }
-        return jsonString(text)
-    }
-
-    /// `text` as a JSON string literal.
-    static func jsonString(_ text: String) -> String {
-        var output = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: output.unicodeScalars.append(scalar)
-            }
-        }
-        return output + "\""
+        return JSON.quoted(text)
     }
 
     /// UTC time as 2026-11-26T12:00:00.123Z, without DateFormatter (which loads ICU: ~10 MB

@@ -125,6 +125,16 @@ enum ServerProperties {
             configuration.httpListenerRequired = true
             return true
         },
+        "metrics.enabled": { configuration, value in set(&configuration.metricsEnabled, Bool(value.lowercased())) },
+        "http.console.read.only": { configuration, value in
+            guard let flag = Bool(value.lowercased()) else { return false }
+            configuration.consoleReadOnly = flag
+            return true
+        },
+        "telemetry.push.interval.ms": { configuration, value in
+            set(&configuration.telemetryPushIntervalMilliseconds, integer(value, minimum: 100))
+        },
+        "telemetry.max.bytes": { configuration, value in set(&configuration.telemetryMaximumBytes, integer(value, minimum: 1)) },
         // The KRaft controller's listeners: not served to clients (Swiftlet has no quorum).
         "controller.listener.names": { configuration, value in
             configuration.listenerSettings.controllerNames = Set(value.split(separator: ",").map { String($0).trimmed.uppercased() })

@@ -13,7 +13,7 @@ import SystemCalls
 
 @main
 struct Swiftlet: ParsableCommand {
-    static let version = "0.1.0"
+    static let version = Broker.softwareVersion
     static let configuration = CommandConfiguration(
         commandName: "swiftlet",
         abstract: "A Kafka wire-protocol compatible broker.",

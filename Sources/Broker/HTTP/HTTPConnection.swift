@@ -1,23 +1,82 @@
-// One connection to the broker's HTTP listener: GET /healthz (the process answers), /readyz
-// (serving, not stopping) and /metrics (Prometheus' text format); other paths 404, other
-// methods 405; keep-alive unless the client asks to close.
+// One connection to the broker's HTTP listener: /healthz (the process answers), /readyz
+// (serving, not stopping), /metrics (Prometheus' text format), the console at / and its JSON
+// API under /api/v1/; unknown paths 404, other methods 405; keep-alive unless the client asks
+// to close. What reads the broker's state runs on the admin thread, not on the event loop.
 
 import Reactor
 
 struct HTTPConnectionFactory: ConnectionHandlerFactory {
     let broker: Broker
+    /// Whether the console refuses changes (http.console.read.only; by default unless the
+    /// listener is on loopback).
+    let consoleReadOnly: Bool
 
-    func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler { HTTPConnection(broker: broker) }
+    func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler {
+        HTTPConnection(broker: broker, consoleReadOnly: consoleReadOnly)
+    }
 
     func makeFraming(maximumFrameSize: Int, largeFrameThreshold: Int, memory: RequestMemoryPool?) -> any Framing {
         HTTPRequestFraming()
     }
 }
 
+/// A request as the listener's framing cut it: method, path, query and body.
+struct HTTPRequest: Sendable {
+    var method: String
+    var path: String
+    var query: [String: String]
+    var body: [UInt8]
+    var closesConnection: Bool
+
+    /// Parses a request frame (its head and body); nil when the request line is not HTTP/1.x.
+    init?(frame: ArraySlice<UInt8>) {
+        guard let headEnd = HTTPRequestFraming.headEnd(in: Array(frame)) else { return nil }
+        let head = String(decoding: frame.prefix(headEnd), as: UTF8.self)
+        // "\r\n" is one Character to Swift.
+        let lines = head.split(separator: "\r\n")
+        let requestLine = (lines.first ?? "").split(separator: " ")
+        guard requestLine.count == 3, requestLine[2].hasPrefix("HTTP/1.") else { return nil }
+        method = String(requestLine[0])
+        let target = requestLine[1].split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        path = Self.percentDecoded(target[0])
+        query = [:]
+        if target.count == 2 {
+            for pair in target[1].split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                query[Self.percentDecoded(parts[0])] = parts.count == 2 ? Self.percentDecoded(parts[1]) : ""
+            }
+        }
+        body = Array(frame.dropFirst(headEnd + 4))
+        closesConnection =
+            requestLine[2] == "HTTP/1.0" || lines.dropFirst().contains { $0.lowercased().replacing(" ", with: "") == "connection:close" }
+    }
+
+    /// %XX escapes and "+" (a space, in a query) decoded; a malformed escape is kept as it is.
+    static func percentDecoded(_ text: Substring) -> String {
+        var bytes: [UInt8] = []
+        var utf8 = Array(text.utf8)[...]
+        while let byte = utf8.popFirst() {
+            if byte == UInt8(ascii: "%"), utf8.count >= 2,
+                let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+                utf8 = utf8.dropFirst(2)
+            } else {
+                bytes.append(byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
 final class HTTPConnection: ConnectionHandler {
     let broker: Broker
+    let consoleReadOnly: Bool
 
-    init(broker: Broker) { self.broker = broker }
+    init(broker: Broker, consoleReadOnly: Bool) {
+        self.broker = broker
+        self.consoleReadOnly = consoleReadOnly
+    }
 
     func connectionClosed() {}
 
@@ -29,50 +88,55 @@ final class HTTPConnection: ConnectionHandler {
                 case .bodyTooLarge: (413, "Content Too Large")
                 default: (400, "Bad Request")
                 }
-            responder.respondAndClose([.bytes(Self.response(status, body: "\(status.1)\n", close: true))])
+            responder.respondAndClose([.bytes(Self.response(.text(status, "\(status.1)\n"), head: false, close: true))])
             return
         }
-        let text = String(decoding: frame[1...], as: UTF8.self)
-        // "\r\n" is one Character to Swift.
-        let requestLine = (text.split(separator: "\r\n", maxSplits: 1).first ?? "").split(separator: " ")
-        guard requestLine.count == 3, requestLine[2].hasPrefix("HTTP/1.") else {
-            responder.respondAndClose([.bytes(Self.response((400, "Bad Request"), body: "Bad Request\n", close: true))])
+        guard let request = HTTPRequest(frame: frame[1...]) else {
+            responder.respondAndClose([.bytes(Self.response(.text((400, "Bad Request"), "Bad Request\n"), head: false, close: true))])
             return
         }
-        let method = requestLine[0]
-        let path = requestLine[1].prefix { $0 != "?" }
-        let close = requestLine[2] == "HTTP/1.0" || text.lowercased().contains("\r\nconnection: close")
-        let answer: ((Int, String), String, String)
-        switch path {
-        case "/healthz", "/readyz", "/metrics":
-            guard method == "GET" || method == "HEAD" else {
-                let bytes = Self.response((405, "Method Not Allowed"), body: "GET only\n", close: close, extra: "Allow: GET, HEAD\r\n")
-                close ? responder.respondAndClose([.bytes(bytes)]) : responder.respond(bytes)
-                return
+        let close = request.closesConnection
+        let head = request.method == "HEAD"
+        let answer: @Sendable (HTTPAnswer) -> Void = { answer in
+            let bytes = Self.response(answer, head: head, close: close)
+            close ? responder.respondAndClose([.bytes(bytes)]) : responder.respond(bytes)
+        }
+        let isAPI = request.path.hasPrefix("/api/v1/")
+        let allowed = isAPI ? ["GET", "HEAD", "POST"] : ["GET", "HEAD"]
+        guard allowed.contains(request.method) else {
+            var refusal = HTTPAnswer.text((405, "Method Not Allowed"), "\(allowed.joined(separator: ", ")) only\n")
+            refusal.extraHeaders = "Allow: \(allowed.joined(separator: ", "))\r\n"
+            return answer(refusal)
+        }
+        let (broker, readOnly) = (broker, consoleReadOnly)
+        switch request.path {
+        case "/healthz": answer(.text((200, "OK"), "ok\n"))
+        case "/readyz": answer(broker.isShuttingDown ? .text((503, "Service Unavailable"), "shutting down\n") : .text((200, "OK"), "ready\n"))
+        case "/metrics":
+            broker.metrics.collect { counted, _ in
+                broker.adminWork.execute {
+                    let text = MetricsExposition.text(of: broker, counted: counted)
+                    answer(HTTPAnswer(status: (200, "OK"), body: Array(text.utf8), contentType: "text/plain; version=0.0.4; charset=utf-8"))
+                }
             }
-            switch path {
-            case "/healthz": answer = ((200, "OK"), "ok\n", "text/plain; charset=utf-8")
-            case "/readyz":
-                answer =
-                    broker.isShuttingDown
-                    ? ((503, "Service Unavailable"), "shutting down\n", "text/plain; charset=utf-8")
-                    : ((200, "OK"), "ready\n", "text/plain; charset=utf-8")
-            default: answer = ((200, "OK"), MetricsExposition.text(of: broker), "text/plain; version=0.0.4; charset=utf-8")
+        case _ where isAPI:
+            let path = request.path.dropFirst("/api/v1/".count).split(separator: "/").map(String.init)
+            broker.adminWork.execute {
+                ConsoleAPI(broker: broker, readOnly: readOnly).handle(request, path: path, answer: answer)
             }
         default:
-            answer = ((404, "Not Found"), "not found: GET /healthz, /readyz or /metrics\n", "text/plain; charset=utf-8")
+            guard let asset = ConsoleAssets.asset(at: request.path) else {
+                return answer(.text((404, "Not Found"), "not found: GET /, /healthz, /readyz, /metrics or /api/v1/\n"))
+            }
+            answer(HTTPAnswer(status: (200, "OK"), body: Array(asset.content.utf8), contentType: asset.contentType))
         }
-        let bytes = Self.response(answer.0, body: method == "HEAD" ? "" : answer.1, close: close, contentType: answer.2)
-        close ? responder.respondAndClose([.bytes(bytes)]) : responder.respond(bytes)
     }
 
-    static func response(
-        _ status: (Int, String), body: String, close: Bool, contentType: String = "text/plain; charset=utf-8", extra: String = ""
-    ) -> [UInt8] {
-        let body = Array(body.utf8)
-        let head =
-            "HTTP/1.1 \(status.0) \(status.1)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n\(extra)"
+    static func response(_ answer: HTTPAnswer, head: Bool, close: Bool) -> [UInt8] {
+        let lines =
+            "HTTP/1.1 \(answer.status.code) \(answer.status.reason)\r\nContent-Type: \(answer.contentType)\r\n"
+            + "Content-Length: \(answer.body.count)\r\nCache-Control: no-store\r\n\(answer.extraHeaders)"
             + (close ? "Connection: close\r\n" : "") + "\r\n"
-        return Array(head.utf8) + body
+        return Array(lines.utf8) + (head ? [] : answer.body)
     }
 }

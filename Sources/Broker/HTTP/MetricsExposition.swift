@@ -1,26 +1,55 @@
-// /metrics in Prometheus' text format, computed at scrape from the broker's state: per
-// partition its offsets, size and segments; per consumer group its state, members and lag
-// per partition; topics, connections' listeners and the broker's identity.
+// /metrics in Prometheus' text format: what each event loop counted (requests, errors,
+// latencies, traffic per topic, connections), summed at the scrape, and what the broker's
+// state says at that moment (partition offsets, sizes and segments; groups and their lag).
+// Built on the admin thread, off the event loops.
 
 import Coordinators
+import KafkaProtocol
 import KafkaWire
 import LogStorage
+import SystemCalls
 
 enum MetricsExposition {
-    static func text(of broker: Broker) -> String {
+    typealias Labels = [(String, String)]
+
+    static func text(of broker: Broker, counted: MetricsSnapshot) -> String {
         var output = ""
-        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: Int64)]) {
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: Labels, value: Int64)]) {
             output += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for sample in samples {
-                let labels = sample.labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
-                output += labels.isEmpty ? "\(name) \(sample.value)\n" : "\(name){\(labels)} \(sample.value)\n"
+            for sample in samples { output += "\(name)\(labelText(sample.labels)) \(sample.value)\n" }
+        }
+        func histograms(_ name: String, _ help: String, _ phase: (MetricsSnapshot.RequestLatency) -> LatencyHistogram) {
+            output += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+            for (apiKey, latency) in counted.latency.sorted(by: { $0.key < $1.key }) {
+                let histogram = phase(latency)
+                let request = ("request", ApiKey(rawValue: apiKey)?.name ?? String(apiKey))
+                var cumulative = 0
+                for (index, count) in histogram.counts.enumerated() {
+                    cumulative += count
+                    let bound = index < LatencyHistogram.bounds.count ? String(LatencyHistogram.bounds[index]) : "+Inf"
+                    output += "\(name)_bucket\(labelText([request, ("le", bound)])) \(cumulative)\n"
+                }
+                output += "\(name)_sum\(labelText([request])) \(histogram.sumSeconds)\n"
+                output += "\(name)_count\(labelText([request])) \(cumulative)\n"
             }
+        }
+        func requestName(_ apiKey: Int16) -> String { ApiKey(rawValue: apiKey)?.name ?? String(apiKey) }
+        func perRequest(_ counts: [MetricsSnapshot.RequestKey: Int]) -> [(labels: Labels, value: Int64)] {
+            counts.sorted { ($0.key.apiKey, $0.key.version) < ($1.key.apiKey, $1.key.version) }.map {
+                ([("request", requestName($0.key.apiKey)), ("version", String($0.key.version))], Int64($0.value))
+            }
+        }
+        func perTopic(_ value: (MetricsSnapshot.TopicTraffic) -> Int) -> [(labels: Labels, value: Int64)] {
+            counted.topics.sorted { $0.key < $1.key }.map { ([("topic", $0.key)], Int64(value($0.value))) }
+        }
+        func perListener(_ counts: (Int) -> Int) -> [(labels: Labels, value: Int64)] {
+            broker.configuration.listeners.indices.map { ([("listener", broker.configuration.listeners[$0].name)], Int64(counts($0))) }
         }
         family(
             "swiftlet_broker_info", "gauge", "The broker's identity.",
             [([("cluster_id", broker.clusterId), ("node_id", String(broker.configuration.nodeId))], 1)])
         let partitions = broker.logs.allPartitions.compactMap { name in broker.logs.partition(name).map { (name, $0) } }
-        func perPartition(_ value: (PartitionLog) -> Int64) -> [(labels: [(String, String)], value: Int64)] {
+        func perPartition(_ value: (PartitionLog) -> Int64) -> [(labels: Labels, value: Int64)] {
             partitions.map { ([("topic", $0.0.topic), ("partition", String($0.0.partition))], value($0.1)) }
         }
         family("swiftlet_topics", "gauge", "Topics, internal ones included.", [([], Int64(broker.topics.all.count))])
@@ -33,9 +62,9 @@ enum MetricsExposition {
             perPartition(\.lastStableOffset))
         family("kafka_log_size_bytes", "gauge", "Bytes of the partition's segments.", perPartition(\.sizeInBytes))
         family("kafka_log_segments", "gauge", "Segments of the partition.", perPartition { Int64($0.segmentCount) })
-        var groupStates: [(labels: [(String, String)], value: Int64)] = []
-        var groupMembers: [(labels: [(String, String)], value: Int64)] = []
-        var lag: [(labels: [(String, String)], value: Int64)] = []
+        var groupStates: [(labels: Labels, value: Int64)] = []
+        var groupMembers: [(labels: Labels, value: Int64)] = []
+        var lag: [(labels: Labels, value: Int64)] = []
         for group in broker.groups.listGroups(states: [], types: []) {
             groupStates.append(([("group", group.groupId), ("state", group.state)], 1))
             let members = broker.groups.describeClassicGroup(group.groupId)?.members.count ?? 0
@@ -53,7 +82,67 @@ enum MetricsExposition {
         family("kafka_consumergroup_state", "gauge", "1 for the group's state.", groupStates)
         family("kafka_consumergroup_members", "gauge", "Members of the group.", groupMembers)
         family("kafka_consumergroup_lag", "gauge", "The high watermark less the group's committed offset.", lag)
+        let openTransactions = broker.transactions.list(states: [], producerIds: [], minimumDurationMilliseconds: -1)
+            .filter { $0.state == .ongoing || $0.state == .prepareCommit || $0.state == .prepareAbort }.count
+        family("kafka_transactions_open", "gauge", "Transactions begun and not yet completed.", [([], Int64(openTransactions))])
+        for (name, samples) in broker.telemetry.exposition(now: System.wallClockMilliseconds()) {
+            output += "# HELP \(name) A client's metric, as it last pushed it (KIP-714).\n# TYPE \(name) gauge\n"
+            for sample in samples { output += "\(name)\(labelText(sample.labels)) \(number(sample.value))\n" }
+        }
+        family("kafka_server_fetch_sessions", "gauge", "Incremental fetch sessions cached.", [([], Int64(broker.fetchSessions.count))])
+        guard broker.metrics.enabled else { return output }
+        family(
+            "kafka_network_requests_total", "counter", "Requests received, by API and version.", perRequest(counted.requests))
+        family(
+            "kafka_network_failed_requests_total", "counter", "Responses carrying an error code, by API and version.",
+            perRequest(counted.failedRequests))
+        family(
+            "kafka_network_request_errors_total", "counter", "Error codes in responses, each place one appears (Kafka's ErrorsPerSec).",
+            counted.errors.sorted { ($0.key.apiKey, $0.key.errorCode) < ($1.key.apiKey, $1.key.errorCode) }.map {
+                (
+                    [("request", requestName($0.key.apiKey)), ("error", ErrorCode(rawValue: $0.key.errorCode)?.kafkaName ?? String($0.key.errorCode))],
+                    Int64($0.value)
+                )
+            })
+        histograms(
+            "kafka_network_request_queue_time_seconds", "From the request read to its handler's start (the admin thread's queue included).",
+            \.queue)
+        histograms(
+            "kafka_network_request_handler_time_seconds", "From the handler's start to its response (a parked fetch's wait included).",
+            \.handler)
+        histograms("kafka_network_response_send_time_seconds", "From the response to its last byte written.", \.send)
+        family(
+            "kafka_server_brokertopicmetrics_messages_in_total", "counter", "Records appended by producers.", perTopic(\.messagesIn))
+        family("kafka_server_brokertopicmetrics_bytes_in_total", "counter", "Batch bytes appended by producers.", perTopic(\.bytesIn))
+        family("kafka_server_brokertopicmetrics_bytes_out_total", "counter", "Record bytes sent to fetchers.", perTopic(\.bytesOut))
+        family(
+            "kafka_server_brokertopicmetrics_failed_produce_requests_total", "counter", "Partitions of produce requests refused.",
+            perTopic(\.failedProduceRequests))
+        family(
+            "kafka_server_brokertopicmetrics_failed_fetch_requests_total", "counter", "Partitions of fetch requests answered with an error.",
+            perTopic(\.failedFetchRequests))
+        family(
+            "kafka_server_socket_server_connections", "gauge", "Open client connections, by listener.",
+            perListener { (counted.connectionsCreated[$0] ?? 0) - (counted.connectionsClosed[$0] ?? 0) })
+        family(
+            "kafka_server_socket_server_connection_creation_total", "counter", "Client connections accepted, by listener.",
+            perListener { counted.connectionsCreated[$0] ?? 0 })
+        family("swiftlet_fetches_parked", "gauge", "Fetches waiting for data or their max_wait_ms.", [([], Int64(counted.parkedFetches))])
+        family(
+            "swiftlet_backpressure_bytes", "gauge", "Response bytes queued for slow readers, and request bytes held until answered.",
+            [([("kind", "responses")], Int64(counted.queuedResponseBytes)), ([("kind", "requests")], Int64(broker.metrics.heldRequestBytes))])
         return output
+    }
+
+    /// A sample value as Prometheus writes floats (+Inf, -Inf, NaN).
+    static func number(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+        return String(value)
+    }
+
+    static func labelText(_ labels: Labels) -> String {
+        labels.isEmpty ? "" : "{" + labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
     }
 
     static func escape(_ value: String) -> String {

@@ -69,7 +69,7 @@ struct ProduceHandler: ApiHandler {
                         result.errorMessage =
                             "The size of the current ISR \(Self.inSyncReplicaCount) is insufficient to satisfy the min.isr requirement of \(min(minimumInSync, Self.replicaCount)) for partition \(log.topicPartition)"
                     } else {
-                        (error, result) = append(partitionData, to: log, broker: broker, now: now, result: result)
+                        (error, result) = append(partitionData, to: log, context: context, now: now, result: result)
                         if error == .none { durableLogs.append(log) }
                     }
                 } else {
@@ -77,6 +77,7 @@ struct ProduceHandler: ApiHandler {
                 }
                 result.errorCode = error.rawValue
                 failed = failed || error != .none
+                if error != .none, let topic { context.metrics?.produceFailed(topic: topic.name) }
                 topicResponse.partitionResponses.append(result)
             }
             response.responses.append(topicResponse)
@@ -107,9 +108,10 @@ struct ProduceHandler: ApiHandler {
     }
 
     private func append(
-        _ data: ProduceRequest.PartitionProduceData, to log: PartitionLog, broker: Broker, now: Int64,
+        _ data: ProduceRequest.PartitionProduceData, to log: PartitionLog, context: RequestContext<ProduceRequest>, now: Int64,
         result: ProduceResponse.PartitionProduceResponse
     ) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
+        let broker = context.broker
         let transactions = broker.transactions
         var result = result
         guard var records = data.records?.bytes, !records.isEmpty else { return (.corruptMessage, result) }
@@ -183,6 +185,8 @@ struct ProduceHandler: ApiHandler {
             result.baseOffset = appended.baseOffset
             result.logAppendTimeMs = appended.logAppendTime
             result.logStartOffset = appended.logStartOffset
+            context.metrics?.produced(
+                topic: log.topicPartition.topic, messages: Int(appended.lastOffset - appended.baseOffset + 1), bytes: records.count)
             return (.none, result)
         } catch {
             result.logStartOffset = log.logStartOffset

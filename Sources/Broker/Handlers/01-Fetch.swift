@@ -60,6 +60,8 @@ final class FetchOperation: @unchecked Sendable {
     private var done = false
     private var waiterId: UInt64?
     private var timer: UInt64?
+    /// Counted among the loop's parked fetches until it finishes.
+    private var parked = false
     private let partitions: [TopicPartition]
     /// Topics the principal may not READ: TOPIC_AUTHORIZATION_FAILED.
     private let deniedTopics: Set<String>
@@ -84,6 +86,8 @@ final class FetchOperation: @unchecked Sendable {
             return
         }
         if waiterId == nil {
+            if !parked { context.metrics?.parkedFetches += 1 }
+            parked = true
             waiterId = context.broker.fetchWaiters.park(on: partitions, loop: context.eventLoop) { [self] in
                 waiterId = nil
                 attempt(final: false)
@@ -148,6 +152,7 @@ final class FetchOperation: @unchecked Sendable {
 
     private func finish(_ results: [PartitionResult]) {
         done = true
+        if parked { context.metrics?.parkedFetches -= 1 }
         if let waiterId { context.broker.fetchWaiters.cancel(waiterId, partitions: partitions) }
         if let timer { context.eventLoop.cancelTimer(timer) }
         let sessions = context.broker.fetchSessions
@@ -170,6 +175,7 @@ final class FetchOperation: @unchecked Sendable {
                     available: region.length, firstBatchSize: result.firstBatchSize,
                     maxBytes: min(remaining, Int(max(result.target.partitionMaxBytes, 0))), minOneBatch: regions.isEmpty)
                 if allowed > 0 {
+                    context.metrics?.fetched(topic: result.target.name ?? "", bytes: allowed)
                     region = FileRegion(descriptor: region.descriptor, offset: region.offset, length: allowed, owner: region.owner)
                     result.data.records = .external(length: allowed, id: regions.count)
                     regions.append(region)
@@ -183,6 +189,7 @@ final class FetchOperation: @unchecked Sendable {
                 continue  // unchanged: an incremental response leaves it out
             }
             sent.append((result.target.key, now))
+            if result.data.errorCode != 0, let name = result.target.name { context.metrics?.fetchFailed(topic: name) }
             let topicName = result.target.name ?? ""
             if let last = response.responses.last, last.topic == topicName, last.topicId == result.target.topicId {
                 response.responses[response.responses.count - 1].partitions.append(result.data)

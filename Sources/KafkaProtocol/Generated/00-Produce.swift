@@ -273,6 +273,10 @@ public struct ProduceResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        responses.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct TopicProduceResponse: KafkaStruct {
         public var name: String
         public var topicId: Uuid
@@ -334,6 +338,10 @@ public struct ProduceResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitionResponses.forEach { $0.visitErrorCodes(visit) }
         }
     }
 
@@ -453,6 +461,10 @@ public struct ProduceResponse: KafkaResponse, ThrottledResponse {
                     throw .fieldNotInVersion(message: "PartitionProduceResponse", field: "CurrentLeader", version: version)
                 }
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 

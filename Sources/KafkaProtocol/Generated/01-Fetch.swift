@@ -605,6 +605,11 @@ public struct FetchResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        responses.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct FetchableTopicResponse: KafkaStruct {
         public var topic: String
         public var topicId: Uuid
@@ -666,6 +671,10 @@ public struct FetchResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
         }
     }
 
@@ -820,6 +829,10 @@ public struct FetchResponse: KafkaResponse, ThrottledResponse {
                     throw .fieldNotInVersion(message: "PartitionData", field: "SnapshotId", version: version)
                 }
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 

@@ -250,6 +250,10 @@ public struct ListOffsetsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        topics.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct ListOffsetsTopicResponse: KafkaStruct {
         public var name: String
         public var partitions: [ListOffsetsPartitionResponse]
@@ -298,6 +302,10 @@ public struct ListOffsetsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
         }
     }
 
@@ -360,6 +368,10 @@ public struct ListOffsetsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -285,6 +285,11 @@ public struct MetadataResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        topics.forEach { $0.visitErrorCodes(visit) }
+        visit(errorCode)
+    }
+
     public struct MetadataResponseBroker: KafkaStruct {
         public var nodeId: Int32
         public var host: String
@@ -439,6 +444,11 @@ public struct MetadataResponse: KafkaResponse, ThrottledResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
+            partitions.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct MetadataResponsePartition: KafkaStruct {
@@ -546,6 +556,10 @@ public struct MetadataResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

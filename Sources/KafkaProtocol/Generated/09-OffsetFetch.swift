@@ -469,6 +469,12 @@ public struct OffsetFetchResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        topics.forEach { $0.visitErrorCodes(visit) }
+        visit(errorCode)
+        groups.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct OffsetFetchResponseTopic: KafkaStruct {
         public var name: String
         public var partitions: [OffsetFetchResponsePartition]
@@ -533,6 +539,10 @@ public struct OffsetFetchResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
         }
     }
 
@@ -632,6 +642,10 @@ public struct OffsetFetchResponse: KafkaResponse, ThrottledResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
+        }
     }
 
     public struct OffsetFetchResponseGroup: KafkaStruct {
@@ -712,6 +726,11 @@ public struct OffsetFetchResponse: KafkaResponse, ThrottledResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            topics.forEach { $0.visitErrorCodes(visit) }
+            visit(errorCode)
+        }
     }
 
     public struct OffsetFetchResponseTopics: KafkaStruct {
@@ -783,6 +802,10 @@ public struct OffsetFetchResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
         }
     }
 
@@ -881,6 +904,10 @@ public struct OffsetFetchResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -235,6 +235,11 @@ public struct FindCoordinatorResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        coordinators.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct Coordinator: KafkaStruct {
         public var key: String
         public var nodeId: Int32
@@ -343,6 +348,10 @@ public struct FindCoordinatorResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

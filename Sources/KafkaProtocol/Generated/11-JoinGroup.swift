@@ -293,6 +293,10 @@ public struct JoinGroupResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
+
     public struct JoinGroupResponseMember: KafkaStruct {
         public var memberId: String
         public var groupInstanceId: String?

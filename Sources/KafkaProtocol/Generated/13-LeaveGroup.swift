@@ -243,6 +243,11 @@ public struct LeaveGroupResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        members.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct MemberResponse: KafkaStruct {
         public var memberId: String
         public var groupInstanceId: String?
@@ -316,6 +321,10 @@ public struct LeaveGroupResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

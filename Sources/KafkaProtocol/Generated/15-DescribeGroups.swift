@@ -137,6 +137,10 @@ public struct DescribeGroupsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        groups.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct DescribedGroup: KafkaStruct {
         public var errorCode: Int16
         public var errorMessage: String?
@@ -239,6 +243,10 @@ public struct DescribeGroupsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 

@@ -162,6 +162,10 @@ public struct ListGroupsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
+
     public struct ListedGroup: KafkaStruct {
         public var groupId: String
         public var protocolType: String

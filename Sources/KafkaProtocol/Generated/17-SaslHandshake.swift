@@ -85,4 +85,8 @@ public struct SaslHandshakeResponse: KafkaResponse {
             try writer.writeString(element, compact: flexible)
         }
     }
+
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
 }

@@ -214,6 +214,10 @@ public struct ApiVersionsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
+
     public struct ApiVersion: KafkaStruct {
         public var apiKey: Int16
         public var minVersion: Int16

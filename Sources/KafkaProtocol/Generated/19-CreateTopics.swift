@@ -298,6 +298,10 @@ public struct CreateTopicsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        topics.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct CreatableTopicResult: KafkaStruct {
         public var name: String
         public var topicId: Uuid
@@ -411,6 +415,11 @@ public struct CreateTopicsResponse: KafkaResponse, ThrottledResponse {
                 }
                 writer.writeTaggedFields(taggedFields, unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
+            visit(topicConfigErrorCode)
         }
     }
 

@@ -217,6 +217,10 @@ public struct DeleteTopicsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        responses.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct DeletableTopicResult: KafkaStruct {
         public var name: String?
         public var topicId: Uuid
@@ -287,6 +291,10 @@ public struct DeleteTopicsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -215,6 +215,10 @@ public struct DeleteRecordsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        topics.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct DeleteRecordsTopicResult: KafkaStruct {
         public var name: String
         public var partitions: [DeleteRecordsPartitionResult]
@@ -264,6 +268,10 @@ public struct DeleteRecordsResponse: KafkaResponse, ThrottledResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct DeleteRecordsPartitionResult: KafkaStruct {
@@ -307,6 +315,10 @@ public struct DeleteRecordsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

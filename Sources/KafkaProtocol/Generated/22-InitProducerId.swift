@@ -136,4 +136,8 @@ public struct InitProducerIdResponse: KafkaResponse, ThrottledResponse {
             writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
+
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
 }

@@ -224,6 +224,10 @@ public struct OffsetForLeaderEpochResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        topics.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct OffsetForLeaderTopicResult: KafkaStruct {
         public var topic: String
         public var partitions: [EpochEndOffset]
@@ -273,6 +277,10 @@ public struct OffsetForLeaderEpochResponse: KafkaResponse, ThrottledResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct EpochEndOffset: KafkaStruct {
@@ -321,6 +329,10 @@ public struct OffsetForLeaderEpochResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -391,6 +391,12 @@ public struct AddPartitionsToTxnResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        resultsByTransaction.forEach { $0.visitErrorCodes(visit) }
+        resultsByTopicV3AndBelow.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct AddPartitionsToTxnResult: KafkaStruct {
         public var transactionalId: String
         public var topicResults: [AddPartitionsToTxnTopicResult]
@@ -456,6 +462,10 @@ public struct AddPartitionsToTxnResponse: KafkaResponse, ThrottledResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            topicResults.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct AddPartitionsToTxnTopicResult: KafkaStruct {
@@ -507,6 +517,10 @@ public struct AddPartitionsToTxnResponse: KafkaResponse, ThrottledResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            resultsByPartition.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct AddPartitionsToTxnPartitionResult: KafkaStruct {
@@ -545,6 +559,10 @@ public struct AddPartitionsToTxnResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(partitionErrorCode)
         }
     }
 }

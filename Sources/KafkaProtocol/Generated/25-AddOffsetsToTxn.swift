@@ -110,4 +110,8 @@ public struct AddOffsetsToTxnResponse: KafkaResponse, ThrottledResponse {
             writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
+
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
 }

@@ -241,6 +241,10 @@ public struct WriteTxnMarkersResponse: KafkaResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        markers.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct WritableTxnMarkerResult: KafkaStruct {
         public var producerId: Int64
         public var topics: [WritableTxnMarkerTopicResult]
@@ -289,6 +293,10 @@ public struct WriteTxnMarkersResponse: KafkaResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            topics.forEach { $0.visitErrorCodes(visit) }
         }
     }
 
@@ -341,6 +349,10 @@ public struct WriteTxnMarkersResponse: KafkaResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct WritableTxnMarkerPartitionResult: KafkaStruct {
@@ -379,6 +391,10 @@ public struct WriteTxnMarkersResponse: KafkaResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -291,6 +291,10 @@ public struct TxnOffsetCommitResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        topics.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct TxnOffsetCommitResponseTopic: KafkaStruct {
         public var name: String
         public var partitions: [TxnOffsetCommitResponsePartition]
@@ -340,6 +344,10 @@ public struct TxnOffsetCommitResponse: KafkaResponse, ThrottledResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct TxnOffsetCommitResponsePartition: KafkaStruct {
@@ -378,6 +386,10 @@ public struct TxnOffsetCommitResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -148,6 +148,10 @@ public struct DescribeAclsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
+
     public struct DescribeAclsResource: KafkaStruct {
         public var resourceType: Int8
         public var resourceName: String

@@ -184,6 +184,10 @@ public struct DeleteAclsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        filterResults.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct DeleteAclsFilterResult: KafkaStruct {
         public var errorCode: Int16
         public var errorMessage: String?
@@ -237,6 +241,11 @@ public struct DeleteAclsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
+            matchingAcls.forEach { $0.visitErrorCodes(visit) }
         }
     }
 
@@ -311,6 +320,10 @@ public struct DeleteAclsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

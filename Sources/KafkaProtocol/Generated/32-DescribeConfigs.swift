@@ -194,6 +194,10 @@ public struct DescribeConfigsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        results.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct DescribeConfigsResult: KafkaStruct {
         public var errorCode: Int16
         public var errorMessage: String?
@@ -257,6 +261,10 @@ public struct DescribeConfigsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 

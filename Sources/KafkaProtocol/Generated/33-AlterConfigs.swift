@@ -220,6 +220,10 @@ public struct AlterConfigsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        responses.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct AlterConfigsResourceResponse: KafkaStruct {
         public var errorCode: Int16
         public var errorMessage: String?
@@ -266,6 +270,10 @@ public struct AlterConfigsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -222,6 +222,10 @@ public struct AlterReplicaLogDirsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        results.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct AlterReplicaLogDirTopicResult: KafkaStruct {
         public var topicName: String
         public var partitions: [AlterReplicaLogDirPartitionResult]
@@ -271,6 +275,10 @@ public struct AlterReplicaLogDirsResponse: KafkaResponse, ThrottledResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct AlterReplicaLogDirPartitionResult: KafkaStruct {
@@ -309,6 +317,10 @@ public struct AlterReplicaLogDirsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -180,6 +180,11 @@ public struct DescribeLogDirsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        results.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct DescribeLogDirsResult: KafkaStruct {
         public var errorCode: Int16
         public var logDir: String
@@ -260,6 +265,10 @@ public struct DescribeLogDirsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 

@@ -232,6 +232,10 @@ public struct CreatePartitionsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        results.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct CreatePartitionsTopicResult: KafkaStruct {
         public var name: String
         public var errorCode: Int16
@@ -273,6 +277,10 @@ public struct CreatePartitionsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -164,6 +164,10 @@ public struct DescribeDelegationTokenResponse: KafkaResponse, ThrottledResponse 
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
+
     public struct DescribedDelegationToken: KafkaStruct {
         public var principalType: String
         public var principalName: String

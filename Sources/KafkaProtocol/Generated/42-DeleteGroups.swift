@@ -120,6 +120,10 @@ public struct DeleteGroupsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        results.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct DeletableGroupResult: KafkaStruct {
         public var groupId: String
         public var errorCode: Int16
@@ -156,6 +160,10 @@ public struct DeleteGroupsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

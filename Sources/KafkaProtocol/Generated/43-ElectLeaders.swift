@@ -202,6 +202,11 @@ public struct ElectLeadersResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        replicaElectionResults.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct ReplicaElectionResult: KafkaStruct {
         public var topic: String
         public var partitionResult: [PartitionResult]
@@ -251,6 +256,10 @@ public struct ElectLeadersResponse: KafkaResponse, ThrottledResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitionResult.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct PartitionResult: KafkaStruct {
@@ -294,6 +303,10 @@ public struct ElectLeadersResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

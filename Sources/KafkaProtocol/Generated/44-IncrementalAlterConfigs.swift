@@ -225,6 +225,10 @@ public struct IncrementalAlterConfigsResponse: KafkaResponse, ThrottledResponse 
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        responses.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct AlterConfigsResourceResponse: KafkaStruct {
         public var errorCode: Int16
         public var errorMessage: String?
@@ -271,6 +275,10 @@ public struct IncrementalAlterConfigsResponse: KafkaResponse, ThrottledResponse 
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

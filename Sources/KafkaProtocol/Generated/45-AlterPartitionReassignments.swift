@@ -259,6 +259,11 @@ public struct AlterPartitionReassignmentsResponse: KafkaResponse, ThrottledRespo
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        responses.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct ReassignableTopicResponse: KafkaStruct {
         public var name: String
         public var partitions: [ReassignablePartitionResponse]
@@ -308,6 +313,10 @@ public struct AlterPartitionReassignmentsResponse: KafkaResponse, ThrottledRespo
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct ReassignablePartitionResponse: KafkaStruct {
@@ -351,6 +360,10 @@ public struct AlterPartitionReassignmentsResponse: KafkaResponse, ThrottledRespo
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -186,6 +186,10 @@ public struct ListPartitionReassignmentsResponse: KafkaResponse, ThrottledRespon
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
+
     public struct OngoingTopicReassignment: KafkaStruct {
         public var name: String
         public var partitions: [OngoingPartitionReassignment]

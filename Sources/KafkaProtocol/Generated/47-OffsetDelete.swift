@@ -169,6 +169,11 @@ public struct OffsetDeleteResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        topics.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct OffsetDeleteResponseTopic: KafkaStruct {
         public var name: String
         public var partitions: [OffsetDeleteResponsePartition]
@@ -207,6 +212,10 @@ public struct OffsetDeleteResponse: KafkaResponse, ThrottledResponse {
                 try element.encode(into: &writer, version: version)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct OffsetDeleteResponsePartition: KafkaStruct {
@@ -232,6 +241,10 @@ public struct OffsetDeleteResponse: KafkaResponse, ThrottledResponse {
         public func encode(into writer: inout ByteWriter, version: Int16) throws(EncodeError) {
             writer.writeInt32(self.partitionIndex)
             writer.writeInt16(self.errorCode)
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

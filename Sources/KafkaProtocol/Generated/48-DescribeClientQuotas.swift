@@ -179,6 +179,10 @@ public struct DescribeClientQuotasResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
+
     public struct EntryData: KafkaStruct {
         public var entity: [EntityData]
         public var values: [ValueData]

@@ -271,6 +271,10 @@ public struct AlterClientQuotasResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        entries.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct EntryData: KafkaStruct {
         public var errorCode: Int16
         public var errorMessage: String?
@@ -324,6 +328,10 @@ public struct AlterClientQuotasResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 

@@ -164,6 +164,11 @@ public struct DescribeUserScramCredentialsResponse: KafkaResponse, ThrottledResp
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        results.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct DescribeUserScramCredentialsResult: KafkaStruct {
         public var user: String
         public var errorCode: Int16
@@ -222,6 +227,10 @@ public struct DescribeUserScramCredentialsResponse: KafkaResponse, ThrottledResp
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 

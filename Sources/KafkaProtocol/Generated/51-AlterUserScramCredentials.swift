@@ -230,6 +230,10 @@ public struct AlterUserScramCredentialsResponse: KafkaResponse, ThrottledRespons
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        results.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct AlterUserScramCredentialsResult: KafkaStruct {
         public var user: String
         public var errorCode: Int16
@@ -271,6 +275,10 @@ public struct AlterUserScramCredentialsResponse: KafkaResponse, ThrottledRespons
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

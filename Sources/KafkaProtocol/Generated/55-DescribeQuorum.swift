@@ -247,6 +247,11 @@ public struct DescribeQuorumResponse: KafkaResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        topics.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct TopicData: KafkaStruct {
         public var topicName: String
         public var partitions: [PartitionData]
@@ -295,6 +300,10 @@ public struct DescribeQuorumResponse: KafkaResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
         }
     }
 
@@ -400,6 +409,10 @@ public struct DescribeQuorumResponse: KafkaResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 

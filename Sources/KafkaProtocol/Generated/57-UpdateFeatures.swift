@@ -217,6 +217,11 @@ public struct UpdateFeaturesResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        results.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct UpdatableFeatureResult: KafkaStruct {
         public var feature: String
         public var errorCode: Int16
@@ -258,6 +263,10 @@ public struct UpdateFeaturesResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -172,6 +172,10 @@ public struct DescribeClusterResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
+
     public struct DescribeClusterBroker: KafkaStruct {
         public var brokerId: Int32
         public var host: String

@@ -100,4 +100,8 @@ public struct UnregisterBrokerResponse: KafkaResponse, ThrottledResponse {
             writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
+
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
 }

@@ -120,6 +120,10 @@ public struct DescribeTransactionsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        transactionStates.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct TransactionState: KafkaStruct {
         public var errorCode: Int16
         public var transactionalId: String
@@ -198,6 +202,10 @@ public struct DescribeTransactionsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 

@@ -193,6 +193,10 @@ public struct ListTransactionsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
+
     public struct TransactionState: KafkaStruct {
         public var transactionalId: String
         public var producerId: Int64

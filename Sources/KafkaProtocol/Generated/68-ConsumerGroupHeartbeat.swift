@@ -266,6 +266,10 @@ public struct ConsumerGroupHeartbeatResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
+
     public struct Assignment: KafkaStruct {
         public var topicPartitions: [TopicPartitions]
         public var unknownTaggedFields: [RawTaggedField]

@@ -154,4 +154,8 @@ public struct GetTelemetrySubscriptionsResponse: KafkaResponse, ThrottledRespons
             writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
+
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
 }

@@ -115,4 +115,8 @@ public struct PushTelemetryResponse: KafkaResponse, ThrottledResponse {
             writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
+
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
 }

@@ -133,6 +133,10 @@ public struct ListConfigResourcesResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
+
     public struct ConfigResource: KafkaStruct {
         public var resourceName: String
         public var resourceType: Int8

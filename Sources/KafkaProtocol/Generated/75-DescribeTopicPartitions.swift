@@ -226,6 +226,10 @@ public struct DescribeTopicPartitionsResponse: KafkaResponse, ThrottledResponse 
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        topics.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct DescribeTopicPartitionsResponseTopic: KafkaStruct {
         public var errorCode: Int16
         public var name: String?
@@ -294,6 +298,11 @@ public struct DescribeTopicPartitionsResponse: KafkaResponse, ThrottledResponse 
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
+            partitions.forEach { $0.visitErrorCodes(visit) }
         }
     }
 
@@ -428,6 +437,10 @@ public struct DescribeTopicPartitionsResponse: KafkaResponse, ThrottledResponse 
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 

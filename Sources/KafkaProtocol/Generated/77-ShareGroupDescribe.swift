@@ -125,6 +125,10 @@ public struct ShareGroupDescribeResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        groups.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct DescribedGroup: KafkaStruct {
         public var errorCode: Int16
         public var errorMessage: String?
@@ -208,6 +212,10 @@ public struct ShareGroupDescribeResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 

@@ -446,6 +446,11 @@ public struct ShareFetchResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        responses.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct ShareFetchableTopicResponse: KafkaStruct {
         public var topicId: Uuid
         public var partitions: [PartitionData]
@@ -494,6 +499,10 @@ public struct ShareFetchResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
         }
     }
 
@@ -581,6 +590,11 @@ public struct ShareFetchResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
+            visit(acknowledgeErrorCode)
         }
     }
 

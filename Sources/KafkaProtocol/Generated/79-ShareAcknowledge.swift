@@ -342,6 +342,11 @@ public struct ShareAcknowledgeResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        responses.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct ShareAcknowledgeTopicResponse: KafkaStruct {
         public var topicId: Uuid
         public var partitions: [PartitionData]
@@ -391,6 +396,10 @@ public struct ShareAcknowledgeResponse: KafkaResponse, ThrottledResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct PartitionData: KafkaStruct {
@@ -439,6 +448,10 @@ public struct ShareAcknowledgeResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 

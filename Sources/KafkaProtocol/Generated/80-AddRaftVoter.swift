@@ -189,4 +189,8 @@ public struct AddRaftVoterResponse: KafkaResponse, ThrottledResponse {
             writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
+
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
 }

@@ -215,6 +215,10 @@ public struct InitializeShareGroupStateResponse: KafkaResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        results.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct InitializeStateResult: KafkaStruct {
         public var topicId: Uuid
         public var partitions: [PartitionResult]
@@ -264,6 +268,10 @@ public struct InitializeShareGroupStateResponse: KafkaResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct PartitionResult: KafkaStruct {
@@ -307,6 +315,10 @@ public struct InitializeShareGroupStateResponse: KafkaResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -210,6 +210,10 @@ public struct ReadShareGroupStateResponse: KafkaResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        results.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct ReadStateResult: KafkaStruct {
         public var topicId: Uuid
         public var partitions: [PartitionResult]
@@ -258,6 +262,10 @@ public struct ReadShareGroupStateResponse: KafkaResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
         }
     }
 
@@ -329,6 +337,10 @@ public struct ReadShareGroupStateResponse: KafkaResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 

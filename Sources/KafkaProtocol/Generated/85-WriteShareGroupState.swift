@@ -295,6 +295,10 @@ public struct WriteShareGroupStateResponse: KafkaResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        results.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct WriteStateResult: KafkaStruct {
         public var topicId: Uuid
         public var partitions: [PartitionResult]
@@ -344,6 +348,10 @@ public struct WriteShareGroupStateResponse: KafkaResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct PartitionResult: KafkaStruct {
@@ -387,6 +395,10 @@ public struct WriteShareGroupStateResponse: KafkaResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

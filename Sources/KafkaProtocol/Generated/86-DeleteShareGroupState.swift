@@ -205,6 +205,10 @@ public struct DeleteShareGroupStateResponse: KafkaResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        results.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct DeleteStateResult: KafkaStruct {
         public var topicId: Uuid
         public var partitions: [PartitionResult]
@@ -254,6 +258,10 @@ public struct DeleteShareGroupStateResponse: KafkaResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct PartitionResult: KafkaStruct {
@@ -297,6 +305,10 @@ public struct DeleteShareGroupStateResponse: KafkaResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -210,6 +210,10 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        results.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct ReadStateSummaryResult: KafkaStruct {
         public var topicId: Uuid
         public var partitions: [PartitionResult]
@@ -258,6 +262,10 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
         }
     }
 
@@ -326,6 +334,10 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -887,6 +887,10 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+    }
+
     public struct EndpointToPartitions: KafkaStruct {
         public var userEndpoint: Endpoint
         public var activePartitions: [TopicPartition]

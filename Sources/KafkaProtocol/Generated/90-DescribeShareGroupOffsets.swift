@@ -222,6 +222,10 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponse, ThrottledRespons
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        groups.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct DescribeShareGroupOffsetsResponseGroup: KafkaStruct {
         public var groupId: String
         public var topics: [DescribeShareGroupOffsetsResponseTopic]
@@ -281,6 +285,11 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponse, ThrottledRespons
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            topics.forEach { $0.visitErrorCodes(visit) }
+            visit(errorCode)
+        }
     }
 
     public struct DescribeShareGroupOffsetsResponseTopic: KafkaStruct {
@@ -336,6 +345,10 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponse, ThrottledRespons
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
         }
     }
 
@@ -399,6 +412,10 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponse, ThrottledRespons
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

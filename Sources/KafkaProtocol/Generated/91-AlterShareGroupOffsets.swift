@@ -225,6 +225,11 @@ public struct AlterShareGroupOffsetsResponse: KafkaResponse, ThrottledResponse {
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        responses.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct AlterShareGroupOffsetsResponseTopic: KafkaStruct {
         public var topicName: String
         public var topicId: Uuid
@@ -279,6 +284,10 @@ public struct AlterShareGroupOffsetsResponse: KafkaResponse, ThrottledResponse {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            partitions.forEach { $0.visitErrorCodes(visit) }
+        }
     }
 
     public struct AlterShareGroupOffsetsResponsePartition: KafkaStruct {
@@ -322,6 +331,10 @@ public struct AlterShareGroupOffsetsResponse: KafkaResponse, ThrottledResponse {
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

@@ -169,6 +169,11 @@ public struct DeleteShareGroupOffsetsResponse: KafkaResponse, ThrottledResponse 
         }
     }
 
+    public func visitErrorCodes(_ visit: (Int16) -> Void) {
+        visit(errorCode)
+        responses.forEach { $0.visitErrorCodes(visit) }
+    }
+
     public struct DeleteShareGroupOffsetsResponseTopic: KafkaStruct {
         public var topicName: String
         public var topicId: Uuid
@@ -215,6 +220,10 @@ public struct DeleteShareGroupOffsetsResponse: KafkaResponse, ThrottledResponse 
             if flexible {
                 writer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
+        }
+
+        public func visitErrorCodes(_ visit: (Int16) -> Void) {
+            visit(errorCode)
         }
     }
 }

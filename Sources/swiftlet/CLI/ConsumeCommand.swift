@@ -2,6 +2,7 @@
 // forms, a format string, exit at the end or follow, and membership of a consumer group
 // (kcat's -G: partitions shared with the group's other members, offsets committed).
 
+import Broker
 import ArgumentParser
 import Glibc
 import KafkaClient

@@ -1,6 +1,7 @@
 // `swiftlet group list|describe|delete|reset-offsets`: consumer groups with their members and
 // each partition's lag, as kafka-consumer-groups.sh shows them.
 
+import Broker
 import ArgumentParser
 import KafkaClient
 import KafkaProtocol

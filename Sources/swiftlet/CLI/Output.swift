@@ -3,6 +3,7 @@
 // (Kafka's error name and a line of advice on stderr, exit status 1).
 
 import ArgumentParser
+import Broker
 import FoundationEssentials
 import KafkaClient
 import SystemCalls
@@ -49,27 +50,6 @@ func reportFailures(_ failures: [String]) throws {
     throw ExitCode(1)
 }
 
-/// A JSON value, written in the order given.
-indirect enum JSON {
-    case string(String?)
-    case number(Int64)
-    case bool(Bool)
-    case array([JSON])
-    case object([(String, JSON)])
-
-    var text: String {
-        switch self {
-        case .string(let value?): return StandardErrorLogHandler.jsonString(value)
-        case .string(nil): return "null"
-        case .number(let value): return String(value)
-        case .bool(let value): return value ? "true" : "false"
-        case .array(let values): return "[" + values.map(\.text).joined(separator: ",") + "]"
-        case .object(let fields):
-            return "{" + fields.map { StandardErrorLogHandler.jsonString($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
-        }
-    }
-}
-
 /// Rows printed as aligned columns under a header, or as a JSON array of objects.
 struct Table {
     var columns: [String]
@@ -103,7 +83,9 @@ struct Table {
     static func cell(_ value: JSON) -> String {
         switch value {
         case .string(let text): return text ?? "-"
+        case .null: return "-"
         case .number(let number): return String(number)
+        case .double(let number): return String(number)
         case .bool(let flag): return flag ? "yes" : "no"
         case .array(let values): return values.map(cell).joined(separator: ",")
         case .object(let fields): return fields.map { "\($0.0)=\(cell($0.1))" }.joined(separator: ",")

@@ -1,6 +1,7 @@
 // `swiftlet produce TOPIC`: each line of standard input a record (kcat's -P habits): a key
 // before a separator, headers, a fixed partition, compression and acks.
 
+import Broker
 import ArgumentParser
 import KafkaClient
 import KafkaRecords
