@@ -3,16 +3,18 @@ format (parsed by prometheus_client) with what real clients did (offsets, a grou
 bad requests answered with their status; a default port already taken is left out with a
 warning, an asked-for one that cannot bind stops the start."""
 
+import json
 import re
 import socket
+import time
 import urllib.error
 import urllib.request
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import free_port, swiftlet_binary
-from support import unique, wait_until
+from support import create_topics, unique, wait_until
 
 
 def http_base(running):
@@ -107,3 +109,118 @@ def test_a_taken_default_port_is_left_out_and_an_asked_for_one_stops_the_start(b
             assert Producer({"bootstrap.servers": running.bootstrap}).list_topics(timeout=10).brokers
         finally:
             assert running.stop() == 0
+
+
+def family_samples(base, name):
+    """The samples of one family, by their labels."""
+    return {labels: value for (sample, labels), value in samples(base).items() if sample == name}
+
+
+def test_hot_path_counters_follow_real_clients(broker_factory):
+    """Each event loop counts what clients do; the scrape sums them: records and bytes in and
+    out per topic, requests per API and version with their latency histograms, error codes in
+    responses, connections per listener, fetches parked on an empty partition."""
+    running = broker_factory(extra_args=["--http-listen", "127.0.0.1:0"]).start()
+    try:
+        base = http_base(running)
+        topic, idle = unique("counted"), unique("counted-idle")
+        create_topics(running, {topic: 1, idle: 1})
+        producer = Producer({"bootstrap.servers": running.bootstrap, "linger.ms": 0})
+        for index in range(40):
+            producer.produce(topic, f"value-{index}".encode(), partition=0)
+        assert producer.flush(10) == 0
+        consumer = Consumer({"bootstrap.servers": running.bootstrap, "group.id": unique("counted-group"),
+                             "auto.offset.reset": "earliest"})
+        consumer.subscribe([topic])
+        read = 0
+        deadline = time.time() + 15
+        while read < 40 and time.time() < deadline:
+            message = consumer.poll(0.5)
+            read += message is not None and message.error() is None
+        assert read == 40
+        topic_label = (("topic", topic),)
+        assert family_samples(base, "kafka_server_brokertopicmetrics_messages_in_total")[topic_label] == 40
+        assert family_samples(base, "kafka_server_brokertopicmetrics_bytes_in_total")[topic_label] > 40 * 7
+        assert family_samples(base, "kafka_server_brokertopicmetrics_bytes_out_total")[topic_label] > 40 * 7
+        requests = family_samples(base, "kafka_network_requests_total")
+        produce_versions = {dict(labels)["version"] for labels in requests if dict(labels)["request"] == "Produce"}
+        assert produce_versions and all(int(version) >= 3 for version in produce_versions)
+        handler = family_samples(base, "kafka_network_request_handler_time_seconds_count")
+        assert handler[(("request", "Produce"),)] >= 1 and handler[(("request", "Metadata"),)] >= 1
+        sent = family_samples(base, "kafka_network_response_send_time_seconds_count")
+        assert sent[(("request", "Fetch"),)] >= 1
+        buckets = family_samples(base, "kafka_network_request_handler_time_seconds_bucket")
+        assert buckets[(("le", "+Inf"), ("request", "Produce"))] == handler[(("request", "Produce"),)]
+        connections = family_samples(base, "kafka_server_socket_server_connections")
+        assert connections[(("listener", "PLAINTEXT"),)] >= 2
+        # A fetch far past the end is refused: the error is counted per API and per topic.
+        stray = Consumer({"bootstrap.servers": running.bootstrap, "group.id": unique("stray"),
+                          "auto.offset.reset": "error", "enable.auto.commit": False})
+        stray.assign([TopicPartition(topic, 0, 1000)])
+        errors = lambda: family_samples(base, "kafka_network_request_errors_total")
+        wait_until(lambda: errors().get((("error", "OFFSET_OUT_OF_RANGE"), ("request", "Fetch")), 0) >= 1, 10,
+                   lambda: (errors(), stray.poll(0.2)))
+        assert family_samples(base, "kafka_server_brokertopicmetrics_failed_fetch_requests_total")[topic_label] >= 1
+        stray.close()
+        # A consumer on an empty partition waits in the broker between polls.
+        waiting = Consumer({"bootstrap.servers": running.bootstrap, "group.id": unique("waiting"),
+                            "fetch.wait.max.ms": 5000, "auto.offset.reset": "earliest"})
+        waiting.assign([TopicPartition(idle, 0, 0)])
+        parked = lambda: family_samples(base, "swiftlet_fetches_parked")[()]
+        wait_until(lambda: (waiting.poll(0.1), parked())[1] >= 1, 10, parked)
+        waiting.close()
+        consumer.close()
+        wait_until(lambda: family_samples(base, "kafka_server_socket_server_connections")[(("listener", "PLAINTEXT"),)] <= 1,
+                   10, lambda: family_samples(base, "kafka_server_socket_server_connections"))
+        assert family_samples(base, "kafka_server_socket_server_connection_creation_total")[(("listener", "PLAINTEXT"),)] >= 4
+    finally:
+        assert running.stop() == 0
+
+
+def test_client_telemetry_from_librdkafka_appears_on_metrics(broker_factory, tmp_path):
+    """KIP-714: librdkafka subscribes when ApiVersions lists 71 and 72, pushes its standard
+    metrics (zstd-compressed OTLP) every telemetry.push.interval.ms, and /metrics and the
+    console show the latest values per client instance."""
+    config = tmp_path / "server.properties"
+    config.write_text("telemetry.push.interval.ms=1000\n")
+    running = broker_factory(extra_args=["--http-listen", "127.0.0.1:0", "--config", str(config)]).start()
+    try:
+        base = http_base(running)
+        client_id = unique("pushing-producer")
+        producer = Producer({"bootstrap.servers": running.bootstrap, "client.id": client_id})
+        for _ in range(5):
+            producer.produce(unique("telemetry"), b"x")
+        assert producer.flush(10) == 0
+
+        def pushed():
+            producer.poll(0.2)
+            family = family_samples(base, "clients_org_apache_kafka_producer_connection_creation_total")
+            return [value for labels, value in family.items() if dict(labels)["client_id"] == client_id]
+        wait_until(lambda: pushed() and pushed()[0] >= 1, 15, pushed)
+        status, body = get(base + "/api/v1/clients")
+        clients = json.loads(body)
+        instance = next(entry for entry in clients["telemetry"] if entry["clientId"] == client_id)
+        assert instance["softwareName"] == "confluent-kafka-python"
+        names = {metric["name"] for metric in instance["metrics"]}
+        assert "org.apache.kafka.producer.request.latency.avg" in names
+        assert any(client["clientId"] == client_id for client in clients["clients"])
+    finally:
+        assert running.stop() == 0
+
+
+def test_metrics_off_leaves_the_state_gauges(broker_factory, tmp_path):
+    """metrics.enabled=false: the loops count nothing (the benchmark's baseline); what the
+    scrape reads from the logs and groups stays."""
+    config = tmp_path / "server.properties"
+    config.write_text("metrics.enabled=false\n")
+    running = broker_factory(extra_args=["--http-listen", "127.0.0.1:0", "--config", str(config)]).start()
+    try:
+        base = http_base(running)
+        topic = unique("uncounted")
+        producer = Producer({"bootstrap.servers": running.bootstrap})
+        producer.produce(topic, b"x", partition=0)
+        assert producer.flush(10) == 0
+        names = {name for name, _ in samples(base)}
+        assert "kafka_log_log_end_offset" in names and "kafka_network_requests_total" not in names
+    finally:
+        assert running.stop() == 0
