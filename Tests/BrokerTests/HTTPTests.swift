@@ -1,8 +1,10 @@
 // The HTTP listener's framing sans IO (heads and bodies bounded before anything is kept, a
 // problem answered rather than dropped), and its answers through a live broker: /healthz,
-// /readyz, /metrics in Prometheus' text format, 404, 405, keep-alive.
+// /readyz, /metrics in Prometheus' text format, 404, 405, keep-alive; the console's JSON API
+// (topics, records, configs, groups' offsets, read-only refusals) and the JSON it speaks.
 
 import KafkaProtocol
+import Security
 import SystemCalls
 import TestSupport
 import Testing
@@ -33,6 +35,101 @@ import Testing
         #expect(frames(["POST / HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n"]).map(\.first) == [2])
         #expect(frames(["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"]).map(\.first) == [3])
         #expect(frames(["GET / HTTP/1.1\r\nContent-Length: -4\r\n\r\n", "GET / HTTP/1.1\r\n\r\n"]).map(\.first) == [3])
+    }
+
+    /// Sends one request on a new connection and reads the whole answer: status and body.
+    static func exchange(_ address: SocketAddress, _ method: String, _ target: String, body: String = "") throws -> (Int, String) {
+        let client = try TestClient(address)
+        try client.send(Array("\(method) \(target) HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
+        var head = ""
+        while !head.hasSuffix("\r\n\r\n") { head += String(decoding: try client.read(exactly: 1) ?? [], as: UTF8.self) }
+        let length = Int(head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }!.split(separator: " ")[1])!
+        let status = Int(head.split(separator: " ")[1])!
+        return (status, String(decoding: try client.read(exactly: length) ?? [], as: UTF8.self))
+    }
+
+    @Test func theConsoleAPIReadsAndChangesWhatKafkaRequestsWould() throws {
+        try withBroker({ $0.httpListener = SocketAddress("127.0.0.1:0")! }) { broker, _ in
+            let address = broker.httpAddress!
+            func call(_ method: String, _ target: String, _ body: String = "") throws -> (Int, JSON) {
+                let (status, text) = try Self.exchange(address, method, target, body: body)
+                return (status, try #require(JSON.parse(Array(text.utf8)), "\(text)"))
+            }
+            #expect(try call("POST", "/api/v1/topics", #"{"name":"console","partitions":2,"configs":{"cleanup.policy":"compact"}}"#).0 == 201)
+            #expect(try call("POST", "/api/v1/topics", #"{"name":"console","partitions":2}"#).1["error"] == .string("TOPIC_ALREADY_EXISTS"))
+            #expect(try call("POST", "/api/v1/topics", #"{"name":"bad/name"}"#).1["error"] == .string("INVALID_TOPIC_EXCEPTION"))
+            #expect(try call("POST", "/api/v1/topics", "{not json").0 == 400)
+            let produced = try call("POST", "/api/v1/topics/console/messages", #"{"partition":1,"key":"k","value":"{\"a\":1}","headers":{"h":"v"}}"#)
+            #expect(produced.0 == 200 && produced.1["offset"] == .number(0))
+            let page = try call("GET", "/api/v1/topics/console/messages?partition=1&offset=0").1
+            guard case .array(let records)? = page["records"], let record = records.first else {
+                Issue.record("no records: \(page.text)")
+                return
+            }
+            #expect(record["key"] == .string(Base64.encode(Array("k".utf8))))
+            #expect(record["value"] == .string(Base64.encode(Array(#"{"a":1}"#.utf8))))
+            #expect(record["headers"] == .array([.object([("key", .string("h")), ("value", .string(Base64.encode(Array("v".utf8))))])]))
+            #expect(try call("GET", "/api/v1/topics/console/messages?partition=7").0 == 404)
+            // A config set, then returned to its default with null.
+            #expect(try call("POST", "/api/v1/topics/console/configs", #"{"configs":{"retention.ms":"1000"}}"#).0 == 200)
+            #expect(broker.topics.topic(named: "console")?.configs == ["cleanup.policy": "compact", "retention.ms": "1000"])
+            #expect(try call("POST", "/api/v1/topics/console/configs", #"{"configs":{"retention.ms":"soon"}}"#).1["error"] == .string("INVALID_CONFIG"))
+            #expect(try call("POST", "/api/v1/topics/console/configs", #"{"configs":{"cleanup.policy":null}}"#).0 == 200)
+            #expect(broker.topics.topic(named: "console")?.configs == ["retention.ms": "1000"])
+            let described = try call("GET", "/api/v1/topics/console").1
+            guard case .array(let partitions)? = described["partitions"] else { return }
+            #expect(partitions.count == 2 && partitions[1]["highWatermark"] == .number(1))
+            // An empty group's offsets, reset to the earliest offset.
+            _ = broker.groups.commitOffsets(
+                groupId: "resettable", generationIdOrMemberEpoch: -1, memberId: "", groupInstanceId: nil, retentionMilliseconds: -1,
+                apiVersion: 8, offsets: [.init(partition: .init(topic: "console", partition: 1), offset: 1, leaderEpoch: -1, metadata: nil)])
+            #expect(try call("GET", "/api/v1/groups/resettable").1["offsets"] != nil)
+            #expect(try call("POST", "/api/v1/groups/resettable/reset-offsets", #"{"to":"earliest"}"#).0 == 200)
+            let (_, offsets) = broker.groups.fetchOffsets(groupId: "resettable", partitions: nil, memberId: nil, memberEpoch: -1)
+            #expect(offsets[.init(topic: "console", partition: 1)]?.offset == 0)
+            #expect(try call("GET", "/api/v1/groups/nobody").0 == 404)
+            #expect(try call("POST", "/api/v1/topics/console/delete").0 == 200)
+            #expect(broker.topics.topic(named: "console") == nil)
+            #expect(try call("GET", "/api/v1/nothing").0 == 404)
+            let overview = try call("GET", "/api/v1/overview").1
+            #expect(overview["http"]?["readOnly"] == .bool(false) && overview["broker"]?["nodeId"] == .number(1))
+            let (status, index) = try Self.exchange(address, "GET", "/")
+            #expect(status == 200 && index.contains("/console.js"))
+        }
+    }
+
+    @Test func aReadOnlyConsoleRefusesChanges() throws {
+        try withBroker(
+            {
+                $0.httpListener = SocketAddress("127.0.0.1:0")!
+                $0.consoleReadOnly = true
+            }
+        ) { broker, _ in
+            let (status, body) = try Self.exchange(broker.httpAddress!, "POST", "/api/v1/topics", body: #"{"name":"refused"}"#)
+            #expect(status == 403 && body.contains("READ_ONLY"))
+            #expect(broker.topics.topic(named: "refused") == nil)
+        }
+    }
+
+    @Test func requestTargetsAreDecoded() throws {
+        let frame = Array("GET /api/v1/topics/a%2Fb/messages?offset=5&q=x+y%21 HTTP/1.1\r\nConnection: close\r\n\r\n".utf8)
+        let request = try #require(HTTPRequest(frame: frame[...]))
+        #expect(request.path == "/api/v1/topics/a/b/messages" && request.query == ["offset": "5", "q": "x y!"])
+        #expect(request.closesConnection)
+        #expect(HTTPRequest(frame: Array("GET /\r\n\r\n".utf8)[...]) == nil)
+    }
+
+    @Test func jsonRoundTripsAndRefusesWhatIsNotJSON() {
+        let text = #"{"a":[1,-2,3.5,true,false,null],"b":"q\"\\\n\u00e9\ud83d\ude00","c":{}}"#
+        let value = JSON.parse(Array(text.utf8))
+        #expect(value?["a"] == .array([.number(1), .number(-2), .double(3.5), .bool(true), .bool(false), .null]))
+        #expect(value?["b"]?.string == "q\"\\\n\u{e9}\u{1F600}")
+        #expect(value.map { JSON.parse(Array($0.text.utf8)) == $0 } == true)
+        for bad in ["", "{", "[1,]", #"{"a" 1}"#, #""\u12""#, "tru", "1 2", "\"\u{1}\""] {
+            #expect(JSON.parse(Array(bad.utf8)) == nil, "\(bad)")
+        }
+        #expect(JSON.parse(Array((String(repeating: "[", count: 40) + String(repeating: "]", count: 40)).utf8)) == nil)
+        #expect(JSON.string("a\u{1}").text == #""a\u0001""#)
     }
 
     @Test func healthReadinessAndMetricsThroughTheListener() throws {
