@@ -96,6 +96,8 @@ def main():
     parser.add_argument("--swiftlet", default=str(ROOT / ".build" / "release" / "swiftlet"))
     parser.add_argument("--baseline", help="another swiftlet binary (an earlier commit's) measured in the same run, "
                         "in place of Tansu: the table then compares the two swiftlets")
+    parser.add_argument("--metrics-off", action="store_true",
+                        help="in place of Tansu, the same swiftlet with metrics.enabled=false: what the hot-path counters cost")
     arguments = parser.parse_args()
     scale = 0.1 if arguments.quick else 1.0
     with tempfile.TemporaryDirectory() as directory:
@@ -106,6 +108,11 @@ def main():
         other_port = free_port()
         if arguments.baseline:
             other = Broker("baseline", swiftlet_command(arguments.baseline, other_port), other_port)
+        elif arguments.metrics_off:
+            properties = os.path.join(directory, "metrics-off.properties")
+            with open(properties, "w") as file:
+                file.write("metrics.enabled=false\n")
+            other = Broker("metrics off", swiftlet_command(arguments.swiftlet, other_port, "--config", properties), other_port)
         else:
             other = Broker("tansu", tansu_command(other_port), other_port)
         ours = measure(swiftlet, binary, scale)

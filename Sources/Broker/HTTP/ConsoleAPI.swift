@@ -126,7 +126,7 @@ struct ConsoleAPI {
     func clients(_ clients: [ConnectedClient.Description]) -> HTTPAnswer {
         let connections: [JSON] = clients.sorted { $0.connectedAtMilliseconds < $1.connectedAtMilliseconds }.map { client in
             .object([
-                ("listener", .string(broker.configuration.listeners[client.listener].name)), ("peer", .string(client.peer)),
+                ("connection", .string(client.connection)), ("listener", .string(broker.configuration.listeners[client.listener].name)), ("peer", .string(client.peer)),
                 ("principal", .string(client.principal)), ("clientId", .string(client.clientId)),
                 ("softwareName", .string(client.softwareName)), ("softwareVersion", .string(client.softwareVersion)),
                 ("connectedAtMs", .number(client.connectedAtMilliseconds)), ("requests", .number(Int64(client.requests))),

@@ -188,6 +188,7 @@ final class ReactorMetrics: @unchecked Sendable {
 /// A connection as the console lists it, kept up to date by its KafkaConnection on the loop.
 final class ConnectedClient {
     struct Description: Sendable {
+        let connection: String
         let listener: Int
         let peer: String
         let principal: String
@@ -200,13 +201,16 @@ final class ConnectedClient {
 
     /// The connection's listener, principal and software (loop-only, as this is).
     let session: ConnectionSession
+    /// The reactor's name for the connection ("fd 12#3"), as its debug lines show it.
+    let connection: String
     let peer: String
     let connectedAtMilliseconds: Int64
     var clientId = ""
     var requests = 0
 
-    init(session: ConnectionSession, peer: String, connectedAtMilliseconds: Int64) {
+    init(session: ConnectionSession, connection: String, peer: String, connectedAtMilliseconds: Int64) {
         self.session = session
+        self.connection = connection
         self.peer = peer
         self.connectedAtMilliseconds = connectedAtMilliseconds
     }
@@ -215,7 +219,7 @@ final class ConnectedClient {
 
     var description: Description {
         Description(
-            listener: session.listener, peer: peer, principal: session.principal, clientId: clientId,
+            connection: connection, listener: session.listener, peer: peer, principal: session.principal, clientId: clientId,
             softwareName: session.clientSoftwareName, softwareVersion: session.clientSoftwareVersion,
             connectedAtMilliseconds: connectedAtMilliseconds, requests: requests)
     }
