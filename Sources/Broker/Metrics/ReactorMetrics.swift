@@ -105,13 +105,22 @@ struct LatencyHistogram: Sendable {
 final class ReactorMetrics: @unchecked Sendable {
     let eventLoop: EventLoop
     private var counted = MetricsSnapshot()
+    /// Requests and latencies by api key (then version): arrays, so that the request path
+    /// hashes nothing; made into the snapshot's dictionaries at a scrape.
+    private var requests = [[Int]](repeating: [], count: ReactorMetrics.apiKeys)
+    private var latencies = [MetricsSnapshot.RequestLatency?](repeating: nil, count: ReactorMetrics.apiKeys)
     private var clients: [ObjectIdentifier: ConnectedClient] = [:]
+    /// Api keys go up to 92 in Kafka 4.x.
+    private static let apiKeys = 128
 
     init(eventLoop: EventLoop) { self.eventLoop = eventLoop }
 
     func requestReceived(apiKey: Int16, version: Int16) {
         eventLoop.preconditionInEventLoop()
-        counted.requests[.init(apiKey: apiKey, version: version), default: 0] += 1
+        let (key, version) = (Int(apiKey), Int(version))
+        guard key >= 0 && key < Self.apiKeys && version >= 0 else { return }
+        if requests[key].count <= version { requests[key] += [Int](repeating: 0, count: version + 1 - requests[key].count) }
+        requests[key][version] += 1
     }
 
     /// A response given: its queue and handler times and its error codes.
@@ -119,8 +128,11 @@ final class ReactorMetrics: @unchecked Sendable {
         _ response: some KafkaResponse, apiKey: Int16, version: Int16, queueNanoseconds: UInt64, handlerNanoseconds: UInt64
     ) {
         eventLoop.preconditionInEventLoop()
-        counted.latency[apiKey, default: .init()].queue.record(nanoseconds: queueNanoseconds)
-        counted.latency[apiKey, default: .init()].handler.record(nanoseconds: handlerNanoseconds)
+        let key = Int(apiKey)
+        guard key >= 0 && key < Self.apiKeys else { return }
+        if latencies[key] == nil { latencies[key] = .init() }
+        latencies[key]!.queue.record(nanoseconds: queueNanoseconds)
+        latencies[key]!.handler.record(nanoseconds: handlerNanoseconds)
         var failed = false
         response.visitErrorCodes { code in
             guard code != 0 else { return }
@@ -132,13 +144,15 @@ final class ReactorMetrics: @unchecked Sendable {
 
     func responseWritten(apiKey: Int16, nanoseconds: UInt64) {
         eventLoop.preconditionInEventLoop()
-        counted.latency[apiKey, default: .init()].send.record(nanoseconds: nanoseconds)
+        let key = Int(apiKey)
+        guard key >= 0 && key < Self.apiKeys else { return }
+        if latencies[key] == nil { latencies[key] = .init() }
+        latencies[key]!.send.record(nanoseconds: nanoseconds)
     }
 
     func produced(topic: String, messages: Int, bytes: Int) {
         eventLoop.preconditionInEventLoop()
-        counted.topics[topic, default: .init()].messagesIn += messages
-        counted.topics[topic, default: .init()].bytesIn += bytes
+        counted.topics[topic, default: .init()].add(.init(messagesIn: messages, bytesIn: bytes))
     }
 
     func produceFailed(topic: String) {
@@ -180,6 +194,12 @@ final class ReactorMetrics: @unchecked Sendable {
     func snapshot() -> (MetricsSnapshot, [ConnectedClient.Description]) {
         eventLoop.preconditionInEventLoop()
         var copy = counted
+        for (key, versions) in requests.enumerated() {
+            for (version, count) in versions.enumerated() where count > 0 {
+                copy.requests[.init(apiKey: Int16(key), version: Int16(version))] = count
+            }
+        }
+        for (key, latency) in latencies.enumerated() { if let latency { copy.latency[Int16(key)] = latency } }
         copy.queuedResponseBytes = eventLoop.queuedOutputBytes
         return (copy, clients.values.map(\.description))
     }
