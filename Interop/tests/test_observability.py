@@ -224,3 +224,26 @@ def test_metrics_off_leaves_the_state_gauges(broker_factory, tmp_path):
         assert "kafka_log_log_end_offset" in names and "kafka_network_requests_total" not in names
     finally:
         assert running.stop() == 0
+
+
+def test_a_kip_848_consumer_group_shows_its_members(broker_factory):
+    """A consumer group of the new protocol (group.protocol=consumer): its member and
+    assignment in the console's API, its member count on /metrics."""
+    running = broker_factory(extra_args=["--http-listen", "127.0.0.1:0"]).start()
+    try:
+        base = http_base(running)
+        topic, group = unique("kip848"), unique("kip848-group")
+        create_topics(running, {topic: 2})
+        consumer = Consumer({"bootstrap.servers": running.bootstrap, "group.id": group, "group.protocol": "consumer"})
+        consumer.subscribe([topic])
+
+        def described():
+            consumer.poll(0.2)
+            return json.loads(get(base + f"/api/v1/groups/{group}")[1])
+        wait_until(lambda: described().get("members") and described()["members"][0]["assignments"], 20, described)
+        members = described()["members"]
+        assert len(members) == 1 and sorted(members[0]["assignments"][0]["partitions"]) == [0, 1]
+        assert samples(base)[("kafka_consumergroup_members", (("group", group),))] == 1
+        consumer.close()
+    finally:
+        assert running.stop() == 0

@@ -335,27 +335,49 @@ struct ConsoleAPI {
 
     func groups() -> HTTPAnswer {
         let listed: [JSON] = broker.groups.listGroups(states: [], types: []).sorted { $0.groupId < $1.groupId }.map { group in
-            let described = broker.groups.describeClassicGroup(group.groupId)
+            let (protocolName, members) = self.members(of: group)
             return .object([
                 ("groupId", .string(group.groupId)), ("state", .string(group.state)), ("protocolType", .string(group.protocolType)),
-                ("protocol", .string(described?.protocolName ?? "")), ("members", .number(Int64(described?.members.count ?? 0))),
+                ("protocol", .string(protocolName)), ("members", .number(Int64(members.count))),
                 ("lag", .number(offsets(of: group.groupId).reduce(0) { $0 + $1.lag })),
             ])
         }
         return .json(.object([("groups", .array(listed))]))
     }
 
+    /// A group's protocol and members with their assignments: a classic group's from the
+    /// consumer protocol's bytes, a consumer group's (KIP-848) as the coordinator keeps them.
+    func members(of group: ListedGroup) -> (protocolName: String, members: [JSON]) {
+        func member(_ id: String, _ clientId: String, _ host: String, _ assignments: [JSON]) -> JSON {
+            .object([
+                ("memberId", .string(id)), ("clientId", .string(clientId)), ("clientHost", .string(host)),
+                ("assignments", .array(assignments)),
+            ])
+        }
+        if group.type == "consumer", let described = broker.groups.describeConsumerGroup(group.groupId) {
+            return (
+                described.assignorName,
+                described.members.map { entry in
+                    member(
+                        entry.memberId, entry.clientId, entry.clientHost,
+                        entry.assignment.map {
+                            .object([("topic", .string($0.topicName)), ("partitions", .array($0.partitions.map { .number(Int64($0)) }))])
+                        })
+                }
+            )
+        }
+        let described = broker.groups.describeClassicGroup(group.groupId)
+        return (
+            described?.protocolName ?? "",
+            (described?.members ?? []).map { member($0.memberId, $0.clientId, $0.clientHost, Self.assignments($0.assignment)) }
+        )
+    }
+
     func group(_ id: String) -> HTTPAnswer {
         guard let listed = broker.groups.listGroups(states: [], types: []).first(where: { $0.groupId == id }) else {
             return .error((404, "Not Found"), "GROUP_ID_NOT_FOUND", "Group \(id) does not exist.")
         }
-        let described = broker.groups.describeClassicGroup(id)
-        let members: [JSON] = (described?.members ?? []).map { member in
-            .object([
-                ("memberId", .string(member.memberId)), ("clientId", .string(member.clientId)),
-                ("clientHost", .string(member.clientHost)), ("assignments", .array(Self.assignments(member.assignment))),
-            ])
-        }
+        let (protocolName, members) = self.members(of: listed)
         let offsets: [JSON] = offsets(of: id).map { entry in
             .object([
                 ("topic", .string(entry.partition.topic)), ("partition", .number(Int64(entry.partition.partition))),
@@ -366,7 +388,7 @@ struct ConsoleAPI {
         return .json(
             .object([
                 ("groupId", .string(id)), ("state", .string(listed.state)), ("protocolType", .string(listed.protocolType)),
-                ("protocol", .string(described?.protocolName ?? "")), ("members", .array(members)), ("offsets", .array(offsets)),
+                ("protocol", .string(protocolName)), ("members", .array(members)), ("offsets", .array(offsets)),
             ]))
     }
 

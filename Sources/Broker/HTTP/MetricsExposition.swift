@@ -67,7 +67,10 @@ enum MetricsExposition {
         var lag: [(labels: Labels, value: Int64)] = []
         for group in broker.groups.listGroups(states: [], types: []) {
             groupStates.append(([("group", group.groupId), ("state", group.state)], 1))
-            let members = broker.groups.describeClassicGroup(group.groupId)?.members.count ?? 0
+            let members =
+                group.type == "consumer"
+                ? broker.groups.describeConsumerGroup(group.groupId)?.members.count ?? 0
+                : broker.groups.describeClassicGroup(group.groupId)?.members.count ?? 0
             groupMembers.append(([("group", group.groupId)], Int64(members)))
             let (_, offsets) = broker.groups.fetchOffsets(groupId: group.groupId, partitions: nil, memberId: nil, memberEpoch: -1)
             for (partition, committed) in offsets.sorted(by: { $0.key < $1.key }) {
