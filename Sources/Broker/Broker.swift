@@ -56,12 +56,31 @@ public final class Broker: Sendable {
     let metrics: BrokerMetrics
     /// KIP-714: the clients' subscriptions and the metrics they pushed.
     let telemetry: ClientTelemetry
+    /// metadata.store: where the cluster's brokers register; nil for a single broker.
+    let metadataStore: (any ClusterMetadataStore)?
+    /// This broker's registration, from `serve` to `shutdown`.
+    private let membershipState = Mutex<ClusterMembership?>(nil)
+    var membership: ClusterMembership? { membershipState.withLock { $0 } }
     /// Swiftlet's release, as the console and `--version` show it.
     public static let softwareVersion = "0.1.0"
 
-    public init(configuration: BrokerConfiguration, logger: Logger = Logger(label: "swiftlet", factory: { _ in SwiftLogNoOpLogHandler() }))
-        throws
-    {
+    public convenience init(
+        configuration: BrokerConfiguration, logger: Logger = Logger(label: "swiftlet", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws {
+        let store = try configuration.metadataStore.map { url -> any ClusterMetadataStore in
+            guard let endpoints = EtcdClient.endpoints(of: url) else {
+                throw BrokerError.cluster("metadata.store \(url): expected etcd://host:port[,host:port...]")
+            }
+            return EtcdMetadataStore(client: EtcdClient(endpoints: endpoints), prefix: configuration.metadataStorePrefix)
+        }
+        try self.init(configuration: configuration, metadataStore: store, logger: logger)
+    }
+
+    /// A broker that is a member of the cluster `metadataStore` keeps (tests give an
+    /// in-memory one); its cluster id is the cluster's, the first broker's.
+    init(configuration given: BrokerConfiguration, metadataStore: (any ClusterMetadataStore)?, logger: Logger) throws {
+        let configuration = try Self.adoptingClusterId(given, from: metadataStore)
+        self.metadataStore = metadataStore
         self.configuration = configuration
         self.logger = logger
         metrics = BrokerMetrics(enabled: configuration.metricsEnabled)
@@ -125,6 +144,23 @@ public final class Broker: Sendable {
         }
         try loadCoordinators()
         try createSeedTopics()
+    }
+
+    /// A cluster member's cluster id is the cluster's (the first broker's, kept in the store),
+    /// unless it is configured: then a data directory of another cluster still refuses it.
+    private static func adoptingClusterId(
+        _ configuration: BrokerConfiguration, from store: (any ClusterMetadataStore)?
+    ) throws -> BrokerConfiguration {
+        guard let store, configuration.clusterId == nil else { return configuration }
+        var adopted = configuration
+        do {
+            adopted.clusterId = try store.clusterId(proposing: try storedClusterId(configuration) ?? Uuid.random().base64)
+        } catch let error as BrokerError {
+            throw error
+        } catch {
+            throw BrokerError.cluster("metadata store: \(error)")
+        }
+        return adopted
     }
 
     /// `--topic`: the configured topics that do not exist yet, made before clients come.
@@ -406,6 +442,7 @@ public final class Broker: Sendable {
         }
         let reactor = try makeServer(server, factories: factories)
         boundAddresses.withLock { $0 = reactor.boundAddresses }
+        try joinCluster()
         try reactor.start()
         try logs.startBackgroundWork(
             retentionCheckMilliseconds: configuration.retentionCheckMilliseconds,
@@ -426,6 +463,44 @@ public final class Broker: Sendable {
         coordinatorTicker = ticker
         tickerLock.unlock()
         return reactor
+    }
+
+    /// Registers this broker with the cluster's metadata store, with each listener's
+    /// advertised endpoint, before any client is served; a node id another live broker has
+    /// refuses the start.
+    private func joinCluster() throws {
+        guard let metadataStore else { return }
+        let registration = BrokerRegistration(
+            nodeId: configuration.nodeId,
+            endpoints: configuration.listeners.indices.map { index in
+                let (host, port) = advertised(listener: index)
+                return .init(listener: configuration.listeners[index].name, host: host, port: port)
+            })
+        do {
+            let membership = try ClusterMembership(
+                store: metadataStore, registration: registration,
+                leaseSeconds: (configuration.brokerSessionTimeoutMilliseconds + 999) / 1_000,
+                logger: logger)
+            try membership.start()
+            membershipState.withLock { $0 = membership }
+            log("cluster: registered node \(configuration.nodeId) at \(configuration.metadataStore ?? "the metadata store")")
+        } catch let error as ClusterMembership.Failure {
+            throw BrokerError.cluster("\(error)")
+        } catch {
+            throw BrokerError.cluster("metadata store: \(error)")
+        }
+    }
+
+    /// The brokers Metadata lists to a client of `listener`, and the controller: the
+    /// cluster's live members when there is a cluster, else this broker.
+    func clusterView(listener index: Int) -> (brokers: [(nodeId: Int32, host: String, port: Int32)], controllerId: Int32) {
+        guard let membership else {
+            let (host, port) = advertised(listener: index)
+            return ([(configuration.nodeId, host, port)], configuration.nodeId)
+        }
+        let name = configuration.listeners[index].name
+        let brokers = membership.brokers.compactMap { broker in broker.endpoint(name).map { (broker.nodeId, $0.host, $0.port) } }
+        return (brokers, membership.controllerId)
     }
 
     var isShuttingDown: Bool { shutdownBegan.load(ordering: .acquiring) }
@@ -486,6 +561,10 @@ public final class Broker: Sendable {
 
     /// Flushes the logs and writes the clean-shutdown marker.
     public func shutdown() throws {
+        membershipState.withLock { membership in
+            membership?.leave()
+            membership = nil
+        }
         tickerLock.lock()
         let ticker = coordinatorTicker
         coordinatorTicker = nil
@@ -511,10 +590,12 @@ public enum BrokerError: Error, CustomStringConvertible {
     case unknownTopic(String)
     /// The HTTP listener asked for cannot bind: a configuration error too.
     case httpListener(String)
+    /// The cluster refuses this broker (its node id taken) or its metadata store cannot be reached.
+    case cluster(String)
 
     public var description: String {
         switch self {
-        case .metaProperties(let message), .httpListener(let message): return message
+        case .metaProperties(let message), .httpListener(let message), .cluster(let message): return message
         case .topicExists(let name): return "topic \(name) already exists"
         case .unknownTopic(let name): return "topic \(name) does not exist"
         }

@@ -64,6 +64,14 @@ public struct BrokerConfiguration: Sendable {
     /// Whether it was asked for: a default one whose port is taken is left out with a
     /// warning (several brokers on one machine), an asked-for one that cannot bind stops the start.
     public var httpListenerRequired = false
+    /// metadata.store: `etcd://host:port[,host:port...]` makes the broker a cluster member
+    /// (registered under a lease, the controller elected in etcd); nil: a single broker.
+    public var metadataStore: String?
+    /// metadata.store.prefix: the cluster's keys in the store, so that clusters can share one.
+    public var metadataStorePrefix = "/swiftlet"
+    /// broker.session.timeout.ms: how long a broker that stops renewing its registration
+    /// stays listed (its lease, in whole seconds).
+    public var brokerSessionTimeoutMilliseconds = 9_000
     /// metrics.enabled: the hot-path counters of /metrics (requests, latencies, traffic per
     /// topic, connections); off, /metrics keeps what it reads from the logs and groups.
     public var metricsEnabled = true

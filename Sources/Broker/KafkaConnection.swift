@@ -46,7 +46,8 @@ final class KafkaConnection: ConnectionHandler {
             metrics == nil
             ? nil
             : ConnectedClient(
-                session: session, connection: info.id.description, peer: info.peer?.description ?? "unknown", connectedAtMilliseconds: System.wallClockMilliseconds())
+                session: session, connection: info.id.description, peer: info.peer?.description ?? "unknown",
+                connectedAtMilliseconds: System.wallClockMilliseconds())
         clientHost = "/" + (info.peer?.host ?? "unknown")
         let ip = info.peer?.host ?? ""
         refusesConnection = broker.quotas.recordConnection(ip: ip, now: System.wallClockMilliseconds())

@@ -17,7 +17,7 @@ public final class BrokerConnection {
     /// "host:port" as given.
     public let address: String
     public let clientId: String
-    private let descriptor: Int32
+    private let socket: BlockingSocket
     private let timeoutMilliseconds: Int32
     private var nextCorrelationId: Int32 = 0
     private var buffered: [UInt8] = []
@@ -39,21 +39,19 @@ public final class BrokerConnection {
             throw ClientError("\(address): \(error)")
         }
         var lastError = ClientError("\(address): no address")
-        var connected: Int32?
+        var connected: BlockingSocket?
         for candidate in candidates {
             do {
-                connected = try Self.connect(to: candidate, timeoutMilliseconds: timeoutMilliseconds)
+                connected = try BlockingSocket(connectingTo: candidate, timeoutMilliseconds: timeoutMilliseconds)
                 break
             } catch {
                 lastError = ClientError("\(address): \(error)")
             }
         }
         guard let connected else { throw lastError }
-        descriptor = connected
+        socket = connected
         try askVersions()
     }
-
-    deinit { System.close(descriptor) }
 
     /// Sends `request` at the highest version the codec and the broker share, and returns the
     /// response with that version.
@@ -126,39 +124,8 @@ public final class BrokerConnection {
         }
     }
 
-    private static func connect(to address: SocketAddress, timeoutMilliseconds: Int32) throws(SystemCallError) -> Int32 {
-        let descriptor = try System.tcpSocket(family: address.family)
-        do throws(SystemCallError) {
-            if case .wouldBlock = try System.connect(descriptor, to: address) {
-                guard try System.waitWritable(descriptor, timeoutMilliseconds: timeoutMilliseconds) else {
-                    throw SystemCallError(call: "connect (timed out)", errno: ETIMEDOUT)
-                }
-                let error = try System.socketOption(descriptor, level: SOL_SOCKET, option: SO_ERROR)
-                if error != 0 { throw SystemCallError(call: "connect", errno: error) }
-            }
-            return descriptor
-        } catch {
-            System.close(descriptor)
-            throw error
-        }
-    }
-
     private func write(_ bytes: [UInt8]) throws(ClientError) {
-        var sent = 0
-        try naming {
-            while sent < bytes.count {
-                let result = try bytes.withUnsafeBytes { raw throws(SystemCallError) in
-                    try System.write(descriptor, UnsafeRawBufferPointer(rebasing: raw[sent...]))
-                }
-                switch result {
-                case .completed(let count): sent += count
-                case .wouldBlock:
-                    guard try System.waitWritable(descriptor, timeoutMilliseconds: timeoutMilliseconds) else {
-                        throw ClientError("\(address): sending timed out")
-                    }
-                }
-            }
-        }
+        try naming { try socket.send(bytes) }
     }
 
     /// Runs socket work; a system call's failure becomes a ClientError naming the broker.
@@ -183,20 +150,18 @@ public final class BrokerConnection {
 
     private func read(exactly count: Int) throws(ClientError) -> [UInt8] {
         var chunk = [UInt8](repeating: 0, count: min(max(count, 4096), 1 << 20))
-        try naming {
+        do {
             while buffered.count < count {
-                let result = try chunk.withUnsafeMutableBytes { raw throws(SystemCallError) in try System.read(descriptor, into: raw) }
-                switch result {
-                case .completed(0):
-                    throw ClientError("\(address) closed the connection")
-                case .completed(let read):
-                    buffered += chunk[..<read]
-                case .wouldBlock:
-                    guard try System.waitReadable(descriptor, timeoutMilliseconds: timeoutMilliseconds) else {
-                        throw ClientError("\(address): no answer within \(timeoutMilliseconds) ms")
-                    }
-                }
+                let read = try socket.receive(into: &chunk)
+                guard read > 0 else { throw ClientError("\(address) closed the connection") }
+                buffered += chunk[..<read]
             }
+        } catch let error as ClientError {
+            throw error
+        } catch let error as SystemCallError where error.errno == ETIMEDOUT {
+            throw ClientError("\(address): no answer within \(timeoutMilliseconds) ms")
+        } catch {
+            throw ClientError("\(address): \(error)")
         }
         let frame = Array(buffered[..<count])
         buffered.removeFirst(count)

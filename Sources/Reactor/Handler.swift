@@ -130,7 +130,8 @@ public struct Responder: Sendable {
     /// handler how long that took from now (`responseWritten`, with `tag`): the send time of
     /// the broker's request metrics.
     public func respond(_ parts: [ResponsePart], measuredAs tag: UInt16) {
-        eventLoop.complete(connection, sequence: sequence, with: .measuredParts(parts, tag: tag, completedAt: System.monotonicNanoseconds()))
+        eventLoop.complete(
+            connection, sequence: sequence, with: .measuredParts(parts, tag: tag, completedAt: System.monotonicNanoseconds()))
     }
 
     /// This request gets no response (Kafka's acks=0), but later ones still wait for it.

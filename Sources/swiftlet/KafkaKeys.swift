@@ -13,7 +13,7 @@ enum KafkaKeys {
         "metadata.log.segment.ms", "metadata.max.retention.ms", "metadata.max.retention.bytes",
         "metadata.log.max.record.bytes.between.snapshots", "metadata.log.max.snapshot.interval.ms",
         "initial.broker.registration.timeout.ms",
-        "broker.heartbeat.interval.ms", "broker.session.timeout.ms", "inter.broker.listener.name", "security.inter.broker.protocol",
+        "broker.heartbeat.interval.ms", "inter.broker.listener.name", "security.inter.broker.protocol",
         "sasl.mechanism.inter.broker.protocol", "sasl.mechanism.controller.protocol", "inter.broker.protocol.version",
         "zookeeper.connect", "zookeeper.connection.timeout.ms", "zookeeper.session.timeout.ms", "broker.rack",
         "broker.id.generation.enable", "reserved.broker.max.id", "controlled.shutdown.enable", "unstable.api.versions.enable",

@@ -125,6 +125,19 @@ enum ServerProperties {
             configuration.httpListenerRequired = true
             return true
         },
+        "metadata.store": { configuration, value in
+            guard value.isEmpty || value.hasPrefix("etcd://") else { return false }
+            configuration.metadataStore = value.isEmpty ? nil : value
+            return true
+        },
+        "metadata.store.prefix": { configuration, value in
+            guard value.hasPrefix("/"), !value.hasSuffix("/") else { return false }
+            configuration.metadataStorePrefix = value
+            return true
+        },
+        "broker.session.timeout.ms": { configuration, value in
+            set(&configuration.brokerSessionTimeoutMilliseconds, integer(value, minimum: 1_000))
+        },
         "metrics.enabled": { configuration, value in set(&configuration.metricsEnabled, Bool(value.lowercased())) },
         "http.console.read.only": { configuration, value in
             guard let flag = Bool(value.lowercased()) else { return false }

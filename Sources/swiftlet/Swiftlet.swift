@@ -55,6 +55,11 @@ struct Serve: ParsableCommand {
             "The HTTP listener for /healthz, /readyz and /metrics, host:port, or off. Default 127.0.0.1:9644 (left out with a warning when taken)."
     )
     var httpListen: String?
+    @Option(
+        name: .long,
+        help: "Join a cluster whose metadata lives in etcd: etcd://host:port[,host:port...] (key metadata.store). Default: one broker."
+    )
+    var metadataStore: String?
     @Option(name: .long, help: "A server.properties file (Kafka's keys that apply).")
     var config: String?
     @Flag(name: .long, help: "Start from Kafka's defaults where Swiftlet's differ (group.initial.rebalance.delay.ms=3000).")
@@ -112,6 +117,10 @@ struct Serve: ParsableCommand {
             // As the key http.listeners reads it.
             _ = try ServerProperties.apply(
                 "http.listeners", text, to: &settings, source: httpListen != nil ? "--http-listen" : "SWIFTLET_HTTP_LISTEN")
+        }
+        if let text = metadataStore ?? environment["SWIFTLET_METADATA_STORE"] {
+            _ = try ServerProperties.apply(
+                "metadata.store", text, to: &settings, source: metadataStore != nil ? "--metadata-store" : "SWIFTLET_METADATA_STORE")
         }
         for text in topic + (environment["SWIFTLET_TOPICS"]?.split(whereSeparator: \.isWhitespace).map(String.init) ?? []) {
             do {
@@ -202,7 +211,7 @@ struct Serve: ParsableCommand {
         let server: Server
         do {
             server = try broker.serve(handlesSignals: true)
-        } catch BrokerError.httpListener(let message) {
+        } catch BrokerError.httpListener(let message), BrokerError.cluster(let message) {
             logger.error("cannot start: \(message)")
             throw ExitCode(64)
         } catch {

@@ -55,11 +55,13 @@ import Testing
                 let (status, text) = try Self.exchange(address, method, target, body: body)
                 return (status, try #require(JSON.parse(Array(text.utf8)), "\(text)"))
             }
-            #expect(try call("POST", "/api/v1/topics", #"{"name":"console","partitions":2,"configs":{"cleanup.policy":"compact"}}"#).0 == 201)
+            #expect(
+                try call("POST", "/api/v1/topics", #"{"name":"console","partitions":2,"configs":{"cleanup.policy":"compact"}}"#).0 == 201)
             #expect(try call("POST", "/api/v1/topics", #"{"name":"console","partitions":2}"#).1["error"] == .string("TOPIC_ALREADY_EXISTS"))
             #expect(try call("POST", "/api/v1/topics", #"{"name":"bad/name"}"#).1["error"] == .string("INVALID_TOPIC_EXCEPTION"))
             #expect(try call("POST", "/api/v1/topics", "{not json").0 == 400)
-            let produced = try call("POST", "/api/v1/topics/console/messages", #"{"partition":1,"key":"k","value":"{\"a\":1}","headers":{"h":"v"}}"#)
+            let produced = try call(
+                "POST", "/api/v1/topics/console/messages", #"{"partition":1,"key":"k","value":"{\"a\":1}","headers":{"h":"v"}}"#)
             #expect(produced.0 == 200 && produced.1["offset"] == .number(0))
             let page = try call("GET", "/api/v1/topics/console/messages?partition=1&offset=0").1
             guard case .array(let records)? = page["records"], let record = records.first else {
@@ -73,7 +75,9 @@ import Testing
             // A config set, then returned to its default with null.
             #expect(try call("POST", "/api/v1/topics/console/configs", #"{"configs":{"retention.ms":"1000"}}"#).0 == 200)
             #expect(broker.topics.topic(named: "console")?.configs == ["cleanup.policy": "compact", "retention.ms": "1000"])
-            #expect(try call("POST", "/api/v1/topics/console/configs", #"{"configs":{"retention.ms":"soon"}}"#).1["error"] == .string("INVALID_CONFIG"))
+            #expect(
+                try call("POST", "/api/v1/topics/console/configs", #"{"configs":{"retention.ms":"soon"}}"#).1["error"]
+                    == .string("INVALID_CONFIG"))
             #expect(try call("POST", "/api/v1/topics/console/configs", #"{"configs":{"cleanup.policy":null}}"#).0 == 200)
             #expect(broker.topics.topic(named: "console")?.configs == ["retention.ms": "1000"])
             let described = try call("GET", "/api/v1/topics/console").1
@@ -82,7 +86,8 @@ import Testing
             // An empty group's offsets, reset to the earliest offset.
             _ = broker.groups.commitOffsets(
                 groupId: "resettable", generationIdOrMemberEpoch: -1, memberId: "", groupInstanceId: nil, retentionMilliseconds: -1,
-                apiVersion: 8, offsets: [.init(partition: .init(topic: "console", partition: 1), offset: 1, leaderEpoch: -1, metadata: nil)])
+                apiVersion: 8, offsets: [.init(partition: .init(topic: "console", partition: 1), offset: 1, leaderEpoch: -1, metadata: nil)]
+            )
             #expect(try call("GET", "/api/v1/groups/resettable").1["offsets"] != nil)
             #expect(try call("POST", "/api/v1/groups/resettable/reset-offsets", #"{"to":"earliest"}"#).0 == 200)
             let (_, offsets) = broker.groups.fetchOffsets(groupId: "resettable", partitions: nil, memberId: nil, memberEpoch: -1)

@@ -133,8 +133,9 @@ struct ProtobufWriter {
         #expect(subscribed.error == .none && subscribed.id != .zero)
         #expect(subscribed.subscriptionId == telemetry.subscriptionId(for: subscribed.id))
         // Asking again at once is throttled; the id the client has is kept.
-        #expect(telemetry.subscribe(clientInstanceId: subscribed.id, clientId: "c", softwareName: "s", softwareVersion: "1", now: now).error
-            == .throttlingQuotaExceeded)
+        #expect(
+            telemetry.subscribe(clientInstanceId: subscribed.id, clientId: "c", softwareName: "s", softwareVersion: "1", now: now).error
+                == .throttlingQuotaExceeded)
         func push(_ metrics: [UInt8] = Self.payload(), subscription: Int32? = nil, compression: Int8 = 0, terminating: Bool = false)
             -> ErrorCode
         {
@@ -162,8 +163,9 @@ struct ProtobufWriter {
         #expect(
             telemetry.push(clientInstanceId: .random(), subscriptionId: 0, terminating: false, compressionType: 0, metrics: [], now: now)
                 == .unknownSubscriptionId)
-        #expect(ClientTelemetry.prometheusName("org.apache.kafka.producer.node.request.latency.avg")
-            == "clients_org_apache_kafka_producer_node_request_latency_avg")
+        #expect(
+            ClientTelemetry.prometheusName("org.apache.kafka.producer.node.request.latency.avg")
+                == "clients_org_apache_kafka_producer_node_request_latency_avg")
     }
 
     @Test func latencyHistogramsBucketByUpperBound() {

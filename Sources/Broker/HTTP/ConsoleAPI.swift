@@ -111,7 +111,8 @@ struct ConsoleAPI {
                 (
                     "totals",
                     .object([
-                        ("topics", .number(Int64(broker.topics.all.count))), ("partitions", .number(Int64(broker.logs.allPartitions.count))),
+                        ("topics", .number(Int64(broker.topics.all.count))),
+                        ("partitions", .number(Int64(broker.logs.allPartitions.count))),
                         ("groups", .number(Int64(broker.groups.listGroups(states: [], types: []).count))),
                         ("connections", .number(Int64(clients))), ("openTransactions", .number(Int64(openTransactions().count))),
                         ("bytesIn", .number(Int64(traffic.bytesIn))), ("bytesOut", .number(Int64(traffic.bytesOut))),
@@ -126,13 +127,18 @@ struct ConsoleAPI {
     func clients(_ clients: [ConnectedClient.Description]) -> HTTPAnswer {
         let connections: [JSON] = clients.sorted { $0.connectedAtMilliseconds < $1.connectedAtMilliseconds }.map { client in
             .object([
-                ("connection", .string(client.connection)), ("listener", .string(broker.configuration.listeners[client.listener].name)), ("peer", .string(client.peer)),
+                ("connection", .string(client.connection)), ("listener", .string(broker.configuration.listeners[client.listener].name)),
+                ("peer", .string(client.peer)),
                 ("principal", .string(client.principal)), ("clientId", .string(client.clientId)),
                 ("softwareName", .string(client.softwareName)), ("softwareVersion", .string(client.softwareVersion)),
                 ("connectedAtMs", .number(client.connectedAtMilliseconds)), ("requests", .number(Int64(client.requests))),
             ])
         }
-        return .json(.object([("clients", .array(connections)), ("telemetry", .array(broker.telemetry.consoleEntries(now: System.wallClockMilliseconds())))]))
+        return .json(
+            .object([
+                ("clients", .array(connections)),
+                ("telemetry", .array(broker.telemetry.consoleEntries(now: System.wallClockMilliseconds()))),
+            ]))
     }
 
     // MARK: Topics
@@ -404,7 +410,8 @@ struct ConsoleAPI {
         }
     }
 
-    func offsets(of groupId: String) -> [(partition: TopicPartition, committed: Int64, highWatermark: Int64, lag: Int64, metadata: String)] {
+    func offsets(of groupId: String) -> [(partition: TopicPartition, committed: Int64, highWatermark: Int64, lag: Int64, metadata: String)]
+    {
         let (_, committed) = broker.groups.fetchOffsets(groupId: groupId, partitions: nil, memberId: nil, memberEpoch: -1)
         return committed.sorted { $0.key < $1.key }.map { partition, offset in
             let highWatermark = broker.logs.partition(partition)?.highWatermark ?? -1

@@ -111,7 +111,8 @@ final class HTTPConnection: ConnectionHandler {
         let (broker, readOnly) = (broker, consoleReadOnly)
         switch request.path {
         case "/healthz": answer(.text((200, "OK"), "ok\n"))
-        case "/readyz": answer(broker.isShuttingDown ? .text((503, "Service Unavailable"), "shutting down\n") : .text((200, "OK"), "ready\n"))
+        case "/readyz":
+            answer(broker.isShuttingDown ? .text((503, "Service Unavailable"), "shutting down\n") : .text((200, "OK"), "ready\n"))
         case "/metrics":
             broker.metrics.collect { counted, _ in
                 broker.adminWork.execute {

@@ -103,7 +103,10 @@ enum MetricsExposition {
             "kafka_network_request_errors_total", "counter", "Error codes in responses, each place one appears (Kafka's ErrorsPerSec).",
             counted.errors.sorted { ($0.key.apiKey, $0.key.errorCode) < ($1.key.apiKey, $1.key.errorCode) }.map {
                 (
-                    [("request", requestName($0.key.apiKey)), ("error", ErrorCode(rawValue: $0.key.errorCode)?.kafkaName ?? String($0.key.errorCode))],
+                    [
+                        ("request", requestName($0.key.apiKey)),
+                        ("error", ErrorCode(rawValue: $0.key.errorCode)?.kafkaName ?? String($0.key.errorCode)),
+                    ],
                     Int64($0.value)
                 )
             })
@@ -122,7 +125,8 @@ enum MetricsExposition {
             "kafka_server_brokertopicmetrics_failed_produce_requests_total", "counter", "Partitions of produce requests refused.",
             perTopic(\.failedProduceRequests))
         family(
-            "kafka_server_brokertopicmetrics_failed_fetch_requests_total", "counter", "Partitions of fetch requests answered with an error.",
+            "kafka_server_brokertopicmetrics_failed_fetch_requests_total", "counter",
+            "Partitions of fetch requests answered with an error.",
             perTopic(\.failedFetchRequests))
         family(
             "kafka_server_socket_server_connections", "gauge", "Open client connections, by listener.",
@@ -133,7 +137,10 @@ enum MetricsExposition {
         family("swiftlet_fetches_parked", "gauge", "Fetches waiting for data or their max_wait_ms.", [([], Int64(counted.parkedFetches))])
         family(
             "swiftlet_backpressure_bytes", "gauge", "Response bytes queued for slow readers, and request bytes held until answered.",
-            [([("kind", "responses")], Int64(counted.queuedResponseBytes)), ([("kind", "requests")], Int64(broker.metrics.heldRequestBytes))])
+            [
+                ([("kind", "responses")], Int64(counted.queuedResponseBytes)),
+                ([("kind", "requests")], Int64(broker.metrics.heldRequestBytes)),
+            ])
         return output
     }
 

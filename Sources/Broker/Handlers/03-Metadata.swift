@@ -32,10 +32,10 @@ struct MetadataHandler: ApiHandler {
     func handle(_ request: MetadataRequest, _ context: RequestContext<MetadataRequest>) {
         let (requested, allowCreate) = wanted(request, context)
         let broker = context.broker
-        let (host, port) = broker.advertised(listener: context.listener)
+        let cluster = broker.clusterView(listener: context.listener)
         var response = MetadataResponse(
-            brokers: [.init(nodeId: broker.configuration.nodeId, host: host, port: port)],
-            clusterId: broker.clusterId, controllerId: broker.configuration.nodeId)
+            brokers: cluster.brokers.map { .init(nodeId: $0.nodeId, host: $0.host, port: $0.port) },
+            clusterId: broker.clusterId, controllerId: cluster.controllerId)
         if let requested {
             for wanted in requested {
                 response.topics.append(describe(wanted, context: context, allowCreate: allowCreate))

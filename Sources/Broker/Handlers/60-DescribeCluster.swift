@@ -8,11 +8,11 @@ struct DescribeClusterHandler: ApiHandler {
 
     func handle(_ request: DescribeClusterRequest, _ context: RequestContext<DescribeClusterRequest>) {
         let broker = context.broker
-        let (host, port) = broker.advertised(listener: context.listener)
+        let cluster = broker.clusterView(listener: context.listener)
         var response = DescribeClusterResponse(
             errorCode: 0, endpointType: request.endpointType, clusterId: broker.clusterId,
-            controllerId: broker.configuration.nodeId,
-            brokers: [.init(brokerId: broker.configuration.nodeId, host: host, port: port)])
+            controllerId: cluster.controllerId,
+            brokers: cluster.brokers.map { .init(brokerId: $0.nodeId, host: $0.host, port: $0.port) })
         // Brokers answer for broker endpoints (1) only; controllers (2) are asked directly.
         if request.endpointType != 1 {
             response = DescribeClusterResponse(

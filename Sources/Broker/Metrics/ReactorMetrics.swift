@@ -78,7 +78,9 @@ struct MetricsSnapshot: Sendable {
 /// `le` buckets when written out), their sum and their number.
 struct LatencyHistogram: Sendable {
     /// Upper bounds in seconds, from 50 µs (a Metadata request) to 10 s (a long poll).
-    static let bounds: [Double] = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    static let bounds: [Double] = [
+        0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+    ]
     private static let boundsInNanoseconds: [UInt64] = bounds.map { UInt64($0 * 1e9) }
 
     /// One more than `bounds`: the last is +Inf.

@@ -89,7 +89,9 @@ final class ClientTelemetry: Sendable {
         guard clientInstanceId != .zero, clientInstanceId != Self.reserved else { return .invalidRequest }
         return instances.withLock { instances in
             guard var instance = instances[clientInstanceId] else { return .unknownSubscriptionId }
-            let error = check(&instance, subscriptionId: subscriptionId, terminating: terminating, compressionType: compressionType, metrics: metrics, now: now)
+            let error = check(
+                &instance, subscriptionId: subscriptionId, terminating: terminating, compressionType: compressionType, metrics: metrics,
+                now: now)
             // Kept even when the push is refused: nothing is taken after a terminating one.
             instance.terminating = instance.terminating || terminating
             instance.lastError = error

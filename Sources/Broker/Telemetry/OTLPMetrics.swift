@@ -47,7 +47,9 @@ enum OTLPMetrics {
                 case (1, .bytes(let resourceBytes)):
                     var resourceReader = ProtobufReader(resourceBytes)
                     while let attribute = try resourceReader.next() {
-                        if attribute.number == 1, case .bytes(let keyValue) = attribute.value { resource.append(try Self.keyValue(keyValue)) }
+                        if attribute.number == 1, case .bytes(let keyValue) = attribute.value {
+                            resource.append(try Self.keyValue(keyValue))
+                        }
                     }
                 case (2, .bytes(let scopeMetrics)):
                     var scopeReader = ProtobufReader(scopeMetrics)
@@ -88,7 +90,9 @@ enum OTLPMetrics {
 
     /// A NumberDataPoint's value (as_double 4, as_int 6) and attributes (7); for histogram,
     /// exponential histogram and summary points, their sum (5) as the value.
-    private static func dataPoint(_ bytes: ArraySlice<UInt8>, kind: Int) throws(OTLPError) -> (attributes: [(String, String)], value: Double)? {
+    private static func dataPoint(_ bytes: ArraySlice<UInt8>, kind: Int) throws(OTLPError) -> (
+        attributes: [(String, String)], value: Double
+    )? {
         let attributesField = kind == 9 ? 9 : kind == 10 ? 1 : 7
         var attributes: [(String, String)] = []
         var value: Double?

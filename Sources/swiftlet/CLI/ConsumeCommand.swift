@@ -2,8 +2,8 @@
 // forms, a format string, exit at the end or follow, and membership of a consumer group
 // (kcat's -G: partitions shared with the group's other members, offsets committed).
 
-import Broker
 import ArgumentParser
+import Broker
 import Glibc
 import KafkaClient
 import KafkaRecords

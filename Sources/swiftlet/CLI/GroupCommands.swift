@@ -1,8 +1,8 @@
 // `swiftlet group list|describe|delete|reset-offsets`: consumer groups with their members and
 // each partition's lag, as kafka-consumer-groups.sh shows them.
 
-import Broker
 import ArgumentParser
+import Broker
 import KafkaClient
 import KafkaProtocol
 import SystemCalls

@@ -1,8 +1,8 @@
 // `swiftlet produce TOPIC`: each line of standard input a record (kcat's -P habits): a key
 // before a separator, headers, a fixed partition, compression and acks.
 
-import Broker
 import ArgumentParser
+import Broker
 import KafkaClient
 import KafkaRecords
 import SystemCalls

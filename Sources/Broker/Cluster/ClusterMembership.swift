@@ -1,0 +1,100 @@
+// This broker's membership of a cluster (metadata.store): registered under a lease at
+// start, renewed a third of the lease apart, the live brokers and the controller read back
+// on each renewal for Metadata and DescribeCluster. A lease that expired (etcd unreachable
+// longer than it, or the process paused) is a fenced broker: it registers again as soon as
+// it can, as a Kafka broker whose session expired does.
+
+import Logging
+import Synchronization
+import SystemCalls
+
+final class ClusterMembership: Sendable {
+    let store: any ClusterMetadataStore
+    let registration: BrokerRegistration
+    /// broker.session.timeout.ms, in whole seconds (etcd's lease unit), at least 1.
+    let leaseSeconds: Int
+    private let logger: Logger
+
+    private struct View {
+        var lease: Int64
+        var brokers: [BrokerRegistration]
+        var controllerId: Int32
+    }
+
+    private let view: Mutex<View>
+    private let ticker = Mutex<WorkQueue?>(nil)
+
+    enum Failure: Error, CustomStringConvertible {
+        case nodeIdTaken(Int32, BrokerRegistration?)
+
+        var description: String {
+            switch self {
+            case .nodeIdTaken(let nodeId, let holder):
+                let by = holder?.endpoints.first.map { " by \($0.host):\($0.port)" } ?? ""
+                return "node.id \(nodeId) is already registered in the cluster\(by): each broker needs its own node.id"
+            }
+        }
+    }
+
+    /// Registers `registration`; refused when another live broker has its node id.
+    init(store: any ClusterMetadataStore, registration: BrokerRegistration, leaseSeconds: Int, logger: Logger) throws {
+        self.store = store
+        self.registration = registration
+        self.leaseSeconds = max(1, leaseSeconds)
+        self.logger = logger
+        switch try store.register(registration, leaseSeconds: self.leaseSeconds) {
+        case .registered(let lease): view = Mutex(View(lease: lease, brokers: [registration], controllerId: -1))
+        case .nodeIdTaken(let holder): throw Failure.nodeIdTaken(registration.nodeId, holder)
+        }
+        refresh()
+    }
+
+    /// Renews and reads the cluster back every third of the lease, on its own thread.
+    func start() throws {
+        let queue = try WorkQueue(name: "swiftlet-cluster")
+        queue.every(milliseconds: leaseSeconds * 1_000 / 3) { [self] in refresh() }
+        ticker.withLock { $0 = queue }
+    }
+
+    /// The brokers Metadata lists (this one at least) and the controller's node id.
+    var brokers: [BrokerRegistration] { view.withLock { $0.brokers } }
+    var controllerId: Int32 { view.withLock { $0.controllerId } }
+
+    /// One renewal: the lease kept (or taken again), then the brokers and controller read.
+    func refresh() {
+        let lease = view.withLock { $0.lease }
+        do {
+            var current = lease
+            if try !store.renew(lease: lease) {
+                logger.error("cluster: this broker's lease expired (fenced); registering again")
+                switch try store.register(registration, leaseSeconds: leaseSeconds) {
+                case .registered(let renewed): current = renewed
+                case .nodeIdTaken(let holder):
+                    logger.error("cluster: \(Failure.nodeIdTaken(registration.nodeId, holder))")
+                    return
+                }
+            }
+            let brokers = try store.brokers()
+            let controller = try store.controller(claimingFor: registration.nodeId, lease: current)
+            let previous = view.withLock { view in
+                defer { view = View(lease: current, brokers: brokers, controllerId: controller) }
+                return view
+            }
+            if previous.brokers.map(\.nodeId) != brokers.map(\.nodeId) {
+                logger.info("cluster: live brokers \(brokers.map { String($0.nodeId) }.joined(separator: ", "))")
+            }
+            if previous.controllerId != controller { logger.info("cluster: controller is node \(controller)") }
+        } catch {
+            logger.warning("cluster: metadata store: \(error)")
+        }
+    }
+
+    /// A clean stop: the registration and the controller role go at once, not a lease later.
+    func leave() {
+        ticker.withLock { queue in
+            queue?.stop()
+            queue = nil
+        }
+        try? store.deregister(lease: view.withLock { $0.lease })
+    }
+}

@@ -1,0 +1,88 @@
+// An HTTP/1.1 response cut from the bytes a server sends, sans IO, for the etcd client: the
+// status line, headers, and a body of Content-Length bytes or in chunks. Sizes are checked
+// before anything is kept, so a wrong port answering garbage cannot make it allocate.
+
+struct HTTPResponseReader {
+    /// The largest head and body taken; etcd's answers to us are a few KiB.
+    static let maximumHeadBytes = 16 * 1024
+    static let maximumBodyBytes = 4 * 1024 * 1024
+
+    enum Failure: Error, Equatable {
+        case malformed(String)
+        case tooLarge
+    }
+
+    struct Response: Equatable {
+        var status: Int
+        var body: [UInt8]
+    }
+
+    private var pending: [UInt8] = []
+    private var head: (status: Int, length: Int?, chunked: Bool, bodyStart: Int)?
+
+    /// Adds bytes read; the response once it is whole, nil while more are needed.
+    mutating func append(_ bytes: some Collection<UInt8>) throws(Failure) -> Response? {
+        pending += bytes
+        if head == nil {
+            guard let end = HTTPRequestFraming.headEnd(in: pending) else {
+                if pending.count > Self.maximumHeadBytes { throw .tooLarge }
+                return nil
+            }
+            head = try Self.parseHead(Array(pending[..<end]), bodyStart: end + 4)
+        }
+        guard let head else { return nil }
+        if head.chunked { return try dechunked(from: head.bodyStart).map { Response(status: head.status, body: $0) } }
+        let length = head.length ?? 0
+        guard length <= Self.maximumBodyBytes else { throw .tooLarge }
+        guard pending.count >= head.bodyStart + length else { return nil }
+        return Response(status: head.status, body: Array(pending[head.bodyStart..<head.bodyStart + length]))
+    }
+
+    static func parseHead(_ bytes: [UInt8], bodyStart: Int) throws(Failure) -> (status: Int, length: Int?, chunked: Bool, bodyStart: Int) {
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\r\n")
+        let statusLine = (lines.first ?? "").split(separator: " ")
+        guard statusLine.count >= 2, statusLine[0].hasPrefix("HTTP/1."), let status = Int(statusLine[1]) else {
+            throw .malformed("not an HTTP response: \(lines.first ?? "")")
+        }
+        var length: Int?
+        var chunked = false
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { throw .malformed("header line without a colon") }
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmed
+            if name == "content-length" {
+                guard let parsed = Int(value), parsed >= 0 else { throw .malformed("Content-Length \(value)") }
+                length = parsed
+            } else if name == "transfer-encoding" {
+                chunked = value.lowercased().contains("chunked")
+            }
+        }
+        return (status, length, chunked, bodyStart)
+    }
+
+    /// The body of a chunked response once its last (empty) chunk has come.
+    private func dechunked(from start: Int) throws(Failure) -> [UInt8]? {
+        var body: [UInt8] = []
+        var position = start
+        while true {
+            guard let lineEnd = Self.lineEnd(in: pending, from: position) else { return nil }
+            let sizeText = String(decoding: pending[position..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
+            guard let size = Int(sizeText.trimmed, radix: 16), size >= 0 else { throw .malformed("chunk size \(sizeText)") }
+            guard body.count + size <= Self.maximumBodyBytes else { throw .tooLarge }
+            let dataStart = lineEnd + 2
+            guard pending.count >= dataStart + size + 2 else { return nil }
+            if size == 0 { return body }
+            body += pending[dataStart..<dataStart + size]
+            position = dataStart + size + 2
+        }
+    }
+
+    private static func lineEnd(in bytes: [UInt8], from start: Int) -> Int? {
+        var index = start
+        while index + 1 < bytes.count {
+            if bytes[index] == 13 && bytes[index + 1] == 10 { return index }
+            index += 1
+        }
+        return nil
+    }
+}
