@@ -517,7 +517,8 @@ public final class Broker: Sendable {
         do {
             // Changes from the console only where the page cannot be reached from elsewhere.
             let loopback = http.host.hasPrefix("127.") || http.host == "::1" || http.host == "localhost"
-            let console = HTTPConnectionFactory(broker: self, consoleReadOnly: configuration.consoleReadOnly ?? !loopback)
+            let console = HTTPConnectionFactory(
+                broker: self, consoleReadOnly: configuration.consoleReadOnly ?? !loopback, loopback: loopback)
             return try Server(configuration: withHTTP, handlerFactories: factories + [console], log: log)
         } catch {
             guard !configuration.httpListenerRequired else { throw BrokerError.httpListener("HTTP listener \(http): \(error)") }

@@ -129,10 +129,6 @@ final class KafkaConnection: ConnectionHandler {
             responder.closeConnection()
             return
         }
-        if request.apiKey == .apiVersions, let versions = request.body as? ApiVersionsRequest, !versions.clientSoftwareName.isEmpty {
-            session.clientSoftwareName = versions.clientSoftwareName
-            session.clientSoftwareVersion = versions.clientSoftwareVersion
-        }
         if let metrics, let client {
             metrics.requestReceived(apiKey: request.apiKey.rawValue, version: request.apiVersion)
             client.requests += 1

@@ -48,6 +48,12 @@ extension GroupCoordinator {
         } ?? nil
     }
 
+    /// The members of a listed group, classic or consumer (KIP-848).
+    public func memberCount(of group: ListedGroup) -> Int {
+        group.type == "consumer"
+            ? describeConsumerGroup(group.groupId)?.members.count ?? 0 : describeClassicGroup(group.groupId)?.members.count ?? 0
+    }
+
     /// ListGroups: states and types compare case-insensitively; empty filters match all.
     public func listGroups(states: [String], types: [String]) -> [ListedGroup] {
         let wantedStates = Set(states.map { $0.lowercased() })

@@ -430,6 +430,13 @@ public final class TransactionCoordinator: @unchecked Sendable {
         withLock { transactions[transactionalId] }
     }
 
+    /// Transactions begun and not yet completed (Ongoing, PrepareCommit, PrepareAbort).
+    public func openTransactions() -> [TransactionMetadata] {
+        list(states: [], producerIds: [], minimumDurationMilliseconds: -1).filter {
+            [.ongoing, .prepareCommit, .prepareAbort].contains($0.state)
+        }
+    }
+
     /// ListTransactions: by state names, producer ids, and open for longer than
     /// `minimumDurationMilliseconds` (-1: any); empty filters match everything.
     public func list(states: [String], producerIds: [Int64], minimumDurationMilliseconds: Int64) -> [TransactionMetadata] {

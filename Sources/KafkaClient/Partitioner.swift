@@ -14,6 +14,6 @@ public struct Partitioner {
             defer { next &+= 1 }
             return Int32(next % partitions)
         }
-        return Int32(Int(Murmur2.hash(key) & 0x7fff_ffff) % partitions)
+        return Murmur2.partition(of: key, count: Int32(partitions))
     }
 }

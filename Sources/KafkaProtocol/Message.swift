@@ -32,8 +32,7 @@ public protocol KafkaResponse: KafkaApiMessage {
 }
 
 extension KafkaResponse {
-    /// Responses without error codes (ApiVersions' is top-level and has one; Fetch's old
-    /// versions do): nothing to visit.
+    /// Generated where a response carries error codes; this covers the others.
     public func visitErrorCodes(_ visit: (Int16) -> Void) {}
 }
 

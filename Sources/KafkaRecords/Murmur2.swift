@@ -35,4 +35,10 @@ public enum Murmur2 {
         h ^= h >> 15
         return Int32(bitPattern: h)
     }
+
+    /// Where Kafka's default partitioner puts a record with `key`: its hash, positive, modulo
+    /// the partitions.
+    public static func partition(of key: [UInt8], count: Int32) -> Int32 {
+        Int32((UInt32(bitPattern: hash(key)) & 0x7fff_ffff) % UInt32(max(count, 1)))
+    }
 }

@@ -117,15 +117,18 @@ public final class EventLoop: @unchecked Sendable {
         precondition(inEventLoop, "not on event loop \(name)", file: file, line: line)
     }
 
-    /// Runs `task` on this loop's thread, soon. Safe from any thread.
-    public func execute(_ task: @escaping @Sendable () -> Void) {
-        let wasEmpty = tasks.withLock { state -> Bool in
-            if state.closed { return false }
+    /// Runs `task` on this loop's thread, soon. Safe from any thread. False when the loop has
+    /// ended: the task will not run (a caller waiting for it must not wait).
+    @discardableResult
+    public func execute(_ task: @escaping @Sendable () -> Void) -> Bool {
+        let (accepted, wasEmpty) = tasks.withLock { state -> (Bool, Bool) in
+            if state.closed { return (false, false) }
             state.queue.append(task)
-            return state.queue.count == 1
+            return (true, state.queue.count == 1)
         }
         // A non-empty queue already has a wake-up on its way.
         if wasEmpty { try? System.eventFileSignal(wakeDescriptor) }
+        return accepted
     }
 
     /// Runs `callback` on this loop after `milliseconds`. Loop thread only.
@@ -633,6 +636,10 @@ public final class EventLoop: @unchecked Sendable {
         }
         if connection.measuredHead == connection.measuredResponses.count {
             connection.measuredResponses.removeAll(keepingCapacity: true)
+            connection.measuredHead = 0
+        } else if connection.measuredHead > 1024 && connection.measuredHead * 2 > connection.measuredResponses.count {
+            // A connection whose output never drains whole (pipelined, read slowly).
+            connection.measuredResponses.removeFirst(connection.measuredHead)
             connection.measuredHead = 0
         }
     }

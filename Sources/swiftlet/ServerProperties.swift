@@ -144,8 +144,9 @@ enum ServerProperties {
             configuration.consoleReadOnly = flag
             return true
         },
+        // Kafka's client-metrics interval.ms range: 100 ms to an hour.
         "telemetry.push.interval.ms": { configuration, value in
-            set(&configuration.telemetryPushIntervalMilliseconds, integer(value, minimum: 100))
+            set(&configuration.telemetryPushIntervalMilliseconds, integer(value, minimum: 100).flatMap { $0 <= 3_600_000 ? $0 : nil })
         },
         "telemetry.max.bytes": { configuration, value in set(&configuration.telemetryMaximumBytes, integer(value, minimum: 1)) },
         // The KRaft controller's listeners: not served to clients (Swiftlet has no quorum).

@@ -38,9 +38,13 @@ import Testing
     }
 
     /// Sends one request on a new connection and reads the whole answer: status and body.
-    static func exchange(_ address: SocketAddress, _ method: String, _ target: String, body: String = "") throws -> (Int, String) {
+    static func exchange(
+        _ address: SocketAddress, _ method: String, _ target: String, body: String = "",
+        headers: String = "Content-Type: application/json\r\n"
+    ) throws -> (Int, String) {
         let client = try TestClient(address)
-        try client.send(Array("\(method) \(target) HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
+        let request = "\(method) \(target) HTTP/1.1\r\nHost: \(address)\r\n\(headers)Content-Length: \(body.utf8.count)\r\n\r\n"
+        try client.send(Array((request + body).utf8))
         var head = ""
         while !head.hasSuffix("\r\n\r\n") { head += String(decoding: try client.read(exactly: 1) ?? [], as: UTF8.self) }
         let length = Int(head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }!.split(separator: " ")[1])!
@@ -100,6 +104,27 @@ import Testing
             #expect(overview["http"]?["readOnly"] == .bool(false) && overview["broker"]?["nodeId"] == .number(1))
             let (status, index) = try Self.exchange(address, "GET", "/")
             #expect(status == 200 && index.contains("/console.js"))
+        }
+    }
+
+    /// What a web page of another site could make a browser send is refused: a change not
+    /// marked JSON (no preflight), another Origin, a Host that is not loopback's (DNS rebinding).
+    @Test func crossSiteRequestsAreRefused() throws {
+        try withBroker({ $0.httpListener = SocketAddress("127.0.0.1:0")! }) { broker, _ in
+            let address = broker.httpAddress!
+            let create = #"{"name":"forged"}"#
+            for headers in [
+                "Content-Type: text/plain\r\n", "Content-Type: application/json\r\nOrigin: http://evil.example\r\n",
+            ] {
+                let (status, body) = try Self.exchange(address, "POST", "/api/v1/topics", body: create, headers: headers)
+                #expect(status == 403 && body.contains("CROSS_SITE_REQUEST"), "\(headers)")
+            }
+            let client = try TestClient(address)
+            try client.send(Array("GET /api/v1/topics HTTP/1.1\r\nHost: rebound.example:9644\r\nConnection: close\r\n\r\n".utf8))
+            #expect(String(decoding: try client.read(exactly: 12) ?? [], as: UTF8.self) == "HTTP/1.1 403")
+            #expect(broker.topics.topic(named: "forged") == nil)
+            let origin = "Content-Type: application/json\r\nOrigin: http://\(address)\r\n"
+            #expect(try Self.exchange(address, "POST", "/api/v1/topics", body: create, headers: origin).0 == 201)
         }
     }
 

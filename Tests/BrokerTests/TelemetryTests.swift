@@ -91,39 +91,51 @@ struct ProtobufWriter {
 
     @Test func otlpMetricsDecodeIntoSeries() throws {
         let decoded = try OTLPMetrics.decode(Self.payload())
-        #expect(decoded.resource.map { "\($0.0)=\($0.1)" } == ["transactional_id=tx-1"])
         #expect(
-            decoded.series == [
+            decoded == [
                 TelemetrySeries(name: "org.apache.kafka.producer.node.request.latency.avg", attributes: [("node.id", "-1")], value: 2.5),
                 TelemetrySeries(name: "org.apache.kafka.producer.connection.creation.total", attributes: [], value: 3),
             ])
         #expect(throws: OTLPError.self) { try OTLPMetrics.decode([0x0A, 0x05, 0x01]) }  // a length past the end
         #expect(throws: OTLPError.self) { try OTLPMetrics.decode([0x0F]) }  // wire type 7
-        #expect(try OTLPMetrics.decode([]).series.isEmpty)
+        #expect(try OTLPMetrics.decode([]).isEmpty)
     }
 
     /// Client input: every mutation of a valid payload (TestSupport's: flipped bits, cut
     /// tails, hostile lengths) decodes or is refused; none crashes, none passes the cap.
-    @Test func mutatedPayloadsNeverCrashTheDecoder() {
+    @Test func mutatedPayloadsNeverCrashTheDecoder() throws {
         var generator = SplitMix64(seed: 714)
         let valid = Self.payload()
         for _ in 0..<20_000 {
             var bytes = valid
             mutate(&bytes, using: &generator)
-            if let decoded = try? OTLPMetrics.decode(bytes) { #expect(decoded.series.count <= OTLPMetrics.maximumSeries) }
+            if let decoded = try? OTLPMetrics.decode(bytes) { #expect(decoded.count <= OTLPMetrics.maximumSeries) }
         }
-        // A push of many tiny series stops at the cap.
+        // A push of many series keeps the first ones; many attributes and long text are cut.
         var writer = ProtobufWriter()
         writer.message(1) { resourceMetrics in
             resourceMetrics.message(2) { scopeMetrics in
                 scopeMetrics.message(2) { metric in
+                    metric.string(1, String(repeating: "n", count: 1_000))
                     metric.message(5) { gauge in
+                        gauge.message(1) { point in
+                            for index in 0..<100 {
+                                point.message(7) { keyValue in
+                                    keyValue.string(1, "key\(index)")
+                                    keyValue.message(2) { $0.string(1, String(repeating: "v", count: 1_000)) }
+                                }
+                            }
+                            point.fixed64(4, 0)
+                        }
                         for _ in 0...OTLPMetrics.maximumSeries { gauge.message(1) { $0.fixed64(4, 0) } }
                     }
                 }
             }
         }
-        #expect(throws: OTLPError.tooManySeries(OTLPMetrics.maximumSeries)) { try OTLPMetrics.decode(writer.bytes) }
+        let capped = try OTLPMetrics.decode(writer.bytes)
+        #expect(capped.count == OTLPMetrics.maximumSeries)
+        #expect(capped[0].attributes.count == OTLPMetrics.maximumAttributes && capped[0].name.utf8.count == OTLPMetrics.maximumTextBytes)
+        #expect(capped[0].attributes.allSatisfy { $0.1.utf8.count == OTLPMetrics.maximumTextBytes })
     }
 
     @Test func subscriptionsAndPushesFollowKafkasRules() throws {
@@ -143,9 +155,15 @@ struct ProtobufWriter {
                 clientInstanceId: subscribed.id, subscriptionId: subscription ?? subscribed.subscriptionId, terminating: terminating,
                 compressionType: compression, metrics: metrics, now: now)
         }
+        // The first push after a Get is taken at once; each refused push past the time check
+        // still counts as the last push (as Kafka), so the next waits an interval.
         #expect(push(subscription: subscribed.subscriptionId &+ 1) == .unknownSubscriptionId)
+        #expect(push(compression: 9) == .throttlingQuotaExceeded)
+        now += 1_000
         #expect(push(compression: 9) == .unsupportedCompressionType)
+        now += 1_000
         #expect(push([UInt8](repeating: 0, count: 5_000)) == .telemetryTooLarge)
+        now += 1_000
         #expect(push([0x0F]) == .invalidRecord)
         now += 1_000
         #expect(push(try Compression.compress(Self.payload(), codec: .zstd), compression: 4) == .none)
@@ -163,9 +181,32 @@ struct ProtobufWriter {
         #expect(
             telemetry.push(clientInstanceId: .random(), subscriptionId: 0, terminating: false, compressionType: 0, metrics: [], now: now)
                 == .unknownSubscriptionId)
+    }
+
+    /// What clients name cannot break the scrape: illegal or reserved label names are made
+    /// legal, a label repeated after that is kept once, a series repeated is kept once, and
+    /// control characters in values never split a line.
+    @Test func clientNamedSeriesAreAlwaysLegalPrometheus() {
+        let hostile: [(String, String)] = [("node.id", "-1"), ("node_id", "2"), ("", "e"), ("9lives", "n"), ("__name__", "x")]
+        let instance = ClientTelemetry.Instance(
+            subscriptionId: 1, lastSeenMilliseconds: 0, clientId: "a\r\nb\"\\", softwareName: "s", softwareVersion: "1",
+            series: [
+                TelemetrySeries(name: "org.apache.kafka.producer.node.request.latency.avg", attributes: hostile, value: 1),
+                TelemetrySeries(name: "org.apache.kafka.producer.node.request.latency.avg", attributes: hostile, value: 2),
+            ])
+        let families = MetricsExposition.telemetryFamilies([(Uuid(mostSignificantBits: 1, leastSignificantBits: 2), instance)])
+        #expect(families.map(\.name) == ["clients_org_apache_kafka_producer_node_request_latency_avg"])
+        let labels = families[0].samples.map(\.labels)
+        #expect(labels.count == 1)
+        let names = labels[0].map(\.0)
+        #expect(Set(names).count == names.count)
         #expect(
-            ClientTelemetry.prometheusName("org.apache.kafka.producer.node.request.latency.avg")
-                == "clients_org_apache_kafka_producer_node_request_latency_avg")
+            names.allSatisfy {
+                !$0.hasPrefix("__") && !($0.first?.isNumber ?? true) && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
+            })
+        #expect(labels[0].first { $0.0 == "node_id" }?.1 == "-1")
+        let text = MetricsExposition.labelText(labels[0])
+        #expect(!text.contains("\n") && !text.contains("\r") && text.contains(#"client_id="a \nb\"\\""#))
     }
 
     @Test func latencyHistogramsBucketByUpperBound() {

@@ -60,8 +60,11 @@ struct ConsoleAPI {
         let get = request.method != "POST"
         switch (path.first, path.count, path.last) {
         case ("overview", 1, _) where get, ("clients", 1, _) where get:
+            // The sums arrive on an event loop: the answer is built back on the admin thread.
             broker.metrics.collect { counted, clients in
-                answer(path == ["overview"] ? overview(counted, clients: clients.count) : self.clients(clients))
+                broker.adminWork.execute {
+                    answer(path == ["overview"] ? overview(counted, clients: clients.count) : self.clients(clients))
+                }
             }
         case ("topics", 1, _): answer(get ? topics() : createTopic(body))
         case ("topics", 2, _) where get: answer(topic(path[1]))
@@ -114,7 +117,8 @@ struct ConsoleAPI {
                         ("topics", .number(Int64(broker.topics.all.count))),
                         ("partitions", .number(Int64(broker.logs.allPartitions.count))),
                         ("groups", .number(Int64(broker.groups.listGroups(states: [], types: []).count))),
-                        ("connections", .number(Int64(clients))), ("openTransactions", .number(Int64(openTransactions().count))),
+                        ("connections", .number(Int64(clients))),
+                        ("openTransactions", .number(Int64(broker.transactions.openTransactions().count))),
                         ("bytesIn", .number(Int64(traffic.bytesIn))), ("bytesOut", .number(Int64(traffic.bytesOut))),
                         ("messagesIn", .number(Int64(traffic.messagesIn))),
                         ("requests", .number(Int64(counted.requests.values.reduce(0, +)))),
@@ -182,8 +186,11 @@ struct ConsoleAPI {
     func createTopic(_ body: JSON) -> HTTPAnswer {
         guard let name = body["name"]?.string, !name.isEmpty else { return .badRequest("A topic needs a name.") }
         let partitions = body["partitions"]?.integer ?? Int64(broker.configuration.defaultPartitions)
-        guard (1...Int64(Broker.maximumRecordsPerRequest)).contains(partitions) else {
+        guard partitions > 0 else {
             return .error((400, "Bad Request"), "INVALID_PARTITIONS", "Number of partitions must be larger than 0.")
+        }
+        guard partitions <= Int64(Broker.maximumRecordsPerRequest) else {
+            return .error((400, "Bad Request"), "POLICY_VIOLATION", "Unable to perform excessively large batch operation.")
         }
         var configs: [String: String] = [:]
         if case .object(let fields)? = body["configs"] {
@@ -330,11 +337,11 @@ struct ConsoleAPI {
         }
     }
 
-    /// Kafka's default partitioner for a keyed record (murmur2); a record without a key goes
-    /// to a partition picked at random, as the sticky partitioner's first choice.
+    /// Kafka's default partitioner: a keyed record by murmur2, an unkeyed one where the sticky
+    /// partitioner's first choice would put it (at random).
     static func partition(for key: [UInt8]?, count: Int32) -> Int32 {
         guard let key, count > 0 else { return Int32.random(in: 0..<max(count, 1)) }
-        return Int32((UInt32(bitPattern: Murmur2.hash(key)) & 0x7fff_ffff) % UInt32(count))
+        return Murmur2.partition(of: key, count: count)
     }
 
     // MARK: Groups
@@ -469,14 +476,8 @@ struct ConsoleAPI {
 
     // MARK: Transactions
 
-    func openTransactions() -> [TransactionMetadata] {
-        broker.transactions.list(states: [], producerIds: [], minimumDurationMilliseconds: -1).filter {
-            [.ongoing, .prepareCommit, .prepareAbort].contains($0.state)
-        }
-    }
-
     func transactions() -> HTTPAnswer {
-        let open: [JSON] = openTransactions().sorted { $0.transactionalId < $1.transactionalId }.map { transaction in
+        let open: [JSON] = broker.transactions.openTransactions().sorted { $0.transactionalId < $1.transactionalId }.map { transaction in
             .object([
                 ("transactionalId", .string(transaction.transactionalId)), ("producerId", .number(transaction.producerId)),
                 ("producerEpoch", .number(Int64(transaction.producerEpoch))), ("state", .string(transaction.state.name)),

@@ -10,9 +10,12 @@ struct HTTPConnectionFactory: ConnectionHandlerFactory {
     /// Whether the console refuses changes (http.console.read.only; by default unless the
     /// listener is on loopback).
     let consoleReadOnly: Bool
+    /// The listener is on loopback: the API then answers only requests addressed to a
+    /// loopback name, so a web page that rebinds its own name to 127.0.0.1 gets nothing.
+    let loopback: Bool
 
     func makeHandler(for connection: ConnectionInfo) -> any ConnectionHandler {
-        HTTPConnection(broker: broker, consoleReadOnly: consoleReadOnly)
+        HTTPConnection(broker: broker, consoleReadOnly: consoleReadOnly, loopback: loopback)
     }
 
     func makeFraming(maximumFrameSize: Int, largeFrameThreshold: Int, memory: RequestMemoryPool?) -> any Framing {
@@ -27,6 +30,8 @@ struct HTTPRequest: Sendable {
     var query: [String: String]
     var body: [UInt8]
     var closesConnection: Bool
+    /// Header values by lower-cased name (the last of a repeated one).
+    var headers: [String: String]
 
     /// Parses a request frame (its head and body); nil when the request line is not HTTP/1.x.
     init?(frame: ArraySlice<UInt8>) {
@@ -47,8 +52,33 @@ struct HTTPRequest: Sendable {
             }
         }
         body = Array(frame.dropFirst(headEnd + 4))
-        closesConnection =
-            requestLine[2] == "HTTP/1.0" || lines.dropFirst().contains { $0.lowercased().replacing(" ", with: "") == "connection:close" }
+        headers = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = String(line[line.index(after: colon)...].trimmed)
+        }
+        closesConnection = requestLine[2] == "HTTP/1.0" || headers["connection"]?.lowercased() == "close"
+    }
+
+    /// Why the console's API refuses a request that a web page of another site could have
+    /// made (CSRF, DNS rebinding); nil when it may be answered. A change must say it is JSON,
+    /// which a page can only send to another origin after a preflight (which gets 405); an
+    /// Origin must be the page's own; on loopback the Host must be a loopback name.
+    func crossSiteRefusal(loopback: Bool) -> String? {
+        if method == "POST" && !(headers["content-type"] ?? "").lowercased().hasPrefix("application/json") {
+            return "changes are POSTed as Content-Type: application/json"
+        }
+        let host = headers["host"] ?? ""
+        if let origin = headers["origin"], origin != "null", origin.split(separator: "://").last.map(String.init) != host {
+            return "Origin \(origin) is not this console's (\(host))"
+        }
+        if loopback {
+            let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }.dropFirst()) : String(host.prefix { $0 != ":" })
+            guard name == "localhost" || name.hasPrefix("127.") || name == "::1" else {
+                return "the console on loopback answers requests to a loopback name (Host \(host))"
+            }
+        }
+        return nil
     }
 
     /// %XX escapes and "+" (a space, in a query) decoded; a malformed escape is kept as it is.
@@ -72,10 +102,12 @@ struct HTTPRequest: Sendable {
 final class HTTPConnection: ConnectionHandler {
     let broker: Broker
     let consoleReadOnly: Bool
+    let loopback: Bool
 
-    init(broker: Broker, consoleReadOnly: Bool) {
+    init(broker: Broker, consoleReadOnly: Bool, loopback: Bool) {
         self.broker = broker
         self.consoleReadOnly = consoleReadOnly
+        self.loopback = loopback
     }
 
     func connectionClosed() {}
@@ -121,6 +153,9 @@ final class HTTPConnection: ConnectionHandler {
                 }
             }
         case _ where isAPI:
+            if let refusal = request.crossSiteRefusal(loopback: loopback) {
+                return answer(.error((403, "Forbidden"), "CROSS_SITE_REQUEST", "Refused: \(refusal)."))
+            }
             let path = request.path.dropFirst("/api/v1/".count).split(separator: "/").map(String.init)
             broker.adminWork.execute {
                 ConsoleAPI(broker: broker, readOnly: readOnly).handle(request, path: path, answer: answer)

@@ -39,8 +39,10 @@ enum MetricsExposition {
                 ([("request", requestName($0.key.apiKey)), ("version", String($0.key.version))], Int64($0.value))
             }
         }
+        // A deleted topic's counters leave with it, as Kafka removes its topic metrics.
+        let liveTopics = counted.topics.filter { broker.topics.topic(named: $0.key) != nil }.sorted { $0.key < $1.key }
         func perTopic(_ value: (MetricsSnapshot.TopicTraffic) -> Int) -> [(labels: Labels, value: Int64)] {
-            counted.topics.sorted { $0.key < $1.key }.map { ([("topic", $0.key)], Int64(value($0.value))) }
+            liveTopics.map { ([("topic", $0.key)], Int64(value($0.value))) }
         }
         func perListener(_ counts: (Int) -> Int) -> [(labels: Labels, value: Int64)] {
             broker.configuration.listeners.indices.map { ([("listener", broker.configuration.listeners[$0].name)], Int64(counts($0))) }
@@ -67,11 +69,7 @@ enum MetricsExposition {
         var lag: [(labels: Labels, value: Int64)] = []
         for group in broker.groups.listGroups(states: [], types: []) {
             groupStates.append(([("group", group.groupId), ("state", group.state)], 1))
-            let members =
-                group.type == "consumer"
-                ? broker.groups.describeConsumerGroup(group.groupId)?.members.count ?? 0
-                : broker.groups.describeClassicGroup(group.groupId)?.members.count ?? 0
-            groupMembers.append(([("group", group.groupId)], Int64(members)))
+            groupMembers.append(([("group", group.groupId)], Int64(broker.groups.memberCount(of: group))))
             let (_, offsets) = broker.groups.fetchOffsets(groupId: group.groupId, partitions: nil, memberId: nil, memberEpoch: -1)
             for (partition, committed) in offsets.sorted(by: { $0.key < $1.key }) {
                 guard let log = broker.logs.partition(partition) else { continue }
@@ -85,10 +83,10 @@ enum MetricsExposition {
         family("kafka_consumergroup_state", "gauge", "1 for the group's state.", groupStates)
         family("kafka_consumergroup_members", "gauge", "Members of the group.", groupMembers)
         family("kafka_consumergroup_lag", "gauge", "The high watermark less the group's committed offset.", lag)
-        let openTransactions = broker.transactions.list(states: [], producerIds: [], minimumDurationMilliseconds: -1)
-            .filter { $0.state == .ongoing || $0.state == .prepareCommit || $0.state == .prepareAbort }.count
-        family("kafka_transactions_open", "gauge", "Transactions begun and not yet completed.", [([], Int64(openTransactions))])
-        for (name, samples) in broker.telemetry.exposition(now: System.wallClockMilliseconds()) {
+        family(
+            "kafka_transactions_open", "gauge", "Transactions begun and not yet completed.",
+            [([], Int64(broker.transactions.openTransactions().count))])
+        for (name, samples) in telemetryFamilies(broker.telemetry.latest(now: System.wallClockMilliseconds())) {
             output += "# HELP \(name) A client's metric, as it last pushed it (KIP-714).\n# TYPE \(name) gauge\n"
             for sample in samples { output += "\(name)\(labelText(sample.labels)) \(number(sample.value))\n" }
         }
@@ -144,6 +142,48 @@ enum MetricsExposition {
         return output
     }
 
+    /// The clients' latest pushes as gauges: one family per metric name (`clients_` and the
+    /// name, as the convention proposed for Kafka's exporters), a series per instance and
+    /// data point, labelled with the instance and the point's attributes. What a client
+    /// names cannot break the scrape: names are made legal, and a label or series that
+    /// repeats is kept once.
+    static func telemetryFamilies(_ instances: [(id: Uuid, instance: ClientTelemetry.Instance)])
+        -> [(name: String, samples: [(labels: Labels, value: Double)])]
+    {
+        var families: [String: [(labels: Labels, value: Double)]] = [:]
+        var seen: Set<String> = []
+        for (id, instance) in instances {
+            let identity = [
+                ("client_instance_id", id.description), ("client_id", instance.clientId),
+                ("client_software_name", instance.softwareName), ("client_software_version", instance.softwareVersion),
+            ]
+            for series in instance.series {
+                var labels = identity
+                for (key, value) in series.attributes {
+                    let name = labelName(key)
+                    if !labels.contains(where: { $0.0 == name }) { labels.append((name, value)) }
+                }
+                let family = "clients_" + labelName(series.name)
+                guard seen.insert(family + labelText(labels)).inserted else { continue }
+                families[family, default: []].append((labels, series.value))
+            }
+        }
+        return families.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// A legal Prometheus label name: letters, digits and underscores, not starting with a
+    /// digit nor with the reserved "__".
+    static func labelName(_ text: String) -> String {
+        var name = String(
+            String.UnicodeScalarView(
+                text.unicodeScalars.map { scalar in
+                    ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) ? scalar : "_"
+                }))
+        if name.isEmpty || name.first!.isNumber { name = "_" + name }
+        while name.hasPrefix("__") { name.removeFirst() }
+        return name
+    }
+
     /// A sample value as Prometheus writes floats (+Inf, -Inf, NaN).
     static func number(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
@@ -155,14 +195,17 @@ enum MetricsExposition {
         labels.isEmpty ? "" : "{" + labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
     }
 
+    /// A label value: backslash, quote and newline escaped as the format says; other control
+    /// characters (a carriage return a client sent) become spaces, so a line stays one line.
     static func escape(_ value: String) -> String {
         var escaped = ""
-        for character in value {
-            switch character {
+        for scalar in value.unicodeScalars {
+            switch scalar {
             case "\\": escaped += "\\\\"
             case "\"": escaped += "\\\""
             case "\n": escaped += "\\n"
-            default: escaped.append(character)
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: escaped += " "
+            default: escaped.unicodeScalars.append(scalar)
             }
         }
         return escaped

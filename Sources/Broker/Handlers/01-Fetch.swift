@@ -86,8 +86,10 @@ final class FetchOperation: @unchecked Sendable {
             return
         }
         if waiterId == nil {
-            if !parked { context.metrics?.parkedFetches += 1 }
-            parked = true
+            if !parked {
+                parked = true
+                context.metrics?.parkedFetches += 1
+            }
             waiterId = context.broker.fetchWaiters.park(on: partitions, loop: context.eventLoop) { [self] in
                 waiterId = nil
                 attempt(final: false)
@@ -189,7 +191,10 @@ final class FetchOperation: @unchecked Sendable {
                 continue  // unchanged: an incremental response leaves it out
             }
             sent.append((result.target.key, now))
-            if result.data.errorCode != 0, let name = result.target.name { context.metrics?.fetchFailed(topic: name) }
+            // Counted for topics that exist only: a client's made-up names would grow the counters.
+            if result.data.errorCode != 0, let name = result.target.name, context.broker.topics.topic(named: name) != nil {
+                context.metrics?.fetchFailed(topic: name)
+            }
             let topicName = result.target.name ?? ""
             if let last = response.responses.last, last.topic == topicName, last.topicId == result.target.topicId {
                 response.responses[response.responses.count - 1].partitions.append(result.data)

@@ -11,10 +11,15 @@ struct ApiVersionsHandler: ApiHandler {
 
     func handle(_ request: ApiVersionsRequest, _ context: RequestContext<ApiVersionsRequest>) {
         var response = ApiVersionsResponse(errorCode: ErrorCode.none.rawValue, apiKeys: context.broker.handlers.advertisedVersions)
-        if context.version >= 3
-            && (!Self.isValidSoftwareField(request.clientSoftwareName) || !Self.isValidSoftwareField(request.clientSoftwareVersion))
-        {
-            response.errorCode = ErrorCode.invalidRequest.rawValue
+        if context.version >= 3 {
+            if Self.isValidSoftwareField(request.clientSoftwareName) && Self.isValidSoftwareField(request.clientSoftwareVersion) {
+                // What the console and telemetry name the client by (KIP-511); the session is
+                // the connection's, and this handler runs on its loop.
+                context.session.clientSoftwareName = request.clientSoftwareName
+                context.session.clientSoftwareVersion = request.clientSoftwareVersion
+            } else {
+                response.errorCode = ErrorCode.invalidRequest.rawValue
+            }
         }
         context.send(response)
     }

@@ -33,25 +33,27 @@ final class BrokerMetrics: Sendable {
 
     /// Asks each loop for its counters and clients, and hands their sum to `completion` on
     /// the thread of the last loop to answer (at once when no loop counted anything). A loop
-    /// that has stopped is left out.
+    /// that has ended, and so cannot answer, is left out.
     func collect(_ completion: @escaping @Sendable (MetricsSnapshot, [ConnectedClient.Description]) -> Void) {
-        let counters = loops.withLock { Array($0.values) }.filter { !$0.eventLoop.hasStopped }
-        guard !counters.isEmpty else {
-            completion(MetricsSnapshot(), [])
-            return
-        }
-        let gathered = Mutex<(left: Int, sum: MetricsSnapshot, clients: [ConnectedClient.Description])>((counters.count, .init(), []))
-        for metrics in counters {
-            metrics.eventLoop.execute {
-                let (snapshot, clients) = metrics.snapshot()
-                let done = gathered.withLock { state -> (MetricsSnapshot, [ConnectedClient.Description])? in
-                    state.sum.add(snapshot)
-                    state.clients += clients
-                    state.left -= 1
-                    return state.left == 0 ? (state.sum, state.clients) : nil
-                }
-                if let done { completion(done.0, done.1) }
+        let counters = loops.withLock { Array($0.values) }
+        let gathered = Mutex<(left: Int, sum: MetricsSnapshot, clients: [ConnectedClient.Description])>((counters.count + 1, .init(), []))
+        @Sendable func answered(_ snapshot: MetricsSnapshot, _ clients: [ConnectedClient.Description]) {
+            let done = gathered.withLock { state -> (MetricsSnapshot, [ConnectedClient.Description])? in
+                state.sum.add(snapshot)
+                state.clients += clients
+                state.left -= 1
+                return state.left == 0 ? (state.sum, state.clients) : nil
             }
+            if let done { completion(done.0, done.1) }
         }
+        for metrics in counters {
+            let asked = metrics.eventLoop.execute {
+                let (snapshot, clients) = metrics.snapshot()
+                answered(snapshot, clients)
+            }
+            if !asked { answered(MetricsSnapshot(), []) }
+        }
+        // The caller's own share: the sum cannot complete before every loop has been asked.
+        answered(MetricsSnapshot(), [])
     }
 }

@@ -19,6 +19,10 @@ final class ClientTelemetry: Sendable {
     /// What a push may inflate to.
     static let maximumDecompressedBytes = 8 * 1024 * 1024
 
+    /// Series kept for all instances together: a client's standard metrics are a few dozen,
+    /// so this bounds what many clients (or one opening many instances) can make us hold.
+    static let maximumStoredSeries = 50_000
+
     struct Instance: Sendable {
         var subscriptionId: Int32
         var lastGetMilliseconds: Int64 = 0
@@ -29,15 +33,20 @@ final class ClientTelemetry: Sendable {
         var clientId: String
         var softwareName: String
         var softwareVersion: String
-        /// The latest push's series and resource attributes, and when it came (0: none yet).
+        /// The latest push's series, and when it came (0: none yet).
         var series: [TelemetrySeries] = []
-        var resource: [(String, String)] = []
         var lastAcceptedPushMilliseconds: Int64 = 0
+    }
+
+    private struct State {
+        var instances: [Uuid: Instance] = [:]
+        /// The series of all instances together (maximumStoredSeries).
+        var storedSeries = 0
     }
 
     let pushIntervalMilliseconds: Int32
     let maximumBytes: Int32
-    private let instances = Mutex<[Uuid: Instance]>([:])
+    private let state = Mutex(State())
 
     init(pushIntervalMilliseconds: Int32, maximumBytes: Int32) {
         self.pushIntervalMilliseconds = pushIntervalMilliseconds
@@ -57,11 +66,11 @@ final class ClientTelemetry: Sendable {
     func subscribe(clientInstanceId: Uuid, clientId: String, softwareName: String, softwareVersion: String, now: Int64)
         -> (id: Uuid, subscriptionId: Int32, error: ErrorCode)
     {
-        instances.withLock { instances in
+        state.withLock { state in
             var id = clientInstanceId
-            while id == .zero || id == Self.reserved { id = Uuid.random() }
+            while id == .zero || id == Self.reserved || (clientInstanceId == .zero && state.instances[id] != nil) { id = Uuid.random() }
             var instance =
-                instances[id]
+                state.instances[id]
                 ?? Instance(
                     subscriptionId: subscriptionId(for: id), lastSeenMilliseconds: now, clientId: clientId, softwareName: softwareName,
                     softwareVersion: softwareVersion)
@@ -72,37 +81,64 @@ final class ClientTelemetry: Sendable {
             if last > 0 && now - last < Int64(pushIntervalMilliseconds)
                 && ![.unknownSubscriptionId, .unsupportedCompressionType].contains(instance.lastError)
             {
-                instances[id] = instance
+                state.instances[id] = instance
                 return (id, instance.subscriptionId, .throttlingQuotaExceeded)
             }
             instance.lastGetMilliseconds = now
             instance.lastError = .none
-            Self.admit(id, instance, into: &instances, now: now, idle: idleMilliseconds)
+            if state.instances[id] == nil && state.instances.count >= Self.maximumInstances { evict(&state, now: now) }
+            state.instances[id] = instance
             return (id, instance.subscriptionId, .none)
         }
     }
 
-    /// PushTelemetry: Kafka's checks in Kafka's order, then the payload decoded.
+    /// PushTelemetry: Kafka's checks in Kafka's order under the lock, the payload inflated
+    /// and decoded outside it, its series stored under it again.
     func push(
         clientInstanceId: Uuid, subscriptionId: Int32, terminating: Bool, compressionType: Int8, metrics: [UInt8]?, now: Int64
     ) -> ErrorCode {
         guard clientInstanceId != .zero, clientInstanceId != Self.reserved else { return .invalidRequest }
-        return instances.withLock { instances in
-            guard var instance = instances[clientInstanceId] else { return .unknownSubscriptionId }
+        let checked = state.withLock { state -> ErrorCode in
+            // Kafka makes an instance for an id it does not know, whose subscription id then
+            // differs: the client is told UNKNOWN_SUBSCRIPTION_ID either way, and asks again.
+            guard var instance = state.instances[clientInstanceId] else { return .unknownSubscriptionId }
             let error = check(
-                &instance, subscriptionId: subscriptionId, terminating: terminating, compressionType: compressionType, metrics: metrics,
-                now: now)
+                &instance, subscriptionId: subscriptionId, terminating: terminating, compressionType: compressionType,
+                size: metrics?.count ?? 0, now: now)
             // Kept even when the push is refused: nothing is taken after a terminating one.
             instance.terminating = instance.terminating || terminating
             instance.lastError = error
             instance.lastSeenMilliseconds = now
-            instances[clientInstanceId] = instance
+            state.instances[clientInstanceId] = instance
             return error
         }
+        guard checked == .none, let payload = metrics, !payload.isEmpty else { return checked }
+        let series: [TelemetrySeries]
+        do {
+            let decompressed =
+                compressionType == 0
+                ? payload
+                : try Compression.decompress(
+                    payload[...], codec: CompressionCodec(rawValue: Int16(compressionType))!, limit: Self.maximumDecompressedBytes)
+            series = try OTLPMetrics.decode(decompressed)
+        } catch {
+            state.withLock { $0.instances[clientInstanceId]?.lastError = .invalidRecord }
+            return .invalidRecord
+        }
+        state.withLock { state in
+            guard let previous = state.instances[clientInstanceId]?.series.count else { return }
+            let room = max(0, Self.maximumStoredSeries - (state.storedSeries - previous))
+            let kept = Array(series.prefix(room))
+            state.storedSeries += kept.count - previous
+            state.instances[clientInstanceId]?.series = kept
+            state.instances[clientInstanceId]?.lastAcceptedPushMilliseconds = now
+        }
+        return .none
     }
 
+    /// Kafka's checks of a push, in Kafka's order (the payload's decoding comes after).
     private func check(
-        _ instance: inout Instance, subscriptionId: Int32, terminating: Bool, compressionType: Int8, metrics: [UInt8]?, now: Int64
+        _ instance: inout Instance, subscriptionId: Int32, terminating: Bool, compressionType: Int8, size: Int, now: Int64
     ) -> ErrorCode {
         if instance.terminating { return .invalidRequest }
         // The first push after a Get comes at a jittered time; later ones a full interval apart.
@@ -111,42 +147,27 @@ final class ClientTelemetry: Sendable {
         {
             return .throttlingQuotaExceeded
         }
+        // Past the time check the push counts, whatever the checks after it say (as Kafka).
+        instance.lastPushMilliseconds = now
         guard subscriptionId == instance.subscriptionId else { return .unknownSubscriptionId }
         guard (0...4).contains(compressionType) else { return .unsupportedCompressionType }
-        let payload = metrics ?? []
-        guard payload.count <= Int(maximumBytes) else { return .telemetryTooLarge }
-        instance.lastPushMilliseconds = now
-        guard !payload.isEmpty else { return .none }
-        let decompressed: [UInt8]
-        do {
-            decompressed =
-                compressionType == 0
-                ? payload
-                : try Compression.decompress(
-                    payload[...], codec: CompressionCodec(rawValue: Int16(compressionType))!, limit: Self.maximumDecompressedBytes)
-        } catch {
-            return .invalidRecord
-        }
-        guard let decoded = try? OTLPMetrics.decode(decompressed) else { return .invalidRecord }
-        instance.series = decoded.series
-        instance.resource = decoded.resource
-        instance.lastAcceptedPushMilliseconds = now
+        guard size <= Int(maximumBytes) else { return .telemetryTooLarge }
         return .none
     }
 
     /// Instances idle for max(60 s, 3 intervals) are forgotten, as Kafka's cache expires them.
     private var idleMilliseconds: Int64 { max(60_000, 3 * Int64(pushIntervalMilliseconds)) }
 
-    private static func admit(_ id: Uuid, _ instance: Instance, into instances: inout [Uuid: Instance], now: Int64, idle: Int64) {
-        if instances[id] == nil && instances.count >= maximumInstances {
-            instances = instances.filter { now - $0.value.lastSeenMilliseconds < idle }
-            if instances.count >= maximumInstances,
-                let oldest = instances.min(by: { $0.value.lastSeenMilliseconds < $1.value.lastSeenMilliseconds })
-            {
-                instances[oldest.key] = nil
-            }
+    /// Makes room when the cache is full: idle instances go, then the least recently seen
+    /// eighth, so that a full cache is swept once per many new instances, not on each.
+    private func evict(_ state: inout State, now: Int64) {
+        var kept = state.instances.filter { now - $0.value.lastSeenMilliseconds < idleMilliseconds }
+        if kept.count >= Self.maximumInstances {
+            let oldest = kept.sorted { $0.value.lastSeenMilliseconds < $1.value.lastSeenMilliseconds }.prefix(Self.maximumInstances / 8)
+            for (id, _) in oldest { kept[id] = nil }
         }
-        instances[id] = instance
+        state.instances = kept
+        state.storedSeries = kept.values.reduce(0) { $0 + $1.series.count }
     }
 
     /// Kafka's Uuid.ONE_UUID, reserved.
@@ -154,43 +175,14 @@ final class ClientTelemetry: Sendable {
 
     /// The instances that pushed metrics, not idle, by id.
     func latest(now: Int64) -> [(id: Uuid, instance: Instance)] {
-        instances.withLock { instances in
-            instances.filter { $0.value.lastAcceptedPushMilliseconds > 0 && now - $0.value.lastSeenMilliseconds < idleMilliseconds }
+        state.withLock { state in
+            state.instances.filter { $0.value.lastAcceptedPushMilliseconds > 0 && now - $0.value.lastSeenMilliseconds < idleMilliseconds }
                 .sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         }
     }
 }
 
 extension ClientTelemetry {
-    /// Prometheus' name for a client metric: `clients_` and the name with what Prometheus
-    /// does not allow turned into underscores (the convention proposed for Kafka exporters).
-    static func prometheusName(_ name: String) -> String {
-        "clients_"
-            + String(
-                name.unicodeScalars.map { scalar -> Character in
-                    ("0"..."9").contains(scalar) || ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || scalar == "_"
-                        ? Character(scalar) : "_"
-                })
-    }
-
-    /// The latest values of every instance, as Prometheus families (one gauge per metric
-    /// name, a series per instance and data point).
-    func exposition(now: Int64) -> [(name: String, samples: [(labels: [(String, String)], value: Double)])] {
-        var families: [String: [(labels: [(String, String)], value: Double)]] = [:]
-        for (id, instance) in latest(now: now) {
-            let identity = [
-                ("client_instance_id", id.description), ("client_id", instance.clientId),
-                ("client_software_name", instance.softwareName), ("client_software_version", instance.softwareVersion),
-            ]
-            for series in instance.series {
-                let attributes = series.attributes.map { (Self.prometheusName($0.0).dropFirst("clients_".count).description, $0.1) }
-                    .filter { key, _ in !identity.contains { $0.0 == key } }
-                families[Self.prometheusName(series.name), default: []].append((identity + attributes, series.value))
-            }
-        }
-        return families.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-    }
-
     /// The console's telemetry table: each instance's latest push.
     func consoleEntries(now: Int64) -> [JSON] {
         latest(now: now).map { id, instance in

@@ -1,8 +1,9 @@
 // The OTLP metrics payload a KIP-714 client pushes (opentelemetry-proto's MetricsData,
 // protobuf), decoded sans IO into the latest value of each series: gauges and sums by their
-// number data points, histograms and summaries by their count and sum. It is client input:
-// every length is checked against the bytes there are, nesting is fixed by the schema, and
-// the number of series is capped.
+// number data points, histograms and summaries by their sum. It is client input: every
+// length is checked against the bytes there are, nesting is fixed by the schema, and series,
+// attributes and text are capped (what is past a cap is left out, not refused: a Java client
+// pushing every metric of a consumer of many partitions keeps its first ones).
 
 /// One series of a push: the metric's name, its data point's attributes (sorted by key) and
 /// its value.
@@ -19,13 +20,11 @@ struct TelemetrySeries: Sendable, Equatable {
 enum OTLPError: Error, Equatable, CustomStringConvertible {
     case truncated(at: Int)
     case invalidWireType(Int, at: Int)
-    case tooManySeries(Int)
 
     var description: String {
         switch self {
         case .truncated(let offset): return "OTLP payload truncated at byte \(offset)"
         case .invalidWireType(let type, let offset): return "OTLP payload has wire type \(type) at byte \(offset)"
-        case .tooManySeries(let limit): return "OTLP payload has more than \(limit) series"
         }
     }
 }
@@ -33,35 +32,29 @@ enum OTLPError: Error, Equatable, CustomStringConvertible {
 enum OTLPMetrics {
     /// Series kept from one push at most; a client's standard metrics are a few dozen.
     static let maximumSeries = 2_000
+    /// Attributes kept per data point, and the bytes kept of a name, key or value.
+    static let maximumAttributes = 32
+    static let maximumTextBytes = 256
 
-    /// The series of a MetricsData message, and the resource's attributes.
-    static func decode(_ bytes: [UInt8]) throws(OTLPError) -> (series: [TelemetrySeries], resource: [(String, String)]) {
+    /// The series of a MetricsData message.
+    static func decode(_ bytes: [UInt8]) throws(OTLPError) -> [TelemetrySeries] {
         var series: [TelemetrySeries] = []
-        var resource: [(String, String)] = []
         var message = ProtobufReader(bytes[...])
-        while let field = try message.next() {
+        while let field = try message.next(), series.count < maximumSeries {
             guard field.number == 1, case .bytes(let resourceMetrics) = field.value else { continue }
             var reader = ProtobufReader(resourceMetrics)
-            while let field = try reader.next() {
-                switch (field.number, field.value) {
-                case (1, .bytes(let resourceBytes)):
-                    var resourceReader = ProtobufReader(resourceBytes)
-                    while let attribute = try resourceReader.next() {
-                        if attribute.number == 1, case .bytes(let keyValue) = attribute.value {
-                            resource.append(try Self.keyValue(keyValue))
-                        }
-                    }
-                case (2, .bytes(let scopeMetrics)):
-                    var scopeReader = ProtobufReader(scopeMetrics)
-                    while let metric = try scopeReader.next() {
-                        if metric.number == 2, case .bytes(let metricBytes) = metric.value { try Self.metric(metricBytes, into: &series) }
-                    }
-                default: break
+            while let field = try reader.next(), series.count < maximumSeries {
+                guard field.number == 2, case .bytes(let scopeMetrics) = field.value else { continue }
+                var scopeReader = ProtobufReader(scopeMetrics)
+                while let metric = try scopeReader.next(), series.count < maximumSeries {
+                    if metric.number == 2, case .bytes(let metricBytes) = metric.value { try Self.metric(metricBytes, into: &series) }
                 }
             }
         }
-        return (series, resource.sorted { $0.0 < $1.0 })
+        return series
     }
+
+    static func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes.prefix(maximumTextBytes), as: UTF8.self) }
 
     /// A Metric: its name, then the data points of its gauge (5), sum (7), histogram (9),
     /// exponential histogram (10) or summary (11).
@@ -71,7 +64,7 @@ enum OTLPMetrics {
         var reader = ProtobufReader(bytes)
         while let field = try reader.next() {
             switch (field.number, field.value) {
-            case (1, .bytes(let text)): name = String(decoding: text, as: UTF8.self)
+            case (1, .bytes(let text)): name = Self.text(text)
             case (5, .bytes(let data)), (7, .bytes(let data)), (9, .bytes(let data)), (10, .bytes(let data)), (11, .bytes(let data)):
                 var dataReader = ProtobufReader(data)
                 while let point = try dataReader.next() {
@@ -80,8 +73,7 @@ enum OTLPMetrics {
             default: break
             }
         }
-        for point in points {
-            guard series.count < maximumSeries else { throw .tooManySeries(maximumSeries) }
+        for point in points where series.count < maximumSeries {
             if let decoded = try dataPoint(point.bytes, kind: point.kind) {
                 series.append(TelemetrySeries(name: name, attributes: decoded.attributes, value: decoded.value))
             }
@@ -99,7 +91,8 @@ enum OTLPMetrics {
         var reader = ProtobufReader(bytes)
         while let field = try reader.next() {
             switch (field.number, field.value) {
-            case (attributesField, .bytes(let keyValue)): attributes.append(try Self.keyValue(keyValue))
+            case (attributesField, .bytes(let keyValue)) where attributes.count < maximumAttributes:
+                attributes.append(try Self.keyValue(keyValue))
             case (4, .fixed64(let bits)) where kind == 5 || kind == 7: value = Double(bitPattern: bits)
             case (6, .fixed64(let bits)) where kind == 5 || kind == 7: value = Double(Int64(bitPattern: bits))
             case (5, .fixed64(let bits)) where kind >= 9: value = Double(bitPattern: bits)
@@ -116,12 +109,12 @@ enum OTLPMetrics {
         var reader = ProtobufReader(bytes)
         while let field = try reader.next() {
             switch (field.number, field.value) {
-            case (1, .bytes(let text)): key = String(decoding: text, as: UTF8.self)
+            case (1, .bytes(let text)): key = Self.text(text)
             case (2, .bytes(let anyValue)):
                 var valueReader = ProtobufReader(anyValue)
                 while let item = try valueReader.next() {
                     switch (item.number, item.value) {
-                    case (1, .bytes(let text)): value = String(decoding: text, as: UTF8.self)
+                    case (1, .bytes(let text)): value = Self.text(text)
                     case (2, .varint(let flag)): value = flag != 0 ? "true" : "false"
                     case (3, .varint(let number)): value = String(Int64(bitPattern: number))
                     case (4, .fixed64(let bits)): value = String(Double(bitPattern: bits))
