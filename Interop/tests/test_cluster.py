@@ -1,0 +1,108 @@
+"""Cluster mode, its first step: brokers started with --metadata-store register in a real
+etcd (Debian's etcd-server) under leases; kcat lists every live broker and the controller;
+a node id already live refuses the start; a broker killed with -9 leaves the list when its
+lease ends, and the controller role moves with it; a clean stop leaves at once."""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import RunningBroker, free_port, swiftlet_binary
+from support import wait_until
+
+ETCD = shutil.which("etcd")
+
+
+@pytest.fixture
+def etcd(tmp_path):
+    if ETCD is None:
+        pytest.fail("etcd is not installed: scripts/install-deps installs etcd-server")
+    client, peer = free_port(), free_port()
+    log = open(tmp_path / "etcd.log", "wb")
+    process = subprocess.Popen(
+        [ETCD, "--name", "interop", "--data-dir", str(tmp_path / "etcd"),
+         "--listen-client-urls", f"http://127.0.0.1:{client}", "--advertise-client-urls", f"http://127.0.0.1:{client}",
+         "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+         "--initial-cluster", f"interop=http://127.0.0.1:{peer}"],
+        stdout=log, stderr=log)
+    endpoint = f"127.0.0.1:{client}"
+
+    def healthy():
+        try:
+            with urllib.request.urlopen(f"http://{endpoint}/health", timeout=1) as answer:
+                return b"true" in answer.read()
+        except OSError:
+            return False
+    wait_until(healthy, 20, lambda: (tmp_path / "etcd.log").read_text()[-2000:])
+    yield endpoint
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def member(tmp_path, endpoint, node_id, session_ms=3000):
+    config = tmp_path / f"node{node_id}.properties"
+    config.write_text(f"broker.session.timeout.ms={session_ms}\nmetadata.store.prefix=/interop\n")
+    (tmp_path / f"node{node_id}").mkdir(exist_ok=True)
+    return RunningBroker(str(tmp_path / f"node{node_id}" / "data"),
+                         extra_args=["--node-id", str(node_id), "--http-listen", "off", "--metadata-store", f"etcd://{endpoint}",
+                                     "--config", str(config)])
+
+
+def listed(bootstrap):
+    """kcat -L's brokers: {node id: "host:port"}, and the controller's node id."""
+    out = subprocess.run(["kcat", "-b", bootstrap, "-L", "-m", "5"], capture_output=True, text=True, timeout=30).stdout
+    brokers = {int(node): address for node, address in re.findall(r"broker (\d+) at (\S+)", out)}
+    controller = re.search(r"broker (\d+) at \S+ \(controller\)", out)
+    return brokers, int(controller.group(1)) if controller else None
+
+
+def test_brokers_register_in_etcd_and_leave_with_their_lease(etcd, tmp_path):
+    brokers = [member(tmp_path, etcd, node).start() for node in (1, 2, 3)]
+    try:
+        wait_until(lambda: len(listed(brokers[0].bootstrap)[0]) == 3, 10, lambda: listed(brokers[0].bootstrap))
+        found, controller = listed(brokers[2].bootstrap)
+        assert found == {1: brokers[0].bootstrap, 2: brokers[1].bootstrap, 3: brokers[2].bootstrap}
+        assert controller in (1, 2, 3)
+        # Every broker says the same cluster id: the first broker's, kept in etcd.
+        ids = {re.search(r"cluster (\S+),", broker.log()).group(1) for broker in brokers}
+        assert len(ids) == 1, ids
+
+        # A node id already live refuses the start, naming who has it.
+        refused = subprocess.run(
+            [swiftlet_binary(), "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "dup"), "--node-id", "2",
+             "--http-listen", "off", "--metadata-store", f"etcd://{etcd}", "--config", str(tmp_path / "node2.properties")],
+            capture_output=True, text=True, timeout=30)
+        assert refused.returncode == 64, refused.stderr
+        assert f"node.id 2 is already registered in the cluster by {brokers[1].bootstrap}" in refused.stderr
+
+        # The controller killed with -9: gone once its 3 s lease ends, and another takes the role.
+        victim = next(broker for broker in brokers if broker.bootstrap == found[controller])
+        victim.kill()
+        survivors = [broker for broker in brokers if broker is not victim]
+        started = time.monotonic()
+        wait_until(lambda: controller not in listed(survivors[0].bootstrap)[0], 15, lambda: listed(survivors[0].bootstrap))
+        assert time.monotonic() - started < 10
+        wait_until(lambda: listed(survivors[1].bootstrap)[1] not in (None, controller), 10, lambda: listed(survivors[1].bootstrap))
+
+        # A clean stop deregisters at once, not a lease later.
+        leaving = survivors[1]
+        assert leaving.stop() == 0
+        remaining, _ = listed(survivors[0].bootstrap)
+        wait_until(lambda: len(listed(survivors[0].bootstrap)[0]) == 1, 3, lambda: listed(survivors[0].bootstrap))
+        assert len(remaining) <= 2
+    finally:
+        for broker in brokers:
+            broker.stop()
+
+
+def test_an_unreachable_metadata_store_stops_the_start(tmp_path):
+    refused = subprocess.run(
+        [swiftlet_binary(), "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"), "--http-listen", "off",
+         "--metadata-store", f"etcd://127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0
+    assert "etcd unreachable" in refused.stderr, refused.stderr
