@@ -176,48 +176,26 @@ def test_every_page_loads_without_console_errors(broker_factory, driver):
     open_tx.produce(topic, b"pending", partition=0)
     assert open_tx.flush(30) == 0
 
-    open_page(driver, base, "/", "overview")
-    wait_until(lambda: int(css(driver, "#overview-charts").get_attribute("data-samples")) >= 2, 15,
-               lambda: "overview samples: " + str(css(driver, "#overview-charts").get_attribute("data-samples")))
-    screenshot(driver, "overview")
-    no_console_errors(driver, "the overview")
-
-    open_page(driver, base, "/topics", "topics")
-    assert rows(driver, f'#topics-table tr[data-topic="{topic}"]')
-    screenshot(driver, "topics")
-    no_console_errors(driver, "topics")
-
-    open_page(driver, base, f"/topics/{topic}", "topic")
-    assert rows(driver, '#partitions-table tr[data-partition="0"]') and rows(driver, "#configs-table tr[data-config]")
-    screenshot(driver, "topic")
-    no_console_errors(driver, "a topic")
-
-    open_page(driver, base, f"/topics/{topic}/messages", "messages")
-    wait_until(lambda: len(messages(driver)) >= 6, 10, lambda: text_of(driver, "#app"))
-    screenshot(driver, "messages")
-    no_console_errors(driver, "a topic's messages")
-
-    open_page(driver, base, "/groups", "groups")
-    assert rows(driver, f'#groups-table tr[data-group="{group}"]')
-    screenshot(driver, "groups")
-    no_console_errors(driver, "groups")
-
-    open_page(driver, base, f"/groups/{group}", "group")
-    assert rows(driver, f'#group-offsets tr[data-topic="{topic}"]')
-    screenshot(driver, "group")
-    no_console_errors(driver, "a group")
-
-    open_page(driver, base, "/transactions", "transactions")
-    wait_until(lambda: rows(driver, f'#transactions-table tr[data-transactional-id="{transactional_id}"]'), 10,
-               lambda: text_of(driver, "#transactions-table"), step=refreshed(driver, "transactions"))
-    screenshot(driver, "transactions")
-    no_console_errors(driver, "transactions")
-
-    open_page(driver, base, "/clients", "clients")
-    wait_until(lambda: "console-open-tx" in (text_of(driver, "#clients-table") or ""), 10,
-               lambda: text_of(driver, "#clients-table"), step=refreshed(driver, "clients"))
-    screenshot(driver, "clients")
-    no_console_errors(driver, "clients")
+    # Each page, what it must show (the overview charts its polls; the transactions and
+    # clients pages are refreshed until the open transaction and its producer appear).
+    pages = [
+        ("/", "overview", lambda: int(css(driver, "#overview-charts").get_attribute("data-samples")) >= 2, None),
+        ("/topics", "topics", lambda: rows(driver, f'#topics-table tr[data-topic="{topic}"]'), None),
+        (f"/topics/{topic}", "topic",
+         lambda: rows(driver, '#partitions-table tr[data-partition="0"]') and rows(driver, "#configs-table tr[data-config]"), None),
+        (f"/topics/{topic}/messages", "messages", lambda: len(messages(driver)) >= 6, None),
+        ("/groups", "groups", lambda: rows(driver, f'#groups-table tr[data-group="{group}"]'), None),
+        (f"/groups/{group}", "group", lambda: rows(driver, f'#group-offsets tr[data-topic="{topic}"]'), None),
+        ("/transactions", "transactions",
+         lambda: rows(driver, f'#transactions-table tr[data-transactional-id="{transactional_id}"]'),
+         refreshed(driver, "transactions")),
+        ("/clients", "clients", lambda: "console-open-tx" in (text_of(driver, "#clients-table") or ""), refreshed(driver, "clients")),
+    ]
+    for route, page, shows, step in pages:
+        open_page(driver, base, route, page)
+        wait_until(shows, 15, lambda: text_of(driver, "#app"), **({"step": step} if step else {}))
+        screenshot(driver, page)
+        no_console_errors(driver, page)
 
     open_tx.abort_transaction(30)
     assert running.stop() == 0
