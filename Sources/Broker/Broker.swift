@@ -36,7 +36,7 @@ public final class Broker: Sendable {
     nonisolated(unsafe) private var coordinatorTicker: WorkQueue?
     /// Built on the first request, not at start-up: reading each handler's api key loads its
     /// request type, code spread over the whole binary (about 1 MB more resident at idle).
-    var handlers: HandlerRegistry { .standard }
+    var handlers: HandlerRegistry { configuration.telemetryEnabled ? .standard : .withoutTelemetry }
     /// Where the broker's lines go: the executable's handler (logfmt or JSON on stderr), or
     /// whatever a host application or test gives it.
     public let logger: Logger

@@ -78,6 +78,8 @@ public struct BrokerConfiguration: Sendable {
     /// http.console.read.only: whether the console refuses changes; nil: read-only unless the
     /// HTTP listener is on loopback.
     public var consoleReadOnly: Bool?
+    /// telemetry.enabled: whether GetTelemetrySubscriptions and PushTelemetry are served.
+    public var telemetryEnabled = true
     /// KIP-714: telemetry.push.interval.ms, how often clients are asked to push their metrics,
     /// and telemetry.max.bytes (Kafka's), the largest push taken.
     public var telemetryPushIntervalMilliseconds: Int32 = 30_000

@@ -249,6 +249,11 @@ struct HandlerRegistry: Sendable {
         GetTelemetrySubscriptionsHandler(), PushTelemetryHandler(),
     ])
 
+    /// With telemetry.enabled=false: KIP-714's APIs are not advertised, so clients push
+    /// nothing (as Kafka without a telemetry plugin).
+    static let withoutTelemetry = HandlerRegistry(
+        handlers: standard.handlers.values.filter { ![ApiKey.getTelemetrySubscriptions, .pushTelemetry].contains($0.apiKey) })
+
     /// The ApiVersions entries: every handler's advertised range, by api key (computed once:
     /// a handler's api key comes from its request type, through its witness table).
     let advertisedVersions: [ApiVersionsResponse.ApiVersion]

@@ -144,6 +144,7 @@ enum ServerProperties {
             configuration.consoleReadOnly = flag
             return true
         },
+        "telemetry.enabled": { configuration, value in set(&configuration.telemetryEnabled, Bool(value.lowercased())) },
         // Kafka's client-metrics interval.ms range: 100 ms to an hour.
         "telemetry.push.interval.ms": { configuration, value in
             set(&configuration.telemetryPushIntervalMilliseconds, integer(value, minimum: 100).flatMap { $0 <= 3_600_000 ? $0 : nil })

@@ -209,6 +209,19 @@ struct ProtobufWriter {
         #expect(!text.contains("\n") && !text.contains("\r") && text.contains(#"client_id="a \nb\"\\""#))
     }
 
+    /// telemetry.enabled=false: ApiVersions leaves KIP-714's APIs out, so clients push nothing.
+    @Test func telemetryOffIsNotAdvertised() throws {
+        for enabled in [true, false] {
+            try withBroker({ $0.telemetryEnabled = enabled }) { _, address in
+                let client = try KafkaTestClient(address)
+                let versions = try client.send(ApiVersionsRequest(clientSoftwareName: "t", clientSoftwareVersion: "1"), version: 3)
+                let keys = Set(versions.apiKeys.map(\.apiKey))
+                #expect(keys.contains(ApiKey.getTelemetrySubscriptions.rawValue) == enabled)
+                #expect(keys.contains(ApiKey.pushTelemetry.rawValue) == enabled && keys.contains(ApiKey.produce.rawValue))
+            }
+        }
+    }
+
     @Test func latencyHistogramsBucketByUpperBound() {
         var histogram = LatencyHistogram()
         histogram.record(nanoseconds: 50_000)  // exactly 50 µs: the first bucket

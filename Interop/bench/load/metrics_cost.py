@@ -1,5 +1,5 @@
 """What the hot-path counters cost: broker CPU per GB of produce with metrics.enabled on and
-off, one fresh broker (release, in memory) per run, in alternating order (on, off, off, on, ...)
+off (and telemetry with it: the baseline serves no client pushes), one fresh broker (release, in memory) per run, in alternating order (on, off, off, on, ...)
 so that drift on the machine falls on both sides. Prints each run and the ratio of medians.
 
     Interop/.venv/bin/python Interop/bench/load/metrics_cost.py [--rounds 2]
@@ -29,7 +29,7 @@ def main():
         run.build_loadgen(loadgen)
         off = os.path.join(directory, "off.properties")
         with open(off, "w") as file:
-            file.write("metrics.enabled=false\n")
+            file.write("metrics.enabled=false\ntelemetry.enabled=false\n")
         results = {step[0]: {"on": [], "off": []} for step in STEPS}
         for label in ["on", "off", "off", "on"] * arguments.rounds:
             port = free_port()

@@ -111,7 +111,7 @@ def main():
         elif arguments.metrics_off:
             properties = os.path.join(directory, "metrics-off.properties")
             with open(properties, "w") as file:
-                file.write("metrics.enabled=false\n")
+                file.write("metrics.enabled=false\ntelemetry.enabled=false\n")
             other = Broker("metrics off", swiftlet_command(arguments.swiftlet, other_port, "--config", properties), other_port)
         else:
             other = Broker("tansu", tansu_command(other_port), other_port)
