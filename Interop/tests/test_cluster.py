@@ -1,9 +1,9 @@
 """Cluster mode, its first step: brokers started with --metadata-store register in a real
-etcd (Debian's etcd-server) under leases; kcat lists every live broker and the controller;
-a node id already live refuses the start; a broker killed with -9 leaves the list when its
-lease ends, and the controller role moves with it; a clean stop leaves at once."""
+three-member etcd (Debian's etcd-server) under leases; kcat lists every live broker and the
+controller; a node id already live refuses the start; a broker killed with -9 leaves the
+list when its lease ends, and the controller role moves with it; an etcd member dying changes
+nothing for the brokers; a clean stop leaves at once."""
 
-import os
 import re
 import shutil
 import subprocess
@@ -18,38 +18,68 @@ from support import wait_until
 ETCD = shutil.which("etcd")
 
 
-@pytest.fixture
-def etcd(tmp_path):
-    if ETCD is None:
-        pytest.fail("etcd is not installed: scripts/install-deps installs etcd-server")
-    client, peer = free_port(), free_port()
-    log = open(tmp_path / "etcd.log", "wb")
-    process = subprocess.Popen(
-        [ETCD, "--name", "interop", "--data-dir", str(tmp_path / "etcd"),
-         "--listen-client-urls", f"http://127.0.0.1:{client}", "--advertise-client-urls", f"http://127.0.0.1:{client}",
-         "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-         "--initial-cluster", f"interop=http://127.0.0.1:{peer}"],
-        stdout=log, stderr=log)
-    endpoint = f"127.0.0.1:{client}"
+class EtcdCluster:
+    """Members of one etcd cluster on loopback, each with its client and peer port."""
 
-    def healthy():
+    def __init__(self, directory, size):
+        self.directory = directory
+        self.ports = [(free_port(), free_port()) for _ in range(size)]
+        self.processes = {}
+        self.initial = ",".join(f"m{index}=http://127.0.0.1:{peer}" for index, (_, peer) in enumerate(self.ports))
+
+    @property
+    def url(self):
+        return "etcd://" + ",".join(f"127.0.0.1:{client}" for client, _ in self.ports)
+
+    def start(self, index):
+        client, peer = self.ports[index]
+        log = open(self.directory / f"etcd{index}.log", "ab")
+        self.processes[index] = subprocess.Popen(
+            [ETCD, "--name", f"m{index}", "--data-dir", str(self.directory / f"etcd{index}"),
+             "--listen-client-urls", f"http://127.0.0.1:{client}", "--advertise-client-urls", f"http://127.0.0.1:{client}",
+             "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+             "--initial-cluster", self.initial, "--initial-cluster-state", "new", "--heartbeat-interval", "50",
+             "--election-timeout", "500"],
+            stdout=log, stderr=log)
+
+    def healthy(self, index):
         try:
-            with urllib.request.urlopen(f"http://{endpoint}/health", timeout=1) as answer:
-                return b"true" in answer.read()
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[index][0]}/health", timeout=1) as answer:
+                return b'"health":"true"' in answer.read()
         except OSError:
             return False
-    wait_until(healthy, 20, lambda: (tmp_path / "etcd.log").read_text()[-2000:])
-    yield endpoint
-    process.terminate()
-    process.wait(timeout=10)
+
+    def kill(self, index):
+        self.processes[index].kill()
+        self.processes[index].wait(timeout=10)
+
+    def stop(self):
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)
 
 
-def member(tmp_path, endpoint, node_id, session_ms=3000):
+@pytest.fixture
+def etcd(tmp_path):
+    """A three-member etcd cluster, as the cluster's metadata store runs in production."""
+    if ETCD is None:
+        pytest.fail("etcd is not installed: scripts/install-deps installs etcd-server")
+    cluster = EtcdCluster(tmp_path, 3)
+    for index in range(3):
+        cluster.start(index)
+    wait_until(lambda: all(cluster.healthy(index) for index in range(3)), 30,
+               lambda: [(tmp_path / f"etcd{index}.log").read_text()[-1500:] for index in range(3)])
+    yield cluster
+    cluster.stop()
+
+
+def member(tmp_path, etcd, node_id, session_ms=3000):
     config = tmp_path / f"node{node_id}.properties"
     config.write_text(f"broker.session.timeout.ms={session_ms}\nmetadata.store.prefix=/interop\n")
     (tmp_path / f"node{node_id}").mkdir(exist_ok=True)
     return RunningBroker(str(tmp_path / f"node{node_id}" / "data"),
-                         extra_args=["--node-id", str(node_id), "--http-listen", "off", "--metadata-store", f"etcd://{endpoint}",
+                         extra_args=["--node-id", str(node_id), "--http-listen", "off", "--metadata-store", etcd.url,
                                      "--config", str(config)])
 
 
@@ -75,7 +105,7 @@ def test_brokers_register_in_etcd_and_leave_with_their_lease(etcd, tmp_path):
         # A node id already live refuses the start, naming who has it.
         refused = subprocess.run(
             [swiftlet_binary(), "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "dup"), "--node-id", "2",
-             "--http-listen", "off", "--metadata-store", f"etcd://{etcd}", "--config", str(tmp_path / "node2.properties")],
+             "--http-listen", "off", "--metadata-store", etcd.url, "--config", str(tmp_path / "node2.properties")],
             capture_output=True, text=True, timeout=30)
         assert refused.returncode == 64, refused.stderr
         assert f"node.id 2 is already registered in the cluster by {brokers[1].bootstrap}" in refused.stderr
@@ -89,15 +119,25 @@ def test_brokers_register_in_etcd_and_leave_with_their_lease(etcd, tmp_path):
         assert time.monotonic() - started < 10
         wait_until(lambda: listed(survivors[1].bootstrap)[1] not in (None, controller), 10, lambda: listed(survivors[1].bootstrap))
 
+        # One etcd member dies (the first each broker asks): the others keep the cluster, the
+        # brokers renew through them and stay listed, and a broker can still join.
+        etcd.kill(0)
+        time.sleep(4)  # past a 3 s lease: only renewals through the other members kept them
+        assert set(listed(survivors[0].bootstrap)[0]) == {broker_node(broker, found) for broker in survivors}
+        joining = member(tmp_path, etcd, 4).start()
+        brokers.append(joining)
+        wait_until(lambda: 4 in listed(survivors[0].bootstrap)[0], 10, lambda: listed(survivors[0].bootstrap))
+
         # A clean stop deregisters at once, not a lease later.
-        leaving = survivors[1]
-        assert leaving.stop() == 0
-        remaining, _ = listed(survivors[0].bootstrap)
-        wait_until(lambda: len(listed(survivors[0].bootstrap)[0]) == 1, 3, lambda: listed(survivors[0].bootstrap))
-        assert len(remaining) <= 2
+        assert joining.stop() == 0
+        wait_until(lambda: 4 not in listed(survivors[0].bootstrap)[0], 2, lambda: listed(survivors[0].bootstrap))
     finally:
         for broker in brokers:
             broker.stop()
+
+
+def broker_node(broker, found):
+    return next(node for node, address in found.items() if address == broker.bootstrap)
 
 
 def test_an_unreachable_metadata_store_stops_the_start(tmp_path):
