@@ -22,6 +22,8 @@ final class ClusterMembership: Sendable {
     }
 
     private let view: Mutex<View>
+    /// The store failed the last renewal: logged once per outage, not at every renewal.
+    private let unreachable = Atomic(false)
     private let ticker = Mutex<WorkQueue?>(nil)
 
     enum Failure: Error, CustomStringConvertible {
@@ -84,8 +86,10 @@ final class ClusterMembership: Sendable {
                 logger.info("cluster: live brokers \(brokers.map { String($0.nodeId) }.joined(separator: ", "))")
             }
             if previous.controllerId != controller { logger.info("cluster: controller is node \(controller)") }
+            if unreachable.exchange(false, ordering: .relaxed) { logger.info("cluster: metadata store reachable again") }
         } catch {
-            logger.warning("cluster: metadata store: \(error)")
+            // Metadata keeps the brokers last read meanwhile.
+            if !unreachable.exchange(true, ordering: .relaxed) { logger.warning("cluster: metadata store: \(error)") }
         }
     }
 
