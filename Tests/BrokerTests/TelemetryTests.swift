@@ -5,6 +5,7 @@
 import KafkaProtocol
 import KafkaRecords
 import KafkaWire
+import SystemCalls
 import TestSupport
 import Testing
 
@@ -207,6 +208,33 @@ struct ProtobufWriter {
         #expect(labels[0].first { $0.0 == "node_id" }?.1 == "-1")
         let text = MetricsExposition.labelText(labels[0])
         #expect(!text.contains("\n") && !text.contains("\r") && text.contains(#"client_id="a \nb\"\\""#))
+    }
+
+    /// A client asking for new instance ids without end cannot grow the cache past its bound.
+    @Test func endlessNewInstancesStayBounded() {
+        let telemetry = ClientTelemetry(pushIntervalMilliseconds: 1_000, maximumBytes: 4_096)
+        for index in 0..<(ClientTelemetry.maximumInstances + 5_000) {
+            _ = telemetry.subscribe(clientInstanceId: .zero, clientId: "c", softwareName: "s", softwareVersion: "1", now: Int64(index))
+        }
+        #expect(telemetry.instanceCount <= ClientTelemetry.maximumInstances)
+    }
+
+    /// Made-up topic names in fetches are refused without a counter each: /metrics lists
+    /// topics that exist.
+    @Test func unknownTopicsGrowNoCounters() throws {
+        try withBroker({ $0.httpListener = SocketAddress("127.0.0.1:0")! }) { broker, address in
+            let client = try KafkaTestClient(address)
+            let names = (0..<50).map { "made-up-\($0)" }
+            let fetch = FetchRequest(
+                maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20,
+                topics: names.map { .init(topic: $0, partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)]) })
+            let answered = try client.send(fetch, version: 12)
+            #expect(answered.responses.allSatisfy { $0.partitions[0].errorCode == ErrorCode.unknownTopicOrPartition.rawValue })
+            let (_, metrics) = try HTTPTests.exchange(broker.httpAddress!, "GET", "/metrics")
+            #expect(
+                !metrics.contains("made-up-")
+                    && metrics.contains(#"kafka_network_request_errors_total{request="Fetch",error="UNKNOWN_TOPIC_OR_PARTITION"} 50"#))
+        }
     }
 
     /// telemetry.enabled=false: ApiVersions leaves KIP-714's APIs out, so clients push nothing.

@@ -173,6 +173,9 @@ final class ClientTelemetry: Sendable {
     /// Kafka's Uuid.ONE_UUID, reserved.
     static let reserved = Uuid(mostSignificantBits: 0, leastSignificantBits: 1)
 
+    /// Instances tracked (idle ones included, until evicted).
+    var instanceCount: Int { state.withLock { $0.instances.count } }
+
     /// The instances that pushed metrics, not idle, by id.
     func latest(now: Int64) -> [(id: Uuid, instance: Instance)] {
         state.withLock { state in
