@@ -561,7 +561,7 @@ public final class EventLoop: @unchecked Sendable {
         releaseMemory(of: sequence, for: connection)
         while let current = connection.responses.nextReady() {
             switch current {
-            case .parts(let parts), .partsThenClose(let parts), .measuredParts(let parts, _, _):
+            case .parts(let parts, _), .partsThenClose(let parts):
                 let prefix: [UInt8]
                 do {
                     prefix = try connection.framing.responsePrefix(size: parts.reduce(0) { $0 + $1.count })
@@ -572,8 +572,8 @@ public final class EventLoop: @unchecked Sendable {
                 }
                 connection.outbound.append(.bytes(prefix))
                 for part in parts { connection.outbound.append(part) }
-                if case .measuredParts(_, let tag, let completedAt) = current {
-                    connection.measuredResponses.append((connection.outbound.appendedBytes, tag, completedAt))
+                if case .parts(_, let measure?) = current {
+                    connection.measuredResponses.append((connection.outbound.appendedBytes, measure.tag, measure.completedAt))
                 }
                 if case .partsThenClose = current, connection.state != .closingAfterFlush {
                     connection.state.move(to: .closingAfterFlush)

@@ -122,7 +122,7 @@ public struct Responder: Sendable {
     let sequence: UInt64
 
     /// Sends `parts` as one frame (the reactor adds the 4-byte size).
-    public func respond(_ parts: [ResponsePart]) { eventLoop.complete(connection, sequence: sequence, with: .parts(parts)) }
+    public func respond(_ parts: [ResponsePart]) { eventLoop.complete(connection, sequence: sequence, with: .parts(parts, measure: nil)) }
 
     public func respond(_ bytes: [UInt8]) { respond([.bytes(bytes)]) }
 
@@ -131,7 +131,7 @@ public struct Responder: Sendable {
     /// the broker's request metrics.
     public func respond(_ parts: [ResponsePart], measuredAs tag: UInt16) {
         eventLoop.complete(
-            connection, sequence: sequence, with: .measuredParts(parts, tag: tag, completedAt: System.monotonicNanoseconds()))
+            connection, sequence: sequence, with: .parts(parts, measure: (tag, System.monotonicNanoseconds())))
     }
 
     /// This request gets no response (Kafka's acks=0), but later ones still wait for it.
@@ -157,8 +157,9 @@ public struct Responder: Sendable {
 }
 
 enum Completion: Sendable {
-    case parts([ResponsePart])
-    case measuredParts([ResponsePart], tag: UInt16, completedAt: UInt64)
+    /// With a measure, the handler is told when the last byte is written (its tag, and when
+    /// the response was given).
+    case parts([ResponsePart], measure: (tag: UInt16, completedAt: UInt64)?)
     case nothing
     case close
     case partsThenClose([ResponsePart])
