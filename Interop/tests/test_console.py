@@ -123,6 +123,18 @@ def rows(driver, selector):
 ORDER = {"id": 1, "item": "book", "tags": ["paper", "used"], "price": 12.5}
 
 
+def read_in_group(running, topic, group, count):
+    """A consumer of `group` (manual commits) that has read at least `count` messages of
+    `topic`; the consumer and what it read."""
+    consumer = Consumer({"bootstrap.servers": running.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                         "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    read = []
+    wait_until(lambda: len(read) >= count, 30, lambda: f"read {len(read)} of {count}",
+               step=lambda: read.extend(m for m in consumer.consume(count, 0.2) if m.error() is None))
+    return consumer, read
+
+
 def seed(running):
     """A topic with keyed messages, headers, a JSON value and a committed transaction (so a
     COMMIT marker), read and committed by a group whose consumer then leaves."""
@@ -140,12 +152,7 @@ def seed(running):
     transactional.produce(topic, b"tx-1", key=b"t1", partition=0)
     transactional.produce(topic, b"tx-2", key=b"t2", partition=0)
     transactional.commit_transaction(30)
-    consumer = Consumer({"bootstrap.servers": running.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})
-    consumer.subscribe([topic])
-    read = []
-    wait_until(lambda: len(read) >= 5, 30, lambda: f"read {len(read)} of 5",
-               step=lambda: read.extend(m for m in consumer.consume(10, 0.2) if m.error() is None))
+    consumer, read = read_in_group(running, topic, group, 5)
     consumer.commit(read[-1], asynchronous=False)
     consumer.close()
     return topic, group
@@ -247,12 +254,7 @@ def test_group_lag_goes_to_zero_as_the_consumer_commits(broker_factory, driver):
     for index in range(20):
         producer.produce(topic, f"message {index}".encode(), partition=0)
     assert producer.flush(30) == 0
-    consumer = Consumer({"bootstrap.servers": running.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})
-    consumer.subscribe([topic])
-    read = []
-    wait_until(lambda: len(read) >= 20, 30, lambda: f"read {len(read)} of 20",
-               step=lambda: read.extend(m for m in consumer.consume(20, 0.2) if m.error() is None))
+    consumer, read = read_in_group(running, topic, group, 20)
     consumer.commit(read[4], asynchronous=False)  # offset 5 committed: 15 behind
 
     open_page(driver, base, f"/groups/{group}", "group")

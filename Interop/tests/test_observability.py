@@ -177,13 +177,18 @@ def test_hot_path_counters_follow_real_clients(broker_factory):
         assert running.stop() == 0
 
 
+def with_properties(broker_factory, tmp_path, properties):
+    """A started broker with the HTTP listener on a free port and `properties` as its file."""
+    config = tmp_path / "server.properties"
+    config.write_text(properties + "\n")
+    return broker_factory(extra_args=["--http-listen", "127.0.0.1:0", "--config", str(config)]).start()
+
+
 def test_client_telemetry_from_librdkafka_appears_on_metrics(broker_factory, tmp_path):
     """KIP-714: librdkafka subscribes when ApiVersions lists 71 and 72, pushes its standard
     metrics (zstd-compressed OTLP) every telemetry.push.interval.ms, and /metrics and the
     console show the latest values per client instance."""
-    config = tmp_path / "server.properties"
-    config.write_text("telemetry.push.interval.ms=1000\n")
-    running = broker_factory(extra_args=["--http-listen", "127.0.0.1:0", "--config", str(config)]).start()
+    running = with_properties(broker_factory, tmp_path, "telemetry.push.interval.ms=1000")
     try:
         base = http_base(running)
         client_id = unique("pushing-producer")
@@ -211,9 +216,7 @@ def test_client_telemetry_from_librdkafka_appears_on_metrics(broker_factory, tmp
 def test_metrics_off_leaves_the_state_gauges(broker_factory, tmp_path):
     """metrics.enabled=false: the loops count nothing (the benchmark's baseline); what the
     scrape reads from the logs and groups stays."""
-    config = tmp_path / "server.properties"
-    config.write_text("metrics.enabled=false\n")
-    running = broker_factory(extra_args=["--http-listen", "127.0.0.1:0", "--config", str(config)]).start()
+    running = with_properties(broker_factory, tmp_path, "metrics.enabled=false")
     try:
         base = http_base(running)
         topic = unique("uncounted")

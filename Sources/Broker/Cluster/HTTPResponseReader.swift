@@ -44,12 +44,10 @@ struct HTTPResponseReader {
         guard statusLine.count >= 2, statusLine[0].hasPrefix("HTTP/1."), let status = Int(statusLine[1]) else {
             throw .malformed("not an HTTP response: \(lines.first ?? "")")
         }
+        guard let fields = HTTPRequestFraming.headerFields(bytes) else { throw .malformed("header line without a colon") }
         var length: Int?
         var chunked = false
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { throw .malformed("header line without a colon") }
-            let name = line[..<colon].lowercased()
-            let value = line[line.index(after: colon)...].trimmed
+        for (name, value) in fields {
             if name == "content-length" {
                 guard let parsed = Int(value), parsed >= 0 else { throw .malformed("Content-Length \(value)") }
                 length = parsed

@@ -11,29 +11,6 @@ import LogStorage
 import Security
 import SystemCalls
 
-struct HTTPAnswer: Sendable {
-    var status: (code: Int, reason: String)
-    var body: [UInt8]
-    var contentType: String
-    /// Header lines after the standard ones, each ending in CRLF.
-    var extraHeaders = ""
-
-    static func text(_ status: (Int, String), _ text: String) -> HTTPAnswer {
-        HTTPAnswer(status: status, body: Array(text.utf8), contentType: "text/plain; charset=utf-8")
-    }
-
-    static func json(_ value: JSON, status: (Int, String) = (200, "OK")) -> HTTPAnswer {
-        HTTPAnswer(status: status, body: Array(value.text.utf8), contentType: "application/json")
-    }
-
-    static func error(_ status: (Int, String), _ code: String, _ message: String) -> HTTPAnswer {
-        json(.object([("error", .string(code)), ("message", .string(message))]), status: status)
-    }
-
-    static func notFound(_ message: String) -> HTTPAnswer { error((404, "Not Found"), "NOT_FOUND", message) }
-    static func badRequest(_ message: String) -> HTTPAnswer { error((400, "Bad Request"), "INVALID_REQUEST", message) }
-}
-
 struct ConsoleAPI {
     let broker: Broker
     let readOnly: Bool

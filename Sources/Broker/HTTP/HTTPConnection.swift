@@ -52,10 +52,9 @@ struct HTTPRequest: Sendable {
             }
         }
         body = Array(frame.dropFirst(headEnd + 4))
-        headers = [:]
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = String(line[line.index(after: colon)...].trimmed)
+        // The framing read these fields already, to take the body: they parse.
+        headers = Dictionary((HTTPRequestFraming.headerFields(Array(frame.prefix(headEnd))) ?? []).map { ($0.name, $0.value) }) {
+            $1
         }
         closesConnection = requestLine[2] == "HTTP/1.0" || headers["connection"]?.lowercased() == "close"
     }
@@ -97,6 +96,30 @@ struct HTTPRequest: Sendable {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
+}
+
+/// An answer of the listener: status, body and its type, and any further header lines.
+struct HTTPAnswer: Sendable {
+    var status: (code: Int, reason: String)
+    var body: [UInt8]
+    var contentType: String
+    /// Header lines after the standard ones, each ending in CRLF.
+    var extraHeaders = ""
+
+    static func text(_ status: (Int, String), _ text: String) -> HTTPAnswer {
+        HTTPAnswer(status: status, body: Array(text.utf8), contentType: "text/plain; charset=utf-8")
+    }
+
+    static func json(_ value: JSON, status: (Int, String) = (200, "OK")) -> HTTPAnswer {
+        HTTPAnswer(status: status, body: Array(value.text.utf8), contentType: "application/json")
+    }
+
+    static func error(_ status: (Int, String), _ code: String, _ message: String) -> HTTPAnswer {
+        json(.object([("error", .string(code)), ("message", .string(message))]), status: status)
+    }
+
+    static func notFound(_ message: String) -> HTTPAnswer { error((404, "Not Found"), "NOT_FOUND", message) }
+    static func badRequest(_ message: String) -> HTTPAnswer { error((400, "Bad Request"), "INVALID_REQUEST", message) }
 }
 
 final class HTTPConnection: ConnectionHandler {

@@ -64,11 +64,9 @@ struct HTTPRequestFraming: Framing {
 
     /// The Content-Length of a head (0 without one); nil for a chunked or unreadable body.
     static func contentLength(_ head: [UInt8]) -> Int? {
+        guard let fields = headerFields(head) else { return nil }
         var length = 0
-        for line in String(decoding: head, as: UTF8.self).split(separator: "\r\n").dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { return nil }
-            let name = line[..<colon].lowercased()
-            let value = line[line.index(after: colon)...].trimmed
+        for (name, value) in fields {
             if name == "content-length" {
                 guard let parsed = Int(value), parsed >= 0 else { return nil }
                 length = parsed
@@ -77,5 +75,16 @@ struct HTTPRequestFraming: Framing {
             }
         }
         return length
+    }
+
+    /// The header fields of a head (the lines after its first), names lower-cased and values
+    /// trimmed, in order; nil when a line has no colon. Requests and etcd's answers alike.
+    static func headerFields(_ head: [UInt8]) -> [(name: String, value: String)]? {
+        var fields: [(name: String, value: String)] = []
+        for line in String(decoding: head, as: UTF8.self).split(separator: "\r\n").dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            fields.append((line[..<colon].lowercased(), String(line[line.index(after: colon)...].trimmed)))
+        }
+        return fields
     }
 }
