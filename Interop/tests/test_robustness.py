@@ -33,6 +33,11 @@ def test_sigterm_does_not_wait_for_long_polls_or_group_barriers():
         # A group member that stops polling once assigned, and a second member whose JoinGroup
         # then waits at the barrier for the first one's rebalance timeout (300 s).
         first = KafkaConsumer(topic, group_id=group, bootstrap_servers=broker.bootstrap)
+        # kafka-python's leader assigns from the metadata it has when the JoinGroup returns, and
+        # an assignment made before the topic's metadata arrived is never redone (its snapshot
+        # of no topics reads as "none taken"); with no initial rebalance delay a loaded machine
+        # loses that race, so the metadata is fetched first.
+        assert first.partitions_for_topic(topic) == {0, 1}
         wait_until(lambda: first.poll(timeout_ms=200) is not None and first.assignment(), 20, lambda: "first member assigned")
         joined = threading.Event()
         second_errors = []
