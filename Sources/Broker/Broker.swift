@@ -167,7 +167,8 @@ public final class Broker: Sendable {
     private func createSeedTopics() throws {
         let missing = configuration.seedTopics.filter { topics.topic(named: $0.name) == nil }
         guard !missing.isEmpty else { return }
-        let outcomes = createTopics(missing.map { ($0.name, $0.partitions ?? configuration.defaultPartitions, $0.configs) })
+        let outcomes = createTopics(
+            missing.map { TopicCreation(name: $0.name, partitions: $0.partitions ?? configuration.defaultPartitions, configs: $0.configs) })
         for case .failure(let error) in outcomes { throw error }
     }
 
@@ -200,7 +201,11 @@ public final class Broker: Sendable {
         internalTopicLock.lock()
         defer { internalTopicLock.unlock() }
         guard topics.topic(named: name) == nil else { return }
-        _ = try createTopic(name: name, partitions: partitions, configs: ["cleanup.policy": "compact", "segment.bytes": "104857600"])
+        do {
+            _ = try createTopic(name: name, partitions: partitions, configs: ["cleanup.policy": "compact", "segment.bytes": "104857600"])
+        } catch BrokerError.topicExists {
+            // Another broker of the cluster made it first.
+        }
     }
 
     /// The cluster id: given, or the one stored in meta.properties, or a new one stored there.
@@ -285,13 +290,14 @@ public final class Broker: Sendable {
     /// descriptors, a full disk), none, and the topic is not registered.
     @discardableResult
     public func createTopic(name: String, partitions: Int32, configs: [String: String] = [:]) throws -> TopicInfo {
-        try createTopics([(name, partitions, configs)])[0].get()
+        try createTopics([TopicCreation(name: name, partitions: partitions, configs: configs)])[0].get()
     }
 
     /// Creates topics as one CreateTopics request asks: registered together (one write of
     /// the registry, which a stop may interrupt: the next start completes the rest), then
     /// each topic's partition logs, all or none for each topic.
-    func createTopics(_ requested: [(name: String, partitions: Int32, configs: [String: String])]) -> [Result<TopicInfo, any Error>] {
+    func createTopics(_ requested: [TopicCreation]) -> [Result<TopicInfo, any Error>] {
+        if let membership { return createTopics(requested, in: membership) }
         var results: [Result<TopicInfo, any Error>] = requested.map { topic in
             Result {
                 _ = try TopicConfigs.apply(topic.configs, to: configuration.topicDefaults).get()
@@ -324,8 +330,10 @@ public final class Broker: Sendable {
         return results
     }
 
-    /// Adds partitions up to `count` (CreatePartitions), all or none.
-    func addPartitions(to topic: TopicInfo, count: Int32) throws {
+    /// Adds partitions up to `count` (CreatePartitions), all or none; in a cluster on the
+    /// brokers `assignment` names for each new partition, or spread over the live ones.
+    func addPartitions(to topic: TopicInfo, count: Int32, assignment: [[Int32]] = []) throws {
+        if let membership { return try addPartitions(to: topic, count: count, assignment: assignment, in: membership) }
         let logConfiguration = try TopicConfigs.apply(topic.configs, to: configuration.topicDefaults).get()
         let added = topic.partitions..<count
         try createPartitions(of: topic.name, added, configuration: logConfiguration)
@@ -360,6 +368,7 @@ public final class Broker: Sendable {
             }
             return (.invalidRequest, "Unsupported resource type \(resourceType).")
         }
+        if let membership { return alterTopicConfigs(name: name, validateOnly: validateOnly, in: membership, change) }
         // Read, changed and written as one step: a concurrent change is not lost.
         var refusal: (ErrorCode, String?)?
         var logConfiguration = configuration.topicDefaults
@@ -412,6 +421,12 @@ public final class Broker: Sendable {
     /// Unregisters the topics (one write of the registry: a stop after it leaves only
     /// directories that the next start removes), then removes their partition logs.
     func deleteTopics(_ deleted: [TopicInfo]) throws {
+        if let membership { return try deleteTopics(deleted, in: membership) }
+        try deleteLocally(deleted)
+    }
+
+    /// Unregisters the topics here and removes their partition logs.
+    func deleteLocally(_ deleted: [TopicInfo]) throws {
         try topics.remove(deleted.map(\.name))
         for topic in deleted {
             for index in 0..<topic.partitions {
@@ -480,7 +495,7 @@ public final class Broker: Sendable {
             let membership = try ClusterMembership(
                 store: metadataStore, registration: registration,
                 leaseSeconds: (configuration.brokerSessionTimeoutMilliseconds + 999) / 1_000,
-                logger: logger)
+                logger: logger, topicsChanged: { [weak self] in self?.syncTopics($0) })
             try membership.start()
             membershipState.withLock { $0 = membership }
             log("cluster: registered node \(configuration.nodeId) at \(configuration.metadataStore ?? "the metadata store")")
@@ -583,6 +598,29 @@ public final class Broker: Sendable {
     }
 }
 
+/// A topic to create: its name, partition count and config overrides, and in a cluster its
+/// replication factor (-1: the default) or its replicas chosen per partition.
+struct TopicCreation {
+    var name: String
+    var partitions: Int32
+    var configs: [String: String]
+    var replicationFactor: Int16 = -1
+    /// Partition i's replicas, the first its preferred leader; empty: the broker chooses.
+    var assignment: [[Int32]] = []
+}
+
+extension Broker {
+    /// The error code a failed topic change answers: retriable when the cluster's metadata
+    /// store did not take it, a storage error when the disk did not.
+    static func errorCode(forChangeFailure error: any Error) -> ErrorCode {
+        if case BrokerError.metadataUnavailable = error { return .requestTimedOut }
+        return .kafkaStorageError
+    }
+
+    /// The node ids of the live brokers (this one alone without a cluster).
+    var liveBrokerIds: [Int32] { membership?.brokers.map(\.nodeId) ?? [configuration.nodeId] }
+}
+
 public enum BrokerError: Error, CustomStringConvertible {
     /// The data directory's meta.properties refuses this start (another cluster or node, or a
     /// file that does not read): a configuration error, as Kafka reports it.
@@ -593,10 +631,14 @@ public enum BrokerError: Error, CustomStringConvertible {
     case httpListener(String)
     /// The cluster refuses this broker (its node id taken) or its metadata store cannot be reached.
     case cluster(String)
+    /// A change to the cluster's metadata that the store did not take (unreachable, or
+    /// changed meanwhile too often): retriable.
+    case metadataUnavailable(String)
 
     public var description: String {
         switch self {
-        case .metaProperties(let message), .httpListener(let message), .cluster(let message): return message
+        case .metaProperties(let message), .httpListener(let message), .cluster(let message), .metadataUnavailable(let message):
+            return message
         case .topicExists(let name): return "topic \(name) already exists"
         case .unknownTopic(let name): return "topic \(name) does not exist"
         }

@@ -2,7 +2,8 @@
 // start, renewed a third of the lease apart, the live brokers and the controller read back
 // on each renewal for Metadata and DescribeCluster. A lease that expired (etcd unreachable
 // longer than it, or the process paused) is a fenced broker: it registers again as soon as
-// it can, as a Kafka broker whose session expired does.
+// it can, as a Kafka broker whose session expired does. The topics are read back more
+// often, and each new read is handed to the broker to sync its registry and logs from.
 
 import Logging
 import Synchronization
@@ -25,6 +26,15 @@ final class ClusterMembership: Sendable {
     /// The store failed the last renewal: logged once per outage, not at every renewal.
     private let unreachable = Atomic(false)
     private let ticker = Mutex<WorkQueue?>(nil)
+    /// The topics last read, by name.
+    private let topicsView = Mutex<[String: ClusterTopic]>([:])
+    /// Held from a read of the topics until the broker has synced it, so that reads are
+    /// applied in the order they were made.
+    private let topicSync = Mutex<Void>(())
+    private let topicsChanged: @Sendable ([ClusterTopic]) -> Void
+    /// How often the topics are read: etcd's watch stream would tell at once, polling keeps
+    /// this client to plain requests (a topic made on another broker shows within it).
+    static let topicPollMilliseconds = 250
 
     enum Failure: Error, CustomStringConvertible {
         case nodeIdTaken(Int32, BrokerRegistration?)
@@ -38,24 +48,56 @@ final class ClusterMembership: Sendable {
         }
     }
 
-    /// Registers `registration`; refused when another live broker has its node id.
-    init(store: any ClusterMetadataStore, registration: BrokerRegistration, leaseSeconds: Int, logger: Logger) throws {
+    /// Registers `registration`; refused when another live broker has its node id. Each read
+    /// of the topics that differs from the last goes to `topicsChanged`, the first before
+    /// this returns.
+    init(
+        store: any ClusterMetadataStore, registration: BrokerRegistration, leaseSeconds: Int, logger: Logger,
+        topicsChanged: @escaping @Sendable ([ClusterTopic]) -> Void = { _ in }
+    ) throws {
         self.store = store
         self.registration = registration
         self.leaseSeconds = max(1, leaseSeconds)
         self.logger = logger
+        self.topicsChanged = topicsChanged
         switch try store.register(registration, leaseSeconds: self.leaseSeconds) {
         case .registered(let lease): view = Mutex(View(lease: lease, brokers: [registration], controllerId: -1))
         case .nodeIdTaken(let holder): throw Failure.nodeIdTaken(registration.nodeId, holder)
         }
         refresh()
+        try refreshTopics()
     }
 
-    /// Renews and reads the cluster back every third of the lease, on its own thread.
+    /// Renews and reads the cluster back every third of the lease, and the topics more
+    /// often, on its own thread.
     func start() throws {
         let queue = try WorkQueue(name: "swiftlet-cluster")
         queue.every(milliseconds: leaseSeconds * 1_000 / 3) { [self] in refresh() }
+        queue.every(milliseconds: Self.topicPollMilliseconds) { [self] in try? refreshTopics() }
         ticker.withLock { $0 = queue }
+    }
+
+    /// Reads the topics and, when they changed, has the broker sync them before they are
+    /// what `partition` answers from (so a leader found there has its log).
+    func refreshTopics() throws {
+        try topicSync.withLock { _ in
+            let read = try store.topics()
+            let changed = topicsView.withLock { view in read.count != view.count || read.contains { view[$0.name] != $0 } }
+            guard changed else { return }
+            topicsChanged(read)
+            topicsView.withLock { $0 = Dictionary(uniqueKeysWithValues: read.map { ($0.name, $0) }) }
+        }
+    }
+
+    /// A topic as the cluster last read it.
+    func topic(named name: String) -> ClusterTopic? { topicsView.withLock { $0[name] } }
+
+    /// A partition's replicas, leader and in-sync replicas as the cluster last read them.
+    func partition(_ name: String, _ index: Int32) -> PartitionState? {
+        topicsView.withLock { view in
+            guard let topic = view[name], index >= 0, Int(index) < topic.partitions.count else { return nil }
+            return topic.partitions[Int(index)]
+        }
     }
 
     /// The brokers Metadata lists (this one at least) and the controller's node id.

@@ -70,10 +70,23 @@ protocol ClusterMetadataStore: Sendable {
     func controller(claimingFor nodeId: Int32, lease: Int64) throws -> Int32
     /// Ends the registration (a clean stop): the lease and what lives under it go at once.
     func deregister(lease: Int64) throws
+
+    /// Every topic with its partitions, read at one revision.
+    func topics() throws -> [ClusterTopic]
+    /// Creates the topic and its partitions unless its name is taken: false then.
+    func create(_ topic: ClusterTopic) throws -> Bool
+    /// Deletes the topic with this id and its partitions; false when it is gone (or another
+    /// topic of the same name took its place).
+    func delete(_ topic: ClusterTopic) throws -> Bool
+    /// Replaces the topic's key (its configs), or adds partitions after its last, only if the
+    /// store still holds `current` as the topic: false when it changed meanwhile.
+    func update(_ current: ClusterTopic, to updated: ClusterTopic) throws -> Bool
 }
 
 /// The keys under `prefix` (metadata.store.prefix): `brokers/<node id>` (JSON, under the
-/// broker's lease), `controller` (its node id, under its lease) and `cluster_id`.
+/// broker's lease), `controller` (its node id, under its lease), `cluster_id`, and for each
+/// topic `topics/<name>` (id and configs) with `topics/<name>/<partition>` (its state); topic
+/// names have no "/", so one prefix read gives every topic at one revision.
 struct EtcdMetadataStore: ClusterMetadataStore {
     let client: EtcdClient
     let prefix: String
@@ -107,6 +120,55 @@ struct EtcdMetadataStore: ClusterMetadataStore {
     }
 
     func deregister(lease: Int64) throws { try client.revoke(lease: lease) }
+
+    private func topicKey(_ name: String) -> String { prefix + "/topics/" + name }
+    private func partitionKey(_ name: String, _ index: Int) -> String { topicKey(name) + "/\(index)" }
+
+    func topics() throws -> [ClusterTopic] {
+        var topicValues: [String: JSON] = [:]
+        var partitions: [String: [Int: PartitionState]] = [:]
+        let root = topicKey("")
+        for entry in try client.prefix(root) {
+            let path = entry.key.dropFirst(root.count).split(separator: "/", omittingEmptySubsequences: false)
+            guard let json = JSON.parse(entry.value) else { continue }
+            if path.count == 1 {
+                topicValues[String(path[0])] = json
+            } else if path.count == 2, let index = Int(path[1]), let state = PartitionState(json: json) {
+                partitions[String(path[0]), default: [:]][index] = state
+            }
+        }
+        return topicValues.compactMap { name, json in
+            let states = partitions[name] ?? [:]
+            // Partitions 0..<n, all present: a topic is created, and extended, in one transaction.
+            let ordered = (0..<states.count).compactMap { states[$0] }
+            return ClusterTopic(name: name, json: json, partitions: ordered)
+        }.sorted { $0.name < $1.name }
+    }
+
+    func create(_ topic: ClusterTopic) throws -> Bool {
+        let puts: [EtcdClient.Operation] =
+            [.put(topicKey(topic.name), Array(topic.json.text.utf8), lease: 0)]
+            + topic.partitions.enumerated().map { .put(partitionKey(topic.name, $0), Array($1.json.text.utf8), lease: 0) }
+        return try client.transaction([.absent(topicKey(topic.name))], then: puts).succeeded
+    }
+
+    func delete(_ topic: ClusterTopic) throws -> Bool {
+        let key = topicKey(topic.name)
+        return try client.transaction(
+            [.holds(key, Array(topic.json.text.utf8))],
+            then: [.delete(key, end: nil), .delete(key + "/", end: EtcdClient.prefixEnd(key + "/"))]
+        ).succeeded
+    }
+
+    func update(_ current: ClusterTopic, to updated: ClusterTopic) throws -> Bool {
+        let key = topicKey(current.name)
+        let added = updated.partitions.indices.dropFirst(current.partitions.count)
+        return try client.transaction(
+            [.holds(key, Array(current.json.text.utf8))] + added.map { .absent(partitionKey(current.name, $0)) },
+            then: [.put(key, Array(updated.json.text.utf8), lease: 0)]
+                + added.map { .put(partitionKey(current.name, $0), Array(updated.partitions[$0].json.text.utf8), lease: 0) }
+        ).succeeded
+    }
 }
 
 /// The same contract in memory, for unit tests: brokers in one process share it, and leases
@@ -119,6 +181,7 @@ final class InMemoryMetadataStore: ClusterMetadataStore {
         var brokers: [Int32: (BrokerRegistration, lease: Int64)] = [:]
         var controller: (nodeId: Int32, lease: Int64)?
         var nextLease: Int64 = 1
+        var topics: [String: ClusterTopic] = [:]
     }
 
     private let state = Mutex(State())
@@ -187,5 +250,35 @@ final class InMemoryMetadataStore: ClusterMetadataStore {
 
     func deregister(lease: Int64) throws {
         state.withLock { Self.drop(lease, from: &$0) }
+    }
+
+    func topics() throws -> [ClusterTopic] { state.withLock { $0.topics.values.sorted { $0.name < $1.name } } }
+
+    func create(_ topic: ClusterTopic) throws -> Bool {
+        state.withLock { state in
+            guard state.topics[topic.name] == nil else { return false }
+            state.topics[topic.name] = topic
+            return true
+        }
+    }
+
+    func delete(_ topic: ClusterTopic) throws -> Bool {
+        state.withLock { state in
+            guard state.topics[topic.name]?.id == topic.id else { return false }
+            state.topics[topic.name] = nil
+            return true
+        }
+    }
+
+    func update(_ current: ClusterTopic, to updated: ClusterTopic) throws -> Bool {
+        state.withLock { state in
+            guard let stored = state.topics[current.name], stored.id == current.id, stored.configs == current.configs,
+                stored.partitions.count == current.partitions.count
+            else { return false }
+            var next = updated
+            next.partitions = stored.partitions + updated.partitions.dropFirst(current.partitions.count)
+            state.topics[current.name] = next
+            return true
+        }
     }
 }

@@ -62,40 +62,80 @@ final class EtcdClient: Sendable {
             "/v3/kv/put", .object([("key", Self.base64(key)), ("value", .string(Base64.encode(value))), ("lease", .string(String(lease)))]))
     }
 
-    /// Creates `key` only if it does not exist (a transaction comparing its create revision
-    /// with 0); false when it exists, with its current value.
-    func create(_ key: String, _ value: [UInt8], lease: Int64) throws(EtcdError) -> (created: Bool, existing: [UInt8]?) {
+    /// A condition of a transaction.
+    enum Condition {
+        /// The key does not exist (its create revision is 0).
+        case absent(String)
+        /// The key exists (its create revision is past 0).
+        case present(String)
+        /// The key holds exactly these bytes.
+        case holds(String, [UInt8])
+    }
+
+    /// An operation of a transaction.
+    enum Operation {
+        case put(String, [UInt8], lease: Int64)
+        /// The key, or with `end` the keys from it up to `end` (exclusive).
+        case delete(String, end: String?)
+        case get(String)
+    }
+
+    /// etcd's compare-and-swap: `then` when every condition holds, else `otherwise`, as one
+    /// step; whether the conditions held, and the values the `get`s read.
+    func transaction(_ conditions: [Condition], then: [Operation], otherwise: [Operation] = []) throws(EtcdError) -> (
+        succeeded: Bool, values: [[UInt8]?]
+    ) {
         let answer = try call(
             "/v3/kv/txn",
             .object([
-                (
-                    "compare",
-                    .array([
-                        .object([
-                            ("key", Self.base64(key)), ("result", .string("EQUAL")), ("target", .string("CREATE")),
-                            ("create_revision", .string("0")),
-                        ])
-                    ])
-                ),
-                (
-                    "success",
-                    .array([
-                        .object([
-                            (
-                                "request_put",
-                                .object([
-                                    ("key", Self.base64(key)), ("value", .string(Base64.encode(value))), ("lease", .string(String(lease))),
-                                ])
-                            )
-                        ])
-                    ])
-                ),
-                ("failure", .array([.object([("request_range", .object([("key", Self.base64(key))]))])])),
+                ("compare", .array(conditions.map(Self.json))), ("success", .array(then.map(Self.json))),
+                ("failure", .array(otherwise.map(Self.json))),
             ]))
-        if answer["succeeded"] == .bool(true) { return (true, nil) }
-        guard case .array(let responses)? = answer["responses"], case .array(let kvs)? = responses.first?["response_range"]?["kvs"]
-        else { return (false, nil) }
-        return (false, kvs.first?["value"]?.string.flatMap(Base64.decode))
+        guard case .array(let responses)? = answer["responses"] else { return (answer["succeeded"] == .bool(true), []) }
+        let values = responses.compactMap { response -> [UInt8]?? in
+            guard let range = response["response_range"] else { return nil }
+            guard case .array(let kvs)? = range["kvs"] else { return .some(nil) }
+            return .some(kvs.first?["value"]?.string.flatMap(Base64.decode))
+        }
+        return (answer["succeeded"] == .bool(true), values)
+    }
+
+    /// Creates `key` only if it does not exist; false when it exists, with its current value.
+    func create(_ key: String, _ value: [UInt8], lease: Int64) throws(EtcdError) -> (created: Bool, existing: [UInt8]?) {
+        let outcome = try transaction([.absent(key)], then: [.put(key, value, lease: lease)], otherwise: [.get(key)])
+        return (outcome.succeeded, outcome.values.first ?? nil)
+    }
+
+    private static func json(_ condition: Condition) -> JSON {
+        switch condition {
+        case .absent(let key), .present(let key):
+            let result = if case .absent = condition { "EQUAL" } else { "GREATER" }
+            return .object([
+                ("key", base64(key)), ("result", .string(result)), ("target", .string("CREATE")), ("create_revision", .string("0")),
+            ])
+        case .holds(let key, let value):
+            return .object([
+                ("key", base64(key)), ("result", .string("EQUAL")), ("target", .string("VALUE")), ("value", .string(Base64.encode(value))),
+            ])
+        }
+    }
+
+    private static func json(_ operation: Operation) -> JSON {
+        switch operation {
+        case .put(let key, let value, let lease):
+            return .object([
+                (
+                    "request_put",
+                    .object([("key", base64(key)), ("value", .string(Base64.encode(value))), ("lease", .string(String(lease)))])
+                )
+            ])
+        case .delete(let key, let end):
+            var range: [(String, JSON)] = [("key", base64(key))]
+            if let end { range.append(("range_end", base64(end))) }
+            return .object([("request_delete_range", .object(range))])
+        case .get(let key):
+            return .object([("request_range", .object([("key", base64(key))]))])
+        }
     }
 
     func delete(_ key: String) throws(EtcdError) {

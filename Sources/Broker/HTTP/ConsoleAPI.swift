@@ -182,7 +182,7 @@ struct ConsoleAPI {
         if case .failure(let invalid) = TopicConfigs.apply(configs, to: broker.configuration.topicDefaults) {
             return .error((400, "Bad Request"), "INVALID_CONFIG", invalid.description)
         }
-        switch broker.createTopics([(name, Int32(partitions), configs)])[0] {
+        switch broker.createTopics([TopicCreation(name: name, partitions: Int32(partitions), configs: configs)])[0] {
         case .success: return .json(.object([("name", .string(name))]), status: (201, "Created"))
         case .failure(BrokerError.topicExists):
             return .error((409, "Conflict"), "TOPIC_ALREADY_EXISTS", "Topic '\(name)' already exists.")

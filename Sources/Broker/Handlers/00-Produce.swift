@@ -57,6 +57,14 @@ struct ProduceHandler: ApiHandler {
                     // there; what they replay on start must be what they wrote.
                     error = .invalidTopicException
                     result.errorMessage = "Cannot append to internal topic \(topic.name)"
+                } else if let topic, let state = broker.ledElsewhere(TopicPartition(topic: topic.name, partition: partitionData.index)) {
+                    // KIP-951: the leader to go to, so that the client need not ask Metadata.
+                    error = .notLeaderOrFollower
+                    let leader = broker.currentLeader(state, listener: context.listener)
+                    result.currentLeader = .init(leaderId: leader.id, leaderEpoch: leader.epoch)
+                    if let endpoint = leader.endpoint, !response.nodeEndpoints.contains(where: { $0.nodeId == leader.id }) {
+                        response.nodeEndpoints.append(.init(nodeId: leader.id, host: endpoint.host, port: endpoint.port))
+                    }
                 } else if let topic, let log = broker.logs.partition(TopicPartition(topic: topic.name, partition: partitionData.index)) {
                     // The configuration is read only when some replica is out of sync (never here).
                     if request.acks == -1, Self.inSyncReplicaCount < Self.replicaCount,

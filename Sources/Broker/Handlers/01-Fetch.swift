@@ -108,6 +108,8 @@ final class FetchOperation: @unchecked Sendable {
         var data: FetchResponse.PartitionData
         var region: FileRegion?
         var firstBatchSize = 0
+        /// Where a partition led elsewhere is led.
+        var leaderEndpoint: (nodeId: Int32, endpoint: BrokerRegistration.Endpoint)?
     }
 
     /// Reads one partition as of now. Byte budgets are applied in `finish`, in order.
@@ -119,6 +121,13 @@ final class FetchOperation: @unchecked Sendable {
         if let name = target.name, deniedTopics.contains(name) {
             data.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
             return PartitionResult(target: target, data: data, region: nil)
+        }
+        if let name = target.name, let state = broker.ledElsewhere(TopicPartition(topic: name, partition: target.partition)) {
+            // KIP-951: the leader to go to; its endpoint is added to the response in `finish`.
+            let leader = broker.currentLeader(state, listener: context.listener)
+            data.errorCode = ErrorCode.notLeaderOrFollower.rawValue
+            data.currentLeader = .init(leaderId: leader.id, leaderEpoch: leader.epoch)
+            return PartitionResult(target: target, data: data, region: nil, leaderEndpoint: leader.endpoint.map { (leader.id, $0) })
         }
         guard let name = target.name, let log = broker.logs.partition(TopicPartition(topic: name, partition: target.partition)) else {
             data.errorCode = (context.version >= 13 ? ErrorCode.unknownTopicId : .unknownTopicOrPartition).rawValue
@@ -191,6 +200,9 @@ final class FetchOperation: @unchecked Sendable {
                 continue  // unchanged: an incremental response leaves it out
             }
             sent.append((result.target.key, now))
+            if let leader = result.leaderEndpoint, !response.nodeEndpoints.contains(where: { $0.nodeId == leader.nodeId }) {
+                response.nodeEndpoints.append(.init(nodeId: leader.nodeId, host: leader.endpoint.host, port: leader.endpoint.port))
+            }
             // Counted for topics that exist only: a client's made-up names would grow the counters.
             if result.data.errorCode != 0, let name = result.target.name, context.broker.topics.topic(named: name) != nil {
                 context.metrics?.fetchFailed(topic: name)

@@ -19,6 +19,8 @@ struct ListOffsetsHandler: ApiHandler {
                 var result = ListOffsetsResponse.ListOffsetsPartitionResponse(partitionIndex: partition.partitionIndex, errorCode: 0)
                 if !context.authorized(.describe, .topic, topic.name) {
                     result.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
+                } else if broker.ledElsewhere(TopicPartition(topic: topic.name, partition: partition.partitionIndex)) != nil {
+                    result.errorCode = ErrorCode.notLeaderOrFollower.rawValue
                 } else if let log = broker.logs.partition(TopicPartition(topic: topic.name, partition: partition.partitionIndex)) {
                     do {
                         var (offset, timestamp) = try lookup(partition.timestamp, in: log, readCommitted: request.isolationLevel == 1)

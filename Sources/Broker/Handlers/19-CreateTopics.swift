@@ -1,6 +1,7 @@
-// CreateTopics (key 19): validates names, partition counts, replication factor (a single
-// node: 1 or -1, anything more is INVALID_REPLICATION_FACTOR), manual replica assignments and
-// configs, optionally only validating, then creates the topic and its partition logs.
+// CreateTopics (key 19): validates names, partition counts, replication factor (1 or -1:
+// partitions are not replicated yet; more is INVALID_REPLICATION_FACTOR), manual replica
+// assignments against the live brokers and configs, optionally only validating, then
+// creates the topic and its partition logs (in a cluster, through the metadata store).
 
 import KafkaProtocol
 import LogStorage
@@ -24,7 +25,8 @@ struct CreateTopicsHandler: ApiHandler {
         // Kafka's controller writes a record per topic and per partition, 10,000 at most.
         let records = request.topics.reduce(0) { $0 + 1 + max(Int(partitionCount($1)), 0) }
         // Checked one by one, then created together (one write of the registry).
-        var creations: [(index: Int, name: String, partitions: Int32, configs: [String: String])] = []
+        var creations: [(index: Int, creation: TopicCreation)] = []
+        let brokers = broker.liveBrokerIds
         for topic in request.topics {
             var result = CreateTopicsResponse.CreatableTopicResult(name: topic.name, errorCode: 0)
             func fail(_ error: ErrorCode, _ message: String) {
@@ -49,21 +51,28 @@ struct CreateTopicsHandler: ApiHandler {
             } else if case .failure(let invalid) = TopicConfigs.apply(configs, to: broker.configuration.topicDefaults) {
                 // Kafka checks a topic's configs before its partitions and replicas.
                 fail(.invalidConfig, invalid.description)
-            } else if let (error, message) = Self.assignmentError(topic, nodeId: broker.configuration.nodeId) {
+            } else if let (error, message) = Self.assignmentError(topic, brokers: brokers) {
                 fail(error, message)
             } else if partitions <= 0 {
                 fail(.invalidPartitions, "Number of partitions must be larger than 0.")
             } else if topic.replicationFactor != -1 && topic.replicationFactor != 1 && topic.assignments.isEmpty {
                 fail(
                     .invalidReplicationFactor,
-                    "Unable to replicate the partition \(topic.replicationFactor) time(s): The target replication factor of \(topic.replicationFactor) cannot be reached because only 1 broker(s) are registered."
-                )
+                    Int(topic.replicationFactor) > brokers.count || topic.replicationFactor <= 0
+                        ? "Unable to replicate the partition \(topic.replicationFactor) time(s): The target replication factor of \(topic.replicationFactor) cannot be reached because only \(brokers.count) broker(s) are registered."
+                        : Self.notReplicated)
             } else if !request.validateOnly {
                 // controller_mutation_rate (KIP-599): each partition is a mutation.
                 let quota = context.recordMutations(Int(partitions), strictSince: 6)
                 response.throttleTimeMs = max(response.throttleTimeMs, quota.throttleMilliseconds)
                 if quota.admitted {
-                    creations.append((response.topics.count, topic.name, partitions, configs))
+                    creations.append(
+                        (
+                            response.topics.count,
+                            TopicCreation(
+                                name: topic.name, partitions: partitions, configs: configs, replicationFactor: topic.replicationFactor,
+                                assignment: topic.assignments.sorted { $0.partitionIndex < $1.partitionIndex }.map(\.brokerIds))
+                        ))
                 } else {
                     fail(.throttlingQuotaExceeded, "The throttling quota has been exceeded.")
                 }
@@ -77,7 +86,7 @@ struct CreateTopicsHandler: ApiHandler {
             }
             response.topics.append(result)
         }
-        let outcomes = broker.createTopics(creations.map { ($0.name, $0.partitions, $0.configs) })
+        let outcomes = broker.createTopics(creations.map(\.creation))
         for (creation, outcome) in zip(creations, outcomes) {
             var result = response.topics[creation.index]
             switch outcome {
@@ -86,21 +95,24 @@ struct CreateTopicsHandler: ApiHandler {
             case .failure(let error):
                 let (code, message): (ErrorCode, String) =
                     if case BrokerError.topicExists = error {
-                        (.topicAlreadyExists, "Topic '\(creation.name)' already exists.")
+                        (.topicAlreadyExists, "Topic '\(creation.creation.name)' already exists.")
                     } else {
-                        (.kafkaStorageError, "\(error)")
+                        (Broker.errorCode(forChangeFailure: error), "\(error)")
                     }
-                result = .init(name: creation.name, errorCode: code.rawValue, errorMessage: message)
+                result = .init(name: creation.creation.name, errorCode: code.rawValue, errorMessage: message)
             }
             response.topics[creation.index] = result
         }
         context.send(response)
     }
 
+    static let notReplicated =
+        "Swiftlet does not replicate partitions yet: each partition has one replica (replication factor 1 or -1)."
+
     /// A manual replica assignment checked as Kafka's controller checks it
-    /// (ReplicationControlManager.createTopic), in its order and with its messages; this
-    /// node is the only broker registered. Nil when there is none, or it is sound.
-    static func assignmentError(_ topic: CreateTopicsRequest.CreatableTopic, nodeId: Int32) -> (ErrorCode, String)? {
+    /// (ReplicationControlManager.createTopic), in its order and with its messages, against
+    /// the live `brokers`. Nil when there is none, or it is sound.
+    static func assignmentError(_ topic: CreateTopicsRequest.CreatableTopic, brokers: [Int32]) -> (ErrorCode, String)? {
         guard !topic.assignments.isEmpty else { return nil }
         if topic.replicationFactor != -1 {
             return (.invalidRequest, "A manual partition assignment was specified, but replication factor was not set to -1.")
@@ -118,7 +130,7 @@ struct CreateTopicsHandler: ApiHandler {
             if assignment.brokerIds.isEmpty { return (.invalidReplicaAssignment, "\(prefix) an empty replica list.") }
             var previous: Int32?
             for brokerId in assignment.brokerIds.sorted() {
-                if brokerId != nodeId {
+                if !brokers.contains(brokerId) {
                     return (.invalidReplicaAssignment, "\(prefix) broker \(brokerId), but no such broker is registered.")
                 }
                 if brokerId == previous { return (.invalidReplicaAssignment, "\(prefix) the broker \(brokerId) more than once.") }
@@ -135,6 +147,7 @@ struct CreateTopicsHandler: ApiHandler {
         if partitions != Set(0..<Int32(partitions.count)) {
             return (.invalidReplicaAssignment, "partitions should be a consecutive 0-based integer sequence")
         }
+        if let replicationFactor, replicationFactor > 1 { return (.invalidReplicationFactor, notReplicated) }
         return nil
     }
 }

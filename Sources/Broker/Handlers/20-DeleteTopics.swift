@@ -54,7 +54,7 @@ struct DeleteTopicsHandler: ApiHandler {
             try broker.deleteTopics(found.map(\.topic))
         } catch {
             for (index, _) in found {
-                response.responses[index].errorCode = ErrorCode.kafkaStorageError.rawValue
+                response.responses[index].errorCode = Broker.errorCode(forChangeFailure: error).rawValue
                 response.responses[index].errorMessage = "\(error)"
             }
         }

@@ -21,6 +21,8 @@ struct DeleteRecordsHandler: ApiHandler {
                     lowWatermark: -1, errorCode: 0)
                 if !context.authorized(.delete, .topic, topic.name) {
                     result.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
+                } else if context.broker.ledElsewhere(TopicPartition(topic: topic.name, partition: partition.partitionIndex)) != nil {
+                    result.errorCode = ErrorCode.notLeaderOrFollower.rawValue
                 } else if let log = context.broker.logs.partition(TopicPartition(topic: topic.name, partition: partition.partitionIndex)) {
                     let target = partition.offset == -1 ? log.highWatermark : partition.offset
                     do {

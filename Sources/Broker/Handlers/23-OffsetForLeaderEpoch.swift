@@ -18,6 +18,8 @@ struct OffsetForLeaderEpochHandler: ApiHandler {
                 var result = OffsetForLeaderEpochResponse.EpochEndOffset(errorCode: 0, partition: partition.partition)
                 if !context.authorized(.describe, .topic, topic.topic) {
                     result.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
+                } else if context.broker.ledElsewhere(TopicPartition(topic: topic.topic, partition: partition.partition)) != nil {
+                    result.errorCode = ErrorCode.notLeaderOrFollower.rawValue
                 } else if let log = context.broker.logs.partition(TopicPartition(topic: topic.topic, partition: partition.partition)) {
                     if partition.currentLeaderEpoch > 0 {
                         result.errorCode = ErrorCode.unknownLeaderEpoch.rawValue

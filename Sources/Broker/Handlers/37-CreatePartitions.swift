@@ -39,11 +39,12 @@ struct CreatePartitionsHandler: ApiHandler {
                     fail(.invalidPartitions, "Topic already has \(info.partitions) partitions.")
                 } else if let assignments = topic.assignments,
                     assignments.count != Int(topic.count - info.partitions)
-                        || assignments.contains(where: { $0.brokerIds != [broker.configuration.nodeId] })
+                        || assignments.contains(where: { $0.brokerIds.count != 1 || !broker.liveBrokerIds.contains($0.brokerIds[0]) })
                 {
                     fail(
                         .invalidReplicaAssignment,
-                        "Assignments must name broker \(broker.configuration.nodeId) alone, once per new partition.")
+                        "Assignments must name one live broker (\(broker.liveBrokerIds.map(String.init).joined(separator: ", "))) per new partition."
+                    )
                 } else if !request.validateOnly {
                     // controller_mutation_rate (KIP-599): each new partition is a mutation.
                     let quota = context.recordMutations(Int(topic.count - info.partitions), strictSince: 3)
@@ -52,9 +53,9 @@ struct CreatePartitionsHandler: ApiHandler {
                         fail(.throttlingQuotaExceeded, "The throttling quota has been exceeded.")
                     } else {
                         do {
-                            try broker.addPartitions(to: info, count: topic.count)
+                            try broker.addPartitions(to: info, count: topic.count, assignment: topic.assignments?.map(\.brokerIds) ?? [])
                         } catch {
-                            fail(.kafkaStorageError, "\(error)")
+                            fail(Broker.errorCode(forChangeFailure: error), "\(error)")
                         }
                     }
                 }

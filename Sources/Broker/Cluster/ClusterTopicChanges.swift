@@ -1,0 +1,190 @@
+// A cluster member's topics: a change goes to the metadata store as a compare-and-swap, and
+// every broker, the one that made it included, applies what it reads back there. A member's
+// registry lists every topic of the cluster; its logs are the partitions it is a replica of.
+
+import KafkaProtocol
+import KafkaWire
+import LogStorage
+
+extension Broker {
+    /// Makes the registry and the partition logs match the cluster's topics: called with each
+    /// new read of them, one at a time and in order.
+    func syncTopics(_ clusterTopics: [ClusterTopic]) {
+        let nodeId = configuration.nodeId
+        let wanted = Dictionary(clusterTopics.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        // Deleted, or deleted and made again under the same name: the local topic goes.
+        let stale = topics.all.filter { local in wanted[local.name].map { $0.id != local.id } ?? true }
+        if !stale.isEmpty {
+            do {
+                try deleteLocally(stale)
+            } catch {
+                logger.error("cluster: deleting \(stale.map(\.name).joined(separator: ", ")) here: \(error)")
+            }
+        }
+        for topic in clusterTopics {
+            let logConfiguration =
+                (try? TopicConfigs.apply(topic.configs, to: configuration.topicDefaults).get()) ?? configuration.topicDefaults
+            do {
+                let local = topics.topic(named: topic.name)
+                if local == nil {
+                    _ = try topics.add(topic.info)
+                } else if local != topic.info {
+                    _ = try topics.update(named: topic.name) { registered in
+                        registered = topic.info
+                        return true
+                    }
+                }
+                var added = 0
+                for (index, state) in topic.partitions.enumerated() {
+                    let name = TopicPartition(topic: topic.name, partition: Int32(index))
+                    let log = logs.partition(name)
+                    if state.replicas.contains(nodeId) {
+                        if let log {
+                            if local?.configs != topic.configs { log.update(configuration: logConfiguration) }
+                        } else {
+                            attachWaiters(to: try logs.createPartition(name, configuration: logConfiguration))
+                            added += 1
+                        }
+                    } else if log != nil {
+                        // Moved to other brokers: as Kafka's StopReplica with deletion.
+                        try logs.deletePartition(name)
+                    }
+                }
+                if local == nil {
+                    let led = topic.partitions.filter { $0.leader == nodeId }.count
+                    log("cluster: topic \(topic.name), \(topic.partitions.count) partition(s), \(added) replica(s) here, leading \(led)")
+                } else if added > 0 {
+                    log("cluster: topic \(topic.name) has \(added) more replica(s) here")
+                }
+            } catch {
+                logger.error("cluster: topic \(topic.name): \(error)")
+            }
+        }
+    }
+
+    /// In a cluster, the state of a partition that another broker leads (or that has no live
+    /// leader): where a client must go instead. Nil for a single broker, a partition led
+    /// here, or one the cluster does not know.
+    func ledElsewhere(_ partition: TopicPartition) -> PartitionState? {
+        guard let membership, let state = membership.partition(partition.topic, partition.partition) else { return nil }
+        return state.leader == configuration.nodeId ? nil : state
+    }
+
+    /// A partition's leader as a client of `listener` is told of it (KIP-951's current leader
+    /// and its endpoint): -1 and no endpoint while it is offline.
+    func currentLeader(_ state: PartitionState, listener: Int) -> (id: Int32, epoch: Int32, endpoint: BrokerRegistration.Endpoint?) {
+        let leader = membership?.brokers.first { $0.nodeId == state.leader }
+        let endpoint = leader?.endpoint(configuration.listeners[listener].name)
+        return (endpoint == nil ? -1 : state.leader, state.leaderEpoch, endpoint)
+    }
+
+    /// CreateTopics in a cluster: each topic with its partitions' replicas (given, or spread
+    /// over the live brokers) created in the store unless its name is taken, then read back.
+    func createTopics(_ requested: [TopicCreation], in membership: ClusterMembership) -> [Result<TopicInfo, any Error>] {
+        let brokers = membership.brokers.map(\.nodeId)
+        let results = requested.map { creation -> Result<String, any Error> in
+            Result {
+                _ = try TopicConfigs.apply(creation.configs, to: configuration.topicDefaults).get()
+                let assignment =
+                    creation.assignment.isEmpty
+                    ? ClusterTopic.assignment(
+                        partitions: creation.partitions, replicationFactor: Int(max(creation.replicationFactor, 1)), brokers: brokers,
+                        start: Int.random(in: 0..<max(brokers.count, 1)))
+                    : creation.assignment
+                let topic = ClusterTopic(
+                    name: creation.name, id: Uuid.random().description, configs: creation.configs,
+                    partitions: assignment.map { PartitionState(replicas: $0) })
+                guard try storeChange({ try membership.store.create(topic) }) else { throw BrokerError.topicExists(creation.name) }
+                log("cluster: created topic \(creation.name) with \(creation.partitions) partition(s)")
+                return creation.name
+            }
+        }
+        // Read back before answering, so that the client's next request here finds them.
+        try? membership.refreshTopics()
+        return results.map { result in
+            result.flatMap { name in
+                topics.topic(named: name).map { .success($0) } ?? .failure(BrokerError.metadataUnavailable("topic \(name) not read back"))
+            }
+        }
+    }
+
+    /// DeleteTopics in a cluster: each topic (by id) removed from the store; every broker
+    /// then removes its replicas.
+    func deleteTopics(_ deleted: [TopicInfo], in membership: ClusterMembership) throws {
+        for topic in deleted {
+            guard let stored = membership.topic(named: topic.name), stored.id == topic.id else { continue }
+            _ = try storeChange { try membership.store.delete(stored) }
+        }
+        try? membership.refreshTopics()
+    }
+
+    /// CreatePartitions in a cluster: the new partitions' replicas as given or spread over the
+    /// live brokers, added only if the topic is as it was read.
+    func addPartitions(to topic: TopicInfo, count: Int32, assignment given: [[Int32]], in membership: ClusterMembership) throws {
+        try changeTopic(topic.name, in: membership) { current in
+            guard current.id == topic.id, Int32(current.partitions.count) < count else { return nil }
+            let brokers = membership.brokers.map(\.nodeId)
+            let replicationFactor = max(current.partitions.first?.replicas.count ?? 1, 1)
+            let assignment =
+                given.isEmpty
+                ? Array(
+                    ClusterTopic.assignment(
+                        partitions: count, replicationFactor: replicationFactor, brokers: brokers,
+                        start: Int.random(in: 0..<max(brokers.count, 1)))[current.partitions.count...]) : given
+            var updated = current
+            updated.partitions += assignment.map { PartitionState(replicas: $0) }
+            return updated
+        }
+        log("topic \(topic.name) now has \(count) partition(s)")
+    }
+
+    /// AlterConfigs and IncrementalAlterConfigs in a cluster: the overrides changed only if the
+    /// topic is as it was read (retried on a concurrent change), then synced by every broker.
+    func alterTopicConfigs(
+        name: String, validateOnly: Bool, in membership: ClusterMembership, _ change: ([String: String]) -> [String: String]
+    ) -> (ErrorCode, String?) {
+        guard let current = membership.topic(named: name) else { return (.unknownTopicOrPartition, "Topic \(name) does not exist.") }
+        if case .failure(let invalid) = TopicConfigs.apply(change(current.configs), to: configuration.topicDefaults) {
+            return (.invalidConfig, invalid.description)
+        }
+        if validateOnly { return (.none, nil) }
+        do {
+            try changeTopic(name, in: membership) { current in
+                var updated = current
+                updated.configs = change(current.configs)
+                return updated
+            }
+        } catch BrokerError.unknownTopic {
+            return (.unknownTopicOrPartition, "Topic \(name) does not exist.")
+        } catch {
+            return (.requestTimedOut, "\(error)")
+        }
+        return (.none, nil)
+    }
+
+    /// Replaces a topic in the store with what `change` makes of its current state (nil:
+    /// nothing to do), reading it again when another change won the compare-and-swap.
+    private func changeTopic(_ name: String, in membership: ClusterMembership, _ change: (ClusterTopic) -> ClusterTopic?) throws {
+        for _ in 0..<Self.compareAndSwapAttempts {
+            guard let current = membership.topic(named: name) else { throw BrokerError.unknownTopic(name) }
+            guard let updated = change(current) else { return }
+            if try storeChange({ try membership.store.update(current, to: updated) }) {
+                try? membership.refreshTopics()
+                return
+            }
+            try? membership.refreshTopics()
+        }
+        throw BrokerError.metadataUnavailable("topic \(name) kept changing; try again")
+    }
+
+    private static let compareAndSwapAttempts = 5
+
+    /// A store operation, its failure turned into the retriable refusal clients are given.
+    private func storeChange<T>(_ operation: () throws -> T) throws -> T {
+        do {
+            return try operation()
+        } catch {
+            throw BrokerError.metadataUnavailable("the cluster's metadata store cannot take the change now: \(error)")
+        }
+    }
+}
