@@ -66,8 +66,8 @@ let package = Package(
         .target(
             name: "Broker",
             dependencies: [
-                "Coordinators", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "Security", "SystemCalls",
-                .product(name: "Logging", package: "swift-log"),
+                "Coordinators", "KafkaClient", "KafkaProtocol", "KafkaRecords", "KafkaWire", "LogStorage", "Reactor", "Security",
+                "SystemCalls", .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "swiftlet",

@@ -96,7 +96,9 @@ public final class Broker: Sendable {
         topics = try TopicRegistry(
             dataDirectory: configuration.dataDirectory, logDirectory: configuration.dataDirectory.map { $0 + "/logs" })
         if let warning = topics.recoveryWarning { logger.warning("\(warning)") }
-        producerIds = ProducerIds(dataDirectory: configuration.dataDirectory)
+        var allocateBlock: (@Sendable (Int64) throws -> Int64)?
+        if let metadataStore { allocateBlock = { size in try metadataStore.allocateProducerIds(count: size) } }
+        producerIds = ProducerIds(dataDirectory: configuration.dataDirectory, allocateBlock: allocateBlock)
         scramCredentials = try ScramCredentialStore(dataDirectory: configuration.dataDirectory)
         try Self.storeStartUsers(configuration.sasl.startUsers, in: scramCredentials)
         quotas = try ClientQuotas(dataDirectory: configuration.dataDirectory)
@@ -132,9 +134,10 @@ public final class Broker: Sendable {
         groups = GroupCoordinator(
             configuration: configuration.groups, log: offsetsTopic, topics: RegistryTopicCatalog(topics: topics), clock: clock,
             logger: logger)
+        let markers = RoutedMarkerWriter(local: BrokerMarkerWriter(logs: logs, groups: groups))
         transactions = TransactionCoordinator(
             configuration: configuration.transactions, log: transactionTopic,
-            markers: BrokerMarkerWriter(logs: logs, groups: groups), producerIds: producerIds, clock: clock, logger: logger)
+            markers: markers, producerIds: producerIds, clock: clock, logger: logger)
         for name in logs.allPartitions { attachWaiters(to: logs.partition(name)!) }
         offsetsTopic.setEnsureTopic { [unowned self] in
             try ensureInternalTopic(OffsetsTopic.name, partitions: configuration.groups.offsetsTopicPartitions)
@@ -142,6 +145,7 @@ public final class Broker: Sendable {
         transactionTopic.setEnsureTopic { [unowned self] in
             try ensureInternalTopic(TransactionCoordinator.stateTopic, partitions: configuration.transactions.stateTopicPartitions)
         }
+        markers.setRoute { [unowned self] in markerRoute($0) }
         try loadCoordinators()
         try createSeedTopics()
     }

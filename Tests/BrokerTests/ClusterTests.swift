@@ -4,6 +4,7 @@
 // each other in Metadata; and the etcd client's HTTP reading sans IO.
 
 import KafkaProtocol
+import KafkaWire
 import Logging
 import Reactor
 import Synchronization
@@ -92,6 +93,117 @@ import Testing
         let refused = try Broker(configuration: duplicate, metadataStore: store, logger: Self.quiet)
         #expect(throws: BrokerError.self) { try refused.serve(handlesSignals: false) }
         try? refused.shutdown()
+    }
+
+    /// Brokers 1 and 2 of one in-memory cluster, serving on ephemeral ports; stopped after `body`.
+    static func withCluster(_ body: ([(broker: Broker, address: SocketAddress)]) throws -> Void) throws {
+        let store = InMemoryMetadataStore(clock: { System.wallClockMilliseconds() })
+        var members: [(Broker, Server)] = []
+        defer {
+            for (broker, server) in members {
+                server.shutdown()
+                server.waitUntilStopped()
+                try? broker.shutdown()
+            }
+        }
+        for nodeId: Int32 in [1, 2] {
+            var configuration = BrokerConfiguration()
+            configuration.nodeId = nodeId
+            configuration.dataDirectory = nil
+            configuration.listeners = [.plaintext(SocketAddress("127.0.0.1:0")!)]
+            configuration.httpListener = nil
+            configuration.groups.offsetsTopicPartitions = 4
+            let broker = try Broker(configuration: configuration, metadataStore: store, logger: Self.quiet)
+            members.append((broker, try broker.serve(handlesSignals: false)))
+        }
+        for (broker, _) in members { broker.membership?.refresh() }
+        try body(members.map { ($0.0, $0.1.boundAddresses[0]) })
+    }
+
+    @Test func topicsLiveInTheStoreAndEachPartitionIsServedByItsLeader() throws {
+        try Self.withCluster { members in
+            let (one, two) = (try KafkaTestClient(members[0].address), try KafkaTestClient(members[1].address))
+            let created = try one.send(
+                CreateTopicsRequest(topics: [
+                    .init(name: "spread", numPartitions: 4, replicationFactor: -1),
+                    .init(name: "replicated", numPartitions: 1, replicationFactor: 2),
+                    .init(name: "too-many", numPartitions: 1, replicationFactor: 3),
+                    .init(
+                        name: "placed", numPartitions: -1, replicationFactor: -1, assignments: [.init(partitionIndex: 0, brokerIds: [2])]),
+                ]), version: 7)
+            #expect(created.topics.map(\.errorCode) == [0, 38, 38, 0])
+            #expect(created.topics[1].errorMessage == CreateTopicsHandler.notReplicated)
+            #expect(created.topics[2].errorMessage?.contains("only 2 broker(s)") == true)
+            // Broker 2 reads the topics back: the same ids, leaders spread over both brokers.
+            try members[1].broker.membership?.refreshTopics()
+            #expect(members[1].broker.topics.topic(named: "spread")?.id == members[0].broker.topics.topic(named: "spread")?.id)
+            let metadata = try two.send(MetadataRequest(topics: [.init(name: "spread"), .init(name: "placed")]), version: 12)
+            let partitions = metadata.topics[0].partitions
+            #expect(Set(partitions.map(\.leaderId)) == [1, 2])
+            #expect(partitions.allSatisfy { $0.replicaNodes == [$0.leaderId] && $0.isrNodes == [$0.leaderId] && $0.errorCode == 0 })
+            #expect(metadata.topics[1].partitions.map(\.leaderId) == [2])
+            // Each broker has the logs of the partitions it leads, and only those.
+            for (index, partition) in partitions.enumerated() {
+                let name = TopicPartition(topic: "spread", partition: Int32(index))
+                #expect((members[0].broker.logs.partition(name) != nil) == (partition.leaderId == 1))
+                #expect((members[1].broker.logs.partition(name) != nil) == (partition.leaderId == 2))
+            }
+            // Produce and Fetch at the wrong broker: NOT_LEADER_OR_FOLLOWER naming the leader (KIP-951).
+            let ledByOne = Int32(partitions.firstIndex { $0.leaderId == 1 }!)
+            let ledByTwo = Int32(partitions.firstIndex { $0.leaderId == 2 }!)
+            func produce(_ client: KafkaTestClient, _ partition: Int32) throws -> ProduceResponse {
+                try client.send(
+                    ProduceRequest(
+                        acks: -1, timeoutMs: 5_000,
+                        topicData: [.init(name: "spread", partitionData: [.init(index: partition, records: .bytes(batch(["v"])))])]),
+                    version: 11)
+            }
+            let refused = try produce(two, ledByOne)
+            let refusal = refused.responses[0].partitionResponses[0]
+            #expect(refusal.errorCode == ErrorCode.notLeaderOrFollower.rawValue)
+            #expect(refusal.currentLeader.leaderId == 1)
+            #expect(refused.nodeEndpoints.map(\.nodeId) == [1])
+            #expect(refused.nodeEndpoints.first?.port == Int32(members[0].address.port))
+            #expect(try produce(two, ledByTwo).responses[0].partitionResponses[0].errorCode == 0)
+            #expect(try produce(one, ledByOne).responses[0].partitionResponses[0].errorCode == 0)
+            let fetched = try two.send(
+                FetchRequest(
+                    maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20,
+                    topics: [
+                        .init(
+                            topicId: metadata.topics[0].topicId,
+                            partitions: [.init(partition: ledByOne, fetchOffset: 0, partitionMaxBytes: 1 << 20)])
+                    ]), version: 16)
+            #expect(fetched.responses[0].partitions[0].errorCode == ErrorCode.notLeaderOrFollower.rawValue)
+            #expect(fetched.responses[0].partitions[0].currentLeader.leaderId == 1)
+            #expect(fetched.nodeEndpoints.map(\.nodeId) == [1])
+            // Both brokers send a group to the same coordinator; the other one refuses it.
+            let coordinators = try [one, two].map { client in
+                try client.send(FindCoordinatorRequest(keyType: 0, coordinatorKeys: ["orders-group"]), version: 4).coordinators[0]
+            }
+            #expect(coordinators.map(\.errorCode) == [0, 0] && coordinators[0].nodeId == coordinators[1].nodeId)
+            let elsewhere = coordinators[0].nodeId == 1 ? two : one
+            let join = try elsewhere.send(
+                JoinGroupRequest(
+                    groupId: "orders-group", sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: "", protocolType: "consumer",
+                    protocols: [.init(name: "range", metadata: [])]), version: 9)
+            #expect(join.errorCode == ErrorCode.notCoordinator.rawValue)
+            // Producer ids come from the cluster: no two brokers hand out the same one.
+            let initialized = try [one, two].map {
+                try $0.send(
+                    InitProducerIdRequest(transactionalId: nil, transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1), version: 4
+                )
+            }
+            #expect(initialized.map(\.errorCode) == [0, 0])
+            let ids = initialized.map(\.producerId)
+            #expect(ids[0] >= 0 && ids[1] >= 0 && ids[0] != ids[1])
+            // A deletion at broker 2 reaches broker 1.
+            let deleted = try two.send(DeleteTopicsRequest(topicNames: ["spread"]), version: 5)
+            #expect(deleted.responses.map(\.errorCode) == [0])
+            try members[0].broker.membership?.refreshTopics()
+            #expect(members[0].broker.topics.topic(named: "spread") == nil)
+            #expect(members[0].broker.logs.partition(TopicPartition(topic: "spread", partition: ledByOne)) == nil)
+        }
     }
 
     @Test func etcdAnswersAreReadWhateverTheirFraming() throws {

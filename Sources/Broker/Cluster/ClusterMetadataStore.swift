@@ -81,6 +81,8 @@ protocol ClusterMetadataStore: Sendable {
     /// Replaces the topic's key (its configs), or adds partitions after its last, only if the
     /// store still holds `current` as the topic: false when it changed meanwhile.
     func update(_ current: ClusterTopic, to updated: ClusterTopic) throws -> Bool
+    /// A block of `count` producer ids no other broker has: its first id.
+    func allocateProducerIds(count: Int64) throws -> Int64
 }
 
 /// The keys under `prefix` (metadata.store.prefix): `brokers/<node id>` (JSON, under the
@@ -160,6 +162,20 @@ struct EtcdMetadataStore: ClusterMetadataStore {
         ).succeeded
     }
 
+    /// `producer_ids` holds the end of the last block handed out.
+    func allocateProducerIds(count: Int64) throws -> Int64 {
+        let key = prefix + "/producer_ids"
+        for _ in 0..<10 {
+            let stored = try client.range(key).first.map { String(decoding: $0.value, as: UTF8.self) }
+            let start = stored.flatMap { Int64($0) } ?? 0
+            let condition: EtcdClient.Condition = stored.map { .holds(key, Array($0.utf8)) } ?? .absent(key)
+            if try client.transaction([condition], then: [.put(key, Array(String(start + count).utf8), lease: 0)]).succeeded {
+                return start
+            }
+        }
+        throw EtcdError("producer id blocks: too many brokers asking at once")
+    }
+
     func update(_ current: ClusterTopic, to updated: ClusterTopic) throws -> Bool {
         let key = topicKey(current.name)
         let added = updated.partitions.indices.dropFirst(current.partitions.count)
@@ -182,6 +198,7 @@ final class InMemoryMetadataStore: ClusterMetadataStore {
         var controller: (nodeId: Int32, lease: Int64)?
         var nextLease: Int64 = 1
         var topics: [String: ClusterTopic] = [:]
+        var producerIdsEnd: Int64 = 0
     }
 
     private let state = Mutex(State())
@@ -250,6 +267,13 @@ final class InMemoryMetadataStore: ClusterMetadataStore {
 
     func deregister(lease: Int64) throws {
         state.withLock { Self.drop(lease, from: &$0) }
+    }
+
+    func allocateProducerIds(count: Int64) throws -> Int64 {
+        state.withLock { state in
+            defer { state.producerIdsEnd += count }
+            return state.producerIdsEnd
+        }
     }
 
     func topics() throws -> [ClusterTopic] { state.withLock { $0.topics.values.sorted { $0.name < $1.name } } }

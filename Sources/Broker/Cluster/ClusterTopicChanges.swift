@@ -2,6 +2,7 @@
 // every broker, the one that made it included, applies what it reads back there. A member's
 // registry lists every topic of the cluster; its logs are the partitions it is a replica of.
 
+import Coordinators
 import KafkaProtocol
 import KafkaWire
 import LogStorage
@@ -76,6 +77,11 @@ extension Broker {
         let leader = membership?.brokers.first { $0.nodeId == state.leader }
         let endpoint = leader?.endpoint(configuration.listeners[listener].name)
         return (endpoint == nil ? -1 : state.leader, state.leaderEpoch, endpoint)
+    }
+
+    /// Whether the partition exists: its log is here, or the cluster has it elsewhere.
+    func partitionExists(_ partition: TopicPartition) -> Bool {
+        logs.partition(partition) != nil || membership?.partition(partition.topic, partition.partition) != nil
     }
 
     /// CreateTopics in a cluster: each topic with its partitions' replicas (given, or spread
@@ -186,5 +192,23 @@ extension Broker {
         } catch {
             throw BrokerError.metadataUnavailable("the cluster's metadata store cannot take the change now: \(error)")
         }
+    }
+}
+
+extension Broker {
+    /// In a cluster, whether another broker coordinates `groupId`: the leader of its partition
+    /// of __consumer_offsets, as Kafka places group coordinators. Requests for it here get
+    /// NOT_COORDINATOR and the client asks FindCoordinator again.
+    func coordinatedElsewhere(group groupId: String) -> Bool {
+        membership != nil
+            && ledElsewhere(TopicPartition(topic: OffsetsTopic.name, partition: groups.offsetsPartition(for: groupId))) != nil
+    }
+
+    /// The same for a transactional id and its partition of __transaction_state.
+    func coordinatedElsewhere(transactionalId: String) -> Bool {
+        membership != nil
+            && ledElsewhere(
+                TopicPartition(topic: TransactionCoordinator.stateTopic, partition: transactions.statePartition(for: transactionalId)))
+                != nil
     }
 }

@@ -18,6 +18,7 @@ struct OffsetCommitHandler: ApiHandler {
         // Per partition, in request order: an error found here, or nil for the coordinator's.
         var checked: [[ErrorCode?]] = []
         let groupAllowed = context.authorized(.read, .group, request.groupId)
+        let coordinated = !broker.coordinatedElsewhere(group: request.groupId)
         for topic in request.topics {
             let info = broker.topics.topic(named: topic.name, id: topic.topicId, byId: byId)
             let topicAllowed = context.authorized(.read, .topic, info?.name ?? topic.name)
@@ -26,6 +27,7 @@ struct OffsetCommitHandler: ApiHandler {
                     // Kafka: READ on the group, then READ on each topic.
                     if !groupAllowed { return .groupAuthorizationFailed }
                     if !topicAllowed { return .topicAuthorizationFailed }
+                    if !coordinated { return .notCoordinator }
                     guard let info, (0..<info.partitions).contains(partition.partitionIndex) else {
                         return byId && info == nil ? .unknownTopicId : .unknownTopicOrPartition
                     }

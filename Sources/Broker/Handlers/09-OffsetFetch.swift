@@ -69,6 +69,7 @@ struct OffsetFetchHandler: ApiHandler {
         let broker = context.broker
         let byId = context.version >= 10
         guard context.authorized(.describe, .group, groupId) else { return (.groupAuthorizationFailed, []) }
+        guard !broker.coordinatedElsewhere(group: groupId) else { return (.notCoordinator, []) }
         var topics: [TopicOffsets] = []
         var resolvedNames: [String?] = []  // per entry of `topics`: the name offsets are kept under
         var partitions: [TopicPartition]? = nil

@@ -1,9 +1,12 @@
-// FindCoordinator (key 10): this broker coordinates every group and transactional id.
-// v4+ asks for several keys at once. Looking up a group creates __consumer_offsets, as
-// Kafka does, so that it exists before the first commit.
+// FindCoordinator (key 10): the broker that coordinates a group or transactional id: this
+// one, or in a cluster the leader of the key's partition of __consumer_offsets or
+// __transaction_state. v4+ asks for several keys at once. Looking up a group creates
+// __consumer_offsets, as Kafka does, so that it exists before the first commit (in a
+// cluster __transaction_state too, whose leaders place the transaction coordinators).
 
 import Coordinators
 import KafkaProtocol
+import KafkaWire
 
 struct FindCoordinatorHandler: ApiHandler {
     typealias Request = FindCoordinatorRequest
@@ -16,14 +19,16 @@ struct FindCoordinatorHandler: ApiHandler {
 
     /// The first group lookup creates __consumer_offsets (50 partitions of files).
     func runsOnAdminThread(_ request: FindCoordinatorRequest, _ context: RequestContext<FindCoordinatorRequest>) -> Bool {
-        request.keyType == Self.groupKeyType
-            && context.broker.topics.topic(named: OffsetsTopic.name) == nil
+        let topics = context.broker.topics
+        return request.keyType == Self.groupKeyType
+            ? topics.topic(named: OffsetsTopic.name) == nil
+            : request.keyType == Self.transactionKeyType && context.broker.membership != nil
+                && topics.topic(named: TransactionCoordinator.stateTopic) == nil
     }
 
     func handle(_ request: FindCoordinatorRequest, _ context: RequestContext<FindCoordinatorRequest>) {
         let broker = context.broker
-        let (host, port) = broker.advertised(listener: context.listener)
-        var (error, message) = check(keyType: request.keyType, broker: broker)
+        let (error, message) = check(keyType: request.keyType, broker: broker)
         /// DESCRIBE on the group or transactional id, as Kafka checks each key.
         func authorized(_ key: String) -> (ErrorCode, String?)? {
             let (resource, refusal): (ResourceType, ErrorCode) =
@@ -31,24 +36,48 @@ struct FindCoordinatorHandler: ApiHandler {
                 ? (.transactionalId, .transactionalIdAuthorizationFailed) : (.group, .groupAuthorizationFailed)
             return context.authorized(.describe, resource, key) ? nil : (refusal, nil)
         }
+        /// The coordinator of `key`, or why there is none.
+        func find(_ key: String) -> FindCoordinatorResponse.Coordinator {
+            var (error, message) = error == .none ? authorized(key) ?? (error, message) : (error, message)
+            var found: (nodeId: Int32, host: String, port: Int32)?
+            if error == .none {
+                found = coordinator(of: key, keyType: request.keyType, context: context)
+                if found == nil { (error, message) = (.coordinatorNotAvailable, "The coordinator is not available.") }
+            }
+            return FindCoordinatorResponse.Coordinator(
+                key: key, nodeId: found?.nodeId ?? -1, host: found?.host ?? "", port: found?.port ?? -1,
+                errorCode: error.rawValue, errorMessage: message)
+        }
         var response = FindCoordinatorResponse()
         if context.version >= 4 {
-            response.coordinators = request.coordinatorKeys.map { key in
-                let (error, message) = error == .none ? authorized(key) ?? (error, message) : (error, message)
-                return FindCoordinatorResponse.Coordinator(
-                    key: key, nodeId: error == .none ? broker.configuration.nodeId : -1,
-                    host: error == .none ? host : "", port: error == .none ? port : -1,
-                    errorCode: error.rawValue, errorMessage: message)
-            }
+            response.coordinators = request.coordinatorKeys.map(find)
         } else {
-            if error == .none, let refusal = authorized(request.key) { (error, message) = refusal }
-            response.errorCode = error.rawValue
-            response.errorMessage = message
-            response.nodeId = error == .none ? broker.configuration.nodeId : -1
-            response.host = error == .none ? host : ""
-            response.port = error == .none ? port : -1
+            let coordinator = find(request.key)
+            response.errorCode = coordinator.errorCode
+            response.errorMessage = coordinator.errorMessage
+            response.nodeId = coordinator.nodeId
+            response.host = coordinator.host
+            response.port = coordinator.port
         }
         context.send(response)
+    }
+
+    /// This broker, or in a cluster the live leader of the key's partition of its internal
+    /// topic (nil while that partition has none).
+    private func coordinator(of key: String, keyType: Int8, context: RequestContext<FindCoordinatorRequest>) -> (
+        nodeId: Int32, host: String, port: Int32
+    )? {
+        let broker = context.broker
+        let (host, port) = broker.advertised(listener: context.listener)
+        guard let membership = broker.membership else { return (broker.configuration.nodeId, host, port) }
+        let partition =
+            keyType == Self.groupKeyType
+            ? TopicPartition(topic: OffsetsTopic.name, partition: broker.groups.offsetsPartition(for: key))
+            : TopicPartition(topic: TransactionCoordinator.stateTopic, partition: broker.transactions.statePartition(for: key))
+        guard let state = membership.partition(partition.topic, partition.partition) else { return nil }
+        if state.leader == broker.configuration.nodeId { return (broker.configuration.nodeId, host, port) }
+        let leader = broker.currentLeader(state, listener: context.listener)
+        return leader.endpoint.map { (leader.id, $0.host, $0.port) }
     }
 
     private func check(keyType: Int8, broker: Broker) -> (ErrorCode, String?) {
@@ -62,7 +91,14 @@ struct FindCoordinatorHandler: ApiHandler {
                 return (.coordinatorNotAvailable, "The coordinator is not available.")
             }
         case Self.transactionKeyType:
-            return (.none, nil)
+            guard broker.membership != nil else { return (.none, nil) }
+            do {
+                try broker.transactionTopic.ensureTopic()
+                return (.none, nil)
+            } catch {
+                broker.log("cannot create \(TransactionCoordinator.stateTopic): \(error)")
+                return (.coordinatorNotAvailable, "The coordinator is not available.")
+            }
         default:
             return (.invalidRequest, "Unsupported coordinator key type \(keyType).")
         }

@@ -15,6 +15,9 @@ struct JoinGroupHandler: ApiHandler {
         guard context.authorized(.read, .group, request.groupId) else {
             return context.send(JoinGroupResponse(errorCode: ErrorCode.groupAuthorizationFailed.rawValue, generationId: -1, memberId: ""))
         }
+        guard !context.broker.coordinatedElsewhere(group: request.groupId) else {
+            return context.send(JoinGroupResponse(errorCode: ErrorCode.notCoordinator.rawValue, generationId: -1, memberId: ""))
+        }
         let input = JoinGroupInput(
             groupId: request.groupId, memberId: request.memberId, groupInstanceId: request.groupInstanceId,
             clientId: context.clientId, clientHost: context.clientHost, protocolType: request.protocolType,

@@ -11,6 +11,9 @@ struct HeartbeatHandler: ApiHandler {
         guard context.authorized(.read, .group, request.groupId) else {
             return context.send(HeartbeatResponse(errorCode: ErrorCode.groupAuthorizationFailed.rawValue))
         }
+        guard !context.broker.coordinatedElsewhere(group: request.groupId) else {
+            return context.send(HeartbeatResponse(errorCode: ErrorCode.notCoordinator.rawValue))
+        }
         let error = context.broker.groups.heartbeat(
             groupId: request.groupId, generationId: request.generationId,
             memberId: request.memberId, groupInstanceId: request.groupInstanceId)

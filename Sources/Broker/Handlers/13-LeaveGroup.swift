@@ -11,6 +11,9 @@ struct LeaveGroupHandler: ApiHandler {
         guard context.authorized(.read, .group, request.groupId) else {
             return context.send(LeaveGroupResponse(errorCode: ErrorCode.groupAuthorizationFailed.rawValue))
         }
+        guard !context.broker.coordinatedElsewhere(group: request.groupId) else {
+            return context.send(LeaveGroupResponse(errorCode: ErrorCode.notCoordinator.rawValue))
+        }
         let identities: [(memberId: String, groupInstanceId: String?)] =
             context.version >= 3
             ? request.members.map { ($0.memberId, $0.groupInstanceId) }

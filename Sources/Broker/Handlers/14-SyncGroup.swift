@@ -13,6 +13,9 @@ struct SyncGroupHandler: ApiHandler {
         guard context.authorized(.read, .group, request.groupId) else {
             return context.send(SyncGroupResponse(errorCode: ErrorCode.groupAuthorizationFailed.rawValue, assignment: []))
         }
+        guard !context.broker.coordinatedElsewhere(group: request.groupId) else {
+            return context.send(SyncGroupResponse(errorCode: ErrorCode.notCoordinator.rawValue, assignment: []))
+        }
         context.broker.groups.sync(
             groupId: request.groupId, generationId: request.generationId, memberId: request.memberId,
             groupInstanceId: request.groupInstanceId, protocolType: request.protocolType, protocolName: request.protocolName,

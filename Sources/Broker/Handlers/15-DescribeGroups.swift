@@ -16,6 +16,10 @@ struct DescribeGroupsHandler: ApiHandler {
                         errorCode: ErrorCode.groupAuthorizationFailed.rawValue, groupId: groupId, groupState: "", protocolType: "",
                         protocolData: "")
                 }
+                guard !context.broker.coordinatedElsewhere(group: groupId) else {
+                    return .init(
+                        errorCode: ErrorCode.notCoordinator.rawValue, groupId: groupId, groupState: "", protocolType: "", protocolData: "")
+                }
                 guard let group = context.broker.groups.describeClassicGroup(groupId), group.error == .none else {
                     let notFound = context.version >= 6
                     return .init(

@@ -26,6 +26,8 @@ struct InitProducerIdHandler: ApiHandler {
             !context.authorizedOnSome(.write, .topic)
         {
             response.errorCode = ErrorCode.clusterAuthorizationFailed.rawValue
+        } else if let transactionalId = request.transactionalId, context.broker.coordinatedElsewhere(transactionalId: transactionalId) {
+            response.errorCode = ErrorCode.notCoordinator.rawValue
         } else if let transactionalId = request.transactionalId {
             let result = context.broker.transactions.initProducerId(
                 transactionalId: transactionalId, timeoutMilliseconds: request.transactionTimeoutMs,

@@ -41,7 +41,7 @@ struct AddPartitionsToTxnHandler: ApiHandler {
     ) -> [TopicResult] {
         let broker = context.broker
         let partitions = topics.flatMap { topic in topic.partitions.map { TopicPartition(topic: topic.name, partition: $0) } }
-        let unknown = Set(partitions.filter { broker.logs.partition($0) == nil })
+        let unknown = Set(partitions.filter { !broker.partitionExists($0) })
         func results(_ error: (TopicPartition) -> ErrorCode) -> [TopicResult] {
             topics.map { topic in
                 .init(
@@ -55,6 +55,7 @@ struct AddPartitionsToTxnHandler: ApiHandler {
         if !context.authorized(.write, .transactionalId, transactionalId) {
             return results { _ in .transactionalIdAuthorizationFailed }
         }
+        if broker.coordinatedElsewhere(transactionalId: transactionalId) { return results { _ in .notCoordinator } }
         let denied = Set(topics.map(\.name).filter { !context.authorized(.write, .topic, $0) })
         if !denied.isEmpty {
             return results { denied.contains($0.topic) ? .topicAuthorizationFailed : .operationNotAttempted }

@@ -19,6 +19,9 @@ struct AddOffsetsToTxnHandler: ApiHandler {
         if !context.authorized(.read, .group, request.groupId) {
             return context.send(AddOffsetsToTxnResponse(errorCode: ErrorCode.groupAuthorizationFailed.rawValue))
         }
+        if context.broker.coordinatedElsewhere(transactionalId: request.transactionalId) {
+            return context.send(AddOffsetsToTxnResponse(errorCode: ErrorCode.notCoordinator.rawValue))
+        }
         do {
             try broker.offsetsTopic.ensureTopic()
             let partition = TopicPartition(topic: OffsetsTopic.name, partition: broker.groups.offsetsPartition(for: request.groupId))

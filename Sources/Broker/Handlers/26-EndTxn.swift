@@ -11,6 +11,9 @@ struct EndTxnHandler: ApiHandler {
         guard context.authorized(.write, .transactionalId, request.transactionalId) else {
             return context.send(EndTxnResponse(errorCode: ErrorCode.transactionalIdAuthorizationFailed.rawValue))
         }
+        guard !context.broker.coordinatedElsewhere(transactionalId: request.transactionalId) else {
+            return context.send(EndTxnResponse(errorCode: ErrorCode.notCoordinator.rawValue))
+        }
         let error = context.broker.transactions.endTransaction(
             transactionalId: request.transactionalId, producerId: request.producerId, producerEpoch: request.producerEpoch,
             commit: request.committed)

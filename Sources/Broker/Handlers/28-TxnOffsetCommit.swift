@@ -22,6 +22,8 @@ struct TxnOffsetCommitHandler: ApiHandler {
             verdict = .transactionalIdAuthorizationFailed
         } else if !context.authorized(.read, .group, request.groupId) {
             verdict = .groupAuthorizationFailed
+        } else if broker.coordinatedElsewhere(group: request.groupId) {
+            verdict = .notCoordinator
         }
         var inputs: [OffsetCommitInput] = []
         var checked: [[ErrorCode?]] = []

@@ -11,7 +11,14 @@ struct DeleteGroupsHandler: ApiHandler {
         context.send(
             DeleteGroupsResponse(
                 results: request.groupsNames.map {
-                    let error = context.authorized(.delete, .group, $0) ? context.broker.groups.deleteGroup($0) : .groupAuthorizationFailed
+                    let error: ErrorCode =
+                        if !context.authorized(.delete, .group, $0) {
+                            .groupAuthorizationFailed
+                        } else if context.broker.coordinatedElsewhere(group: $0) {
+                            .notCoordinator
+                        } else {
+                            context.broker.groups.deleteGroup($0)
+                        }
                     return .init(groupId: $0, errorCode: error.rawValue)
                 }))
     }

@@ -14,6 +14,9 @@ struct OffsetDeleteHandler: ApiHandler {
         guard context.authorized(.delete, .group, request.groupId) else {
             return context.send(OffsetDeleteResponse(errorCode: ErrorCode.groupAuthorizationFailed.rawValue))
         }
+        guard !context.broker.coordinatedElsewhere(group: request.groupId) else {
+            return context.send(OffsetDeleteResponse(errorCode: ErrorCode.notCoordinator.rawValue))
+        }
         // READ on each topic (Kafka answers the others TOPIC_AUTHORIZATION_FAILED).
         let denied = Set(request.topics.map(\.name).filter { !context.authorized(.read, .topic, $0) })
         let partitions = request.topics.filter { !denied.contains($0.name) }.flatMap { topic in

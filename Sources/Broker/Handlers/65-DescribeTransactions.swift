@@ -15,6 +15,11 @@ struct DescribeTransactionsHandler: ApiHandler {
                             errorCode: ErrorCode.transactionalIdAuthorizationFailed.rawValue, transactionalId: id, transactionState: "",
                             transactionTimeoutMs: 0, transactionStartTimeMs: -1, producerId: -1, producerEpoch: -1)
                     }
+                    guard !context.broker.coordinatedElsewhere(transactionalId: id) else {
+                        return .init(
+                            errorCode: ErrorCode.notCoordinator.rawValue, transactionalId: id, transactionState: "",
+                            transactionTimeoutMs: 0, transactionStartTimeMs: -1, producerId: -1, producerEpoch: -1)
+                    }
                     guard let metadata = context.broker.transactions.describe(id) else {
                         return .init(
                             errorCode: ErrorCode.transactionalIdNotFound.rawValue, transactionalId: id, transactionState: "",

@@ -15,6 +15,10 @@ struct ConsumerGroupHeartbeatHandler: ApiHandler {
                 ConsumerGroupHeartbeatResponse(
                     errorCode: ErrorCode.groupAuthorizationFailed.rawValue, memberEpoch: -1, heartbeatIntervalMs: 0))
         }
+        guard !context.broker.coordinatedElsewhere(group: request.groupId) else {
+            return context.send(
+                ConsumerGroupHeartbeatResponse(errorCode: ErrorCode.notCoordinator.rawValue, memberEpoch: -1, heartbeatIntervalMs: 0))
+        }
         // Kafka: DESCRIBE on every subscribed topic, or the heartbeat is refused.
         if let names = request.subscribedTopicNames {
             let refused = names.filter { !context.authorized(.describe, .topic, $0) }

@@ -20,6 +20,11 @@ struct ConsumerGroupDescribeHandler: ApiHandler {
                             errorCode: ErrorCode.groupAuthorizationFailed.rawValue, groupId: groupId, groupState: "", groupEpoch: -1,
                             assignmentEpoch: -1, assignorName: "")
                     }
+                    guard !context.broker.coordinatedElsewhere(group: groupId) else {
+                        return .init(
+                            errorCode: ErrorCode.notCoordinator.rawValue, groupId: groupId, groupState: "", groupEpoch: -1,
+                            assignmentEpoch: -1, assignorName: "")
+                    }
                     guard let group = context.broker.groups.describeConsumerGroup(groupId) else {
                         return .init(
                             errorCode: ErrorCode.groupIdNotFound.rawValue, errorMessage: "Group \(groupId) not found.",
