@@ -1,8 +1,11 @@
-"""Cluster mode, its first step: brokers started with --metadata-store register in a real
-three-member etcd (Debian's etcd-server) under leases; kcat lists every live broker and the
-controller; a node id already live refuses the start; a broker killed with -9 leaves the
-list when its lease ends, and the controller role moves with it; an etcd member dying changes
-nothing for the brokers; a clean stop leaves at once."""
+"""Cluster mode: brokers started with --metadata-store register in a real three-member etcd
+(Debian's etcd-server) under leases; kcat lists every live broker and the controller; a node
+id already live refuses the start; a broker killed with -9 leaves the list when its lease
+ends, and the controller role moves with it; an etcd member dying changes nothing for the
+brokers; a clean stop leaves at once. Topics live in etcd with their partitions spread over
+the brokers (one replica each: replication is not served yet), and real clients follow the
+leaders: an idempotent producer, a consumer group whose members start at different brokers,
+and transactions that span every broker."""
 
 import re
 import shutil
@@ -11,9 +14,11 @@ import time
 import urllib.request
 
 import pytest
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import RunningBroker, free_port, swiftlet_binary
-from support import wait_until
+from support import unique, wait_until
 
 ETCD = shutil.which("etcd")
 
@@ -146,3 +151,102 @@ def test_an_unreachable_metadata_store_stops_the_start(tmp_path):
          "--metadata-store", f"etcd://127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=30)
     assert refused.returncode != 0
     assert "etcd unreachable" in refused.stderr, refused.stderr
+
+
+def partitions(bootstrap, topic):
+    """kcat -L's partitions of `topic`: {partition: (leader, [replicas], [in-sync replicas])}."""
+    out = subprocess.run(["kcat", "-b", bootstrap, "-L", "-t", topic, "-m", "5"], capture_output=True, text=True,
+                         timeout=30).stdout
+    found = re.findall(r"partition (\d+), leader (-?\d+), replicas: ([\d,]*), isrs: ([\d,]*)", out)
+    ids = lambda text: [int(node) for node in text.split(",") if node]
+    return {int(index): (int(leader), ids(replicas), ids(isr)) for index, leader, replicas, isr in found}
+
+
+def test_partitions_spread_over_the_brokers_and_clients_follow_their_leaders(etcd, tmp_path):
+    brokers = [member(tmp_path, etcd, node).start() for node in (1, 2, 3)]
+    try:
+        wait_until(lambda: len(listed(brokers[0].bootstrap)[0]) == 3, 10, lambda: listed(brokers[0].bootstrap))
+        topic, group = unique("spread"), unique("spread-group")
+        admin = AdminClient({"bootstrap.servers": brokers[0].bootstrap})
+        admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])[topic].result(10)
+        # Every broker lists the topic at once-ish, with its leaders on all three brokers.
+        wait_until(lambda: len(partitions(brokers[2].bootstrap, topic)) == 6, 10, lambda: partitions(brokers[2].bootstrap, topic))
+        layout = partitions(brokers[2].bootstrap, topic)
+        assert {leader for leader, _, _ in layout.values()} == {1, 2, 3}, layout
+        assert all(replicas == [leader] and isr == [leader] for leader, replicas, isr in layout.values()), layout
+        # More than one replica is refused, saying why.
+        refused = unique("replicated")
+        with pytest.raises(KafkaException) as error:
+            admin.create_topics([NewTopic(refused, num_partitions=1, replication_factor=3)])[refused].result(10)
+        assert "does not replicate partitions yet" in str(error.value)
+
+        # An idempotent acks=all producer that knows broker 1 only reaches every leader.
+        failures = []
+        producer = Producer({"bootstrap.servers": brokers[0].bootstrap, "enable.idempotence": True, "acks": "all"})
+        for index in range(600):
+            producer.produce(topic, str(index).encode(), partition=index % 6,
+                             on_delivery=lambda error, _: error and failures.append(error))
+        assert producer.flush(30) == 0 and failures == []
+
+        # Two group members starting at different brokers find one coordinator and share the topic.
+        members = [Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                             "enable.auto.commit": False}) for broker in brokers[1:]]
+        for consumer in members:
+            consumer.subscribe([topic])
+        read = {id(consumer): [] for consumer in members}
+
+        def poll_all():
+            for consumer in members:
+                message = consumer.poll(0.1)
+                if message is not None and message.error() is None:
+                    read[id(consumer)].append(int(message.value()))
+                    consumer.commit(message, asynchronous=False)
+        wait_until(lambda: sum(map(len, read.values())) >= 600, 60, lambda: {k: len(v) for k, v in read.items()}, step=poll_all)
+        assert sorted(value for values in read.values() for value in values) == list(range(600))
+        assert all(values for values in read.values()), "both members got partitions"
+        committed = members[0].committed([TopicPartition(topic, index) for index in range(6)], timeout=10)
+        assert sum(partition.offset for partition in committed) == 600
+        for consumer in members:
+            consumer.close()
+
+        # Transactions whose partitions are led by all three brokers: the coordinator sends the
+        # markers to each leader; read_committed sees the committed one only.
+        transactional = Producer({"bootstrap.servers": brokers[2].bootstrap, "transactional.id": unique("spread-tx")})
+        transactional.init_transactions(10)
+        for outcome in ("commit", "abort"):
+            transactional.begin_transaction()
+            for index in range(6):
+                transactional.produce(topic, f"{outcome}-{index}".encode(), partition=index)
+            transactional.flush(10)
+            getattr(transactional, f"{outcome}_transaction")(10)
+        reader = Consumer({"bootstrap.servers": brokers[1].bootstrap, "group.id": unique("reader"),
+                           "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
+        reader.assign([TopicPartition(topic, index, 600 // 6) for index in range(6)])
+        seen = []
+
+        def poll_reader():
+            message = reader.poll(0.1)
+            if message is not None and message.error() is None:
+                seen.append(message.value().decode())
+        wait_until(lambda: len(seen) >= 6, 30, lambda: seen, step=poll_reader)
+        deadline = time.monotonic() + 1
+        while time.monotonic() < deadline:
+            poll_reader()
+        reader.close()
+        assert sorted(seen) == sorted(f"commit-{index}" for index in range(6)), seen
+
+        # A broker killed with -9: once its lease ends its partitions are offline (no leader,
+        # nothing replicated to take over), and the others keep taking writes.
+        victim = brokers[2]
+        victim.kill()
+        wait_until(lambda: sorted(listed(brokers[0].bootstrap)[0]) == [1, 2], 15, lambda: listed(brokers[0].bootstrap))
+        offline = {index for index, (leader, _, _) in layout.items() if leader == 3}
+        after = partitions(brokers[0].bootstrap, topic)
+        assert {index for index, (leader, _, _) in after.items() if leader == -1} == offline, after
+        survivor = Producer({"bootstrap.servers": brokers[0].bootstrap, "acks": "all"})
+        for index in set(range(6)) - offline:
+            survivor.produce(topic, b"after", partition=index, on_delivery=lambda error, _: error and failures.append(error))
+        assert survivor.flush(30) == 0 and failures == []
+    finally:
+        for broker in brokers:
+            broker.stop()

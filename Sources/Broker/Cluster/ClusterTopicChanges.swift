@@ -206,9 +206,18 @@ extension Broker {
 
     /// The same for a transactional id and its partition of __transaction_state.
     func coordinatedElsewhere(transactionalId: String) -> Bool {
-        membership != nil
-            && ledElsewhere(
-                TopicPartition(topic: TransactionCoordinator.stateTopic, partition: transactions.statePartition(for: transactionalId)))
-                != nil
+        membership != nil && ledElsewhere(transactionStatePartition(of: transactionalId)) != nil
+    }
+
+    /// Whether this broker is known to coordinate `transactionalId` (always without a cluster;
+    /// in one, not while the cluster's __transaction_state has not been read here yet).
+    func coordinatedHere(transactionalId: String) -> Bool {
+        guard let membership else { return true }
+        let partition = transactionStatePartition(of: transactionalId)
+        return membership.partition(partition.topic, partition.partition)?.leader == configuration.nodeId
+    }
+
+    private func transactionStatePartition(of transactionalId: String) -> TopicPartition {
+        TopicPartition(topic: TransactionCoordinator.stateTopic, partition: transactions.statePartition(for: transactionalId))
     }
 }

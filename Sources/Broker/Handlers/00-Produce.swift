@@ -43,6 +43,9 @@ struct ProduceHandler: ApiHandler {
             respondToAll(request, with: .transactionalIdAuthorizationFailed, context: context)
             return
         }
+        // A transaction another broker coordinates is not verified here: that takes a request to
+        // its coordinator (KIP-890's AddPartitionsToTxn verifyOnly), not sent yet.
+        let verifiesTransaction = request.transactionalId.map { broker.coordinatedHere(transactionalId: $0) } ?? true
         for topicData in request.topicData {
             let topic = broker.topics.topic(named: topicData.name, id: topicData.topicId, byId: context.version >= 13)
             let writable = context.authorized(.write, .topic, topic?.name ?? topicData.name)
@@ -77,7 +80,8 @@ struct ProduceHandler: ApiHandler {
                         result.errorMessage =
                             "The size of the current ISR \(Self.inSyncReplicaCount) is insufficient to satisfy the min.isr requirement of \(min(minimumInSync, Self.replicaCount)) for partition \(log.topicPartition)"
                     } else {
-                        (error, result) = append(partitionData, to: log, context: context, now: now, result: result)
+                        (error, result) = append(
+                            partitionData, to: log, context: context, now: now, result: result, verifiesTransaction: verifiesTransaction)
                         if error == .none { durableLogs.append(log) }
                     }
                 } else {
@@ -117,7 +121,7 @@ struct ProduceHandler: ApiHandler {
 
     private func append(
         _ data: ProduceRequest.PartitionProduceData, to log: PartitionLog, context: RequestContext<ProduceRequest>, now: Int64,
-        result: ProduceResponse.PartitionProduceResponse
+        result: ProduceResponse.PartitionProduceResponse, verifiesTransaction: Bool
     ) -> (ErrorCode, ProduceResponse.PartitionProduceResponse) {
         let broker = context.broker
         let transactions = broker.transactions
@@ -181,7 +185,7 @@ struct ProduceHandler: ApiHandler {
             // A transactional batch must belong to a transaction of the producer's current
             // epoch that holds this partition (Kafka's partition verification): a zombie is
             // fenced, and no stray transactional write can hold the last stable offset back.
-            if header.isTransactional {
+            if header.isTransactional && verifiesTransaction {
                 let verdict = transactions.verify(
                     producerId: header.producerId, producerEpoch: header.producerEpoch, partition: log.topicPartition)
                 if verdict != .none { return refusedByHeader(verdict, nil) }
