@@ -61,6 +61,9 @@ public final class Broker: Sendable {
     /// This broker's registration, from `serve` to `shutdown`.
     private let membershipState = Mutex<ClusterMembership?>(nil)
     var membership: ClusterMembership? { membershipState.withLock { $0 } }
+    /// The replicated partitions' leaders and followers, from `serve` to `shutdown` in a cluster.
+    private let replicaState = Mutex<ReplicaManager?>(nil)
+    var replicas: ReplicaManager? { replicaState.withLock { $0 } }
     /// Swiftlet's release, as the console and `--version` show it.
     public static let softwareVersion = "0.1.0"
 
@@ -496,6 +499,9 @@ public final class Broker: Sendable {
                 return .init(listener: configuration.listeners[index].name, host: host, port: port)
             })
         do {
+            // Before the membership's first read of the topics, which it is handed.
+            let replicas = try ReplicaManager(broker: self)
+            replicaState.withLock { $0 = replicas }
             let membership = try ClusterMembership(
                 store: metadataStore, registration: registration,
                 leaseSeconds: (configuration.brokerSessionTimeoutMilliseconds + 999) / 1_000,
@@ -503,9 +509,12 @@ public final class Broker: Sendable {
             try membership.start()
             membershipState.withLock { $0 = membership }
             log("cluster: registered node \(configuration.nodeId) at \(configuration.metadataStore ?? "the metadata store")")
-        } catch let error as ClusterMembership.Failure {
-            throw BrokerError.cluster("\(error)")
         } catch {
+            replicaState.withLock { replicas in
+                replicas?.stop()
+                replicas = nil
+            }
+            if let refusal = error as? ClusterMembership.Failure { throw BrokerError.cluster("\(refusal)") }
             throw BrokerError.cluster("metadata store: \(error)")
         }
     }
@@ -581,6 +590,10 @@ public final class Broker: Sendable {
 
     /// Flushes the logs and writes the clean-shutdown marker.
     public func shutdown() throws {
+        replicaState.withLock { replicas in
+            replicas?.stop()
+            replicas = nil
+        }
         membershipState.withLock { membership in
             membership?.leave()
             membership = nil

@@ -72,6 +72,9 @@ public struct BrokerConfiguration: Sendable {
     /// broker.session.timeout.ms: how long a broker that stops renewing its registration
     /// stays listed (its lease, in whole seconds).
     public var brokerSessionTimeoutMilliseconds = 9_000
+    /// replica.lag.time.max.ms: a follower that has not caught up with its leader for this
+    /// long leaves the in-sync replicas.
+    public var replicaLagTimeMaximumMilliseconds = 30_000
     /// metrics.enabled: the hot-path counters of /metrics (requests, latencies, traffic per
     /// topic, connections); off, /metrics keeps what it reads from the logs and groups.
     public var metricsEnabled = true

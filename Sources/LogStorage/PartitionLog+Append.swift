@@ -28,6 +28,19 @@ extension PartitionLog {
         return result
     }
 
+    /// A follower's append of batches copied from its leader: their offsets, leader epochs and
+    /// timestamps are kept as the leader wrote them, and the first must start at this log's
+    /// end (the offset the follower fetched from).
+    public func appendAsFollower(_ records: [UInt8], now: Int64) throws(LogError) -> AppendResult {
+        let configuration = lock.withLock { self.configuration }
+        let checked = try Self.check(records, configuration: configuration, now: now, checksTimestamps: false)
+        let (result, notify) = try lock.withLock { () throws(LogError) in
+            try commit(records, checked, leaderEpoch: nil, now: now)
+        }
+        notify?(result.lastOffset + 1)
+        return result
+    }
+
     /// Appends a COMMIT or ABORT marker for the producer (the transaction coordinator's
     /// WriteTxnMarkers). Returns its offset.
     @discardableResult
@@ -52,7 +65,9 @@ extension PartitionLog {
 
     /// Every header parsed and every marker read, in Kafka's order: size, then CRC and
     /// framing, then what the header says.
-    private static func check(_ records: [UInt8], configuration: LogConfiguration, now: Int64) throws(LogError) -> CheckedBatches {
+    private static func check(
+        _ records: [UInt8], configuration: LogConfiguration, now: Int64, checksTimestamps: Bool = true
+    ) throws(LogError) -> CheckedBatches {
         let batches: [RecordBatch]
         do {
             batches = try RecordBatch.batches(in: records)
@@ -79,7 +94,7 @@ extension PartitionLog {
             }
             if !keyless.isEmpty { throw .keylessRecords(keyless) }
             // From the header alone (no per-record work): the newest and the first timestamp.
-            if configuration.timestampPolicy == .createTime && !batch.isControl {
+            if checksTimestamps && configuration.timestampPolicy == .createTime && !batch.isControl {
                 if batch.maxTimestamp > now.clampedAdding(configuration.timestampAfterMaxMilliseconds) {
                     throw .invalidTimestamp(timestamp: batch.maxTimestamp, now: now)
                 }
@@ -95,8 +110,10 @@ extension PartitionLog {
 
     /// Lock held. Checks each batch against its producer's state, assigns offsets and writes.
     /// Returns the result and the hook to call, once the lock is released, with the new log end.
+    /// Without a `leaderEpoch` the batches are a follower's copies: offsets kept, the leader's
+    /// checks not repeated.
     private func commit(
-        _ records: [UInt8], _ checked: CheckedBatches, leaderEpoch: Int32,
+        _ records: [UInt8], _ checked: CheckedBatches, leaderEpoch: Int32?,
         now: Int64
     ) throws(LogError) -> (AppendResult, (@Sendable (Int64) -> Void)?) {
         // Offsets and the leader epoch go into each batch's first 16 bytes: written from a
@@ -119,6 +136,20 @@ extension PartitionLog {
         func rollBack() { for (producerId, entry) in undo { producers.restore(producerId, entry) } }
         for (batch, (checkedHeader, marker)) in zip(checked.batches, checked.headers) {
             var header = checkedHeader
+            guard let leaderEpoch else {
+                // A copy: it must continue this log exactly.
+                guard header.baseOffset == next else {
+                    rollBack()
+                    throw .offsetOutOfRange(requested: header.baseOffset, logStartOffset: startOffset, logEndOffset: next)
+                }
+                if header.producerId >= 0 && !undo.keys.contains(header.producerId) {
+                    undo[header.producerId] = .some(producers.entry(for: header.producerId))
+                }
+                record(header, marker: marker, aborted: &aborted)
+                headers.append(header)
+                next += Int64(batch.lastOffsetDelta) + 1
+                continue
+            }
             switch producers.check(header) {
             case .failure(let error):
                 rollBack()
@@ -150,17 +181,7 @@ extension PartitionLog {
             if header.producerId >= 0 && !undo.keys.contains(header.producerId) {
                 undo[header.producerId] = .some(producers.entry(for: header.producerId))
             }
-            if let marker {
-                // A transaction marker: COMMIT or ABORT ends the producer's transaction.
-                if let first = producers.endTransaction(header), marker.type == .abort {
-                    aborted.append(
-                        AbortedTransaction(
-                            producerId: header.producerId, firstOffset: first, lastOffset: header.lastOffset,
-                            lastStableOffset: -1))
-                }
-            } else {
-                producers.record(header)
-            }
+            record(header, marker: marker, aborted: &aborted)
             headers.append(header)
             next += Int64(batch.lastOffsetDelta) + 1
         }
@@ -180,6 +201,19 @@ extension PartitionLog {
             baseOffset: baseOffset, lastOffset: next - 1,
             logAppendTime: checked.timestampPolicy == .logAppendTime ? now : -1, logStartOffset: startOffset)
         return (result, appendHook)
+    }
+
+    /// Lock held. The producer state after a batch: its last sequence, or for a transaction
+    /// marker the transaction's end (an ABORT listed for the transaction index).
+    private func record(_ header: RecordBatchHeader, marker: TransactionMarker?, aborted: inout [AbortedTransaction]) {
+        guard let marker else {
+            producers.record(header)
+            return
+        }
+        if let first = producers.endTransaction(header), marker.type == .abort {
+            aborted.append(
+                AbortedTransaction(producerId: header.producerId, firstOffset: first, lastOffset: header.lastOffset, lastStableOffset: -1))
+        }
     }
 
     /// Lock held. Starts a new segment when the active one would pass segment.bytes or is

@@ -11,21 +11,24 @@ extension PartitionLog {
     /// offset gets the whole batch and skips the records before it), as much as
     /// `ReadResult.length` allows within `maxBytes`. `maxOffset` (exclusive)
     /// stops earlier; `readCommitted` stops at the last stable offset and names the aborted
-    /// transactions up to it, all under one acquisition of the lock.
+    /// transactions up to it, all under one acquisition of the lock. Consumers read up to the
+    /// high watermark, follower replicas (`asReplica`) up to the log end.
     public func read(
         from offset: Int64, maxBytes: Int, minOneBatch: Bool, maxOffset: Int64? = nil,
-        readCommitted: Bool = false
+        readCommitted: Bool = false, asReplica: Bool = false
     ) throws(LogError) -> ReadResult {
         try lock.withLock { () throws(LogError) in
             let end = segments.last!.nextOffset
             guard offset >= startOffset && offset <= end else {
                 throw .offsetOutOfRange(requested: offset, logStartOffset: startOffset, logEndOffset: end)
             }
+            let highWatermark = highWatermarkLocked
             let stable = lastStableOffsetLocked
-            let limit = min(maxOffset ?? end, readCommitted ? stable : end)
+            let visible = asReplica ? end : highWatermark
+            let limit = min(maxOffset ?? visible, readCommitted ? stable : visible)
             let aborted = readCommitted ? abortedTransactionsLocked(from: offset, to: stable) : []
             let empty = ReadResult(
-                regions: [], highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable,
+                regions: [], highWatermark: highWatermark, logStartOffset: startOffset, lastStableOffset: stable,
                 abortedTransactions: aborted)
             guard offset < limit else { return empty }
             do throws(SystemCallError) {
@@ -48,7 +51,7 @@ extension PartitionLog {
                         guard length > 0 else { return empty }
                         return ReadResult(
                             regions: [LogRegion(file: try segment.log(), position: first.position, length: length)],
-                            highWatermark: end, logStartOffset: startOffset, lastStableOffset: stable,
+                            highWatermark: highWatermark, logStartOffset: startOffset, lastStableOffset: stable,
                             abortedTransactions: aborted, firstBatchSize: first.size)
                     }
                     index += 1

@@ -80,6 +80,9 @@ public final class PartitionLog: @unchecked Sendable {
     var transactionIndexes: [Int64: TransactionIndex] = [:]
     /// Compaction's progress: the closed segments below this offset are clean.
     var firstDirtyOffset: Int64 = 0
+    /// A replicated partition's high watermark (its leader's, from the in-sync replicas' log
+    /// ends); nil for one replica, where every appended batch is committed at once.
+    var replicatedHighWatermark: Int64?
     /// The earliest delete horizon of the tombstones compaction kept: once it passes, a pass
     /// is due to drop them even with nothing new to clean.
     var earliestDeleteHorizon: Int64?
@@ -224,8 +227,27 @@ public final class PartitionLog: @unchecked Sendable {
     /// The next offset to be assigned.
     public var logEndOffset: Int64 { lock.withLock { segments.last!.nextOffset } }
 
-    /// On a single node every appended batch is committed: the high watermark is the log end.
-    public var highWatermark: Int64 { logEndOffset }
+    /// What consumers may read up to: the log end with one replica, else the offset every
+    /// in-sync replica has reached (never past the log end here).
+    public var highWatermark: Int64 { lock.withLock { highWatermarkLocked } }
+
+    /// Lock held.
+    var highWatermarkLocked: Int64 {
+        let end = segments.last!.nextOffset
+        return replicatedHighWatermark.map { max(min($0, end), startOffset) } ?? end
+    }
+
+    /// Replication: the high watermark moves to `offset` (the leader's from its in-sync
+    /// replicas, a follower's from its leader's answers); nil when the partition has one
+    /// replica again. Parked fetches wake when it moves.
+    public func setHighWatermark(_ offset: Int64?) {
+        let (moved, hook, now) = lock.withLock {
+            let before = highWatermarkLocked
+            replicatedHighWatermark = offset
+            return (highWatermarkLocked != before, appendHook, highWatermarkLocked)
+        }
+        if moved { hook?(now) }
+    }
 
     public var sizeInBytes: Int64 { lock.withLock { segments.reduce(0) { $0 + $1.size } } }
 
@@ -324,7 +346,7 @@ public final class PartitionLog: @unchecked Sendable {
     /// Lock held. The first offset of the oldest open transaction, else the log end;
     /// retention may have deleted the start of an open transaction (Kafka clamps too).
     var lastStableOffsetLocked: Int64 {
-        let end = segments.last!.nextOffset
+        let end = highWatermarkLocked
         return max(min(producers.firstUnstableOffset ?? end, end), startOffset)
     }
 

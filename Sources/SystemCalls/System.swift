@@ -251,6 +251,12 @@ public enum System {
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 
+    /// Pauses the calling thread (a background worker backing off); a signal may end it early.
+    public static func sleep(milliseconds: Int) {
+        var time = timespec(tv_sec: milliseconds / 1_000, tv_nsec: (milliseconds % 1_000) * 1_000_000)
+        _ = nanosleep(&time, nil)
+    }
+
     /// Wall-clock milliseconds since the epoch (Kafka timestamps).
     public static func wallClockMilliseconds() -> Int64 {
         var time = timespec()

@@ -138,6 +138,9 @@ enum ServerProperties {
         "broker.session.timeout.ms": { configuration, value in
             set(&configuration.brokerSessionTimeoutMilliseconds, integer(value, minimum: 1_000))
         },
+        "replica.lag.time.max.ms": { configuration, value in
+            set(&configuration.replicaLagTimeMaximumMilliseconds, integer(value, minimum: 100))
+        },
         "metrics.enabled": { configuration, value in set(&configuration.metricsEnabled, Bool(value.lowercased())) },
         "http.console.read.only": { configuration, value in
             guard let flag = Bool(value.lowercased()) else { return false }

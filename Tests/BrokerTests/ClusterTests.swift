@@ -131,8 +131,7 @@ import Testing
                     .init(
                         name: "placed", numPartitions: -1, replicationFactor: -1, assignments: [.init(partitionIndex: 0, brokerIds: [2])]),
                 ]), version: 7)
-            #expect(created.topics.map(\.errorCode) == [0, 38, 38, 0])
-            #expect(created.topics[1].errorMessage == CreateTopicsHandler.notReplicated)
+            #expect(created.topics.map(\.errorCode) == [0, 0, 38, 0])
             #expect(created.topics[2].errorMessage?.contains("only 2 broker(s)") == true)
             // Broker 2 reads the topics back: the same ids, leaders spread over both brokers.
             try members[1].broker.membership?.refreshTopics()
@@ -203,6 +202,80 @@ import Testing
             try members[0].broker.membership?.refreshTopics()
             #expect(members[0].broker.topics.topic(named: "spread") == nil)
             #expect(members[0].broker.logs.partition(TopicPartition(topic: "spread", partition: ledByOne)) == nil)
+        }
+    }
+
+    @Test func aReplicatedPartitionIsCopiedByItsFollowerBeforeAcksAllIsAnswered() throws {
+        try Self.withCluster { members in
+            let one = try KafkaTestClient(members[0].address)
+            let created = try one.send(
+                CreateTopicsRequest(topics: [.init(name: "copied", numPartitions: 1, replicationFactor: 2)]), version: 7)
+            #expect(created.topics.map(\.errorCode) == [0])
+            try members[1].broker.membership?.refreshTopics()
+            let state = try #require(members[0].broker.membership?.partition("copied", 0))
+            #expect(Set(state.replicas) == [1, 2] && Set(state.inSyncReplicas) == [1, 2])
+            let (leader, follower) = state.leader == 1 ? (members[0], members[1]) : (members[1], members[0])
+            let client = try KafkaTestClient(leader.address)
+            let produced = try client.send(
+                ProduceRequest(
+                    acks: -1, timeoutMs: 10_000,
+                    topicData: [.init(name: "copied", partitionData: [.init(index: 0, records: .bytes(batch(["a", "b", "c"])))])]),
+                version: 11)
+            #expect(produced.responses[0].partitionResponses[0].errorCode == 0)
+            // Answered only once the follower had the batch: its log has it, with the leader's offsets.
+            let name = TopicPartition(topic: "copied", partition: 0)
+            let copy = try #require(follower.broker.logs.partition(name))
+            #expect(copy.logEndOffset == 3)
+            #expect(leader.broker.logs.partition(name)?.highWatermark == 3)
+            // The follower learns the high watermark on its next fetch.
+            let deadline = System.monotonicNanoseconds() + 5_000_000_000
+            while copy.highWatermark < 3 && System.monotonicNanoseconds() < deadline { System.sleep(milliseconds: 20) }
+            #expect(copy.highWatermark == 3)
+            // Consumers at the follower are sent to the leader.
+            let fetched = try KafkaTestClient(follower.address).send(
+                FetchRequest(
+                    maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20,
+                    topics: [.init(topic: "copied", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)])]),
+                version: 12)
+            #expect(fetched.responses[0].partitions[0].errorCode == ErrorCode.notLeaderOrFollower.rawValue)
+        }
+    }
+
+    @Test func theControllerElectsAnInSyncFollowerWhenTheLeaderIsGone() throws {
+        try Self.withCluster { members in
+            let one = try KafkaTestClient(members[0].address)
+            let created = try one.send(
+                CreateTopicsRequest(topics: [
+                    .init(
+                        name: "elected", numPartitions: -1, replicationFactor: -1,
+                        assignments: [.init(partitionIndex: 0, brokerIds: [1, 2])])
+                ]), version: 7)
+            #expect(created.topics.map(\.errorCode) == [0])
+            try members[1].broker.membership?.refreshTopics()
+            func produce(_ client: KafkaTestClient) throws -> ProduceResponse.PartitionProduceResponse {
+                try client.send(
+                    ProduceRequest(
+                        acks: -1, timeoutMs: 10_000,
+                        topicData: [.init(name: "elected", partitionData: [.init(index: 0, records: .bytes(batch(["a", "b", "c"])))])]),
+                    version: 11
+                ).responses[0].partitionResponses[0]
+            }
+            #expect(try produce(one).errorCode == 0)
+            // Broker 1's registration ends (as a crash past its session would): broker 2, the
+            // controller now, elects itself from the ISR in a new leader epoch.
+            members[0].broker.membership?.leave()
+            let two = try #require(members[1].broker.membership)
+            two.refresh()
+            #expect(two.controllerId == 2)
+            let deadline = System.monotonicNanoseconds() + 5_000_000_000
+            while two.partition("elected", 0)?.leader != 2 && System.monotonicNanoseconds() < deadline { System.sleep(milliseconds: 20) }
+            let state = try #require(two.partition("elected", 0))
+            #expect(state.leader == 2 && state.leaderEpoch == 1 && state.inSyncReplicas == [2])
+            // The new leader continues the log where the old one's acknowledged writes ended.
+            let appended = try produce(try KafkaTestClient(members[1].address))
+            #expect(appended.errorCode == 0 && appended.baseOffset == 3)
+            let metadata = try KafkaTestClient(members[1].address).send(MetadataRequest(topics: [.init(name: "elected")]), version: 12)
+            #expect(metadata.topics[0].partitions[0].leaderId == 2 && metadata.topics[0].partitions[0].offlineReplicas == [1])
         }
     }
 

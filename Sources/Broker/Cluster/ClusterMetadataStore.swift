@@ -83,6 +83,9 @@ protocol ClusterMetadataStore: Sendable {
     func update(_ current: ClusterTopic, to updated: ClusterTopic) throws -> Bool
     /// A block of `count` producer ids no other broker has: its first id.
     func allocateProducerIds(count: Int64) throws -> Int64
+    /// Replaces a partition's state (its ISR, or its leader after an election) only if the
+    /// store still holds `current`: Kafka's AlterPartition, false when it changed meanwhile.
+    func update(_ topic: String, partition: Int, from current: PartitionState, to updated: PartitionState) throws -> Bool
 }
 
 /// The keys under `prefix` (metadata.store.prefix): `brokers/<node id>` (JSON, under the
@@ -159,6 +162,13 @@ struct EtcdMetadataStore: ClusterMetadataStore {
         return try client.transaction(
             [.holds(key, Array(topic.json.text.utf8))],
             then: [.delete(key, end: nil), .delete(key + "/", end: EtcdClient.prefixEnd(key + "/"))]
+        ).succeeded
+    }
+
+    func update(_ topic: String, partition: Int, from current: PartitionState, to updated: PartitionState) throws -> Bool {
+        let key = partitionKey(topic, partition)
+        return try client.transaction(
+            [.holds(key, Array(current.json.text.utf8))], then: [.put(key, Array(updated.json.text.utf8), lease: 0)]
         ).succeeded
     }
 
@@ -267,6 +277,16 @@ final class InMemoryMetadataStore: ClusterMetadataStore {
 
     func deregister(lease: Int64) throws {
         state.withLock { Self.drop(lease, from: &$0) }
+    }
+
+    func update(_ topic: String, partition: Int, from current: PartitionState, to updated: PartitionState) throws -> Bool {
+        state.withLock { state in
+            guard let stored = state.topics[topic], partition < stored.partitions.count, stored.partitions[partition] == current else {
+                return false
+            }
+            state.topics[topic]!.partitions[partition] = updated
+            return true
+        }
     }
 
     func allocateProducerIds(count: Int64) throws -> Int64 {

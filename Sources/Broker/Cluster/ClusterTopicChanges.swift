@@ -61,6 +61,7 @@ extension Broker {
                 logger.error("cluster: topic \(topic.name): \(error)")
             }
         }
+        replicas?.apply(clusterTopics)
     }
 
     /// In a cluster, the state of a partition that another broker leads (or that has no live
@@ -69,6 +70,12 @@ extension Broker {
     func ledElsewhere(_ partition: TopicPartition) -> PartitionState? {
         guard let membership, let state = membership.partition(partition.topic, partition.partition) else { return nil }
         return state.leader == configuration.nodeId ? nil : state
+    }
+
+    /// The leader epoch this broker leads `partition` in, written into each batch it appends
+    /// (0 without a cluster).
+    func leaderEpoch(of partition: TopicPartition) -> Int32 {
+        membership?.partition(partition.topic, partition.partition)?.leaderEpoch ?? 0
     }
 
     /// A partition's leader as a client of `listener` is told of it (KIP-951's current leader

@@ -17,14 +17,11 @@ struct ProduceHandler: ApiHandler {
     let advertised: ClosedRange<Int16> = 0...13
     /// The client id of Kafka's own admin tools, the one client Kafka lets write internal topics.
     static let adminClientId = "__admin_client"
-    /// Every partition's replicas, and those in sync: on one node, this broker alone.
-    static let replicaCount: Int32 = 1
-    static let inSyncReplicaCount: Int32 = 1
 
     /// Whether acks=all must be refused with NOT_ENOUGH_REPLICAS, before the append: Kafka's
     /// Partition.appendRecordsToLeader against its effectiveMinIsr, min.insync.replicas capped
-    /// at the replica count (a topic cannot ask for more in-sync replicas than it has). On one
-    /// node every replica is in sync, so Kafka 4.x, and Swiftlet, never refuse it.
+    /// at the replica count (a topic cannot ask for more in-sync replicas than it has). With
+    /// one replica it is always in sync, so Kafka 4.x, and Swiftlet, never refuse it.
     static func lacksInSyncReplicas(minimumInSync: Int32, replicas: Int32, inSync: Int32) -> Bool {
         inSync < min(minimumInSync, replicas)
     }
@@ -35,6 +32,8 @@ struct ProduceHandler: ApiHandler {
         var response = ProduceResponse()
         var failed = false
         var durableLogs: [PartitionLog] = []
+        var awaited: [AwaitedAcknowledgements.Awaited] = []
+        let replicas = request.acks == -1 ? broker.replicas : nil
         guard [0, 1, -1].contains(request.acks) else {
             respondToAll(request, with: .invalidRequiredAcks, context: context)
             return
@@ -64,25 +63,36 @@ struct ProduceHandler: ApiHandler {
                     // KIP-951: the leader to go to, so that the client need not ask Metadata.
                     error = .notLeaderOrFollower
                     let leader = broker.currentLeader(state, listener: context.listener)
-                    result.currentLeader = .init(leaderId: leader.id, leaderEpoch: leader.epoch)
-                    if let endpoint = leader.endpoint, !response.nodeEndpoints.contains(where: { $0.nodeId == leader.id }) {
+                    if context.version >= 10 { result.currentLeader = .init(leaderId: leader.id, leaderEpoch: leader.epoch) }
+                    if context.version >= 10, let endpoint = leader.endpoint,
+                        !response.nodeEndpoints.contains(where: { $0.nodeId == leader.id })
+                    {
                         response.nodeEndpoints.append(.init(nodeId: leader.id, host: endpoint.host, port: endpoint.port))
                     }
                 } else if let topic, let log = broker.logs.partition(TopicPartition(topic: topic.name, partition: partitionData.index)) {
-                    // The configuration is read only when some replica is out of sync (never here).
-                    if request.acks == -1, Self.inSyncReplicaCount < Self.replicaCount,
-                        case let minimumInSync = log.currentConfiguration.minimumInSyncReplicas,
-                        Self.lacksInSyncReplicas(minimumInSync: minimumInSync, replicas: Self.replicaCount, inSync: Self.inSyncReplicaCount)
+                    // The configuration is read only for a replicated partition.
+                    let counts = replicas?.replicaCounts(log.topicPartition)
+                    if let counts, case let minimumInSync = log.currentConfiguration.minimumInSyncReplicas,
+                        Self.lacksInSyncReplicas(minimumInSync: minimumInSync, replicas: counts.replicas, inSync: counts.inSync)
                     {
                         // Refused before the append, so the client's retry (the error is
                         // retriable) cannot duplicate anything.
                         error = .notEnoughReplicas
                         result.errorMessage =
-                            "The size of the current ISR \(Self.inSyncReplicaCount) is insufficient to satisfy the min.isr requirement of \(min(minimumInSync, Self.replicaCount)) for partition \(log.topicPartition)"
+                            "The size of the current ISR \(counts.inSync) is insufficient to satisfy the min.isr requirement of \(min(minimumInSync, counts.replicas)) for partition \(log.topicPartition)"
                     } else {
                         (error, result) = append(
                             partitionData, to: log, context: context, now: now, result: result, verifiesTransaction: verifiesTransaction)
-                        if error == .none { durableLogs.append(log) }
+                        if error == .none {
+                            durableLogs.append(log)
+                            if counts != nil {
+                                awaited.append(
+                                    .init(
+                                        partition: log.topicPartition, requiredOffset: log.logEndOffset,
+                                        minimumInSync: log.currentConfiguration.minimumInSyncReplicas,
+                                        topicIndex: response.responses.count, partitionIndex: topicResponse.partitionResponses.count))
+                            }
+                        }
                     }
                 } else {
                     error = context.version >= 13 ? .unknownTopicId : .unknownTopicOrPartition
@@ -102,19 +112,33 @@ struct ProduceHandler: ApiHandler {
             if failed { context.responder.closeConnection() } else { context.responder.respondNothing() }
             return
         }
-        // Under the page-cache policies an append is as durable as it gets once written:
-        // answer now, without a hop through the fsync thread and the task queue.
-        guard request.acks == -1, !durableLogs.isEmpty, broker.logs.flushPolicy == .everyAppend else {
+        // acks=all on replicated partitions: answered once their in-sync replicas have it.
+        if let replicas, !awaited.isEmpty {
+            let durable = durableLogs
+            AwaitedAcknowledgements(
+                context: context, replicas: replicas, response: response, awaited: awaited, timeoutMilliseconds: request.timeoutMs
+            ) { acknowledged in Self.answer(acknowledged, acks: request.acks, durableLogs: durable, context: context) }.attempt(
+                timedOut: false)
+            return
+        }
+        Self.answer(response, acks: request.acks, durableLogs: durableLogs, context: context)
+    }
+
+    /// Under the page-cache policies an append is as durable as it gets once written: answered
+    /// now, without a hop through the fsync thread and the task queue; acks=all under
+    /// fsync-per-append once the fsync thread has synced every log appended to.
+    private static func answer(
+        _ response: ProduceResponse, acks: Int16, durableLogs: [PartitionLog], context: RequestContext<ProduceRequest>
+    ) {
+        let broker = context.broker
+        guard acks == -1, !durableLogs.isEmpty, broker.logs.flushPolicy == .everyAppend else {
             context.send(response)
             return
         }
-        // acks=all: under fsync-per-append, answer once the fsync thread has synced them all.
         let remaining = Counter(durableLogs.count)
-        let send = context
-        let finished = response
         for log in durableLogs {
             broker.logs.whenDurable(log) { _ in
-                if remaining.decrement() == 0 { send.eventLoop.execute { send.send(finished) } }
+                if remaining.decrement() == 0 { context.eventLoop.execute { context.send(response) } }
             }
         }
     }
@@ -192,8 +216,9 @@ struct ProduceHandler: ApiHandler {
             }
         }
         do {
-            let appended = try log.append(records, leaderEpoch: 0, now: now)
+            let appended = try log.append(records, leaderEpoch: broker.leaderEpoch(of: log.topicPartition), now: now)
             broker.storageFailures.succeeded("appending to the log")
+            if !appended.isDuplicate { broker.replicas?.leaderAppended(log.topicPartition, logEndOffset: appended.lastOffset + 1) }
             result.baseOffset = appended.baseOffset
             result.logAppendTimeMs = appended.logAppendTime
             result.logStartOffset = appended.logStartOffset
@@ -267,4 +292,77 @@ final class Counter: Sendable {
     private let value: Atomic<Int>
     init(_ start: Int) { value = Atomic(start) }
     func decrement() -> Int { value.subtract(1, ordering: .acquiringAndReleasing).newValue }
+}
+
+/// An acks=all Produce waiting for the in-sync replicas of its replicated partitions (Kafka's
+/// DelayedProduce): woken when a high watermark moves, answered when each partition is
+/// acknowledged, or with REQUEST_TIMED_OUT after the request's timeout. Lives on its
+/// connection's event loop.
+final class AwaitedAcknowledgements: @unchecked Sendable {
+    struct Awaited {
+        let partition: TopicPartition
+        /// The log end after the append: the high watermark must reach it.
+        let requiredOffset: Int64
+        let minimumInSync: Int32
+        let topicIndex: Int
+        let partitionIndex: Int
+    }
+
+    // Touched only on `context.eventLoop`.
+    private let context: RequestContext<ProduceRequest>
+    private let replicas: ReplicaManager
+    private var response: ProduceResponse
+    private var awaited: [Awaited]
+    private let partitions: [TopicPartition]
+    private let timeoutMilliseconds: Int32
+    private let finish: (ProduceResponse) -> Void
+    private var waiterId: UInt64?
+    private var timer: UInt64?
+    private var done = false
+
+    init(
+        context: RequestContext<ProduceRequest>, replicas: ReplicaManager, response: ProduceResponse, awaited: [Awaited],
+        timeoutMilliseconds: Int32, finish: @escaping (ProduceResponse) -> Void
+    ) {
+        self.context = context
+        self.replicas = replicas
+        self.response = response
+        self.awaited = awaited
+        partitions = awaited.map(\.partition)
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.finish = finish
+    }
+
+    func attempt(timedOut: Bool) {
+        context.eventLoop.preconditionInEventLoop()
+        guard !done else { return }
+        let giveUp = timedOut || context.broker.isShuttingDown
+        // Parked before the high watermarks are read, so that a move right after still wakes it.
+        if waiterId == nil && !giveUp {
+            waiterId = context.broker.fetchWaiters.park(on: partitions, loop: context.eventLoop) { [self] in
+                waiterId = nil
+                attempt(timedOut: false)
+            }
+        }
+        awaited = awaited.filter { entry in
+            let outcome = replicas.acknowledgement(
+                entry.partition, requiredOffset: entry.requiredOffset, minimumInSyncReplicas: entry.minimumInSync)
+            guard let error = outcome ?? (giveUp ? .requestTimedOut : nil) else { return true }
+            response.responses[entry.topicIndex].partitionResponses[entry.partitionIndex].errorCode = error.rawValue
+            return false
+        }
+        guard awaited.isEmpty else {
+            if timer == nil {
+                timer = context.eventLoop.schedule(afterMilliseconds: Int(max(timeoutMilliseconds, 0))) { [self] in
+                    timer = nil
+                    attempt(timedOut: true)
+                }
+            }
+            return
+        }
+        done = true
+        if let waiterId { context.broker.fetchWaiters.cancel(waiterId, partitions: partitions) }
+        if let timer { context.eventLoop.cancelTimer(timer) }
+        finish(response)
+    }
 }

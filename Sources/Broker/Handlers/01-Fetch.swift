@@ -47,7 +47,20 @@ struct FetchHandler: ApiHandler {
         // READ on each topic the fetch reads (a session's too, not only those this request
         // names, so a revoked ACL applies at once), checked once for the request.
         let denied = broker.authorizer == nil ? [] : Set(plan.targets.compactMap(\.name).filter { !context.authorized(.read, .topic, $0) })
-        FetchOperation(context: context, request: request, plan: plan, deniedTopics: denied).attempt(final: request.maxWaitMs <= 0)
+        // A follower of the cluster (its node id in ReplicaState, or replica_id before v15)
+        // reads up to the log end, and its fetch offset is its progress: what moves the high
+        // watermark and brings it back into the ISR.
+        let replicaId = context.version >= 15 ? request.replicaState.replicaId : request.replicaId
+        let asReplica = replicaId >= 0 && broker.membership != nil && broker.liveBrokerIds.contains(replicaId)
+        if asReplica, let replicas = broker.replicas {
+            for target in plan.targets {
+                guard let name = target.name else { continue }
+                replicas.followerFetched(
+                    TopicPartition(topic: name, partition: target.partition), replicaId: replicaId, fetchOffset: target.fetchOffset)
+            }
+        }
+        FetchOperation(context: context, request: request, plan: plan, deniedTopics: denied, asReplica: asReplica)
+            .attempt(final: request.maxWaitMs <= 0)
     }
 }
 
@@ -65,12 +78,18 @@ final class FetchOperation: @unchecked Sendable {
     private let partitions: [TopicPartition]
     /// Topics the principal may not READ: TOPIC_AUTHORIZATION_FAILED.
     private let deniedTopics: Set<String>
+    /// A follower replica's fetch: up to the log end, not the high watermark.
+    private let asReplica: Bool
 
-    init(context: RequestContext<FetchRequest>, request: FetchRequest, plan: FetchPlan, deniedTopics: Set<String> = []) {
+    init(
+        context: RequestContext<FetchRequest>, request: FetchRequest, plan: FetchPlan, deniedTopics: Set<String> = [],
+        asReplica: Bool = false
+    ) {
         self.context = context
         self.request = request
         self.plan = plan
         self.deniedTopics = deniedTopics
+        self.asReplica = asReplica
         partitions = plan.targets.compactMap { target in target.name.map { TopicPartition(topic: $0, partition: target.partition) } }
     }
 
@@ -126,7 +145,7 @@ final class FetchOperation: @unchecked Sendable {
             // KIP-951: the leader to go to; its endpoint is added to the response in `finish`.
             let leader = broker.currentLeader(state, listener: context.listener)
             data.errorCode = ErrorCode.notLeaderOrFollower.rawValue
-            data.currentLeader = .init(leaderId: leader.id, leaderEpoch: leader.epoch)
+            if context.version >= 12 { data.currentLeader = .init(leaderId: leader.id, leaderEpoch: leader.epoch) }
             return PartitionResult(target: target, data: data, region: nil, leaderEndpoint: leader.endpoint.map { (leader.id, $0) })
         }
         guard let name = target.name, let log = broker.logs.partition(TopicPartition(topic: name, partition: target.partition)) else {
@@ -140,7 +159,7 @@ final class FetchOperation: @unchecked Sendable {
             let readCommitted = request.isolationLevel == 1
             let read = try log.read(
                 from: target.fetchOffset, maxBytes: Int(max(target.partitionMaxBytes, 0)), minOneBatch: true,
-                readCommitted: readCommitted)
+                readCommitted: readCommitted, asReplica: asReplica)
             data.highWatermark = read.highWatermark
             data.lastStableOffset = read.lastStableOffset
             data.logStartOffset = read.logStartOffset
@@ -200,7 +219,9 @@ final class FetchOperation: @unchecked Sendable {
                 continue  // unchanged: an incremental response leaves it out
             }
             sent.append((result.target.key, now))
-            if let leader = result.leaderEndpoint, !response.nodeEndpoints.contains(where: { $0.nodeId == leader.nodeId }) {
+            if context.version >= 16, let leader = result.leaderEndpoint,
+                !response.nodeEndpoints.contains(where: { $0.nodeId == leader.nodeId })
+            {
                 response.nodeEndpoints.append(.init(nodeId: leader.nodeId, host: leader.endpoint.host, port: leader.endpoint.port))
             }
             // Counted for topics that exist only: a client's made-up names would grow the counters.

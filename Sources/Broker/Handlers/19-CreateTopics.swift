@@ -1,7 +1,7 @@
-// CreateTopics (key 19): validates names, partition counts, replication factor (1 or -1:
-// partitions are not replicated yet; more is INVALID_REPLICATION_FACTOR), manual replica
-// assignments against the live brokers and configs, optionally only validating, then
-// creates the topic and its partition logs (in a cluster, through the metadata store).
+// CreateTopics (key 19): validates names, partition counts, replication factor (up to the
+// live brokers, -1 for the default of 1), manual replica assignments against the live
+// brokers and configs, optionally only validating, then creates the topic and its partition
+// logs (in a cluster, through the metadata store).
 
 import KafkaProtocol
 import LogStorage
@@ -55,12 +55,15 @@ struct CreateTopicsHandler: ApiHandler {
                 fail(error, message)
             } else if partitions <= 0 {
                 fail(.invalidPartitions, "Number of partitions must be larger than 0.")
-            } else if topic.replicationFactor != -1 && topic.replicationFactor != 1 && topic.assignments.isEmpty {
+            } else if topic.assignments.isEmpty && topic.replicationFactor != -1
+                && (topic.replicationFactor <= 0 || Int(topic.replicationFactor) > brokers.count)
+            {
                 fail(
                     .invalidReplicationFactor,
-                    Int(topic.replicationFactor) > brokers.count || topic.replicationFactor <= 0
-                        ? "Unable to replicate the partition \(topic.replicationFactor) time(s): The target replication factor of \(topic.replicationFactor) cannot be reached because only \(brokers.count) broker(s) are registered."
-                        : Self.notReplicated)
+                    topic.replicationFactor <= 0
+                        ? "Replication factor must be larger than 0, or -1 to use the default value."
+                        : "Unable to replicate the partition \(topic.replicationFactor) time(s): The target replication factor of \(topic.replicationFactor) cannot be reached because only \(brokers.count) broker(s) are registered."
+                )
             } else if !request.validateOnly {
                 // controller_mutation_rate (KIP-599): each partition is a mutation.
                 let quota = context.recordMutations(Int(partitions), strictSince: 6)
@@ -79,7 +82,7 @@ struct CreateTopicsHandler: ApiHandler {
             }
             if result.errorCode == 0 {
                 result.numPartitions = partitions
-                result.replicationFactor = 1
+                result.replicationFactor = topic.assignments.first.map { Int16($0.brokerIds.count) } ?? max(topic.replicationFactor, 1)
                 result.configs = configs.sorted { $0.key < $1.key }.map {
                     .init(name: $0.key, value: $0.value, readOnly: false, configSource: 1, isSensitive: false)
                 }
@@ -105,9 +108,6 @@ struct CreateTopicsHandler: ApiHandler {
         }
         context.send(response)
     }
-
-    static let notReplicated =
-        "Swiftlet does not replicate partitions yet: each partition has one replica (replication factor 1 or -1)."
 
     /// A manual replica assignment checked as Kafka's controller checks it
     /// (ReplicationControlManager.createTopic), in its order and with its messages, against
@@ -147,7 +147,6 @@ struct CreateTopicsHandler: ApiHandler {
         if partitions != Set(0..<Int32(partitions.count)) {
             return (.invalidReplicaAssignment, "partitions should be a consecutive 0-based integer sequence")
         }
-        if let replicationFactor, replicationFactor > 1 { return (.invalidReplicationFactor, notReplicated) }
         return nil
     }
 }

@@ -39,11 +39,14 @@ struct CreatePartitionsHandler: ApiHandler {
                     fail(.invalidPartitions, "Topic already has \(info.partitions) partitions.")
                 } else if let assignments = topic.assignments,
                     assignments.count != Int(topic.count - info.partitions)
-                        || assignments.contains(where: { $0.brokerIds.count != 1 || !broker.liveBrokerIds.contains($0.brokerIds[0]) })
+                        || assignments.contains(where: { assignment in
+                            assignment.brokerIds.isEmpty || Set(assignment.brokerIds).count != assignment.brokerIds.count
+                                || !assignment.brokerIds.allSatisfy(broker.liveBrokerIds.contains)
+                        })
                 {
                     fail(
                         .invalidReplicaAssignment,
-                        "Assignments must name one live broker (\(broker.liveBrokerIds.map(String.init).joined(separator: ", "))) per new partition."
+                        "Each new partition's assignment must name distinct live brokers (\(broker.liveBrokerIds.map(String.init).joined(separator: ", ")))."
                     )
                 } else if !request.validateOnly {
                     // controller_mutation_rate (KIP-599): each new partition is a mutation.

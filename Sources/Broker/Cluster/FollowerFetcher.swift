@@ -1,0 +1,124 @@
+// A follower's copy of one leader's partitions (Kafka's ReplicaFetcherThread): Fetch as a
+// replica (its node id in ReplicaState) from each log's end, the batches appended with the
+// leader's offsets, and the leader's high watermark taken. One thread per leader, each
+// fetch long-polled so that a new append reaches the follower at once.
+
+import KafkaClient
+import KafkaProtocol
+import KafkaRecords
+import KafkaWire
+import LogStorage
+import Synchronization
+import SystemCalls
+
+final class FollowerFetcher: Sendable {
+    let leader: Int32
+    unowned let manager: ReplicaManager
+    private let thread: WorkQueue
+    private let running = Atomic(true)
+    /// Touched only on `thread`.
+    private let connection = Mutex<ConnectionBox?>(nil)
+
+    private final class ConnectionBox: @unchecked Sendable {
+        let connection: BrokerConnection
+        init(_ connection: BrokerConnection) { self.connection = connection }
+    }
+
+    /// How long the leader may hold a fetch with nothing new (Kafka's replica.fetch.wait.max.ms).
+    static let maximumWaitMilliseconds: Int32 = 500
+    /// A pause after a failure, so that a leader that is gone is not asked in a loop.
+    static let backoffMilliseconds = 200
+
+    init(leader: Int32, manager: ReplicaManager) throws {
+        self.leader = leader
+        self.manager = manager
+        thread = try WorkQueue(name: "swiftlet-fetch-\(leader)")
+    }
+
+    func start() { thread.execute { [self] in round() } }
+
+    func stop() {
+        running.store(false, ordering: .relaxed)
+        thread.stop()
+    }
+
+    /// One fetch, then the next.
+    private func round() {
+        guard running.load(ordering: .relaxed) else { return }
+        let succeeded: Bool
+        do {
+            succeeded = try fetchOnce()
+        } catch {
+            connection.withLock { $0 = nil }
+            manager.broker.logClientProblem("replication", "fetching from node \(leader): \(error)", level: .warning)
+            succeeded = false
+        }
+        if !succeeded { System.sleep(milliseconds: Self.backoffMilliseconds) }
+        if running.load(ordering: .relaxed) { thread.execute { [self] in round() } }
+    }
+
+    /// False when there was nothing to fetch or the leader could not be asked.
+    private func fetchOnce() throws -> Bool {
+        let broker = manager.broker
+        let partitions = manager.partitions(followedFrom: leader).compactMap { partition in
+            broker.logs.partition(partition.name).map { (partition, $0) }
+        }
+        guard !partitions.isEmpty, let address = address() else { return false }
+        let box = try connection.withLock { box in
+            if let box { return box }
+            let opened = ConnectionBox(try BrokerConnection(address, clientId: "swiftlet-replica-\(broker.configuration.nodeId)"))
+            box = opened
+            return opened
+        }
+        // The follower's node id: in ReplicaState from v15, in replica_id before.
+        let version = try box.connection.version(of: FetchRequest.self)
+        let nodeId = broker.configuration.nodeId
+        var request = FetchRequest(
+            replicaId: version >= 15 ? -1 : nodeId, replicaState: .init(replicaId: version >= 15 ? nodeId : -1, replicaEpoch: -1),
+            maxWaitMs: Self.maximumWaitMilliseconds, minBytes: 1, maxBytes: 8 << 20)
+        let byName = Dictionary(grouping: partitions, by: { $0.0.name.topic })
+        for (topic, entries) in byName {
+            request.topics.append(
+                .init(
+                    topic: topic, topicId: broker.topics.topic(named: topic)?.topicId ?? .zero,
+                    partitions: entries.map { partition, log in
+                        .init(
+                            partition: partition.name.partition, currentLeaderEpoch: partition.leaderEpoch, fetchOffset: log.logEndOffset,
+                            partitionMaxBytes: 1 << 20)
+                    }))
+        }
+        let response = try box.connection.send(request, version: version)
+        guard response.errorCode == 0 else { throw ClientError("fetch refused: error \(response.errorCode)") }
+        let now = System.wallClockMilliseconds()
+        for topic in response.responses {
+            let name = topic.topic.isEmpty ? broker.topics.topic(id: topic.topicId)?.name : topic.topic
+            for data in topic.partitions {
+                guard let name, let log = broker.logs.partition(TopicPartition(topic: name, partition: data.partitionIndex)) else {
+                    continue
+                }
+                guard data.errorCode == 0 else { continue }  // a leader change: the next sync tells
+                let whole = Self.wholeBatches(data.records?.bytes ?? [])
+                if !whole.isEmpty { _ = try log.appendAsFollower(whole, now: now) }
+                log.setHighWatermark(min(data.highWatermark, log.logEndOffset))
+            }
+        }
+        return true
+    }
+
+    /// The leader's address on the inter-broker listener, as its registration gives it.
+    private func address() -> String? {
+        let broker = manager.broker
+        guard let endpoint = broker.membership?.brokers.first(where: { $0.nodeId == leader })?.endpoint(broker.interBrokerListener)
+        else { return nil }
+        return "\(endpoint.host):\(endpoint.port)"
+    }
+
+    /// The batches that arrived whole: a fetch may end in part of one (a size limit).
+    static func wholeBatches(_ bytes: [UInt8]) -> [UInt8] {
+        var end = 0
+        while let header = RecordBatchHeader(bytes, at: end), header.hasPlausibleLength, end + header.totalSize <= bytes.count {
+            end += header.totalSize
+        }
+        return end == bytes.count ? bytes : Array(bytes[..<end])
+    }
+}

@@ -1,0 +1,249 @@
+// A cluster member's replicated partitions (more than one replica), as Kafka's ReplicaManager:
+// as a leader it tracks each follower's fetches (PartitionReplication), moves the high
+// watermark and proposes ISR changes to the metadata store; as a follower it copies its
+// leaders' logs (FollowerFetcher, one per leader). The controller also elects new leaders
+// here for partitions whose leader's broker is gone.
+
+import KafkaProtocol
+import KafkaWire
+import LogStorage
+import Logging
+import Synchronization
+import SystemCalls
+
+final class ReplicaManager: Sendable {
+    unowned let broker: Broker
+    private var nodeId: Int32 { broker.configuration.nodeId }
+
+    /// A partition led here: its followers' progress, for the leader epoch it was taken in.
+    private struct Led {
+        var replication: PartitionReplication
+        var leaderEpoch: Int32
+    }
+
+    private let leading = Mutex<[TopicPartition: Led]>([:])
+    /// Partitions followed here: their leader and its epoch.
+    private let following = Mutex<[TopicPartition: (leader: Int32, leaderEpoch: Int32)]>([:])
+    private let fetchers = Mutex<[Int32: FollowerFetcher]>([:])
+    /// ISR proposals, the lag check and the controller's elections, off the event loops.
+    private let work: WorkQueue
+    private let stopped = Atomic(false)
+
+    init(broker: Broker) throws {
+        self.broker = broker
+        work = try WorkQueue(name: "swiftlet-replicas")
+        let interval = max(100, broker.configuration.replicaLagTimeMaximumMilliseconds / 4)
+        work.every(milliseconds: interval) { [self] in shrinkLaggingReplicas() }
+        work.every(milliseconds: ClusterMembership.topicPollMilliseconds) { [self] in electLeadersOfDeadBrokers() }
+    }
+
+    static func now() -> Int64 { Int64(System.monotonicNanoseconds() / 1_000_000) }
+
+    // MARK: Following the cluster's partition states
+
+    /// Takes the partition states the broker synced: leads, follows or lets go of each
+    /// replicated partition this broker has a replica of.
+    func apply(_ topics: [ClusterTopic]) {
+        var led: [TopicPartition: PartitionState] = [:]
+        var followed: [TopicPartition: (leader: Int32, leaderEpoch: Int32)] = [:]
+        for topic in topics {
+            for (index, state) in topic.partitions.enumerated() where state.replicas.contains(nodeId) {
+                let name = TopicPartition(topic: topic.name, partition: Int32(index))
+                guard let log = broker.logs.partition(name) else { continue }
+                if state.replicas.count == 1 {
+                    log.setHighWatermark(nil)
+                } else if state.leader == nodeId {
+                    led[name] = state
+                } else if state.leader >= 0 {
+                    followed[name] = (state.leader, state.leaderEpoch)
+                }
+            }
+        }
+        let lag = Int64(broker.configuration.replicaLagTimeMaximumMilliseconds)
+        let highWatermarks = leading.withLock { leading -> [(PartitionLog, Int64)] in
+            leading = leading.filter { led[$0.key] != nil }
+            var moved: [(PartitionLog, Int64)] = []
+            for (name, state) in led {
+                guard let log = broker.logs.partition(name) else { continue }
+                if var current = leading[name], current.leaderEpoch == state.leaderEpoch {
+                    current.replication.apply(inSyncReplicas: Set(state.inSyncReplicas))
+                    leading[name] = current
+                    moved.append((log, current.replication.highWatermark))
+                } else {
+                    // Taking over: from this log's end and the high watermark it knew.
+                    let replication = PartitionReplication(
+                        leaderId: nodeId, replicas: state.replicas, inSyncReplicas: Set(state.inSyncReplicas),
+                        logEndOffset: log.logEndOffset, highWatermark: log.highWatermark, replicaLagMaximumMilliseconds: lag,
+                        now: Self.now())
+                    leading[name] = Led(replication: replication, leaderEpoch: state.leaderEpoch)
+                    moved.append((log, replication.highWatermark))
+                    broker.log("cluster: leading \(name) in epoch \(state.leaderEpoch)")
+                }
+            }
+            return moved
+        }
+        for (log, highWatermark) in highWatermarks { log.setHighWatermark(highWatermark) }
+        let previous = following.withLock { following in
+            defer { following = followed }
+            return following
+        }
+        for (name, leader) in followed where previous[name].map({ $0 != leader }) ?? true {
+            // A new leader, or a new epoch of it: what this log has past its high watermark
+            // may never have been committed, so it goes, and is fetched again from the leader.
+            guard let log = broker.logs.partition(name) else { continue }
+            let highWatermark = log.highWatermark
+            if log.logEndOffset > highWatermark {
+                do {
+                    try log.truncate(to: highWatermark)
+                    broker.log("cluster: \(name) truncated to \(highWatermark) to follow node \(leader.leader)")
+                } catch {
+                    broker.logger.error("cluster: truncating \(name): \(error)")
+                }
+            }
+        }
+        let leaders = Set(followed.values.map(\.leader))
+        let (started, ended) = fetchers.withLock { fetchers -> ([FollowerFetcher], [FollowerFetcher]) in
+            let ended = fetchers.filter { !leaders.contains($0.key) }.map(\.value)
+            fetchers = fetchers.filter { leaders.contains($0.key) }
+            var started: [FollowerFetcher] = []
+            for leader in leaders where fetchers[leader] == nil && !stopped.load(ordering: .relaxed) {
+                if let fetcher = try? FollowerFetcher(leader: leader, manager: self) {
+                    fetchers[leader] = fetcher
+                    started.append(fetcher)
+                }
+            }
+            return (started, ended)
+        }
+        for fetcher in ended { fetcher.stop() }
+        for fetcher in started { fetcher.start() }
+    }
+
+    /// The partitions followed from `leader`, with where each log ends.
+    func partitions(followedFrom leader: Int32) -> [(name: TopicPartition, leaderEpoch: Int32)] {
+        following.withLock { following in following.filter { $0.value.leader == leader }.map { ($0.key, $0.value.leaderEpoch) } }
+    }
+
+    // MARK: As the leader
+
+    /// Whether this broker leads `partition` with followers to wait for.
+    func isReplicated(_ partition: TopicPartition) -> Bool { leading.withLock { $0[partition] != nil } }
+
+    /// The leader appended up to `logEndOffset`.
+    func leaderAppended(_ partition: TopicPartition, logEndOffset: Int64) {
+        let highWatermark = leading.withLock { leading -> Int64? in
+            leading[partition]?.replication.leaderAppended(logEndOffset: logEndOffset)
+            return leading[partition]?.replication.highWatermark
+        }
+        if let highWatermark { broker.logs.partition(partition)?.setHighWatermark(highWatermark) }
+    }
+
+    /// A follower fetched `partition` from `fetchOffset`: its progress, the high watermark,
+    /// and its return to the ISR once caught up. False when this broker does not lead it.
+    @discardableResult
+    func followerFetched(_ partition: TopicPartition, replicaId: Int32, fetchOffset: Int64) -> Bool {
+        let outcome = leading.withLock { leading -> (highWatermark: Int64, rejoins: Bool)? in
+            guard var led = leading[partition] else { return nil }
+            let rejoins = led.replication.followerFetched(replicaId, fetchOffset: fetchOffset, now: Self.now())
+            leading[partition] = led
+            return (led.replication.highWatermark, rejoins)
+        }
+        guard let outcome else { return false }
+        broker.logs.partition(partition)?.setHighWatermark(outcome.highWatermark)
+        if outcome.rejoins {
+            work.execute { [self] in changeInSyncReplicas(of: partition) { $0.union([replicaId]) } }
+        }
+        return true
+    }
+
+    /// A replicated partition led here: how many replicas it has and how many are in sync
+    /// (what acks=all checks against min.insync.replicas); nil for any other.
+    func replicaCounts(_ partition: TopicPartition) -> (replicas: Int32, inSync: Int32)? {
+        leading.withLock { leading in
+            leading[partition].map { led in
+                (Int32(led.replication.followers.count + 1), Int32(led.replication.inSyncReplicas.count))
+            }
+        }
+    }
+
+    /// An acks=all append ending before `requiredOffset`: nil while the ISR has not all of it;
+    /// NOT_LEADER_OR_FOLLOWER once this broker no longer leads the partition.
+    func acknowledgement(_ partition: TopicPartition, requiredOffset: Int64, minimumInSyncReplicas: Int32) -> ErrorCode? {
+        leading.withLock { leading in
+            guard let led = leading[partition] else { return .notLeaderOrFollower }
+            let replicas = led.replication.followers.count + 1
+            return led.replication.acknowledgement(
+                requiredOffset: requiredOffset, minimumInSyncReplicas: min(Int(minimumInSyncReplicas), replicas))
+        }
+    }
+
+    /// replica.lag.time.max.ms: followers that have not caught up for that long leave the ISR.
+    private func shrinkLaggingReplicas() {
+        let now = Self.now()
+        let lagging = leading.withLock { leading in
+            leading.compactMap { name, led -> (TopicPartition, Set<Int32>)? in
+                let lagging = led.replication.laggingReplicas(now: now)
+                return lagging.isEmpty ? nil : (name, lagging)
+            }
+        }
+        for (name, replicas) in lagging {
+            broker.log("cluster: \(name): node(s) \(replicas.sorted().map(String.init).joined(separator: ", ")) leave the ISR (lagging)")
+            changeInSyncReplicas(of: name) { $0.subtracting(replicas) }
+        }
+    }
+
+    /// Kafka's AlterPartition: the ISR changed in the store by compare-and-swap from the state
+    /// this broker leads in, then read back.
+    private func changeInSyncReplicas(of partition: TopicPartition, _ change: (Set<Int32>) -> Set<Int32>) {
+        guard let membership = broker.membership,
+            let state = membership.partition(partition.topic, partition.partition), state.leader == nodeId
+        else { return }
+        var updated = state
+        let isr = change(Set(state.inSyncReplicas)).union([nodeId])
+        updated.inSyncReplicas = state.replicas.filter(isr.contains)
+        guard updated.inSyncReplicas != state.inSyncReplicas else { return }
+        updated.partitionEpoch += 1
+        do {
+            _ = try membership.store.update(partition.topic, partition: Int(partition.partition), from: state, to: updated)
+            try membership.refreshTopics()
+        } catch {
+            broker.logger.warning("cluster: ISR change of \(partition): \(error)")
+        }
+    }
+
+    // MARK: As the controller
+
+    /// The controller gives each partition whose leader's broker is gone a new leader from
+    /// its in-sync replicas that are live (never another: unclean election is off), with a
+    /// new leader epoch; with none left the partition stays offline until one returns.
+    private func electLeadersOfDeadBrokers() {
+        guard let membership = broker.membership, membership.controllerId == nodeId else { return }
+        let live = Set(membership.brokers.map(\.nodeId))
+        var changed = false
+        for topic in (try? membership.store.topics()) ?? [] {
+            for (index, state) in topic.partitions.enumerated() where state.replicas.count > 1 && !live.contains(state.leader) {
+                let candidates = state.inSyncReplicas.filter { live.contains($0) && $0 != state.leader }
+                guard let leader = candidates.first else { continue }
+                var elected = state
+                elected.leader = leader
+                elected.leaderEpoch += 1
+                elected.partitionEpoch += 1
+                elected.inSyncReplicas = candidates
+                if (try? membership.store.update(topic.name, partition: index, from: state, to: elected)) == true {
+                    broker.log("cluster: \(topic.name)-\(index): node \(leader) elected leader in epoch \(elected.leaderEpoch)")
+                    changed = true
+                }
+            }
+        }
+        if changed { try? membership.refreshTopics() }
+    }
+
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        work.stop()
+        let all = fetchers.withLock { fetchers in
+            defer { fetchers = [:] }
+            return Array(fetchers.values)
+        }
+        for fetcher in all { fetcher.stop() }
+    }
+}
