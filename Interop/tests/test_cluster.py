@@ -174,11 +174,11 @@ def test_partitions_spread_over_the_brokers_and_clients_follow_their_leaders(etc
         layout = partitions(brokers[2].bootstrap, topic)
         assert {leader for leader, _, _ in layout.values()} == {1, 2, 3}, layout
         assert all(replicas == [leader] and isr == [leader] for leader, replicas, isr in layout.values()), layout
-        # More than one replica is refused, saying why.
+        # More replicas than live brokers is refused, saying why.
         refused = unique("replicated")
         with pytest.raises(KafkaException) as error:
-            admin.create_topics([NewTopic(refused, num_partitions=1, replication_factor=3)])[refused].result(10)
-        assert "does not replicate partitions yet" in str(error.value)
+            admin.create_topics([NewTopic(refused, num_partitions=1, replication_factor=4)])[refused].result(10)
+        assert "only 3 broker(s) are registered" in str(error.value)
 
         # An idempotent acks=all producer that knows broker 1 only reaches every leader.
         failures = []
@@ -249,4 +249,81 @@ def test_partitions_spread_over_the_brokers_and_clients_follow_their_leaders(etc
         assert survivor.flush(30) == 0 and failures == []
     finally:
         for broker in brokers:
+            broker.stop()
+
+
+def test_replicated_partitions_survive_their_leader_killed(etcd, tmp_path):
+    brokers = {node: member(tmp_path, etcd, node).start() for node in (1, 2, 3)}
+    try:
+        wait_until(lambda: len(listed(brokers[1].bootstrap)[0]) == 3, 10, lambda: listed(brokers[1].bootstrap))
+        topic = unique("replicated")
+        admin = AdminClient({"bootstrap.servers": brokers[1].bootstrap})
+        admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3,
+                                      config={"min.insync.replicas": "2"})])[topic].result(10)
+        wait_until(lambda: len(partitions(brokers[3].bootstrap, topic)) == 3, 10, lambda: partitions(brokers[3].bootstrap, topic))
+        layout = partitions(brokers[3].bootstrap, topic)
+        assert all(sorted(replicas) == [1, 2, 3] and sorted(isr) == [1, 2, 3] for _, replicas, isr in layout.values()), layout
+
+        acknowledged, failures = {index: [] for index in range(3)}, []
+
+        def delivered(error, message):
+            if error is None:
+                acknowledged[message.partition()].append((message.offset(), int(message.value())))
+            else:
+                failures.append(error)
+        producer = Producer({"bootstrap.servers": ",".join(broker.bootstrap for broker in brokers.values()),
+                             "enable.idempotence": True, "acks": "all", "linger.ms": 5})
+        sent = 0
+
+        def send(count):
+            nonlocal sent
+            for _ in range(count):
+                producer.produce(topic, str(sent).encode(), partition=sent % 3, on_delivery=delivered)
+                sent += 1
+                producer.poll(0)
+        send(300)
+        assert producer.flush(30) == 0
+        # The leader of partition 0 killed with -9 while the producer keeps sending: the
+        # controller elects an in-sync follower once the victim's 3 s lease ends.
+        victim = layout[0][0]
+        brokers[victim].kill()
+        started = time.monotonic()
+        survivor = next(node for node in brokers if node != victim)
+        wait_until(lambda: partitions(brokers[survivor].bootstrap, topic)[0][0] not in (-1, victim), 20,
+                   lambda: partitions(brokers[survivor].bootstrap, topic))
+        print(f"partition 0 led again {time.monotonic() - started:.1f} s after its leader was killed")
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            send(10)
+            time.sleep(0.05)
+        assert producer.flush(60) == 0
+        assert failures == [], failures
+        after = partitions(brokers[survivor].bootstrap, topic)
+        assert all(victim not in isr for _, _, isr in after.values()), after
+
+        # Every acknowledged message is there once, in order per partition.
+        reader = Consumer({"bootstrap.servers": brokers[survivor].bootstrap, "group.id": unique("check"),
+                           "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        reader.assign([TopicPartition(topic, index, 0) for index in range(3)])
+        read = {index: [] for index in range(3)}
+
+        def poll_reader():
+            message = reader.poll(0.1)
+            if message is not None and message.error() is None:
+                read[message.partition()].append((message.offset(), int(message.value())))
+        wait_until(lambda: sum(map(len, read.values())) >= sent, 60, lambda: {k: len(v) for k, v in read.items()},
+                   step=poll_reader)
+        reader.close()
+        for index in range(3):
+            assert read[index] == sorted(acknowledged[index]), index
+            values = [value for _, value in read[index]]
+            assert values == sorted(values) and len(values) == len(set(values)), index
+        assert sum(map(len, read.values())) == sent
+
+        # The killed broker restarts, catches up as a follower and is back in every ISR.
+        brokers[victim] = member(tmp_path, etcd, victim).start()
+        wait_until(lambda: all(sorted(isr) == [1, 2, 3] for _, _, isr in partitions(brokers[survivor].bootstrap, topic).values()),
+                   30, lambda: partitions(brokers[survivor].bootstrap, topic))
+    finally:
+        for broker in brokers.values():
             broker.stop()

@@ -114,6 +114,11 @@ public final class PartitionLog: @unchecked Sendable {
     /// horizon it wrote, so a restart neither rereads clean segments nor forgets tombstones.
     static let cleanerOffsetFile = "cleaner-offset-checkpoint"
     static let deleteHorizonFile = "cleaner-delete-horizon"
+    /// A replicated partition's high watermark as last checkpointed (Kafka's
+    /// replication-offset-checkpoint): a restarted follower cuts its log there, not at its end,
+    /// since what lies past it may never have been committed. An old value is safe (more is
+    /// fetched again), a missing one means everything is.
+    static let highWatermarkFile = "replication-high-watermark"
 
     private init(
         topicPartition: TopicPartition, directory: String, store: any FileStore,
@@ -217,6 +222,7 @@ public final class PartitionLog: @unchecked Sendable {
         // A checkpoint past a log cut short by recovery no longer describes it.
         log.firstDirtyOffset = min((try? readCheckpoint(store: store, path: directory + "/" + cleanerOffsetFile)) ?? 0, end)
         log.earliestDeleteHorizon = try? readCheckpoint(store: store, path: directory + "/" + deleteHorizonFile)
+        log.replicatedHighWatermark = try? readCheckpoint(store: store, path: directory + "/" + highWatermarkFile)
         return (log, events)
     }
 
@@ -230,6 +236,9 @@ public final class PartitionLog: @unchecked Sendable {
     /// What consumers may read up to: the log end with one replica, else the offset every
     /// in-sync replica has reached (never past the log end here).
     public var highWatermark: Int64 { lock.withLock { highWatermarkLocked } }
+
+    /// The high watermark replication set (or a restart read back); nil when there is none.
+    public var replicationHighWatermark: Int64? { lock.withLock { replicatedHighWatermark } }
 
     /// Lock held.
     var highWatermarkLocked: Int64 {
@@ -425,5 +434,21 @@ public final class PartitionLog: @unchecked Sendable {
     func closeCleanly() throws(LogError) {
         try flush()
         do { try lock.withLock { () throws(SystemCallError) in try writeProducerSnapshot() } } catch { throw .io(error) }
+        if lock.withLock({ replicatedHighWatermark != nil }) { try checkpointHighWatermark() }
+    }
+
+    /// Records a replicated partition's high watermark (periodically and at a clean stop),
+    /// or removes the record once the partition has one replica again.
+    public func checkpointHighWatermark() throws(LogError) {
+        let highWatermark = lock.withLock { replicatedHighWatermark.map { _ in highWatermarkLocked } }
+        do throws(SystemCallError) {
+            if let highWatermark {
+                try writeCheckpoint(Self.highWatermarkFile, highWatermark)
+            } else if (try? store.list(directory))?.contains(Self.highWatermarkFile) == true {
+                try store.remove(directory + "/" + Self.highWatermarkFile)
+            }
+        } catch {
+            throw .io(error)
+        }
     }
 }

@@ -35,6 +35,21 @@ final class ReplicaManager: Sendable {
         let interval = max(100, broker.configuration.replicaLagTimeMaximumMilliseconds / 4)
         work.every(milliseconds: interval) { [self] in shrinkLaggingReplicas() }
         work.every(milliseconds: ClusterMembership.topicPollMilliseconds) { [self] in electLeadersOfDeadBrokers() }
+        work.every(milliseconds: Self.checkpointIntervalMilliseconds) { [self] in checkpointHighWatermarks() }
+    }
+
+    /// Kafka's replica.high.watermark.checkpoint.interval.ms.
+    static let checkpointIntervalMilliseconds = 5_000
+
+    private func checkpointHighWatermarks() {
+        let names = Array(leading.withLock { $0.keys }) + Array(following.withLock { $0.keys })
+        for name in names {
+            do {
+                try broker.logs.partition(name)?.checkpointHighWatermark()
+            } catch {
+                broker.logger.warning("cluster: checkpointing the high watermark of \(name): \(error)")
+            }
+        }
     }
 
     static func now() -> Int64 { Int64(System.monotonicNanoseconds() / 1_000_000) }
@@ -91,7 +106,8 @@ final class ReplicaManager: Sendable {
             // A new leader, or a new epoch of it: what this log has past its high watermark
             // may never have been committed, so it goes, and is fetched again from the leader.
             guard let log = broker.logs.partition(name) else { continue }
-            let highWatermark = log.highWatermark
+            // Without a high watermark on record nothing here is known to be committed.
+            let highWatermark = log.replicationHighWatermark.map { _ in log.highWatermark } ?? log.logStartOffset
             if log.logEndOffset > highWatermark {
                 do {
                     try log.truncate(to: highWatermark)
@@ -212,25 +228,34 @@ final class ReplicaManager: Sendable {
 
     // MARK: As the controller
 
-    /// The controller gives each partition whose leader's broker is gone a new leader from
-    /// its in-sync replicas that are live (never another: unclean election is off), with a
-    /// new leader epoch; with none left the partition stays offline until one returns.
+    /// The controller acts on brokers whose registration is gone, as Kafka's controller on a
+    /// fenced broker: each partition it led gets a new leader from its live in-sync replicas
+    /// (never another: unclean election is off) in a new leader epoch, or stays offline until
+    /// one returns; it leaves every other ISR at once, so that acks=all does not wait
+    /// replica.lag.time.max.ms for it.
     private func electLeadersOfDeadBrokers() {
         guard let membership = broker.membership, membership.controllerId == nodeId else { return }
         let live = Set(membership.brokers.map(\.nodeId))
         var changed = false
         for topic in (try? membership.store.topics()) ?? [] {
-            for (index, state) in topic.partitions.enumerated() where state.replicas.count > 1 && !live.contains(state.leader) {
-                let candidates = state.inSyncReplicas.filter { live.contains($0) && $0 != state.leader }
-                guard let leader = candidates.first else { continue }
-                var elected = state
-                elected.leader = leader
-                elected.leaderEpoch += 1
-                elected.partitionEpoch += 1
-                elected.inSyncReplicas = candidates
-                if (try? membership.store.update(topic.name, partition: index, from: state, to: elected)) == true {
-                    broker.log("cluster: \(topic.name)-\(index): node \(leader) elected leader in epoch \(elected.leaderEpoch)")
+            for (index, state) in topic.partitions.enumerated()
+            where state.replicas.count > 1 && !state.inSyncReplicas.allSatisfy(live.contains) {
+                var updated = state
+                let survivors = state.inSyncReplicas.filter(live.contains)
+                if live.contains(state.leader) {
+                    updated.inSyncReplicas = survivors
+                } else {
+                    guard let leader = survivors.first else { continue }
+                    updated.leader = leader
+                    updated.leaderEpoch += 1
+                    updated.inSyncReplicas = survivors
+                }
+                updated.partitionEpoch += 1
+                if (try? membership.store.update(topic.name, partition: index, from: state, to: updated)) == true {
                     changed = true
+                    if updated.leader != state.leader {
+                        broker.log("cluster: \(topic.name)-\(index): node \(updated.leader) elected leader in epoch \(updated.leaderEpoch)")
+                    }
                 }
             }
         }
