@@ -14,7 +14,7 @@ import time
 import urllib.request
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import RunningBroker, free_port, swiftlet_binary
@@ -324,6 +324,53 @@ def test_replicated_partitions_survive_their_leader_killed(etcd, tmp_path):
         brokers[victim] = member(tmp_path, etcd, victim).start()
         wait_until(lambda: all(sorted(isr) == [1, 2, 3] for _, _, isr in partitions(brokers[survivor].bootstrap, topic).values()),
                    30, lambda: partitions(brokers[survivor].bootstrap, topic))
+    finally:
+        for broker in brokers.values():
+            broker.stop()
+
+
+def test_a_consumer_group_continues_across_a_coordinator_failover(etcd, tmp_path):
+    brokers = {node: member(tmp_path, etcd, node).start() for node in (1, 2, 3)}
+    try:
+        wait_until(lambda: len(listed(brokers[1].bootstrap)[0]) == 3, 10, lambda: listed(brokers[1].bootstrap))
+        topic, group = unique("failover"), unique("failover-group")
+        bootstrap = ",".join(broker.bootstrap for broker in brokers.values())
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3)])[topic].result(10)
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
+        for index in range(300):
+            producer.produce(topic, str(index).encode(), partition=index % 3)
+        assert producer.flush(30) == 0
+
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                             "enable.auto.commit": False})
+        consumer.subscribe([topic])
+        read = []
+
+        def consume():
+            message = consumer.poll(0.1)
+            if message is not None and message.error() is None:
+                read.append(int(message.value()))
+                try:
+                    consumer.commit(message, asynchronous=False)
+                except KafkaException:
+                    pass  # the coordinator moving: the next commit goes to the new one
+        wait_until(lambda: len(read) >= 150, 60, lambda: len(read), step=consume)
+        # __consumer_offsets has three replicas: its leader for this group is killed with -9,
+        # and the new leader replays the partition and coordinates the group from there.
+        coordinator = admin.describe_consumer_groups([group])[group].result(10).coordinator.id
+        brokers[coordinator].kill()
+        wait_until(lambda: len(set(read)) >= 300, 90, lambda: (len(read), len(set(read))), step=consume)
+        consumer.close()
+        assert set(read) == set(range(300))
+        # Resumed from the committed offsets, not from the start: at most the last
+        # uncommitted record of each partition is read twice.
+        assert len(read) - 300 <= 3, len(read)
+        survivor = next(node for node in brokers if node != coordinator)
+        survivor_admin = AdminClient({"bootstrap.servers": brokers[survivor].bootstrap})
+        offsets = survivor_admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group)])[group].result(10).topic_partitions
+        assert sum(partition.offset for partition in offsets) == 300, offsets
     finally:
         for broker in brokers.values():
             broker.stop()

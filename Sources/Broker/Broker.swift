@@ -143,12 +143,24 @@ public final class Broker: Sendable {
             markers: markers, producerIds: producerIds, clock: clock, logger: logger)
         for name in logs.allPartitions { attachWaiters(to: logs.partition(name)!) }
         offsetsTopic.setEnsureTopic { [unowned self] in
-            try ensureInternalTopic(OffsetsTopic.name, partitions: configuration.groups.offsetsTopicPartitions)
+            try ensureInternalTopic(
+                OffsetsTopic.name, partitions: configuration.groups.offsetsTopicPartitions,
+                replicationFactor: configuration.offsetsTopicReplicationFactor)
         }
         transactionTopic.setEnsureTopic { [unowned self] in
-            try ensureInternalTopic(TransactionCoordinator.stateTopic, partitions: configuration.transactions.stateTopicPartitions)
+            try ensureInternalTopic(
+                TransactionCoordinator.stateTopic, partitions: configuration.transactions.stateTopicPartitions,
+                replicationFactor: configuration.transactionStateReplicationFactor)
         }
         markers.setRoute { [unowned self] in markerRoute($0) }
+        for internalTopic in [offsetsTopic, transactionTopic] {
+            let name = internalTopic.name
+            internalTopic.setLeaderEpoch { [unowned self] partition in
+                guard let membership else { return 0 }
+                let state = membership.partition(name, partition)
+                return state == nil || state?.leader == configuration.nodeId ? state?.leaderEpoch ?? 0 : nil
+            }
+        }
         try loadCoordinators()
         try createSeedTopics()
     }
@@ -179,11 +191,12 @@ public final class Broker: Sendable {
         for case .failure(let error) in outcomes { throw error }
     }
 
-    /// Replays the internal topics into the coordinators, then completes transactions a
-    /// stop interrupted between PrepareCommit/PrepareAbort and their markers.
-    private func loadCoordinators() throws {
+    /// Replays the internal topics (or the partitions named) into the coordinators, then
+    /// completes transactions a stop interrupted between PrepareCommit/PrepareAbort and their
+    /// markers.
+    func loadCoordinators(offsetsPartitions: Set<Int32>? = nil, statePartitions: Set<Int32>? = nil) throws {
         let (groups, transactions, log) = (groups, transactions, log)
-        let offsetRecords = try offsetsTopic.replay { entry in
+        let offsetRecords = try offsetsTopic.replay(partitions: offsetsPartitions) { entry in
             switch entry {
             case .record(let key, let value, nil):
                 if !groups.replay(key: key, value: value) { log("skipped an undecodable record of \(OffsetsTopic.name)") }
@@ -194,7 +207,7 @@ public final class Broker: Sendable {
             }
         }
         if offsetRecords > 0 { log("loaded \(offsetRecords) record(s) of \(OffsetsTopic.name)") }
-        let transactionRecords = try transactionTopic.replay { entry in
+        let transactionRecords = try transactionTopic.replay(partitions: statePartitions) { entry in
             guard case .record(let key, let value, _) = entry else { return }
             if !transactions.replay(key: key, value: value) { log("skipped an undecodable record of \(TransactionCoordinator.stateTopic)") }
         }
@@ -204,12 +217,16 @@ public final class Broker: Sendable {
 
     /// Creates an internal topic (compacted) unless it exists. Callers wait while another
     /// thread creates it, so it returns only once every partition log exists.
-    func ensureInternalTopic(_ name: String, partitions: Int32) throws {
+    func ensureInternalTopic(_ name: String, partitions: Int32, replicationFactor: Int16) throws {
         internalTopicLock.lock()
         defer { internalTopicLock.unlock() }
         guard topics.topic(named: name) == nil else { return }
         do {
-            _ = try createTopic(name: name, partitions: partitions, configs: ["cleanup.policy": "compact", "segment.bytes": "104857600"])
+            _ = try createTopics([
+                TopicCreation(
+                    name: name, partitions: partitions, configs: ["cleanup.policy": "compact", "segment.bytes": "104857600"],
+                    replicationFactor: min(replicationFactor, Int16(liveBrokerIds.count)))
+            ])[0].get()
         } catch BrokerError.topicExists {
             // Another broker of the cluster made it first.
         }
@@ -282,10 +299,20 @@ public final class Broker: Sendable {
         }
     }
 
+    /// Every append (a client's, a coordinator's, a follower's copy) and every move of the
+    /// high watermark wakes the fetches parked on the partition; in a cluster the leader's
+    /// replica state learns of the new log end too.
     func attachWaiters(to partition: PartitionLog) {
         let waiters = fetchWaiters
         let name = partition.topicPartition
-        partition.onAppend = { _ in waiters.wake(name) }
+        guard metadataStore != nil else {
+            partition.onAppend = { _ in waiters.wake(name) }
+            return
+        }
+        partition.onAppend = { [unowned self] logEndOffset in
+            waiters.wake(name)
+            replicas?.leaderAppended(name, logEndOffset: logEndOffset)
+        }
     }
 
     /// Kafka's controller refuses an operation of more than 10,000 metadata records (one per
@@ -510,10 +537,11 @@ public final class Broker: Sendable {
             membershipState.withLock { $0 = membership }
             log("cluster: registered node \(configuration.nodeId) at \(configuration.metadataStore ?? "the metadata store")")
         } catch {
-            replicaState.withLock { replicas in
-                replicas?.stop()
-                replicas = nil
+            let replicas = replicaState.withLock { replicas in
+                defer { replicas = nil }
+                return replicas
             }
+            replicas?.stop()
             if let refusal = error as? ClusterMembership.Failure { throw BrokerError.cluster("\(refusal)") }
             throw BrokerError.cluster("metadata store: \(error)")
         }
@@ -590,14 +618,17 @@ public final class Broker: Sendable {
 
     /// Flushes the logs and writes the clean-shutdown marker.
     public func shutdown() throws {
-        replicaState.withLock { replicas in
-            replicas?.stop()
-            replicas = nil
+        // Taken out of their locks before they are stopped: their threads read them.
+        let replicas = replicaState.withLock { replicas in
+            defer { replicas = nil }
+            return replicas
         }
-        membershipState.withLock { membership in
-            membership?.leave()
-            membership = nil
+        let membership = membershipState.withLock { membership in
+            defer { membership = nil }
+            return membership
         }
+        replicas?.stop()
+        membership?.leave()
         tickerLock.lock()
         let ticker = coordinatorTicker
         coordinatorTicker = nil

@@ -75,6 +75,13 @@ public struct BrokerConfiguration: Sendable {
     /// replica.lag.time.max.ms: a follower that has not caught up with its leader for this
     /// long leaves the in-sync replicas.
     public var replicaLagTimeMaximumMilliseconds = 30_000
+    /// default.replication.factor: the replicas of a topic created without a count.
+    public var defaultReplicationFactor: Int16 = 1
+    /// offsets.topic.replication.factor and transaction.state.log.replication.factor: the
+    /// internal topics' replicas, at most as many as there are live brokers when they are made
+    /// (Kafka waits for enough brokers instead; a dev cluster should not).
+    public var offsetsTopicReplicationFactor: Int16 = 3
+    public var transactionStateReplicationFactor: Int16 = 3
     /// metrics.enabled: the hot-path counters of /metrics (requests, latencies, traffic per
     /// topic, connections); off, /metrics keeps what it reads from the logs and groups.
     public var metricsEnabled = true

@@ -22,7 +22,7 @@ extension BrokerConfiguration {
             entry("log.dirs", dataDirectory ?? "(memory)", .string, "./swiftlet-data"),
             entry("num.partitions", String(defaultPartitions), .int, "1"),
             entry("auto.create.topics.enable", String(autoCreateTopics), .boolean, "true"),
-            entry("default.replication.factor", "1", .int, "1"),
+            entry("default.replication.factor", String(defaultReplicationFactor), .int, "1"),
             entry("message.max.bytes", String(messageMaxBytes), .int, "1048588"),
             entry("min.insync.replicas", String(logDefaults.minimumInSyncReplicas), .int, "1"),
             entry("log.retention.ms", String(logDefaults.retentionMilliseconds), .long, String(defaults.retentionMilliseconds)),
@@ -53,7 +53,7 @@ extension BrokerConfiguration {
             entry("offsets.retention.minutes", String(groups.offsetsRetentionMilliseconds / 60_000), .int, "10080"),
             entry("offsets.retention.check.interval.ms", String(groups.offsetsRetentionCheckIntervalMilliseconds), .long, "600000"),
             entry("offsets.topic.num.partitions", String(groups.offsetsTopicPartitions), .int, "50"),
-            entry("offsets.topic.replication.factor", "1", .short, "1"),
+            entry("offsets.topic.replication.factor", String(offsetsTopicReplicationFactor), .short, "3"),
             entry("group.consumer.session.timeout.ms", String(groups.consumerSessionTimeoutMilliseconds), .int, "45000"),
             entry("group.consumer.heartbeat.interval.ms", String(groups.consumerHeartbeatIntervalMilliseconds), .int, "5000"),
             entry("group.consumer.max.size", String(groups.consumerMaximumGroupSize), .int, String(Int32.max)),
@@ -63,7 +63,7 @@ extension BrokerConfiguration {
                 "transactions.remove.expired.transaction.cleanup.interval.ms",
                 String(transactions.transactionalIdExpirationCheckIntervalMilliseconds), .int, "3600000"),
             entry("transaction.state.log.num.partitions", String(transactions.stateTopicPartitions), .int, "50"),
-            entry("transaction.state.log.replication.factor", "1", .short, "1"),
+            entry("transaction.state.log.replication.factor", String(transactionStateReplicationFactor), .short, "3"),
             entry("group.consumer.assignors", groups.consumerAssignors.joined(separator: ","), .list, "uniform,range"),
         ]
     }

@@ -27,6 +27,9 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
     // read under `lock` afterwards.
     private let lock = Lock()
     private var ensureTopicBody: (@Sendable () throws -> Void)?
+    /// In a cluster: the leader epoch this broker leads a partition in, nil when another
+    /// broker leads it (its log here is a follower's copy, never written to).
+    private var leaderEpochBody: (@Sendable (Int32) -> Int32?)?
 
     init(name: String, logs: LogManager, topics: TopicRegistry, log: @escaping @Sendable (String) -> Void) {
         self.name = name
@@ -39,6 +42,19 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
         lock.lock()
         ensureTopicBody = body
         lock.unlock()
+    }
+
+    func setLeaderEpoch(_ body: @escaping @Sendable (Int32) -> Int32?) {
+        lock.lock()
+        leaderEpochBody = body
+        lock.unlock()
+    }
+
+    private func leaderEpoch(_ partition: Int32) -> Int32? {
+        lock.lock()
+        let body = leaderEpochBody
+        lock.unlock()
+        return body.map { $0(partition) } ?? 0
     }
 
     /// Creates the topic when it does not exist yet (FindCoordinator does this in Kafka
@@ -60,7 +76,7 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
     func write(_ records: [CoordinatorRecord], partition: Int32, now: Int64, producer: (id: Int64, epoch: Int16)?) throws {
         do {
             if partitionLog(partition) == nil { try ensureTopic() }  // waits for a creation in progress
-            guard let partitionLog = partitionLog(partition) else {
+            guard let partitionLog = partitionLog(partition), let leaderEpoch = leaderEpoch(partition) else {
                 throw CoordinatorWriteError.unknownPartition(TopicPartition(topic: name, partition: partition))
             }
             var builder = RecordBatchBuilder()
@@ -73,7 +89,7 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
                 records.enumerated().map {
                     Record(offset: Int64($0.offset), timestamp: now, key: $0.element.key, value: $0.element.value)
                 })
-            _ = try partitionLog.append(batch, leaderEpoch: 0, now: now)
+            _ = try partitionLog.append(batch, leaderEpoch: leaderEpoch, now: now)
         } catch {
             // Logged as the log said it (with the epochs), then named as coordinators know it.
             log("cannot write to \(name)-\(partition): \(error)")
@@ -81,15 +97,15 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
         }
     }
 
-    /// Feeds every record and marker of every partition to `apply`, in offset order per
-    /// partition. Returns how many records were read.
-    func replay(_ apply: (InternalTopicEntry) -> Void) throws -> Int {
+    /// Feeds every record and marker of every partition (or of those named) to `apply`, in
+    /// offset order per partition, up to each log's end. Returns how many records were read.
+    func replay(partitions only: Set<Int32>? = nil, _ apply: (InternalTopicEntry) -> Void) throws -> Int {
         var count = 0
-        for partition in logs.allPartitions where partition.topic == name {
+        for partition in logs.allPartitions where partition.topic == name && only.map({ $0.contains(partition.partition) }) ?? true {
             guard let log = logs.partition(partition) else { continue }
             var offset = log.logStartOffset
             while offset < log.logEndOffset {
-                let read = try log.read(from: offset, maxBytes: 1 << 20, minOneBatch: true)
+                let read = try log.read(from: offset, maxBytes: 1 << 20, minOneBatch: true, asReplica: true)
                 guard !read.regions.isEmpty else { break }
                 for region in read.regions {
                     let bytes = try region.file.read(count: region.length, at: region.position)

@@ -382,7 +382,24 @@ extension GroupCoordinator {
     /// requests get NOT_COORDINATOR at once.
     public func releaseWaitingMembers() {
         stoppedWaiting.store(true, ordering: .releasing)
-        for slot in allSlots {
+        release(allSlots)
+    }
+
+    /// Forgets the groups kept in `offsetsPartition` (Kafka's unloading: another broker leads
+    /// it now, or it is about to be replayed afresh); their waiting members hear
+    /// NOT_COORDINATOR and look for the coordinator again.
+    public func unload(offsetsPartition partition: Int32) {
+        let unloaded = removeSlots { $0.offsetsPartition == partition }
+        release(unloaded)
+        for slot in unloaded {
+            slot.lock.lock()
+            slot.isRemoved = true
+            slot.lock.unlock()
+        }
+    }
+
+    private func release(_ slots: [GroupSlot]) {
+        for slot in slots {
             _ = withSlot(slot.groupId, create: false) { slot, _, deliveries in
                 for member in slot.classic?.orderedMembers ?? [] {
                     let memberId = member.memberId

@@ -103,6 +103,15 @@ public final class GroupCoordinator: @unchecked Sendable {
         return slot
     }
 
+    /// Takes the slots `predicate` picks out of the table.
+    func removeSlots(where predicate: (GroupSlot) -> Bool) -> [GroupSlot] {
+        slotsLock.lock()
+        defer { slotsLock.unlock() }
+        let removed = slots.values.filter(predicate)
+        for slot in removed { slots[slot.groupId] = nil }
+        return removed
+    }
+
     var allSlots: [GroupSlot] {
         slotsLock.lock()
         defer { slotsLock.unlock() }

@@ -413,6 +413,16 @@ public final class TransactionCoordinator: @unchecked Sendable {
         }
     }
 
+    /// Forgets the transactional ids kept in `statePartition` (another broker leads it now, or
+    /// it is about to be replayed afresh).
+    public func unload(statePartition partition: Int32) {
+        withLock {
+            for id in transactions.byId.keys where statePartition(for: id) == partition {
+                if let removed = transactions.removeValue(forKey: id) { transactionalIds[removed.producerId] = nil }
+            }
+        }
+    }
+
     /// After replay: transactions caught between PrepareCommit/PrepareAbort and their
     /// completion are completed now (their markers written again where missing).
     public func completeInterruptedTransactions() {

@@ -95,7 +95,8 @@ public final class PartitionLog: @unchecked Sendable {
     /// Tests only (nothing else sets it): runs between a compaction pass's copies and its
     /// swap, with the lock free.
     nonisolated(unsafe) var beforeCompactionSwap: (() -> Void)?
-    /// Called after each append with the new log end offset (Fetch long-polls wake on it).
+    /// Called after each append, and each move of the high watermark, with the log end offset
+    /// (Fetch long-polls wake on it).
     /// Runs on the appending thread, with the lock released. Set under the lock: another
     /// connection may append as soon as the partition exists.
     public var onAppend: (@Sendable (Int64) -> Void)? {
@@ -250,12 +251,12 @@ public final class PartitionLog: @unchecked Sendable {
     /// replicas, a follower's from its leader's answers); nil when the partition has one
     /// replica again. Parked fetches wake when it moves.
     public func setHighWatermark(_ offset: Int64?) {
-        let (moved, hook, now) = lock.withLock {
+        let (moved, hook, end) = lock.withLock {
             let before = highWatermarkLocked
             replicatedHighWatermark = offset
-            return (highWatermarkLocked != before, appendHook, highWatermarkLocked)
+            return (highWatermarkLocked != before, appendHook, segments.last!.nextOffset)
         }
-        if moved { hook?(now) }
+        if moved { hook?(end) }
     }
 
     public var sizeInBytes: Int64 { lock.withLock { segments.reduce(0) { $0 + $1.size } } }

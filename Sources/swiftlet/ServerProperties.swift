@@ -190,7 +190,9 @@ enum ServerProperties {
         "num.network.threads": { configuration, value in set(&configuration.eventLoops, integer(value, minimum: 1)) },
         "num.partitions": { configuration, value in set(&configuration.defaultPartitions, integer(value, minimum: 1)) },
         "auto.create.topics.enable": { configuration, value in set(&configuration.autoCreateTopics, Bool(value.lowercased())) },
-        "default.replication.factor": { _, value in value == "1" || value == "-1" },
+        "default.replication.factor": { configuration, value in
+            set(&configuration.defaultReplicationFactor, integer(value, minimum: Int16(1)))
+        },
         "message.max.bytes": { configuration, value in set(&configuration.messageMaxBytes, integer(value, minimum: 0)) },
         "min.insync.replicas": { configuration, value in
             set(&configuration.logDefaults.minimumInSyncReplicas, integer(value, minimum: Int32(1)))
@@ -274,7 +276,9 @@ enum ServerProperties {
         "offsets.topic.num.partitions": { configuration, value in
             set(&configuration.groups.offsetsTopicPartitions, integer(value, minimum: 1))
         },
-        "offsets.topic.replication.factor": { _, value in value == "1" || value == "-1" },
+        "offsets.topic.replication.factor": { configuration, value in
+            set(&configuration.offsetsTopicReplicationFactor, value == "-1" ? 3 : integer(value, minimum: Int16(1)))
+        },
         "group.consumer.session.timeout.ms": { configuration, value in
             set(&configuration.groups.consumerSessionTimeoutMilliseconds, integer(value, minimum: 1))
         },
@@ -295,7 +299,9 @@ enum ServerProperties {
         "transaction.state.log.num.partitions": { configuration, value in
             set(&configuration.transactions.stateTopicPartitions, integer(value, minimum: 1))
         },
-        "transaction.state.log.replication.factor": { _, value in value == "1" || value == "-1" },
+        "transaction.state.log.replication.factor": { configuration, value in
+            set(&configuration.transactionStateReplicationFactor, value == "-1" ? 3 : integer(value, minimum: Int16(1)))
+        },
         "group.consumer.assignors": { configuration, value in
             let names = value.split(separator: ",").map { String($0).trimmed }
             guard !names.isEmpty, names.allSatisfy({ ["uniform", "range"].contains($0) }) else { return false }

@@ -279,6 +279,45 @@ import Testing
         }
     }
 
+    @Test func committedOffsetsAreReplicatedAndANewCoordinatorReplaysThem() throws {
+        try Self.withCluster { members in
+            let one = try KafkaTestClient(members[0].address)
+            _ = try one.send(CreateTopicsRequest(topics: [.init(name: "read", numPartitions: 1, replicationFactor: 2)]), version: 7)
+            let found = try one.send(FindCoordinatorRequest(keyType: 0, coordinatorKeys: ["readers"]), version: 4).coordinators[0]
+            #expect(found.errorCode == 0)
+            for member in members { try member.broker.membership?.refreshTopics() }
+            let coordinator = members.first { $0.broker.configuration.nodeId == found.nodeId }!
+            let other = members.first { $0.broker.configuration.nodeId != found.nodeId }!
+            let partition = TopicPartition(
+                topic: "__consumer_offsets", partition: coordinator.broker.groups.offsetsPartition(for: "readers"))
+            #expect(coordinator.broker.membership?.partition(partition.topic, partition.partition)?.replicas.count == 2)
+            let commit = try KafkaTestClient(coordinator.address).send(
+                OffsetCommitRequest(
+                    groupId: "readers", generationIdOrMemberEpoch: -1,
+                    topics: [.init(name: "read", partitions: [.init(partitionIndex: 0, committedOffset: 42, committedMetadata: nil)])]),
+                version: 8)
+            #expect(commit.topics[0].partitions[0].errorCode == 0)
+            // The other broker's copy of the group's partition has the commit.
+            let copy = try #require(other.broker.logs.partition(partition))
+            let deadline = System.monotonicNanoseconds() + 5_000_000_000
+            while copy.logEndOffset < 1 && System.monotonicNanoseconds() < deadline { System.sleep(milliseconds: 20) }
+            #expect(copy.logEndOffset == 1)
+            // The coordinator's registration ends: the other broker leads the partition, replays
+            // it, and answers OffsetFetch with the commit.
+            coordinator.broker.membership?.leave()
+            let membership = try #require(other.broker.membership)
+            membership.refresh()
+            while membership.partition(partition.topic, partition.partition)?.leader != other.broker.configuration.nodeId
+                && System.monotonicNanoseconds() < deadline + 5_000_000_000
+            {
+                System.sleep(milliseconds: 20)
+            }
+            let fetched = try KafkaTestClient(other.address).send(
+                OffsetFetchRequest(groupId: "readers", topics: [.init(name: "read", partitionIndexes: [0])]), version: 7)
+            #expect(fetched.errorCode == 0 && fetched.topics.first?.partitions.first?.committedOffset == 42)
+        }
+    }
+
     @Test func etcdAnswersAreReadWhateverTheirFraming() throws {
         var reader = HTTPResponseReader()
         #expect(try reader.append(Array("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n{}".utf8)) == nil)

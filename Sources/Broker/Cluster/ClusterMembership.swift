@@ -25,13 +25,17 @@ final class ClusterMembership: Sendable {
     private let view: Mutex<View>
     /// The store failed the last renewal: logged once per outage, not at every renewal.
     private let unreachable = Atomic(false)
-    private let ticker = Mutex<WorkQueue?>(nil)
+    /// The lease's renewals on one thread, the topics' reads (and the broker's syncs, which
+    /// may replay a coordinator's partition) on another, so that no sync delays a renewal.
+    private let tickers = Mutex<[WorkQueue]>([])
     /// The topics last read, by name.
     private let topicsView = Mutex<[String: ClusterTopic]>([:])
     /// Held from a read of the topics until the broker has synced it, so that reads are
     /// applied in the order they were made.
     private let topicSync = Mutex<Void>(())
     private let topicsChanged: @Sendable ([ClusterTopic]) -> Void
+    /// Reads of the topics completed (synced or unchanged): what `awaitTopics` waits on.
+    private let completedReads = Atomic<Int>(0)
     /// How often the topics are read: etcd's watch stream would tell at once, polling keeps
     /// this client to plain requests (a topic made on another broker shows within it).
     static let topicPollMilliseconds = 250
@@ -71,10 +75,11 @@ final class ClusterMembership: Sendable {
     /// Renews and reads the cluster back every third of the lease, and the topics more
     /// often, on its own thread.
     func start() throws {
-        let queue = try WorkQueue(name: "swiftlet-cluster")
-        queue.every(milliseconds: leaseSeconds * 1_000 / 3) { [self] in refresh() }
-        queue.every(milliseconds: Self.topicPollMilliseconds) { [self] in try? refreshTopics() }
-        ticker.withLock { $0 = queue }
+        let renewals = try WorkQueue(name: "swiftlet-cluster")
+        renewals.every(milliseconds: leaseSeconds * 1_000 / 3) { [self] in refresh() }
+        let topics = try WorkQueue(name: "swiftlet-topics")
+        topics.every(milliseconds: Self.topicPollMilliseconds) { [self] in try? refreshTopics() }
+        tickers.withLock { $0 = [renewals, topics] }
     }
 
     /// Reads the topics and, when they changed, has the broker sync them before they are
@@ -82,11 +87,36 @@ final class ClusterMembership: Sendable {
     func refreshTopics() throws {
         try topicSync.withLock { _ in
             let read = try store.topics()
+            defer { completedReads.add(1, ordering: .releasing) }
             let changed = topicsView.withLock { view in read.count != view.count || read.contains { view[$0.name] != $0 } }
             guard changed else { return }
             topicsChanged(read)
             topicsView.withLock { $0 = Dictionary(uniqueKeysWithValues: read.map { ($0.name, $0) }) }
         }
+    }
+
+    /// Has the topics read again now, on their own thread, without waiting (a change was
+    /// just made in the store).
+    func refreshTopicsSoon() {
+        guard let queue = tickers.withLock({ $0.last }) else { return }
+        queue.execute { [self] in try? refreshTopics() }
+    }
+
+    /// After a change this broker made: has the topics read again and waits, at most
+    /// `milliseconds`, until a read that began after now is synced and `condition` holds, so
+    /// that the change is in force here before the client is answered. Never on the topics'
+    /// own thread (its syncs), which would wait for itself.
+    @discardableResult
+    func awaitTopics(within milliseconds: Int = 5_000, until condition: () -> Bool = { true }) -> Bool {
+        let start = completedReads.load(ordering: .acquiring)
+        let deadline = System.monotonicNanoseconds() + UInt64(milliseconds) * 1_000_000
+        refreshTopicsSoon()
+        while System.monotonicNanoseconds() < deadline {
+            // Two reads: the one under way when asked may have begun before the change.
+            if completedReads.load(ordering: .acquiring) >= start + 2 && condition() { return true }
+            System.sleep(milliseconds: 2)
+        }
+        return false
     }
 
     /// A topic as the cluster last read it.
@@ -137,9 +167,11 @@ final class ClusterMembership: Sendable {
 
     /// A clean stop: the registration and the controller role go at once, not a lease later.
     func leave() {
-        ticker.withLock { queue in
-            queue?.stop()
-            queue = nil
+        for queue in tickers.withLock({ queues in
+            defer { queues = [] }
+            return queues
+        }) {
+            queue.stop()
         }
         try? store.deregister(lease: view.withLock { $0.lease })
     }

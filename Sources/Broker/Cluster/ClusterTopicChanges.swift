@@ -86,6 +86,33 @@ extension Broker {
         return (endpoint == nil ? -1 : state.leader, state.leaderEpoch, endpoint)
     }
 
+    /// The coordinators follow the leadership of their internal partitions: a partition this
+    /// broker now follows is unloaded, one it now leads is unloaded and replayed afresh (its
+    /// groups and transactions as the previous leader left them), as Kafka's coordinators
+    /// load and unload on leader election.
+    func coordinatorLeadershipChanged(gained: [TopicPartition], lost: [TopicPartition]) {
+        var loadOffsets: Set<Int32> = []
+        var loadStates: Set<Int32> = []
+        for partition in gained + lost {
+            let isGained = gained.contains(partition)
+            switch partition.topic {
+            case OffsetsTopic.name:
+                groups.unload(offsetsPartition: partition.partition)
+                if isGained { loadOffsets.insert(partition.partition) }
+            case TransactionCoordinator.stateTopic:
+                transactions.unload(statePartition: partition.partition)
+                if isGained { loadStates.insert(partition.partition) }
+            default: continue
+            }
+        }
+        guard !loadOffsets.isEmpty || !loadStates.isEmpty else { return }
+        do {
+            try loadCoordinators(offsetsPartitions: loadOffsets, statePartitions: loadStates)
+        } catch {
+            logger.error("cluster: loading the coordinators' partitions: \(error)")
+        }
+    }
+
     /// Whether the partition exists: its log is here, or the cluster has it elsewhere.
     func partitionExists(_ partition: TopicPartition) -> Bool {
         logs.partition(partition) != nil || membership?.partition(partition.topic, partition.partition) != nil
@@ -101,7 +128,11 @@ extension Broker {
                 let assignment =
                     creation.assignment.isEmpty
                     ? ClusterTopic.assignment(
-                        partitions: creation.partitions, replicationFactor: Int(max(creation.replicationFactor, 1)), brokers: brokers,
+                        partitions: creation.partitions,
+                        replicationFactor: min(
+                            Int(creation.replicationFactor > 0 ? creation.replicationFactor : configuration.defaultReplicationFactor),
+                            brokers.count),
+                        brokers: brokers,
                         start: Int.random(in: 0..<max(brokers.count, 1)))
                     : creation.assignment
                 let topic = ClusterTopic(
@@ -113,7 +144,8 @@ extension Broker {
             }
         }
         // Read back before answering, so that the client's next request here finds them.
-        try? membership.refreshTopics()
+        let created = results.compactMap { try? $0.get() }
+        membership.awaitTopics { created.allSatisfy { topics.topic(named: $0) != nil } }
         return results.map { result in
             result.flatMap { name in
                 topics.topic(named: name).map { .success($0) } ?? .failure(BrokerError.metadataUnavailable("topic \(name) not read back"))
@@ -128,7 +160,7 @@ extension Broker {
             guard let stored = membership.topic(named: topic.name), stored.id == topic.id else { continue }
             _ = try storeChange { try membership.store.delete(stored) }
         }
-        try? membership.refreshTopics()
+        membership.awaitTopics { deleted.allSatisfy { topics.topic(named: $0.name)?.id != $0.id } }
     }
 
     /// CreatePartitions in a cluster: the new partitions' replicas as given or spread over the
@@ -181,11 +213,9 @@ extension Broker {
         for _ in 0..<Self.compareAndSwapAttempts {
             guard let current = membership.topic(named: name) else { throw BrokerError.unknownTopic(name) }
             guard let updated = change(current) else { return }
-            if try storeChange({ try membership.store.update(current, to: updated) }) {
-                try? membership.refreshTopics()
-                return
-            }
-            try? membership.refreshTopics()
+            let changed = try storeChange { try membership.store.update(current, to: updated) }
+            membership.awaitTopics()
+            if changed { return }
         }
         throw BrokerError.metadataUnavailable("topic \(name) kept changing; try again")
     }

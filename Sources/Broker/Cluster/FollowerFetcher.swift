@@ -16,6 +16,8 @@ final class FollowerFetcher: Sendable {
     unowned let manager: ReplicaManager
     private let thread: WorkQueue
     private let running = Atomic(true)
+    /// Set by the last round once asked to stop: the thread is idle and joins at once.
+    private let ended = Atomic(false)
     /// Touched only on `thread`.
     private let connection = Mutex<ConnectionBox?>(nil)
 
@@ -26,6 +28,8 @@ final class FollowerFetcher: Sendable {
 
     /// How long the leader may hold a fetch with nothing new (Kafka's replica.fetch.wait.max.ms).
     static let maximumWaitMilliseconds: Int32 = 500
+    /// How long past its wait a leader may take to answer before it counts as gone.
+    static let answerMarginMilliseconds: Int32 = 2_500
     /// A pause after a failure, so that a leader that is gone is not asked in a loop.
     static let backoffMilliseconds = 200
 
@@ -37,14 +41,24 @@ final class FollowerFetcher: Sendable {
 
     func start() { thread.execute { [self] in round() } }
 
+    /// Asks the fetcher to end after its current round, without waiting for it (a fetch from
+    /// a leader that died can take its whole timeout); `hasEnded` says when it has.
+    func requestStop() { running.store(false, ordering: .relaxed) }
+
+    var hasEnded: Bool { ended.load(ordering: .acquiring) }
+
+    /// Stops and waits for the thread (a shutdown, or a fetcher that has ended).
     func stop() {
-        running.store(false, ordering: .relaxed)
+        requestStop()
         thread.stop()
     }
 
     /// One fetch, then the next.
     private func round() {
-        guard running.load(ordering: .relaxed) else { return }
+        guard running.load(ordering: .relaxed) else {
+            ended.store(true, ordering: .releasing)
+            return
+        }
         let succeeded: Bool
         do {
             succeeded = try fetchOnce()
@@ -54,7 +68,7 @@ final class FollowerFetcher: Sendable {
             succeeded = false
         }
         if !succeeded { System.sleep(milliseconds: Self.backoffMilliseconds) }
-        if running.load(ordering: .relaxed) { thread.execute { [self] in round() } }
+        thread.execute { [self] in round() }
     }
 
     /// False when there was nothing to fetch or the leader could not be asked.
@@ -66,7 +80,10 @@ final class FollowerFetcher: Sendable {
         guard !partitions.isEmpty, let address = address() else { return false }
         let box = try connection.withLock { box in
             if let box { return box }
-            let opened = ConnectionBox(try BrokerConnection(address, clientId: "swiftlet-replica-\(broker.configuration.nodeId)"))
+            let opened = ConnectionBox(
+                try BrokerConnection(
+                    address, clientId: "swiftlet-replica-\(broker.configuration.nodeId)",
+                    timeoutMilliseconds: Self.maximumWaitMilliseconds + Self.answerMarginMilliseconds))
             box = opened
             return opened
         }

@@ -25,6 +25,8 @@ final class ReplicaManager: Sendable {
     /// Partitions followed here: their leader and its epoch.
     private let following = Mutex<[TopicPartition: (leader: Int32, leaderEpoch: Int32)]>([:])
     private let fetchers = Mutex<[Int32: FollowerFetcher]>([:])
+    /// Fetchers of leaders no longer followed, asked to stop, joined once their round ends.
+    private let retiring = Mutex<[FollowerFetcher]>([])
     /// ISR proposals, the lag check and the controller's elections, off the event loops.
     private let work: WorkQueue
     private let stopped = Atomic(false)
@@ -34,7 +36,10 @@ final class ReplicaManager: Sendable {
         work = try WorkQueue(name: "swiftlet-replicas")
         let interval = max(100, broker.configuration.replicaLagTimeMaximumMilliseconds / 4)
         work.every(milliseconds: interval) { [self] in shrinkLaggingReplicas() }
-        work.every(milliseconds: ClusterMembership.topicPollMilliseconds) { [self] in electLeadersOfDeadBrokers() }
+        work.every(milliseconds: ClusterMembership.topicPollMilliseconds) { [self] in
+            electLeadersOfDeadBrokers()
+            joinEndedFetchers()
+        }
         work.every(milliseconds: Self.checkpointIntervalMilliseconds) { [self] in checkpointHighWatermarks() }
     }
 
@@ -75,6 +80,7 @@ final class ReplicaManager: Sendable {
             }
         }
         let lag = Int64(broker.configuration.replicaLagTimeMaximumMilliseconds)
+        var takenOver: [TopicPartition] = []
         let highWatermarks = leading.withLock { leading -> [(PartitionLog, Int64)] in
             leading = leading.filter { led[$0.key] != nil }
             var moved: [(PartitionLog, Int64)] = []
@@ -92,6 +98,7 @@ final class ReplicaManager: Sendable {
                         now: Self.now())
                     leading[name] = Led(replication: replication, leaderEpoch: state.leaderEpoch)
                     moved.append((log, replication.highWatermark))
+                    takenOver.append(name)
                     broker.log("cluster: leading \(name) in epoch \(state.leaderEpoch)")
                 }
             }
@@ -102,7 +109,9 @@ final class ReplicaManager: Sendable {
             defer { following = followed }
             return following
         }
-        for (name, leader) in followed where previous[name].map({ $0 != leader }) ?? true {
+        let newlyFollowed = followed.filter { name, leader in previous[name].map { $0 != leader } ?? true }
+        broker.coordinatorLeadershipChanged(gained: takenOver, lost: Array(newlyFollowed.keys))
+        for (name, leader) in newlyFollowed {
             // A new leader, or a new epoch of it: what this log has past its high watermark
             // may never have been committed, so it goes, and is fetched again from the leader.
             guard let log = broker.logs.partition(name) else { continue }
@@ -130,7 +139,8 @@ final class ReplicaManager: Sendable {
             }
             return (started, ended)
         }
-        for fetcher in ended { fetcher.stop() }
+        for fetcher in ended { fetcher.requestStop() }
+        retiring.withLock { $0 += ended }
         for fetcher in started { fetcher.start() }
     }
 
@@ -220,7 +230,7 @@ final class ReplicaManager: Sendable {
         updated.partitionEpoch += 1
         do {
             _ = try membership.store.update(partition.topic, partition: Int(partition.partition), from: state, to: updated)
-            try membership.refreshTopics()
+            membership.refreshTopicsSoon()
         } catch {
             broker.logger.warning("cluster: ISR change of \(partition): \(error)")
         }
@@ -259,16 +269,30 @@ final class ReplicaManager: Sendable {
                 }
             }
         }
-        if changed { try? membership.refreshTopics() }
+        if changed { membership.refreshTopicsSoon() }
+    }
+
+    private func joinEndedFetchers() {
+        let ended = retiring.withLock { retiring in
+            defer { retiring.removeAll { $0.hasEnded } }
+            return retiring.filter(\.hasEnded)
+        }
+        for fetcher in ended { fetcher.stop() }
     }
 
     func stop() {
         stopped.store(true, ordering: .relaxed)
         work.stop()
-        let all = fetchers.withLock { fetchers in
-            defer { fetchers = [:] }
-            return Array(fetchers.values)
-        }
+        let all =
+            fetchers.withLock { fetchers in
+                defer { fetchers = [:] }
+                return Array(fetchers.values)
+            }
+            + retiring.withLock { retiring in
+                defer { retiring = [] }
+                return retiring
+            }
+        for fetcher in all { fetcher.requestStop() }
         for fetcher in all { fetcher.stop() }
     }
 }

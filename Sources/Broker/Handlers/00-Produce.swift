@@ -32,7 +32,7 @@ struct ProduceHandler: ApiHandler {
         var response = ProduceResponse()
         var failed = false
         var durableLogs: [PartitionLog] = []
-        var awaited: [AwaitedAcknowledgements.Awaited] = []
+        var awaited: [(wait: ReplicationWait.Awaited, topicIndex: Int, partitionIndex: Int)] = []
         let replicas = request.acks == -1 ? broker.replicas : nil
         guard [0, 1, -1].contains(request.acks) else {
             respondToAll(request, with: .invalidRequiredAcks, context: context)
@@ -87,10 +87,12 @@ struct ProduceHandler: ApiHandler {
                             durableLogs.append(log)
                             if counts != nil {
                                 awaited.append(
-                                    .init(
-                                        partition: log.topicPartition, requiredOffset: log.logEndOffset,
-                                        minimumInSync: log.currentConfiguration.minimumInSyncReplicas,
-                                        topicIndex: response.responses.count, partitionIndex: topicResponse.partitionResponses.count))
+                                    (
+                                        .init(
+                                            partition: log.topicPartition, requiredOffset: log.logEndOffset,
+                                            minimumInSync: log.currentConfiguration.minimumInSyncReplicas),
+                                        response.responses.count, topicResponse.partitionResponses.count
+                                    ))
                             }
                         }
                     }
@@ -115,10 +117,17 @@ struct ProduceHandler: ApiHandler {
         // acks=all on replicated partitions: answered once their in-sync replicas have it.
         if let replicas, !awaited.isEmpty {
             let durable = durableLogs
-            AwaitedAcknowledgements(
-                context: context, replicas: replicas, response: response, awaited: awaited, timeoutMilliseconds: request.timeoutMs
-            ) { acknowledged in Self.answer(acknowledged, acks: request.acks, durableLogs: durable, context: context) }.attempt(
-                timedOut: false)
+            let pending = response
+            ReplicationWait(
+                broker: broker, loop: context.eventLoop, replicas: replicas, awaited: awaited.map(\.wait),
+                timeoutMilliseconds: request.timeoutMs
+            ) { outcomes in
+                var acknowledged = pending
+                for (entry, outcome) in zip(awaited, outcomes) {
+                    acknowledged.responses[entry.topicIndex].partitionResponses[entry.partitionIndex].errorCode = outcome.rawValue
+                }
+                Self.answer(acknowledged, acks: request.acks, durableLogs: durable, context: context)
+            }.start()
             return
         }
         Self.answer(response, acks: request.acks, durableLogs: durableLogs, context: context)
@@ -218,7 +227,6 @@ struct ProduceHandler: ApiHandler {
         do {
             let appended = try log.append(records, leaderEpoch: broker.leaderEpoch(of: log.topicPartition), now: now)
             broker.storageFailures.succeeded("appending to the log")
-            if !appended.isDuplicate { broker.replicas?.leaderAppended(log.topicPartition, logEndOffset: appended.lastOffset + 1) }
             result.baseOffset = appended.baseOffset
             result.logAppendTimeMs = appended.logAppendTime
             result.logStartOffset = appended.logStartOffset
@@ -292,77 +300,4 @@ final class Counter: Sendable {
     private let value: Atomic<Int>
     init(_ start: Int) { value = Atomic(start) }
     func decrement() -> Int { value.subtract(1, ordering: .acquiringAndReleasing).newValue }
-}
-
-/// An acks=all Produce waiting for the in-sync replicas of its replicated partitions (Kafka's
-/// DelayedProduce): woken when a high watermark moves, answered when each partition is
-/// acknowledged, or with REQUEST_TIMED_OUT after the request's timeout. Lives on its
-/// connection's event loop.
-final class AwaitedAcknowledgements: @unchecked Sendable {
-    struct Awaited {
-        let partition: TopicPartition
-        /// The log end after the append: the high watermark must reach it.
-        let requiredOffset: Int64
-        let minimumInSync: Int32
-        let topicIndex: Int
-        let partitionIndex: Int
-    }
-
-    // Touched only on `context.eventLoop`.
-    private let context: RequestContext<ProduceRequest>
-    private let replicas: ReplicaManager
-    private var response: ProduceResponse
-    private var awaited: [Awaited]
-    private let partitions: [TopicPartition]
-    private let timeoutMilliseconds: Int32
-    private let finish: (ProduceResponse) -> Void
-    private var waiterId: UInt64?
-    private var timer: UInt64?
-    private var done = false
-
-    init(
-        context: RequestContext<ProduceRequest>, replicas: ReplicaManager, response: ProduceResponse, awaited: [Awaited],
-        timeoutMilliseconds: Int32, finish: @escaping (ProduceResponse) -> Void
-    ) {
-        self.context = context
-        self.replicas = replicas
-        self.response = response
-        self.awaited = awaited
-        partitions = awaited.map(\.partition)
-        self.timeoutMilliseconds = timeoutMilliseconds
-        self.finish = finish
-    }
-
-    func attempt(timedOut: Bool) {
-        context.eventLoop.preconditionInEventLoop()
-        guard !done else { return }
-        let giveUp = timedOut || context.broker.isShuttingDown
-        // Parked before the high watermarks are read, so that a move right after still wakes it.
-        if waiterId == nil && !giveUp {
-            waiterId = context.broker.fetchWaiters.park(on: partitions, loop: context.eventLoop) { [self] in
-                waiterId = nil
-                attempt(timedOut: false)
-            }
-        }
-        awaited = awaited.filter { entry in
-            let outcome = replicas.acknowledgement(
-                entry.partition, requiredOffset: entry.requiredOffset, minimumInSyncReplicas: entry.minimumInSync)
-            guard let error = outcome ?? (giveUp ? .requestTimedOut : nil) else { return true }
-            response.responses[entry.topicIndex].partitionResponses[entry.partitionIndex].errorCode = error.rawValue
-            return false
-        }
-        guard awaited.isEmpty else {
-            if timer == nil {
-                timer = context.eventLoop.schedule(afterMilliseconds: Int(max(timeoutMilliseconds, 0))) { [self] in
-                    timer = nil
-                    attempt(timedOut: true)
-                }
-            }
-            return
-        }
-        done = true
-        if let waiterId { context.broker.fetchWaiters.cancel(waiterId, partitions: partitions) }
-        if let timer { context.eventLoop.cancelTimer(timer) }
-        finish(response)
-    }
 }

@@ -55,14 +55,15 @@ struct CreateTopicsHandler: ApiHandler {
                 fail(error, message)
             } else if partitions <= 0 {
                 fail(.invalidPartitions, "Number of partitions must be larger than 0.")
-            } else if topic.assignments.isEmpty && topic.replicationFactor != -1
-                && (topic.replicationFactor <= 0 || Int(topic.replicationFactor) > brokers.count)
+            } else if case let replicationFactor =
+                topic.replicationFactor == -1 ? broker.configuration.defaultReplicationFactor : topic.replicationFactor,
+                topic.assignments.isEmpty && (replicationFactor <= 0 || Int(replicationFactor) > brokers.count)
             {
                 fail(
                     .invalidReplicationFactor,
-                    topic.replicationFactor <= 0
+                    replicationFactor <= 0
                         ? "Replication factor must be larger than 0, or -1 to use the default value."
-                        : "Unable to replicate the partition \(topic.replicationFactor) time(s): The target replication factor of \(topic.replicationFactor) cannot be reached because only \(brokers.count) broker(s) are registered."
+                        : "Unable to replicate the partition \(replicationFactor) time(s): The target replication factor of \(replicationFactor) cannot be reached because only \(brokers.count) broker(s) are registered."
                 )
             } else if !request.validateOnly {
                 // controller_mutation_rate (KIP-599): each partition is a mutation.
@@ -82,7 +83,9 @@ struct CreateTopicsHandler: ApiHandler {
             }
             if result.errorCode == 0 {
                 result.numPartitions = partitions
-                result.replicationFactor = topic.assignments.first.map { Int16($0.brokerIds.count) } ?? max(topic.replicationFactor, 1)
+                result.replicationFactor =
+                    topic.assignments.first.map { Int16($0.brokerIds.count) }
+                    ?? (topic.replicationFactor == -1 ? broker.configuration.defaultReplicationFactor : topic.replicationFactor)
                 result.configs = configs.sorted { $0.key < $1.key }.map {
                     .init(name: $0.key, value: $0.value, readOnly: false, configSource: 1, isSensitive: false)
                 }
