@@ -627,6 +627,7 @@ public final class Broker: Sendable {
             defer { membership = nil }
             return membership
         }
+        if let membership { replicas?.moveLeadershipAway(in: membership) }
         replicas?.stop()
         membership?.leave()
         tickerLock.lock()

@@ -272,6 +272,31 @@ final class ReplicaManager: Sendable {
         if changed { membership.refreshTopicsSoon() }
     }
 
+    /// Kafka's controlled shutdown, before this broker leaves: each replicated partition it
+    /// leads moves to another live in-sync replica in a new leader epoch, and it leaves the
+    /// ISR of the others, so that clients move on now rather than when its lease ends. A
+    /// partition with no one to take over stays as it is.
+    func moveLeadershipAway(in membership: ClusterMembership) {
+        let others = Set(membership.brokers.map(\.nodeId)).subtracting([nodeId])
+        var moved = 0
+        for topic in (try? membership.store.topics()) ?? [] {
+            for (index, state) in topic.partitions.enumerated()
+            where state.replicas.count > 1 && state.inSyncReplicas.contains(nodeId) {
+                var updated = state
+                updated.inSyncReplicas = state.inSyncReplicas.filter { $0 != nodeId }
+                if state.leader == nodeId {
+                    guard let successor = updated.inSyncReplicas.first(where: others.contains) else { continue }
+                    updated.leader = successor
+                    updated.leaderEpoch += 1
+                    moved += 1
+                }
+                updated.partitionEpoch += 1
+                _ = try? membership.store.update(topic.name, partition: index, from: state, to: updated)
+            }
+        }
+        if moved > 0 { broker.log("cluster: controlled shutdown moved the leadership of \(moved) partition(s)") }
+    }
+
     private func joinEndedFetchers() {
         let ended = retiring.withLock { retiring in
             defer { retiring.removeAll { $0.hasEnded } }
