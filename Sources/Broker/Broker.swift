@@ -161,7 +161,7 @@ public final class Broker: Sendable {
                 return state == nil || state?.leader == configuration.nodeId ? state?.leaderEpoch ?? 0 : nil
             }
         }
-        try loadCoordinators()
+        try loadCoordinators(completingTransactions: metadataStore == nil)
         try createSeedTopics()
     }
 
@@ -193,8 +193,11 @@ public final class Broker: Sendable {
 
     /// Replays the internal topics (or the partitions named) into the coordinators, then
     /// completes transactions a stop interrupted between PrepareCommit/PrepareAbort and their
-    /// markers.
-    func loadCoordinators(offsetsPartitions: Set<Int32>? = nil, statePartitions: Set<Int32>? = nil) throws {
+    /// markers. A cluster member's start leaves those to the coordinator's deadline pass:
+    /// before joining, it cannot tell where their markers go.
+    func loadCoordinators(offsetsPartitions: Set<Int32>? = nil, statePartitions: Set<Int32>? = nil, completingTransactions: Bool = true)
+        throws
+    {
         let (groups, transactions, log) = (groups, transactions, log)
         let offsetRecords = try offsetsTopic.replay(partitions: offsetsPartitions) { entry in
             switch entry {
@@ -212,7 +215,7 @@ public final class Broker: Sendable {
             if !transactions.replay(key: key, value: value) { log("skipped an undecodable record of \(TransactionCoordinator.stateTopic)") }
         }
         if transactionRecords > 0 { log("loaded \(transactionRecords) record(s) of \(TransactionCoordinator.stateTopic)") }
-        transactions.completeInterruptedTransactions()
+        if completingTransactions { transactions.completeInterruptedTransactions() }
     }
 
     /// Creates an internal topic (compacted) unless it exists. Callers wait while another

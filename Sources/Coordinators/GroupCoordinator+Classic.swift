@@ -389,9 +389,9 @@ extension GroupCoordinator {
     /// it now, or it is about to be replayed afresh); their waiting members hear
     /// NOT_COORDINATOR and look for the coordinator again.
     public func unload(offsetsPartition partition: Int32) {
-        let unloaded = removeSlots { $0.offsetsPartition == partition }
-        release(unloaded)
-        for slot in unloaded {
+        // Released while still in the table, where `withSlot` finds them.
+        release(allSlots.filter { $0.offsetsPartition == partition })
+        for slot in removeSlots(where: { $0.offsetsPartition == partition }) {
             slot.lock.lock()
             slot.isRemoved = true
             slot.lock.unlock()

@@ -247,13 +247,14 @@ public final class PartitionLog: @unchecked Sendable {
         return replicatedHighWatermark.map { max(min($0, end), startOffset) } ?? end
     }
 
-    /// Replication: the high watermark moves to `offset` (the leader's from its in-sync
+    /// Replication: the high watermark moves up to `offset` (the leader's from its in-sync
     /// replicas, a follower's from its leader's answers); nil when the partition has one
     /// replica again. Parked fetches wake when it moves.
     public func setHighWatermark(_ offset: Int64?) {
         let (moved, hook, end) = lock.withLock {
             let before = highWatermarkLocked
-            replicatedHighWatermark = offset
+            // Never back: two threads may report moves out of order.
+            replicatedHighWatermark = offset.map { new in replicatedHighWatermark.map { max($0, new) } ?? new }
             return (highWatermarkLocked != before, appendHook, segments.last!.nextOffset)
         }
         if moved { hook?(end) }

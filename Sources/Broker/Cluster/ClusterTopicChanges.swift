@@ -67,9 +67,13 @@ extension Broker {
     /// In a cluster, the state of a partition that another broker leads (or that has no live
     /// leader): where a client must go instead. Nil for a single broker, a partition led
     /// here, or one the cluster does not know.
+    /// A replicated partition the state names this broker leader of, but whose replica state
+    /// is being taken down (a leadership moving away, synced before the state is) counts as
+    /// led elsewhere too: an acks=all append there would be answered by no ISR.
     func ledElsewhere(_ partition: TopicPartition) -> PartitionState? {
         guard let membership, let state = membership.partition(partition.topic, partition.partition) else { return nil }
-        return state.leader == configuration.nodeId ? nil : state
+        if state.leader != configuration.nodeId { return state }
+        return state.replicas.count > 1 && replicas?.isReplicated(partition) != true ? state : nil
     }
 
     /// The leader epoch this broker leads `partition` in, written into each batch it appends

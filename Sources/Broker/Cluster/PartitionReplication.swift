@@ -45,7 +45,8 @@ struct PartitionReplication: Equatable, Sendable {
     /// The leader appended: its log now ends at `logEndOffset`. Alone in the ISR, that is the
     /// high watermark at once.
     mutating func leaderAppended(logEndOffset: Int64) {
-        leaderLogEndOffset = logEndOffset
+        // Appending threads report after the log's lock is released, so possibly out of order.
+        leaderLogEndOffset = max(leaderLogEndOffset, logEndOffset)
         advanceHighWatermark()
     }
 

@@ -21,10 +21,14 @@ struct OffsetForLeaderEpochHandler: ApiHandler {
                 } else if context.broker.ledElsewhere(TopicPartition(topic: topic.topic, partition: partition.partition)) != nil {
                     result.errorCode = ErrorCode.notLeaderOrFollower.rawValue
                 } else if let log = context.broker.logs.partition(TopicPartition(topic: topic.topic, partition: partition.partition)) {
-                    if partition.currentLeaderEpoch > 0 {
+                    // The epoch this broker leads in (0 on a single broker; a cluster's from etcd).
+                    let leaderEpoch = context.broker.leaderEpoch(of: log.topicPartition)
+                    if partition.currentLeaderEpoch > leaderEpoch {
                         result.errorCode = ErrorCode.unknownLeaderEpoch.rawValue
-                    } else if partition.leaderEpoch == 0 {
-                        result.leaderEpoch = 0
+                    } else if partition.currentLeaderEpoch >= 0 && partition.currentLeaderEpoch < leaderEpoch {
+                        result.errorCode = ErrorCode.fencedLeaderEpoch.rawValue
+                    } else if partition.leaderEpoch == leaderEpoch {
+                        result.leaderEpoch = leaderEpoch
                         result.endOffset = log.logEndOffset
                     }
                 } else {
