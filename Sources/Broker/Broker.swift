@@ -540,10 +540,7 @@ public final class Broker: Sendable {
             membershipState.withLock { $0 = membership }
             log("cluster: registered node \(configuration.nodeId) at \(configuration.metadataStore ?? "the metadata store")")
         } catch {
-            let replicas = replicaState.withLock { replicas in
-                defer { replicas = nil }
-                return replicas
-            }
+            let replicas = replicaState.withLock { $0.take() }
             replicas?.stop()
             if let refusal = error as? ClusterMembership.Failure { throw BrokerError.cluster("\(refusal)") }
             throw BrokerError.cluster("metadata store: \(error)")
@@ -622,14 +619,8 @@ public final class Broker: Sendable {
     /// Flushes the logs and writes the clean-shutdown marker.
     public func shutdown() throws {
         // Taken out of their locks before they are stopped: their threads read them.
-        let replicas = replicaState.withLock { replicas in
-            defer { replicas = nil }
-            return replicas
-        }
-        let membership = membershipState.withLock { membership in
-            defer { membership = nil }
-            return membership
-        }
+        let replicas = replicaState.withLock { $0.take() }
+        let membership = membershipState.withLock { $0.take() }
         if let membership { replicas?.moveLeadershipAway(in: membership) }
         replicas?.stop()
         membership?.leave()

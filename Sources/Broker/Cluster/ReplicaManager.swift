@@ -246,30 +246,21 @@ final class ReplicaManager: Sendable {
     private func electLeadersOfDeadBrokers() {
         guard let membership = broker.membership, membership.controllerId == nodeId else { return }
         let live = Set(membership.brokers.map(\.nodeId))
-        var changed = false
-        for topic in (try? membership.store.topics()) ?? [] {
-            for (index, state) in topic.partitions.enumerated()
-            where state.replicas.count > 1 && !state.inSyncReplicas.allSatisfy(live.contains) {
-                var updated = state
-                let survivors = state.inSyncReplicas.filter(live.contains)
-                if live.contains(state.leader) {
-                    updated.inSyncReplicas = survivors
-                } else {
-                    guard let leader = survivors.first else { continue }
-                    updated.leader = leader
-                    updated.leaderEpoch += 1
-                    updated.inSyncReplicas = survivors
-                }
-                updated.partitionEpoch += 1
-                if (try? membership.store.update(topic.name, partition: index, from: state, to: updated)) == true {
-                    changed = true
-                    if updated.leader != state.leader {
-                        broker.log("cluster: \(topic.name)-\(index): node \(updated.leader) elected leader in epoch \(updated.leaderEpoch)")
-                    }
-                }
+        let changed = changePartitions(in: membership) { state in
+            guard state.replicas.count > 1, !state.inSyncReplicas.allSatisfy(live.contains) else { return nil }
+            var updated = state
+            updated.inSyncReplicas = state.inSyncReplicas.filter(live.contains)
+            if !live.contains(state.leader) {
+                guard let leader = updated.inSyncReplicas.first else { return nil }
+                updated.leader = leader
+                updated.leaderEpoch += 1
             }
+            return updated
         }
-        if changed { membership.refreshTopicsSoon() }
+        for (name, before, after) in changed where after.leader != before.leader {
+            broker.log("cluster: \(name): node \(after.leader) elected leader in epoch \(after.leaderEpoch)")
+        }
+        if !changed.isEmpty { membership.refreshTopicsSoon() }
     }
 
     /// Kafka's controlled shutdown, before this broker leaves: each replicated partition it
@@ -278,23 +269,37 @@ final class ReplicaManager: Sendable {
     /// partition with no one to take over stays as it is.
     func moveLeadershipAway(in membership: ClusterMembership) {
         let others = Set(membership.brokers.map(\.nodeId)).subtracting([nodeId])
-        var moved = 0
+        let changed = changePartitions(in: membership) { state in
+            guard state.replicas.count > 1, state.inSyncReplicas.contains(nodeId) else { return nil }
+            var updated = state
+            updated.inSyncReplicas = state.inSyncReplicas.filter { $0 != nodeId }
+            if state.leader == nodeId {
+                guard let successor = updated.inSyncReplicas.first(where: others.contains) else { return nil }
+                updated.leader = successor
+                updated.leaderEpoch += 1
+            }
+            return updated
+        }
+        let moved = changed.filter { $0.after.leader != $0.before.leader }.count
+        if moved > 0 { broker.log("cluster: controlled shutdown moved the leadership of \(moved) partition(s)") }
+    }
+
+    /// Every partition in the store that `change` gives a new state (nil: left alone) is
+    /// compare-and-swapped to it with the next partition epoch; the changes the store took.
+    private func changePartitions(
+        in membership: ClusterMembership, _ change: (PartitionState) -> PartitionState?
+    ) -> [(name: TopicPartition, before: PartitionState, after: PartitionState)] {
+        var taken: [(name: TopicPartition, before: PartitionState, after: PartitionState)] = []
         for topic in (try? membership.store.topics()) ?? [] {
-            for (index, state) in topic.partitions.enumerated()
-            where state.replicas.count > 1 && state.inSyncReplicas.contains(nodeId) {
-                var updated = state
-                updated.inSyncReplicas = state.inSyncReplicas.filter { $0 != nodeId }
-                if state.leader == nodeId {
-                    guard let successor = updated.inSyncReplicas.first(where: others.contains) else { continue }
-                    updated.leader = successor
-                    updated.leaderEpoch += 1
-                    moved += 1
-                }
+            for (index, state) in topic.partitions.enumerated() {
+                guard var updated = change(state) else { continue }
                 updated.partitionEpoch += 1
-                _ = try? membership.store.update(topic.name, partition: index, from: state, to: updated)
+                if (try? membership.store.update(topic.name, partition: index, from: state, to: updated)) == true {
+                    taken.append((TopicPartition(topic: topic.name, partition: Int32(index)), state, updated))
+                }
             }
         }
-        if moved > 0 { broker.log("cluster: controlled shutdown moved the leadership of \(moved) partition(s)") }
+        return taken
     }
 
     private func joinEndedFetchers() {

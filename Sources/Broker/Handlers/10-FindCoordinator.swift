@@ -83,24 +83,22 @@ struct FindCoordinatorHandler: ApiHandler {
     private func check(keyType: Int8, broker: Broker) -> (ErrorCode, String?) {
         switch keyType {
         case Self.groupKeyType:
-            do {
-                try broker.offsetsTopic.ensureTopic()
-                return (.none, nil)
-            } catch {
-                broker.log("cannot create \(OffsetsTopic.name): \(error)")
-                return (.coordinatorNotAvailable, "The coordinator is not available.")
-            }
+            return ensure(broker.offsetsTopic, broker: broker)
         case Self.transactionKeyType:
-            guard broker.membership != nil else { return (.none, nil) }
-            do {
-                try broker.transactionTopic.ensureTopic()
-                return (.none, nil)
-            } catch {
-                broker.log("cannot create \(TransactionCoordinator.stateTopic): \(error)")
-                return (.coordinatorNotAvailable, "The coordinator is not available.")
-            }
+            return broker.membership == nil ? (.none, nil) : ensure(broker.transactionTopic, broker: broker)
         default:
             return (.invalidRequest, "Unsupported coordinator key type \(keyType).")
+        }
+    }
+
+    /// The internal topic that places the coordinators, created when missing.
+    private func ensure(_ topic: InternalTopicLog, broker: Broker) -> (ErrorCode, String?) {
+        do {
+            try topic.ensureTopic()
+            return (.none, nil)
+        } catch {
+            broker.log("cannot create \(topic.name): \(error)")
+            return (.coordinatorNotAvailable, "The coordinator is not available.")
         }
     }
 }
