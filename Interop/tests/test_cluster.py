@@ -9,6 +9,7 @@ and transactions that span every broker."""
 
 import re
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -341,6 +342,85 @@ def test_replicated_partitions_survive_their_leader_killed(etcd, tmp_path):
         assert sum(map(len, acknowledged.values())) == sent > before
     finally:
         for broker in brokers.values():
+            broker.stop()
+
+
+def test_a_paused_leader_and_a_dead_etcd_member_lose_nothing(etcd, tmp_path):
+    """The leader of a partition paused (SIGSTOP) past its lease while an idempotent acks=all
+    producer runs: another in-sync replica is elected; the paused broker, resumed, finds its
+    lease gone and fences itself (it leads nothing) until it has registered again and read
+    the cluster, then truncates to where its epoch and the new leader's part and rejoins
+    every ISR. Then one etcd member dies mid-production. Every acknowledged message is read
+    back once, in order, and nothing the producer sent fails."""
+    brokers = {node: member(tmp_path, etcd, node).start() for node in (1, 2, 3)}
+    try:
+        wait_until(lambda: len(listed(brokers[1].bootstrap)[0]) == 3, 10, lambda: listed(brokers[1].bootstrap))
+        topic = unique("paused")
+        admin = AdminClient({"bootstrap.servers": brokers[1].bootstrap})
+        admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3,
+                                      config={"min.insync.replicas": "2"})])[topic].result(10)
+        wait_until(lambda: len(partitions(brokers[3].bootstrap, topic)) == 3, 10, lambda: partitions(brokers[3].bootstrap, topic))
+        acknowledged, failures = {index: [] for index in range(3)}, []
+
+        def delivered(error, message):
+            if error is None:
+                acknowledged[message.partition()].append((message.offset(), int(message.value())))
+            else:
+                failures.append(error)
+        producer = Producer({"bootstrap.servers": ",".join(broker.bootstrap for broker in brokers.values()),
+                             "enable.idempotence": True, "acks": "all", "linger.ms": 5, "message.timeout.ms": 60000})
+        sent = 0
+
+        def send_for(seconds):
+            nonlocal sent
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                for _ in range(10):
+                    producer.produce(topic, str(sent).encode(), partition=sent % 3, on_delivery=delivered)
+                    sent += 1
+                producer.poll(0.05)
+        send_for(1)
+        victim = partitions(brokers[3].bootstrap, topic)[0][0]
+        survivor = next(node for node in brokers if node != victim)
+        brokers[victim].process.send_signal(signal.SIGSTOP)
+        started = time.monotonic()
+        # Twice its 3 s session: the controller drops it from every ISR and elects others.
+        send_for(6)
+        led = partitions(brokers[survivor].bootstrap, topic)
+        assert led[0][0] not in (-1, victim) and all(victim not in isr for _, _, isr in led.values()), led
+        brokers[victim].process.send_signal(signal.SIGCONT)
+        wait_until(lambda: all(sorted(isr) == [1, 2, 3] for _, _, isr in partitions(brokers[survivor].bootstrap, topic).values()),
+                   30, lambda: partitions(brokers[survivor].bootstrap, topic), step=lambda: send_for(0.2))
+        print(f"the paused broker was back in every ISR {time.monotonic() - started:.1f} s after its pause")
+        assert "fenced" in brokers[victim].log()
+
+        # One etcd member of three dies: the store keeps its quorum, and the brokers go on.
+        etcd.kill(1)
+        send_for(3)
+        assert producer.flush(60) == 0
+        assert failures == [], failures
+
+        reader = Consumer({"bootstrap.servers": brokers[survivor].bootstrap, "group.id": unique("check"),
+                           "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        reader.assign([TopicPartition(topic, index, 0) for index in range(3)])
+        read = {index: [] for index in range(3)}
+
+        def poll_reader():
+            message = reader.poll(0.1)
+            if message is not None and message.error() is None:
+                read[message.partition()].append((message.offset(), int(message.value())))
+        wait_until(lambda: sum(map(len, read.values())) >= sent, 60, lambda: {k: len(v) for k, v in read.items()},
+                   step=poll_reader)
+        reader.close()
+        for index in range(3):
+            assert read[index] == sorted(acknowledged[index]), index
+            values = [value for _, value in read[index]]
+            assert values == sorted(values) and len(values) == len(set(values)), index
+        assert sum(map(len, read.values())) == sent
+    finally:
+        for broker in brokers.values():
+            if broker.process and broker.process.poll() is None:
+                broker.process.send_signal(signal.SIGCONT)
             broker.stop()
 
 

@@ -16,6 +16,8 @@ struct FetchTarget: Sendable, Equatable {
     var partition: Int32
     var fetchOffset: Int64
     var partitionMaxBytes: Int32
+    /// The leader epoch the client knows (-1: unchecked), fenced or unknown when it is not ours.
+    var currentLeaderEpoch: Int32 = -1
 
     var key: String { "\(name ?? topicId.description)-\(partition)" }
 }

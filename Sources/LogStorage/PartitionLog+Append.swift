@@ -49,8 +49,8 @@ extension PartitionLog {
         now: Int64
     ) throws(LogError) -> Int64 {
         let marker = TransactionMarker(type: commit ? .commit : .abort, coordinatorEpoch: coordinatorEpoch)
-        return try append(marker.batch(producerId: producerId, producerEpoch: producerEpoch, timestamp: now), leaderEpoch: 0, now: now)
-            .baseOffset
+        let batch = marker.batch(producerId: producerId, producerEpoch: producerEpoch, timestamp: now)
+        return try append(batch, leaderEpoch: latestLeaderEpoch, now: now).baseOffset
     }
 
     /// Starts a new segment now (tests, and compaction of the old active segment).
@@ -190,6 +190,11 @@ extension PartitionLog {
         } catch {
             rollBack()
             throw .io(error)
+        }
+        // A new leader epoch begins with its first batch (usually known already: a leader
+        // notes its epoch on taking over).
+        for header in headers where header.partitionLeaderEpoch > (leaderEpochs.latestEpoch ?? -1) {
+            noteLeaderEpoch(header.partitionLeaderEpoch, at: header.baseOffset)
         }
         // The data is written: a failing index write cannot undo it. The entry is rebuilt from
         // the marker when the log is next opened after it.

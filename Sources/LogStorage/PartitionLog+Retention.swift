@@ -117,6 +117,11 @@ extension PartitionLog {
                         for path in last.files(in: directory) { try? store.remove(path) }
                     }
                     try segments.last!.truncate(to: offset)
+                    // The cut falls on a batch boundary, at or below `offset`. What a follower
+                    // cuts may lie past the high watermark it was told.
+                    let end = segments.last!.nextOffset
+                    if let highWatermark = replicatedHighWatermark, highWatermark > end { replicatedHighWatermark = end }
+                    if leaderEpochs.truncate(from: end) { saveLeaderEpochs() }
                     for stale in snapshotOffsets() where stale > offset {
                         try? store.remove(directory + "/" + Segment.fileName(stale, ".snapshot"))
                     }

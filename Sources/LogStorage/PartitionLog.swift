@@ -83,6 +83,12 @@ public final class PartitionLog: @unchecked Sendable {
     /// A replicated partition's high watermark (its leader's, from the in-sync replicas' log
     /// ends); nil for one replica, where every appended batch is committed at once.
     var replicatedHighWatermark: Int64?
+    /// The leader epochs in this log and where each began (what OffsetForLeaderEpoch answers
+    /// and a rejoining follower truncates by).
+    var leaderEpochs = LeaderEpochCache()
+    /// Whether `leaderEpochFile` exists: a log that has only known epoch 0 (every single
+    /// broker's) writes none, so that a new partition costs no extra fsync.
+    var leaderEpochsOnDisk = false
     /// The earliest delete horizon of the tombstones compaction kept: once it passes, a pass
     /// is due to drop them even with nothing new to clean.
     var earliestDeleteHorizon: Int64?
@@ -120,6 +126,9 @@ public final class PartitionLog: @unchecked Sendable {
     /// since what lies past it may never have been committed. An old value is safe (more is
     /// fetched again), a missing one means everything is.
     static let highWatermarkFile = "replication-high-watermark"
+    /// The leader epochs (Kafka's leader-epoch-checkpoint), rewritten when one begins or a
+    /// truncation drops one. Missing, every batch was written in epoch 0.
+    static let leaderEpochFile = "leader-epoch-checkpoint"
 
     private init(
         topicPartition: TopicPartition, directory: String, store: any FileStore,
@@ -146,9 +155,11 @@ public final class PartitionLog: @unchecked Sendable {
                 indexIntervalBytes: configuration.indexIntervalBytes, now: now)
             // No log-start checkpoint yet: without one the log starts at its first segment,
             // 0 (one fsync less per partition, which thousands of new partitions feel).
-            return PartitionLog(
+            let log = PartitionLog(
                 topicPartition: topicPartition, directory: directory, store: store, segments: [segment],
                 configuration: configuration, startOffset: 0)
+            log.leaderEpochs.assign(epoch: 0, startOffset: 0)
+            return log
         } catch {
             throw .io(error)
         }
@@ -215,7 +226,20 @@ public final class PartitionLog: @unchecked Sendable {
                 log.transactionIndexes[segment.baseOffset] = try TransactionIndex(
                     store: store, path: directory + "/" + Segment.fileName(segment.baseOffset, ".txnindex"))
             }
+            // The checkpoint first: replaying the batches past the producer snapshot adds the
+            // epochs begun since it was written.
+            let checkpoint = try? store.open(directory + "/" + leaderEpochFile, create: false).read(count: 1 << 16, at: 0)
+            if let checkpoint, let cache = LeaderEpochCache(checkpointText: String(decoding: checkpoint, as: UTF8.self)) {
+                log.leaderEpochs = cache
+                log.leaderEpochsOnDisk = true
+            } else {
+                log.leaderEpochs.assign(epoch: 0, startOffset: start)
+            }
+            let loaded = log.leaderEpochs
+            // Epochs begun past a log cut short by recovery are gone with it.
+            log.leaderEpochs.truncate(from: end + 1)
             try log.rebuildProducerState()
+            if log.leaderEpochs != loaded { log.saveLeaderEpochs() }
         } catch { throw .io(error) }
         log.syncedOffset = min(recoveryPoint, end)
         // Opened again by the first append or read: a start-up holds no descriptor per partition.
@@ -258,6 +282,38 @@ public final class PartitionLog: @unchecked Sendable {
             return (highWatermarkLocked != before, appendHook, segments.last!.nextOffset)
         }
         if moved { hook?(end) }
+    }
+
+    // MARK: Leader epochs
+
+    /// The epochs this log holds and where each began.
+    public var leaderEpochCache: LeaderEpochCache { lock.withLock { leaderEpochs } }
+
+    /// The latest epoch this log was written in (0 for a single broker).
+    public var latestLeaderEpoch: Int32 { lock.withLock { leaderEpochs.latestEpoch ?? 0 } }
+
+    /// This broker leads the partition from now on in `epoch`, which begins at the log end
+    /// (Kafka's leader-epoch assignment on becoming leader, before any append of the epoch).
+    public func becomeLeader(epoch: Int32) {
+        lock.withLock { noteLeaderEpoch(epoch, at: segments.last!.nextOffset) }
+    }
+
+    /// OffsetForLeaderEpoch: the largest epoch at or below `epoch` and where it ends; nil
+    /// when this log knows no epoch that old.
+    public func endOffset(forLeaderEpoch epoch: Int32) -> (epoch: Int32, endOffset: Int64)? {
+        lock.withLock { leaderEpochs.endOffset(for: epoch, logEndOffset: segments.last!.nextOffset) }
+    }
+
+    /// Lock held. An epoch seen beginning at `offset` (an append, a copy, a new leadership).
+    func noteLeaderEpoch(_ epoch: Int32, at offset: Int64) {
+        if leaderEpochs.assign(epoch: epoch, startOffset: offset) { saveLeaderEpochs() }
+    }
+
+    /// Lock held (or not yet shared). Rewrites the checkpoint; a failure leaves the old one,
+    /// which the next open corrects from the batches past the producer snapshot.
+    func saveLeaderEpochs() {
+        guard leaderEpochsOnDisk || leaderEpochs.entries.contains(where: { $0.epoch != 0 }) else { return }
+        if (try? writeCheckpoint(Self.leaderEpochFile, text: leaderEpochs.checkpointText)) != nil { leaderEpochsOnDisk = true }
     }
 
     public var sizeInBytes: Int64 { lock.withLock { segments.reduce(0) { $0 + $1.size } } }
@@ -308,6 +364,7 @@ public final class PartitionLog: @unchecked Sendable {
                     } else {
                         state.record(header)
                     }
+                    leaderEpochs.assign(epoch: header.partitionLeaderEpoch, startOffset: header.baseOffset)
                 }
                 position = location.end
             }
@@ -418,10 +475,14 @@ public final class PartitionLog: @unchecked Sendable {
 
     /// Lock held (or not yet shared). Writes a small checkpoint file atomically.
     func writeCheckpoint(_ name: String, _ value: Int64) throws(SystemCallError) {
+        try writeCheckpoint(name, text: "\(value)\n")
+    }
+
+    func writeCheckpoint(_ name: String, text: String) throws(SystemCallError) {
         let temporary = directory + "/" + name + ".tmp"
         let file = try store.open(temporary, create: true)
         try System.ftruncate(file.descriptor, length: 0)
-        try file.write(Array("\(value)\n".utf8), at: 0)
+        try file.write(Array(text.utf8), at: 0)
         try store.sync(file)
         try store.rename(temporary, to: directory + "/" + name)
     }

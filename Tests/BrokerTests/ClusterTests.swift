@@ -4,7 +4,9 @@
 // each other in Metadata; and the etcd client's HTTP reading sans IO.
 
 import KafkaProtocol
+import KafkaRecords
 import KafkaWire
+import LogStorage
 import Logging
 import Reactor
 import Synchronization
@@ -55,6 +57,28 @@ import Testing
         two.leave()
         #expect(try store.brokers().map(\.nodeId) == [1])
         _ = try ClusterMembership(store: store, registration: Self.registration(2, port: 9094), leaseSeconds: 9, logger: Self.quiet)
+    }
+
+    /// A broker fences itself when its lease may have ended: a lease's length without a renewal
+    /// (the store unreachable, or the process paused), or a new registration whose topics it
+    /// has not read yet. A renewal the store takes in time ends it; a lapsed lease needs both.
+    @Test func aBrokerWhoseLeaseMayHaveEndedIsFenced() throws {
+        let clock = Clock()
+        let store = InMemoryMetadataStore(clock: clock.read)
+        let one = try ClusterMembership(store: store, registration: Self.registration(1), leaseSeconds: 1, logger: Self.quiet)
+        #expect(!one.isFenced)
+        // No renewal for longer than the lease (monotonic time here, whatever the store says).
+        System.sleep(milliseconds: 1_100)
+        #expect(one.isFenced)
+        // The store still had the lease: renewed, nothing else to wait for.
+        one.refresh()
+        #expect(!one.isFenced)
+        // The store let the lease go: registered again, fenced until the topics are read.
+        clock.advance(seconds: 5)
+        one.refresh()
+        #expect(one.isFenced)
+        try one.refreshTopics()
+        #expect(!one.isFenced)
     }
 
     @Test func brokersOfOneClusterListEachOtherInMetadata() throws {
@@ -277,6 +301,114 @@ import Testing
             let metadata = try KafkaTestClient(members[1].address).send(MetadataRequest(topics: [.init(name: "elected")]), version: 12)
             #expect(metadata.topics[0].partitions[0].leaderId == 2 && metadata.topics[0].partitions[0].offlineReplicas == [1])
         }
+    }
+
+    /// KIP-101 on disk. A follower restarts with a high watermark on record older than its log
+    /// (a checkpoint taken before its last fetch): it keeps what it has, so that when it is
+    /// elected no acknowledged record is gone (truncating to that high watermark, as before
+    /// leader epochs, would lose offsets 5-9). The old leader then returns with a tail of its
+    /// epoch that no one else has: it is cut where the epochs part, and the new leader's
+    /// records take its place.
+    @Test func aRestartedReplicaTruncatesByLeaderEpochNotByItsHighWatermark() throws {
+        let store = InMemoryMetadataStore(clock: { System.wallClockMilliseconds() })
+        let directories = [TemporaryDirectory(), TemporaryDirectory()]
+        var running: [Int32: (broker: Broker, server: Server)] = [:]
+        func start(_ nodeId: Int32) throws -> KafkaTestClient {
+            var configuration = BrokerConfiguration()
+            configuration.nodeId = nodeId
+            configuration.dataDirectory = directories[Int(nodeId) - 1].path
+            configuration.listeners = [.plaintext(SocketAddress("127.0.0.1:0")!)]
+            configuration.httpListener = nil
+            configuration.groups.offsetsTopicPartitions = 1
+            let broker = try Broker(configuration: configuration, metadataStore: store, logger: Self.quiet)
+            let server = try broker.serve(handlesSignals: false)
+            running[nodeId] = (broker, server)
+            return try KafkaTestClient(server.boundAddresses[0])
+        }
+        func stop(_ nodeId: Int32) throws {
+            guard let (broker, server) = running.removeValue(forKey: nodeId) else { return }
+            server.shutdown()
+            server.waitUntilStopped()
+            try broker.shutdown()
+        }
+        defer { for nodeId in Array(running.keys) { try? stop(nodeId) } }
+        func waitFor(_ what: String, _ condition: () -> Bool) {
+            let deadline = System.monotonicNanoseconds() + 10_000_000_000
+            while !condition() && System.monotonicNanoseconds() < deadline { System.sleep(milliseconds: 20) }
+            #expect(condition(), "\(what)")
+        }
+        let name = TopicPartition(topic: "epochs", partition: 0)
+        func produce(_ client: KafkaTestClient, _ values: [String]) throws -> ProduceResponse.PartitionProduceResponse {
+            try client.send(
+                ProduceRequest(
+                    acks: -1, timeoutMs: 10_000,
+                    topicData: [.init(name: "epochs", partitionData: [.init(index: 0, records: .bytes(batch(values)))])]),
+                version: 11
+            ).responses[0].partitionResponses[0]
+        }
+        func values(_ nodeId: Int32) throws -> [String] {
+            let log = try #require(running[nodeId]?.broker.logs.partition(name))
+            let read = try log.read(from: 0, maxBytes: 1 << 20, minOneBatch: true, readCommitted: false, asReplica: true)
+            return try read.regions.flatMap { region in
+                try RecordBatch.batches(in: try region.file.read(count: region.length, at: region.position)).flatMap { batch in
+                    try batch.records().map { String(decoding: $0.value ?? [], as: UTF8.self) }
+                }
+            }
+        }
+
+        let two = try start(2)
+        _ = try start(1)
+        for member in running.values { member.broker.membership?.refresh() }
+        let created = try two.send(
+            CreateTopicsRequest(topics: [
+                .init(name: "epochs", numPartitions: -1, replicationFactor: -1, assignments: [.init(partitionIndex: 0, brokerIds: [2, 1])])
+            ]), version: 7)
+        #expect(created.topics.map(\.errorCode) == [0])
+        try running[1]?.broker.membership?.refreshTopics()
+        for start in stride(from: 0, to: 10, by: 5) {
+            #expect(try produce(two, (start..<start + 5).map { "old-\($0)" }).errorCode == 0)
+        }
+        waitFor("broker 1 has copied all ten") { running[1]?.broker.logs.partition(name)?.logEndOffset == 10 }
+
+        // Broker 1 stops, and comes back still in the ISR (as after a restart within its
+        // session) with a high watermark on record of 5.
+        try stop(1)
+        let stopped = try #require(try store.topics().first { $0.name == "epochs" }?.partitions[0])
+        var restored = stopped
+        restored.inSyncReplicas = [2, 1]
+        restored.partitionEpoch += 1
+        #expect(try store.update("epochs", partition: 0, from: stopped, to: restored))
+        try System.replaceFile(directories[0].path + "/logs/epochs-0/replication-high-watermark", with: Array("5\n".utf8))
+        // Broker 2, the leader, stops with no one to hand over to: broker 1 starts as its
+        // follower, and the controller (broker 1, alone) elects it in epoch 1.
+        try stop(2)
+        let one = try start(1)
+        waitFor("broker 1 elected") { running[1]?.broker.membership?.partition("epochs", 0)?.leader == 1 }
+        #expect(running[1]?.broker.membership?.partition("epochs", 0)?.leaderEpoch == 1)
+        waitFor("broker 1 leads with all ten") { running[1]?.broker.replicas?.isReplicated(name) == true }
+        #expect(running[1]?.broker.logs.partition(name)?.logEndOffset == 10)
+        #expect(
+            running[1]?.broker.logs.partition(name)?.leaderEpochCache.entries == [
+                .init(epoch: 0, startOffset: 0), .init(epoch: 1, startOffset: 10),
+            ])
+
+        // Broker 2's log gains a tail in epoch 0 that broker 1 never had (written as the old
+        // leader just before it stopped); broker 1 writes its own offsets 10-12 in epoch 1.
+        do {
+            let (log, _) = try PartitionLog.open(
+                name, store: DiskFileStore(root: directories[1].path + "/logs"), configuration: LogConfiguration(), recover: false,
+                now: System.wallClockMilliseconds())
+            _ = try log.append(
+                batch(["stray-10", "stray-11", "stray-12", "stray-13"]), leaderEpoch: 0, now: System.wallClockMilliseconds())
+            try log.flush()
+        }
+        let appended = try produce(one, ["new-10", "new-11", "new-12"])
+        #expect(appended.errorCode == 0 && appended.baseOffset == 10)
+        _ = try start(2)
+        waitFor("broker 2 back in the ISR") { running[1]?.broker.membership?.partition("epochs", 0)?.inSyncReplicas.sorted() == [1, 2] }
+        #expect(try values(2) == (0..<10).map { "old-\($0)" } + ["new-10", "new-11", "new-12"])
+        #expect(try values(2) == values(1))
+        #expect(running[2]?.broker.logs.partition(name)?.leaderEpochCache == running[1]?.broker.logs.partition(name)?.leaderEpochCache)
     }
 
     @Test func committedOffsetsAreReplicatedAndANewCoordinatorReplaysThem() throws {

@@ -4,6 +4,7 @@
 // answers and a rejoining follower's truncation (KIP-101's divergent-log scenarios).
 
 import KafkaProtocol
+import LogStorage
 import Testing
 
 @testable import Broker
@@ -92,7 +93,8 @@ import Testing
         cache.assign(epoch: 4, startOffset: 25)
         #expect(cache.endOffset(for: 0, logEndOffset: 40)! == (0, 10))
         #expect(cache.endOffset(for: 3, logEndOffset: 40)! == (2, 25))  // epoch 3 never led: 2's end
-        #expect(cache.endOffset(for: 9, logEndOffset: 40)! == (4, 40))
+        #expect(cache.endOffset(for: 4, logEndOffset: 40)! == (4, 40))
+        #expect(cache.endOffset(for: 9, logEndOffset: 40) == nil)  // newer than any here: UNDEFINED
         #expect(cache.endOffset(for: -1, logEndOffset: 40) == nil)
         cache.truncate(from: 20)
         #expect(cache.entries.map(\.epoch) == [0, 2])

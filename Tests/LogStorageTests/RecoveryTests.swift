@@ -326,3 +326,48 @@ func openFiles(under directory: String) throws -> Int {
         return count > 0 && String(decoding: target[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self).hasPrefix(directory)
     }.count
 }
+
+/// Leader epochs (KIP-101) as the log keeps them: each begins with its first batch or when a
+/// leader takes over, a truncation drops those past the cut, and the checkpoint brings them
+/// back after a restart, corrected by the batches written since (a checkpoint written late).
+@Suite struct LeaderEpochTests {
+    @Test func epochsBeginWithTheirBatchesAndSurviveTruncationAndRestarts() throws {
+        let directory = TemporaryDirectory()
+        let store = DiskFileStore(root: directory.path)
+        let log = try PartitionLog.create(partitionA, store: store, configuration: LogConfiguration(), now: 0)
+        _ = try log.append(makeBatch(count: 3), leaderEpoch: 0, now: 0)
+        // A single broker's log, only ever in epoch 0, keeps no file.
+        #expect(!store.exists(partitionA.directoryName + "/leader-epoch-checkpoint"))
+        log.becomeLeader(epoch: 2)
+        _ = try log.append(makeBatch(count: 2), leaderEpoch: 2, now: 0)
+        // A copied batch of a later epoch begins that epoch where it starts.
+        var copied = makeBatch(count: 4)
+        RecordBatch.assignOffsets(in: &copied, batchStart: 0, baseOffset: 5, partitionLeaderEpoch: 5)
+        _ = try log.appendAsFollower(copied, now: 0)
+        #expect(
+            log.leaderEpochCache.entries == [
+                .init(epoch: 0, startOffset: 0), .init(epoch: 2, startOffset: 3), .init(epoch: 5, startOffset: 5),
+            ])
+        #expect(log.endOffset(forLeaderEpoch: 5)! == (5, 9))
+        #expect(log.endOffset(forLeaderEpoch: 3)! == (2, 5))
+        #expect(log.endOffset(forLeaderEpoch: 6) == nil)
+        // Transaction markers are written in the latest epoch.
+        #expect(log.latestLeaderEpoch == 5)
+
+        try log.truncate(to: 5)
+        #expect(log.leaderEpochCache.entries == [.init(epoch: 0, startOffset: 0), .init(epoch: 2, startOffset: 3)])
+        var reopened = try PartitionLog.open(partitionA, store: store, configuration: LogConfiguration(), recover: true, now: 0).log
+        #expect(reopened.leaderEpochCache == log.leaderEpochCache)
+
+        // A checkpoint older than the log (epoch 7's start never written to it): the batches
+        // past the producer snapshot put it back.
+        let checkpoint = try store.open(partitionA.directoryName + "/leader-epoch-checkpoint", create: false)
+        let before = try checkpoint.read(count: 4096, at: 0)
+        _ = try reopened.append(makeBatch(count: 2), leaderEpoch: 7, now: 0)
+        try System.ftruncate(checkpoint.descriptor, length: 0)
+        try checkpoint.write(before, at: 0)
+        reopened = try PartitionLog.open(partitionA, store: store, configuration: LogConfiguration(), recover: true, now: 0).log
+        #expect(reopened.leaderEpochCache.entries.last == .init(epoch: 7, startOffset: 5))
+        #expect(LeaderEpochCache(checkpointText: "0\n2\n0 0\n") == nil)  // a count that does not match
+    }
+}

@@ -25,6 +25,16 @@ final class ClusterMembership: Sendable {
     private let view: Mutex<View>
     /// The store failed the last renewal: logged once per outage, not at every renewal.
     private let unreachable = Atomic(false)
+    /// When the lease may have ended unbeknown to this broker (monotonic nanoseconds): the
+    /// start of the last renewal the store took, plus the lease. etcd counts from when the
+    /// renewal reached it, later, so this errs on the safe side.
+    private let leaseDeadline = Atomic<UInt64>(0)
+    /// This broker's registrations so far (a fenced broker registers again), and the one the
+    /// last completed read of the topics began under.
+    private let registrations = Atomic<Int>(0)
+    private let syncedRegistration = Atomic<Int>(0)
+    /// Logged once per fencing.
+    private let fencingLogged = Atomic(false)
     /// The lease's renewals on one thread, the topics' reads (and the broker's syncs, which
     /// may replay a coordinator's partition) on another, so that no sync delays a renewal.
     private let tickers = Mutex<[WorkQueue]>([])
@@ -64,8 +74,12 @@ final class ClusterMembership: Sendable {
         self.leaseSeconds = max(1, leaseSeconds)
         self.logger = logger
         self.topicsChanged = topicsChanged
+        let began = System.monotonicNanoseconds()
         switch try store.register(registration, leaseSeconds: self.leaseSeconds) {
-        case .registered(let lease): view = Mutex(View(lease: lease, brokers: [registration], controllerId: -1))
+        case .registered(let lease):
+            view = Mutex(View(lease: lease, brokers: [registration], controllerId: -1))
+            registrations.store(1, ordering: .releasing)
+            leaseDeadline.store(began + UInt64(self.leaseSeconds) * 1_000_000_000, ordering: .releasing)
         case .nodeIdTaken(let holder): throw Failure.nodeIdTaken(registration.nodeId, holder)
         }
         refresh()
@@ -86,7 +100,9 @@ final class ClusterMembership: Sendable {
     /// what `partition` answers from (so a leader found there has its log).
     func refreshTopics() throws {
         try topicSync.withLock { _ in
+            let registration = registrations.load(ordering: .acquiring)
             let read = try store.topics()
+            defer { syncedRegistration.store(registration, ordering: .releasing) }
             defer { completedReads.add(1, ordering: .releasing) }
             let changed = topicsView.withLock { view in read.count != view.count || read.contains { view[$0.name] != $0 } }
             guard changed else { return }
@@ -134,19 +150,43 @@ final class ClusterMembership: Sendable {
     var brokers: [BrokerRegistration] { view.withLock { $0.brokers } }
     var controllerId: Int32 { view.withLock { $0.controllerId } }
 
+    /// Whether this broker must not act as a leader or the controller: its lease may have
+    /// ended (the store unreachable, or the process paused, past it), so that another broker
+    /// may lead what it led; or it registered again and has not read the topics since, so
+    /// that what it believes it leads is from before. Kafka's fenced broker.
+    var isFenced: Bool {
+        if System.monotonicNanoseconds() > leaseDeadline.load(ordering: .acquiring)
+            || syncedRegistration.load(ordering: .acquiring) < registrations.load(ordering: .acquiring)
+        {
+            if !fencingLogged.exchange(true, ordering: .relaxed) {
+                logger.warning("cluster: this broker's lease may have ended: fenced (leading nothing) until it registers again")
+            }
+            return true
+        }
+        return false
+    }
+
     /// One renewal: the lease kept (or taken again), then the brokers and controller read.
     func refresh() {
         let lease = view.withLock { $0.lease }
+        let began = System.monotonicNanoseconds()
         do {
             var current = lease
             if try !store.renew(lease: lease) {
                 logger.error("cluster: this broker's lease expired (fenced); registering again")
                 switch try store.register(registration, leaseSeconds: leaseSeconds) {
-                case .registered(let renewed): current = renewed
+                case .registered(let renewed):
+                    current = renewed
+                    registrations.add(1, ordering: .releasing)
+                    refreshTopicsSoon()
                 case .nodeIdTaken(let holder):
                     logger.error("cluster: \(Failure.nodeIdTaken(registration.nodeId, holder))")
                     return
                 }
+            }
+            leaseDeadline.store(began + UInt64(leaseSeconds) * 1_000_000_000, ordering: .releasing)
+            if fencingLogged.exchange(false, ordering: .relaxed) {
+                logger.info("cluster: lease renewed; leading again once the topics are read under it")
             }
             let brokers = try store.brokers()
             let controller = try store.controller(claimingFor: registration.nodeId, lease: current)

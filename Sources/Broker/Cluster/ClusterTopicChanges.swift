@@ -70,10 +70,48 @@ extension Broker {
     /// A replicated partition the state names this broker leader of, but whose replica state
     /// is being taken down (a leadership moving away, synced before the state is) counts as
     /// led elsewhere too: an acks=all append there would be answered by no ISR.
+    /// A fenced broker leads no replicated partition: it answers as if it had no live leader,
+    /// so that clients look for the one the controller may have elected meanwhile.
     func ledElsewhere(_ partition: TopicPartition) -> PartitionState? {
         guard let membership, let state = membership.partition(partition.topic, partition.partition) else { return nil }
         if state.leader != configuration.nodeId { return state }
-        return state.replicas.count > 1 && replicas?.isReplicated(partition) != true ? state : nil
+        guard state.replicas.count > 1 else { return nil }
+        if membership.isFenced {
+            var leaderless = state
+            leaderless.leader = -1
+            return leaderless
+        }
+        return replicas?.isReplicated(partition) != true ? state : nil
+    }
+
+    /// A partition as Metadata and DescribeTopicPartitions describe it.
+    struct PartitionView {
+        var errorCode = ErrorCode.none
+        var leader: Int32
+        var leaderEpoch: Int32 = 0
+        var replicas: [Int32]
+        var inSyncReplicas: [Int32]
+        var offlineReplicas: [Int32] = []
+    }
+
+    /// A topic's `count` partitions' leaders, replicas and ISRs: this broker alone without a
+    /// cluster; in one, as the store has them, each offline (LEADER_NOT_AVAILABLE, no leader)
+    /// while its leader's broker is gone, as nothing is elected until an in-sync replica is live.
+    func partitionViews(_ topic: String, count: Int32) -> [PartitionView] {
+        let node = configuration.nodeId
+        let clusterTopic = membership?.topic(named: topic)
+        let live = Set(liveBrokerIds)
+        return (0..<max(count, 0)).map { index in
+            guard let clusterTopic, Int(index) < clusterTopic.partitions.count else {
+                return PartitionView(leader: node, replicas: [node], inSyncReplicas: [node])
+            }
+            let state = clusterTopic.partitions[Int(index)]
+            let online = live.contains(state.leader)
+            return PartitionView(
+                errorCode: online ? .none : .leaderNotAvailable, leader: online ? state.leader : -1, leaderEpoch: state.leaderEpoch,
+                replicas: state.replicas, inSyncReplicas: state.inSyncReplicas.filter(live.contains),
+                offlineReplicas: state.replicas.filter { !live.contains($0) })
+        }
     }
 
     /// The leader epoch this broker leads `partition` in, written into each batch it appends

@@ -74,52 +74,116 @@ final class FollowerFetcher: Sendable {
     /// False when there was nothing to fetch or the leader could not be asked.
     private func fetchOnce() throws -> Bool {
         let broker = manager.broker
-        let partitions = manager.partitions(followedFrom: leader).compactMap { partition in
-            broker.logs.partition(partition.name).map { (partition, $0) }
+        let followed = manager.partitions(followedFrom: leader).compactMap { partition in
+            broker.logs.partition(partition.name).map { (partition, partition.current, $0) }
         }
-        guard !partitions.isEmpty, let address = address() else { return false }
-        let box = try connection.withLock { box in
-            if let box { return box }
-            let opened = ConnectionBox(
-                try BrokerConnection(
-                    address, clientId: "swiftlet-replica-\(broker.configuration.nodeId)",
-                    timeoutMilliseconds: Self.maximumWaitMilliseconds + Self.answerMarginMilliseconds))
-            box = opened
-            return opened
+        guard !followed.isEmpty, let connection = try leaderConnection() else { return false }
+        let untruncated = followed.filter { !$0.1.truncated }
+        if !untruncated.isEmpty { try truncateDivergentTails(untruncated, over: connection) }
+        let partitions = followed.compactMap { partition, _, log in
+            let state = partition.current
+            return state.truncated && state.leader == leader ? (partition, state, log) : nil
         }
+        guard !partitions.isEmpty else { return false }
         // The follower's node id: in ReplicaState from v15, in replica_id before.
-        let version = try box.connection.version(of: FetchRequest.self)
+        let version = try connection.version(of: FetchRequest.self)
         let nodeId = broker.configuration.nodeId
         var request = FetchRequest(
             replicaId: version >= 15 ? -1 : nodeId, replicaState: .init(replicaId: version >= 15 ? nodeId : -1, replicaEpoch: -1),
             maxWaitMs: Self.maximumWaitMilliseconds, minBytes: 1, maxBytes: 8 << 20)
-        let byName = Dictionary(grouping: partitions, by: { $0.0.name.topic })
-        for (topic, entries) in byName {
+        for (topic, entries) in Dictionary(grouping: partitions, by: { $0.0.name.topic }) {
             request.topics.append(
                 .init(
                     topic: topic, topicId: broker.topics.topic(named: topic)?.topicId ?? .zero,
-                    partitions: entries.map { partition, log in
+                    partitions: entries.map { partition, state, log in
                         .init(
-                            partition: partition.name.partition, currentLeaderEpoch: partition.leaderEpoch, fetchOffset: log.logEndOffset,
+                            partition: partition.name.partition, currentLeaderEpoch: state.leaderEpoch, fetchOffset: log.logEndOffset,
                             partitionMaxBytes: 1 << 20)
                     }))
         }
-        let response = try box.connection.send(request, version: version)
+        let response = try connection.send(request, version: version)
         guard response.errorCode == 0 else { throw ClientError("fetch refused: error \(response.errorCode)") }
         let now = System.wallClockMilliseconds()
+        let asked = Dictionary(partitions.map { ($0.0.name, ($0.0, $0.1, $0.2)) }, uniquingKeysWith: { first, _ in first })
         for topic in response.responses {
             let name = topic.topic.isEmpty ? broker.topics.topic(id: topic.topicId)?.name : topic.topic
             for data in topic.partitions {
-                guard let name, let log = broker.logs.partition(TopicPartition(topic: name, partition: data.partitionIndex)) else {
-                    continue
-                }
-                guard data.errorCode == 0 else { continue }  // a leader change: the next sync tells
+                // An error is a leader change under way: the next sync tells.
+                guard let name, data.errorCode == 0,
+                    let (partition, state, log) = asked[TopicPartition(topic: name, partition: data.partitionIndex)]
+                else { continue }
                 let whole = Self.wholeBatches(data.records?.bytes ?? [])
-                if !whole.isEmpty { _ = try log.appendAsFollower(whole, now: now) }
-                log.setHighWatermark(min(data.highWatermark, log.logEndOffset))
+                // Not if the partition has changed leader or epoch since it was asked for.
+                try partition.ifStill(state) { _ in
+                    if !whole.isEmpty { _ = try log.appendAsFollower(whole, now: now) }
+                    log.setHighWatermark(min(data.highWatermark, log.logEndOffset))
+                }
             }
         }
         return true
+    }
+
+    /// KIP-101: before fetching in a new leader epoch, each log is cut where it parts from the
+    /// leader's (the end, in the leader's log, of this log's latest epoch, from
+    /// OffsetForLeaderEpoch), so that a tail the new leader never had does not survive. A
+    /// partition the leader cannot answer for yet (it has not taken the epoch up) is asked
+    /// again next round.
+    private func truncateDivergentTails(
+        _ partitions: [(FollowedPartition, FollowedPartition.State, PartitionLog)], over connection: BrokerConnection
+    ) throws {
+        let nodeId = manager.broker.configuration.nodeId
+        var request = OffsetForLeaderEpochRequest(replicaId: nodeId)
+        for (topic, entries) in Dictionary(grouping: partitions, by: { $0.0.name.topic }) {
+            request.topics.append(
+                .init(
+                    topic: topic,
+                    partitions: entries.map { partition, state, log in
+                        .init(
+                            partition: partition.name.partition, currentLeaderEpoch: state.leaderEpoch,
+                            leaderEpoch: log.leaderEpochCache.latestEpoch ?? -1)
+                    }))
+        }
+        // replica_id is in the request from v3.
+        let (response, _) = try connection.send(request, within: 3...4)
+        let asked = Dictionary(partitions.map { ($0.0.name, ($0.0, $0.1, $0.2)) }, uniquingKeysWith: { first, _ in first })
+        for topic in response.topics {
+            for answer in topic.partitions {
+                guard answer.errorCode == 0,
+                    let (partition, state, log) = asked[TopicPartition(topic: topic.topic, partition: answer.partition)]
+                else { continue }
+                try partition.ifStill(state) { state in
+                    // Without a high watermark on record nothing here is known to be committed.
+                    let highWatermark = log.replicationHighWatermark.map { _ in log.highWatermark } ?? log.logStartOffset
+                    let cache = log.leaderEpochCache
+                    let cut =
+                        cache.latestEpoch == nil
+                        ? (highWatermark < log.logEndOffset ? highWatermark : nil)
+                        : cache.truncationOffset(
+                            leaderAnswer: answer.leaderEpoch >= 0 ? (answer.leaderEpoch, answer.endOffset) : nil,
+                            logEndOffset: log.logEndOffset, highWatermark: highWatermark)
+                    if let cut {
+                        try log.truncate(to: cut)
+                        manager.broker.log(
+                            "cluster: \(partition.name) truncated to \(cut) to follow node \(leader) in epoch \(state.leaderEpoch)")
+                    }
+                    state.truncated = true
+                }
+            }
+        }
+    }
+
+    /// The connection to the leader, opened on first use and after a failure.
+    private func leaderConnection() throws -> BrokerConnection? {
+        guard let address = address() else { return nil }
+        return try connection.withLock { box in
+            if let box { return box.connection }
+            let opened = ConnectionBox(
+                try BrokerConnection(
+                    address, clientId: "swiftlet-replica-\(manager.broker.configuration.nodeId)",
+                    timeoutMilliseconds: Self.maximumWaitMilliseconds + Self.answerMarginMilliseconds))
+            box = opened
+            return opened.connection
+        }
     }
 
     /// The leader's address on the inter-broker listener, as its registration gives it.

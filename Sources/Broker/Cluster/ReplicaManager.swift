@@ -22,8 +22,8 @@ final class ReplicaManager: Sendable {
     }
 
     private let leading = Mutex<[TopicPartition: Led]>([:])
-    /// Partitions followed here: their leader and its epoch.
-    private let following = Mutex<[TopicPartition: (leader: Int32, leaderEpoch: Int32)]>([:])
+    /// Partitions followed here.
+    private let following = Mutex<[TopicPartition: FollowedPartition]>([:])
     private let fetchers = Mutex<[Int32: FollowerFetcher]>([:])
     /// Fetchers of leaders no longer followed, asked to stop, joined once their round ends.
     private let retiring = Mutex<[FollowerFetcher]>([])
@@ -81,7 +81,9 @@ final class ReplicaManager: Sendable {
         }
         let lag = Int64(broker.configuration.replicaLagTimeMaximumMilliseconds)
         var takenOver: [TopicPartition] = []
+        var given: [TopicPartition] = []
         let highWatermarks = leading.withLock { leading -> [(PartitionLog, Int64)] in
+            given = leading.keys.filter { led[$0] == nil }
             leading = leading.filter { led[$0.key] != nil }
             var moved: [(PartitionLog, Int64)] = []
             for (name, state) in led {
@@ -96,6 +98,7 @@ final class ReplicaManager: Sendable {
                         leaderId: nodeId, replicas: state.replicas, inSyncReplicas: Set(state.inSyncReplicas),
                         logEndOffset: log.logEndOffset, highWatermark: log.highWatermark, replicaLagMaximumMilliseconds: lag,
                         now: Self.now())
+                    log.becomeLeader(epoch: state.leaderEpoch)
                     leading[name] = Led(replication: replication, leaderEpoch: state.leaderEpoch)
                     moved.append((log, replication.highWatermark))
                     takenOver.append(name)
@@ -105,27 +108,27 @@ final class ReplicaManager: Sendable {
             return moved
         }
         for (log, highWatermark) in highWatermarks { log.setHighWatermark(highWatermark) }
-        let previous = following.withLock { following in
-            defer { following = followed }
-            return following
-        }
-        let newlyFollowed = followed.filter { name, leader in previous[name].map { $0 != leader } ?? true }
-        broker.coordinatorLeadershipChanged(gained: takenOver, lost: Array(newlyFollowed.keys))
-        for (name, leader) in newlyFollowed {
-            // A new leader, or a new epoch of it: what this log has past its high watermark
-            // may never have been committed, so it goes, and is fetched again from the leader.
-            guard let log = broker.logs.partition(name) else { continue }
-            // Without a high watermark on record nothing here is known to be committed.
-            let highWatermark = log.replicationHighWatermark.map { _ in log.highWatermark } ?? log.logStartOffset
-            if log.logEndOffset > highWatermark {
-                do {
-                    try log.truncate(to: highWatermark)
-                    broker.log("cluster: \(name) truncated to \(highWatermark) to follow node \(leader.leader)")
-                } catch {
-                    broker.logger.error("cluster: truncating \(name): \(error)")
+        // acks=all requests waiting on a leadership now gone are answered NOT_LEADER_OR_FOLLOWER
+        // at once rather than at their timeout.
+        for name in given { broker.fetchWaiters.wake(name) }
+        var newlyFollowed: [TopicPartition] = []
+        following.withLock { following in
+            for (name, gone) in following where followed[name] == nil {
+                gone.follow(leader: -1, leaderEpoch: -1)
+                following[name] = nil
+            }
+            for (name, leader) in followed {
+                // A new leader, or a new epoch of it: the fetcher first finds where this log
+                // and the leader's part (FollowerFetcher.truncateDivergentTails).
+                if let partition = following[name] {
+                    if partition.follow(leader: leader.leader, leaderEpoch: leader.leaderEpoch) { newlyFollowed.append(name) }
+                } else {
+                    following[name] = FollowedPartition(name: name, leader: leader.leader, leaderEpoch: leader.leaderEpoch)
+                    newlyFollowed.append(name)
                 }
             }
         }
+        broker.coordinatorLeadershipChanged(gained: takenOver, lost: newlyFollowed)
         let leaders = Set(followed.values.map(\.leader))
         let (started, ended) = fetchers.withLock { fetchers -> ([FollowerFetcher], [FollowerFetcher]) in
             let ended = fetchers.filter { !leaders.contains($0.key) }.map(\.value)
@@ -144,9 +147,9 @@ final class ReplicaManager: Sendable {
         for fetcher in started { fetcher.start() }
     }
 
-    /// The partitions followed from `leader`, with where each log ends.
-    func partitions(followedFrom leader: Int32) -> [(name: TopicPartition, leaderEpoch: Int32)] {
-        following.withLock { following in following.filter { $0.value.leader == leader }.map { ($0.key, $0.value.leaderEpoch) } }
+    /// The partitions followed from `leader`.
+    func partitions(followedFrom leader: Int32) -> [FollowedPartition] {
+        following.withLock { following in following.values.filter { $0.current.leader == leader } }
     }
 
     // MARK: As the leader
@@ -220,7 +223,7 @@ final class ReplicaManager: Sendable {
     /// Kafka's AlterPartition: the ISR changed in the store by compare-and-swap from the state
     /// this broker leads in, then read back.
     private func changeInSyncReplicas(of partition: TopicPartition, _ change: (Set<Int32>) -> Set<Int32>) {
-        guard let membership = broker.membership,
+        guard let membership = broker.membership, !membership.isFenced,
             let state = membership.partition(partition.topic, partition.partition), state.leader == nodeId
         else { return }
         var updated = state
@@ -244,7 +247,7 @@ final class ReplicaManager: Sendable {
     /// one returns; it leaves every other ISR at once, so that acks=all does not wait
     /// replica.lag.time.max.ms for it.
     private func electLeadersOfDeadBrokers() {
-        guard let membership = broker.membership, membership.controllerId == nodeId else { return }
+        guard let membership = broker.membership, membership.controllerId == nodeId, !membership.isFenced else { return }
         let live = Set(membership.brokers.map(\.nodeId))
         let changed = changePartitions(in: membership) { state in
             guard state.replicas.count > 1, !state.inSyncReplicas.allSatisfy(live.contains) else { return nil }

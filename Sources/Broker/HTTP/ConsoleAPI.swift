@@ -307,7 +307,7 @@ struct ConsoleAPI {
             let batch = try RecordBatchBuilder().build([
                 Record(offset: 0, timestamp: now, key: key, value: value, headers: headers)
             ])
-            let appended = try log.append(batch, leaderEpoch: 0, now: now)
+            let appended = try log.append(batch, leaderEpoch: broker.leaderEpoch(of: log.topicPartition), now: now)
             return .json(.object([("partition", .number(Int64(partition))), ("offset", .number(appended.baseOffset))]))
         } catch {
             return .error((500, "Internal Server Error"), "KAFKA_STORAGE_ERROR", "\(error)")

@@ -28,7 +28,8 @@ struct FetchHandler: ApiHandler {
                 targets.append(
                     FetchTarget(
                         name: name, topicId: id, partition: partition.partition,
-                        fetchOffset: partition.fetchOffset, partitionMaxBytes: partition.partitionMaxBytes))
+                        fetchOffset: partition.fetchOffset, partitionMaxBytes: partition.partitionMaxBytes,
+                        currentLeaderEpoch: partition.currentLeaderEpoch))
             }
         }
         var forgotten: [String] = []
@@ -151,6 +152,15 @@ final class FetchOperation: @unchecked Sendable {
         guard let name = target.name, let log = broker.logs.partition(TopicPartition(topic: name, partition: target.partition)) else {
             data.errorCode = (context.version >= 13 ? ErrorCode.unknownTopicId : .unknownTopicOrPartition).rawValue
             return PartitionResult(target: target, data: data, region: nil)
+        }
+        // KIP-320: a reader that knows another leader epoch than ours is behind (fenced) or
+        // ahead of this broker (which has not taken the new epoch up yet).
+        if target.currentLeaderEpoch >= 0 {
+            let leaderEpoch = broker.leaderEpoch(of: log.topicPartition)
+            if target.currentLeaderEpoch != leaderEpoch {
+                data.errorCode = (target.currentLeaderEpoch > leaderEpoch ? ErrorCode.unknownLeaderEpoch : .fencedLeaderEpoch).rawValue
+                return PartitionResult(target: target, data: data, region: nil)
+            }
         }
         do {
             // Up to the partition's own limit here; the response limit is applied in order.

@@ -100,27 +100,14 @@ struct MetadataHandler: ApiHandler {
     }
 
     static func describe(_ topic: TopicInfo, broker: Broker) -> MetadataResponse.MetadataResponseTopic {
-        let node = broker.configuration.nodeId
-        let clusterTopic = broker.membership?.topic(named: topic.name)
-        let live = Set(broker.liveBrokerIds)
-        return .init(
+        .init(
             errorCode: ErrorCode.none.rawValue, name: topic.name, topicId: topic.topicId,
             isInternal: topic.isInternal,
-            partitions: (0..<topic.partitions).map { index in
-                guard let clusterTopic, Int(index) < clusterTopic.partitions.count else {
-                    return .init(
-                        errorCode: ErrorCode.none.rawValue, partitionIndex: index, leaderId: node, leaderEpoch: 0,
-                        replicaNodes: [node], isrNodes: [node], offlineReplicas: [])
-                }
-                // A leader whose broker is gone leaves the partition offline (Kafka's
-                // LEADER_NOT_AVAILABLE with no leader) until it returns: nothing is replicated
-                // for another broker to take over.
-                let state = clusterTopic.partitions[Int(index)]
-                let online = live.contains(state.leader)
-                return .init(
-                    errorCode: (online ? ErrorCode.none : .leaderNotAvailable).rawValue, partitionIndex: index,
-                    leaderId: online ? state.leader : -1, leaderEpoch: state.leaderEpoch, replicaNodes: state.replicas,
-                    isrNodes: state.inSyncReplicas.filter(live.contains), offlineReplicas: state.replicas.filter { !live.contains($0) })
+            partitions: broker.partitionViews(topic.name, count: topic.partitions).enumerated().map { index, view in
+                .init(
+                    errorCode: view.errorCode.rawValue, partitionIndex: Int32(index), leaderId: view.leader,
+                    leaderEpoch: view.leaderEpoch, replicaNodes: view.replicas, isrNodes: view.inSyncReplicas,
+                    offlineReplicas: view.offlineReplicas)
             })
     }
 }

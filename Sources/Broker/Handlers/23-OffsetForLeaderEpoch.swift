@@ -1,6 +1,6 @@
-// OffsetForLeaderEpoch (key 23): a single node has had one leader epoch, 0, for every
-// partition, so epoch 0 ends at the log end offset and any other epoch is unknown. Clients
-// (librdkafka's KIP-320 validation, kafka-python) use this to check their position.
+// OffsetForLeaderEpoch (key 23): where a leader epoch ends in the leader's log, from its
+// leader-epoch cache (KIP-101). Consumers (librdkafka's KIP-320 validation, kafka-python)
+// check their position with it; a cluster's followers find where to truncate.
 
 import KafkaProtocol
 import KafkaWire
@@ -27,9 +27,9 @@ struct OffsetForLeaderEpochHandler: ApiHandler {
                         result.errorCode = ErrorCode.unknownLeaderEpoch.rawValue
                     } else if partition.currentLeaderEpoch >= 0 && partition.currentLeaderEpoch < leaderEpoch {
                         result.errorCode = ErrorCode.fencedLeaderEpoch.rawValue
-                    } else if partition.leaderEpoch == leaderEpoch {
-                        result.leaderEpoch = leaderEpoch
-                        result.endOffset = log.logEndOffset
+                    } else if let end = log.endOffset(forLeaderEpoch: partition.leaderEpoch) {
+                        result.leaderEpoch = end.epoch
+                        result.endOffset = end.endOffset
                     }
                 } else {
                     result.errorCode = ErrorCode.unknownTopicOrPartition.rawValue

@@ -12,7 +12,6 @@ struct DescribeTopicPartitionsHandler: ApiHandler {
 
     func handle(_ request: DescribeTopicPartitionsRequest, _ context: RequestContext<DescribeTopicPartitionsRequest>) {
         let broker = context.broker
-        let node = broker.configuration.nodeId
         // All topics: those the principal may DESCRIBE; named ones it may not are refused below.
         let names =
             request.topics.isEmpty
@@ -40,13 +39,15 @@ struct DescribeTopicPartitionsHandler: ApiHandler {
             let first = request.cursor.map { $0.topicName == name ? $0.partitionIndex : 0 } ?? 0
             var described = DescribeTopicPartitionsResponse.DescribeTopicPartitionsResponseTopic(
                 errorCode: 0, name: name, topicId: topic.topicId, isInternal: topic.isInternal)
+            let views = broker.partitionViews(name, count: topic.partitions)
             var index = first
             while index < topic.partitions && budget > 0 {
+                let view = views[Int(index)]
                 described.partitions.append(
                     .init(
-                        errorCode: 0, partitionIndex: index, leaderId: node, leaderEpoch: 0,
-                        replicaNodes: [node], isrNodes: [node], eligibleLeaderReplicas: [],
-                        lastKnownElr: [], offlineReplicas: []))
+                        errorCode: view.errorCode.rawValue, partitionIndex: index, leaderId: view.leader, leaderEpoch: view.leaderEpoch,
+                        replicaNodes: view.replicas, isrNodes: view.inSyncReplicas, eligibleLeaderReplicas: [],
+                        lastKnownElr: [], offlineReplicas: view.offlineReplicas))
                 index += 1
                 budget -= 1
             }
