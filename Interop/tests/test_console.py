@@ -405,3 +405,25 @@ def test_a_read_only_console_offers_no_changes(broker_factory, driver, tmp_path)
     status, body = api(base, "/topics", {"name": unique("refused"), "partitions": 1})
     assert (status, body["error"]) == (403, "READ_ONLY")
     assert running.stop() == 0
+
+
+def test_a_console_reachable_from_elsewhere_is_read_only_unless_configured(broker_factory, tmp_path):
+    """On a listener other than loopback the console refuses changes by default, and
+    http.console.read.only=false allows them."""
+    def started(*arguments):
+        running = broker_factory(extra_args=["--http-listen", "0.0.0.0:0", *arguments]).start()
+        found = re.search(r"HTTP on http://0\.0\.0\.0:(\d+): ", running.log())
+        assert found, running.log()
+        return running, f"http://127.0.0.1:{found.group(1)}"
+    running, base = started()
+    status, body = api(base, "/topics", {"name": unique("refused"), "partitions": 1})
+    assert (status, body["error"]) == (403, "READ_ONLY")
+    assert api(base, "/overview")[1]["http"]["readOnly"] is True
+    assert running.stop() == 0
+    properties = tmp_path / "server.properties"
+    properties.write_text("http.console.read.only=false\n")
+    running, base = started("--config", str(properties))
+    topic = unique("allowed")
+    assert api(base, "/topics", {"name": topic, "partitions": 1})[0] == 201
+    assert topic in [entry["name"] for entry in api(base, "/topics")[1]["topics"]]
+    assert running.stop() == 0

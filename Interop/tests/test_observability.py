@@ -6,11 +6,13 @@ warning, an asked-for one that cannot bind stops the start."""
 import json
 import re
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import free_port, swiftlet_binary
@@ -111,6 +113,37 @@ def test_a_taken_default_port_is_left_out_and_an_asked_for_one_stops_the_start(b
             assert running.stop() == 0
 
 
+def test_readyz_answers_starting_until_the_logs_are_recovered(broker_factory, tmp_path):
+    """A broker killed with 4,000 partitions recovers them at its next start: meanwhile its
+    HTTP port already answers, /healthz 200 and /readyz 503 with the reason, then 200."""
+    http = free_port()
+    running = broker_factory(extra_args=["--http-listen", f"127.0.0.1:{http}"]).start()
+    admin = AdminClient({"bootstrap.servers": running.bootstrap})
+    names = [unique("recovered") for _ in range(8)]
+    for future in admin.create_topics([NewTopic(name, num_partitions=500) for name in names]).values():
+        future.result(60)
+    running.kill()
+    restarted = subprocess.Popen(
+        [swiftlet_binary(), "serve", "--data-dir", running.data_dir, "--listen", running.bootstrap,
+         "--http-listen", f"127.0.0.1:{http}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        answers = []
+        deadline = time.monotonic() + 30
+        while not answers or answers[-1] != (200, "ready\n"):
+            assert time.monotonic() < deadline, answers[-3:]
+            try:
+                answers.append(get(f"http://127.0.0.1:{http}/readyz"))
+                if answers[-1][0] == 503:
+                    assert get(f"http://127.0.0.1:{http}/healthz") == (200, "ok\n")
+            except OSError:
+                time.sleep(0.002)
+        assert (503, "starting: recovering logs and replaying coordinators\n") in answers, answers
+        assert set(answers) <= {(503, "starting: recovering logs and replaying coordinators\n"), (200, "ready\n")}, answers
+    finally:
+        restarted.terminate()
+        assert restarted.wait(30) == 0, restarted.stderr.read()
+
+
 def family_samples(base, name):
     """The samples of one family, by their labels."""
     return {labels: value for (sample, labels), value in samples(base).items() if sample == name}
@@ -142,6 +175,7 @@ def test_hot_path_counters_follow_real_clients(broker_factory):
         assert family_samples(base, "kafka_server_brokertopicmetrics_messages_in_total")[topic_label] == 40
         assert family_samples(base, "kafka_server_brokertopicmetrics_bytes_in_total")[topic_label] > 40 * 7
         assert family_samples(base, "kafka_server_brokertopicmetrics_bytes_out_total")[topic_label] > 40 * 7
+        assert family_samples(base, "kafka_server_brokertopicmetrics_messages_out_total")[topic_label] == 40
         requests = family_samples(base, "kafka_network_requests_total")
         produce_versions = {dict(labels)["version"] for labels in requests if dict(labels)["request"] == "Produce"}
         assert produce_versions and all(int(version) >= 3 for version in produce_versions)

@@ -23,6 +23,8 @@ public final class Broker: Sendable {
     let fetchWaiters = FetchWaiters()
     /// Set once a graceful shutdown begins: nothing waits any more.
     private let shutdownBegan = Atomic(false)
+    /// Coordinator replays under way (what /readyz waits for).
+    private let replaying = Atomic<Int>(0)
     let fetchSessions = FetchSessionCache()
     let producerIds: ProducerIds
     public let groups: GroupCoordinator
@@ -199,6 +201,8 @@ public final class Broker: Sendable {
         throws
     {
         let (groups, transactions, log) = (groups, transactions, log)
+        replaying.add(1, ordering: .releasing)
+        defer { replaying.subtract(1, ordering: .releasing) }
         let offsetRecords = try offsetsTopic.replay(partitions: offsetsPartitions) { entry in
             switch entry {
             case .record(let key, let value, nil):
@@ -561,6 +565,38 @@ public final class Broker: Sendable {
 
     var isShuttingDown: Bool { shutdownBegan.load(ordering: .acquiring) }
 
+    /// Why /readyz answers 503: stopping; a cluster member fenced (it leads nothing until it
+    /// has registered again); a coordinator partition being replayed (a leadership taken
+    /// over). Nil when ready. Before the start has recovered the logs and replayed the
+    /// coordinators, `startingResponder` answers instead.
+    var readinessProblem: String? {
+        if isShuttingDown { return "shutting down" }
+        if membership?.isFenced == true { return "fenced: its cluster lease may have ended; registering again" }
+        if replaying.load(ordering: .acquiring) > 0 { return "replaying coordinator partitions" }
+        return nil
+    }
+
+    /// An HTTP listener on `address` for the start's first moments (log recovery and the
+    /// coordinators' replay, before `serve`): /healthz answers 200, /readyz and every other
+    /// path 503 "starting". Nil when the address cannot be bound (`serve` then says why).
+    /// Stopped by the caller before `serve` binds the address again.
+    public static func startingResponder(on address: SocketAddress) -> Server? {
+        var configuration = ServerConfiguration(listenAddresses: [address])
+        configuration.eventLoopCount = 1
+        guard
+            let server = try? Server(
+                configuration: configuration,
+                handlerFactories: [HTTPConnectionFactory(broker: nil, consoleReadOnly: true, loopback: isLoopback(address))])
+        else { return nil }
+        do {
+            try server.start()
+        } catch {
+            server.shutdown()
+            return nil
+        }
+        return server
+    }
+
     /// The first listener's advertised host and port (the banner's and the ready line's).
     public var advertised: (host: String, port: Int32) { advertised(listener: 0) }
 
@@ -572,7 +608,7 @@ public final class Broker: Sendable {
         withHTTP.listenAddresses.append(http)
         do {
             // Changes from the console only where the page cannot be reached from elsewhere.
-            let loopback = http.host.hasPrefix("127.") || http.host == "::1" || http.host == "localhost"
+            let loopback = Self.isLoopback(http)
             let console = HTTPConnectionFactory(
                 broker: self, consoleReadOnly: configuration.consoleReadOnly ?? !loopback, loopback: loopback)
             return try Server(configuration: withHTTP, handlerFactories: factories + [console], log: log)
@@ -581,6 +617,10 @@ public final class Broker: Sendable {
             logger.warning("HTTP listener \(http) not started (\(error)): serving Kafka without /healthz, /readyz and /metrics")
             return try Server(configuration: server, handlerFactories: factories, log: log)
         }
+    }
+
+    static func isLoopback(_ address: SocketAddress) -> Bool {
+        address.host.hasPrefix("127.") || address.host == "::1" || address.host == "localhost"
     }
 
     /// Where the HTTP listener is bound, when it runs.

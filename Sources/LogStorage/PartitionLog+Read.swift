@@ -52,7 +52,7 @@ extension PartitionLog {
                         return ReadResult(
                             regions: [LogRegion(file: try segment.log(), position: first.position, length: length)],
                             highWatermark: highWatermark, logStartOffset: startOffset, lastStableOffset: stable,
-                            abortedTransactions: aborted, firstBatchSize: first.size)
+                            abortedTransactions: aborted, firstBatchSize: first.size, firstBatchOffset: first.header.baseOffset)
                     }
                     index += 1
                 }
@@ -60,6 +60,17 @@ extension PartitionLog {
             } catch {
                 throw .io(error)
             }
+        }
+    }
+
+    /// The offset after the whole batches of the first `length` bytes of a read from `offset`
+    /// (a Fetch's region as sent, after its byte budgets): how many offsets its reader got.
+    /// Nil when the offset is no longer in the log.
+    public func offsetAfterWholeBatches(readFrom offset: Int64, length: Int) -> Int64? {
+        lock.withLock {
+            let segment = segments[segmentIndex(containing: offset)]
+            guard let first = try? segment.locate(offset: offset) else { return nil }
+            return try? segment.offsetAfterWholeBatches(from: first, endingBy: first.position + Int64(length))
         }
     }
 

@@ -37,6 +37,8 @@ public struct ReadResult: Sendable {
     public let abortedTransactions: [AbortedTransaction]
     /// The size of the batch the read starts with; 0 when there is nothing to read.
     public var firstBatchSize = 0
+    /// The offset the first batch of the read starts at (-1 when there is nothing to read).
+    public var firstBatchOffset: Int64 = -1
     public var byteCount: Int { regions.reduce(0) { $0 + $1.length } }
 
     /// How many bytes of a read of `available` bytes, whose first batch is `firstBatchSize`,

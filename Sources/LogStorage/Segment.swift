@@ -304,6 +304,27 @@ final class Segment {
         return nil
     }
 
+    /// The offset after the last batch from `start` that ends within the segment's first
+    /// `limit` bytes: what a reader of a region cut there gets up to. The walk starts at the
+    /// last offset-index entry within the limit, so it reads at most an index interval of
+    /// batch headers.
+    func offsetAfterWholeBatches(from start: BatchLocation, endingBy limit: Int64) throws(SystemCallError) -> Int64 {
+        var next = start.header.baseOffset
+        var position = start.position
+        if let entry = try offsetIndex.last(where: { Int64($0.position) <= limit }), Int64(entry.position) > position,
+            let indexed = try batch(at: Int64(entry.position))
+        {
+            // Every batch before the indexed one ends before it, so within the limit.
+            next = indexed.header.baseOffset
+            position = indexed.position
+        }
+        while let location = try batch(at: position), location.end <= limit {
+            next = location.header.lastOffset + 1
+            position = location.end
+        }
+        return next
+    }
+
     /// The first batch whose max timestamp is at or past `timestamp`.
     func locate(timestamp: Int64) throws(SystemCallError) -> BatchLocation? {
         let start = baseOffset + Int64(try timeIndex.relativeOffset(before: timestamp))

@@ -197,9 +197,15 @@ struct Serve: ParsableCommand {
         if let limit = try? System.openFileLimit(), limit.soft < limit.hard {
             try? System.setOpenFileLimit(soft: limit.hard, hard: limit.hard)
         }
+        // /readyz answers 503 "starting" while the logs are recovered and the coordinators
+        // replayed (a fixed port only: port 0 is chosen again by the real listener).
+        let starting = settings.httpListener.flatMap { $0.port == 0 ? nil : Broker.startingResponder(on: $0) }
+        defer { starting?.shutdown() }
         let broker: Broker
         do {
             broker = try Broker(configuration: settings, logger: logger)
+            starting?.shutdown()
+            starting?.waitUntilStopped()
         } catch BrokerError.metaProperties(let message) {
             // The data directory belongs to another cluster or node: the settings are wrong.
             logger.error("cannot start: \(message)")

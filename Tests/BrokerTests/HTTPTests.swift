@@ -186,4 +186,32 @@ import Testing
             #expect(try client.waitForClose())
         }
     }
+
+    /// /readyz answers 503 with its reason while the broker starts: the responder that holds
+    /// the address until the broker exists, which then binds it itself.
+    @Test func readinessNamesWhatIsNotReadyYet() throws {
+        func get(_ path: String, from address: SocketAddress) throws -> String {
+            let client = try TestClient(address)
+            try client.send(Array("GET \(path) HTTP/1.0\r\n\r\n".utf8))
+            var text = ""
+            while let byte = try client.read(exactly: 1) { text += String(decoding: byte, as: UTF8.self) }
+            return text
+        }
+        let probe = try #require(Broker.startingResponder(on: SocketAddress("127.0.0.1:0")!))
+        let address = try #require(probe.boundAddresses.first)
+        probe.shutdown()
+        probe.waitUntilStopped()
+        let starting = try #require(Broker.startingResponder(on: address))
+        #expect(try get("/healthz", from: address).hasPrefix("HTTP/1.1 200"))
+        let answer = try get("/readyz", from: address)
+        #expect(answer.hasPrefix("HTTP/1.1 503") && answer.hasSuffix("starting: recovering logs and replaying coordinators\n"))
+        #expect(try get("/metrics", from: address).hasPrefix("HTTP/1.1 503"))
+        starting.shutdown()
+        starting.waitUntilStopped()
+        // The broker binds the same address once the responder is gone.
+        try withBroker({ $0.httpListener = address }) { broker, _ in
+            let ready = try get("/readyz", from: address)
+            #expect(ready.hasSuffix("ready\n") && broker.httpAddress == address)
+        }
+    }
 }

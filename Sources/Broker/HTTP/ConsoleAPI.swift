@@ -98,6 +98,7 @@ struct ConsoleAPI {
                         ("openTransactions", .number(Int64(broker.transactions.openTransactions().count))),
                         ("bytesIn", .number(Int64(traffic.bytesIn))), ("bytesOut", .number(Int64(traffic.bytesOut))),
                         ("messagesIn", .number(Int64(traffic.messagesIn))),
+                        ("messagesOut", .number(Int64(traffic.messagesOut))),
                         ("requests", .number(Int64(counted.requests.values.reduce(0, +)))),
                     ])
                 ),
@@ -227,6 +228,12 @@ struct ConsoleAPI {
     func messages(_ name: String, query: [String: String]) -> HTTPAnswer {
         guard broker.topics.topic(named: name) != nil else { return unknownTopic(name) }
         let partition = Int32(query["partition"] ?? "0") ?? -1
+        if let state = broker.ledElsewhere(TopicPartition(topic: name, partition: partition)) {
+            let leader = state.leader >= 0 ? "node \(state.leader) leads it" : "it has no live leader"
+            return .error(
+                (409, "Conflict"), "NOT_LEADER_OR_FOLLOWER",
+                "This broker does not lead \(name)-\(partition): \(leader). Produce through that broker's console.")
+        }
         guard let log = broker.logs.partition(TopicPartition(topic: name, partition: partition)) else {
             return .error((404, "Not Found"), "UNKNOWN_TOPIC_OR_PARTITION", "Topic \(name) has no partition \(partition).")
         }
@@ -299,6 +306,12 @@ struct ConsoleAPI {
             headers = fields.map { RecordHeader(key: $0.0, value: $0.1.string.map { Array($0.utf8) }) }
         }
         let partition = body["partition"]?.integer.map { Int32(clamping: $0) } ?? Self.partition(for: key, count: topic.partitions)
+        if let state = broker.ledElsewhere(TopicPartition(topic: name, partition: partition)) {
+            let leader = state.leader >= 0 ? "node \(state.leader) leads it" : "it has no live leader"
+            return .error(
+                (409, "Conflict"), "NOT_LEADER_OR_FOLLOWER",
+                "This broker does not lead \(name)-\(partition): \(leader). Produce through that broker's console.")
+        }
         guard let log = broker.logs.partition(TopicPartition(topic: name, partition: partition)) else {
             return .error((404, "Not Found"), "UNKNOWN_TOPIC_OR_PARTITION", "Topic \(name) has no partition \(partition).")
         }

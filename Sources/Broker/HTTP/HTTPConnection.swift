@@ -1,12 +1,13 @@
 // One connection to the broker's HTTP listener: /healthz (the process answers), /readyz
-// (serving, not stopping), /metrics (Prometheus' text format), the console at / and its JSON
+// (serving: started, not stopping, not fenced, no coordinator replay under way), /metrics (Prometheus' text format), the console at / and its JSON
 // API under /api/v1/; unknown paths 404, other methods 405; keep-alive unless the client asks
 // to close. What reads the broker's state runs on the admin thread, not on the event loop.
 
 import Reactor
 
 struct HTTPConnectionFactory: ConnectionHandlerFactory {
-    let broker: Broker
+    /// Nil while the broker starts (`Broker.startingResponder`).
+    let broker: Broker?
     /// Whether the console refuses changes (http.console.read.only; by default unless the
     /// listener is on loopback).
     let consoleReadOnly: Bool
@@ -123,11 +124,11 @@ struct HTTPAnswer: Sendable {
 }
 
 final class HTTPConnection: ConnectionHandler {
-    let broker: Broker
+    let broker: Broker?
     let consoleReadOnly: Bool
     let loopback: Bool
 
-    init(broker: Broker, consoleReadOnly: Bool, loopback: Bool) {
+    init(broker: Broker?, consoleReadOnly: Bool, loopback: Bool) {
         self.broker = broker
         self.consoleReadOnly = consoleReadOnly
         self.loopback = loopback
@@ -163,11 +164,14 @@ final class HTTPConnection: ConnectionHandler {
             refusal.extraHeaders = "Allow: \(allowed.joined(separator: ", "))\r\n"
             return answer(refusal)
         }
-        let (broker, readOnly) = (broker, consoleReadOnly)
+        if request.path == "/healthz" { return answer(.text((200, "OK"), "ok\n")) }
+        guard let broker else {
+            return answer(.text((503, "Service Unavailable"), "starting: recovering logs and replaying coordinators\n"))
+        }
+        let readOnly = consoleReadOnly
         switch request.path {
-        case "/healthz": answer(.text((200, "OK"), "ok\n"))
         case "/readyz":
-            answer(broker.isShuttingDown ? .text((503, "Service Unavailable"), "shutting down\n") : .text((200, "OK"), "ready\n"))
+            answer(broker.readinessProblem.map { .text((503, "Service Unavailable"), "\($0)\n") } ?? .text((200, "OK"), "ready\n"))
         case "/metrics":
             broker.metrics.collect { counted, _ in
                 broker.adminWork.execute {

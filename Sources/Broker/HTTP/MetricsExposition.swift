@@ -118,7 +118,12 @@ enum MetricsExposition {
         family(
             "kafka_server_brokertopicmetrics_messages_in_total", "counter", "Records appended by producers.", perTopic(\.messagesIn))
         family("kafka_server_brokertopicmetrics_bytes_in_total", "counter", "Batch bytes appended by producers.", perTopic(\.bytesIn))
-        family("kafka_server_brokertopicmetrics_bytes_out_total", "counter", "Record bytes sent to fetchers.", perTopic(\.bytesOut))
+        family(
+            "kafka_server_brokertopicmetrics_messages_out_total", "counter",
+            "Records sent to consumers, counted by the offsets of the whole batches past each fetch offset.", perTopic(\.messagesOut))
+        family(
+            "kafka_server_brokertopicmetrics_bytes_out_total", "counter", "Record bytes sent to consumers (replication left out).",
+            perTopic(\.bytesOut))
         family(
             "kafka_server_brokertopicmetrics_failed_produce_requests_total", "counter", "Partitions of produce requests refused.",
             perTopic(\.failedProduceRequests))

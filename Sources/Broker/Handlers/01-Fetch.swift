@@ -128,6 +128,8 @@ final class FetchOperation: @unchecked Sendable {
         var data: FetchResponse.PartitionData
         var region: FileRegion?
         var firstBatchSize = 0
+        var firstBatchOffset: Int64 = -1
+        var log: PartitionLog?
         /// Where a partition led elsewhere is led.
         var leaderEndpoint: (nodeId: Int32, endpoint: BrokerRegistration.Endpoint)?
     }
@@ -179,7 +181,9 @@ final class FetchOperation: @unchecked Sendable {
             let region = read.regions.first.map {
                 FileRegion(descriptor: $0.file.descriptor, offset: $0.position, length: $0.length, owner: $0.file)
             }
-            return PartitionResult(target: target, data: data, region: region, firstBatchSize: read.firstBatchSize)
+            return PartitionResult(
+                target: target, data: data, region: region, firstBatchSize: read.firstBatchSize, firstBatchOffset: read.firstBatchOffset,
+                log: log)
         } catch {
             let outOfRange = if case LogError.offsetOutOfRange = error { true } else { false }
             data.errorCode = (outOfRange ? ErrorCode.offsetOutOfRange : .kafkaStorageError).rawValue
@@ -215,7 +219,13 @@ final class FetchOperation: @unchecked Sendable {
                     available: region.length, firstBatchSize: result.firstBatchSize,
                     maxBytes: min(remaining, Int(max(result.target.partitionMaxBytes, 0))), minOneBatch: regions.isEmpty)
                 if allowed > 0 {
-                    context.metrics?.fetched(topic: result.target.name ?? "", bytes: allowed)
+                    // Kafka's BytesOut leaves replication out; records out are counted by the
+                    // offsets of the whole batches sent, past the fetch offset.
+                    if let metrics = context.metrics, !asReplica, let log = result.log {
+                        let next = log.offsetAfterWholeBatches(readFrom: result.firstBatchOffset, length: allowed)
+                        let records = next.map { Int(max(0, $0 - max(result.target.fetchOffset, result.firstBatchOffset))) } ?? 0
+                        metrics.fetched(topic: result.target.name ?? "", records: records, bytes: allowed)
+                    }
                     region = FileRegion(descriptor: region.descriptor, offset: region.offset, length: allowed, owner: region.owner)
                     result.data.records = .external(length: allowed, id: regions.count)
                     regions.append(region)

@@ -32,6 +32,9 @@ struct MetricsSnapshot: Sendable {
     struct TopicTraffic: Sendable {
         var messagesIn = 0
         var bytesIn = 0
+        /// Offsets of the whole batches sent to consumers (control records and compacted
+        /// gaps included), past their fetch offsets.
+        var messagesOut = 0
         var bytesOut = 0
         var failedProduceRequests = 0
         var failedFetchRequests = 0
@@ -39,6 +42,7 @@ struct MetricsSnapshot: Sendable {
         mutating func add(_ other: TopicTraffic) {
             messagesIn += other.messagesIn
             bytesIn += other.bytesIn
+            messagesOut += other.messagesOut
             bytesOut += other.bytesOut
             failedProduceRequests += other.failedProduceRequests
             failedFetchRequests += other.failedFetchRequests
@@ -162,9 +166,9 @@ final class ReactorMetrics: @unchecked Sendable {
         counted.topics[topic, default: .init()].failedProduceRequests += 1
     }
 
-    func fetched(topic: String, bytes: Int) {
+    func fetched(topic: String, records: Int, bytes: Int) {
         eventLoop.preconditionInEventLoop()
-        counted.topics[topic, default: .init()].bytesOut += bytes
+        counted.topics[topic, default: .init()].add(.init(messagesOut: records, bytesOut: bytes))
     }
 
     func fetchFailed(topic: String) {

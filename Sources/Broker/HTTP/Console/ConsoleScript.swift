@@ -366,7 +366,8 @@ extension ConsoleAssets {
             const totals = data.totals || {};
             return {
               t: Date.now(), uptime: data.broker && data.broker.uptimeMs, started: data.broker && data.broker.startedAtMs,
-              bytesIn: totals.bytesIn || 0, bytesOut: totals.bytesOut || 0, messagesIn: totals.messagesIn || 0, latency,
+              bytesIn: totals.bytesIn || 0, bytesOut: totals.bytesOut || 0, messagesIn: totals.messagesIn || 0,
+              messagesOut: totals.messagesOut || 0, latency,
             };
           }
 
@@ -404,7 +405,10 @@ extension ConsoleAssets {
                 { name: 'in', color: palette[0], points: perSecond('bytesIn') },
                 { name: 'out', color: palette[1], points: perSecond('bytesOut') },
               ],
-              messages: [{ name: 'messages in', color: palette[2], points: perSecond('messagesIn') }],
+              messages: [
+                { name: 'messages in', color: palette[2], points: perSecond('messagesIn') },
+                { name: 'messages out', color: palette[3], points: perSecond('messagesOut') },
+              ],
               latency: busiest.map(([name, entry], index) => ({ name, color: palette[index], points: entry.points })),
             };
           }
@@ -438,8 +442,8 @@ extension ConsoleAssets {
               const t = data.totals || {};
               const cards = [['topics', 'Topics', fmtInt], ['partitions', 'Partitions', fmtInt], ['groups', 'Groups', fmtInt],
                 ['connections', 'Connections', fmtInt], ['openTransactions', 'Open transactions', fmtInt],
-                ['requests', 'Requests', fmtInt], ['messagesIn', 'Messages in', fmtInt], ['bytesIn', 'Bytes in', fmtBytes],
-                ['bytesOut', 'Bytes out', fmtBytes]];
+                ['requests', 'Requests', fmtInt], ['messagesIn', 'Messages in', fmtInt], ['messagesOut', 'Messages out', fmtInt],
+                ['bytesIn', 'Bytes in', fmtBytes], ['bytesOut', 'Bytes out', fmtBytes]];
               totals.replaceChildren(...cards.map(([key, label, format]) => h('div', { class: 'card', id: 'total-' + key },
                 h('div', { class: 'label' }, label), h('div', { class: 'value' }, format(t[key] ?? 0)))));
               const rows = (data.latency || []).filter((entry) => entry.requests > 0)
