@@ -37,11 +37,17 @@ extension PartitionLog {
                     let segment = segments[index]
                     if let first = try segment.locate(offset: offset), first.header.baseOffset < limit {
                         var stop = segment.size
+                        var stopOffset = segment.nextOffset
                         if limit < segment.nextOffset {
                             // Up to the first batch at or past the limit.
                             var position = first.position
-                            while let location = try segment.batch(at: position), location.header.baseOffset < limit {
+                            while let location = try segment.batch(at: position) {
+                                guard location.header.baseOffset < limit else {
+                                    stopOffset = location.header.baseOffset
+                                    break
+                                }
                                 position = location.end
+                                stopOffset = location.header.lastOffset + 1
                             }
                             stop = position
                         }
@@ -52,7 +58,8 @@ extension PartitionLog {
                         return ReadResult(
                             regions: [LogRegion(file: try segment.log(), position: first.position, length: length)],
                             highWatermark: highWatermark, logStartOffset: startOffset, lastStableOffset: stable,
-                            abortedTransactions: aborted, firstBatchSize: first.size, firstBatchOffset: first.header.baseOffset)
+                            abortedTransactions: aborted, firstBatchSize: first.size, firstBatchOffset: first.header.baseOffset,
+                            endOffset: length == Int(stop - first.position) ? stopOffset : nil)
                     }
                     index += 1
                 }

@@ -39,6 +39,9 @@ public struct ReadResult: Sendable {
     public var firstBatchSize = 0
     /// The offset the first batch of the read starts at (-1 when there is nothing to read).
     public var firstBatchOffset: Int64 = -1
+    /// The offset after the read's last batch when the read holds whole batches only (it
+    /// reached the readable end, not a byte limit); nil otherwise.
+    public var endOffset: Int64?
     public var byteCount: Int { regions.reduce(0) { $0 + $1.length } }
 
     /// How many bytes of a read of `available` bytes, whose first batch is `firstBatchSize`,

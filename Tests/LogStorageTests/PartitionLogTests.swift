@@ -24,6 +24,26 @@ import Testing
         #expect(try offsets(of: read) == [0, 1, 2, 3, 4])
     }
 
+    /// What a reader of a region gets up to (the records-out count): the read's end when it
+    /// holds whole batches, else the last batch that ends within the bytes sent, found from
+    /// the offset index's entry below the cut whatever the region's length.
+    @Test func theOffsetAfterTheWholeBatchesOfARegion() throws {
+        var configuration = LogConfiguration()
+        configuration.indexIntervalBytes = 200
+        let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: configuration, now: 0)
+        for _ in 0..<20 { _ = try log.append(makeBatch(count: 3, valueSize: 40), leaderEpoch: 0, now: 0) }
+        let size = Int(log.sizeInBytes) / 20
+        #expect(try log.read(from: 4, maxBytes: 1 << 20, minOneBatch: true).endOffset == 60)
+        #expect(try log.read(from: 4, maxBytes: 1 << 20, minOneBatch: true, maxOffset: 31).endOffset == 33)
+        // Cut at a byte limit: no end from the read; the walk finds it.
+        #expect(try log.read(from: 4, maxBytes: size * 5 + 7, minOneBatch: true).endOffset == nil)
+        for length in [size, size + 1, size * 5 + 7, size * 12 - 1, size * 19] {
+            let sent = try offsets(of: try log.read(from: 3, maxBytes: length, minOneBatch: true))
+            #expect(log.offsetAfterWholeBatches(readFrom: 3, length: length) == sent.last.map { $0 + 1 }, "\(length) bytes")
+        }
+        #expect(log.offsetAfterWholeBatches(readFrom: 3, length: size - 1) == 3)  // not even one whole batch
+    }
+
     @Test func invalidBatchesWriteNothing() throws {
         let log = try PartitionLog.create(partitionA, store: MemoryFileStore(), configuration: LogConfiguration(), now: 0)
         _ = try log.append(makeBatch(count: 1), leaderEpoch: 0, now: 0)

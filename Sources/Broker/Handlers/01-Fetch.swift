@@ -129,6 +129,8 @@ final class FetchOperation: @unchecked Sendable {
         var region: FileRegion?
         var firstBatchSize = 0
         var firstBatchOffset: Int64 = -1
+        /// Where the read's whole batches end, when it was not cut at a byte limit.
+        var endOffset: Int64?
         var log: PartitionLog?
         /// Where a partition led elsewhere is led.
         var leaderEndpoint: (nodeId: Int32, endpoint: BrokerRegistration.Endpoint)?
@@ -183,7 +185,7 @@ final class FetchOperation: @unchecked Sendable {
             }
             return PartitionResult(
                 target: target, data: data, region: region, firstBatchSize: read.firstBatchSize, firstBatchOffset: read.firstBatchOffset,
-                log: log)
+                endOffset: read.endOffset, log: log)
         } catch {
             let outOfRange = if case LogError.offsetOutOfRange = error { true } else { false }
             data.errorCode = (outOfRange ? ErrorCode.offsetOutOfRange : .kafkaStorageError).rawValue
@@ -222,7 +224,10 @@ final class FetchOperation: @unchecked Sendable {
                     // Kafka's BytesOut leaves replication out; records out are counted by the
                     // offsets of the whole batches sent, past the fetch offset.
                     if let metrics = context.metrics, !asReplica, let log = result.log {
-                        let next = log.offsetAfterWholeBatches(readFrom: result.firstBatchOffset, length: allowed)
+                        // Sent whole, the read's end is known; cut, the batch headers near the cut tell.
+                        let next =
+                            allowed == region.length && result.endOffset != nil
+                            ? result.endOffset : log.offsetAfterWholeBatches(readFrom: result.firstBatchOffset, length: allowed)
                         let records = next.map { Int(max(0, $0 - max(result.target.fetchOffset, result.firstBatchOffset))) } ?? 0
                         metrics.fetched(topic: result.target.name ?? "", records: records, bytes: allowed)
                     }
