@@ -15,7 +15,8 @@ import time
 import urllib.request
 
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, Producer, TopicPartition
+from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, ElectionType, KafkaError, KafkaException, Producer,
+                             TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import RunningBroker, free_port, swiftlet_binary
@@ -80,9 +81,9 @@ def etcd(tmp_path):
     cluster.stop()
 
 
-def member(tmp_path, etcd, node_id, session_ms=3000):
+def member(tmp_path, etcd, node_id, session_ms=3000, properties=""):
     config = tmp_path / f"node{node_id}.properties"
-    config.write_text(f"broker.session.timeout.ms={session_ms}\nmetadata.store.prefix=/interop\n")
+    config.write_text(f"broker.session.timeout.ms={session_ms}\nmetadata.store.prefix=/interop\n{properties}")
     (tmp_path / f"node{node_id}").mkdir(exist_ok=True)
     return RunningBroker(str(tmp_path / f"node{node_id}" / "data"),
                          extra_args=["--node-id", str(node_id), "--http-listen", "off", "--metadata-store", etcd.url,
@@ -421,6 +422,77 @@ def test_a_paused_leader_and_a_dead_etcd_member_lose_nothing(etcd, tmp_path):
         for broker in brokers.values():
             if broker.process and broker.process.poll() is None:
                 broker.process.send_signal(signal.SIGCONT)
+            broker.stop()
+
+
+def preferred_leadership(bootstrap, topic, node):
+    """The partitions whose preferred (first) replica is `node`, and how many it leads."""
+    layout = partitions(bootstrap, topic)
+    mine = [index for index, (_, replicas, _) in layout.items() if replicas and replicas[0] == node]
+    return mine, sum(1 for index in mine if layout[index][0] == node)
+
+
+@pytest.mark.parametrize("automatic", [True, False], ids=["auto-rebalance", "elect-leaders"])
+def test_a_restarted_broker_regains_its_preferred_leadership(etcd, tmp_path, automatic):
+    """A broker killed and restarted catches up and is back in every ISR, then leads its
+    preferred partitions again: by itself with auto.leader.rebalance.enable (checked every
+    second here), else once an admin asks with ElectLeaders (confluent-kafka's
+    elect_leaders). While it is down, ElectLeaders names it not available."""
+    properties = ("leader.imbalance.check.interval.seconds=1\n" if automatic else "auto.leader.rebalance.enable=false\n")
+    brokers = {node: member(tmp_path, etcd, node, properties=properties).start() for node in (1, 2, 3)}
+    try:
+        wait_until(lambda: len(listed(brokers[1].bootstrap)[0]) == 3, 10, lambda: listed(brokers[1].bootstrap))
+        topic = unique("preferred")
+        admin = AdminClient({"bootstrap.servers": brokers[2].bootstrap})
+        admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=3)])[topic].result(10)
+        wait_until(lambda: len(partitions(brokers[3].bootstrap, topic)) == 6, 10, lambda: partitions(brokers[3].bootstrap, topic))
+        mine, led = preferred_leadership(brokers[2].bootstrap, topic, 1)
+        assert mine and led == len(mine), partitions(brokers[2].bootstrap, topic)
+        producer = Producer({"bootstrap.servers": brokers[2].bootstrap, "acks": "all"})
+        for index in range(600):
+            producer.produce(topic, str(index).encode(), partition=index % 6)
+        assert producer.flush(30) == 0
+
+        brokers[1].kill()
+        wait_until(lambda: preferred_leadership(brokers[2].bootstrap, topic, 1)[1] == 0, 20,
+                   lambda: partitions(brokers[2].bootstrap, topic))
+        # A new admin client: the first one's metadata still names the killed broker as the
+        # controller, where librdkafka sends ElectLeaders.
+        admin = AdminClient({"bootstrap.servers": brokers[2].bootstrap})
+        refused = admin.elect_leaders(ElectionType.PREFERRED, [TopicPartition(topic, mine[0])]).result(10)
+        error = refused[TopicPartition(topic, mine[0])]
+        error = error.args[0] if isinstance(error, KafkaException) else error
+        assert error is not None and error.code() == KafkaError.PREFERRED_LEADER_NOT_AVAILABLE, refused
+        for index in range(600, 900):
+            producer.produce(topic, str(index).encode(), partition=index % 6)
+        assert producer.flush(30) == 0
+
+        brokers[1] = member(tmp_path, etcd, 1, properties=properties).start()
+        wait_until(lambda: all(sorted(isr) == [1, 2, 3] for _, _, isr in partitions(brokers[2].bootstrap, topic).values()),
+                   30, lambda: partitions(brokers[2].bootstrap, topic))
+        if not automatic:
+            time.sleep(2)
+            assert preferred_leadership(brokers[2].bootstrap, topic, 1)[1] == 0, "moved back without being asked"
+            elected = admin.elect_leaders(ElectionType.PREFERRED, None).result(10)
+            assert sorted(partition.partition for partition in elected) == sorted(mine), elected
+            assert all(error is None for error in elected.values()), elected
+        wait_until(lambda: preferred_leadership(brokers[2].bootstrap, topic, 1)[1] == len(mine), 20,
+                   lambda: partitions(brokers[2].bootstrap, topic))
+        # Led by its preferred replica again, every partition still holds all it acknowledged.
+        reader = Consumer({"bootstrap.servers": brokers[1].bootstrap, "group.id": unique("check"),
+                           "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        reader.assign([TopicPartition(topic, index, 0) for index in range(6)])
+        read = []
+
+        def poll_reader():
+            message = reader.poll(0.1)
+            if message is not None and message.error() is None:
+                read.append(int(message.value()))
+        wait_until(lambda: len(read) >= 900, 30, lambda: len(read), step=poll_reader)
+        reader.close()
+        assert sorted(read) == list(range(900))
+    finally:
+        for broker in brokers.values():
             broker.stop()
 
 

@@ -75,6 +75,15 @@ public struct BrokerConfiguration: Sendable {
     /// replica.lag.time.max.ms: a follower that has not caught up with its leader for this
     /// long leaves the in-sync replicas.
     public var replicaLagTimeMaximumMilliseconds = 30_000
+    /// unclean.leader.election.enable: whether a partition whose in-sync replicas are all gone
+    /// may be led by an out-of-sync live replica (losing what it lacks); topics can override it.
+    public var uncleanLeaderElection = false
+    /// auto.leader.rebalance.enable, leader.imbalance.check.interval.seconds and
+    /// leader.imbalance.per.broker.percentage: the controller gives partitions back to their
+    /// preferred replicas when a broker's share of them led elsewhere passes the percentage.
+    public var autoLeaderRebalance = true
+    public var leaderImbalanceCheckIntervalMilliseconds = 300_000
+    public var leaderImbalancePerBrokerPercentage = 10
     /// default.replication.factor: the replicas of a topic created without a count.
     public var defaultReplicationFactor: Int16 = 1
     /// offsets.topic.replication.factor and transaction.state.log.replication.factor: the

@@ -30,8 +30,7 @@ enum KafkaKeys {
         "replica.lag.time.max.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms", "replica.fetch.min.bytes",
         "replica.fetch.response.max.bytes", "replica.fetch.backoff.ms", "replica.socket.timeout.ms",
         "replica.socket.receive.buffer.bytes", "replica.high.watermark.checkpoint.interval.ms", "replica.selector.class",
-        "unclean.leader.election.enable", "auto.leader.rebalance.enable", "leader.imbalance.check.interval.seconds",
-        "leader.imbalance.per.broker.percentage", "delete.topic.enable", "transaction.state.log.min.isr",
+        "delete.topic.enable", "transaction.state.log.min.isr",
         "share.coordinator.state.topic.replication.factor", "share.coordinator.state.topic.min.isr",
         "share.coordinator.state.topic.num.partitions", "share.coordinator.state.topic.segment.bytes",
         // Storage details Swiftlet decides itself.

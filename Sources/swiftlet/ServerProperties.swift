@@ -141,6 +141,16 @@ enum ServerProperties {
         "replica.lag.time.max.ms": { configuration, value in
             set(&configuration.replicaLagTimeMaximumMilliseconds, integer(value, minimum: 100))
         },
+        "unclean.leader.election.enable": { configuration, value in set(&configuration.uncleanLeaderElection, Bool(value.lowercased())) },
+        "auto.leader.rebalance.enable": { configuration, value in set(&configuration.autoLeaderRebalance, Bool(value.lowercased())) },
+        "leader.imbalance.check.interval.seconds": { configuration, value in
+            set(
+                &configuration.leaderImbalanceCheckIntervalMilliseconds,
+                integer(value, minimum: 1).flatMap { $0 <= 86_400 ? $0 * 1_000 : nil })
+        },
+        "leader.imbalance.per.broker.percentage": { configuration, value in
+            set(&configuration.leaderImbalancePerBrokerPercentage, integer(value, minimum: 0).flatMap { $0 <= 100 ? $0 : nil })
+        },
         "metrics.enabled": { configuration, value in set(&configuration.metricsEnabled, Bool(value.lowercased())) },
         "http.console.read.only": { configuration, value in
             guard let flag = Bool(value.lowercased()) else { return false }

@@ -411,6 +411,41 @@ import Testing
         #expect(running[2]?.broker.logs.partition(name)?.leaderEpochCache == running[1]?.broker.logs.partition(name)?.leaderEpochCache)
     }
 
+    /// ElectLeaders in a cluster: a partition led by its second replica goes back to its
+    /// preferred one in a new epoch, in force at the broker that answers; asked again, the
+    /// election is not needed; a partition that does not exist is named so.
+    @Test func electLeadersMovesAPartitionBackToItsPreferredReplica() throws {
+        try Self.withCluster { members in
+            let one = try KafkaTestClient(members[0].address)
+            let created = try one.send(
+                CreateTopicsRequest(topics: [
+                    .init(
+                        name: "preferred", numPartitions: -1, replicationFactor: -1,
+                        assignments: [.init(partitionIndex: 0, brokerIds: [1, 2])])
+                ]), version: 7)
+            #expect(created.topics.map(\.errorCode) == [0])
+            let store = try #require(members[0].broker.membership?.store)
+            let before = try #require(try store.topics().first { $0.name == "preferred" }?.partitions[0])
+            var moved = before
+            moved.leader = 2
+            moved.leaderEpoch += 1
+            moved.partitionEpoch += 1
+            #expect(try store.update("preferred", partition: 0, from: before, to: moved))
+            func elect() throws -> ElectLeadersResponse {
+                try KafkaTestClient(members[1].address).send(
+                    ElectLeadersRequest(
+                        electionType: 0, topicPartitions: [.init(topic: "preferred", partitions: [0, 7])], timeoutMs: 10_000),
+                    version: 2)
+            }
+            let answer = try elect()
+            #expect(answer.replicaElectionResults.map(\.topic) == ["preferred"])
+            #expect(answer.replicaElectionResults[0].partitionResult.map(\.errorCode) == [0, ErrorCode.unknownTopicOrPartition.rawValue])
+            let state = try #require(members[1].broker.membership?.partition("preferred", 0))
+            #expect(state.leader == 1 && state.leaderEpoch == 2)
+            #expect(try elect().replicaElectionResults[0].partitionResult[0].errorCode == ErrorCode.electionNotNeeded.rawValue)
+        }
+    }
+
     @Test func committedOffsetsAreReplicatedAndANewCoordinatorReplaysThem() throws {
         try Self.withCluster { members in
             let one = try KafkaTestClient(members[0].address)

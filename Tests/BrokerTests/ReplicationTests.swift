@@ -122,4 +122,28 @@ import Testing
         // A leader that knows no epoch this old: only the follower's high watermark is safe.
         #expect(rejoining.truncationOffset(leaderAnswer: nil, logEndOffset: 15, highWatermark: 8) == 8)
     }
+
+    /// The controller's elections: the preferred replica when live and in sync, a live
+    /// in-sync replica for a leader that is gone, an out-of-sync one only when unclean
+    /// election is allowed (the ISR then restarts from it), each in a new leader epoch.
+    @Test func leaderElectionsFollowKafkasRules() throws {
+        var state = PartitionState(replicas: [1, 2, 3])
+        state.leader = 2
+        state.leaderEpoch = 4
+        state.inSyncReplicas = [2, 3]
+        #expect(LeaderElection.preferred.elect(state, live: [1, 2, 3]) == .failure(.preferredLeaderNotAvailable))  // 1 not in sync
+        state.inSyncReplicas = [1, 2, 3]
+        let preferred = try LeaderElection.preferred.elect(state, live: [1, 2, 3]).get()
+        #expect(preferred.leader == 1 && preferred.leaderEpoch == 5 && preferred.inSyncReplicas == [1, 2, 3])
+        #expect(LeaderElection.preferred.elect(preferred, live: [1, 2, 3]) == .failure(.notNeeded))
+        #expect(LeaderElection.preferred.elect(state, live: [2, 3]) == .failure(.preferredLeaderNotAvailable))
+        #expect(LeaderElection.offline(unclean: false).elect(state, live: [1, 2, 3]) == .failure(.notNeeded))
+        // Leader 2 gone: the first live in-sync replica in replica order.
+        #expect(try LeaderElection.offline(unclean: false).elect(state, live: [3, 1]).get().leader == 1)
+        state.inSyncReplicas = [2]
+        #expect(LeaderElection.offline(unclean: false).elect(state, live: [1, 3]) == .failure(.eligibleLeadersNotAvailable))
+        let unclean = try LeaderElection.offline(unclean: true).elect(state, live: [3]).get()
+        #expect(unclean.leader == 3 && unclean.inSyncReplicas == [3] && unclean.leaderEpoch == 5)
+        #expect(LeaderElection.offline(unclean: true).elect(state, live: []) == .failure(.eligibleLeadersNotAvailable))
+    }
 }

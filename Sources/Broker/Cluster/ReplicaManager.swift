@@ -40,6 +40,9 @@ final class ReplicaManager: Sendable {
             electLeadersOfDeadBrokers()
             joinEndedFetchers()
         }
+        if broker.configuration.autoLeaderRebalance {
+            work.every(milliseconds: broker.configuration.leaderImbalanceCheckIntervalMilliseconds) { [self] in rebalanceLeadership() }
+        }
         work.every(milliseconds: Self.checkpointIntervalMilliseconds) { [self] in checkpointHighWatermarks() }
     }
 
@@ -243,27 +246,89 @@ final class ReplicaManager: Sendable {
 
     /// The controller acts on brokers whose registration is gone, as Kafka's controller on a
     /// fenced broker: each partition it led gets a new leader from its live in-sync replicas
-    /// (never another: unclean election is off) in a new leader epoch, or stays offline until
-    /// one returns; it leaves every other ISR at once, so that acks=all does not wait
-    /// replica.lag.time.max.ms for it.
+    /// in a new leader epoch (from any live replica only where unclean.leader.election.enable
+    /// says so), or stays offline until one returns; it leaves every other ISR at once, so that
+    /// acks=all does not wait replica.lag.time.max.ms for it.
     private func electLeadersOfDeadBrokers() {
         guard let membership = broker.membership, membership.controllerId == nodeId, !membership.isFenced else { return }
         let live = Set(membership.brokers.map(\.nodeId))
-        let changed = changePartitions(in: membership) { state in
-            guard state.replicas.count > 1, !state.inSyncReplicas.allSatisfy(live.contains) else { return nil }
+        let changed = changePartitions(in: membership) { topic, _, state in
+            guard state.replicas.count > 1 else { return nil }
             var updated = state
             updated.inSyncReplicas = state.inSyncReplicas.filter(live.contains)
             if !live.contains(state.leader) {
-                guard let leader = updated.inSyncReplicas.first else { return nil }
-                updated.leader = leader
-                updated.leaderEpoch += 1
+                switch LeaderElection.offline(unclean: allowsUncleanElection(topic)).elect(updated, live: live) {
+                case .success(let elected): updated = elected
+                case .failure:
+                    // No one can take over: offline, the ISR keeping its leader, which leads
+                    // again when it returns (Kafka keeps the last in-sync replica too).
+                    updated.inSyncReplicas = state.inSyncReplicas.filter { live.contains($0) || $0 == state.leader }
+                }
             }
-            return updated
+            return updated == state ? nil : updated
         }
         for (name, before, after) in changed where after.leader != before.leader {
-            broker.log("cluster: \(name): node \(after.leader) elected leader in epoch \(after.leaderEpoch)")
+            let unclean = !before.inSyncReplicas.contains(after.leader) ? " (unclean: it was not in sync)" : ""
+            broker.log("cluster: \(name): node \(after.leader) elected leader in epoch \(after.leaderEpoch)\(unclean)")
         }
         if !changed.isEmpty { membership.refreshTopicsSoon() }
+    }
+
+    /// unclean.leader.election.enable: the topic's override, else the broker's.
+    private func allowsUncleanElection(_ topic: ClusterTopic) -> Bool {
+        topic.configs["unclean.leader.election.enable"].map { $0.lowercased() == "true" }
+            ?? broker.configuration.uncleanLeaderElection
+    }
+
+    /// auto.leader.rebalance.enable: the controller moves leadership back to preferred
+    /// replicas (a restarted broker's, once it is in sync again) for every broker whose share
+    /// of its preferred partitions led elsewhere is over leader.imbalance.per.broker.percentage.
+    private func rebalanceLeadership() {
+        guard broker.configuration.autoLeaderRebalance, let membership = broker.membership, membership.controllerId == nodeId,
+            !membership.isFenced, let topics = try? membership.store.topics()
+        else { return }
+        let live = Set(membership.brokers.map(\.nodeId))
+        var preferred: [Int32: (partitions: Int, ledElsewhere: Int)] = [:]
+        for topic in topics {
+            for state in topic.partitions where state.replicas.count > 1 {
+                let first = state.replicas[0]
+                preferred[first, default: (0, 0)].partitions += 1
+                if state.leader != first { preferred[first, default: (0, 0)].ledElsewhere += 1 }
+            }
+        }
+        let percentage = broker.configuration.leaderImbalancePerBrokerPercentage
+        let imbalanced = Set(
+            preferred.filter { $0.value.ledElsewhere * 100 > $0.value.partitions * percentage }.keys)
+        guard !imbalanced.isEmpty else { return }
+        let changed = changePartitions(in: membership) { _, _, state in
+            guard let first = state.replicas.first, imbalanced.contains(first), state.replicas.count > 1,
+                case .success(let elected) = LeaderElection.preferred.elect(state, live: live)
+            else { return nil }
+            return elected
+        }
+        if !changed.isEmpty {
+            broker.log("cluster: leadership of \(changed.count) partition(s) moved back to their preferred replicas")
+            membership.refreshTopicsSoon()
+        }
+    }
+
+    /// ElectLeaders: `election` for each of `partitions` (nil: every partition of the cluster,
+    /// answering only those where an election was needed), compare-and-swapped in the store.
+    func elect(
+        _ election: LeaderElection, _ partitions: [TopicPartition]?, in membership: ClusterMembership
+    ) -> [(TopicPartition, Result<PartitionState, ElectionRefusal>)] {
+        let live = Set(membership.brokers.map(\.nodeId))
+        let wanted = partitions.map(Set.init)
+        var outcomes: [TopicPartition: Result<PartitionState, ElectionRefusal>] = [:]
+        let changed = changePartitions(in: membership) { _, name, state in
+            guard wanted?.contains(name) ?? true else { return nil }
+            let outcome = election.elect(state, live: live)
+            outcomes[name] = outcome
+            return try? outcome.get()
+        }
+        for (name, _, after) in changed { outcomes[name] = .success(after) }
+        if !changed.isEmpty { membership.refreshTopicsSoon() }
+        return outcomes.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }.map { ($0.key, $0.value) }
     }
 
     /// Kafka's controlled shutdown, before this broker leaves: each replicated partition it
@@ -272,7 +337,7 @@ final class ReplicaManager: Sendable {
     /// partition with no one to take over stays as it is.
     func moveLeadershipAway(in membership: ClusterMembership) {
         let others = Set(membership.brokers.map(\.nodeId)).subtracting([nodeId])
-        let changed = changePartitions(in: membership) { state in
+        let changed = changePartitions(in: membership) { _, _, state in
             guard state.replicas.count > 1, state.inSyncReplicas.contains(nodeId) else { return nil }
             var updated = state
             updated.inSyncReplicas = state.inSyncReplicas.filter { $0 != nodeId }
@@ -290,12 +355,12 @@ final class ReplicaManager: Sendable {
     /// Every partition in the store that `change` gives a new state (nil: left alone) is
     /// compare-and-swapped to it with the next partition epoch; the changes the store took.
     private func changePartitions(
-        in membership: ClusterMembership, _ change: (PartitionState) -> PartitionState?
+        in membership: ClusterMembership, _ change: (ClusterTopic, TopicPartition, PartitionState) -> PartitionState?
     ) -> [(name: TopicPartition, before: PartitionState, after: PartitionState)] {
         var taken: [(name: TopicPartition, before: PartitionState, after: PartitionState)] = []
         for topic in (try? membership.store.topics()) ?? [] {
             for (index, state) in topic.partitions.enumerated() {
-                guard var updated = change(state) else { continue }
+                guard var updated = change(topic, TopicPartition(topic: topic.name, partition: Int32(index)), state) else { continue }
                 updated.partitionEpoch += 1
                 if (try? membership.store.update(topic.name, partition: index, from: state, to: updated)) == true {
                     taken.append((TopicPartition(topic: topic.name, partition: Int32(index)), state, updated))

@@ -1,7 +1,10 @@
 // ElectLeaders (key 43): on one broker every partition already has its preferred leader,
-// so each named partition answers ELECTION_NOT_NEEDED, as Kafka's controller does.
+// so each named partition answers ELECTION_NOT_NEEDED, as Kafka's controller does. In a
+// cluster the elections (preferred, or unclean for partitions without a live leader) are
+// compare-and-swapped in the metadata store and in force here before the answer.
 
 import KafkaProtocol
+import KafkaWire
 
 struct ElectLeadersHandler: ApiHandler {
     typealias Request = ElectLeadersRequest
@@ -9,6 +12,11 @@ struct ElectLeadersHandler: ApiHandler {
 
     /// Kafka's election types: preferred (0) and unclean (1); v0 asks for preferred only.
     private static let electionTypes: ClosedRange<Int8> = 0...1
+
+    /// A cluster's elections wait for the metadata store.
+    func runsOnAdminThread(_ request: ElectLeadersRequest, _ context: RequestContext<ElectLeadersRequest>) -> Bool {
+        context.broker.membership != nil
+    }
 
     func handle(_ request: ElectLeadersRequest, _ context: RequestContext<ElectLeadersRequest>) {
         let topics = context.broker.topics
@@ -28,6 +36,9 @@ struct ElectLeadersHandler: ApiHandler {
                             })
                     }))
             return
+        }
+        if let membership = context.broker.membership, let replicas = context.broker.replicas {
+            return context.send(Self.elect(request, membership: membership, replicas: replicas))
         }
         guard let requested = request.topicPartitions else {
             // Every partition: Kafka leaves out those whose election is not needed, which on
@@ -57,5 +68,41 @@ struct ElectLeadersHandler: ApiHandler {
                                 errorMessage: "Leader election not needed for topic partition.")
                         })
                 }))
+    }
+
+    /// A cluster's ElectLeaders: each named partition (or, with none named, every partition
+    /// where an election was possible or failed for a reason other than not being needed).
+    private static func elect(
+        _ request: ElectLeadersRequest, membership: ClusterMembership, replicas: ReplicaManager
+    ) -> ElectLeadersResponse {
+        let election: LeaderElection = request.electionType == 1 ? .offline(unclean: true) : .preferred
+        let named = request.topicPartitions.map { topics in
+            topics.flatMap { topic in topic.partitions.map { TopicPartition(topic: topic.topic, partition: $0) } }
+        }
+        let outcomes = Dictionary(replicas.elect(election, named, in: membership), uniquingKeysWith: { first, _ in first })
+        let elected = outcomes.compactMap { name, outcome in (try? outcome.get()).map { (name, $0.leaderEpoch) } }
+        membership.awaitTopics { elected.allSatisfy { membership.partition($0.0.topic, $0.0.partition).map(\.leaderEpoch) ?? -1 >= $0.1 } }
+        let answered =
+            named
+            ?? outcomes.keys.filter { outcomes[$0] != .failure(.notNeeded) }.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+        var results: [ElectLeadersResponse.ReplicaElectionResult] = []
+        for name in answered {
+            let result: ElectLeadersResponse.PartitionResult
+            switch outcomes[name] {
+            case .success?: result = .init(partitionId: name.partition, errorCode: 0)
+            case .failure(let refusal)?:
+                result = .init(partitionId: name.partition, errorCode: refusal.errorCode.rawValue, errorMessage: refusal.message)
+            case nil:
+                result = .init(
+                    partitionId: name.partition, errorCode: ErrorCode.unknownTopicOrPartition.rawValue,
+                    errorMessage: "No such partition as \(name.topic)-\(name.partition)")
+            }
+            if results.last?.topic == name.topic {
+                results[results.count - 1].partitionResult.append(result)
+            } else {
+                results.append(.init(topic: name.topic, partitionResult: [result]))
+            }
+        }
+        return ElectLeadersResponse(replicaElectionResults: results)
     }
 }
