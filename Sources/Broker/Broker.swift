@@ -227,7 +227,9 @@ public final class Broker: Sendable {
     func ensureInternalTopic(_ name: String, partitions: Int32, replicationFactor: Int16) throws {
         internalTopicLock.lock()
         defer { internalTopicLock.unlock() }
-        guard topics.topic(named: name) == nil else { return }
+        // In a cluster, once the cluster's view has it: the registry learns of a topic a moment
+        // before that view, which is what FindCoordinator reads its leaders from.
+        guard membership.map({ $0.topic(named: name) == nil }) ?? (topics.topic(named: name) == nil) else { return }
         do {
             _ = try createTopics([
                 TopicCreation(

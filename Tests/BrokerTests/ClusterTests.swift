@@ -3,6 +3,7 @@
 // election and its move, the cluster id of the first broker; brokers in one process listing
 // each other in Metadata; and the etcd client's HTTP reading sans IO.
 
+import Glibc
 import KafkaProtocol
 import KafkaRecords
 import KafkaWire
@@ -204,7 +205,7 @@ import Testing
             let coordinators = try [one, two].map { client in
                 try client.send(FindCoordinatorRequest(keyType: 0, coordinatorKeys: ["orders-group"]), version: 4).coordinators[0]
             }
-            #expect(coordinators.map(\.errorCode) == [0, 0] && coordinators[0].nodeId == coordinators[1].nodeId)
+            #expect(coordinators.map(\.errorCode) == [0, 0] && coordinators[0].nodeId == coordinators[1].nodeId, "\(coordinators)")
             let elsewhere = coordinators[0].nodeId == 1 ? two : one
             let join = try elsewhere.send(
                 JoinGroupRequest(
@@ -444,6 +445,29 @@ import Testing
             #expect(state.leader == 1 && state.leaderEpoch == 2)
             #expect(try elect().replicaElectionResults[0].partitionResult[0].errorCode == ErrorCode.electionNotNeeded.rawValue)
         }
+    }
+
+    /// The quick failure detector: a port with a listener is never reported; one where nothing
+    /// listens is, once refused twice in a row; a broker that listens again starts over.
+    @Test func aBrokerWhosePortRefusesConnectionsTwiceIsReportedGone() throws {
+        let listening = try System.tcpSocket(family: AF_INET)
+        defer { System.close(listening) }
+        try System.bind(listening, to: SocketAddress("127.0.0.1:0")!)
+        try System.listen(listening, backlog: 8)
+        let open = try #require(try System.localAddress(listening))
+        let closedSocket = try System.tcpSocket(family: AF_INET)
+        try System.bind(closedSocket, to: SocketAddress("127.0.0.1:0")!)
+        let closed = try #require(try System.localAddress(closedSocket))
+        System.close(closedSocket)
+        let brokers = [Self.registration(1, port: Int32(open.port)), Self.registration(2, port: Int32(closed.port))]
+        let detector = DeadBrokerDetector()
+        #expect(detector.look(at: brokers, listener: "PLAINTEXT").isEmpty)
+        #expect(detector.look(at: brokers, listener: "PLAINTEXT").map(\.nodeId) == [2])
+        #expect(DeadBrokerDetector.refuses(host: "127.0.0.1", port: Int32(closed.port)))
+        #expect(!DeadBrokerDetector.refuses(host: "127.0.0.1", port: Int32(open.port)))
+        // Only consecutive refusals count.
+        #expect(detector.look(at: [brokers[0]], listener: "PLAINTEXT").isEmpty)
+        #expect(detector.look(at: brokers, listener: "PLAINTEXT").isEmpty)
     }
 
     @Test func committedOffsetsAreReplicatedAndANewCoordinatorReplaysThem() throws {

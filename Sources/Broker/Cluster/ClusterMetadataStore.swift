@@ -17,6 +17,9 @@ struct BrokerRegistration: Equatable, Sendable {
 
     var nodeId: Int32
     var endpoints: [Endpoint]
+    /// The lease it lives under, as the store read it (0 when not read from the store): what
+    /// the controller revokes to fence a broker found dead.
+    var lease: Int64 = 0
 
     func endpoint(_ listener: String) -> Endpoint? { endpoints.first { $0.listener == listener } }
 
@@ -114,8 +117,14 @@ struct EtcdMetadataStore: ClusterMetadataStore {
     func renew(lease: Int64) throws -> Bool { try client.keepAlive(lease: lease) > 0 }
 
     func brokers() throws -> [BrokerRegistration] {
-        try client.prefix(prefix + "/brokers/").compactMap { JSON.parse($0.value).flatMap(BrokerRegistration.init(json:)) }
-            .sorted { $0.nodeId < $1.nodeId }
+        try client.prefix(prefix + "/brokers/").compactMap { entry in
+            JSON.parse(entry.value).flatMap(BrokerRegistration.init(json:)).map { registration in
+                var registration = registration
+                registration.lease = entry.lease
+                return registration
+            }
+        }
+        .sorted { $0.nodeId < $1.nodeId }
     }
 
     func controller(claimingFor nodeId: Int32, lease: Int64) throws -> Int32 {
@@ -262,7 +271,12 @@ final class InMemoryMetadataStore: ClusterMetadataStore {
         let now = clock()
         return state.withLock { state in
             Self.expire(&state, now: now)
-            return state.brokers.values.map(\.0).sorted { $0.nodeId < $1.nodeId }
+            return state.brokers.values.map { registration, lease in
+                var registration = registration
+                registration.lease = lease
+                return registration
+            }
+            .sorted { $0.nodeId < $1.nodeId }
         }
     }
 

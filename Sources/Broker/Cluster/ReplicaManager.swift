@@ -30,6 +30,8 @@ final class ReplicaManager: Sendable {
     /// ISR proposals, the lag check and the controller's elections, off the event loops.
     private let work: WorkQueue
     private let stopped = Atomic(false)
+    /// Touched on `work` only (the controller's looks at the other brokers).
+    private let detector = DeadBrokerDetector()
 
     init(broker: Broker) throws {
         self.broker = broker
@@ -37,6 +39,7 @@ final class ReplicaManager: Sendable {
         let interval = max(100, broker.configuration.replicaLagTimeMaximumMilliseconds / 4)
         work.every(milliseconds: interval) { [self] in shrinkLaggingReplicas() }
         work.every(milliseconds: ClusterMembership.topicPollMilliseconds) { [self] in
+            fenceBrokersThatRefuseConnections()
             electLeadersOfDeadBrokers()
             joinEndedFetchers()
         }
@@ -272,6 +275,28 @@ final class ReplicaManager: Sendable {
             broker.log("cluster: \(name): node \(after.leader) elected leader in epoch \(after.leaderEpoch)\(unclean)")
         }
         if !changed.isEmpty { membership.refreshTopicsSoon() }
+    }
+
+    /// The controller ends the registration of a broker whose port refuses connections (see
+    /// DeadBrokerDetector), so that its partitions are elected for now, not a session later;
+    /// the other brokers look at the controller the same way, so that a new one takes over.
+    private func fenceBrokersThatRefuseConnections() {
+        guard let membership = broker.membership, !membership.isFenced else { return }
+        let controller = membership.controllerId
+        let others = membership.brokers.filter {
+            $0.nodeId != nodeId && $0.lease != 0 && (controller == nodeId || $0.nodeId == controller)
+        }
+        let dead = detector.look(at: others, listener: broker.interBrokerListener)
+        guard !dead.isEmpty else { return }
+        for registration in dead {
+            do {
+                try membership.store.deregister(lease: registration.lease)
+                broker.log("cluster: node \(registration.nodeId) refuses connections (its process is gone): registration ended")
+            } catch {
+                broker.logger.warning("cluster: ending the registration of node \(registration.nodeId): \(error)")
+            }
+        }
+        membership.refresh()
     }
 
     /// unclean.leader.election.enable: the topic's override, else the broker's.
