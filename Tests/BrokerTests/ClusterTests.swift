@@ -447,8 +447,8 @@ import Testing
         }
     }
 
-    /// The quick failure detector: a port with a listener is never reported; one where nothing
-    /// listens is, once refused twice in a row; a broker that listens again starts over.
+    /// The quick failure detector: a port with a listener is never reported, one where nothing
+    /// listens is.
     @Test func aBrokerWhosePortRefusesConnectionsTwiceIsReportedGone() throws {
         let listening = try System.tcpSocket(family: AF_INET)
         defer { System.close(listening) }
@@ -460,14 +460,8 @@ import Testing
         let closed = try #require(try System.localAddress(closedSocket))
         System.close(closedSocket)
         let brokers = [Self.registration(1, port: Int32(open.port)), Self.registration(2, port: Int32(closed.port))]
-        let detector = DeadBrokerDetector()
-        #expect(detector.look(at: brokers, listener: "PLAINTEXT").isEmpty)
-        #expect(detector.look(at: brokers, listener: "PLAINTEXT").map(\.nodeId) == [2])
-        #expect(DeadBrokerDetector.refuses(host: "127.0.0.1", port: Int32(closed.port)))
-        #expect(!DeadBrokerDetector.refuses(host: "127.0.0.1", port: Int32(open.port)))
-        // Only consecutive refusals count.
-        #expect(detector.look(at: [brokers[0]], listener: "PLAINTEXT").isEmpty)
-        #expect(detector.look(at: brokers, listener: "PLAINTEXT").isEmpty)
+        #expect(DeadBrokerDetector.refusing(brokers, listener: "PLAINTEXT").map(\.nodeId) == [2])
+        #expect(DeadBrokerDetector.refusing(brokers, listener: "SSL").isEmpty)  // no such endpoint: nothing known
     }
 
     @Test func committedOffsetsAreReplicatedAndANewCoordinatorReplaysThem() throws {

@@ -4,7 +4,7 @@
  *
  *   loadgen produce BOOTSTRAP TOPIC COUNT SIZE ACKS CODEC   -> "messages seconds errors"
  *   loadgen consume BOOTSTRAP TOPIC COUNT                   -> "messages seconds first_message_seconds"
- *   loadgen latency BOOTSTRAP TOPIC RATE SECONDS            -> "p50_ms p99_ms p999_ms samples"
+ *   loadgen latency BOOTSTRAP TOPIC RATE SECONDS [ACKS]     -> "p50_ms p99_ms p999_ms samples" (acks 1 by default)
  */
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -132,7 +132,7 @@ static int compare(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int latency(const char *bootstrap, const char *topic, int rate, int seconds) {
+static int latency(const char *bootstrap, const char *topic, int rate, int seconds, const char *acks) {
     struct latency_state state = { consumer_for(bootstrap, topic, RD_KAFKA_OFFSET_END), NULL, (long)rate * seconds + 1000, 0, 0 };
     state.samples = calloc(state.capacity, sizeof(double));
     pthread_t thread;
@@ -141,7 +141,7 @@ static int latency(const char *bootstrap, const char *topic, int rate, int secon
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     set(conf, "bootstrap.servers", bootstrap);
     set(conf, "linger.ms", "0");
-    set(conf, "acks", "1");
+    set(conf, "acks", acks);
     char error[512];
     rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
     double start = now_seconds();
@@ -171,7 +171,7 @@ static int latency(const char *bootstrap, const char *topic, int rate, int secon
 int main(int argc, char **argv) {
     if (argc >= 8 && !strcmp(argv[1], "produce")) return produce(argv[2], argv[3], atol(argv[4]), atoi(argv[5]), argv[6], argv[7]);
     if (argc >= 5 && !strcmp(argv[1], "consume")) return consume(argv[2], argv[3], atol(argv[4]));
-    if (argc >= 6 && !strcmp(argv[1], "latency")) return latency(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
+    if (argc >= 6 && !strcmp(argv[1], "latency")) return latency(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argc >= 7 ? argv[6] : "1");
     fprintf(stderr, "usage: see the comment at the top of loadgen.c\n");
     return 2;
 }

@@ -30,8 +30,6 @@ final class ReplicaManager: Sendable {
     /// ISR proposals, the lag check and the controller's elections, off the event loops.
     private let work: WorkQueue
     private let stopped = Atomic(false)
-    /// Touched on `work` only (the controller's looks at the other brokers).
-    private let detector = DeadBrokerDetector()
 
     init(broker: Broker) throws {
         self.broker = broker
@@ -286,7 +284,7 @@ final class ReplicaManager: Sendable {
         let others = membership.brokers.filter {
             $0.nodeId != nodeId && $0.lease != 0 && (controller == nodeId || $0.nodeId == controller)
         }
-        let dead = detector.look(at: others, listener: broker.interBrokerListener)
+        let dead = DeadBrokerDetector.refusing(others, listener: broker.interBrokerListener)
         guard !dead.isEmpty else { return }
         for registration in dead {
             do {
