@@ -8,63 +8,18 @@ leaders: an idempotent producer, a consumer group whose members start at differe
 and transactions that span every broker."""
 
 import re
-import shutil
 import signal
 import subprocess
 import time
-import urllib.request
 
 import pytest
 from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, ElectionType, KafkaError, KafkaException, Producer,
                              TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import RunningBroker, free_port, swiftlet_binary
+from cluster_support import ETCD, EtcdCluster, listed, member, partitions
+from conftest import free_port, swiftlet_binary
 from support import unique, wait_until
-
-ETCD = shutil.which("etcd")
-
-
-class EtcdCluster:
-    """Members of one etcd cluster on loopback, each with its client and peer port."""
-
-    def __init__(self, directory, size):
-        self.directory = directory
-        self.ports = [(free_port(), free_port()) for _ in range(size)]
-        self.processes = {}
-        self.initial = ",".join(f"m{index}=http://127.0.0.1:{peer}" for index, (_, peer) in enumerate(self.ports))
-
-    @property
-    def url(self):
-        return "etcd://" + ",".join(f"127.0.0.1:{client}" for client, _ in self.ports)
-
-    def start(self, index):
-        client, peer = self.ports[index]
-        log = open(self.directory / f"etcd{index}.log", "ab")
-        self.processes[index] = subprocess.Popen(
-            [ETCD, "--name", f"m{index}", "--data-dir", str(self.directory / f"etcd{index}"),
-             "--listen-client-urls", f"http://127.0.0.1:{client}", "--advertise-client-urls", f"http://127.0.0.1:{client}",
-             "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-             "--initial-cluster", self.initial, "--initial-cluster-state", "new", "--heartbeat-interval", "50",
-             "--election-timeout", "500"],
-            stdout=log, stderr=log)
-
-    def healthy(self, index):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[index][0]}/health", timeout=1) as answer:
-                return b'"health":"true"' in answer.read()
-        except OSError:
-            return False
-
-    def kill(self, index):
-        self.processes[index].kill()
-        self.processes[index].wait(timeout=10)
-
-    def stop(self):
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -79,23 +34,6 @@ def etcd(tmp_path):
                lambda: [(tmp_path / f"etcd{index}.log").read_text()[-1500:] for index in range(3)])
     yield cluster
     cluster.stop()
-
-
-def member(tmp_path, etcd, node_id, session_ms=3000, properties=""):
-    config = tmp_path / f"node{node_id}.properties"
-    config.write_text(f"broker.session.timeout.ms={session_ms}\nmetadata.store.prefix=/interop\n{properties}")
-    (tmp_path / f"node{node_id}").mkdir(exist_ok=True)
-    return RunningBroker(str(tmp_path / f"node{node_id}" / "data"),
-                         extra_args=["--node-id", str(node_id), "--http-listen", "off", "--metadata-store", etcd.url,
-                                     "--config", str(config)])
-
-
-def listed(bootstrap):
-    """kcat -L's brokers: {node id: "host:port"}, and the controller's node id."""
-    out = subprocess.run(["kcat", "-b", bootstrap, "-L", "-m", "5"], capture_output=True, text=True, timeout=30).stdout
-    brokers = {int(node): address for node, address in re.findall(r"broker (\d+) at (\S+)", out)}
-    controller = re.search(r"broker (\d+) at \S+ \(controller\)", out)
-    return brokers, int(controller.group(1)) if controller else None
 
 
 def test_brokers_register_in_etcd_and_leave_with_their_lease(etcd, tmp_path):
@@ -153,15 +91,6 @@ def test_an_unreachable_metadata_store_stops_the_start(tmp_path):
          "--metadata-store", f"etcd://127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=30)
     assert refused.returncode != 0
     assert "etcd unreachable" in refused.stderr, refused.stderr
-
-
-def partitions(bootstrap, topic):
-    """kcat -L's partitions of `topic`: {partition: (leader, [replicas], [in-sync replicas])}."""
-    out = subprocess.run(["kcat", "-b", bootstrap, "-L", "-t", topic, "-m", "5"], capture_output=True, text=True,
-                         timeout=30).stdout
-    found = re.findall(r"partition (\d+), leader (-?\d+), replicas: ([\d,]*), isrs: ([\d,]*)", out)
-    ids = lambda text: [int(node) for node in text.split(",") if node]
-    return {int(index): (int(leader), ids(replicas), ids(isr)) for index, leader, replicas, isr in found}
 
 
 def test_partitions_spread_over_the_brokers_and_clients_follow_their_leaders(etcd, tmp_path):
@@ -254,6 +183,28 @@ def test_partitions_spread_over_the_brokers_and_clients_follow_their_leaders(etc
             broker.stop()
 
 
+def assert_read_back(bootstrap, topic, acknowledged, sent):
+    """Every acknowledged message ({partition: [(offset, value)]}) is read back where it was
+    acknowledged, once, in the order sent per partition, and nothing else of the `sent`."""
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("check"),
+                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    reader.assign([TopicPartition(topic, index, 0) for index in acknowledged])
+    read = {index: [] for index in acknowledged}
+
+    def poll_reader():
+        message = reader.poll(0.1)
+        if message is not None and message.error() is None:
+            read[message.partition()].append((message.offset(), int(message.value())))
+    wait_until(lambda: sum(map(len, read.values())) >= sent, 60, lambda: {k: len(v) for k, v in read.items()},
+               step=poll_reader)
+    reader.close()
+    for index in acknowledged:
+        assert read[index] == sorted(acknowledged[index]), index
+        values = [value for _, value in read[index]]
+        assert values == sorted(values) and len(values) == len(set(values)), index
+    assert sum(map(len, read.values())) == sent
+
+
 def test_replicated_partitions_survive_their_leader_killed(etcd, tmp_path):
     brokers = {node: member(tmp_path, etcd, node).start() for node in (1, 2, 3)}
     try:
@@ -306,24 +257,7 @@ def test_replicated_partitions_survive_their_leader_killed(etcd, tmp_path):
         after = partitions(brokers[survivor].bootstrap, topic)
         assert all(victim not in isr for _, _, isr in after.values()), after
 
-        # Every acknowledged message is there once, in order per partition.
-        reader = Consumer({"bootstrap.servers": brokers[survivor].bootstrap, "group.id": unique("check"),
-                           "auto.offset.reset": "earliest", "enable.auto.commit": False})
-        reader.assign([TopicPartition(topic, index, 0) for index in range(3)])
-        read = {index: [] for index in range(3)}
-
-        def poll_reader():
-            message = reader.poll(0.1)
-            if message is not None and message.error() is None:
-                read[message.partition()].append((message.offset(), int(message.value())))
-        wait_until(lambda: sum(map(len, read.values())) >= sent, 60, lambda: {k: len(v) for k, v in read.items()},
-                   step=poll_reader)
-        reader.close()
-        for index in range(3):
-            assert read[index] == sorted(acknowledged[index]), index
-            values = [value for _, value in read[index]]
-            assert values == sorted(values) and len(values) == len(set(values)), index
-        assert sum(map(len, read.values())) == sent
+        assert_read_back(brokers[survivor].bootstrap, topic, acknowledged, sent)
 
         # The killed broker restarts, catches up as a follower and is back in every ISR.
         brokers[victim] = member(tmp_path, etcd, victim).start()
@@ -403,24 +337,7 @@ def test_a_paused_leader_and_a_dead_etcd_member_lose_nothing(etcd, tmp_path):
         send_for(3)
         assert producer.flush(60) == 0
         assert failures == [], failures
-
-        reader = Consumer({"bootstrap.servers": brokers[survivor].bootstrap, "group.id": unique("check"),
-                           "auto.offset.reset": "earliest", "enable.auto.commit": False})
-        reader.assign([TopicPartition(topic, index, 0) for index in range(3)])
-        read = {index: [] for index in range(3)}
-
-        def poll_reader():
-            message = reader.poll(0.1)
-            if message is not None and message.error() is None:
-                read[message.partition()].append((message.offset(), int(message.value())))
-        wait_until(lambda: sum(map(len, read.values())) >= sent, 60, lambda: {k: len(v) for k, v in read.items()},
-                   step=poll_reader)
-        reader.close()
-        for index in range(3):
-            assert read[index] == sorted(acknowledged[index]), index
-            values = [value for _, value in read[index]]
-            assert values == sorted(values) and len(values) == len(set(values)), index
-        assert sum(map(len, read.values())) == sent
+        assert_read_back(brokers[survivor].bootstrap, topic, acknowledged, sent)
     finally:
         for broker in brokers.values():
             if broker.process and broker.process.poll() is None:

@@ -108,10 +108,16 @@ final class FollowerFetcher: Sendable {
         for topic in response.responses {
             let name = topic.topic.isEmpty ? broker.topics.topic(id: topic.topicId)?.name : topic.topic
             for data in topic.partitions {
-                // An error is a leader change under way: the next sync tells.
-                guard let name, data.errorCode == 0,
-                    let (partition, state, log) = asked[TopicPartition(topic: name, partition: data.partitionIndex)]
+                guard let name, let (partition, state, log) = asked[TopicPartition(topic: name, partition: data.partitionIndex)]
                 else { continue }
+                if data.errorCode == ErrorCode.offsetOutOfRange.rawValue {
+                    // Past the leader's end in the same epoch (the leader restarted without an
+                    // unflushed tail): compared again, and cut to the leader's end.
+                    partition.ifStill(state) { $0.truncated = false }
+                    continue
+                }
+                // Another error is a leader change under way: the next sync tells.
+                guard data.errorCode == 0 else { continue }
                 let whole = Self.wholeBatches(data.records?.bytes ?? [])
                 // Not if the partition has changed leader or epoch since it was asked for.
                 try partition.ifStill(state) { _ in

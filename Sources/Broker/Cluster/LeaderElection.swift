@@ -46,12 +46,15 @@ enum ElectionRefusal: Error, Equatable {
     case notNeeded
     case preferredLeaderNotAvailable
     case eligibleLeadersNotAvailable
+    /// The partition kept changing under the election (retriable).
+    case raced
 
     var errorCode: ErrorCode {
         switch self {
         case .notNeeded: .electionNotNeeded
         case .preferredLeaderNotAvailable: .preferredLeaderNotAvailable
         case .eligibleLeadersNotAvailable: .eligibleLeadersNotAvailable
+        case .raced: .requestTimedOut
         }
     }
 
@@ -60,6 +63,7 @@ enum ElectionRefusal: Error, Equatable {
         case .notNeeded: "Leader election not needed for topic partition."
         case .preferredLeaderNotAvailable: "The preferred leader is not live or not in the in-sync replicas."
         case .eligibleLeadersNotAvailable: "No live replica can be elected leader."
+        case .raced: "The partition kept changing during the election; try again."
         }
     }
 }

@@ -341,18 +341,33 @@ final class ReplicaManager: Sendable {
         _ election: LeaderElection, _ partitions: [TopicPartition]?, in membership: ClusterMembership
     ) -> [(TopicPartition, Result<PartitionState, ElectionRefusal>)] {
         let live = Set(membership.brokers.map(\.nodeId))
-        let wanted = partitions.map(Set.init)
+        var wanted = partitions.map(Set.init)
         var outcomes: [TopicPartition: Result<PartitionState, ElectionRefusal>] = [:]
-        let changed = changePartitions(in: membership) { _, name, state in
-            guard wanted?.contains(name) ?? true else { return nil }
-            let outcome = election.elect(state, live: live)
-            outcomes[name] = outcome
-            return try? outcome.get()
+        // A partition whose state changed between the read and the compare-and-swap is elected
+        // again from its new state, a few times at most.
+        for _ in 0..<Self.electionAttempts {
+            var proposed: Set<TopicPartition> = []
+            let changed = changePartitions(in: membership) { _, name, state in
+                guard wanted?.contains(name) ?? true else { return nil }
+                let outcome = election.elect(state, live: live)
+                outcomes[name] = outcome
+                guard case .success(let elected) = outcome else { return nil }
+                proposed.insert(name)
+                return elected
+            }
+            for (name, _, after) in changed {
+                outcomes[name] = .success(after)
+                proposed.remove(name)
+            }
+            if !changed.isEmpty { membership.refreshTopicsSoon() }
+            for name in proposed { outcomes[name] = .failure(.raced) }
+            guard !proposed.isEmpty else { break }
+            wanted = proposed
         }
-        for (name, _, after) in changed { outcomes[name] = .success(after) }
-        if !changed.isEmpty { membership.refreshTopicsSoon() }
         return outcomes.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }.map { ($0.key, $0.value) }
     }
+
+    static let electionAttempts = 3
 
     /// Kafka's controlled shutdown, before this broker leaves: each replicated partition it
     /// leads moves to another live in-sync replica in a new leader epoch, and it leaves the
