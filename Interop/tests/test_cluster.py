@@ -16,6 +16,8 @@ import pytest
 from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, ElectionType, KafkaError, KafkaException, Producer,
                              TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
+from kafka import KafkaAdminClient
+from kafka import TopicPartition as KafkaTopicPartition
 
 from cluster_support import ETCD, EtcdCluster, listed, member, partitions
 from conftest import free_port, swiftlet_binary
@@ -411,6 +413,56 @@ def test_a_restarted_broker_regains_its_preferred_leadership(etcd, tmp_path, aut
         wait_until(lambda: len(read) >= 900, 30, lambda: len(read), step=poll_reader)
         reader.close()
         assert sorted(read) == list(range(900))
+    finally:
+        for broker in brokers.values():
+            broker.stop()
+
+
+def test_a_reassignment_moves_a_partition_to_another_broker(etcd, tmp_path):
+    """kafka-python's alter_partition_reassignments moves a replica from node 1 to node 3: node 3
+    copies the partition, list_partition_reassignments shows the move meanwhile, and once node
+    3 is in sync node 1 leaves the replicas (its log directory goes) and leadership moves with
+    it; every record written before and after is there."""
+    brokers = {node: member(tmp_path, etcd, node).start() for node in (1, 2, 3)}
+    try:
+        wait_until(lambda: all(len(listed(broker.bootstrap)[0]) == 3 for broker in brokers.values()), 10,
+                   lambda: listed(brokers[1].bootstrap))
+        topic = unique("moved")
+        creator = AdminClient({"bootstrap.servers": brokers[2].bootstrap})  # kept until the result is in
+        creator.create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[[1, 2]])])[topic].result(10)
+        wait_until(lambda: partitions(brokers[3].bootstrap, topic).get(0, (None,))[0] == 1, 10,
+                   lambda: partitions(brokers[3].bootstrap, topic))
+        producer = Producer({"bootstrap.servers": brokers[2].bootstrap, "acks": "all"})
+        for index in range(500):
+            producer.produce(topic, str(index).encode(), partition=0)
+        assert producer.flush(30) == 0
+        admin = KafkaAdminClient(bootstrap_servers=brokers[2].bootstrap)
+        try:
+            accepted = admin.alter_partition_reassignments({KafkaTopicPartition(topic, 0): [3, 2]})
+            assert accepted == {KafkaTopicPartition(topic, 0): None}, accepted
+            wait_until(lambda: partitions(brokers[2].bootstrap, topic)[0][1] == [3, 2], 30,
+                       lambda: (partitions(brokers[2].bootstrap, topic), admin.list_partition_reassignments()))
+            wait_until(lambda: admin.list_partition_reassignments() == {}, 10, lambda: admin.list_partition_reassignments())
+        finally:
+            admin.close()
+        leader, replicas, isr = partitions(brokers[2].bootstrap, topic)[0]
+        assert leader == 3 and sorted(isr) == [2, 3], (leader, replicas, isr)
+        wait_until(lambda: not (tmp_path / "node1" / "data" / "logs" / f"{topic}-0").exists(), 10, lambda: "node 1's copy")
+        for index in range(500, 600):
+            producer.produce(topic, str(index).encode(), partition=0)
+        assert producer.flush(30) == 0
+        reader = Consumer({"bootstrap.servers": brokers[3].bootstrap, "group.id": unique("check"),
+                           "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        reader.assign([TopicPartition(topic, 0, 0)])
+        read = []
+
+        def poll_reader():
+            message = reader.poll(0.1)
+            if message is not None and message.error() is None:
+                read.append(int(message.value()))
+        wait_until(lambda: len(read) >= 600, 30, lambda: len(read), step=poll_reader)
+        reader.close()
+        assert read == list(range(600))
     finally:
         for broker in brokers.values():
             broker.stop()

@@ -143,7 +143,16 @@ public final class Broker: Sendable {
         transactions = TransactionCoordinator(
             configuration: configuration.transactions, log: transactionTopic,
             markers: markers, producerIds: producerIds, clock: clock, logger: logger)
-        for name in logs.allPartitions { attachWaiters(to: logs.partition(name)!) }
+        for name in logs.allPartitions {
+            let log = logs.partition(name)!
+            attachWaiters(to: log)
+            // A data directory that served a cluster, now used by a single broker: the high
+            // watermark its replication left would cap what consumers read.
+            if metadataStore == nil && log.replicationHighWatermark != nil {
+                log.setHighWatermark(nil)
+                try? log.checkpointHighWatermark()
+            }
+        }
         offsetsTopic.setEnsureTopic { [unowned self] in
             try ensureInternalTopic(
                 OffsetsTopic.name, partitions: configuration.groups.offsetsTopicPartitions,

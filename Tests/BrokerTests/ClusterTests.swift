@@ -464,6 +464,52 @@ import Testing
         #expect(DeadBrokerDetector.refusing(brokers, listener: "SSL").isEmpty)  // no such endpoint: nothing known
     }
 
+    /// AlterPartitionReassignments moves a partition: the target replica copies it as a
+    /// follower, the reassignment is listed meanwhile, and once the new replica is in sync the
+    /// controller completes it: the old replica leaves and its log goes, leadership moves with
+    /// it, and what was written is all on the new leader.
+    @Test func aReassignmentMovesAPartitionToAnotherBroker() throws {
+        try Self.withCluster { members in
+            let one = try KafkaTestClient(members[0].address)
+            let created = try one.send(
+                CreateTopicsRequest(topics: [
+                    .init(name: "moved", numPartitions: -1, replicationFactor: -1, assignments: [.init(partitionIndex: 0, brokerIds: [1])])
+                ]), version: 7)
+            #expect(created.topics.map(\.errorCode) == [0])
+            let produced = try one.send(
+                ProduceRequest(
+                    acks: -1, timeoutMs: 10_000,
+                    topicData: [.init(name: "moved", partitionData: [.init(index: 0, records: .bytes(batch(["a", "b", "c"])))])]),
+                version: 11)
+            #expect(produced.responses[0].partitionResponses[0].errorCode == 0)
+            func reassign(_ replicas: [Int32]?, allowingChange: Bool = true) throws -> Int16 {
+                try KafkaTestClient(members[1].address).send(
+                    AlterPartitionReassignmentsRequest(
+                        timeoutMs: 10_000, allowReplicationFactorChange: allowingChange,
+                        topics: [.init(name: "moved", partitions: [.init(partitionIndex: 0, replicas: replicas)])]),
+                    version: 1
+                ).responses[0].partitions[0].errorCode
+            }
+            #expect(try reassign([3]) == ErrorCode.invalidReplicaAssignment.rawValue)  // no such broker
+            #expect(try reassign([1, 2], allowingChange: false) == ErrorCode.invalidReplicationFactor.rawValue)
+            #expect(try reassign(nil) == ErrorCode.noReassignmentInProgress.rawValue)
+            #expect(try reassign([2]) == 0)
+            let two = try #require(members[1].broker.membership)
+            let deadline = System.monotonicNanoseconds() + 10_000_000_000
+            while two.partition("moved", 0)?.replicas != [2] && System.monotonicNanoseconds() < deadline { System.sleep(milliseconds: 20) }
+            let state = try #require(two.partition("moved", 0))
+            #expect(state.replicas == [2] && state.leader == 2 && state.inSyncReplicas == [2] && !state.isReassigning)
+            let listed = try KafkaTestClient(members[0].address).send(ListPartitionReassignmentsRequest(timeoutMs: 1_000), version: 0)
+            #expect(listed.topics.isEmpty)
+            let name = TopicPartition(topic: "moved", partition: 0)
+            #expect(members[1].broker.logs.partition(name)?.logEndOffset == 3)
+            while members[0].broker.logs.partition(name) != nil && System.monotonicNanoseconds() < deadline {
+                System.sleep(milliseconds: 20)
+            }
+            #expect(members[0].broker.logs.partition(name) == nil)
+        }
+    }
+
     @Test func committedOffsetsAreReplicatedAndANewCoordinatorReplaysThem() throws {
         try Self.withCluster { members in
             let one = try KafkaTestClient(members[0].address)

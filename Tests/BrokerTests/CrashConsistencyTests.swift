@@ -103,4 +103,26 @@ import Testing
         try System.unlink(directory.path + "/topics.json")
         #expect(try TopicRegistry(dataDirectory: directory.path).all.map(\.name) == ["first"])
     }
+
+    /// A data directory that served a cluster member, started by a single broker: the high
+    /// watermark its replication checkpointed no longer caps what consumers read, and goes.
+    @Test func aSingleBrokerForgetsTheHighWatermarkOfItsClusterDays() throws {
+        let directory = TemporaryDirectory()
+        let name = TopicPartition(topic: "formerly-replicated", partition: 0)
+        do {
+            let broker = try Broker(configuration: configuration(directory))
+            _ = try broker.createTopic(name: name.topic, partitions: 1, configs: [:])
+            _ = try broker.logs.partition(name)!.append(batch(["a", "b", "c"]), leaderEpoch: 0, now: 0)
+            try broker.shutdown()
+        }
+        let checkpoint = directory.path + "/data/logs/formerly-replicated-0/replication-high-watermark"
+        try System.replaceFile(checkpoint, with: Array("1\n".utf8))
+        let broker = try Broker(configuration: configuration(directory))
+        defer { try? broker.shutdown() }
+        let log = try #require(broker.logs.partition(name))
+        #expect(log.highWatermark == 3 && log.replicationHighWatermark == nil)
+        #expect(
+            (try? System.directoryEntries(directory.path + "/data/logs/formerly-replicated-0"))?.contains("replication-high-watermark")
+                == false)
+    }
 }

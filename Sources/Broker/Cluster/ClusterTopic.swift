@@ -10,6 +10,12 @@ struct PartitionState: Equatable, Sendable {
     var inSyncReplicas: [Int32]
     /// Bumped by every change of the state, so that a compare-and-swap from a stale read fails.
     var partitionEpoch: Int32 = 0
+    /// A reassignment under way (AlterPartitionReassignments): the replicas being added (in
+    /// `replicas` already, catching up) and those to go once every added one is in sync.
+    var addingReplicas: [Int32] = []
+    var removingReplicas: [Int32] = []
+
+    var isReassigning: Bool { !addingReplicas.isEmpty || !removingReplicas.isEmpty }
 
     /// A new partition: its first replica leads, every replica is in sync.
     init(replicas: [Int32]) {
@@ -23,6 +29,8 @@ struct PartitionState: Equatable, Sendable {
             ("replicas", .array(replicas.map { .number(Int64($0)) })), ("leader", .number(Int64(leader))),
             ("leaderEpoch", .number(Int64(leaderEpoch))), ("isr", .array(inSyncReplicas.map { .number(Int64($0)) })),
             ("partitionEpoch", .number(Int64(partitionEpoch))),
+            ("adding", .array(addingReplicas.map { .number(Int64($0)) })),
+            ("removing", .array(removingReplicas.map { .number(Int64($0)) })),
         ])
     }
 
@@ -36,6 +44,11 @@ struct PartitionState: Equatable, Sendable {
         self.leader = Int32(clamping: leader)
         self.leaderEpoch = Int32(clamping: leaderEpoch)
         self.partitionEpoch = Int32(clamping: partitionEpoch)
+        // Absent before reassignments existed.
+        if case .array(let adding)? = json["adding"] { addingReplicas = adding.compactMap { $0.integer.map { Int32(clamping: $0) } } }
+        if case .array(let removing)? = json["removing"] {
+            removingReplicas = removing.compactMap { $0.integer.map { Int32(clamping: $0) } }
+        }
     }
 }
 

@@ -249,6 +249,52 @@ extension Broker {
         return (.none, nil)
     }
 
+    /// AlterPartitionReassignments in a cluster: the target replicas come first in the
+    /// partition's replicas, the added ones catch up as followers, and the ones to remove stay
+    /// until the controller completes the move; nil cancels the reassignment under way (back to
+    /// the replicas before it). Compare-and-swapped from the state as read, and in force here
+    /// before the answer.
+    func reassign(_ partition: TopicPartition, to target: [Int32]?, in membership: ClusterMembership) -> (ErrorCode, String?) {
+        for _ in 0..<Self.compareAndSwapAttempts {
+            guard let current = membership.partition(partition.topic, partition.partition) else {
+                return (.unknownTopicOrPartition, "Unable to find partition \(partition.topic):\(partition.partition).")
+            }
+            let original = current.replicas.filter { !current.addingReplicas.contains($0) }
+            var updated = current
+            if let target {
+                if target == original && !current.isReassigning { return (.none, nil) }
+                updated.addingReplicas = target.filter { !original.contains($0) }
+                updated.removingReplicas = original.filter { !target.contains($0) }
+                updated.replicas = target + updated.removingReplicas
+                updated.inSyncReplicas = current.inSyncReplicas.filter(updated.replicas.contains)
+            } else {
+                guard current.isReassigning else { return (.noReassignmentInProgress, "No partition reassignment is in progress.") }
+                updated.replicas = original
+                updated.addingReplicas = []
+                updated.removingReplicas = []
+                updated.inSyncReplicas = current.inSyncReplicas.filter(original.contains)
+            }
+            updated.partitionEpoch += 1
+            do {
+                if try storeChange({
+                    try membership.store.update(partition.topic, partition: Int(partition.partition), from: current, to: updated)
+                }) {
+                    membership.awaitTopics {
+                        (membership.partition(partition.topic, partition.partition)?.partitionEpoch ?? -1) >= updated.partitionEpoch
+                    }
+                    log(
+                        "cluster: \(partition) reassigning to node(s) \(updated.replicas.filter { !updated.removingReplicas.contains($0) }.map(String.init).joined(separator: ", "))"
+                    )
+                    return (.none, nil)
+                }
+            } catch {
+                return (.requestTimedOut, "\(error)")
+            }
+            membership.awaitTopics()
+        }
+        return (.requestTimedOut, "Partition \(partition) kept changing; try again.")
+    }
+
     /// Replaces a topic in the store with what `change` makes of its current state (nil:
     /// nothing to do), reading it again when another change won the compare-and-swap.
     private func changeTopic(_ name: String, in membership: ClusterMembership, _ change: (ClusterTopic) -> ClusterTopic?) throws {

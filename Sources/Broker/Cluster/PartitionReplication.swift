@@ -84,6 +84,13 @@ struct PartitionReplication: Equatable, Sendable {
         advanceHighWatermark()
     }
 
+    /// The replicas the metadata store now holds (a reassignment adding or removing some): a
+    /// new follower starts unknown, out of the ISR, as if caught up now.
+    mutating func apply(replicas: [Int32], now: Int64) {
+        for id in replicas where id != leaderId && followers[id] == nil { followers[id] = Follower(lastCaughtUpMilliseconds: now) }
+        followers = followers.filter { replicas.contains($0.key) }
+    }
+
     /// The smallest log end offset of the ISR, when it is past the high watermark.
     private mutating func advanceHighWatermark() {
         let lowest =

@@ -39,6 +39,7 @@ final class ReplicaManager: Sendable {
         work.every(milliseconds: ClusterMembership.topicPollMilliseconds) { [self] in
             fenceBrokersThatRefuseConnections()
             electLeadersOfDeadBrokers()
+            completeReassignments()
             joinEndedFetchers()
         }
         if broker.configuration.autoLeaderRebalance {
@@ -93,6 +94,7 @@ final class ReplicaManager: Sendable {
             for (name, state) in led {
                 guard let log = broker.logs.partition(name) else { continue }
                 if var current = leading[name], current.leaderEpoch == state.leaderEpoch {
+                    current.replication.apply(replicas: state.replicas, now: Self.now())
                     current.replication.apply(inSyncReplicas: Set(state.inSyncReplicas))
                     leading[name] = current
                     moved.append((log, current.replication.highWatermark))
@@ -295,6 +297,33 @@ final class ReplicaManager: Sendable {
             }
         }
         membership.refresh()
+    }
+
+    /// The controller completes each reassignment whose added replicas are all in sync: the
+    /// removed ones leave the replicas and the ISR, and a leader among them hands over to the
+    /// first in-sync replica of the target (Kafka's PartitionReassignmentReplicas.isComplete).
+    private func completeReassignments() {
+        guard let membership = broker.membership, membership.controllerId == nodeId, !membership.isFenced else { return }
+        let live = Set(membership.brokers.map(\.nodeId))
+        let changed = changePartitions(in: membership) { _, _, state in
+            guard state.isReassigning, state.addingReplicas.allSatisfy(state.inSyncReplicas.contains) else { return nil }
+            var completed = state
+            completed.replicas = state.replicas.filter { !state.removingReplicas.contains($0) }
+            completed.inSyncReplicas = state.inSyncReplicas.filter { !state.removingReplicas.contains($0) }
+            completed.addingReplicas = []
+            completed.removingReplicas = []
+            if !completed.replicas.contains(state.leader) {
+                guard let leader = completed.replicas.first(where: { live.contains($0) && completed.inSyncReplicas.contains($0) })
+                else { return nil }
+                completed.leader = leader
+                completed.leaderEpoch += 1
+            }
+            return completed
+        }
+        for (name, _, after) in changed {
+            broker.log("cluster: \(name) reassigned to node(s) \(after.replicas.map(String.init).joined(separator: ", "))")
+        }
+        if !changed.isEmpty { membership.refreshTopicsSoon() }
     }
 
     /// unclean.leader.election.enable: the topic's override, else the broker's.
