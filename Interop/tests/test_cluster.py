@@ -185,6 +185,19 @@ def test_partitions_spread_over_the_brokers_and_clients_follow_their_leaders(etc
             broker.stop()
 
 
+def three_brokers_and_a_replicated_topic(tmp_path, etcd, brokers, prefix):
+    """Starts brokers 1-3 into `brokers` (the caller stops them) and makes a topic of three
+    partitions with three replicas and min.insync.replicas=2; its name."""
+    brokers.update({node: member(tmp_path, etcd, node).start() for node in (1, 2, 3)})
+    wait_until(lambda: len(listed(brokers[1].bootstrap)[0]) == 3, 10, lambda: listed(brokers[1].bootstrap))
+    topic = unique(prefix)
+    admin = AdminClient({"bootstrap.servers": brokers[1].bootstrap})  # kept until the result is in
+    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3,
+                                  config={"min.insync.replicas": "2"})])[topic].result(10)
+    wait_until(lambda: len(partitions(brokers[3].bootstrap, topic)) == 3, 10, lambda: partitions(brokers[3].bootstrap, topic))
+    return topic
+
+
 def assert_read_back(bootstrap, topic, acknowledged, sent):
     """Every acknowledged message ({partition: [(offset, value)]}) is read back where it was
     acknowledged, once, in the order sent per partition, and nothing else of the `sent`."""
@@ -208,14 +221,9 @@ def assert_read_back(bootstrap, topic, acknowledged, sent):
 
 
 def test_replicated_partitions_survive_their_leader_killed(etcd, tmp_path):
-    brokers = {node: member(tmp_path, etcd, node).start() for node in (1, 2, 3)}
+    brokers = {}
     try:
-        wait_until(lambda: len(listed(brokers[1].bootstrap)[0]) == 3, 10, lambda: listed(brokers[1].bootstrap))
-        topic = unique("replicated")
-        admin = AdminClient({"bootstrap.servers": brokers[1].bootstrap})
-        admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3,
-                                      config={"min.insync.replicas": "2"})])[topic].result(10)
-        wait_until(lambda: len(partitions(brokers[3].bootstrap, topic)) == 3, 10, lambda: partitions(brokers[3].bootstrap, topic))
+        topic = three_brokers_and_a_replicated_topic(tmp_path, etcd, brokers, "replicated")
         layout = partitions(brokers[3].bootstrap, topic)
         assert all(sorted(replicas) == [1, 2, 3] and sorted(isr) == [1, 2, 3] for _, replicas, isr in layout.values()), layout
 
@@ -292,14 +300,9 @@ def test_a_paused_leader_and_a_dead_etcd_member_lose_nothing(etcd, tmp_path):
     the cluster, then truncates to where its epoch and the new leader's part and rejoins
     every ISR. Then one etcd member dies mid-production. Every acknowledged message is read
     back once, in order, and nothing the producer sent fails."""
-    brokers = {node: member(tmp_path, etcd, node).start() for node in (1, 2, 3)}
+    brokers = {}
     try:
-        wait_until(lambda: len(listed(brokers[1].bootstrap)[0]) == 3, 10, lambda: listed(brokers[1].bootstrap))
-        topic = unique("paused")
-        admin = AdminClient({"bootstrap.servers": brokers[1].bootstrap})
-        admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3,
-                                      config={"min.insync.replicas": "2"})])[topic].result(10)
-        wait_until(lambda: len(partitions(brokers[3].bootstrap, topic)) == 3, 10, lambda: partitions(brokers[3].bootstrap, topic))
+        topic = three_brokers_and_a_replicated_topic(tmp_path, etcd, brokers, "paused")
         acknowledged, failures = {index: [] for index in range(3)}, []
 
         def delivered(error, message):
