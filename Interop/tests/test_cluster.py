@@ -198,6 +198,43 @@ def three_brokers_and_a_replicated_topic(tmp_path, etcd, brokers, prefix):
     return topic
 
 
+class CountingProducer:
+    """An idempotent acks=all producer (confluent-kafka) to every broker, sending 0, 1, 2...
+    round-robin over the topic's three partitions: what was sent, each acknowledgement
+    ({partition: [(offset, value)]}) and each failure."""
+
+    def __init__(self, brokers, topic, settings=None):
+        self.topic, self.sent = topic, 0
+        self.acknowledged, self.failures = {index: [] for index in range(3)}, []
+        self.producer = Producer({"bootstrap.servers": ",".join(broker.bootstrap for broker in brokers.values()),
+                                  "enable.idempotence": True, "acks": "all", "linger.ms": 5, **(settings or {})})
+
+    def _delivered(self, error, message):
+        if error is None:
+            self.acknowledged[message.partition()].append((message.offset(), int(message.value())))
+        else:
+            self.failures.append(error)
+
+    def _produce(self):
+        self.producer.produce(self.topic, str(self.sent).encode(), partition=self.sent % 3, on_delivery=self._delivered)
+        self.sent += 1
+
+    def send(self, count):
+        for _ in range(count):
+            self._produce()
+            self.producer.poll(0)
+
+    def send_for(self, seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for _ in range(10):
+                self._produce()
+            self.producer.poll(0.05)
+
+    def flush(self, timeout):
+        return self.producer.flush(timeout)
+
+
 def assert_read_back(bootstrap, topic, acknowledged, sent):
     """Every acknowledged message ({partition: [(offset, value)]}) is read back where it was
     acknowledged, once, in the order sent per partition, and nothing else of the `sent`."""
@@ -227,24 +264,8 @@ def test_replicated_partitions_survive_their_leader_killed(etcd, tmp_path):
         layout = partitions(brokers[3].bootstrap, topic)
         assert all(sorted(replicas) == [1, 2, 3] and sorted(isr) == [1, 2, 3] for _, replicas, isr in layout.values()), layout
 
-        acknowledged, failures = {index: [] for index in range(3)}, []
-
-        def delivered(error, message):
-            if error is None:
-                acknowledged[message.partition()].append((message.offset(), int(message.value())))
-            else:
-                failures.append(error)
-        producer = Producer({"bootstrap.servers": ",".join(broker.bootstrap for broker in brokers.values()),
-                             "enable.idempotence": True, "acks": "all", "linger.ms": 5})
-        sent = 0
-
-        def send(count):
-            nonlocal sent
-            for _ in range(count):
-                producer.produce(topic, str(sent).encode(), partition=sent % 3, on_delivery=delivered)
-                sent += 1
-                producer.poll(0)
-        send(300)
+        producer = CountingProducer(brokers, topic)
+        producer.send(300)
         assert producer.flush(30) == 0
         # The leader of partition 0 killed with -9 while the producer keeps sending: the
         # controller elects an in-sync follower once the victim's 3 s lease ends.
@@ -260,14 +281,14 @@ def test_replicated_partitions_survive_their_leader_killed(etcd, tmp_path):
         assert failover < 2.5, failover
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:
-            send(10)
+            producer.send(10)
             time.sleep(0.05)
         assert producer.flush(60) == 0
-        assert failures == [], failures
+        assert producer.failures == [], producer.failures
         after = partitions(brokers[survivor].bootstrap, topic)
         assert all(victim not in isr for _, _, isr in after.values()), after
 
-        assert_read_back(brokers[survivor].bootstrap, topic, acknowledged, sent)
+        assert_read_back(brokers[survivor].bootstrap, topic, producer.acknowledged, producer.sent)
 
         # The killed broker restarts, catches up as a follower and is back in every ISR.
         brokers[victim] = member(tmp_path, etcd, victim).start()
@@ -284,10 +305,10 @@ def test_replicated_partitions_survive_their_leader_killed(etcd, tmp_path):
                    lambda: partitions(brokers[other].bootstrap, topic))
         print(f"partition 1 led again {time.monotonic() - started:.1f} s after its leader was stopped")
         assert time.monotonic() - started < 2.5
-        before = sent
-        send(30)
-        assert producer.flush(30) == 0 and failures == [], failures
-        assert sum(map(len, acknowledged.values())) == sent > before
+        before = producer.sent
+        producer.send(30)
+        assert producer.flush(30) == 0 and producer.failures == [], producer.failures
+        assert sum(map(len, producer.acknowledged.values())) == producer.sent > before
     finally:
         for broker in brokers.values():
             broker.stop()
@@ -303,46 +324,28 @@ def test_a_paused_leader_and_a_dead_etcd_member_lose_nothing(etcd, tmp_path):
     brokers = {}
     try:
         topic = three_brokers_and_a_replicated_topic(tmp_path, etcd, brokers, "paused")
-        acknowledged, failures = {index: [] for index in range(3)}, []
-
-        def delivered(error, message):
-            if error is None:
-                acknowledged[message.partition()].append((message.offset(), int(message.value())))
-            else:
-                failures.append(error)
-        producer = Producer({"bootstrap.servers": ",".join(broker.bootstrap for broker in brokers.values()),
-                             "enable.idempotence": True, "acks": "all", "linger.ms": 5, "message.timeout.ms": 60000})
-        sent = 0
-
-        def send_for(seconds):
-            nonlocal sent
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                for _ in range(10):
-                    producer.produce(topic, str(sent).encode(), partition=sent % 3, on_delivery=delivered)
-                    sent += 1
-                producer.poll(0.05)
-        send_for(1)
+        producer = CountingProducer(brokers, topic, {"message.timeout.ms": 60000})
+        producer.send_for(1)
         victim = partitions(brokers[3].bootstrap, topic)[0][0]
         survivor = next(node for node in brokers if node != victim)
         brokers[victim].process.send_signal(signal.SIGSTOP)
         started = time.monotonic()
         # Twice its 3 s session: the controller drops it from every ISR and elects others.
-        send_for(6)
+        producer.send_for(6)
         led = partitions(brokers[survivor].bootstrap, topic)
         assert led[0][0] not in (-1, victim) and all(victim not in isr for _, _, isr in led.values()), led
         brokers[victim].process.send_signal(signal.SIGCONT)
         wait_until(lambda: all(sorted(isr) == [1, 2, 3] for _, _, isr in partitions(brokers[survivor].bootstrap, topic).values()),
-                   30, lambda: partitions(brokers[survivor].bootstrap, topic), step=lambda: send_for(0.2))
+                   30, lambda: partitions(brokers[survivor].bootstrap, topic), step=lambda: producer.send_for(0.2))
         print(f"the paused broker was back in every ISR {time.monotonic() - started:.1f} s after its pause")
         assert "fenced" in brokers[victim].log()
 
         # One etcd member of three dies: the store keeps its quorum, and the brokers go on.
         etcd.kill(1)
-        send_for(3)
+        producer.send_for(3)
         assert producer.flush(60) == 0
-        assert failures == [], failures
-        assert_read_back(brokers[survivor].bootstrap, topic, acknowledged, sent)
+        assert producer.failures == [], producer.failures
+        assert_read_back(brokers[survivor].bootstrap, topic, producer.acknowledged, producer.sent)
     finally:
         for broker in brokers.values():
             if broker.process and broker.process.poll() is None:

@@ -30,6 +30,27 @@ import Testing
 
     static let quiet = Logger(label: "tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
+    /// CreateTopics of a topic with one partition on `replicas` (the first leads): its error code.
+    static func createPlaced(_ topic: String, on replicas: [Int32], through client: KafkaTestClient) throws -> Int16 {
+        try client.send(
+            CreateTopicsRequest(topics: [
+                .init(name: topic, numPartitions: -1, replicationFactor: -1, assignments: [.init(partitionIndex: 0, brokerIds: replicas)])
+            ]), version: 7
+        ).topics[0].errorCode
+    }
+
+    /// An acks=all Produce of `values` to partition 0 of `topic`: the partition's answer.
+    static func produceAll(_ values: [String], to topic: String, through client: KafkaTestClient) throws
+        -> ProduceResponse.PartitionProduceResponse
+    {
+        try client.send(
+            ProduceRequest(
+                acks: -1, timeoutMs: 10_000,
+                topicData: [.init(name: topic, partitionData: [.init(index: 0, records: .bytes(batch(values)))])]),
+            version: 11
+        ).responses[0].partitionResponses[0]
+    }
+
     @Test func leasesKeepBrokersListedAndElectOneController() throws {
         let clock = Clock()
         let store = InMemoryMetadataStore(clock: clock.read)
@@ -241,12 +262,7 @@ import Testing
             #expect(Set(state.replicas) == [1, 2] && Set(state.inSyncReplicas) == [1, 2])
             let (leader, follower) = state.leader == 1 ? (members[0], members[1]) : (members[1], members[0])
             let client = try KafkaTestClient(leader.address)
-            let produced = try client.send(
-                ProduceRequest(
-                    acks: -1, timeoutMs: 10_000,
-                    topicData: [.init(name: "copied", partitionData: [.init(index: 0, records: .bytes(batch(["a", "b", "c"])))])]),
-                version: 11)
-            #expect(produced.responses[0].partitionResponses[0].errorCode == 0)
+            #expect(try Self.produceAll(["a", "b", "c"], to: "copied", through: client).errorCode == 0)
             // Answered only once the follower had the batch: its log has it, with the leader's offsets.
             let name = TopicPartition(topic: "copied", partition: 0)
             let copy = try #require(follower.broker.logs.partition(name))
@@ -269,21 +285,10 @@ import Testing
     @Test func theControllerElectsAnInSyncFollowerWhenTheLeaderIsGone() throws {
         try Self.withCluster { members in
             let one = try KafkaTestClient(members[0].address)
-            let created = try one.send(
-                CreateTopicsRequest(topics: [
-                    .init(
-                        name: "elected", numPartitions: -1, replicationFactor: -1,
-                        assignments: [.init(partitionIndex: 0, brokerIds: [1, 2])])
-                ]), version: 7)
-            #expect(created.topics.map(\.errorCode) == [0])
+            #expect(try Self.createPlaced("elected", on: [1, 2], through: one) == 0)
             try members[1].broker.membership?.refreshTopics()
             func produce(_ client: KafkaTestClient) throws -> ProduceResponse.PartitionProduceResponse {
-                try client.send(
-                    ProduceRequest(
-                        acks: -1, timeoutMs: 10_000,
-                        topicData: [.init(name: "elected", partitionData: [.init(index: 0, records: .bytes(batch(["a", "b", "c"])))])]),
-                    version: 11
-                ).responses[0].partitionResponses[0]
+                try Self.produceAll(["a", "b", "c"], to: "elected", through: client)
             }
             #expect(try produce(one).errorCode == 0)
             // Broker 1's registration ends (as a crash past its session would): broker 2, the
@@ -340,12 +345,7 @@ import Testing
         }
         let name = TopicPartition(topic: "epochs", partition: 0)
         func produce(_ client: KafkaTestClient, _ values: [String]) throws -> ProduceResponse.PartitionProduceResponse {
-            try client.send(
-                ProduceRequest(
-                    acks: -1, timeoutMs: 10_000,
-                    topicData: [.init(name: "epochs", partitionData: [.init(index: 0, records: .bytes(batch(values)))])]),
-                version: 11
-            ).responses[0].partitionResponses[0]
+            try Self.produceAll(values, to: "epochs", through: client)
         }
         func values(_ nodeId: Int32) throws -> [String] {
             let log = try #require(running[nodeId]?.broker.logs.partition(name))
@@ -360,11 +360,7 @@ import Testing
         let two = try start(2)
         _ = try start(1)
         for member in running.values { member.broker.membership?.refresh() }
-        let created = try two.send(
-            CreateTopicsRequest(topics: [
-                .init(name: "epochs", numPartitions: -1, replicationFactor: -1, assignments: [.init(partitionIndex: 0, brokerIds: [2, 1])])
-            ]), version: 7)
-        #expect(created.topics.map(\.errorCode) == [0])
+        #expect(try Self.createPlaced("epochs", on: [2, 1], through: two) == 0)
         try running[1]?.broker.membership?.refreshTopics()
         for start in stride(from: 0, to: 10, by: 5) {
             #expect(try produce(two, (start..<start + 5).map { "old-\($0)" }).errorCode == 0)
@@ -418,13 +414,7 @@ import Testing
     @Test func electLeadersMovesAPartitionBackToItsPreferredReplica() throws {
         try Self.withCluster { members in
             let one = try KafkaTestClient(members[0].address)
-            let created = try one.send(
-                CreateTopicsRequest(topics: [
-                    .init(
-                        name: "preferred", numPartitions: -1, replicationFactor: -1,
-                        assignments: [.init(partitionIndex: 0, brokerIds: [1, 2])])
-                ]), version: 7)
-            #expect(created.topics.map(\.errorCode) == [0])
+            #expect(try Self.createPlaced("preferred", on: [1, 2], through: one) == 0)
             let store = try #require(members[0].broker.membership?.store)
             let before = try #require(try store.topics().first { $0.name == "preferred" }?.partitions[0])
             var moved = before
@@ -471,17 +461,8 @@ import Testing
     @Test func aReassignmentMovesAPartitionToAnotherBroker() throws {
         try Self.withCluster { members in
             let one = try KafkaTestClient(members[0].address)
-            let created = try one.send(
-                CreateTopicsRequest(topics: [
-                    .init(name: "moved", numPartitions: -1, replicationFactor: -1, assignments: [.init(partitionIndex: 0, brokerIds: [1])])
-                ]), version: 7)
-            #expect(created.topics.map(\.errorCode) == [0])
-            let produced = try one.send(
-                ProduceRequest(
-                    acks: -1, timeoutMs: 10_000,
-                    topicData: [.init(name: "moved", partitionData: [.init(index: 0, records: .bytes(batch(["a", "b", "c"])))])]),
-                version: 11)
-            #expect(produced.responses[0].partitionResponses[0].errorCode == 0)
+            #expect(try Self.createPlaced("moved", on: [1], through: one) == 0)
+            #expect(try Self.produceAll(["a", "b", "c"], to: "moved", through: one).errorCode == 0)
             func reassign(_ replicas: [Int32]?, allowingChange: Bool = true) throws -> Int16 {
                 try KafkaTestClient(members[1].address).send(
                     AlterPartitionReassignmentsRequest(
