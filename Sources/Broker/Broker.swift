@@ -31,6 +31,8 @@ public final class Broker: Sendable {
     public let transactions: TransactionCoordinator
     let offsetsTopic: InternalTopicLog
     let transactionTopic: InternalTopicLog
+    /// Where the transaction coordinator's markers go: local logs, or other brokers.
+    let transactionMarkers: RoutedMarkerWriter
     // Set by `serve`, cleared by `shutdown`, under `tickerLock`.
     private let tickerLock = Lock()
     /// Held while an internal topic is being created.
@@ -139,10 +141,10 @@ public final class Broker: Sendable {
         groups = GroupCoordinator(
             configuration: configuration.groups, log: offsetsTopic, topics: RegistryTopicCatalog(topics: topics), clock: clock,
             logger: logger)
-        let markers = RoutedMarkerWriter(local: BrokerMarkerWriter(logs: logs, groups: groups))
+        transactionMarkers = RoutedMarkerWriter(local: BrokerMarkerWriter(logs: logs, groups: groups))
         transactions = TransactionCoordinator(
             configuration: configuration.transactions, log: transactionTopic,
-            markers: markers, producerIds: producerIds, clock: clock, logger: logger)
+            markers: transactionMarkers, producerIds: producerIds, clock: clock, logger: logger)
         for name in logs.allPartitions {
             let log = logs.partition(name)!
             attachWaiters(to: log)
@@ -153,25 +155,9 @@ public final class Broker: Sendable {
                 try? log.checkpointHighWatermark()
             }
         }
-        offsetsTopic.setEnsureTopic { [unowned self] in
-            try ensureInternalTopic(
-                OffsetsTopic.name, partitions: configuration.groups.offsetsTopicPartitions,
-                replicationFactor: configuration.offsetsTopicReplicationFactor)
-        }
-        transactionTopic.setEnsureTopic { [unowned self] in
-            try ensureInternalTopic(
-                TransactionCoordinator.stateTopic, partitions: configuration.transactions.stateTopicPartitions,
-                replicationFactor: configuration.transactionStateReplicationFactor)
-        }
-        markers.setRoute { [unowned self] in markerRoute($0) }
-        for internalTopic in [offsetsTopic, transactionTopic] {
-            let name = internalTopic.name
-            internalTopic.setLeaderEpoch { [unowned self] partition in
-                guard let membership else { return 0 }
-                let state = membership.partition(name, partition)
-                return state == nil || state?.leader == configuration.nodeId ? state?.leaderEpoch ?? 0 : nil
-            }
-        }
+        offsetsTopic.attach(to: self)
+        transactionTopic.attach(to: self)
+        transactionMarkers.attach(to: self)
         try loadCoordinators(completingTransactions: metadataStore == nil)
         try createSeedTopics()
     }
@@ -231,9 +217,14 @@ public final class Broker: Sendable {
         if completingTransactions { transactions.completeInterruptedTransactions() }
     }
 
-    /// Creates an internal topic (compacted) unless it exists. Callers wait while another
-    /// thread creates it, so it returns only once every partition log exists.
-    func ensureInternalTopic(_ name: String, partitions: Int32, replicationFactor: Int16) throws {
+    /// Creates an internal topic (compacted) unless it exists, with its configured partitions
+    /// and replication factor. Callers wait while another thread creates it, so it returns
+    /// only once every partition log exists.
+    func ensureInternalTopic(named name: String) throws {
+        let (partitions, replicationFactor) =
+            name == OffsetsTopic.name
+            ? (configuration.groups.offsetsTopicPartitions, configuration.offsetsTopicReplicationFactor)
+            : (configuration.transactions.stateTopicPartitions, configuration.transactionStateReplicationFactor)
         internalTopicLock.lock()
         defer { internalTopicLock.unlock() }
         // In a cluster, once the cluster's view has it: the registry learns of a topic a moment
@@ -509,7 +500,7 @@ public final class Broker: Sendable {
         }
         let reactor = try makeServer(server, factories: factories)
         boundAddresses.withLock { $0 = reactor.boundAddresses }
-        try joinCluster()
+        try joinCluster(loops: reactor.eventLoops)
         try reactor.start()
         try logs.startBackgroundWork(
             retentionCheckMilliseconds: configuration.retentionCheckMilliseconds,
@@ -535,7 +526,7 @@ public final class Broker: Sendable {
     /// Registers this broker with the cluster's metadata store, with each listener's
     /// advertised endpoint, before any client is served; a node id another live broker has
     /// refuses the start.
-    private func joinCluster() throws {
+    private func joinCluster(loops: [EventLoop]) throws {
         guard let metadataStore else { return }
         let registration = BrokerRegistration(
             nodeId: configuration.nodeId,
@@ -545,7 +536,7 @@ public final class Broker: Sendable {
             })
         do {
             // Before the membership's first read of the topics, which it is handed.
-            let replicas = try ReplicaManager(broker: self)
+            let replicas = try ReplicaManager(broker: self, loops: loops)
             replicaState.withLock { $0 = replicas }
             let membership = try ClusterMembership(
                 store: metadataStore, registration: registration,
@@ -680,6 +671,7 @@ public final class Broker: Sendable {
         coordinatorTicker = nil
         tickerLock.unlock()
         ticker?.stop()
+        transactionMarkers.stop()
         adminWork.stop()
         do {
             try logs.shutdown()

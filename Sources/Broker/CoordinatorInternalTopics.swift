@@ -4,6 +4,7 @@
 // the transaction markers, and the thread that runs their deadlines.
 
 import Coordinators
+import KafkaProtocol
 import KafkaRecords
 import KafkaWire
 import LogStorage
@@ -23,13 +24,10 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
     let logs: LogManager
     let topics: TopicRegistry
     let log: @Sendable (String) -> Void
-    // `ensureTopic` is set once by the broker's init, before any request arrives, and
-    // read under `lock` afterwards.
+    /// The broker the topic belongs to: set once by its init, before any request arrives,
+    /// and read under `lock` afterwards.
     private let lock = Lock()
-    private var ensureTopicBody: (@Sendable () throws -> Void)?
-    /// In a cluster: the leader epoch this broker leads a partition in, nil when another
-    /// broker leads it (its log here is a follower's copy, never written to).
-    private var leaderEpochBody: (@Sendable (Int32) -> Int32?)?
+    private weak var owner: Broker?
 
     init(name: String, logs: LogManager, topics: TopicRegistry, log: @escaping @Sendable (String) -> Void) {
         self.name = name
@@ -38,32 +36,27 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
         self.log = log
     }
 
-    func setEnsureTopic(_ body: @escaping @Sendable () throws -> Void) {
-        lock.lock()
-        ensureTopicBody = body
-        lock.unlock()
+    func attach(to broker: Broker) {
+        lock.withLock { owner = broker }
     }
 
-    func setLeaderEpoch(_ body: @escaping @Sendable (Int32) -> Int32?) {
-        lock.lock()
-        leaderEpochBody = body
-        lock.unlock()
-    }
-
-    private func leaderEpoch(_ partition: Int32) -> Int32? {
-        lock.lock()
-        let body = leaderEpochBody
-        lock.unlock()
-        return body.map { $0(partition) } ?? 0
-    }
+    private var broker: Broker? { lock.withLock { owner } }
 
     /// Creates the topic when it does not exist yet (FindCoordinator does this in Kafka
     /// too), so that it exists before a client looks for it.
     func ensureTopic() throws {
-        lock.lock()
-        let body = ensureTopicBody
-        lock.unlock()
-        try body?()
+        try broker?.ensureInternalTopic(named: name)
+    }
+
+    /// nil when another broker leads `partition`: its log here is a follower's copy.
+    private func leaderEpoch(_ partition: TopicPartition) -> Int32? {
+        guard let broker else { return 0 }
+        return broker.leaderEpochHere(of: partition)
+    }
+
+    func whenReplicated(partition: Int32, _ done: @escaping @Sendable (ErrorCode) -> Void) {
+        guard let broker else { return done(.none) }
+        broker.whenCoordinatorWriteReplicated(TopicPartition(topic: name, partition: partition), done)
     }
 
     /// Asked for every commit (the group's partition): a registry lookup, not a scan.
@@ -76,7 +69,7 @@ final class InternalTopicLog: CoordinatorLog, @unchecked Sendable {
     func write(_ records: [CoordinatorRecord], partition: Int32, now: Int64, producer: (id: Int64, epoch: Int16)?) throws {
         do {
             if partitionLog(partition) == nil { try ensureTopic() }  // waits for a creation in progress
-            guard let partitionLog = partitionLog(partition), let leaderEpoch = leaderEpoch(partition) else {
+            guard let partitionLog = partitionLog(partition), let leaderEpoch = leaderEpoch(partitionLog.topicPartition) else {
                 throw CoordinatorWriteError.unknownPartition(TopicPartition(topic: name, partition: partition))
             }
             var builder = RecordBatchBuilder()
@@ -143,7 +136,7 @@ extension CoordinatorWriteError {
 
 /// Transaction markers on the broker's logs; a marker on __consumer_offsets also settles
 /// the producer's transactional offsets there.
-struct BrokerMarkerWriter: TransactionMarkerWriter {
+struct BrokerMarkerWriter {
     let logs: LogManager
     let groups: GroupCoordinator
 

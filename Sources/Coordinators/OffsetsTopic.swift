@@ -34,6 +34,11 @@ public protocol CoordinatorLog: Sendable {
     /// `CoordinatorWriteError.fencedProducerEpoch` for an epoch fenced by the log.
     /// Coordinators call `append`, which refuses unencoded records first.
     func write(_ records: [CoordinatorRecord], partition: Int32, now: Int64, producer: (id: Int64, epoch: Int16)?) throws
+    /// Calls `done` once every record written so far to `partition` is on the partition's
+    /// in-sync replicas (NONE; at once where nothing is replicated), or with why it may not
+    /// be: NOT_COORDINATOR (another broker leads it now) or COORDINATOR_NOT_AVAILABLE (not in
+    /// time). On any thread, possibly before it returns.
+    func whenReplicated(partition: Int32, _ done: @escaping @Sendable (ErrorCode) -> Void)
     /// How many partitions __consumer_offsets has; nil while it does not exist (then
     /// offsets.topic.num.partitions decides, as it will when it is created).
     var partitionCount: Int32? { get }

@@ -1,8 +1,8 @@
 // The transaction coordinator: every transactional id of this broker, Kafka's state machine
 // (Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort, Dead,
 // PrepareEpochFence) for transactions protocol version 1, persisted in __transaction_state.
-// Ending a transaction writes its COMMIT or ABORT markers through TransactionMarkerWriter
-// before answering, so a coordinator never has markers in flight.
+// Ending a transaction stores the decision, waits until it is replicated, writes the COMMIT
+// or ABORT markers through TransactionMarkerWriter, and answers once they are written.
 
 import KafkaProtocol
 import KafkaWire
@@ -37,8 +37,12 @@ public enum TransactionState: Int8, Sendable, CaseIterable {
 /// Writes transaction markers to data partitions (and completes transactional offsets when
 /// the partition is one of __consumer_offsets). The broker implements it.
 public protocol TransactionMarkerWriter: Sendable {
-    /// Throws `CoordinatorWriteError.unknownPartition` for a partition deleted meanwhile.
-    func writeMarker(to partition: TopicPartition, producerId: Int64, producerEpoch: Int16, commit: Bool) throws
+    /// Writes the producer's COMMIT or ABORT marker to each partition, then calls `done` with
+    /// the partitions whose marker is not written and replicated (to be tried again). A
+    /// partition deleted meanwhile counts as written. On any thread, possibly before it returns.
+    func writeMarkers(
+        to partitions: [TopicPartition], producerId: Int64, producerEpoch: Int16, commit: Bool,
+        _ done: @escaping @Sendable (_ unwritten: Set<TopicPartition>) -> Void)
 }
 
 public protocol ProducerIdSource: Sendable {
@@ -80,10 +84,11 @@ public final class TransactionCoordinator: @unchecked Sendable {
     let log: any CoordinatorLog
     let markers: any TransactionMarkerWriter
     let producerIds: any ProducerIdSource
-    // Everything below is read and written under `lock`. Transactions are few and short;
-    // one lock keeps marker writing and state changes in one order.
+    // Everything below is read and written under `lock`, never held while markers are written.
     private let lock = Lock()
     private var transactions = TransactionTable()
+    /// Decided transactions whose completion (`complete`) is under way, one at a time each.
+    private var completing: Set<String> = []
     private var transactionalIds: [Int64: String] = [:]
     private var nextIdExpirationCheck: Int64 = .min
 
@@ -130,7 +135,7 @@ public final class TransactionCoordinator: @unchecked Sendable {
         guard timeoutMilliseconds > 0, timeoutMilliseconds <= configuration.maximumTimeoutMilliseconds else {
             return InitResult(error: .invalidTransactionTimeout)
         }
-        return withLock {
+        let step = withLock { () -> InitStep in
             let now = clock()
             guard var metadata = transactions[transactionalId] else {
                 do {
@@ -138,10 +143,10 @@ public final class TransactionCoordinator: @unchecked Sendable {
                     let metadata = TransactionMetadata(
                         transactionalId: transactionalId, producerId: id, producerEpoch: 0,
                         timeoutMilliseconds: timeoutMilliseconds, state: .empty, lastUpdateTimestamp: now)
-                    guard store(metadata, now: now) else { return InitResult(error: .coordinatorNotAvailable) }
-                    return InitResult(error: .none, producerId: id, producerEpoch: 0)
+                    guard store(metadata, now: now) else { return .answered(InitResult(error: .coordinatorNotAvailable)) }
+                    return .answered(InitResult(error: .none, producerId: id, producerEpoch: 0))
                 } catch {
-                    return InitResult(error: .coordinatorNotAvailable)
+                    return .answered(InitResult(error: .coordinatorNotAvailable))
                 }
             }
             // KIP-360: a producer that says who it was must be the current incarnation (or
@@ -149,29 +154,56 @@ public final class TransactionCoordinator: @unchecked Sendable {
             let current = producerId >= 0 && producerId == metadata.producerId && producerEpoch == metadata.producerEpoch
             if producerId >= 0 && !current {
                 let retry = producerId == metadata.producerId && producerEpoch == metadata.lastProducerEpoch
-                if retry { return InitResult(error: .none, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch) }
-                return InitResult(error: .producerFenced)
+                if retry {
+                    return .answered(InitResult(error: .none, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch))
+                }
+                return .answered(InitResult(error: .producerFenced))
             }
             switch metadata.state {
             case .prepareCommit, .prepareAbort, .prepareEpochFence:
-                return InitResult(error: .concurrentTransactions)
+                return .answered(InitResult(error: .concurrentTransactions))
             case .ongoing:
                 // Fence the previous incarnation: abort its transaction under a new epoch.
                 fence(&metadata, keepingLastEpoch: false)
-                if let error = complete(&metadata, commit: false, now: now) { return InitResult(error: error) }
-                // Markers still to write: the client retries until the abort is complete.
-                if metadata.state != .completeAbort { return InitResult(error: .concurrentTransactions) }
+                guard let completion = prepare(&metadata, commit: false, now: now) else {
+                    return .answered(InitResult(error: .coordinatorNotAvailable))
+                }
+                return .fencing(completion, current: current)
             case .empty, .completeCommit, .completeAbort, .dead:
-                break
+                return .answered(reinitialise(&metadata, current: current, timeoutMilliseconds: timeoutMilliseconds, now: now))
             }
-            guard bumpEpoch(&metadata, keepingLastEpoch: current) else { return InitResult(error: .coordinatorNotAvailable) }
-            metadata.timeoutMilliseconds = timeoutMilliseconds
-            metadata.state = .empty
-            metadata.partitions = []
-            metadata.startTimestamp = -1
-            guard store(metadata, now: now) else { return InitResult(error: .coordinatorNotAvailable) }
-            return InitResult(error: .none, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch)
         }
+        switch step {
+        case .answered(let result):
+            return result
+        case .fencing(let fenced, let current):
+            complete(fenced)
+            // Without replication and with local partitions the abort is complete by now; else the
+            // client retries until it is.
+            return withLock {
+                guard var metadata = transactions[transactionalId], metadata.state == .completeAbort,
+                    metadata.producerId == fenced.producerId, metadata.producerEpoch == fenced.producerEpoch
+                else { return InitResult(error: .concurrentTransactions) }
+                return reinitialise(&metadata, current: current, timeoutMilliseconds: timeoutMilliseconds, now: clock())
+            }
+        }
+    }
+
+    private enum InitStep {
+        case answered(InitResult)
+        /// The open transaction of the previous incarnation is being aborted first.
+        case fencing(Completion, current: Bool)
+    }
+
+    /// Lock held. The producer's next epoch, stored with no transaction open.
+    private func reinitialise(_ metadata: inout TransactionMetadata, current: Bool, timeoutMilliseconds: Int32, now: Int64) -> InitResult {
+        guard bumpEpoch(&metadata, keepingLastEpoch: current) else { return InitResult(error: .coordinatorNotAvailable) }
+        metadata.timeoutMilliseconds = timeoutMilliseconds
+        metadata.state = .empty
+        metadata.partitions = []
+        metadata.startTimestamp = -1
+        guard store(metadata, now: now) else { return InitResult(error: .coordinatorNotAvailable) }
+        return InitResult(error: .none, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch)
     }
 
     /// Lock held. The next epoch for a (re)initialised producer, or a new producer id when the
@@ -249,56 +281,105 @@ public final class TransactionCoordinator: @unchecked Sendable {
 
     // MARK: EndTxn
 
-    /// Commits or aborts the open transaction: PrepareCommit/PrepareAbort is stored, the
-    /// markers are written to every partition, then CompleteCommit/CompleteAbort.
-    public func endTransaction(transactionalId: String, producerId: Int64, producerEpoch: Int16, commit: Bool) -> ErrorCode {
-        withLock {
+    /// Commits or aborts the open transaction: PrepareCommit/PrepareAbort is stored, then
+    /// `complete` runs it to its end and `answer` hears the outcome.
+    public func endTransaction(
+        transactionalId: String, producerId: Int64, producerEpoch: Int16, commit: Bool,
+        answer: @escaping @Sendable (ErrorCode) -> Void
+    ) {
+        let step = withLock { () -> EndStep in
             let now = clock()
             let (found, error) = validate(transactionalId, producerId: producerId, producerEpoch: producerEpoch)
-            guard var metadata = found else { return error }
+            let preparing = commit ? TransactionState.prepareCommit : .prepareAbort
+            if error == .concurrentTransactions, var metadata = transactions[transactionalId], metadata.state == preparing,
+                !completing.contains(transactionalId)
+            {
+                // A retry after the decision could not be replicated: run it to its end again.
+                return prepare(&metadata, commit: commit, now: now).map(EndStep.completing) ?? .answered(.coordinatorNotAvailable)
+            }
+            guard var metadata = found else { return .answered(error) }
             switch metadata.state {
             case .ongoing:
-                return complete(&metadata, commit: commit, now: now) ?? .none
+                return prepare(&metadata, commit: commit, now: now).map(EndStep.completing) ?? .answered(.coordinatorNotAvailable)
             case .completeCommit:
-                return commit ? .none : .invalidTxnState  // a retried commit
+                return .answered(commit ? .none : .invalidTxnState)  // a retried commit
             case .completeAbort:
-                return commit ? .invalidTxnState : .none
+                return .answered(commit ? .invalidTxnState : .none)
             default:
-                return .invalidTxnState
+                return .answered(.invalidTxnState)
             }
+        }
+        switch step {
+        case .completing(let completion): complete(completion, answer: answer)
+        case .answered(let error): answer(error)
         }
     }
 
-    /// Lock held. Runs a transaction to its end; nil once PrepareCommit/PrepareAbort is
-    /// stored (the decision stands). Partitions whose marker could not be written keep the
-    /// transaction in its Prepare state; the deadline pass retries them, as Kafka retries
-    /// markers, until every one is written.
-    private func complete(_ metadata: inout TransactionMetadata, commit: Bool, now: Int64) -> ErrorCode? {
+    private enum EndStep {
+        case answered(ErrorCode)
+        case completing(Completion)
+    }
+
+    /// A transaction whose decision is stored, to be run to its end by `complete`.
+    private struct Completion: Sendable {
+        let transactionalId: String
+        let producerId: Int64
+        let producerEpoch: Int16
+        let commit: Bool
+        let partitions: [TopicPartition]
+    }
+
+    /// Lock held. Stores the decision (PrepareCommit/PrepareAbort) unless it is stored already,
+    /// and claims the transaction's completion for `complete`; nil when the log refused it.
+    private func prepare(_ metadata: inout TransactionMetadata, commit: Bool, now: Int64) -> Completion? {
         let preparing = commit ? TransactionState.prepareCommit : .prepareAbort
         if metadata.state != preparing {
             metadata.state = preparing
-            guard store(metadata, now: now) else { return .coordinatorNotAvailable }
+            guard store(metadata, now: now) else { return nil }
         }
-        var unwritten: Set<TopicPartition> = []
-        for partition in metadata.partitions.sorted() {
-            do {
-                try markers.writeMarker(
-                    to: partition, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch, commit: commit)
-            } catch CoordinatorWriteError.unknownPartition {
-                continue  // deleted meanwhile: nothing left to mark
-            } catch {
-                unwritten.insert(partition)
+        completing.insert(metadata.transactionalId)
+        return Completion(
+            transactionalId: metadata.transactionalId, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch,
+            commit: commit, partitions: metadata.partitions.sorted())
+    }
+
+    /// Lock not held. Runs a decided transaction to its end, as Kafka does: once the decision
+    /// is on its partition's in-sync replicas (so that a coordinator elected after a failover
+    /// finds it before any marker exists), the markers are written, then CompleteCommit or
+    /// CompleteAbort. Partitions whose marker could not be written keep the transaction in its
+    /// Prepare state; the deadline pass retries them, as Kafka retries markers, until every
+    /// one is written. `answer` hears NONE once the markers were tried (the decision stands),
+    /// or why the decision may not be replicated (the client retries).
+    private func complete(_ completion: Completion, answer: (@Sendable (ErrorCode) -> Void)? = nil) {
+        let id = completion.transactionalId
+        log.whenReplicated(partition: statePartition(for: id)) { [self] error in
+            guard error == .none else {
+                withLock { _ = completing.remove(id) }
+                answer?(error)
+                return
+            }
+            markers.writeMarkers(
+                to: completion.partitions, producerId: completion.producerId, producerEpoch: completion.producerEpoch,
+                commit: completion.commit
+            ) { [self] unwritten in
+                withLock {
+                    completing.remove(id)
+                    // Unloaded (another broker coordinates it now) or replayed anew meanwhile: not ours.
+                    guard var metadata = transactions[id], metadata.producerId == completion.producerId,
+                        metadata.producerEpoch == completion.producerEpoch,
+                        metadata.state == (completion.commit ? .prepareCommit : .prepareAbort)
+                    else { return }
+                    if unwritten.isEmpty {
+                        metadata.state = completion.commit ? .completeCommit : .completeAbort
+                        metadata.partitions = []
+                    } else {
+                        metadata.partitions = unwritten
+                    }
+                    _ = store(metadata, now: clock())
+                }
+                answer?(.none)
             }
         }
-        if !unwritten.isEmpty {
-            metadata.partitions = unwritten
-            _ = store(metadata, now: now)
-            return nil
-        }
-        metadata.state = commit ? .completeCommit : .completeAbort
-        metadata.partitions = []
-        _ = store(metadata, now: now)
-        return nil
     }
 
     // MARK: Expiry
@@ -306,7 +387,8 @@ public final class TransactionCoordinator: @unchecked Sendable {
     /// Aborts transactions open longer than their timeout (fencing the producer with a new
     /// epoch, as Kafka does) and forgets transactional ids idle past their expiration.
     public func expireTransactions() {
-        withLock {
+        let decided = withLock { () -> [Completion] in
+            var decided: [Completion] = []
             let now = clock()
             // Every tick looks at the unfinished transactions only; all ids, for expiration,
             // once per check interval (there may be many: a transactional id lives a week).
@@ -317,9 +399,12 @@ public final class TransactionCoordinator: @unchecked Sendable {
                 switch metadata.state {
                 case .ongoing where now.clampedSubtracting(metadata.startTimestamp) > Int64(metadata.timeoutMilliseconds):
                     fence(&metadata, keepingLastEpoch: true)
-                    _ = complete(&metadata, commit: false, now: now)
+                    if let completion = prepare(&metadata, commit: false, now: now) { decided.append(completion) }
                 case .prepareCommit, .prepareAbort:
-                    _ = complete(&metadata, commit: metadata.state == .prepareCommit, now: now)
+                    guard !completing.contains(id) else { continue }
+                    if let completion = prepare(&metadata, commit: metadata.state == .prepareCommit, now: now) {
+                        decided.append(completion)
+                    }
                 case .empty, .completeCommit, .completeAbort:
                     // (A `where` here would bind to the last pattern only.)
                     guard now.clampedSubtracting(metadata.lastUpdateTimestamp) > configuration.transactionalIdExpirationMilliseconds else {
@@ -334,7 +419,9 @@ public final class TransactionCoordinator: @unchecked Sendable {
                     break
                 }
             }
+            return decided
         }
+        for completion in decided { complete(completion) }
     }
 
     // MARK: Persistence
@@ -426,12 +513,16 @@ public final class TransactionCoordinator: @unchecked Sendable {
     /// After replay: transactions caught between PrepareCommit/PrepareAbort and their
     /// completion are completed now (their markers written again where missing).
     public func completeInterruptedTransactions() {
-        withLock {
+        let decided = withLock {
             let now = clock()
-            for (_, var metadata) in transactions.byId where metadata.state == .prepareCommit || metadata.state == .prepareAbort {
-                _ = complete(&metadata, commit: metadata.state == .prepareCommit, now: now)
+            return transactions.byId.values.compactMap { found -> Completion? in
+                var metadata = found
+                guard metadata.state == .prepareCommit || metadata.state == .prepareAbort, !completing.contains(metadata.transactionalId)
+                else { return nil }
+                return prepare(&metadata, commit: metadata.state == .prepareCommit, now: now)
             }
         }
+        for completion in decided { complete(completion) }
     }
 
     // MARK: Operators

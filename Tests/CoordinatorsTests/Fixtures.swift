@@ -27,6 +27,8 @@ final class MemoryCoordinatorLog: CoordinatorLog {
             state.records += records.map { (partition, $0) }
         }
     }
+
+    func whenReplicated(partition: Int32, _ done: @escaping @Sendable (ErrorCode) -> Void) { done(.none) }
 }
 
 struct FixedTopics: GroupTopicCatalog {

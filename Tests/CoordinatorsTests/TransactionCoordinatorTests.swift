@@ -18,8 +18,25 @@ final class RecordingMarkers: TransactionMarkerWriter {
     private let written = Mutex<[Marker]>([])
     var markers: [Marker] { written.withLock { $0 } }
 
-    func writeMarker(to partition: TopicPartition, producerId: Int64, producerEpoch: Int16, commit: Bool) throws {
-        written.withLock { $0.append(Marker(partition: partition, producerId: producerId, producerEpoch: producerEpoch, commit: commit)) }
+    func writeMarkers(
+        to partitions: [TopicPartition], producerId: Int64, producerEpoch: Int16, commit: Bool,
+        _ done: @escaping @Sendable (Set<TopicPartition>) -> Void
+    ) {
+        written.withLock {
+            $0 += partitions.map { Marker(partition: $0, producerId: producerId, producerEpoch: producerEpoch, commit: commit) }
+        }
+        done([])
+    }
+}
+
+extension TransactionCoordinator {
+    /// EndTxn's answer where it comes at once (the in-memory log and markers); nil when not.
+    func endTransactionAnswered(transactionalId: String, producerId: Int64, producerEpoch: Int16, commit: Bool) -> ErrorCode? {
+        let answer = Captured<ErrorCode>()
+        endTransaction(transactionalId: transactionalId, producerId: producerId, producerEpoch: producerEpoch, commit: commit) {
+            answer.set($0)
+        }
+        return answer.result
     }
 }
 
@@ -73,15 +90,19 @@ struct TransactionHarness {
         #expect(
             coordinator.verify(producerId: 1000, producerEpoch: 0, partition: TopicPartition(topic: "other", partition: 0))
                 == .invalidTxnState)
-        #expect(coordinator.endTransaction(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == .none)
+        #expect(
+            coordinator.endTransactionAnswered(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == ErrorCode.none)
         #expect(harness.markers.markers.map(\.partition) == [orders0, orders1])
         #expect(harness.markers.markers.allSatisfy { $0.commit && $0.producerEpoch == 0 })
         #expect(coordinator.describe("t")?.state == .completeCommit)
         // A retried commit is answered again; an abort now is not.
-        #expect(coordinator.endTransaction(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == .none)
-        #expect(coordinator.endTransaction(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: false) == .invalidTxnState)
         #expect(
-            coordinator.endTransaction(transactionalId: "t", producerId: 999, producerEpoch: 0, commit: true) == .invalidProducerIdMapping)
+            coordinator.endTransactionAnswered(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == ErrorCode.none)
+        #expect(
+            coordinator.endTransactionAnswered(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: false) == .invalidTxnState)
+        #expect(
+            coordinator.endTransactionAnswered(transactionalId: "t", producerId: 999, producerEpoch: 0, commit: true)
+                == .invalidProducerIdMapping)
     }
 
     @Test func aSecondIncarnationFencesTheFirstAndAbortsItsTransaction() {
@@ -92,7 +113,8 @@ struct TransactionHarness {
         let second = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: -1, producerEpoch: -1)
         #expect(second.error == .none && second.producerId == 1000 && second.producerEpoch == 2)
         #expect(harness.markers.markers == [.init(partition: orders0, producerId: 1000, producerEpoch: 1, commit: false)])
-        #expect(coordinator.endTransaction(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == .producerFenced)
+        #expect(
+            coordinator.endTransactionAnswered(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == .producerFenced)
         #expect(
             coordinator.addPartitions(transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: [orders0]) == .producerFenced)
         #expect(coordinator.verify(producerId: 1000, producerEpoch: 0, partition: orders0) == .invalidProducerEpoch)
@@ -140,7 +162,8 @@ struct TransactionHarness {
         #expect(coordinator.describe("t")?.state == .completeAbort)
         #expect(harness.markers.markers == [.init(partition: orders0, producerId: 1000, producerEpoch: 1, commit: false)])
         // The zombie is fenced.
-        #expect(coordinator.endTransaction(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == .producerFenced)
+        #expect(
+            coordinator.endTransactionAnswered(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == .producerFenced)
     }
 
     @Test func idleTransactionalIdsAreForgottenAtTheNextCheck() {
@@ -171,7 +194,7 @@ struct TransactionHarness {
         _ = coordinator.addPartitions(transactionalId: "open", producerId: 1000, producerEpoch: 0, partitions: [orders0])
         _ = coordinator.initProducerId(transactionalId: "done", timeoutMilliseconds: 60_000, producerId: -1, producerEpoch: -1)
         _ = coordinator.addPartitions(transactionalId: "done", producerId: 1001, producerEpoch: 0, partitions: [orders1])
-        _ = coordinator.endTransaction(transactionalId: "done", producerId: 1001, producerEpoch: 0, commit: true)
+        _ = coordinator.endTransactionAnswered(transactionalId: "done", producerId: 1001, producerEpoch: 0, commit: true)
         let restarted = harness.restarted()
         #expect(restarted.describe("open")?.state == .ongoing)
         #expect(restarted.describe("open")?.partitions == [orders0])
@@ -179,20 +202,24 @@ struct TransactionHarness {
         #expect(restarted.verify(producerId: 1000, producerEpoch: 0, partition: orders0) == .none)
         #expect(restarted.list(states: ["Ongoing"], producerIds: [], minimumDurationMilliseconds: -1).map(\.transactionalId) == ["open"])
         #expect(restarted.list(states: [], producerIds: [1001], minimumDurationMilliseconds: -1).map(\.transactionalId) == ["done"])
-        #expect(restarted.endTransaction(transactionalId: "open", producerId: 1000, producerEpoch: 0, commit: false) == .none)
+        #expect(
+            restarted.endTransactionAnswered(transactionalId: "open", producerId: 1000, producerEpoch: 0, commit: false) == ErrorCode.none)
     }
 }
 
 @Suite struct TransactionMarkerRetryTests {
     final class FlakyMarkers: TransactionMarkerWriter {
-        struct Unavailable: Error {}
         private let failing = Mutex<Bool>(true)
         private let written = Mutex<Int>(0)
         var count: Int { written.withLock { $0 } }
         func heal() { failing.withLock { $0 = false } }
-        func writeMarker(to partition: TopicPartition, producerId: Int64, producerEpoch: Int16, commit: Bool) throws {
-            if failing.withLock({ $0 }) { throw Unavailable() }
-            written.withLock { $0 += 1 }
+        func writeMarkers(
+            to partitions: [TopicPartition], producerId: Int64, producerEpoch: Int16, commit: Bool,
+            _ done: @escaping @Sendable (Set<TopicPartition>) -> Void
+        ) {
+            if failing.withLock({ $0 }) { return done(Set(partitions)) }
+            written.withLock { $0 += partitions.count }
+            done([])
         }
     }
 
@@ -206,7 +233,8 @@ struct TransactionHarness {
         _ = coordinator.addPartitions(
             transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: [TopicPartition(topic: "a", partition: 0)])
         // The decision is stored: EndTxn succeeds, the transaction waits in PrepareCommit.
-        #expect(coordinator.endTransaction(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == .none)
+        #expect(
+            coordinator.endTransactionAnswered(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: true) == ErrorCode.none)
         #expect(coordinator.describe("t")?.state == .prepareCommit)
         #expect(
             coordinator.addPartitions(transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: []) == .concurrentTransactions)
@@ -214,5 +242,108 @@ struct TransactionHarness {
         coordinator.expireTransactions()
         #expect(coordinator.describe("t")?.state == .completeCommit)
         #expect(markers.count == 1)
+    }
+}
+
+/// __transaction_state as a cluster leader has it: written at once, replicated when the test
+/// says so (or refused, as after a lost leadership).
+final class HeldReplicationLog: CoordinatorLog {
+    let written = MemoryCoordinatorLog()
+    private let waiting = Mutex<[@Sendable (ErrorCode) -> Void]>([])
+    var partitionCount: Int32? { nil }
+    var waitingCount: Int { waiting.withLock { $0.count } }
+
+    func write(_ records: [CoordinatorRecord], partition: Int32, now: Int64, producer: (id: Int64, epoch: Int16)?) throws {
+        try written.write(records, partition: partition, now: now, producer: producer)
+    }
+
+    func whenReplicated(partition: Int32, _ done: @escaping @Sendable (ErrorCode) -> Void) {
+        waiting.withLock { $0.append(done) }
+    }
+
+    func replicate(_ outcome: ErrorCode = .none) {
+        for done in waiting.withLock({ $0.take() }) { done(outcome) }
+    }
+}
+
+extension Array {
+    fileprivate mutating func take() -> Self {
+        defer { self = [] }
+        return self
+    }
+}
+
+@Suite struct ReplicatedDecisionTests {
+    let orders0 = TopicPartition(topic: "orders", partition: 0)
+    let log = HeldReplicationLog()
+    let markers = RecordingMarkers()
+    let coordinator: TransactionCoordinator
+
+    init() {
+        let clock = ManualClock()
+        coordinator = TransactionCoordinator(
+            configuration: TransactionConfiguration(), log: log, markers: markers, producerIds: CountingProducerIds(),
+            clock: { clock.milliseconds })
+        _ = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: -1, producerEpoch: -1)
+        _ = coordinator.addPartitions(transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: [orders0])
+    }
+
+    func end(commit: Bool = true) -> Captured<ErrorCode> {
+        let answer = Captured<ErrorCode>()
+        coordinator.endTransaction(transactionalId: "t", producerId: 1000, producerEpoch: 0, commit: commit) { answer.set($0) }
+        return answer
+    }
+
+    @Test func noMarkerIsWrittenBeforeTheDecisionIsReplicated() {
+        let answer = end()
+        #expect(coordinator.describe("t")?.state == .prepareCommit)
+        #expect(markers.markers.isEmpty)
+        #expect(answer.result == nil)
+        // While it completes, a retry and the next transaction wait their turn.
+        #expect(end().result == .concurrentTransactions)
+        #expect(
+            coordinator.addPartitions(transactionalId: "t", producerId: 1000, producerEpoch: 0, partitions: []) == .concurrentTransactions)
+        coordinator.expireTransactions()
+        #expect(log.waitingCount == 1)
+        log.replicate()
+        #expect(markers.markers.map(\.partition) == [orders0])
+        #expect(answer.result == ErrorCode.none)
+        #expect(coordinator.describe("t")?.state == .completeCommit)
+    }
+
+    @Test func aDecisionNotReplicatedIsAnsweredWithWhyAndARetryCompletesIt() {
+        let answer = end()
+        log.replicate(.notCoordinator)
+        #expect(answer.result == .notCoordinator)
+        #expect(markers.markers.isEmpty)
+        // The decision may still stand: it stays, and the client's retry runs it to its end.
+        #expect(coordinator.describe("t")?.state == .prepareCommit)
+        #expect(end(commit: false).result == .concurrentTransactions)
+        let retried = end()
+        #expect(retried.result == nil)
+        log.replicate()
+        #expect(retried.result == ErrorCode.none)
+        #expect(markers.markers.count == 1)
+        #expect(coordinator.describe("t")?.state == .completeCommit)
+    }
+
+    @Test func theDeadlinePassCompletesADecisionNobodyRetries() {
+        _ = end(commit: false)
+        log.replicate(.coordinatorNotAvailable)
+        coordinator.expireTransactions()
+        log.replicate()
+        #expect(markers.markers.map(\.commit) == [false])
+        #expect(coordinator.describe("t")?.state == .completeAbort)
+    }
+
+    @Test func aNewIncarnationWaitsUntilTheFenceIsReplicated() {
+        let first = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: -1, producerEpoch: -1)
+        #expect(first.error == .concurrentTransactions)
+        #expect(coordinator.describe("t")?.state == .prepareAbort)
+        #expect(markers.markers.isEmpty)
+        log.replicate()
+        #expect(markers.markers == [.init(partition: orders0, producerId: 1000, producerEpoch: 1, commit: false)])
+        let retried = coordinator.initProducerId(transactionalId: "t", timeoutMilliseconds: 60_000, producerId: -1, producerEpoch: -1)
+        #expect(retried == .init(error: .none, producerId: 1000, producerEpoch: 2))
     }
 }

@@ -156,6 +156,14 @@ extension Broker {
     }
 
     /// Whether the partition exists: its log is here, or the cluster has it elsewhere.
+    /// The leader epoch this broker leads `partition` in (0 without a cluster, or for a
+    /// partition the cluster does not know yet); nil when another broker leads it, so that its
+    /// copy here, a follower's, is never written to.
+    func leaderEpochHere(of partition: TopicPartition) -> Int32? {
+        guard let membership, let state = membership.partition(partition.topic, partition.partition) else { return 0 }
+        return state.leader == configuration.nodeId ? state.leaderEpoch : nil
+    }
+
     func partitionExists(_ partition: TopicPartition) -> Bool {
         logs.partition(partition) != nil || membership?.partition(partition.topic, partition.partition) != nil
     }
@@ -342,7 +350,7 @@ extension Broker {
         return membership.partition(partition.topic, partition.partition)?.leader == configuration.nodeId
     }
 
-    private func transactionStatePartition(of transactionalId: String) -> TopicPartition {
+    func transactionStatePartition(of transactionalId: String) -> TopicPartition {
         TopicPartition(topic: TransactionCoordinator.stateTopic, partition: transactions.statePartition(for: transactionalId))
     }
 }

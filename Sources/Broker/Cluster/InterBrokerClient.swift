@@ -7,6 +7,7 @@ import KafkaClient
 import KafkaProtocol
 import KafkaWire
 import Synchronization
+import SystemCalls
 
 final class InterBrokerClient: Sendable {
     /// One connection per broker address, reused; dropped after a failure.
@@ -18,13 +19,16 @@ final class InterBrokerClient: Sendable {
         init(_ connection: BrokerConnection) { self.connection = connection }
     }
 
+    /// Longer than the other broker's wait for its replicas (a WriteTxnMarkers waits as acks=all).
+    static let timeoutMilliseconds: Int32 = 15_000
+
     /// Sends `request` to the broker at `address` and returns its response. Calls are one at
     /// a time: they are few (a transaction's end), and a BrokerConnection is not shared.
     func send<Request: KafkaRequest>(_ request: Request, to address: String) throws -> Request.Response {
         try connections.withLock { connections in
             let box =
                 try connections[address]
-                ?? ConnectionBox(BrokerConnection(address, clientId: "swiftlet-broker", timeoutMilliseconds: 5_000))
+                ?? ConnectionBox(BrokerConnection(address, clientId: "swiftlet-broker", timeoutMilliseconds: Self.timeoutMilliseconds))
             connections[address] = nil
             let response = try box.connection.send(request).response
             connections[address] = box
@@ -48,14 +52,20 @@ extension Broker {
     }
 }
 
-/// The transaction coordinator's markers: written here for the partitions this broker leads,
-/// sent as WriteTxnMarkers to the leader of the others. A partition whose leader is offline
-/// fails, so that the coordinator retries it rather than count it as deleted.
-final class RoutedMarkerWriter: TransactionMarkerWriter {
+/// The transaction coordinator's markers (Kafka's TransactionMarkerChannelManager): written
+/// here for the partitions this broker leads and counted once their in-sync replicas have
+/// them; sent as WriteTxnMarkers to the leader of the others, from a thread of their own, as
+/// the call blocks until that leader's replicas have them. A partition whose leader is
+/// offline is not written, so that the coordinator retries it rather than count it deleted.
+final class RoutedMarkerWriter: TransactionMarkerWriter, @unchecked Sendable {
     let local: BrokerMarkerWriter
     private let interBroker = InterBrokerClient()
-    /// Set once the broker is built: where a partition is led (.here, an address, or offline).
-    private let route = Mutex<(@Sendable (TopicPartition) -> MarkerRoute)?>(nil)
+    // Under `lock`: the broker (set once by its init) and the sending thread, started with
+    // the first marker for another broker and stopped with the broker.
+    private let lock = Lock()
+    private weak var owner: Broker?
+    private var sender: WorkQueue?
+    private var stopped = false
 
     enum MarkerRoute {
         case here
@@ -63,36 +73,86 @@ final class RoutedMarkerWriter: TransactionMarkerWriter {
         case offline
     }
 
-    struct LeaderOffline: Error, CustomStringConvertible {
-        let partition: TopicPartition
-        var description: String { "the leader of \(partition) is offline" }
-    }
-
     init(local: BrokerMarkerWriter) { self.local = local }
 
-    func setRoute(_ lookup: @escaping @Sendable (TopicPartition) -> MarkerRoute) { route.withLock { $0 = lookup } }
+    func attach(to broker: Broker) { lock.withLock { owner = broker } }
 
-    func writeMarker(to partition: TopicPartition, producerId: Int64, producerEpoch: Int16, commit: Bool) throws {
-        switch route.withLock({ $0 })?(partition) ?? .here {
-        case .here:
-            try local.writeMarker(to: partition, producerId: producerId, producerEpoch: producerEpoch, commit: commit)
-        case .offline:
-            throw LeaderOffline(partition: partition)
-        case .leader(let address):
-            let response = try interBroker.send(
-                WriteTxnMarkersRequest(markers: [
-                    .init(
-                        producerId: producerId, producerEpoch: producerEpoch, transactionResult: commit,
-                        topics: [.init(name: partition.topic, partitionIndexes: [partition.partition])], coordinatorEpoch: 0)
-                ]), to: address)
-            let code = response.markers.first?.topics.first?.partitions.first?.errorCode ?? ErrorCode.unknownServerError.rawValue
-            switch ErrorCode(rawValue: code) ?? .unknownServerError {
-            case .none: return
-            case .unknownTopicOrPartition: throw CoordinatorWriteError.unknownPartition(partition)
-            case .invalidProducerEpoch: throw CoordinatorWriteError.fencedProducerEpoch
-            case let error: throw ClientError("WriteTxnMarkers to \(address) for \(partition): \(error)")
+    func stop() {
+        let queue = lock.withLock {
+            stopped = true
+            return sender
+        }
+        queue?.stop()
+    }
+
+    func writeMarkers(
+        to partitions: [TopicPartition], producerId: Int64, producerEpoch: Int16, commit: Bool,
+        _ done: @escaping @Sendable (Set<TopicPartition>) -> Void
+    ) {
+        guard let broker = lock.withLock({ owner }) else { return done(Set(partitions)) }
+        var unwritten: Set<TopicPartition> = []
+        var writtenHere: [TopicPartition] = []
+        var elsewhere: [String: [TopicPartition]] = [:]
+        for partition in partitions {
+            switch broker.markerRoute(partition) {
+            case .here:
+                do {
+                    try local.writeMarker(to: partition, producerId: producerId, producerEpoch: producerEpoch, commit: commit)
+                    writtenHere.append(partition)
+                } catch CoordinatorWriteError.unknownPartition {
+                    continue  // deleted meanwhile: nothing left to mark
+                } catch {
+                    unwritten.insert(partition)
+                }
+            case .offline:
+                unwritten.insert(partition)
+            case .leader(let address):
+                elsewhere[address, default: []].append(partition)
             }
         }
+        let failedHere = unwritten
+        broker.whenReplicated(writtenHere) { [self, writtenHere, elsewhere] outcomes in
+            let unwritten = failedHere.union(zip(writtenHere, outcomes).filter { $0.1 != .none }.map(\.0))
+            guard !elsewhere.isEmpty else { return done(unwritten) }
+            let sendElsewhere: @Sendable () -> Void = { [self] in
+                var unsent = unwritten
+                for (address, partitions) in elsewhere {
+                    unsent.formUnion(
+                        self.send(partitions, to: address, producerId: producerId, producerEpoch: producerEpoch, commit: commit))
+                }
+                done(unsent)
+            }
+            let queue = lock.withLock { () -> WorkQueue? in
+                if sender == nil && !stopped { sender = try? WorkQueue(name: "swiftlet-markers") }
+                return sender
+            }
+            guard let queue, queue.executeIfRunning(sendElsewhere) else { return done(unwritten.union(elsewhere.values.joined())) }
+        }
+    }
+
+    /// WriteTxnMarkers to the leader at `address`; returns the partitions it did not write.
+    private func send(
+        _ partitions: [TopicPartition], to address: String, producerId: Int64, producerEpoch: Int16, commit: Bool
+    ) -> Set<TopicPartition> {
+        let request = WriteTxnMarkersRequest(markers: [
+            .init(
+                producerId: producerId, producerEpoch: producerEpoch, transactionResult: commit,
+                topics: Dictionary(grouping: partitions, by: \.topic).sorted { $0.key < $1.key }.map {
+                    .init(name: $0.key, partitionIndexes: $0.value.map(\.partition))
+                }, coordinatorEpoch: 0)
+        ])
+        guard let response = try? interBroker.send(request, to: address) else { return Set(partitions) }
+        var unwritten = Set(partitions)
+        for topic in response.markers.first?.topics ?? [] {
+            for result in topic.partitions {
+                // A partition deleted meanwhile has nothing left to mark.
+                let error = ErrorCode(rawValue: result.errorCode) ?? .unknownServerError
+                if error == .none || error == .unknownTopicOrPartition {
+                    unwritten.remove(TopicPartition(topic: topic.name, partition: result.partitionIndex))
+                }
+            }
+        }
+        return unwritten
     }
 }
 

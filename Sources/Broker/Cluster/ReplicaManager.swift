@@ -8,6 +8,7 @@ import KafkaProtocol
 import KafkaWire
 import LogStorage
 import Logging
+import Reactor
 import Synchronization
 import SystemCalls
 
@@ -30,9 +31,13 @@ final class ReplicaManager: Sendable {
     /// ISR proposals, the lag check and the controller's elections, off the event loops.
     private let work: WorkQueue
     private let stopped = Atomic(false)
+    /// The broker's event loops: where a replication wait asked for off a loop runs, in turn.
+    let loops: [EventLoop]
+    let loopTurn = Atomic<Int>(0)
 
-    init(broker: Broker) throws {
+    init(broker: Broker, loops: [EventLoop]) throws {
         self.broker = broker
+        self.loops = loops
         work = try WorkQueue(name: "swiftlet-replicas")
         let interval = max(100, broker.configuration.replicaLagTimeMaximumMilliseconds / 4)
         work.every(milliseconds: interval) { [self] in shrinkLaggingReplicas() }

@@ -7,6 +7,7 @@
 import KafkaProtocol
 import KafkaWire
 import Reactor
+import Synchronization
 
 final class ReplicationWait: @unchecked Sendable {
     struct Awaited {
@@ -75,5 +76,41 @@ final class ReplicationWait: @unchecked Sendable {
         if let waiterId { broker.fetchWaiters.cancel(waiterId, partitions: partitions) }
         if let timer { loop.cancelTimer(timer) }
         finish(outcomes.map { $0! })
+    }
+}
+
+extension ReplicaManager {
+    /// Calls `done` with each partition's outcome once everything appended to it so far is on
+    /// its in-sync replicas: NONE, or why not (NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT). A
+    /// partition that is not replicated is NONE at once. Runs on `loop` (a handler's), or on
+    /// one of the broker's loops for a caller off them (the coordinators' threads).
+    func whenReplicated(
+        _ partitions: [TopicPartition], timeoutMilliseconds: Int32, on loop: EventLoop? = nil,
+        _ done: @escaping @Sendable ([ErrorCode]) -> Void
+    ) {
+        // Read here, before any hop: what must be replicated is what was written before the call.
+        let awaited = partitions.map { partition in
+            isReplicated(partition)
+                ? ReplicationWait.Awaited(
+                    partition: partition, requiredOffset: broker.logs.partition(partition)?.logEndOffset ?? 0, minimumInSync: 1)
+                : nil
+        }
+        let replicated = awaited.compactMap { $0 }
+        guard !replicated.isEmpty, let loop = loop ?? nextLoop() else { return done(awaited.map { _ in .none }) }
+        let wait = ReplicationWait(
+            broker: broker, loop: loop, replicas: self, awaited: replicated, timeoutMilliseconds: timeoutMilliseconds
+        ) {
+            var outcomes = $0.makeIterator()
+            done(awaited.map { $0 == nil ? .none : outcomes.next() ?? .unknownServerError })
+        }
+        if loop.inEventLoop {
+            wait.start()
+        } else if !loop.execute({ wait.start() }) {
+            done(awaited.map { $0 == nil ? .none : .notLeaderOrFollower })  // the loop has stopped
+        }
+    }
+
+    private func nextLoop() -> EventLoop? {
+        loops.isEmpty ? nil : loops[loopTurn.add(1, ordering: .relaxed).oldValue % loops.count]
     }
 }

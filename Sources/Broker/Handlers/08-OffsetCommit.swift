@@ -59,33 +59,23 @@ struct OffsetCommitHandler: ApiHandler {
             return context.send(response)
         }
         let finished = response
-        let answer = {
+        // In a cluster, as Kafka's coordinator: answered once the in-sync replicas of the group's
+        // partition have the commit, so that a new coordinator finds it after a failover.
+        broker.whenCoordinatorWriteReplicated(log.topicPartition, on: context.eventLoop) { error in
+            guard error == .none else {
+                var refused = finished
+                for topic in refused.topics.indices {
+                    for partition in refused.topics[topic].partitions.indices
+                    where refused.topics[topic].partitions[partition].errorCode == 0 {
+                        refused.topics[topic].partitions[partition].errorCode = error.rawValue
+                    }
+                }
+                return context.send(refused)
+            }
             broker.logs.whenDurable(log) { error in
                 if let error { broker.log("offsets of group \(request.groupId) not made durable: \(error)") }
                 context.send(finished)
             }
         }
-        // In a cluster, as Kafka's coordinator: answered once the in-sync replicas of the group's
-        // partition have the commit, so that a new coordinator finds it after a failover.
-        guard let replicas = broker.replicas, replicas.isReplicated(log.topicPartition) else { return answer() }
-        ReplicationWait(
-            broker: broker, loop: context.eventLoop, replicas: replicas,
-            awaited: [.init(partition: log.topicPartition, requiredOffset: log.logEndOffset, minimumInSync: 1)],
-            timeoutMilliseconds: Self.replicationTimeoutMilliseconds
-        ) { outcomes in
-            guard let failure = outcomes.first, failure != .none else { return answer() }
-            // Kafka's coordinator names a replication failure in its own terms.
-            var refused = finished
-            let error: ErrorCode = failure == .notLeaderOrFollower ? .notCoordinator : .coordinatorNotAvailable
-            for topic in refused.topics.indices {
-                for partition in refused.topics[topic].partitions.indices where refused.topics[topic].partitions[partition].errorCode == 0 {
-                    refused.topics[topic].partitions[partition].errorCode = error.rawValue
-                }
-            }
-            context.send(refused)
-        }.start()
     }
-
-    /// Kafka's offsets.commit.timeout.ms.
-    static let replicationTimeoutMilliseconds: Int32 = 5_000
 }

@@ -35,6 +35,13 @@ struct InitProducerIdHandler: ApiHandler {
             response.errorCode = result.error.fenced(forVersion: context.version, since: 4).rawValue
             response.producerId = result.producerId
             response.producerEpoch = result.producerEpoch
+            if result.error == .none {
+                // The new epoch counts once it is replicated: a coordinator after a failover must
+                // not hand it out again.
+                return context.sendWhenReplicated(
+                    response, coordinatorPartition: context.broker.transactionStatePartition(of: transactionalId)
+                ) { InitProducerIdResponse(errorCode: $0.rawValue, producerId: -1, producerEpoch: -1) }
+            }
         } else if request.producerId >= 0 && request.producerEpoch >= 0 && request.producerEpoch < Int16.max - 1 {
             response.producerId = request.producerId
             response.producerEpoch = request.producerEpoch + 1

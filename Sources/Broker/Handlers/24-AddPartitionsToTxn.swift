@@ -32,7 +32,36 @@ struct AddPartitionsToTxnHandler: ApiHandler {
                         producerEpoch: transaction.producerEpoch, topics: transaction.topics, verifyOnly: transaction.verifyOnly))
             }
         }
-        context.send(response)
+        // The partitions count once the transaction's state is replicated: a coordinator after a
+        // failover must write markers to every one of them.
+        let added =
+            context.version <= 3
+            ? (Self.succeeded(response.resultsByTopicV3AndBelow) ? [request.v3AndBelowTransactionalId] : [])
+            : zip(request.transactions, response.resultsByTransaction).filter { !$0.0.verifyOnly && Self.succeeded($0.1.topicResults) }
+                .map(\.0.transactionalId)
+        let statePartitions = Set(added.map { context.broker.transactionStatePartition(of: $0) })
+        guard !statePartitions.isEmpty else { return context.send(response) }
+        context.broker.whenReplicated(Array(statePartitions), on: context.eventLoop) { [response] outcomes in
+            guard let failure = outcomes.first(where: { $0 != .none }) else { return context.send(response) }
+            let error = Broker.coordinatorError(forReplication: failure).rawValue
+            var refused = response
+            Self.refuse(&refused.resultsByTopicV3AndBelow, error)
+            for index in refused.resultsByTransaction.indices { Self.refuse(&refused.resultsByTransaction[index].topicResults, error) }
+            context.send(refused)
+        }
+    }
+
+    private static func succeeded(_ results: [TopicResult]) -> Bool {
+        results.contains { $0.resultsByPartition.contains { $0.partitionErrorCode == 0 } }
+    }
+
+    private static func refuse(_ results: inout [TopicResult], _ error: Int16) {
+        for topic in results.indices {
+            for partition in results[topic].resultsByPartition.indices
+            where results[topic].resultsByPartition[partition].partitionErrorCode == 0 {
+                results[topic].resultsByPartition[partition].partitionErrorCode = error
+            }
+        }
     }
 
     private func add(

@@ -33,6 +33,10 @@ struct AddOffsetsToTxnHandler: ApiHandler {
         } catch {
             result = .coordinatorNotAvailable
         }
-        context.send(AddOffsetsToTxnResponse(errorCode: result.rawValue))
+        guard result == .none else { return context.send(AddOffsetsToTxnResponse(errorCode: result.rawValue)) }
+        context.sendWhenReplicated(
+            AddOffsetsToTxnResponse(errorCode: result.rawValue),
+            coordinatorPartition: broker.transactionStatePartition(of: request.transactionalId)
+        ) { AddOffsetsToTxnResponse(errorCode: $0.rawValue) }
     }
 }

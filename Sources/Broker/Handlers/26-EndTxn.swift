@@ -1,5 +1,5 @@
-// EndTxn (key 26): commits or aborts a producer's transaction. The coordinator writes the
-// markers to every partition of it before this answers.
+// EndTxn (key 26): commits or aborts a producer's transaction. The answer comes once the
+// decision is replicated and the markers are written to every partition of it.
 
 import KafkaProtocol
 
@@ -14,10 +14,12 @@ struct EndTxnHandler: ApiHandler {
         guard !context.broker.coordinatedElsewhere(transactionalId: request.transactionalId) else {
             return context.send(EndTxnResponse(errorCode: ErrorCode.notCoordinator.rawValue))
         }
-        let error = context.broker.transactions.endTransaction(
+        context.broker.transactions.endTransaction(
             transactionalId: request.transactionalId, producerId: request.producerId, producerEpoch: request.producerEpoch,
-            commit: request.committed)
-        // v5's producer id and epoch are for transactions version 2 (KIP-890), not served.
-        context.send(EndTxnResponse(errorCode: error.fenced(forVersion: context.version, since: 2).rawValue))
+            commit: request.committed
+        ) { error in
+            // v5's producer id and epoch are for transactions version 2 (KIP-890), not served.
+            context.send(EndTxnResponse(errorCode: error.fenced(forVersion: context.version, since: 2).rawValue))
+        }
     }
 }

@@ -58,6 +58,17 @@ struct TxnOffsetCommitHandler: ApiHandler {
                         .init(partitionIndex: $0.0.partitionIndex, errorCode: ($0.1 ?? errors.next() ?? .unknownServerError).rawValue)
                     }))
         }
-        context.send(response)
+        guard response.topics.contains(where: { $0.partitions.contains { $0.errorCode == 0 } }) else { return context.send(response) }
+        // Answered once the group's in-sync replicas have the offsets, as OffsetCommit.
+        let finished = response
+        context.sendWhenReplicated(finished, coordinatorPartition: groupPartition) { error in
+            var refused = finished
+            for topic in refused.topics.indices {
+                for partition in refused.topics[topic].partitions.indices where refused.topics[topic].partitions[partition].errorCode == 0 {
+                    refused.topics[topic].partitions[partition].errorCode = error.rawValue
+                }
+            }
+            return refused
+        }
     }
 }
