@@ -519,3 +519,112 @@ def test_a_consumer_group_continues_across_a_coordinator_failover(etcd, tmp_path
     finally:
         for broker in brokers.values():
             broker.stop()
+
+
+def transaction_state_partition(transactional_id, partitions=50):
+    """The partition of __transaction_state that holds `transactional_id`: Kafka's
+    abs(String.hashCode()) % partitions."""
+    code = 0
+    for unit in transactional_id.encode("utf-16-be")[::2]:
+        code = (code * 31 + unit) & 0xFFFFFFFF
+    code = code - (1 << 32) if code >= 1 << 31 else code
+    return 0 if code == -(1 << 31) else abs(code) % partitions
+
+
+def test_a_transactional_copy_continues_across_a_transaction_coordinator_failover(etcd, tmp_path):
+    """Consume-transform-produce with exactly-once (confluent-kafka): a transactional producer
+    copies a topic and commits the group's offsets in each transaction; its transaction
+    coordinator is killed with -9 in the middle of one, which the new coordinator (a replica
+    of its __transaction_state partition) commits. read_committed then sees every record
+    copied exactly once, and the group's offsets are at the end."""
+    brokers = {node: member(tmp_path, etcd, node).start() for node in (1, 2, 3)}
+    try:
+        wait_until(lambda: len(listed(brokers[1].bootstrap)[0]) == 3, 10, lambda: listed(brokers[1].bootstrap))
+        source, sink, group, transactional_id = unique("eos-in"), unique("eos-out"), unique("eos-group"), unique("eos-id")
+        bootstrap = ",".join(broker.bootstrap for broker in brokers.values())
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        for created in admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=3)
+                                            for name in (source, sink)]).values():
+            created.result(10)
+        plain = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
+        for index in range(300):
+            plain.produce(source, str(index).encode(), partition=index % 3)
+        assert plain.flush(30) == 0
+
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                             "enable.auto.commit": False, "isolation.level": "read_committed"})
+        consumer.subscribe([source])
+        producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": transactional_id, "linger.ms": 5})
+        producer.init_transactions(30)
+        progress = {"copied": 0, "commits": 0, "aborts": 0, "killed": None}
+
+        def retried(call):
+            while True:
+                try:
+                    return call()
+                except KafkaException as error:
+                    if not error.args[0].retriable():
+                        raise
+
+        def rewind():
+            """Back to the group's committed offsets, after an aborted transaction."""
+            assignment = consumer.assignment()
+            for committed in retried(lambda: consumer.committed(assignment, timeout=10)):
+                consumer.seek(TopicPartition(source, committed.partition, max(committed.offset, 0)))
+
+        def copy_one_transaction():
+            messages = [message for message in consumer.consume(10, 0.2) if message.error() is None]
+            if not messages:
+                return
+            try:
+                producer.begin_transaction()
+                for message in messages:
+                    producer.produce(sink, message.value(), partition=message.partition())
+                if progress["copied"] >= 150 and progress["killed"] is None:
+                    # Half-way, inside a transaction: its records are written, its end is not.
+                    assert producer.flush(30) == 0
+                    state = partitions(brokers[1].bootstrap, "__transaction_state")
+                    progress["killed"] = state[transaction_state_partition(transactional_id)][0]
+                    brokers[progress["killed"]].kill()
+                positions = consumer.position(consumer.assignment())
+                producer.send_offsets_to_transaction(positions, consumer.consumer_group_metadata(), 30)
+                retried(lambda: producer.commit_transaction(30))
+                progress["commits"] += 1
+                progress["copied"] = sum(max(position.offset, 0) for position in positions)
+            except KafkaException as error:
+                if error.args[0].fatal():
+                    raise
+                retried(lambda: producer.abort_transaction(30))
+                progress["aborts"] += 1
+                rewind()
+
+        wait_until(lambda: progress["copied"] >= 300, 120, lambda: progress, step=copy_one_transaction)
+        consumer.close()
+        assert progress["killed"] is not None
+
+        survivor = next(node for node in brokers if node != progress["killed"])
+        reader = Consumer({"bootstrap.servers": brokers[survivor].bootstrap, "group.id": unique("eos-check"),
+                           "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                           "isolation.level": "read_committed"})
+        reader.assign([TopicPartition(sink, index, 0) for index in range(3)])
+        read = []
+
+        def poll_reader():
+            message = reader.poll(0.1)
+            if message is not None and message.error() is None:
+                read.append((message.partition(), int(message.value())))
+        wait_until(lambda: len(read) >= 300, 60, lambda: len(read), step=poll_reader)
+        for _ in range(10):
+            poll_reader()
+        reader.close()
+        # Exactly once: every record once, in its partition, nothing of an aborted transaction.
+        assert sorted(value for _, value in read) == list(range(300)), (len(read), progress)
+        print("transactional copy across the failover:", progress)
+        assert all(value % 3 == partition for partition, value in read)
+        survivor_admin = AdminClient({"bootstrap.servers": brokers[survivor].bootstrap})
+        offsets = survivor_admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group)])[group].result(10).topic_partitions
+        assert sum(partition.offset for partition in offsets) == 300, offsets
+    finally:
+        for broker in brokers.values():
+            broker.stop()

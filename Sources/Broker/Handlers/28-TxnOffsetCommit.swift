@@ -13,9 +13,13 @@ struct TxnOffsetCommitHandler: ApiHandler {
     func handle(_ request: TxnOffsetCommitRequest, _ context: RequestContext<TxnOffsetCommitRequest>) {
         let broker = context.broker
         let groupPartition = TopicPartition(topic: OffsetsTopic.name, partition: broker.groups.offsetsPartition(for: request.groupId))
-        // The group's partition must be in the producer's transaction (AddOffsetsToTxn).
-        var verdict = broker.transactions.verify(
-            producerId: request.producerId, producerEpoch: request.producerEpoch, partition: groupPartition)
+        // The group's partition must be in the producer's transaction (AddOffsetsToTxn), when this
+        // broker coordinates it too. Else, as Produce, the log's producer epoch fences the write:
+        // asking the other coordinator (KIP-890's verifyOnly) is not done yet.
+        var verdict =
+            broker.coordinatedHere(transactionalId: request.transactionalId)
+            ? broker.transactions.verify(producerId: request.producerId, producerEpoch: request.producerEpoch, partition: groupPartition)
+            : .none
         if verdict == .invalidProducerIdMapping || verdict == .producerFenced { verdict = .invalidProducerEpoch }
         // Kafka: WRITE on the transactional id, READ on the group, READ on each topic.
         if !context.authorized(.write, .transactionalId, request.transactionalId) {
