@@ -62,6 +62,28 @@ def member(tmp_path, etcd, node_id, session_ms=3000, properties=""):
                                      "--config", str(config)])
 
 
+def secured_member(tmp_path, etcd, node_id, extra_args=()):
+    """A cluster member with the StandardAuthorizer and a SCRAM listener, CLIENTS, besides the
+    PLAINTEXT one the brokers replicate over (its principal, User:ANONYMOUS, a super user, as
+    is admin); `sasl_port` is the CLIENTS port."""
+    plain, sasl = free_port(), free_port()
+    config = tmp_path / f"node{node_id}.properties"
+    config.write_text(f"""broker.session.timeout.ms=3000
+metadata.store.prefix=/interop
+listeners=PLAINTEXT://127.0.0.1:{plain},CLIENTS://127.0.0.1:{sasl}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CLIENTS:SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-256
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:admin
+""")
+    (tmp_path / f"node{node_id}").mkdir(exist_ok=True)
+    broker = RunningBroker(str(tmp_path / f"node{node_id}" / "data"), port=plain, listen=False,
+                           extra_args=["--node-id", str(node_id), "--http-listen", "off", "--metadata-store", etcd.url,
+                                       "--config", str(config), *extra_args])
+    broker.sasl_port = sasl
+    return broker
+
+
 def listed(bootstrap):
     """kcat -L's brokers: {node id: "host:port"}, and the controller's node id."""
     out = subprocess.run(["kcat", "-b", bootstrap, "-L", "-m", "5"], capture_output=True, text=True, timeout=30).stdout

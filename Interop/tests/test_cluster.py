@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaAdminClient
 from kafka import TopicPartition as KafkaTopicPartition
 
-from cluster_support import ETCD, EtcdCluster, listed, member, partitions
+from cluster_support import ETCD, EtcdCluster, listed, member, partitions, secured_member
 from conftest import free_port, swiftlet_binary
 from support import unique, wait_until
 
@@ -625,6 +625,68 @@ def test_a_transactional_copy_continues_across_a_transaction_coordinator_failove
         offsets = survivor_admin.list_consumer_group_offsets(
             [ConsumerGroupTopicPartitions(group)])[group].result(10).topic_partitions
         assert sum(partition.offset for partition in offsets) == 300, offsets
+    finally:
+        for broker in brokers.values():
+            broker.stop()
+
+
+def test_users_and_acls_made_through_one_broker_hold_on_every_broker(etcd, tmp_path):
+    """SCRAM users and ACLs live in the cluster's store: a user made through one broker signs in
+    at another; ACLs granted through one broker let alice write to and read from partitions led
+    by every broker; one taken back through another broker is refused everywhere."""
+    from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, AclPermissionType, ResourcePatternType,
+                                       ResourceType, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion)
+    brokers = {node: secured_member(tmp_path, etcd, node, ["--user", "admin:admin-secret"] if node == 1 else []).start()
+               for node in (1, 2, 3)}
+
+    def scram(node, user, password, **settings):
+        return {"bootstrap.servers": f"127.0.0.1:{brokers[node].sasl_port}", "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "SCRAM-SHA-256", "sasl.username": user, "sasl.password": password, **settings}
+    try:
+        wait_until(lambda: len(listed(brokers[1].bootstrap)[0]) == 3, 10, lambda: listed(brokers[1].bootstrap))
+        # admin was made at node 1's start; it signs in at node 2.
+        admin = AdminClient(scram(2, "admin", "admin-secret"))
+        topic, group = unique("shared-acl"), unique("shared-group")
+        admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3)])[topic].result(10)
+        wait_until(lambda: {leader for leader, _, _ in partitions(brokers[1].bootstrap, topic).values()} == {1, 2, 3}, 10,
+                   lambda: partitions(brokers[1].bootstrap, topic))
+        node1_admin = AdminClient(scram(1, "admin", "admin-secret"))
+        node1_admin.alter_user_scram_credentials([UserScramCredentialUpsertion(
+            "alice", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 8192), b"alice-secret")])["alice"].result(10)
+        grants = [AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:alice", "*", operation,
+                             AclPermissionType.ALLOW) for operation in (AclOperation.WRITE, AclOperation.READ)]
+        grants.append(AclBinding(ResourceType.GROUP, group, ResourcePatternType.LITERAL, "User:alice", "*", AclOperation.READ,
+                                 AclPermissionType.ALLOW))
+        for future in node1_admin.create_acls(grants).values():
+            future.result(10)
+
+        # alice, made through node 1, signs in at node 3 and writes to the leaders on all three.
+        def produce_to_every_partition(expect_error):
+            outcomes = []
+            producer = Producer(scram(3, "alice", "alice-secret", acks="all", **{"message.timeout.ms": 5_000}))
+            for index in range(3):
+                producer.produce(topic, str(index).encode(), partition=index,
+                                 on_delivery=lambda error, message: outcomes.append(error))
+            producer.flush(15)
+            return len(outcomes) == 3 and all((error is not None) == expect_error for error in outcomes)
+        wait_until(lambda: produce_to_every_partition(expect_error=False), 30, lambda: "alice cannot write everywhere")
+        consumer = Consumer(scram(2, "alice", "alice-secret", **{"group.id": group, "auto.offset.reset": "earliest"}))
+        consumer.subscribe([topic])
+        read = set()
+
+        def consume():
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                read.add(message.partition())
+        wait_until(lambda: read == {0, 1, 2}, 30, lambda: read, step=consume)
+        consumer.close()
+
+        # Taken back through node 2: every leader refuses alice's writes.
+        write = AclBindingFilter(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:alice", None,
+                                 AclOperation.WRITE, AclPermissionType.ALLOW)
+        assert len(admin.delete_acls([write])[write].result(10)) == 1
+        wait_until(lambda: produce_to_every_partition(expect_error=True), 30, lambda: "alice still writes somewhere")
+        assert not produce_to_every_partition(expect_error=False)
     finally:
         for broker in brokers.values():
             broker.stop()

@@ -149,19 +149,35 @@ final class Authorizer: Sendable {
         }
     }
 
-    private let path: String?
+    let document: SharedDocument
     private let index: Mutex<Index>
     private let writeLock = Lock()
 
-    init(dataDirectory: String?, superUsers: Set<String>, allowEveryoneIfNoAclFound: Bool) throws {
-        path = dataDirectory.map { $0 + "/acls.json" }
+    convenience init(dataDirectory: String?, superUsers: Set<String>, allowEveryoneIfNoAclFound: Bool) throws {
+        try self.init(
+            document: SharedDocument(dataDirectory.map { .file(path: $0 + "/" + Self.fileName) } ?? .memory), superUsers: superUsers,
+            allowEveryoneIfNoAclFound: allowEveryoneIfNoAclFound)
+    }
+
+    init(document: SharedDocument, superUsers: Set<String>, allowEveryoneIfNoAclFound: Bool) throws {
+        self.document = document
         self.superUsers = superUsers
         self.allowEveryoneIfNoAclFound = allowEveryoneIfNoAclFound
-        var loaded: Set<AclBinding> = []
-        if let path, let bytes = try System.readFileIfPresent(path) {
-            loaded = Set(try JSONDecoder().decode([AclBinding].self, from: Data(bytes)))
+        index = Mutex(Index(try Self.decode(document.bytes)))
+    }
+
+    static let fileName = "acls.json"
+
+    private static func decode(_ bytes: [UInt8]?) throws -> Set<AclBinding> {
+        Set(try bytes.map { try JSONDecoder().decode([AclBinding].self, from: Data($0)) } ?? [])
+    }
+
+    /// Reads the document again: another broker of the cluster changed it.
+    func reload() throws {
+        try writeLock.withLock {
+            let loaded = try Self.decode(document.bytes)
+            index.withLock { $0 = Index(loaded) }
         }
-        index = Mutex(Index(loaded))
     }
 
     /// Whether `principal`, connected from `host`, may do `operation` on the resource.
@@ -232,19 +248,20 @@ final class Authorizer: Sendable {
     }
 
     private func change(_ body: (Set<AclBinding>) -> Set<AclBinding>) throws {
-        writeLock.lock()
-        defer { writeLock.unlock() }
-        let next = body(index.withLock { $0.bindings })
-        if let path {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let sorted = next.sorted {
-                ($0.resourceType, $0.resourceName, $0.principal, $0.operation) < (
-                    $1.resourceType, $1.resourceName, $1.principal, $1.operation
-                )
+        try writeLock.withLock {
+            var next: Set<AclBinding>?
+            _ = try document.update { bytes in
+                next = body(try Self.decode(bytes))
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                let sorted = next!.sorted {
+                    ($0.resourceType, $0.resourceName, $0.principal, $0.operation) < (
+                        $1.resourceType, $1.resourceName, $1.principal, $1.operation
+                    )
+                }
+                return Array(try encoder.encode(sorted))
             }
-            try System.replaceFile(path, with: Array(try encoder.encode(sorted)))
+            if let next { index.withLock { $0 = Index(next) } }
         }
-        index.withLock { $0 = Index(next) }
     }
 }

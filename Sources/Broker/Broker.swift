@@ -106,13 +106,19 @@ public final class Broker: Sendable {
         var allocateBlock: (@Sendable (Int64) throws -> Int64)?
         if let metadataStore { allocateBlock = { size in try metadataStore.allocateProducerIds(count: size) } }
         producerIds = ProducerIds(dataDirectory: configuration.dataDirectory, allocateBlock: allocateBlock)
-        scramCredentials = try ScramCredentialStore(dataDirectory: configuration.dataDirectory)
+        // Kept in the cluster's store by a cluster member, so that every broker answers alike.
+        let place = { (name: String, file: String) -> SharedDocument.Place in
+            if let metadataStore { return .cluster(metadataStore, name: name) }
+            return configuration.dataDirectory.map { .file(path: $0 + "/" + file) } ?? .memory
+        }
+        scramCredentials = try ScramCredentialStore(
+            document: SharedDocument(place("scram-credentials", ScramCredentialStore.fileName)))
         try Self.storeStartUsers(configuration.sasl.startUsers, in: scramCredentials)
-        quotas = try ClientQuotas(dataDirectory: configuration.dataDirectory)
+        quotas = try ClientQuotas(document: SharedDocument(place("quotas", ClientQuotas.fileName)))
         authorizer =
             configuration.authorizerEnabled
             ? try Authorizer(
-                dataDirectory: configuration.dataDirectory, superUsers: configuration.superUsers,
+                document: SharedDocument(place("acls", Authorizer.fileName)), superUsers: configuration.superUsers,
                 allowEveryoneIfNoAclFound: configuration.allowEveryoneIfNoAclFound) : nil
         let registry = topics
         let defaults = configuration.topicDefaults
@@ -541,7 +547,8 @@ public final class Broker: Sendable {
             let membership = try ClusterMembership(
                 store: metadataStore, registration: registration,
                 leaseSeconds: (configuration.brokerSessionTimeoutMilliseconds + 999) / 1_000,
-                logger: logger, topicsChanged: { [weak self] in self?.syncTopics($0) })
+                logger: logger, topicsChanged: { [weak self] in self?.syncTopics($0) },
+                documentsRead: { [weak self] in self?.reloadSharedDocuments(from: $0) })
             try membership.start()
             membershipState.withLock { $0 = membership }
             log("cluster: registered node \(configuration.nodeId) at \(configuration.metadataStore ?? "the metadata store")")
@@ -550,6 +557,24 @@ public final class Broker: Sendable {
             replicas?.stop()
             if let refusal = error as? ClusterMembership.Failure { throw BrokerError.cluster("\(refusal)") }
             throw BrokerError.cluster("metadata store: \(error)")
+        }
+    }
+
+    /// Reads the ACLs, quotas and SCRAM credentials again where another broker of the cluster
+    /// changed them (`stored`: the store's documents as just read).
+    private func reloadSharedDocuments(from stored: [String: [UInt8]]) {
+        var holders: [(SharedDocument, () throws -> Void)] = [
+            (scramCredentials.document, scramCredentials.reload), (quotas.document, quotas.reload),
+        ]
+        if let authorizer { holders.append((authorizer.document, authorizer.reload)) }
+        for (document, reload) in holders {
+            guard case .cluster(_, let name) = document.place, document.refresh(from: stored[name]) else { continue }
+            do {
+                try reload()
+                log("cluster: \(name) changed by another broker: read again")
+            } catch {
+                logger.warning("cluster: \(name) as stored does not read: \(error); the previous one stays")
+            }
         }
     }
 

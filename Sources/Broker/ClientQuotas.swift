@@ -28,7 +28,7 @@ final class ClientQuotas: Sendable {
         var values: [String: Double]
     }
 
-    private let path: String?
+    let document: SharedDocument
     private let quotas: Mutex<[QuotaEntity: [String: Double]]>
     private let writeLock = Lock()
     /// Byte rates by resolved entity and key.
@@ -36,16 +36,34 @@ final class ClientQuotas: Sendable {
     /// controller_mutation_rate's buckets, by resolved entity.
     private let mutationBuckets = Mutex<[String: TokenBucket]>([:])
 
-    init(dataDirectory: String?) throws {
-        path = dataDirectory.map { $0 + "/quotas.json" }
-        var loaded: [QuotaEntity: [String: Double]] = [:]
-        if let path, let bytes = try System.readFileIfPresent(path) {
-            for stored in try JSONDecoder().decode([Stored].self, from: Data(bytes)) {
-                loaded[QuotaEntity(parts: stored.entity)] = stored.values
-            }
-        }
+    convenience init(dataDirectory: String?) throws {
+        try self.init(document: SharedDocument(dataDirectory.map { .file(path: $0 + "/" + Self.fileName) } ?? .memory))
+    }
+
+    init(document: SharedDocument) throws {
+        self.document = document
+        let loaded = try Self.decode(document.bytes)
         quotas = Mutex(loaded)
         hasQuotas.store(!loaded.isEmpty, ordering: .relaxed)
+    }
+
+    static let fileName = "quotas.json"
+
+    private static func decode(_ bytes: [UInt8]?) throws -> [QuotaEntity: [String: Double]] {
+        var loaded: [QuotaEntity: [String: Double]] = [:]
+        for stored in try bytes.map({ try JSONDecoder().decode([Stored].self, from: Data($0)) }) ?? [] {
+            loaded[QuotaEntity(parts: stored.entity)] = stored.values
+        }
+        return loaded
+    }
+
+    /// Reads the document again: another broker of the cluster changed it.
+    func reload() throws {
+        try writeLock.withLock {
+            let loaded = try Self.decode(document.bytes)
+            quotas.withLock { $0 = loaded }
+            hasQuotas.store(!loaded.isEmpty, ordering: .relaxed)
+        }
     }
 
     var all: [QuotaEntity: [String: Double]] { quotas.withLock { $0 } }
@@ -76,23 +94,24 @@ final class ClientQuotas: Sendable {
 
     /// Applies set (value) and remove (nil) operations to entities, in one write.
     func alter(_ changes: [(QuotaEntity, [(key: String, value: Double?)])]) throws {
-        writeLock.lock()
-        defer { writeLock.unlock() }
-        var next = all
-        for (entity, operations) in changes {
-            var values = next[entity] ?? [:]
-            for operation in operations { values[operation.key] = operation.value }
-            next[entity] = values.isEmpty ? nil : values
+        try writeLock.withLock {
+            var next: [QuotaEntity: [String: Double]] = [:]
+            _ = try document.update { bytes in
+                next = try Self.decode(bytes)
+                for (entity, operations) in changes {
+                    var values = next[entity] ?? [:]
+                    for operation in operations { values[operation.key] = operation.value }
+                    next[entity] = values.isEmpty ? nil : values
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                let stored = next.map { Stored(entity: $0.key.parts, values: $0.value) }
+                    .sorted { "\($0.entity.sorted { $0.key < $1.key })" < "\($1.entity.sorted { $0.key < $1.key })" }
+                return Array(try encoder.encode(stored))
+            }
+            quotas.withLock { $0 = next }
+            hasQuotas.store(!next.isEmpty, ordering: .relaxed)
         }
-        if let path {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let stored = next.map { Stored(entity: $0.key.parts, values: $0.value) }
-                .sorted { "\($0.entity.sorted { $0.key < $1.key })" < "\($1.entity.sorted { $0.key < $1.key })" }
-            try System.replaceFile(path, with: Array(try encoder.encode(stored)))
-        }
-        quotas.withLock { $0 = next }
-        hasQuotas.store(!next.isEmpty, ordering: .relaxed)
     }
 
     /// The quota that applies to a user and client id, in Kafka's order of precedence:

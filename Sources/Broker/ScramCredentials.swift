@@ -1,7 +1,7 @@
 // SCRAM credentials as AlterUserScramCredentials records them and DescribeUserScramCredentials
 // lists them, and as SCRAM authentication checks them: per user and mechanism the salt, the
-// iteration count, StoredKey and ServerKey (never a password), in one JSON file in the data
-// directory (replaced whole: written aside, synced, renamed).
+// iteration count, StoredKey and ServerKey (never a password), in one JSON document (a file of
+// the data directory, or the cluster's: SharedDocument).
 
 import FoundationEssentials
 import Security
@@ -23,22 +23,38 @@ final class ScramCredentialStore: Sendable {
     /// Credentials by mechanism type (Kafka's 1 and 2), by user.
     typealias Credentials = [String: [Int8: ScramCredential]]
 
-    private let path: String?
+    let document: SharedDocument
     private let credentials: Mutex<Credentials>
-    /// Held across a change and its file write, so two changes never interleave.
+    /// Held across a change and its write, so two changes never interleave.
     private let writeLock = Lock()
 
-    init(dataDirectory: String?) throws {
-        path = dataDirectory.map { $0 + "/scram-credentials.json" }
+    convenience init(dataDirectory: String?) throws {
+        try self.init(document: SharedDocument(dataDirectory.map { .file(path: $0 + "/" + Self.fileName) } ?? .memory))
+    }
+
+    init(document: SharedDocument) throws {
+        self.document = document
+        credentials = Mutex(try Self.decode(document.bytes))
+    }
+
+    static let fileName = "scram-credentials.json"
+
+    private static func decode(_ bytes: [UInt8]?) throws -> Credentials {
         var loaded: Credentials = [:]
-        if let path, let bytes = try System.readFileIfPresent(path) {
-            for entry in try JSONDecoder().decode([Entry].self, from: Data(bytes)) {
-                loaded[entry.user, default: [:]][entry.mechanism] = ScramCredential(
-                    salt: entry.salt.flatMap(Base64.decode) ?? [], iterations: Int(entry.iterations),
-                    storedKey: entry.storedKey.flatMap(Base64.decode) ?? [], serverKey: entry.serverKey.flatMap(Base64.decode) ?? [])
-            }
+        for entry in try bytes.map({ try JSONDecoder().decode([Entry].self, from: Data($0)) }) ?? [] {
+            loaded[entry.user, default: [:]][entry.mechanism] = ScramCredential(
+                salt: entry.salt.flatMap(Base64.decode) ?? [], iterations: Int(entry.iterations),
+                storedKey: entry.storedKey.flatMap(Base64.decode) ?? [], serverKey: entry.serverKey.flatMap(Base64.decode) ?? [])
         }
-        credentials = Mutex(loaded)
+        return loaded
+    }
+
+    /// Reads the document again: another broker of the cluster changed it.
+    func reload() throws {
+        try writeLock.withLock {
+            let loaded = try Self.decode(document.bytes)
+            credentials.withLock { $0 = loaded }
+        }
     }
 
     var all: Credentials { credentials.withLock { $0 } }
@@ -52,18 +68,19 @@ final class ScramCredentialStore: Sendable {
     /// change). Changes run one at a time, each checked against the state the one before left,
     /// as Kafka's controller works through requests; a change is kept only once it is on disk.
     func update<Result>(_ change: (Credentials) -> (Credentials?, Result)) throws -> Result {
-        writeLock.lock()
-        defer { writeLock.unlock() }
-        let (next, result) = change(all)
-        if let next {
-            try persist(next)
-            credentials.withLock { $0 = next }
+        try writeLock.withLock {
+            var outcome: (next: Credentials?, result: Result)?
+            _ = try document.update { bytes in
+                outcome = change(try Self.decode(bytes))
+                return try outcome?.next.map(Self.encode)
+            }
+            guard let outcome else { throw BrokerError.metadataUnavailable("SCRAM credentials: not read") }
+            if let next = outcome.next { credentials.withLock { $0 = next } }
+            return outcome.result
         }
-        return result
     }
 
-    private func persist(_ snapshot: Credentials) throws {
-        guard let path else { return }
+    private static func encode(_ snapshot: Credentials) throws -> [UInt8] {
         let entries = snapshot.flatMap { user, mechanisms in
             mechanisms.map { mechanism, credential in
                 Entry(
@@ -74,6 +91,6 @@ final class ScramCredentialStore: Sendable {
         .sorted { ($0.user, $0.mechanism) < ($1.user, $1.mechanism) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try System.replaceFile(path, with: Array(try encoder.encode(entries)))
+        return Array(try encoder.encode(entries))
     }
 }

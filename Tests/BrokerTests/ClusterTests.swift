@@ -142,7 +142,9 @@ import Testing
     }
 
     /// Brokers 1 and 2 of one in-memory cluster, serving on ephemeral ports; stopped after `body`.
-    static func withCluster(_ body: ([(broker: Broker, address: SocketAddress)]) throws -> Void) throws {
+    static func withCluster(
+        _ configure: (inout BrokerConfiguration) -> Void = { _ in }, _ body: ([(broker: Broker, address: SocketAddress)]) throws -> Void
+    ) throws {
         let store = InMemoryMetadataStore(clock: { System.wallClockMilliseconds() })
         var members: [(Broker, Server)] = []
         defer {
@@ -159,6 +161,7 @@ import Testing
             configuration.listeners = [.plaintext(SocketAddress("127.0.0.1:0")!)]
             configuration.httpListener = nil
             configuration.groups.offsetsTopicPartitions = 4
+            configure(&configuration)
             let broker = try Broker(configuration: configuration, metadataStore: store, logger: Self.quiet)
             members.append((broker, try broker.serve(handlesSignals: false)))
         }
@@ -527,6 +530,64 @@ import Testing
             let fetched = try KafkaTestClient(other.address).send(
                 OffsetFetchRequest(groupId: "readers", topics: [.init(name: "read", partitionIndexes: [0])]), version: 7)
             #expect(fetched.errorCode == 0 && fetched.topics.first?.partitions.first?.committedOffset == 42)
+        }
+    }
+
+    /// Waits, at most 5 s, until `condition` holds: what another broker changed is read every
+    /// ClusterMembership.topicPollMilliseconds.
+    static func eventually(_ condition: () -> Bool) -> Bool {
+        let deadline = System.monotonicNanoseconds() + 5_000_000_000
+        while !condition() {
+            if System.monotonicNanoseconds() > deadline { return false }
+            usleep(20_000)
+        }
+        return true
+    }
+
+    @Test func aclsQuotasAndScramCredentialsAreTheClustersNotOneBrokers() throws {
+        try Self.withCluster({
+            $0.authorizerEnabled = true
+            $0.superUsers = ["User:ANONYMOUS"]
+        }) { members in
+            let (one, two) = (try KafkaTestClient(members[0].address), try KafkaTestClient(members[1].address))
+            func allow(_ principal: String, to topic: String, through client: KafkaTestClient) throws -> Int16 {
+                try client.send(
+                    CreateAclsRequest(creations: [
+                        .init(
+                            resourceType: ResourceType.topic.rawValue, resourceName: topic, resourcePatternType: 3, principal: principal,
+                            host: "*", operation: AclOperation.read.rawValue, permissionType: AclPermission.allow.rawValue)
+                    ]), version: 3
+                ).results[0].errorCode
+            }
+            func reads(_ member: Int, _ principal: String, _ topic: String) -> Bool {
+                members[member].broker.authorizer?.authorize(
+                    principal: principal, host: "10.0.0.1", operation: .read, resourceType: .topic, name: topic) == true
+            }
+            // Made through two brokers at once, each from what it knew: neither undoes the other.
+            #expect(try allow("User:alice", to: "orders", through: one) == 0)
+            #expect(try allow("User:bob", to: "payments", through: two) == 0)
+            for member in [0, 1] {
+                #expect(Self.eventually { reads(member, "User:alice", "orders") && reads(member, "User:bob", "payments") })
+            }
+            #expect(!reads(1, "User:alice", "payments"))
+
+            let quota = try two.send(
+                AlterClientQuotasRequest(entries: [
+                    .init(entity: [.init(entityType: "user", entityName: "alice")], ops: [.init(key: "producer_byte_rate", value: 1_024)])
+                ]), version: 1)
+            #expect(quota.entries.map(\.errorCode) == [0])
+            #expect(
+                Self.eventually {
+                    members[0].broker.quotas.quota(user: "alice", clientId: "any", key: "producer_byte_rate")?.limit == 1_024
+                })
+
+            let credential = try one.send(
+                AlterUserScramCredentialsRequest(upsertions: [
+                    .init(
+                        name: "carol", mechanism: 1, iterations: 4_096, salt: [1, 2, 3], saltedPassword: [UInt8](repeating: 7, count: 32))
+                ]), version: 0)
+            #expect(credential.results.map(\.errorCode) == [0])
+            #expect(Self.eventually { members[1].broker.scramCredentials.credential(user: "carol", mechanism: .sha256) != nil })
         }
     }
 

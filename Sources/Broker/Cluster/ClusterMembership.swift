@@ -44,6 +44,7 @@ final class ClusterMembership: Sendable {
     /// applied in the order they were made.
     private let topicSync = Mutex<Void>(())
     private let topicsChanged: @Sendable ([ClusterTopic]) -> Void
+    private let documentsRead: @Sendable ([String: [UInt8]]) -> Void
     /// Reads of the topics completed (synced or unchanged): what `awaitTopics` waits on.
     private let completedReads = Atomic<Int>(0)
     /// How often the topics are read: etcd's watch stream would tell at once, polling keeps
@@ -64,16 +65,18 @@ final class ClusterMembership: Sendable {
 
     /// Registers `registration`; refused when another live broker has its node id. Each read
     /// of the topics that differs from the last goes to `topicsChanged`, the first before
-    /// this returns.
+    /// this returns; each read of the cluster-wide documents, as often, to `documentsRead`.
     init(
         store: any ClusterMetadataStore, registration: BrokerRegistration, leaseSeconds: Int, logger: Logger,
-        topicsChanged: @escaping @Sendable ([ClusterTopic]) -> Void = { _ in }
+        topicsChanged: @escaping @Sendable ([ClusterTopic]) -> Void = { _ in },
+        documentsRead: @escaping @Sendable ([String: [UInt8]]) -> Void = { _ in }
     ) throws {
         self.store = store
         self.registration = registration
         self.leaseSeconds = max(1, leaseSeconds)
         self.logger = logger
         self.topicsChanged = topicsChanged
+        self.documentsRead = documentsRead
         let began = System.monotonicNanoseconds()
         switch try store.register(registration, leaseSeconds: self.leaseSeconds) {
         case .registered(let lease):
@@ -92,7 +95,10 @@ final class ClusterMembership: Sendable {
         let renewals = try WorkQueue(name: "swiftlet-cluster")
         renewals.every(milliseconds: leaseSeconds * 1_000 / 3) { [self] in refresh() }
         let topics = try WorkQueue(name: "swiftlet-topics")
-        topics.every(milliseconds: Self.topicPollMilliseconds) { [self] in try? refreshTopics() }
+        topics.every(milliseconds: Self.topicPollMilliseconds) { [self] in
+            try? refreshTopics()
+            if let documents = try? store.documents() { documentsRead(documents) }
+        }
         tickers.withLock { $0 = [renewals, topics] }
     }
 

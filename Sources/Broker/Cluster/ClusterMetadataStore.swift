@@ -89,12 +89,20 @@ protocol ClusterMetadataStore: Sendable {
     /// Replaces a partition's state (its ISR, or its leader after an election) only if the
     /// store still holds `current`: Kafka's AlterPartition, false when it changed meanwhile.
     func update(_ topic: String, partition: Int, from current: PartitionState, to updated: PartitionState) throws -> Bool
+
+    /// The cluster-wide documents (SharedDocument: the ACLs, the client quotas, the SCRAM
+    /// credentials), by name, read at one revision; one never written is absent.
+    func documents() throws -> [String: [UInt8]]
+    /// Replaces the document `name` only if the store still holds `current` (nil: it has never
+    /// been written): false when another broker changed it meanwhile.
+    func replaceDocument(_ name: String, holding current: [UInt8]?, with updated: [UInt8]) throws -> Bool
 }
 
 /// The keys under `prefix` (metadata.store.prefix): `brokers/<node id>` (JSON, under the
 /// broker's lease), `controller` (its node id, under its lease), `cluster_id`, and for each
 /// topic `topics/<name>` (id and configs) with `topics/<name>/<partition>` (its state); topic
-/// names have no "/", so one prefix read gives every topic at one revision.
+/// names have no "/", so one prefix read gives every topic at one revision; `documents/<name>`
+/// for each cluster-wide document.
 struct EtcdMetadataStore: ClusterMetadataStore {
     let client: EtcdClient
     let prefix: String
@@ -195,6 +203,19 @@ struct EtcdMetadataStore: ClusterMetadataStore {
         throw EtcdError("producer id blocks: too many brokers asking at once")
     }
 
+    private var documentsKey: String { prefix + "/documents/" }
+
+    func documents() throws -> [String: [UInt8]] {
+        let root = documentsKey
+        return Dictionary(try client.prefix(root).map { (String($0.key.dropFirst(root.count)), $0.value) }, uniquingKeysWith: { $1 })
+    }
+
+    func replaceDocument(_ name: String, holding current: [UInt8]?, with updated: [UInt8]) throws -> Bool {
+        let key = documentsKey + name
+        return try client.transaction([current.map { .holds(key, $0) } ?? .absent(key)], then: [.put(key, updated, lease: 0)])
+            .succeeded
+    }
+
     func update(_ current: ClusterTopic, to updated: ClusterTopic) throws -> Bool {
         let key = topicKey(current.name)
         let added = updated.partitions.indices.dropFirst(current.partitions.count)
@@ -218,6 +239,7 @@ final class InMemoryMetadataStore: ClusterMetadataStore {
         var nextLease: Int64 = 1
         var topics: [String: ClusterTopic] = [:]
         var producerIdsEnd: Int64 = 0
+        var documents: [String: [UInt8]] = [:]
     }
 
     private let state = Mutex(State())
@@ -336,6 +358,16 @@ final class InMemoryMetadataStore: ClusterMetadataStore {
             var next = updated
             next.partitions = stored.partitions + updated.partitions.dropFirst(current.partitions.count)
             state.topics[current.name] = next
+            return true
+        }
+    }
+
+    func documents() throws -> [String: [UInt8]] { state.withLock { $0.documents } }
+
+    func replaceDocument(_ name: String, holding current: [UInt8]?, with updated: [UInt8]) throws -> Bool {
+        state.withLock { state in
+            guard state.documents[name] == current else { return false }
+            state.documents[name] = updated
             return true
         }
     }

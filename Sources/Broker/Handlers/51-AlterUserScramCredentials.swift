@@ -10,6 +10,11 @@ struct AlterUserScramCredentialsHandler: ApiHandler {
     typealias Request = AlterUserScramCredentialsRequest
     let advertised: ClosedRange<Int16> = 0...0
 
+    /// The credentials are a file write, or in a cluster a round trip to its metadata store.
+    func runsOnAdminThread(
+        _ request: AlterUserScramCredentialsRequest, _ context: RequestContext<AlterUserScramCredentialsRequest>
+    ) -> Bool { true }
+
     private typealias Outcome = (order: [String], errors: [String: (ErrorCode, String)])
 
     func handle(_ request: AlterUserScramCredentialsRequest, _ context: RequestContext<AlterUserScramCredentialsRequest>) {
