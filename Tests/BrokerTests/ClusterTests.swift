@@ -533,6 +533,60 @@ import Testing
         }
     }
 
+    /// A transaction coordinated by one broker that wrote to a partition the other leads: EndTxn
+    /// is answered only once its decision is on the state partition's other replica and the
+    /// marker, sent as WriteTxnMarkers, on the data partition's follower.
+    @Test func endTxnIsAnsweredOnceTheDecisionAndTheMarkersAreReplicated() throws {
+        try Self.withCluster { members in
+            let (one, two) = (try KafkaTestClient(members[0].address), try KafkaTestClient(members[1].address))
+            #expect(try Self.createPlaced("payments", on: [2, 1], through: one) == 0)
+            var transactionalId = ""
+            for candidate in (0..<50).map({ "tx-\($0)" }) {
+                let found = try one.send(FindCoordinatorRequest(keyType: 1, coordinatorKeys: [candidate]), version: 4).coordinators[0]
+                if found.errorCode == 0 && found.nodeId == 1 {
+                    transactionalId = candidate
+                    break
+                }
+            }
+            try #require(!transactionalId.isEmpty)
+            for member in members { try member.broker.membership?.refreshTopics() }
+            let producer = try one.send(InitProducerIdRequest(transactionalId: transactionalId, transactionTimeoutMs: 60_000), version: 4)
+            #expect(producer.errorCode == 0)
+            let add = try one.send(
+                AddPartitionsToTxnRequest(
+                    v3AndBelowTransactionalId: transactionalId, v3AndBelowProducerId: producer.producerId,
+                    v3AndBelowProducerEpoch: producer.producerEpoch, v3AndBelowTopics: [.init(name: "payments", partitions: [0])]),
+                version: 3)
+            #expect(add.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode == 0)
+            var builder = RecordBatchBuilder()
+            builder.isTransactional = true
+            builder.producerId = producer.producerId
+            builder.producerEpoch = producer.producerEpoch
+            builder.baseSequence = 0
+            let records = try builder.build(
+                ["a", "b"].enumerated().map { Record(offset: Int64($0), timestamp: 1_000, value: Array($1.utf8)) })
+            let produced = try two.send(
+                ProduceRequest(
+                    transactionalId: transactionalId, acks: -1, timeoutMs: 5_000,
+                    topicData: [.init(name: "payments", partitionData: [.init(index: 0, records: .bytes(records))])]), version: 9)
+            #expect(produced.responses[0].partitionResponses[0].errorCode == 0)
+
+            let ended = try one.send(
+                EndTxnRequest(
+                    transactionalId: transactionalId, producerId: producer.producerId, producerEpoch: producer.producerEpoch,
+                    committed: true),
+                version: 3)
+            #expect(ended.errorCode == 0)
+            // No waiting here: when EndTxn is answered, the follower of `payments` has the marker,
+            // and the other replica of the state partition the decision.
+            let payments = TopicPartition(topic: "payments", partition: 0)
+            #expect(members[0].broker.logs.partition(payments)?.logEndOffset == 3)
+            let state = members[0].broker.transactionStatePartition(of: transactionalId)
+            #expect((members[1].broker.logs.partition(state)?.logEndOffset ?? 0) >= 3, "Empty, Ongoing and PrepareCommit")
+            #expect(members[1].broker.logs.partition(payments)?.lastStableOffset == 3)
+        }
+    }
+
     /// Waits, at most 5 s, until `condition` holds: what another broker changed is read every
     /// ClusterMembership.topicPollMilliseconds.
     static func eventually(_ condition: () -> Bool) -> Bool {

@@ -333,8 +333,12 @@ extension Broker {
     /// of __consumer_offsets, as Kafka places group coordinators. Requests for it here get
     /// NOT_COORDINATOR and the client asks FindCoordinator again.
     func coordinatedElsewhere(group groupId: String) -> Bool {
-        membership != nil
-            && ledElsewhere(TopicPartition(topic: OffsetsTopic.name, partition: groups.offsetsPartition(for: groupId))) != nil
+        membership != nil && ledElsewhere(offsetsPartition(of: groupId)) != nil
+    }
+
+    /// The partition of __consumer_offsets that holds `groupId`.
+    func offsetsPartition(of groupId: String) -> TopicPartition {
+        TopicPartition(topic: OffsetsTopic.name, partition: groups.offsetsPartition(for: groupId))
     }
 
     /// The same for a transactional id and its partition of __transaction_state.

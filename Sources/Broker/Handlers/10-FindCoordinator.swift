@@ -72,8 +72,8 @@ struct FindCoordinatorHandler: ApiHandler {
         guard let membership = broker.membership else { return (broker.configuration.nodeId, host, port) }
         let partition =
             keyType == Self.groupKeyType
-            ? TopicPartition(topic: OffsetsTopic.name, partition: broker.groups.offsetsPartition(for: key))
-            : TopicPartition(topic: TransactionCoordinator.stateTopic, partition: broker.transactions.statePartition(for: key))
+            ? broker.offsetsPartition(of: key)
+            : broker.transactionStatePartition(of: key)
         guard let state = membership.partition(partition.topic, partition.partition) else { return nil }
         if state.leader == broker.configuration.nodeId { return (broker.configuration.nodeId, host, port) }
         let leader = broker.currentLeader(state, listener: context.listener)

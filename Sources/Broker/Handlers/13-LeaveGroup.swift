@@ -27,6 +27,9 @@ struct LeaveGroupHandler: ApiHandler {
         } else if groupError == .none, let memberError = memberErrors.first {
             response.errorCode = memberError.rawValue
         }
-        context.send(response)
+        guard groupError == .none else { return context.send(response) }
+        context.sendWhenReplicated(response, coordinatorPartition: context.broker.offsetsPartition(of: request.groupId)) {
+            LeaveGroupResponse(errorCode: $0.rawValue)
+        }
     }
 }

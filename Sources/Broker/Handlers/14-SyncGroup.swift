@@ -23,10 +23,14 @@ struct SyncGroupHandler: ApiHandler {
         ) { outcome in
             // v5+ echoes the protocol so the client can check it.
             let echo = version >= 5 && outcome.error == .none
-            context.send(
-                SyncGroupResponse(
-                    errorCode: outcome.error.rawValue, protocolType: echo ? outcome.protocolType : nil,
-                    protocolName: echo ? outcome.protocolName : nil, assignment: outcome.assignment))
+            let response = SyncGroupResponse(
+                errorCode: outcome.error.rawValue, protocolType: echo ? outcome.protocolType : nil,
+                protocolName: echo ? outcome.protocolName : nil, assignment: outcome.assignment)
+            guard outcome.error == .none else { return context.send(response) }
+            // The assignment counts once replicated: a member told it must find it after a failover.
+            context.sendWhenReplicated(response, coordinatorPartition: context.broker.offsetsPartition(of: request.groupId)) {
+                SyncGroupResponse(errorCode: $0.rawValue, assignment: [])
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ struct AddOffsetsToTxnHandler: ApiHandler {
         }
         do {
             try broker.offsetsTopic.ensureTopic()
-            let partition = TopicPartition(topic: OffsetsTopic.name, partition: broker.groups.offsetsPartition(for: request.groupId))
+            let partition = broker.offsetsPartition(of: request.groupId)
             result = broker.transactions.addPartitions(
                 transactionalId: request.transactionalId, producerId: request.producerId,
                 producerEpoch: request.producerEpoch, partitions: [partition]

@@ -12,7 +12,7 @@ struct TxnOffsetCommitHandler: ApiHandler {
 
     func handle(_ request: TxnOffsetCommitRequest, _ context: RequestContext<TxnOffsetCommitRequest>) {
         let broker = context.broker
-        let groupPartition = TopicPartition(topic: OffsetsTopic.name, partition: broker.groups.offsetsPartition(for: request.groupId))
+        let groupPartition = broker.offsetsPartition(of: request.groupId)
         // The group's partition must be in the producer's transaction (AddOffsetsToTxn), when this
         // broker coordinates it too. Else, as Produce, the log's producer epoch fences the write:
         // asking the other coordinator (KIP-890's verifyOnly) is not done yet.

@@ -35,6 +35,9 @@ struct OffsetDeleteHandler: ApiHandler {
                     })
             }
         }
-        context.send(response)
+        guard error == .none else { return context.send(response) }
+        context.sendWhenReplicated(response, coordinatorPartition: context.broker.offsetsPartition(of: request.groupId)) {
+            OffsetDeleteResponse(errorCode: $0.rawValue)
+        }
     }
 }

@@ -37,12 +37,16 @@ struct ConsumerGroupHeartbeatHandler: ApiHandler {
                 subscribedTopicNames: request.subscribedTopicNames, subscribedTopicRegex: request.subscribedTopicRegex,
                 serverAssignor: request.serverAssignor, ownedPartitions: request.topicPartitions?.map { ($0.topicId, $0.partitions) },
                 clientId: context.clientId, clientHost: context.clientHost))
-        context.send(
-            ConsumerGroupHeartbeatResponse(
-                errorCode: outcome.error.rawValue, errorMessage: outcome.errorMessage, memberId: outcome.memberId,
-                memberEpoch: outcome.memberEpoch, heartbeatIntervalMs: outcome.heartbeatIntervalMilliseconds,
-                assignment: outcome.assignment.map { assignment in
-                    .init(topicPartitions: assignment.map { .init(topicId: $0.topicId, partitions: $0.partitions) })
-                }))
+        let response = ConsumerGroupHeartbeatResponse(
+            errorCode: outcome.error.rawValue, errorMessage: outcome.errorMessage, memberId: outcome.memberId,
+            memberEpoch: outcome.memberEpoch, heartbeatIntervalMs: outcome.heartbeatIntervalMilliseconds,
+            assignment: outcome.assignment.map { assignment in
+                .init(topicPartitions: assignment.map { .init(topicId: $0.topicId, partitions: $0.partitions) })
+            })
+        guard outcome.error == .none else { return context.send(response) }
+        // As Kafka's coordinator: the member's new epoch and assignment count once replicated.
+        context.sendWhenReplicated(response, coordinatorPartition: context.broker.offsetsPartition(of: request.groupId)) {
+            ConsumerGroupHeartbeatResponse(errorCode: $0.rawValue, memberEpoch: -1, heartbeatIntervalMs: 0)
+        }
     }
 }
