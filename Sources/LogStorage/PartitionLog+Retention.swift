@@ -132,4 +132,32 @@ extension PartitionLog {
             }
         }
     }
+
+    /// Empties the log and starts it over at `offset`: a follower whose log ends below its
+    /// leader's log start (away for longer than the leader's retention) copies from there
+    /// (Kafka's truncateFullyAndStartAt). Its producers and leader epochs go with the data.
+    public func truncateFully(startingAt offset: Int64, now: Int64) throws(LogError) {
+        try compactionLock.withLock { () throws(LogError) in
+            try lock.withLock { () throws(LogError) in
+                do throws(SystemCallError) {
+                    let fresh = try Segment.create(
+                        store: store, directory: directory, baseOffset: offset, indexIntervalBytes: configuration.indexIntervalBytes,
+                        now: now)
+                    for old in segments {
+                        transactionIndexes[old.baseOffset] = nil
+                        for path in old.files(in: directory) { try? store.remove(path) }
+                    }
+                    segments = [fresh]
+                    for snapshot in snapshotOffsets() { try? store.remove(directory + "/" + Segment.fileName(snapshot, ".snapshot")) }
+                    (startOffset, firstDirtyOffset, syncedOffset) = (offset, offset, offset)
+                    for file in [Self.logStartFile, Self.cleanerOffsetFile, Self.recoveryPointFile] { try writeCheckpoint(file, offset) }
+                    if replicatedHighWatermark != nil { replicatedHighWatermark = offset }
+                    if leaderEpochs.truncate(from: .min) { saveLeaderEpochs() }
+                    producers = ProducerState()
+                } catch {
+                    throw .io(error)
+                }
+            }
+        }
+    }
 }

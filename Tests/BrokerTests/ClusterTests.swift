@@ -587,6 +587,29 @@ import Testing
         }
     }
 
+    /// A follower whose log ends below its leader's log start (its data lost, or away past the
+    /// leader's retention) starts over at that start instead of being refused for ever.
+    @Test func aFollowerBelowItsLeadersLogStartStartsOverThere() throws {
+        try Self.withCluster { members in
+            let one = try KafkaTestClient(members[0].address)
+            #expect(try Self.createPlaced("kept", on: [1, 2], through: one) == 0)
+            try members[1].broker.membership?.refreshTopics()
+            #expect(try Self.produceAll((0..<10).map(String.init), to: "kept", through: one).errorCode == 0)
+            let deleted = try one.send(
+                DeleteRecordsRequest(topics: [.init(name: "kept", partitions: [.init(partitionIndex: 0, offset: 8)])], timeoutMs: 5_000),
+                version: 2)
+            #expect(deleted.topics[0].partitions[0].errorCode == 0)
+            let name = TopicPartition(topic: "kept", partition: 0)
+            let copy = try #require(members[1].broker.logs.partition(name))
+            try copy.truncate(to: 0)
+            // The leader's start lies inside its one batch: the copy starts at that batch.
+            #expect(Self.eventually { copy.logEndOffset == 10 })
+            #expect(copy.logStartOffset <= 8)
+            #expect(try Self.produceAll(["10"], to: "kept", through: one).errorCode == 0)
+            #expect(copy.logEndOffset == 11)
+        }
+    }
+
     /// Waits, at most 5 s, until `condition` holds: what another broker changed is read every
     /// ClusterMembership.topicPollMilliseconds.
     static func eventually(_ condition: () -> Bool) -> Bool {

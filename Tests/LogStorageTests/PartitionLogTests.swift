@@ -252,6 +252,29 @@ import Testing
     }
 }
 
+extension PartitionLogTests {
+    /// A follower below its leader's log start starts over there, and stays so once reopened.
+    @Test func truncateFullyStartsTheLogOverAtAnOffset() throws {
+        let directory = TemporaryDirectory()
+        let store = DiskFileStore(root: directory.path)
+        let log = try PartitionLog.create(partitionA, store: store, configuration: smallSegments(300), now: 0)
+        for _ in 0..<10 { _ = try log.append(makeBatch(count: 2, valueSize: 60), leaderEpoch: 3, now: 0) }
+        try log.truncateFully(startingAt: 100, now: 0)
+        #expect(log.logStartOffset == 100 && log.logEndOffset == 100)
+        #expect(log.segmentBaseOffsets == [100])
+        #expect(log.leaderEpochCache.latestEpoch == nil)
+        var builder = RecordBatchBuilder()
+        builder.baseOffset = 100
+        builder.partitionLeaderEpoch = 4
+        _ = try log.appendAsFollower(try builder.build([Record(offset: 100, timestamp: 1, value: [1])]), now: 0)
+        #expect(log.logEndOffset == 101)
+        try log.flush()
+        let reopened = try PartitionLog.open(partitionA, store: store, configuration: smallSegments(300), recover: true, now: 0).log
+        #expect(reopened.logStartOffset == 100 && reopened.logEndOffset == 101)
+        #expect(try offsets(of: try reopened.read(from: 100, maxBytes: 1 << 20, minOneBatch: true)) == [100])
+    }
+}
+
 @Suite struct ProducerStateTests {
     func idempotentBatch(
         producerId: Int64 = 7, epoch: Int16 = 0, sequence: Int32, count: Int = 2,
@@ -377,7 +400,7 @@ import Testing
         builder.producerId = 3
         builder.producerEpoch = 2
         builder.baseSequence = 40
-        let header = RecordBatchHeader(try! builder.build([Record(offset: 0, timestamp: 1, value: [1])]))!
+        let header = RecordBatchHeader(try! builder.build([Record(offset: 100, timestamp: 1, value: [1])]))!
         state.record(header)
         let loaded = ProducerState.load(snapshot: state.snapshot(at: 77))
         #expect(loaded?.offset == 77 && loaded?.state.entries == state.entries)

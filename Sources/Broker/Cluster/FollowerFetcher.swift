@@ -111,9 +111,18 @@ final class FollowerFetcher: Sendable {
                 guard let name, let (partition, state, log) = asked[TopicPartition(topic: name, partition: data.partitionIndex)]
                 else { continue }
                 if data.errorCode == ErrorCode.offsetOutOfRange.rawValue {
-                    // Past the leader's end in the same epoch (the leader restarted without an
-                    // unflushed tail): compared again, and cut to the leader's end.
-                    partition.ifStill(state) { $0.truncated = false }
+                    try partition.ifStill(state) { state in
+                        if data.logStartOffset > log.logEndOffset {
+                            // Below the leader's log start (away for longer than its retention):
+                            // start over from there.
+                            try log.truncateFully(startingAt: data.logStartOffset, now: now)
+                            broker.log("cluster: \(partition.name) starts over at \(data.logStartOffset), node \(leader)'s log start")
+                        } else {
+                            // Past the leader's end in the same epoch (the leader restarted
+                            // without an unflushed tail): compared again, and cut to its end.
+                            state.truncated = false
+                        }
+                    }
                     continue
                 }
                 // Another error is a leader change under way: the next sync tells.
@@ -121,6 +130,13 @@ final class FollowerFetcher: Sendable {
                 let whole = Self.wholeBatches(data.records?.bytes ?? [])
                 // Not if the partition has changed leader or epoch since it was asked for.
                 try partition.ifStill(state) { _ in
+                    // Started over inside the leader's first batch (its log start lies within
+                    // one): the log starts at that batch instead, as Kafka's follower does.
+                    if let first = RecordBatchHeader(whole), log.logStartOffset == log.logEndOffset,
+                        first.baseOffset < log.logEndOffset, first.lastOffset >= log.logEndOffset
+                    {
+                        try log.truncateFully(startingAt: first.baseOffset, now: now)
+                    }
                     if !whole.isEmpty { _ = try log.appendAsFollower(whole, now: now) }
                     log.setHighWatermark(min(data.highWatermark, log.logEndOffset))
                 }
