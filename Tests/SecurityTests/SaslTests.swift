@@ -1,5 +1,5 @@
-// The SASL mechanisms without a socket: SCRAM-SHA-256 against RFC 7677's example exchange,
-// SCRAM-SHA-512 round trips with a client computed here, PLAIN's rules and messages,
+// The SASL mechanisms without a socket: SCRAM-SHA-256 against RFC 7677's example exchange on
+// both sides, round trips of Swiftlet's client and server, PLAIN's rules and messages,
 // OAUTHBEARER's unsecured tokens, and Base64 in both alphabets.
 
 import Testing
@@ -25,43 +25,69 @@ import Testing
         #expect(final == .success(.success(reply: Array("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=".utf8), user: "user")))
     }
 
-    /// A client's side of SCRAM, written from RFC 5802 for the round trips below.
-    func clientFinal(_ mechanism: ScramMechanism, password: String, clientFirstBare: String, serverFirst: String, proofDelta: UInt8 = 0)
-        -> String
-    {
-        let attributes = Dictionary(
-            uniqueKeysWithValues: serverFirst.split(separator: ",").map { ($0.prefix(1), String($0.dropFirst(2))) })
-        let salted = Crypto.pbkdf2(
-            mechanism.hash, password: Array(password.utf8), salt: Base64.decode(attributes["s"]!)!, iterations: Int(attributes["i"]!)!)
-        let clientKey = Crypto.hmac(mechanism.hash, key: salted, Array("Client Key".utf8))
-        let withoutProof = "c=biws,r=\(attributes["r"]!)"
-        let authMessage = Array("\(clientFirstBare),\(serverFirst),\(withoutProof)".utf8)
-        let signature = Crypto.hmac(mechanism.hash, key: Crypto.hash(mechanism.hash, clientKey), authMessage)
-        var proof = zip(clientKey, signature).map { $0 ^ $1 }
-        proof[0] ^= proofDelta
-        return withoutProof + ",p=" + Base64.encode(proof)
+    /// Swiftlet's own client (what a broker signs in to another with) against RFC 7677's example.
+    @Test func theScramClientMatchesTheRfcExample() {
+        var client = SaslClient(mechanism: .scram(.sha256), user: "user", password: "pencil", nonce: "rOprNGfwEbeRWgbNEkqO")
+        #expect(client.first() == Array("n,,n=user,r=rOprNGfwEbeRWgbNEkqO".utf8))
+        let serverFirst = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+        #expect(
+            client.next(Array(serverFirst.utf8))
+                == .respond(
+                    Array("c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=".utf8)
+                ))
+        var impostor = client
+        #expect(impostor.next(Array("v=7rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=".utf8)) == nil, "a server that does not know the key")
+        #expect(client.next(Array("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=".utf8)) == .done)
+    }
+
+    @Test func theScramClientRefusesAServerNonceNotExtendingItsOwnAndTooFewIterations() {
+        for serverFirst in [
+            "r=othernonce123,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", "r=abc,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+            "r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=1024", "garbage",
+        ] {
+            var client = SaslClient(mechanism: .scram(.sha256), user: "user", password: "pencil", nonce: "abc")
+            _ = client.first()
+            #expect(client.next(Array(serverFirst.utf8)) == nil, "\(serverFirst)")
+        }
+    }
+
+    @Test func thePlainClientSendsOneToken() {
+        var client = SaslClient(mechanism: .plain, user: "broker", password: "s3cret")
+        let token = client.first()
+        #expect(token == Array("\0broker\0s3cret".utf8))
+        var exchange = PlainExchange { $0 == "broker" ? "s3cret" : nil }
+        #expect(exchange.evaluate(token) == .success(.success(reply: [], user: "broker")))
+        #expect(client.next([]) == .done)
     }
 
     @Test(arguments: ScramMechanism.allCases)
     func scramAcceptsTheRightPasswordOnly(mechanism: ScramMechanism) {
         let credential = ScramCredential(mechanism: mechanism, password: "s3cret")
-        for (password, delta, accepted) in [("s3cret", UInt8(0), true), ("wrong", 0, false), ("s3cret", 1, false)] {
+        for (password, tampered, accepted) in [("s3cret", false, true), ("wrong", false, false), ("s3cret", true, false)] {
             var exchange = ScramExchange(mechanism: mechanism) { $0 == "al,ice" ? credential : nil }
-            let bare = "n=al=2Cice,r=clientnonce"
-            guard case .success(.challenge(let serverFirst)) = exchange.evaluate(Array("n,,\(bare)".utf8)) else {
-                Issue.record("no server-first")
+            var client = SaslClient(mechanism: .scram(mechanism), user: "al,ice", password: password)
+            guard case .success(.challenge(let serverFirst)) = exchange.evaluate(client.first()),
+                case .respond(var final) = client.next(serverFirst)
+            else {
+                Issue.record("no server-first, or no client-final")
                 return
             }
-            let final = clientFinal(
-                mechanism, password: password, clientFirstBare: bare, serverFirst: String(decoding: serverFirst, as: UTF8.self),
-                proofDelta: delta)
-            let result = exchange.evaluate(Array(final.utf8))
+            if tampered {
+                // One bit of the proof flipped.
+                let text = String(decoding: final, as: UTF8.self)
+                let proofStart = text.firstRange(of: ",p=")!
+                var proof = Base64.decode(String(text[proofStart.upperBound...]))!
+                proof[0] ^= 1
+                final = Array((text[..<proofStart.upperBound] + Base64.encode(proof)).utf8)
+            }
+            let result = exchange.evaluate(final)
             if accepted {
-                guard case .success(.success(_, let user)) = result else {
+                guard case .success(.success(let reply, let user)) = result else {
                     Issue.record("refused: \(result)")
                     return
                 }
                 #expect(user == "al,ice")
+                #expect(client.next(reply) == .done, "the server proves it knows the credential")
             } else {
                 #expect(
                     result
