@@ -86,6 +86,7 @@ public final class Broker: Sendable {
     /// A broker that is a member of the cluster `metadataStore` keeps (tests give an
     /// in-memory one); its cluster id is the cluster's, the first broker's.
     init(configuration given: BrokerConfiguration, metadataStore: (any ClusterMetadataStore)?, logger: Logger) throws {
+        if metadataStore != nil, let problem = Self.interBrokerProblem(given) { throw BrokerError.cluster(problem) }
         let configuration = try Self.adoptingClusterId(given, from: metadataStore)
         self.metadataStore = metadataStore
         self.configuration = configuration

@@ -16,6 +16,11 @@ public struct BrokerConfiguration: Sendable {
     public var listenerSettings = ListenerSettings()
     /// SASL mechanisms and users, for the listeners that use SASL.
     public var sasl = SaslSettings()
+    /// inter.broker.listener.name: the listener the brokers of a cluster reach each other on
+    /// (replication, transaction markers); nil: the first of security.inter.broker.protocol's.
+    public var interBrokerListenerName: String?
+    /// security.inter.broker.protocol (Kafka's default PLAINTEXT).
+    public var interBrokerSecurityProtocol = SecurityProtocol.plaintext
     /// ssl.* keys, for the listeners that use TLS.
     public var ssl = SSLKeys()
     /// authorizer.class.name set to Kafka's StandardAuthorizer (or --authorizer): ACLs apply.

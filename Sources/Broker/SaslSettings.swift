@@ -16,6 +16,28 @@ public struct SaslSettings: Sendable {
     public var plainUsers: [String: String] = [:]
     /// Users given with `--user`, who also get SCRAM-SHA-256 and SCRAM-SHA-512 credentials.
     public var startUsers: [String: String] = [:]
+    /// sasl.mechanism.inter.broker.protocol: what a broker signs in to another with over a
+    /// SASL inter-broker listener (Kafka's default GSSAPI, which Swiftlet does not serve).
+    public var interBrokerMechanism = "GSSAPI"
+    /// The `username` and `password` of JAAS configurations (a login module's client side), by
+    /// "LISTENER/MECHANISM" (`listener.name.<l>.<mechanism>.sasl.jaas.config`), or "" for
+    /// `sasl.jaas.config`: the credential a broker signs in to another with.
+    public var clientCredentials: [String: SaslCredential] = [:]
+
+    public struct SaslCredential: Sendable, Equatable {
+        public var user: String
+        public var password: String
+        public init(user: String, password: String) {
+            self.user = user
+            self.password = password
+        }
+    }
+
+    /// The credential a broker uses on `listener` with `mechanism`, looked up as Kafka does:
+    /// the listener's and mechanism's JAAS configuration, then sasl.jaas.config.
+    public func clientCredential(listener: String, mechanism: String) -> SaslCredential? {
+        clientCredentials[listener.uppercased() + "/" + mechanism.uppercased()] ?? clientCredentials[""]
+    }
 
     public init() {}
 
@@ -49,7 +71,24 @@ public struct SaslSettings: Sendable {
     /// The `user_<name>="<password>"` entries of a JAAS configuration line, as Kafka's
     /// PlainLoginModule reads them; nil when the line does not parse.
     public static func plainUsers(jaas text: String) -> [String: String]? {
-        var users: [String: String] = [:]
+        jaasOptions(text).map { options in
+            Dictionary(
+                uniqueKeysWithValues: options.compactMap { key, value in
+                    key.hasPrefix("user_") ? (String(key.dropFirst("user_".count)), value) : nil
+                })
+        }
+    }
+
+    /// The `username="..." password="..."` of a JAAS configuration line: what a login module
+    /// signs in with. nil when the line does not parse or lacks either.
+    public static func clientCredential(jaas text: String) -> SaslCredential? {
+        guard let options = jaasOptions(text), let user = options["username"], let password = options["password"] else { return nil }
+        return SaslCredential(user: user, password: password)
+    }
+
+    /// A JAAS configuration line's `key="value"` options; nil when it does not parse.
+    static func jaasOptions(_ text: String) -> [String: String]? {
+        var options: [String: String] = [:]
         var rest = Substring(text)
         // "<LoginModule class> <flag> key="value" key="value" ... ;"
         while let equals = rest.firstIndex(of: "=") {
@@ -58,10 +97,10 @@ public struct SaslSettings: Sendable {
             guard value.first == "\"", let close = value.dropFirst().firstIndex(of: "\"") else { return nil }
             let quoted = String(value[value.index(after: value.startIndex)..<close])
             value = value[value.index(after: close)...]
-            if key.hasPrefix("user_") { users[String(key.dropFirst("user_".count))] = quoted }
+            options[key] = quoted
             rest = value
         }
-        return users
+        return options
     }
 
     /// The exchange for `mechanism`, or nil when it is not one Swiftlet serves.

@@ -189,6 +189,19 @@ enum ServerProperties {
             return true
         },
         "sasl.jaas.config": { configuration, value in addPlainUsers(value, to: &configuration) },
+        "inter.broker.listener.name": { configuration, value in
+            configuration.interBrokerListenerName = value.uppercased()
+            return !value.isEmpty
+        },
+        "security.inter.broker.protocol": { configuration, value in
+            guard let security = SecurityProtocol(rawValue: value.uppercased()) else { return false }
+            configuration.interBrokerSecurityProtocol = security
+            return true
+        },
+        "sasl.mechanism.inter.broker.protocol": { configuration, value in
+            configuration.sasl.interBrokerMechanism = value.uppercased()
+            return !value.isEmpty
+        },
         "log.dirs": { configuration, value in
             configuration.dataDirectory = value.split(separator: ",").first.map(String.init)
             return configuration.dataDirectory != nil
@@ -364,9 +377,12 @@ enum ServerProperties {
     }
 
     /// The users of a PlainLoginModule JAAS line; other login modules add none.
-    static func addPlainUsers(_ value: String, to configuration: inout BrokerConfiguration) -> Bool {
+    /// A JAAS configuration's server side (PLAIN's users) and client side (the `username` and
+    /// `password` a broker signs in to another with), kept under `credentialKey`.
+    static func addPlainUsers(_ value: String, to configuration: inout BrokerConfiguration, credentialKey: String = "") -> Bool {
         guard let users = SaslSettings.plainUsers(jaas: value) else { return false }
         configuration.sasl.plainUsers.merge(users) { _, new in new }
+        if let credential = SaslSettings.clientCredential(jaas: value) { configuration.sasl.clientCredentials[credentialKey] = credential }
         return true
     }
 
@@ -384,7 +400,10 @@ enum ServerProperties {
         } else if setting == "sasl.enabled.mechanisms" {
             configuration.sasl.listenerMechanisms[listener] = mechanisms(value)
         } else if setting.hasSuffix(".sasl.jaas.config") {
-            guard addPlainUsers(value, to: &configuration) else { throw settingError("\(source): invalid value for \(key): \"\(value)\"") }
+            let mechanism = setting.dropLast(".sasl.jaas.config".count).uppercased()
+            guard addPlainUsers(value, to: &configuration, credentialKey: listener + "/" + mechanism) else {
+                throw settingError("\(source): invalid value for \(key): \"\(value)\"")
+            }
         } else {
             return KafkaKeys.isNotApplicableListenerSetting(setting) ? .notApplicable : .unknown
         }

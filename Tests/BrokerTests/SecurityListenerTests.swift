@@ -229,6 +229,48 @@ import Testing
         }
     }
 
+    /// A fetch or OffsetForLeaderEpoch that claims to come from a replica moves high
+    /// watermarks and cuts logs: it needs CLUSTER_ACTION, which a consumer's does not.
+    @Test func requestsAsAReplicaNeedClusterAction() throws {
+        try withBroker({ $0.authorizerEnabled = true }) { broker, address in
+            _ = try broker.createTopic(name: "open", partitions: 1, configs: [:])
+            try broker.authorizer!.create(
+                [AclOperation.read, .describe].map {
+                    AclBinding(
+                        resourceType: ResourceType.topic.rawValue, resourceName: "open", patternType: PatternType.literal.rawValue,
+                        principal: "User:ANONYMOUS", host: "*", operation: $0.rawValue, permission: AclPermission.allow.rawValue)
+                })
+            let client = try KafkaTestClient(address)
+            let topics = [
+                FetchRequest.FetchTopic(topic: "open", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)])
+            ]
+            let asConsumer = try client.send(FetchRequest(maxBytes: 1 << 20, topics: topics), version: 12)
+            #expect(asConsumer.errorCode == 0 && asConsumer.responses.first?.partitions.first?.errorCode == 0)
+            for version: Int16 in [12, 15] {
+                var asReplica = FetchRequest(maxBytes: 1 << 20, topics: topics)
+                if version >= 15 { asReplica.replicaState.replicaId = 2 } else { asReplica.replicaId = 2 }
+                #expect(try client.send(asReplica, version: version).errorCode == ErrorCode.clusterAuthorizationFailed.rawValue)
+            }
+            let epochs = [
+                OffsetForLeaderEpochRequest.OffsetForLeaderTopic(topic: "open", partitions: [.init(partition: 0, leaderEpoch: 0)])
+            ]
+            let consumer = try client.send(OffsetForLeaderEpochRequest(replicaId: -1, topics: epochs), version: 4)
+            #expect(consumer.topics[0].partitions[0].errorCode == 0)
+            let replica = try client.send(OffsetForLeaderEpochRequest(replicaId: 2, topics: epochs), version: 4)
+            #expect(replica.topics[0].partitions[0].errorCode == ErrorCode.clusterAuthorizationFailed.rawValue)
+            // Granted CLUSTER_ACTION (as a broker's principal is, a super user), it may.
+            try broker.authorizer!.create([
+                AclBinding(
+                    resourceType: ResourceType.cluster.rawValue, resourceName: "kafka-cluster", patternType: PatternType.literal.rawValue,
+                    principal: "User:ANONYMOUS", host: "*", operation: AclOperation.clusterAction.rawValue,
+                    permission: AclPermission.allow.rawValue)
+            ])
+            #expect(
+                try client.send(OffsetForLeaderEpochRequest(replicaId: 2, topics: epochs), version: 4).topics[0].partitions[0].errorCode
+                    == 0)
+        }
+    }
+
     @Test func anUnauthenticatedClientCannotSendALargeFrame() throws {
         try withBroker({
             $0.listeners = [Listener(name: "SASL_PLAINTEXT", address: SocketAddress("127.0.0.1:0")!, securityProtocol: .saslPlaintext)]

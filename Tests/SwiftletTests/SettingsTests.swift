@@ -97,6 +97,44 @@ import Testing
         #expect(configuration.dataDirectory == "/tmp/kraft-combined-logs")
     }
 
+    @Test func interBrokerListenerAndCredentials() throws {
+        var configuration = BrokerConfiguration()
+        var sources = SettingSources()
+        let text = #"""
+            listeners=INTERNAL://127.0.0.1:9093,CLIENTS://127.0.0.1:9092
+            listener.security.protocol.map=INTERNAL:SASL_PLAINTEXT,CLIENTS:SASL_PLAINTEXT
+            inter.broker.listener.name=internal
+            sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256
+            sasl.enabled.mechanisms=SCRAM-SHA-256,PLAIN
+            listener.name.internal.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="broker-secret";
+            sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="other" password="x" user_other="x";
+            """#
+        try sources.apply(file: ServerProperties.parse(text, source: "server.properties"), path: "server.properties", to: &configuration)
+        try sources.check()
+        try configuration.resolveListeners()
+        #expect(configuration.interBrokerListenerName == "INTERNAL")
+        #expect(configuration.sasl.interBrokerMechanism == "SCRAM-SHA-256")
+        #expect(
+            configuration.sasl.clientCredential(listener: "INTERNAL", mechanism: "SCRAM-SHA-256")
+                == .init(user: "broker", password: "broker-secret"))
+        // Kafka's fallback: sasl.jaas.config.
+        #expect(configuration.sasl.clientCredential(listener: "CLIENTS", mechanism: "PLAIN") == .init(user: "other", password: "x"))
+        #expect(Broker.interBrokerProblem(configuration) == nil)
+
+        var unserved = configuration
+        unserved.sasl.interBrokerMechanism = "GSSAPI"
+        #expect(Broker.interBrokerProblem(unserved)?.hasPrefix("sasl.mechanism.inter.broker.protocol GSSAPI") == true)
+        var unknown = configuration
+        unknown.interBrokerListenerName = "REPLICATION"
+        #expect(Broker.interBrokerProblem(unknown) == "inter.broker.listener.name REPLICATION is not one of the listeners")
+        var withoutCredential = configuration
+        withoutCredential.sasl.clientCredentials = [:]
+        #expect(Broker.interBrokerProblem(withoutCredential)?.hasPrefix("listener.name.internal.scram-sha-256.sasl.jaas.config") == true)
+        var overTLS = configuration
+        overTLS.listeners[0].securityProtocol = .saslSsl
+        #expect(Broker.interBrokerProblem(overTLS)?.contains("uses TLS") == true)
+    }
+
     @Test func seedTopicsParse() throws {
         #expect(try SeedTopic(parsing: "events") == SeedTopic(name: "events"))
         #expect(

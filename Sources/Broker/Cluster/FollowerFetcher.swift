@@ -200,7 +200,7 @@ final class FollowerFetcher: Sendable {
         return try connection.withLock { box in
             if let box { return box.connection }
             let opened = ConnectionBox(
-                try BrokerConnection(
+                try manager.broker.connectToBroker(
                     address, clientId: "swiftlet-replica-\(manager.broker.configuration.nodeId)",
                     timeoutMilliseconds: Self.maximumWaitMilliseconds + Self.answerMarginMilliseconds))
             box = opened

@@ -1,11 +1,13 @@
-// Requests one broker of the cluster sends another (today the transaction coordinator's
-// WriteTxnMarkers to the leaders of the partitions a transaction wrote), over the other
-// broker's first PLAINTEXT listener: inter-broker traffic with TLS or SASL is not served yet.
+// Requests one broker of the cluster sends another (replication's fetches, the transaction
+// coordinator's WriteTxnMarkers), over the inter-broker listener (inter.broker.listener.name),
+// signed in with SASL (PLAIN or SCRAM) when that listener uses it. TLS between brokers is not
+// served yet.
 
 import Coordinators
 import KafkaClient
 import KafkaProtocol
 import KafkaWire
+import Security
 import Synchronization
 import SystemCalls
 
@@ -24,11 +26,12 @@ final class InterBrokerClient: Sendable {
 
     /// Sends `request` to the broker at `address` and returns its response. Calls are one at
     /// a time: they are few (a transaction's end), and a BrokerConnection is not shared.
-    func send<Request: KafkaRequest>(_ request: Request, to address: String) throws -> Request.Response {
+    func send<Request: KafkaRequest>(_ request: Request, to address: String, from broker: Broker) throws -> Request.Response {
         try connections.withLock { connections in
             let box =
                 try connections[address]
-                ?? ConnectionBox(BrokerConnection(address, clientId: "swiftlet-broker", timeoutMilliseconds: Self.timeoutMilliseconds))
+                ?? ConnectionBox(
+                    broker.connectToBroker(address, clientId: "swiftlet-broker", timeoutMilliseconds: Self.timeoutMilliseconds))
             connections[address] = nil
             let response = try box.connection.send(request).response
             connections[address] = box
@@ -38,9 +41,69 @@ final class InterBrokerClient: Sendable {
 }
 
 extension Broker {
-    /// The listener other brokers are reached on: its name in their registrations.
+    /// The listener other brokers are reached on (its name in their registrations):
+    /// inter.broker.listener.name, else the first of security.inter.broker.protocol's, else the
+    /// first listener.
     var interBrokerListener: String {
-        (configuration.listeners.first { $0.securityProtocol == .plaintext } ?? configuration.listeners[0]).name
+        configuration.interBrokerListenerName
+            ?? (configuration.listeners.first { $0.securityProtocol == configuration.interBrokerSecurityProtocol }
+            ?? configuration.listeners[0]).name
+    }
+
+    /// Why this cluster member cannot reach the others as configured; nil when it can.
+    public static func interBrokerProblem(_ configuration: BrokerConfiguration) -> String? {
+        let name =
+            configuration.interBrokerListenerName
+            ?? configuration.listeners.first { $0.securityProtocol == configuration.interBrokerSecurityProtocol }?.name
+        guard let name, let listener = configuration.listeners.first(where: { $0.name == name }) else {
+            return configuration.interBrokerListenerName.map { "inter.broker.listener.name \($0) is not one of the listeners" }
+                ?? "no listener uses security.inter.broker.protocol \(configuration.interBrokerSecurityProtocol.rawValue); set inter.broker.listener.name"
+        }
+        if listener.securityProtocol.usesTLS {
+            return
+                "inter-broker listener \(name) uses TLS (\(listener.securityProtocol.rawValue)), which brokers do not speak to each other yet; use PLAINTEXT or SASL_PLAINTEXT"
+        }
+        guard listener.securityProtocol.usesSASL else { return nil }
+        let mechanism = configuration.sasl.interBrokerMechanism
+        guard SaslClient.Mechanism(name: mechanism) != nil else {
+            return
+                "sasl.mechanism.inter.broker.protocol \(mechanism): brokers sign in to each other with PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+        }
+        guard configuration.sasl.clientCredential(listener: name, mechanism: mechanism) != nil else {
+            return
+                "listener.name.\(name.lowercased()).\(mechanism.lowercased()).sasl.jaas.config: the inter-broker listener needs username=\"...\" password=\"...\" to sign in to the other brokers with"
+        }
+        return nil
+    }
+
+    /// A connection to another broker's inter-broker listener at `address`, signed in with
+    /// SASL when that listener uses it.
+    func connectToBroker(_ address: String, clientId: String, timeoutMilliseconds: Int32) throws -> BrokerConnection {
+        let connection = try BrokerConnection(address, clientId: clientId, timeoutMilliseconds: timeoutMilliseconds)
+        let name = interBrokerListener
+        guard configuration.listeners.first(where: { $0.name == name })?.securityProtocol.usesSASL == true else { return connection }
+        let mechanismName = configuration.sasl.interBrokerMechanism
+        guard let mechanism = SaslClient.Mechanism(name: mechanismName),
+            let credential = configuration.sasl.clientCredential(listener: name, mechanism: mechanismName)
+        else { throw ClientError("no inter-broker credential for \(mechanismName)") }
+        let handshake = try connection.send(SaslHandshakeRequest(mechanism: mechanism.name), version: 1)
+        guard handshake.errorCode == 0 else {
+            throw ClientError(
+                "\(address) does not take \(mechanism.name) (error \(handshake.errorCode)): it offers \(handshake.mechanisms)")
+        }
+        var client = SaslClient(mechanism: mechanism, user: credential.user, password: credential.password)
+        var token = client.first()
+        while true {
+            let answer = try connection.send(SaslAuthenticateRequest(authBytes: token), version: 1)
+            guard answer.errorCode == 0 else {
+                throw ClientError("\(address) refused \(credential.user): \(answer.errorMessage ?? "error \(answer.errorCode)")")
+            }
+            switch client.next(answer.authBytes) {
+            case .respond(let next): token = next
+            case .done: return connection
+            case nil: throw ClientError("\(address) did not prove it knows \(credential.user)'s credential")
+            }
+        }
     }
 
     /// "host:port" of the broker that leads `partition` when it is another live one.
@@ -118,7 +181,8 @@ final class RoutedMarkerWriter: TransactionMarkerWriter, @unchecked Sendable {
                 var unsent = unwritten
                 for (address, partitions) in elsewhere {
                     unsent.formUnion(
-                        self.send(partitions, to: address, producerId: producerId, producerEpoch: producerEpoch, commit: commit))
+                        self.send(
+                            partitions, to: address, from: broker, producerId: producerId, producerEpoch: producerEpoch, commit: commit))
                 }
                 done(unsent)
             }
@@ -132,7 +196,7 @@ final class RoutedMarkerWriter: TransactionMarkerWriter, @unchecked Sendable {
 
     /// WriteTxnMarkers to the leader at `address`; returns the partitions it did not write.
     private func send(
-        _ partitions: [TopicPartition], to address: String, producerId: Int64, producerEpoch: Int16, commit: Bool
+        _ partitions: [TopicPartition], to address: String, from broker: Broker, producerId: Int64, producerEpoch: Int16, commit: Bool
     ) -> Set<TopicPartition> {
         let request = WriteTxnMarkersRequest(markers: [
             .init(
@@ -141,7 +205,7 @@ final class RoutedMarkerWriter: TransactionMarkerWriter, @unchecked Sendable {
                     .init(name: $0.key, partitionIndexes: $0.value.map(\.partition))
                 }, coordinatorEpoch: 0)
         ])
-        guard let response = try? interBroker.send(request, to: address) else { return Set(partitions) }
+        guard let response = try? interBroker.send(request, to: address, from: broker) else { return Set(partitions) }
         var unwritten = Set(partitions)
         for topic in response.markers.first?.topics ?? [] {
             for result in topic.partitions {

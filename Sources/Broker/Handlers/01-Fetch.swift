@@ -17,6 +17,11 @@ struct FetchHandler: ApiHandler {
 
     func handle(_ request: FetchRequest, _ context: RequestContext<FetchRequest>) {
         let broker = context.broker
+        // A replica's fetch moves high watermarks and the ISR: CLUSTER_ACTION, as Kafka asks.
+        let replicaId = context.version >= 15 ? request.replicaState.replicaId : request.replicaId
+        if replicaId >= 0 && !context.authorized(.clusterAction, .cluster, clusterResourceName) {
+            return context.send(FetchResponse(errorCode: ErrorCode.clusterAuthorizationFailed.rawValue, sessionId: 0))
+        }
         let byId = context.version >= 13
         func resolve(name: String, id: Uuid) -> (String?, Uuid) {
             byId ? (broker.topics.topic(id: id)?.name, id) : (name, .zero)
@@ -51,7 +56,6 @@ struct FetchHandler: ApiHandler {
         // A follower of the cluster (its node id in ReplicaState, or replica_id before v15)
         // reads up to the log end, and its fetch offset is its progress: what moves the high
         // watermark and brings it back into the ISR.
-        let replicaId = context.version >= 15 ? request.replicaState.replicaId : request.replicaId
         let asReplica = replicaId >= 0 && broker.membership != nil && broker.liveBrokerIds.contains(replicaId)
         if asReplica, let replicas = broker.replicas {
             for target in plan.targets {

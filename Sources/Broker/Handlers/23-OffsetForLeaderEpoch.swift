@@ -12,11 +12,16 @@ struct OffsetForLeaderEpochHandler: ApiHandler {
 
     func handle(_ request: OffsetForLeaderEpochRequest, _ context: RequestContext<OffsetForLeaderEpochRequest>) {
         var response = OffsetForLeaderEpochResponse()
+        // A replica (v3+ names it) asks to cut its log by the answer: CLUSTER_ACTION, as Kafka.
+        let refusedReplica =
+            context.version >= 3 && request.replicaId >= 0 && !context.authorized(.clusterAction, .cluster, clusterResourceName)
         for topic in request.topics {
             var topicResult = OffsetForLeaderEpochResponse.OffsetForLeaderTopicResult(topic: topic.topic)
             for partition in topic.partitions {
                 var result = OffsetForLeaderEpochResponse.EpochEndOffset(errorCode: 0, partition: partition.partition)
-                if !context.authorized(.describe, .topic, topic.topic) {
+                if refusedReplica {
+                    result.errorCode = ErrorCode.clusterAuthorizationFailed.rawValue
+                } else if !context.authorized(.describe, .topic, topic.topic) {
                     result.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
                 } else if context.broker.ledElsewhere(TopicPartition(topic: topic.topic, partition: partition.partition)) != nil {
                     result.errorCode = ErrorCode.notLeaderOrFollower.rawValue
