@@ -62,22 +62,34 @@ def member(tmp_path, etcd, node_id, session_ms=3000, properties=""):
                                      "--config", str(config)])
 
 
-def secured_member(tmp_path, etcd, node_id, extra_args=()):
+def secured_member(tmp_path, etcd, node_id, extra_args=(), inter_broker_sasl=False):
     """A cluster member with the StandardAuthorizer and a SCRAM listener, CLIENTS, besides the
-    PLAINTEXT one the brokers replicate over (its principal, User:ANONYMOUS, a super user, as
-    is admin); `sasl_port` is the CLIENTS port."""
-    plain, sasl = free_port(), free_port()
+    one the brokers replicate over: PLAINTEXT (its principal, User:ANONYMOUS, a super user, as
+    is admin), or with `inter_broker_sasl` INTERNAL, where brokers sign in with SCRAM as
+    User:broker (a super user; ANONYMOUS is not). `sasl_port` is the CLIENTS port."""
+    internal, sasl = free_port(), free_port()
     config = tmp_path / f"node{node_id}.properties"
+    if inter_broker_sasl:
+        listeners = f"""listeners=INTERNAL://127.0.0.1:{internal},CLIENTS://127.0.0.1:{sasl}
+listener.security.protocol.map=INTERNAL:SASL_PLAINTEXT,CLIENTS:SASL_PLAINTEXT
+inter.broker.listener.name=INTERNAL
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256
+listener.name.internal.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \\
+    username="broker" password="broker-secret";
+super.users=User:broker;User:admin
+"""
+    else:
+        listeners = f"""listeners=PLAINTEXT://127.0.0.1:{internal},CLIENTS://127.0.0.1:{sasl}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CLIENTS:SASL_PLAINTEXT
+super.users=User:ANONYMOUS;User:admin
+"""
     config.write_text(f"""broker.session.timeout.ms=3000
 metadata.store.prefix=/interop
-listeners=PLAINTEXT://127.0.0.1:{plain},CLIENTS://127.0.0.1:{sasl}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CLIENTS:SASL_PLAINTEXT
-sasl.enabled.mechanisms=SCRAM-SHA-256
+{listeners}sasl.enabled.mechanisms=SCRAM-SHA-256
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
-super.users=User:ANONYMOUS;User:admin
 """)
     (tmp_path / f"node{node_id}").mkdir(exist_ok=True)
-    broker = RunningBroker(str(tmp_path / f"node{node_id}" / "data"), port=plain, listen=False,
+    broker = RunningBroker(str(tmp_path / f"node{node_id}" / "data"), port=internal, listen=False,
                            extra_args=["--node-id", str(node_id), "--http-listen", "off", "--metadata-store", etcd.url,
                                        "--config", str(config), *extra_args])
     broker.sasl_port = sasl

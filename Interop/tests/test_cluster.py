@@ -690,3 +690,57 @@ def test_users_and_acls_made_through_one_broker_hold_on_every_broker(etcd, tmp_p
     finally:
         for broker in brokers.values():
             broker.stop()
+
+
+def test_brokers_sign_in_to_each_other_with_scram(etcd, tmp_path):
+    """Inter-broker traffic over a SASL listener (inter.broker.listener.name, SCRAM-SHA-256 as
+    User:broker) with an authorizer that grants ANONYMOUS nothing: followers fetch and the
+    transaction coordinator writes markers as signed-in replicas, so acks=all with three
+    replicas and a transaction across all three leaders both complete."""
+    brokers = {node: secured_member(tmp_path, etcd, node, ["--user", "broker:broker-secret", "--user", "admin:admin-secret"],
+                                    inter_broker_sasl=True).start()
+               for node in (1, 2, 3)}
+    admin_settings = {"bootstrap.servers": ",".join(f"127.0.0.1:{broker.sasl_port}" for broker in brokers.values()),
+                      "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-256",
+                      "sasl.username": "admin", "sasl.password": "admin-secret"}
+    try:
+        admin = AdminClient(admin_settings)
+        wait_until(lambda: len(admin.list_topics(timeout=5).brokers) == 3, 20, lambda: admin.list_topics(timeout=5).brokers)
+        topic = unique("signed-in")
+        admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3,
+                                      config={"min.insync.replicas": "2"})])[topic].result(10)
+        producer = Producer({**admin_settings, "acks": "all", "enable.idempotence": True})
+        failures = []
+        for index in range(30):
+            producer.produce(topic, str(index).encode(), partition=index % 3,
+                             on_delivery=lambda error, message: failures.append(error) if error else None)
+        assert producer.flush(30) == 0 and not failures, failures
+
+        def in_sync():
+            described = admin.list_topics(topic, timeout=5).topics[topic].partitions.values()
+            return {p.leader for p in described} == {1, 2, 3} and all(len(p.isrs) == 3 for p in described)
+        wait_until(in_sync, 20, lambda: admin.list_topics(topic, timeout=5).topics[topic].partitions)
+
+        transactional = Producer({**admin_settings, "transactional.id": unique("signed-in-txn")})
+        transactional.init_transactions(30)
+        transactional.begin_transaction()
+        for index in range(3):
+            transactional.produce(topic, f"t{index}".encode(), partition=index)
+        transactional.commit_transaction(30)
+        reader = Consumer({**admin_settings, "group.id": unique("signed-in-check"), "auto.offset.reset": "earliest",
+                           "isolation.level": "read_committed", "enable.auto.commit": False})
+        reader.assign([TopicPartition(topic, index, 0) for index in range(3)])
+        read = []
+
+        def poll_reader():
+            message = reader.poll(0.1)
+            if message is not None and message.error() is None:
+                read.append(message.value().decode())
+        wait_until(lambda: len(read) >= 33, 30, lambda: len(read), step=poll_reader)
+        reader.close()
+        assert sorted(read) == sorted([str(index) for index in range(30)] + ["t0", "t1", "t2"])
+        for broker in brokers.values():
+            assert "refused" not in broker.log() and "did not prove" not in broker.log(), broker.log()[-2000:]
+    finally:
+        for broker in brokers.values():
+            broker.stop()

@@ -680,6 +680,7 @@ public final class Broker: Sendable {
     /// rebalance timeout. Kafka's clients retry both against the restarted broker.
     public func beginShutdown() {
         shutdownBegan.store(true, ordering: .releasing)
+        membership?.beginLeaving()
         fetchWaiters.wakeAll()
         groups.releaseWaitingMembers()
     }

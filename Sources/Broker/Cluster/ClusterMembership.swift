@@ -45,6 +45,8 @@ final class ClusterMembership: Sendable {
     private let topicSync = Mutex<Void>(())
     private let topicsChanged: @Sendable ([ClusterTopic]) -> Void
     private let documentsRead: @Sendable ([String: [UInt8]]) -> Void
+    /// Set once the broker begins to stop.
+    private let leaving = Atomic(false)
     /// Reads of the topics completed (synced or unchanged): what `awaitTopics` waits on.
     private let completedReads = Atomic<Int>(0)
     /// How often the topics are read: etcd's watch stream would tell at once, polling keeps
@@ -179,6 +181,9 @@ final class ClusterMembership: Sendable {
         do {
             var current = lease
             if try !store.renew(lease: lease) {
+                // A stopping broker's closed port gets its lease revoked by the controller: it
+                // is leaving anyway.
+                guard !leaving.load(ordering: .acquiring) else { return }
                 logger.error("cluster: this broker's lease expired (fenced); registering again")
                 switch try store.register(registration, leaseSeconds: leaseSeconds) {
                 case .registered(let renewed):
@@ -211,8 +216,12 @@ final class ClusterMembership: Sendable {
         }
     }
 
+    /// The broker has begun to stop: a lost lease is not taken again.
+    func beginLeaving() { leaving.store(true, ordering: .releasing) }
+
     /// A clean stop: the registration and the controller role go at once, not a lease later.
     func leave() {
+        beginLeaving()
         for queue in tickers.withLock({ queues in
             defer { queues = [] }
             return queues
