@@ -80,6 +80,18 @@ public struct BrokerConfiguration: Sendable {
     /// replica.lag.time.max.ms: a follower that has not caught up with its leader for this
     /// long leaves the in-sync replicas.
     public var replicaLagTimeMaximumMilliseconds = 30_000
+    /// A follower's fetches, as Kafka's: replica.fetch.wait.max.ms (how long the leader may hold
+    /// one with less than replica.fetch.min.bytes), replica.fetch.max.bytes per partition and
+    /// replica.fetch.response.max.bytes in all.
+    public var replicaFetch = ReplicaFetchSettings()
+
+    public struct ReplicaFetchSettings: Sendable {
+        public var waitMaximumMilliseconds: Int32 = 500
+        public var minimumBytes: Int32 = 1
+        public var maximumBytes: Int32 = 1_048_576
+        public var responseMaximumBytes: Int32 = 10_485_760
+        public init() {}
+    }
     /// unclean.leader.election.enable: whether a partition whose in-sync replicas are all gone
     /// may be led by an out-of-sync live replica (losing what it lacks); topics can override it.
     public var uncleanLeaderElection = false

@@ -26,8 +26,7 @@ enum KafkaKeys {
         "sasl.server.max.receive.size", "fetch.max.bytes", "fetch.purgatory.purge.interval.requests",
         "producer.purgatory.purge.interval.requests", "delete.records.purgatory.purge.interval.requests",
         // Replication and leadership: one broker leads every partition.
-        "replica.lag.time.max.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms", "replica.fetch.min.bytes",
-        "replica.fetch.response.max.bytes", "replica.fetch.backoff.ms", "replica.socket.timeout.ms",
+        "replica.fetch.backoff.ms", "replica.socket.timeout.ms",
         "replica.socket.receive.buffer.bytes", "replica.high.watermark.checkpoint.interval.ms", "replica.selector.class",
         "delete.topic.enable", "transaction.state.log.min.isr",
         "share.coordinator.state.topic.replication.factor", "share.coordinator.state.topic.min.isr",

@@ -141,6 +141,14 @@ enum ServerProperties {
         "replica.lag.time.max.ms": { configuration, value in
             set(&configuration.replicaLagTimeMaximumMilliseconds, integer(value, minimum: 100))
         },
+        "replica.fetch.wait.max.ms": { configuration, value in
+            set(&configuration.replicaFetch.waitMaximumMilliseconds, integer(value, minimum: 0))
+        },
+        "replica.fetch.min.bytes": { configuration, value in set(&configuration.replicaFetch.minimumBytes, integer(value, minimum: 1)) },
+        "replica.fetch.max.bytes": { configuration, value in set(&configuration.replicaFetch.maximumBytes, integer(value, minimum: 1)) },
+        "replica.fetch.response.max.bytes": { configuration, value in
+            set(&configuration.replicaFetch.responseMaximumBytes, integer(value, minimum: 1))
+        },
         "unclean.leader.election.enable": { configuration, value in set(&configuration.uncleanLeaderElection, Bool(value.lowercased())) },
         "auto.leader.rebalance.enable": { configuration, value in set(&configuration.autoLeaderRebalance, Bool(value.lowercased())) },
         "leader.imbalance.check.interval.seconds": { configuration, value in

@@ -97,7 +97,7 @@ import Testing
         #expect(configuration.dataDirectory == "/tmp/kraft-combined-logs")
     }
 
-    @Test func interBrokerListenerAndCredentials() throws {
+    @Test func interBrokerListenerCredentialsAndReplicaFetches() throws {
         var configuration = BrokerConfiguration()
         var sources = SettingSources()
         let text = #"""
@@ -108,11 +108,14 @@ import Testing
             sasl.enabled.mechanisms=SCRAM-SHA-256,PLAIN
             listener.name.internal.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="broker-secret";
             sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="other" password="x" user_other="x";
+            replica.fetch.wait.max.ms=100
+            replica.fetch.min.bytes=16384
             """#
         try sources.apply(file: ServerProperties.parse(text, source: "server.properties"), path: "server.properties", to: &configuration)
         try sources.check()
         try configuration.resolveListeners()
         #expect(configuration.interBrokerListenerName == "INTERNAL")
+        #expect(configuration.replicaFetch.waitMaximumMilliseconds == 100 && configuration.replicaFetch.minimumBytes == 16_384)
         #expect(configuration.sasl.interBrokerMechanism == "SCRAM-SHA-256")
         #expect(
             configuration.sasl.clientCredential(listener: "INTERNAL", mechanism: "SCRAM-SHA-256")

@@ -26,8 +26,6 @@ final class FollowerFetcher: Sendable {
         init(_ connection: BrokerConnection) { self.connection = connection }
     }
 
-    /// How long the leader may hold a fetch with nothing new (Kafka's replica.fetch.wait.max.ms).
-    static let maximumWaitMilliseconds: Int32 = 500
     /// How long past its wait a leader may take to answer before it counts as gone.
     static let answerMarginMilliseconds: Int32 = 2_500
     /// A pause after a failure, so that a leader that is gone is not asked in a loop.
@@ -88,9 +86,10 @@ final class FollowerFetcher: Sendable {
         // The follower's node id: in ReplicaState from v15, in replica_id before.
         let version = try connection.version(of: FetchRequest.self)
         let nodeId = broker.configuration.nodeId
+        let settings = broker.configuration.replicaFetch
         var request = FetchRequest(
             replicaId: version >= 15 ? -1 : nodeId, replicaState: .init(replicaId: version >= 15 ? nodeId : -1, replicaEpoch: -1),
-            maxWaitMs: Self.maximumWaitMilliseconds, minBytes: 1, maxBytes: 8 << 20)
+            maxWaitMs: settings.waitMaximumMilliseconds, minBytes: settings.minimumBytes, maxBytes: settings.responseMaximumBytes)
         for (topic, entries) in Dictionary(grouping: partitions, by: { $0.0.name.topic }) {
             request.topics.append(
                 .init(
@@ -98,7 +97,7 @@ final class FollowerFetcher: Sendable {
                     partitions: entries.map { partition, state, log in
                         .init(
                             partition: partition.name.partition, currentLeaderEpoch: state.leaderEpoch, fetchOffset: log.logEndOffset,
-                            partitionMaxBytes: 1 << 20)
+                            partitionMaxBytes: settings.maximumBytes)
                     }))
         }
         let response = try connection.send(request, version: version)
@@ -202,7 +201,7 @@ final class FollowerFetcher: Sendable {
             let opened = ConnectionBox(
                 try manager.broker.connectToBroker(
                     address, clientId: "swiftlet-replica-\(manager.broker.configuration.nodeId)",
-                    timeoutMilliseconds: Self.maximumWaitMilliseconds + Self.answerMarginMilliseconds))
+                    timeoutMilliseconds: manager.broker.configuration.replicaFetch.waitMaximumMilliseconds + Self.answerMarginMilliseconds))
             box = opened
             return opened.connection
         }
