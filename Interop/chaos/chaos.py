@@ -1,12 +1,15 @@
-"""A chaos run: three brokers on a three-member etcd, an idempotent acks=all producer and a
-transactional producer writing while a seeded nemesis kills brokers with -9, pauses them with
-SIGSTOP past their session, and restarts them (one broker down at a time, so that
-min.insync.replicas=2 of 3 can hold). Then every fault is healed and the topics are read back
-and checked with the invariants of Jepsen's Kafka workload:
+"""A chaos run: three brokers on a three-member etcd, an idempotent acks=all producer, a
+transactional producer and a consumer group at work while a seeded nemesis kills brokers with
+-9, pauses them with SIGSTOP past their session, restarts them, and kills and restarts etcd
+members (one fault at a time, so that min.insync.replicas=2 of 3 and etcd's quorum can hold).
+Then every fault is healed and the topics are read back and checked with the invariants of
+Jepsen's Kafka workload:
 
 - no acknowledged write is lost (each is read at the offset its acknowledgement named);
 - no write is read twice, and none appears that was never sent;
 - within a partition, one producer's writes are read in the order it sent them;
+- the consumer group read nothing the log does not end up holding at that offset (no read
+  past the high watermark of data a failover then cut);
 - read_committed sees no record of an aborted transaction, and every committed
   transaction's records once each.
 
@@ -39,8 +42,9 @@ PARTITIONS = 3
 
 
 class Nemesis:
-    """Faults on one broker at a time, chosen by a seeded generator: kill -9 then restart, or
-    SIGSTOP past the 3 s session then SIGCONT, with a pause between faults."""
+    """Faults one at a time, chosen by a seeded generator: a broker killed with -9 then
+    restarted, or paused with SIGSTOP past the 3 s session then continued, or an etcd member
+    killed then restarted; with a pause between faults."""
 
     def __init__(self, brokers, directory, etcd, seed):
         self.brokers, self.directory, self.etcd = brokers, directory, etcd
@@ -49,9 +53,14 @@ class Nemesis:
 
     def one_fault(self):
         node = self.random.choice(sorted(self.brokers))
-        action = self.random.choice(["kill", "pause"])
+        action = self.random.choice(["kill", "pause", "etcd"])
         started = time.monotonic()
-        if action == "kill":
+        if action == "etcd":
+            node = self.random.randrange(len(self.etcd.ports))
+            self.etcd.kill(node)
+            time.sleep(self.random.uniform(1.5, 4))
+            self.etcd.start(node)
+        elif action == "kill":
             self.brokers[node].kill()
             time.sleep(self.random.uniform(0.5, 4))
             self.brokers[node] = member(self.directory, self.etcd, node).start()
@@ -87,6 +96,25 @@ def idempotent_writer(bootstrap, topic, stop, log):
         value += 1
         producer.poll(0.01)
     producer.flush(120)
+
+
+def group_reader(bootstrap, topic, stop, log):
+    """A consumer group's member reading the topic as it is written, committing every 50
+    records: each (partition, offset, value) it reads."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "chaos-readers", "auto.offset.reset": "earliest",
+                         "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    while not stop.is_set():
+        message = consumer.poll(0.1)
+        if message is None or message.error() is not None:
+            continue
+        log["read"].append((message.partition(), message.offset(), message.value().decode()))
+        if len(log["read"]) % 50 == 0:
+            try:
+                consumer.commit(asynchronous=False)
+            except KafkaException:
+                pass  # the coordinator moving: the next commit goes to the new one
+    consumer.close()
 
 
 def transactional_writer(bootstrap, topic, stop, log, seed):
@@ -150,12 +178,16 @@ def read_all(bootstrap, topic, isolation, until):
     return read
 
 
-def check(writes, transactions, read, committed_read):
+def check(writes, transactions, read, committed_read, group):
     violations = []
-    by_value = {}
+    by_value, by_offset = {}, {}
     for partition, records in read.items():
         for offset, value in records:
             by_value.setdefault(value, []).append((partition, offset))
+            by_offset[(partition, offset)] = value
+    dirty = [entry for entry in group["read"] if by_offset.get((entry[0], entry[1])) != entry[2]]
+    if dirty:
+        violations.append({"read by the group, not in the log": dirty[:20], "count": len(dirty)})
     lost = [entry for entry in writes["acknowledged"] if by_value.get(str(entry[0])) != [(entry[1], entry[2])]]
     if lost:
         violations.append({"lost or moved acknowledged writes": lost[:20], "count": len(lost)})
@@ -207,9 +239,11 @@ def run(directory, seed, seconds):
         wait_until(lambda: len(partitions(brokers[3].bootstrap, "chaos-txn")) == PARTITIONS, 15, lambda: "topics")
         writes = {"acknowledged": [], "failed": [], "sent": 0}
         transactions = {"committed": [], "aborted": [], "unknown": []}
+        group = {"read": []}
         stop = threading.Event()
         workers = [threading.Thread(target=idempotent_writer, args=(bootstrap, "chaos", stop, writes)),
-                   threading.Thread(target=transactional_writer, args=(bootstrap, "chaos-txn", stop, transactions, seed))]
+                   threading.Thread(target=transactional_writer, args=(bootstrap, "chaos-txn", stop, transactions, seed)),
+                   threading.Thread(target=group_reader, args=(bootstrap, "chaos", stop, group))]
         for worker in workers:
             worker.start()
         nemesis = Nemesis(brokers, directory, etcd, seed)
@@ -228,12 +262,14 @@ def run(directory, seed, seconds):
         expected = len(writes["acknowledged"])
         read = read_all(bootstrap, "chaos", "read_uncommitted", lambda read: sum(map(len, read.values())) >= expected)
         committed_read = read_all(bootstrap, "chaos-txn", "read_committed", lambda read: True)
-        violations = check(writes, transactions, read, committed_read)
+        violations = check(writes, transactions, read, committed_read, group)
         return {
             "seed": seed, "seconds": seconds, "faults": nemesis.history,
             "writes": {"sent": writes["sent"], "acknowledged": expected, "failed": len(writes["failed"]),
+                       "failures": sorted({reason for _, reason in writes["failed"]})[:5],
                        "read": sum(map(len, read.values()))},
             "transactions": {key: len(value) for key, value in transactions.items()},
+            "group read": len(group["read"]),
             "violations": violations,
         }
     finally:

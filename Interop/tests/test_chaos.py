@@ -1,7 +1,8 @@
 """The chaos run (Interop/chaos/chaos.py) with a fixed seed, bounded in time: brokers killed,
-paused and restarted under an idempotent and a transactional producer, then checked with
-Jepsen's Kafka invariants (nothing acknowledged lost, nothing duplicated or reordered, no
-aborted record and every committed one under read_committed)."""
+paused and restarted, and etcd members killed and restarted, under an idempotent and a
+transactional producer and a consumer group, then checked with Jepsen's Kafka invariants
+(nothing acknowledged lost, nothing duplicated or reordered, nothing read that the log does not
+keep, no aborted record and every committed one under read_committed)."""
 
 import json
 import pathlib
@@ -18,4 +19,5 @@ def test_a_seeded_chaos_run_keeps_every_invariant(tmp_path):
     assert summary["faults"], summary
     assert summary["writes"]["acknowledged"] > 1000, summary
     assert summary["transactions"]["committed"] > 10, summary
+    assert summary["group read"] > 1000, summary
     assert summary["violations"] == [], json.dumps(summary, indent=2)
