@@ -611,7 +611,7 @@ import Testing
     }
 
     /// Waits, at most 5 s, until `condition` holds: what another broker changed is read every
-    /// ClusterMembership.topicPollMilliseconds.
+    /// ClusterMembership.fallbackReadMilliseconds.
     static func eventually(_ condition: () -> Bool) -> Bool {
         let deadline = System.monotonicNanoseconds() + 5_000_000_000
         while !condition() {
@@ -686,5 +686,30 @@ import Testing
         #expect(EtcdClient.endpoints(of: "etcd://a:2379, b:2379") == ["a:2379", "b:2379"])
         #expect(EtcdClient.endpoints(of: "http://a:2379") == nil)
         #expect(EtcdClient.prefixEnd("/swiftlet/brokers/") == "/swiftlet/brokers0")
+    }
+
+    /// The watch's stream: each newline-delimited message as soon as it is whole, whatever the
+    /// chunks it came in, byte by byte included.
+    @Test func etcdWatchMessagesAreCutFromTheStream() throws {
+        let created = #"{"result":{"header":{"revision":"7"},"created":true}}"#
+        let event = #"{"result":{"header":{"revision":"8"},"events":[{"kv":{"key":"L3g="}}]}}"#
+        let body = Array((created + "\n" + event + "\n").utf8)
+        let split = body.count / 3
+        let chunks = [Array(body.prefix(split)), Array(body.dropFirst(split))]
+        let text =
+            Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+            + chunks.flatMap { Array(String($0.count, radix: 16).utf8) + [13, 10] + $0 + [13, 10] }
+        var stream = HTTPMessageStream()
+        var messages: [String] = []
+        for byte in text { messages += try stream.append([byte]).map { String(decoding: $0, as: UTF8.self) } }
+        #expect(messages == [created, event])
+        var refused = HTTPMessageStream()
+        #expect(throws: HTTPResponseReader.Failure.self) {
+            try refused.append(Array("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".utf8))
+        }
+        var huge = HTTPMessageStream()
+        #expect(throws: HTTPResponseReader.Failure.tooLarge) {
+            try huge.append(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffff\r\n".utf8))
+        }
     }
 }

@@ -49,9 +49,14 @@ final class ClusterMembership: Sendable {
     private let leaving = Atomic(false)
     /// Reads of the topics completed (synced or unchanged): what `awaitTopics` waits on.
     private let completedReads = Atomic<Int>(0)
-    /// How often the topics are read: etcd's watch stream would tell at once, polling keeps
-    /// this client to plain requests (a topic made on another broker shows within it).
+    /// How often the controller's and leaders' periodic checks run (elections, reassignments).
     static let topicPollMilliseconds = 250
+    /// How often the topics and documents are read whatever the watch said: a change it missed
+    /// (while it reconnects to another etcd member) shows within this.
+    static let fallbackReadMilliseconds = 1_000
+    /// The watch's thread, from `start` to `leave`, and whether a read it asked for is queued.
+    private let watcher = Mutex<OSThread?>(nil)
+    private let readQueued = Atomic(false)
 
     enum Failure: Error, CustomStringConvertible {
         case nodeIdTaken(Int32, BrokerRegistration?)
@@ -97,11 +102,42 @@ final class ClusterMembership: Sendable {
         let renewals = try WorkQueue(name: "swiftlet-cluster")
         renewals.every(milliseconds: leaseSeconds * 1_000 / 3) { [self] in refresh() }
         let topics = try WorkQueue(name: "swiftlet-topics")
-        topics.every(milliseconds: Self.topicPollMilliseconds) { [self] in
-            try? refreshTopics()
-            if let documents = try? store.documents() { documentsRead(documents) }
-        }
+        topics.every(milliseconds: Self.fallbackReadMilliseconds) { [self] in readEverything() }
         tickers.withLock { $0 = [renewals, topics] }
+        let thread = try OSThread(name: "swiftlet-watch") { [self] in watchChanges() }
+        watcher.withLock { $0 = thread }
+    }
+
+    /// The topics, then the cluster-wide documents.
+    private func readEverything() {
+        readQueued.store(false, ordering: .releasing)
+        try? refreshTopics()
+        if let documents = try? store.documents() { documentsRead(documents) }
+    }
+
+    /// etcd's watch on the cluster's keys: each change has them read again at once, on the
+    /// topics' thread (one read queued at a time, however many changes come meanwhile).
+    private func watchChanges() {
+        var failing = false
+        while !leaving.load(ordering: .acquiring) {
+            do {
+                try store.watch(until: { leaving.load(ordering: .acquiring) }) {
+                    failing = false
+                    readSoon()
+                }
+            } catch {
+                if !failing { logger.info("cluster: watching the metadata store: \(error); reading it every second meanwhile") }
+                failing = true
+                System.sleep(milliseconds: 500)
+            }
+        }
+    }
+
+    private func readSoon() {
+        guard !readQueued.exchange(true, ordering: .acquiringAndReleasing),
+            let queue = tickers.withLock({ $0.last })
+        else { return }
+        queue.execute { [self] in readEverything() }
     }
 
     /// Reads the topics and, when they changed, has the broker sync them before they are
@@ -222,6 +258,7 @@ final class ClusterMembership: Sendable {
     /// A clean stop: the registration and the controller role go at once, not a lease later.
     func leave() {
         beginLeaving()
+        watcher.withLock { $0.take() }?.join()
         for queue in tickers.withLock({ queues in
             defer { queues = [] }
             return queues

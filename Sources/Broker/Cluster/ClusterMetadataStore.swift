@@ -90,6 +90,11 @@ protocol ClusterMetadataStore: Sendable {
     /// store still holds `current`: Kafka's AlterPartition, false when it changed meanwhile.
     func update(_ topic: String, partition: Int, from current: PartitionState, to updated: PartitionState) throws -> Bool
 
+    /// Blocks, calling `changed` after each change under the cluster's keys, until `stop()` is
+    /// true; throws when the store cannot be watched (the caller watches again after a pause,
+    /// and its periodic reads cover the gap).
+    func watch(until stop: () -> Bool, _ changed: () -> Void) throws
+
     /// The cluster-wide documents (SharedDocument: the ACLs, the client quotas, the SCRAM
     /// credentials), by name, read at one revision; one never written is absent.
     func documents() throws -> [String: [UInt8]]
@@ -204,6 +209,10 @@ struct EtcdMetadataStore: ClusterMetadataStore {
     }
 
     private var documentsKey: String { prefix + "/documents/" }
+
+    func watch(until stop: () -> Bool, _ changed: () -> Void) throws {
+        try client.watch(prefix: prefix + "/", stop: stop, changed: changed)
+    }
 
     func documents() throws -> [String: [UInt8]] {
         let root = documentsKey
@@ -363,6 +372,11 @@ final class InMemoryMetadataStore: ClusterMetadataStore {
     }
 
     func documents() throws -> [String: [UInt8]] { state.withLock { $0.documents } }
+
+    /// In memory there is nothing to stream: the tests' brokers see changes by their reads.
+    func watch(until stop: () -> Bool, _ changed: () -> Void) throws {
+        while !stop() { System.sleep(milliseconds: 50) }
+    }
 
     func replaceDocument(_ name: String, holding current: [UInt8]?, with updated: [UInt8]) throws -> Bool {
         state.withLock { state in

@@ -2,6 +2,7 @@
 // stack is needed: keys and values travel in base64 and 64-bit numbers as JSON strings.
 // Blocking, one request per connection, each endpoint of the cluster tried in turn.
 
+import Glibc
 import Security
 import SystemCalls
 
@@ -158,6 +159,57 @@ final class EtcdClient: Sendable {
 
     func revoke(lease: Int64) throws(EtcdError) {
         _ = try call("/v3/lease/revoke", .object([("ID", .string(String(lease)))]))
+    }
+
+    /// Follows the changes under `prefix` with etcd's watch (the gateway's POST /v3/watch, a
+    /// stream): calls `changed` after each batch of events until `stop()` is true, looked at
+    /// every `stopCheckMilliseconds`. Throws when no endpoint can be watched, or the stream
+    /// ends (its member stopped): the caller watches again.
+    func watch(prefix: String, stopCheckMilliseconds: Int32 = 500, stop: () -> Bool, changed: () -> Void) throws(EtcdError) {
+        let payload = Array(
+            JSON.object([("create_request", .object([("key", Self.base64(prefix)), ("range_end", Self.base64(Self.prefixEnd(prefix)))]))])
+                .text.utf8)
+        var failures: [String] = []
+        for endpoint in endpoints {
+            let request =
+                Array(
+                    "POST /v3/watch HTTP/1.1\r\nHost: \(endpoint)\r\nContent-Type: application/json\r\nContent-Length: \(payload.count)\r\n\r\n"
+                        .utf8) + payload
+            do {
+                guard let address = try SocketAddress.resolve(endpoint).first else { throw EtcdError("no address") }
+                let socket = try BlockingSocket(connectingTo: address, timeoutMilliseconds: stopCheckMilliseconds)
+                try socket.send(request)
+                var stream = HTTPMessageStream()
+                var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+                while !stop() {
+                    guard let count = try Self.receive(from: socket, into: &buffer) else { continue }
+                    guard count > 0 else { throw EtcdError("the watch stream ended") }
+                    for message in try stream.append(buffer[..<count]) {
+                        guard let json = JSON.parse(message), let result = json["result"] else {
+                            throw EtcdError("watch: \(JSON.parse(message)?["error"]?["message"]?.string ?? "an answer without a result")")
+                        }
+                        if case .bool(true)? = result["canceled"] { throw EtcdError("watch canceled") }
+                        if case .array(let events)? = result["events"], !events.isEmpty { changed() }
+                    }
+                }
+                return
+            } catch let error as EtcdError {
+                failures.append("\(endpoint): \(error.message)")
+            } catch {
+                failures.append("\(endpoint): \(error)")
+            }
+        }
+        throw EtcdError("etcd cannot be watched (\(failures.joined(separator: "; ")))")
+    }
+
+    /// What `socket` received, 0 when it closed; nil when nothing came within its timeout.
+    private static func receive(from socket: BlockingSocket, into buffer: inout [UInt8]) throws(SystemCallError) -> Int? {
+        do {
+            return try socket.receive(into: &buffer)
+        } catch {
+            if error.errno == ETIMEDOUT { return nil }
+            throw error
+        }
     }
 
     // MARK: The gateway

@@ -75,12 +75,54 @@ struct HTTPResponseReader {
         }
     }
 
-    private static func lineEnd(in bytes: [UInt8], from start: Int) -> Int? {
+    static func lineEnd(in bytes: [UInt8], from start: Int) -> Int? {
         var index = start
         while index + 1 < bytes.count {
             if bytes[index] == 13 && bytes[index + 1] == 10 { return index }
             index += 1
         }
         return nil
+    }
+}
+
+/// A response that streams (etcd's watch): once its head has come, the newline-delimited
+/// messages of its chunked body, each as soon as it is whole. Bounded as HTTPResponseReader.
+struct HTTPMessageStream {
+    private var pending: [UInt8] = []
+    private var head: (status: Int, length: Int?, chunked: Bool, bodyStart: Int)?
+    /// Body bytes decoded from whole chunks, not yet cut into messages.
+    private var body: [UInt8] = []
+
+    /// Adds bytes read; the messages now whole, in order. Throws for a status other than 200,
+    /// a body that is not chunked, or a message over the body limit.
+    mutating func append(_ bytes: some Collection<UInt8>) throws(HTTPResponseReader.Failure) -> [[UInt8]] {
+        pending += bytes
+        if head == nil {
+            guard let end = HTTPRequestFraming.headEnd(in: pending) else {
+                if pending.count > HTTPResponseReader.maximumHeadBytes { throw .tooLarge }
+                return []
+            }
+            let parsed = try HTTPResponseReader.parseHead(Array(pending[..<end]), bodyStart: end + 4)
+            guard parsed.status == 200 else { throw .malformed("status \(parsed.status)") }
+            guard parsed.chunked else { throw .malformed("a stream that is not chunked") }
+            pending.removeFirst(parsed.bodyStart)
+            head = parsed
+        }
+        // Whole chunks: "size CRLF data CRLF".
+        while let lineEnd = HTTPResponseReader.lineEnd(in: pending, from: 0) {
+            let sizeText = String(decoding: pending[..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
+            guard let size = Int(sizeText.trimmed, radix: 16), size >= 0 else { throw .malformed("chunk size \(sizeText)") }
+            guard body.count + size <= HTTPResponseReader.maximumBodyBytes else { throw .tooLarge }
+            guard pending.count >= lineEnd + 2 + size + 2 else { break }
+            body += pending[(lineEnd + 2)..<(lineEnd + 2 + size)]
+            pending.removeFirst(lineEnd + 2 + size + 2)
+        }
+        var messages: [[UInt8]] = []
+        while let newline = body.firstIndex(of: 10) {
+            let message = Array(body[..<newline])
+            body.removeFirst(newline + 1)
+            if !message.allSatisfy({ $0 == 13 || $0 == 32 }) { messages.append(message) }
+        }
+        return messages
     }
 }
