@@ -21,6 +21,7 @@ Interop test (`test_chaos.py`, a fixed seed, bounded in time).
 
 import argparse
 import json
+import os
 import pathlib
 import random
 import signal
@@ -63,7 +64,7 @@ class Nemesis:
         elif action == "kill":
             self.brokers[node].kill()
             time.sleep(self.random.uniform(0.5, 4))
-            self.brokers[node] = member(self.directory, self.etcd, node).start()
+            self.brokers[node] = member(self.directory, self.etcd, node, port=self.brokers[node].port).start()
         else:
             self.brokers[node].process.send_signal(signal.SIGSTOP)
             time.sleep(self.random.uniform(4, 6))
@@ -75,14 +76,14 @@ class Nemesis:
             if broker.process.poll() is None:
                 broker.process.send_signal(signal.SIGCONT)
             else:
-                self.brokers[node] = member(self.directory, self.etcd, node).start()
+                self.brokers[node] = member(self.directory, self.etcd, node, port=broker.port).start()
 
 
 def idempotent_writer(bootstrap, topic, stop, log):
     """Sends 0, 1, 2... round-robin over the partitions; logs (value, partition, offset) of each
     acknowledgement, and the values sent."""
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5,
-                         "message.timeout.ms": 120000})
+                         "message.timeout.ms": 120000, **({"debug": os.environ["CHAOS_DEBUG"]} if "CHAOS_DEBUG" in os.environ else {})})
 
     def delivered(error, message):
         if error is None:
@@ -226,6 +227,7 @@ def run(directory, seed, seconds):
         etcd.start(index)
     wait_until(lambda: all(etcd.healthy(index) for index in range(3)), 30, lambda: "etcd")
     brokers = {}
+    stop = threading.Event()
     try:
         brokers.update({node: member(directory, etcd, node).start() for node in (1, 2, 3)})
         bootstrap = ",".join(broker.bootstrap for broker in brokers.values())
@@ -240,10 +242,11 @@ def run(directory, seed, seconds):
         writes = {"acknowledged": [], "failed": [], "sent": 0}
         transactions = {"committed": [], "aborted": [], "unknown": []}
         group = {"read": []}
-        stop = threading.Event()
-        workers = [threading.Thread(target=idempotent_writer, args=(bootstrap, "chaos", stop, writes)),
-                   threading.Thread(target=transactional_writer, args=(bootstrap, "chaos-txn", stop, transactions, seed)),
-                   threading.Thread(target=group_reader, args=(bootstrap, "chaos", stop, group))]
+        # Daemons, and told to stop on the way out: a failed run must not hang on its workers.
+        workers = [threading.Thread(target=idempotent_writer, args=(bootstrap, "chaos", stop, writes), daemon=True),
+                   threading.Thread(target=transactional_writer, args=(bootstrap, "chaos-txn", stop, transactions, seed),
+                                    daemon=True),
+                   threading.Thread(target=group_reader, args=(bootstrap, "chaos", stop, group), daemon=True)]
         for worker in workers:
             worker.start()
         nemesis = Nemesis(brokers, directory, etcd, seed)
@@ -267,12 +270,16 @@ def run(directory, seed, seconds):
             "seed": seed, "seconds": seconds, "faults": nemesis.history,
             "writes": {"sent": writes["sent"], "acknowledged": expected, "failed": len(writes["failed"]),
                        "failures": sorted({reason for _, reason in writes["failed"]})[:5],
+                       "failed by partition": {index: sum(1 for value, _ in writes["failed"] if value % PARTITIONS == index)
+                                               for index in range(PARTITIONS)},
+                       "first failed": min((value for value, _ in writes["failed"]), default=None),
                        "read": sum(map(len, read.values()))},
             "transactions": {key: len(value) for key, value in transactions.items()},
             "group read": len(group["read"]),
             "violations": violations,
         }
     finally:
+        stop.set()
         for broker in brokers.values():
             if broker.process and broker.process.poll() is None:
                 broker.process.send_signal(signal.SIGCONT)
@@ -285,12 +292,16 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--swiftlet", help="the binary (default: the release build)")
+    parser.add_argument("--keep", metavar="DIRECTORY", help="run in DIRECTORY and keep it (the brokers' and etcd's logs)")
     arguments = parser.parse_args()
     if arguments.swiftlet:
-        import os
         os.environ["INTEROP_SWIFTLET_BINARY"] = arguments.swiftlet
-    with tempfile.TemporaryDirectory() as directory:
-        summary = run(directory, arguments.seed, arguments.seconds)
+    if arguments.keep:
+        pathlib.Path(arguments.keep).mkdir(parents=True, exist_ok=True)
+        summary = run(arguments.keep, arguments.seed, arguments.seconds)
+    else:
+        with tempfile.TemporaryDirectory() as directory:
+            summary = run(directory, arguments.seed, arguments.seconds)
     print(json.dumps(summary, indent=2))
     sys.exit(1 if summary["violations"] else 0)
 

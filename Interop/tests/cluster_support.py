@@ -53,11 +53,13 @@ class EtcdCluster:
                 process.wait(timeout=10)
 
 
-def member(tmp_path, etcd, node_id, session_ms=3000, properties=""):
+def member(tmp_path, etcd, node_id, session_ms=3000, properties="", port=None):
+    """A broker of the cluster; `port` (a restart's) keeps the one it had, as a restarted broker
+    keeps its listener in production."""
     config = tmp_path / f"node{node_id}.properties"
     config.write_text(f"broker.session.timeout.ms={session_ms}\nmetadata.store.prefix=/interop\n{properties}")
     (tmp_path / f"node{node_id}").mkdir(exist_ok=True)
-    return RunningBroker(str(tmp_path / f"node{node_id}" / "data"),
+    return RunningBroker(str(tmp_path / f"node{node_id}" / "data"), port=port,
                          extra_args=["--node-id", str(node_id), "--http-listen", "off", "--metadata-store", etcd.url,
                                      "--config", str(config)])
 

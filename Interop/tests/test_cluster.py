@@ -474,6 +474,13 @@ def test_a_reassignment_moves_a_partition_to_another_broker(etcd, tmp_path):
             broker.stop()
 
 
+def committed_total(bootstrap, group):
+    """The sum of the group's committed offsets, as the broker at `bootstrap` lists them."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the result is in
+    offsets = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(10).topic_partitions
+    return sum(partition.offset for partition in offsets)
+
+
 def test_a_consumer_group_continues_across_a_coordinator_failover(etcd, tmp_path):
     brokers = {node: member(tmp_path, etcd, node).start() for node in (1, 2, 3)}
     try:
@@ -512,10 +519,7 @@ def test_a_consumer_group_continues_across_a_coordinator_failover(etcd, tmp_path
         # uncommitted record of each partition is read twice.
         assert len(read) - 300 <= 3, len(read)
         survivor = next(node for node in brokers if node != coordinator)
-        survivor_admin = AdminClient({"bootstrap.servers": brokers[survivor].bootstrap})
-        offsets = survivor_admin.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(group)])[group].result(10).topic_partitions
-        assert sum(partition.offset for partition in offsets) == 300, offsets
+        assert committed_total(brokers[survivor].bootstrap, group) == 300
     finally:
         for broker in brokers.values():
             broker.stop()
@@ -621,10 +625,7 @@ def test_a_transactional_copy_continues_across_a_transaction_coordinator_failove
         assert sorted(value for _, value in read) == list(range(300)), (len(read), progress)
         print("transactional copy across the failover:", progress)
         assert all(value % 3 == partition for partition, value in read)
-        survivor_admin = AdminClient({"bootstrap.servers": brokers[survivor].bootstrap})
-        offsets = survivor_admin.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(group)])[group].result(10).topic_partitions
-        assert sum(partition.offset for partition in offsets) == 300, offsets
+        assert committed_total(brokers[survivor].bootstrap, group) == 300
     finally:
         for broker in brokers.values():
             broker.stop()

@@ -56,11 +56,20 @@ import Testing
         let store = InMemoryMetadataStore(clock: clock.read)
         #expect(try store.clusterId(proposing: "first") == "first")
         #expect(try store.clusterId(proposing: "second") == "first")
+        // Broker 2's port takes connections: its process lives.
+        let listening = try System.tcpSocket(family: AF_INET)
+        defer { System.close(listening) }
+        try System.bind(listening, to: SocketAddress("127.0.0.1:0")!)
+        try System.listen(listening, backlog: 8)
+        let port = Int32(try #require(try System.localAddress(listening)).port)
         let one = try ClusterMembership(store: store, registration: Self.registration(1), leaseSeconds: 9, logger: Self.quiet)
-        let two = try ClusterMembership(store: store, registration: Self.registration(2, port: 9093), leaseSeconds: 9, logger: Self.quiet)
+        let two = try ClusterMembership(store: store, registration: Self.registration(2, port: port), leaseSeconds: 9, logger: Self.quiet)
+        // Its node id is refused to another broker, after the registrant's lease and a second.
+        let began = System.monotonicNanoseconds()
         #expect(throws: ClusterMembership.Failure.self) {
-            try ClusterMembership(store: store, registration: Self.registration(2, port: 9999), leaseSeconds: 9, logger: Self.quiet)
+            try ClusterMembership(store: store, registration: Self.registration(2, port: 9999), leaseSeconds: 1, logger: Self.quiet)
         }
+        #expect(System.monotonicNanoseconds() - began >= 2_000_000_000)
         one.refresh()
         two.refresh()
         #expect(one.brokers.map(\.nodeId) == [1, 2] && two.brokers.map(\.nodeId) == [1, 2])
@@ -84,6 +93,23 @@ import Testing
     /// A broker fences itself when its lease may have ended: a lease's length without a renewal
     /// (the store unreachable, or the process paused), or a new registration whose topics it
     /// has not read yet. A renewal the store takes in time ends it; a lapsed lease needs both.
+    /// A broker killed and restarted before its lease ended finds its node id held by its
+    /// previous process: that one's port refuses connections, so its registration is ended
+    /// and the new one taken at once.
+    @Test func aRestartedBrokerTakesOverTheRegistrationOfItsDeadProcess() throws {
+        let store = InMemoryMetadataStore(clock: Clock().read)
+        let closedSocket = try System.tcpSocket(family: AF_INET)
+        try System.bind(closedSocket, to: SocketAddress("127.0.0.1:0")!)
+        let closed = Int32(try #require(try System.localAddress(closedSocket)).port)
+        System.close(closedSocket)
+        _ = try ClusterMembership(store: store, registration: Self.registration(3, port: closed), leaseSeconds: 9, logger: Self.quiet)
+        let began = System.monotonicNanoseconds()
+        let restarted = try ClusterMembership(
+            store: store, registration: Self.registration(3, port: closed + 1), leaseSeconds: 9, logger: Self.quiet)
+        #expect(System.monotonicNanoseconds() - began < 2_000_000_000)
+        #expect(restarted.brokers.map { $0.endpoints[0].port } == [closed + 1])
+    }
+
     @Test func aBrokerWhoseLeaseMayHaveEndedIsFenced() throws {
         let clock = Clock()
         let store = InMemoryMetadataStore(clock: clock.read)

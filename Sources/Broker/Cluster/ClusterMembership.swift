@@ -84,16 +84,41 @@ final class ClusterMembership: Sendable {
         self.logger = logger
         self.topicsChanged = topicsChanged
         self.documentsRead = documentsRead
-        let began = System.monotonicNanoseconds()
-        switch try store.register(registration, leaseSeconds: self.leaseSeconds) {
-        case .registered(let lease):
-            view = Mutex(View(lease: lease, brokers: [registration], controllerId: -1))
-            registrations.store(1, ordering: .releasing)
-            leaseDeadline.store(began + UInt64(self.leaseSeconds) * 1_000_000_000, ordering: .releasing)
-        case .nodeIdTaken(let holder): throw Failure.nodeIdTaken(registration.nodeId, holder)
-        }
+        let lease = try Self.register(registration, leaseSeconds: self.leaseSeconds, in: store, logger: logger)
+        view = Mutex(View(lease: lease.id, brokers: [registration], controllerId: -1))
+        registrations.store(1, ordering: .releasing)
+        leaseDeadline.store(lease.began + UInt64(self.leaseSeconds) * 1_000_000_000, ordering: .releasing)
         refresh()
         try refreshTopics()
+    }
+
+    /// Registers `registration`. The node id may still be held by this broker's previous
+    /// process (killed, and restarted before its lease ended): a holder whose port refuses
+    /// connections has no process, and its lease is revoked at once, as the controller's
+    /// detector would; one that may be alive is waited for, a lease and a second at most, as
+    /// Kafka's broker retries its registration. Then the node id is taken: refused.
+    private static func register(
+        _ registration: BrokerRegistration, leaseSeconds: Int, in store: any ClusterMetadataStore, logger: Logger
+    ) throws -> (id: Int64, began: UInt64) {
+        let deadline = System.monotonicNanoseconds() + UInt64(leaseSeconds + 1) * 1_000_000_000
+        while true {
+            let began = System.monotonicNanoseconds()
+            switch try store.register(registration, leaseSeconds: leaseSeconds) {
+            case .registered(let lease):
+                return (lease, began)
+            case .nodeIdTaken(let holder):
+                if let stale = try store.brokers().first(where: { $0.nodeId == registration.nodeId }), stale.lease != 0,
+                    stale.endpoints.contains(where: { DeadBrokerDetector.refuses(host: $0.host, port: $0.port) })
+                {
+                    logger.info(
+                        "cluster: node \(registration.nodeId)'s previous registration refuses connections (its process is gone): ended")
+                    try store.deregister(lease: stale.lease)
+                    continue
+                }
+                guard System.monotonicNanoseconds() < deadline else { throw Failure.nodeIdTaken(registration.nodeId, holder) }
+                System.sleep(milliseconds: 250)
+            }
+        }
     }
 
     /// Renews and reads the cluster back every third of the lease, and the topics more

@@ -373,9 +373,17 @@ final class InMemoryMetadataStore: ClusterMetadataStore {
 
     func documents() throws -> [String: [UInt8]] { state.withLock { $0.documents } }
 
-    /// In memory there is nothing to stream: the tests' brokers see changes by their reads.
+    /// A change to the topics or documents, seen every 20 ms.
     func watch(until stop: () -> Bool, _ changed: () -> Void) throws {
-        while !stop() { System.sleep(milliseconds: 50) }
+        var seen = (try topics(), try documents())
+        while !stop() {
+            System.sleep(milliseconds: 20)
+            let now = (try topics(), try documents())
+            if now.0 != seen.0 || now.1 != seen.1 {
+                seen = now
+                changed()
+            }
+        }
     }
 
     func replaceDocument(_ name: String, holding current: [UInt8]?, with updated: [UInt8]) throws -> Bool {
