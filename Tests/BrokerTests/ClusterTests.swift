@@ -491,6 +491,7 @@ import Testing
         try Self.withCluster { members in
             let one = try KafkaTestClient(members[0].address)
             #expect(try Self.createPlaced("moved", on: [1], through: one) == 0)
+            try members[1].broker.membership?.refreshTopics()  // the topic is asked about there next
             #expect(try Self.produceAll(["a", "b", "c"], to: "moved", through: one).errorCode == 0)
             func reassign(_ replicas: [Int32]?, allowingChange: Bool = true) throws -> Int16 {
                 try KafkaTestClient(members[1].address).send(
