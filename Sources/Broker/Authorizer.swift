@@ -175,7 +175,7 @@ final class Authorizer: Sendable {
     /// Reads the document again: another broker of the cluster changed it.
     func reload() throws {
         try writeLock.withLock {
-            let loaded = try Self.decode(document.bytes)
+            let loaded = try Self.decode(document.reread())
             index.withLock { $0 = Index(loaded) }
         }
     }

@@ -237,10 +237,14 @@ public final class Broker: Sendable {
         // In a cluster, once the cluster's view has it: the registry learns of a topic a moment
         // before that view, which is what FindCoordinator reads its leaders from.
         guard membership.map({ $0.topic(named: name) == nil }) ?? (topics.topic(named: name) == nil) else { return }
+        var configs = ["cleanup.policy": "compact", "segment.bytes": "104857600"]
+        if name == TransactionCoordinator.stateTopic {
+            configs["min.insync.replicas"] = String(configuration.transactionStateMinimumInSyncReplicas)
+        }
         do {
             _ = try createTopics([
                 TopicCreation(
-                    name: name, partitions: partitions, configs: ["cleanup.policy": "compact", "segment.bytes": "104857600"],
+                    name: name, partitions: partitions, configs: configs,
                     replicationFactor: min(replicationFactor, Int16(liveBrokerIds.count)))
             ])[0].get()
         } catch BrokerError.topicExists {
@@ -569,7 +573,7 @@ public final class Broker: Sendable {
         ]
         if let authorizer { holders.append((authorizer.document, authorizer.reload)) }
         for (document, reload) in holders {
-            guard case .cluster(_, let name) = document.place, document.refresh(from: stored[name]) else { continue }
+            guard case .cluster(_, let name) = document.place, document.differs(from: stored[name]) else { continue }
             do {
                 try reload()
                 log("cluster: \(name) changed by another broker: read again")
@@ -687,18 +691,20 @@ public final class Broker: Sendable {
 
     /// Flushes the logs and writes the clean-shutdown marker.
     public func shutdown() throws {
-        // Taken out of their locks before they are stopped: their threads read them.
-        let replicas = replicaState.withLock { $0.take() }
-        let membership = membershipState.withLock { $0.take() }
-        if let membership { replicas?.moveLeadershipAway(in: membership) }
-        replicas?.stop()
-        membership?.leave()
+        // The coordinators' deadlines and markers first, while this broker still knows what it
+        // leads: their writes must not take a cluster member's copies for a single broker's.
         tickerLock.lock()
         let ticker = coordinatorTicker
         coordinatorTicker = nil
         tickerLock.unlock()
         ticker?.stop()
         transactionMarkers.stop()
+        // Taken out of their locks before they are stopped: their threads read them.
+        let replicas = replicaState.withLock { $0.take() }
+        let membership = membershipState.withLock { $0.take() }
+        if let membership { replicas?.moveLeadershipAway(in: membership) }
+        replicas?.stop()
+        membership?.leave()
         adminWork.stop()
         do {
             try logs.shutdown()

@@ -108,6 +108,9 @@ public struct BrokerConfiguration: Sendable {
     /// (Kafka waits for enough brokers instead; a dev cluster should not).
     public var offsetsTopicReplicationFactor: Int16 = 3
     public var transactionStateReplicationFactor: Int16 = 3
+    /// transaction.state.log.min.isr: __transaction_state's min.insync.replicas, so that a
+    /// transaction's decision counts once this many replicas have it.
+    public var transactionStateMinimumInSyncReplicas: Int32 = 2
     /// metrics.enabled: the hot-path counters of /metrics (requests, latencies, traffic per
     /// topic, connections); off, /metrics keeps what it reads from the logs and groups.
     public var metricsEnabled = true

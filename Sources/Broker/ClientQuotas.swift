@@ -60,7 +60,7 @@ final class ClientQuotas: Sendable {
     /// Reads the document again: another broker of the cluster changed it.
     func reload() throws {
         try writeLock.withLock {
-            let loaded = try Self.decode(document.bytes)
+            let loaded = try Self.decode(document.reread())
             quotas.withLock { $0 = loaded }
             hasQuotas.store(!loaded.isEmpty, ordering: .relaxed)
         }

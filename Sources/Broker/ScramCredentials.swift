@@ -52,7 +52,7 @@ final class ScramCredentialStore: Sendable {
     /// Reads the document again: another broker of the cluster changed it.
     func reload() throws {
         try writeLock.withLock {
-            let loaded = try Self.decode(document.bytes)
+            let loaded = try Self.decode(document.reread())
             credentials.withLock { $0 = loaded }
         }
     }

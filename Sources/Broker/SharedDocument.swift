@@ -52,13 +52,19 @@ final class SharedDocument: Sendable {
         throw BrokerError.metadataUnavailable("\(name): changed by other brokers too often; try again")
     }
 
-    /// Takes the document as the cluster's store holds it now (`stored`); true when that is
-    /// not what this broker saw last, so that its holder reads it again.
-    func refresh(from stored: [UInt8]?) -> Bool {
-        known.withLock { known in
-            guard known != stored else { return false }
-            known = stored
-            return true
-        }
+    /// Reads the document again (from the cluster's store; a file's or memory's is as known)
+    /// and keeps it. Its holder calls this under the lock its own changes take, so that an
+    /// older copy never replaces a change this broker has just made.
+    func reread() throws -> [UInt8]? {
+        guard case .cluster(let store, let name) = place else { return bytes }
+        let stored = try store.documents()[name]
+        known.withLock { $0 = stored }
+        return stored
+    }
+
+    /// Whether `stored` (the document as a read of the cluster's store found it) is not what
+    /// this broker saw last: then its holder reads it again (`reread`).
+    func differs(from stored: [UInt8]?) -> Bool {
+        known.withLock { $0 != stored }
     }
 }

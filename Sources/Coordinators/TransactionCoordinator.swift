@@ -87,8 +87,10 @@ public final class TransactionCoordinator: @unchecked Sendable {
     // Everything below is read and written under `lock`, never held while markers are written.
     private let lock = Lock()
     private var transactions = TransactionTable()
-    /// Decided transactions whose completion (`complete`) is under way, one at a time each.
-    private var completing: Set<String> = []
+    /// Decided transactions whose completion (`complete`) is under way, one at a time each, by
+    /// the claim's number: a completion that outlived an unload and reload ends only its own.
+    private var completing: [String: UInt64] = [:]
+    private var nextClaim: UInt64 = 0
     private var transactionalIds: [Int64: String] = [:]
     private var nextIdExpirationCheck: Int64 = .min
 
@@ -292,7 +294,7 @@ public final class TransactionCoordinator: @unchecked Sendable {
             let (found, error) = validate(transactionalId, producerId: producerId, producerEpoch: producerEpoch)
             let preparing = commit ? TransactionState.prepareCommit : .prepareAbort
             if error == .concurrentTransactions, var metadata = transactions[transactionalId], metadata.state == preparing,
-                !completing.contains(transactionalId)
+                completing[transactionalId] == nil
             {
                 // A retry after the decision could not be replicated: run it to its end again.
                 return prepare(&metadata, commit: commit, now: now).map(EndStep.completing) ?? .answered(.coordinatorNotAvailable)
@@ -327,6 +329,7 @@ public final class TransactionCoordinator: @unchecked Sendable {
         let producerEpoch: Int16
         let commit: Bool
         let partitions: [TopicPartition]
+        let claim: UInt64
     }
 
     /// Lock held. Stores the decision (PrepareCommit/PrepareAbort) unless it is stored already,
@@ -337,10 +340,19 @@ public final class TransactionCoordinator: @unchecked Sendable {
             metadata.state = preparing
             guard store(metadata, now: now) else { return nil }
         }
-        completing.insert(metadata.transactionalId)
+        nextClaim += 1
+        completing[metadata.transactionalId] = nextClaim
         return Completion(
             transactionalId: metadata.transactionalId, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch,
-            commit: commit, partitions: metadata.partitions.sorted())
+            commit: commit, partitions: metadata.partitions.sorted(), claim: nextClaim)
+    }
+
+    /// Lock held. Ends `completion`'s claim; false when it is no longer the claim in force.
+    @discardableResult
+    private func release(_ completion: Completion) -> Bool {
+        guard completing[completion.transactionalId] == completion.claim else { return false }
+        completing[completion.transactionalId] = nil
+        return true
     }
 
     /// Lock not held. Runs a decided transaction to its end, as Kafka does: once the decision
@@ -354,7 +366,7 @@ public final class TransactionCoordinator: @unchecked Sendable {
         let id = completion.transactionalId
         log.whenReplicated(partition: statePartition(for: id)) { [self] error in
             guard error == .none else {
-                withLock { _ = completing.remove(id) }
+                withLock { release(completion) }
                 answer?(error)
                 return
             }
@@ -363,7 +375,7 @@ public final class TransactionCoordinator: @unchecked Sendable {
                 commit: completion.commit
             ) { [self] unwritten in
                 withLock {
-                    completing.remove(id)
+                    guard release(completion) else { return }
                     // Unloaded (another broker coordinates it now) or replayed anew meanwhile: not ours.
                     guard var metadata = transactions[id], metadata.producerId == completion.producerId,
                         metadata.producerEpoch == completion.producerEpoch,
@@ -401,7 +413,7 @@ public final class TransactionCoordinator: @unchecked Sendable {
                     fence(&metadata, keepingLastEpoch: true)
                     if let completion = prepare(&metadata, commit: false, now: now) { decided.append(completion) }
                 case .prepareCommit, .prepareAbort:
-                    guard !completing.contains(id) else { continue }
+                    guard completing[id] == nil else { continue }
                     if let completion = prepare(&metadata, commit: metadata.state == .prepareCommit, now: now) {
                         decided.append(completion)
                     }
@@ -517,7 +529,7 @@ public final class TransactionCoordinator: @unchecked Sendable {
             let now = clock()
             return transactions.byId.values.compactMap { found -> Completion? in
                 var metadata = found
-                guard metadata.state == .prepareCommit || metadata.state == .prepareAbort, !completing.contains(metadata.transactionalId)
+                guard metadata.state == .prepareCommit || metadata.state == .prepareAbort, completing[metadata.transactionalId] == nil
                 else { return nil }
                 return prepare(&metadata, commit: metadata.state == .prepareCommit, now: now)
             }

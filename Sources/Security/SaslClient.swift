@@ -81,7 +81,7 @@ public struct SaslClient: Sendable {
             }
             guard let combined = fields["r"], combined.hasPrefix(nonce), combined.count > nonce.count,
                 let salt = fields["s"].flatMap(Base64.decode), let iterations = fields["i"].flatMap({ Int($0) }),
-                iterations >= ScramMechanism.minimumIterations
+                (ScramMechanism.minimumIterations...ScramMechanism.maximumIterations).contains(iterations)
             else { return nil }
             let salted = Crypto.pbkdf2(scram.hash, password: Array(password.utf8), salt: salt, iterations: iterations)
             let clientKey = Crypto.hmac(scram.hash, key: salted, Array("Client Key".utf8))

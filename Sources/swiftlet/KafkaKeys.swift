@@ -28,7 +28,7 @@ enum KafkaKeys {
         // Replication and leadership: one broker leads every partition.
         "replica.fetch.backoff.ms", "replica.socket.timeout.ms",
         "replica.socket.receive.buffer.bytes", "replica.high.watermark.checkpoint.interval.ms", "replica.selector.class",
-        "delete.topic.enable", "transaction.state.log.min.isr",
+        "delete.topic.enable",
         "share.coordinator.state.topic.replication.factor", "share.coordinator.state.topic.min.isr",
         "share.coordinator.state.topic.num.partitions", "share.coordinator.state.topic.segment.bytes",
         // Storage details Swiftlet decides itself.

@@ -330,6 +330,9 @@ enum ServerProperties {
         "transaction.state.log.num.partitions": { configuration, value in
             set(&configuration.transactions.stateTopicPartitions, integer(value, minimum: 1))
         },
+        "transaction.state.log.min.isr": { configuration, value in
+            set(&configuration.transactionStateMinimumInSyncReplicas, integer(value, minimum: Int32(1)))
+        },
         "transaction.state.log.replication.factor": { configuration, value in
             set(&configuration.transactionStateReplicationFactor, value == "-1" ? 3 : integer(value, minimum: Int16(1)))
         },

@@ -738,5 +738,15 @@ import Testing
         #expect(throws: HTTPResponseReader.Failure.tooLarge) {
             try huge.append(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffff\r\n".utf8))
         }
+        // A size that would overflow what is buffered, and a size line that never ends: refused,
+        // not trapped on or buffered for ever.
+        var overflowing = HTTPMessageStream()
+        #expect(throws: HTTPResponseReader.Failure.tooLarge) {
+            try overflowing.append(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{\"\r\n7fffffffffffffff\r\n".utf8))
+        }
+        var endless = HTTPMessageStream()
+        #expect(throws: HTTPResponseReader.Failure.self) {
+            try endless.append(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".utf8) + [UInt8](repeating: 0x31, count: 300))
+        }
     }
 }

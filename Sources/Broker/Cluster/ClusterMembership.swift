@@ -107,16 +107,17 @@ final class ClusterMembership: Sendable {
             case .registered(let lease):
                 return (lease, began)
             case .nodeIdTaken(let holder):
+                guard System.monotonicNanoseconds() < deadline else { throw Failure.nodeIdTaken(registration.nodeId, holder) }
+                // A process that is gone refuses connections on every port it listened on.
                 if let stale = try store.brokers().first(where: { $0.nodeId == registration.nodeId }), stale.lease != 0,
-                    stale.endpoints.contains(where: { DeadBrokerDetector.refuses(host: $0.host, port: $0.port) })
+                    !stale.endpoints.isEmpty, stale.endpoints.allSatisfy({ DeadBrokerDetector.refuses(host: $0.host, port: $0.port) })
                 {
                     logger.info(
                         "cluster: node \(registration.nodeId)'s previous registration refuses connections (its process is gone): ended")
                     try store.deregister(lease: stale.lease)
-                    continue
+                } else {
+                    System.sleep(milliseconds: 250)
                 }
-                guard System.monotonicNanoseconds() < deadline else { throw Failure.nodeIdTaken(registration.nodeId, holder) }
-                System.sleep(milliseconds: 250)
             }
         }
     }

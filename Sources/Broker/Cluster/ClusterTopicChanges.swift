@@ -155,15 +155,17 @@ extension Broker {
         }
     }
 
-    /// Whether the partition exists: its log is here, or the cluster has it elsewhere.
     /// The leader epoch this broker leads `partition` in (0 without a cluster, or for a
     /// partition the cluster does not know yet); nil when another broker leads it, so that its
-    /// copy here, a follower's, is never written to.
+    /// copy here, a follower's, is never written to, and on a cluster member that has left
+    /// (stopping), which leads nothing.
     func leaderEpochHere(of partition: TopicPartition) -> Int32? {
-        guard let membership, let state = membership.partition(partition.topic, partition.partition) else { return 0 }
+        guard let membership else { return metadataStore == nil ? 0 : nil }
+        guard let state = membership.partition(partition.topic, partition.partition) else { return 0 }
         return state.leader == configuration.nodeId ? state.leaderEpoch : nil
     }
 
+    /// Whether the partition exists: its log is here, or the cluster has it elsewhere.
     func partitionExists(_ partition: TopicPartition) -> Bool {
         logs.partition(partition) != nil || membership?.partition(partition.topic, partition.partition) != nil
     }

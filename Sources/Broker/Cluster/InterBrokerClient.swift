@@ -44,18 +44,17 @@ extension Broker {
     /// The listener other brokers are reached on (its name in their registrations):
     /// inter.broker.listener.name, else the first of security.inter.broker.protocol's, else the
     /// first listener.
-    var interBrokerListener: String {
+    var interBrokerListener: String { Self.interBrokerListenerName(configuration) ?? configuration.listeners[0].name }
+
+    private static func interBrokerListenerName(_ configuration: BrokerConfiguration) -> String? {
         configuration.interBrokerListenerName
-            ?? (configuration.listeners.first { $0.securityProtocol == configuration.interBrokerSecurityProtocol }
-            ?? configuration.listeners[0]).name
+            ?? configuration.listeners.first { $0.securityProtocol == configuration.interBrokerSecurityProtocol }?.name
     }
 
     /// Why this cluster member cannot reach the others as configured; nil when it can.
     public static func interBrokerProblem(_ configuration: BrokerConfiguration) -> String? {
-        let name =
-            configuration.interBrokerListenerName
-            ?? configuration.listeners.first { $0.securityProtocol == configuration.interBrokerSecurityProtocol }?.name
-        guard let name, let listener = configuration.listeners.first(where: { $0.name == name }) else {
+        guard let name = interBrokerListenerName(configuration), let listener = configuration.listeners.first(where: { $0.name == name })
+        else {
             return configuration.interBrokerListenerName.map { "inter.broker.listener.name \($0) is not one of the listeners" }
                 ?? "no listener uses security.inter.broker.protocol \(configuration.interBrokerSecurityProtocol.rawValue); set inter.broker.listener.name"
         }

@@ -82,8 +82,10 @@ final class ReplicationWait: @unchecked Sendable {
 extension ReplicaManager {
     /// Calls `done` with each partition's outcome once everything appended to it so far is on
     /// its in-sync replicas: NONE, or why not (NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT). A
-    /// partition that is not replicated is NONE at once. Runs on `loop` (a handler's), or on
-    /// one of the broker's loops for a caller off them (the coordinators' threads).
+    /// partition of one replica is NONE at once; one another broker leads now (leadership moved
+    /// since the write) NOT_LEADER_OR_FOLLOWER. Runs on `loop` (a handler's), or on one of the
+    /// broker's loops for a caller off them (the coordinators' threads). As acks=all, the
+    /// partition's min.insync.replicas must be in sync (capped at its replicas).
     func whenReplicated(
         _ partitions: [TopicPartition], timeoutMilliseconds: Int32, on loop: EventLoop? = nil,
         _ done: @escaping @Sendable ([ErrorCode]) -> Void
@@ -91,17 +93,26 @@ extension ReplicaManager {
         // Read here, before any hop: what must be replicated is what was written before the call.
         let awaited = partitions.map { partition in
             isReplicated(partition)
-                ? ReplicationWait.Awaited(
-                    partition: partition, requiredOffset: broker.logs.partition(partition)?.logEndOffset ?? 0, minimumInSync: 1)
+                ? broker.logs.partition(partition).map { log in
+                    ReplicationWait.Awaited(
+                        partition: partition, requiredOffset: log.logEndOffset,
+                        minimumInSync: log.currentConfiguration.minimumInSyncReplicas)
+                }
                 : nil
         }
+        let unled = partitions.map { broker.leaderEpochHere(of: $0) == nil }
         let replicated = awaited.compactMap { $0 }
-        guard !replicated.isEmpty, let loop = loop ?? nextLoop() else { return done(awaited.map { _ in .none }) }
+        guard !replicated.isEmpty, let loop = loop ?? nextLoop() else {
+            return done(unled.map { $0 ? .notLeaderOrFollower : .none })
+        }
         let wait = ReplicationWait(
             broker: broker, loop: loop, replicas: self, awaited: replicated, timeoutMilliseconds: timeoutMilliseconds
         ) {
             var outcomes = $0.makeIterator()
-            done(awaited.map { $0 == nil ? .none : outcomes.next() ?? .unknownServerError })
+            done(
+                zip(awaited, unled).map { awaited, unled in
+                    awaited == nil ? (unled ? .notLeaderOrFollower : .none) : outcomes.next() ?? .unknownServerError
+                })
         }
         if loop.inEventLoop {
             wait.start()
