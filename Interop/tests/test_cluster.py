@@ -708,8 +708,16 @@ def test_brokers_sign_in_to_each_other_with_scram(etcd, tmp_path):
         admin = AdminClient(admin_settings)
         wait_until(lambda: len(admin.list_topics(timeout=5).brokers) == 3, 20, lambda: admin.list_topics(timeout=5).brokers)
         topic = unique("signed-in")
-        admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3,
-                                      config={"min.insync.replicas": "2"})])[topic].result(10)
+
+        def created():
+            try:
+                admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3,
+                                              config={"min.insync.replicas": "2"})])[topic].result(10)
+                return True
+            except KafkaException as error:  # the controller may not list the last broker yet
+                assert error.args[0].code() == KafkaError.INVALID_REPLICATION_FACTOR, error
+                return False
+        wait_until(created, 10, lambda: "three brokers never listed by the controller")
         producer = Producer({**admin_settings, "acks": "all", "enable.idempotence": True})
         failures = []
         for index in range(30):

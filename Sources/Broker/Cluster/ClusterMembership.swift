@@ -135,8 +135,17 @@ final class ClusterMembership: Sendable {
     }
 
     /// The topics, then the cluster-wide documents.
+    /// The live brokers, the topics, then the cluster-wide documents (the controller and this
+    /// broker's lease are the renewals' own).
     private func readEverything() {
         readQueued.store(false, ordering: .releasing)
+        if let brokers = try? store.brokers() {
+            let previous = view.withLock { view in
+                defer { view.brokers = brokers }
+                return view.brokers
+            }
+            log(brokers, previously: previous)
+        }
         try? refreshTopics()
         if let documents = try? store.documents() { documentsRead(documents) }
     }
@@ -267,9 +276,7 @@ final class ClusterMembership: Sendable {
                 defer { view = View(lease: current, brokers: brokers, controllerId: controller) }
                 return view
             }
-            if previous.brokers.map(\.nodeId) != brokers.map(\.nodeId) {
-                logger.info("cluster: live brokers \(brokers.map { String($0.nodeId) }.joined(separator: ", "))")
-            }
+            log(brokers, previously: previous.brokers)
             if previous.controllerId != controller { logger.info("cluster: controller is node \(controller)") }
             if unreachable.exchange(false, ordering: .relaxed) { logger.info("cluster: metadata store reachable again") }
         } catch {
@@ -280,6 +287,11 @@ final class ClusterMembership: Sendable {
 
     /// The broker has begun to stop: a lost lease is not taken again.
     func beginLeaving() { leaving.store(true, ordering: .releasing) }
+
+    private func log(_ brokers: [BrokerRegistration], previously previous: [BrokerRegistration]) {
+        guard previous.map(\.nodeId) != brokers.map(\.nodeId) else { return }
+        logger.info("cluster: live brokers \(brokers.map { String($0.nodeId) }.joined(separator: ", "))")
+    }
 
     /// A clean stop: the registration and the controller role go at once, not a lease later.
     func leave() {
